@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The statistics engine: pure numerics, no I/O, no global state.
+ *
+ * Every test here is checked against a named reference implementation
+ * (scipy 1.10, statsmodels 0.13, R 4.2) by golden vectors generated with
+ * tools/golden.py; see docs/STATS.md for formulas and citations.
+ *
+ * Conventions for the whole header:
+ *  - Samples are borrowed `const double *` arrays; nothing is retained after
+ *    a call returns. Every value must be finite, else CN_ENONFINITE.
+ *  - Functions return 0 or a negative CN_E* code (util/error.h); on error the
+ *    result struct is left unspecified.
+ *  - "x" is the first sample and "y" the second. In the non-inferiority and
+ *    canary-facing functions x is the canary and y is the stable version, and
+ *    every difference is x - y (canary minus stable).
+ *  - Functions are thread-safe: they touch only their arguments.
+ */
+#ifndef CN_STATS_STATS_H
+#define CN_STATS_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    CN_ALT_TWO_SIDED = 0,
+    CN_ALT_LESS,    /* H1: x is stochastically smaller / has smaller mean */
+    CN_ALT_GREATER, /* H1: x is stochastically larger / has larger mean */
+} cn_alternative_t;
+
+/* Parse "two-sided" | "less" | "greater". Returns 0 or CN_EINVAL. */
+int cn_stats_parse_alternative(const char *s, cn_alternative_t *out);
+const char *cn_stats_alternative_name(cn_alternative_t alt);
+
+/* ------------------------------------------------------------------ sort */
+
+/*
+ * Sort n finite doubles ascending in place. An LSD radix sort on the IEEE
+ * bit pattern: O(n), several times faster than qsort() for n >= 10^4.
+ * -0.0 sorts before +0.0 (they compare equal, so ranks are unaffected only
+ * if callers compare with ==, which they do).
+ */
+void cn_stats_sort(double *v, size_t n);
+
+/* Copy src into a fresh heap array and sort it. Caller frees. */
+double *cn_stats_sorted_copy(const double *src, size_t n);
+
+/*
+ * Quantile of sorted data by linear interpolation between order statistics
+ * (Hyndman-Fan type 7, numpy's default, R's default). q in [0,1]; n >= 1.
+ */
+double cn_stats_quantile_sorted(const double *sorted, size_t n, double q);
+
+/* ----------------------------------------------------------------- ranks */
+
+/*
+ * Ranks of values[0..n) with ties given their average rank (1-based), as
+ * scipy.stats.rankdata(method='average'). ranks_out has n slots.
+ * If tie_term_out is non-NULL it receives sum over tie groups of t^3 - t,
+ * the term in the tie-corrected variance of rank statistics
+ * (scipy.stats.tiecorrect(r) == 1 - tie_term / (n^3 - n)).
+ */
+int cn_stats_rank(const double *values, size_t n, double *ranks_out,
+                  double *tie_term_out);
+
+/* ------------------------------------------------- Wilcoxon distribution */
+
+/*
+ * The exact null distribution of the Mann-Whitney U statistic for sample
+ * sizes n and m without ties. U takes integer values 0..n*m.
+ *  cn_stats_wilcox_cdf: P(U <= u)   (R: pwilcox(u, n, m))
+ *  cn_stats_wilcox_sf:  P(U >= u)
+ *  cn_stats_wilcox_quantile: smallest u with P(U <= u) >= p
+ *                            (R: qwilcox(p, n, m))
+ * Cost O(n * m * min(n, m)) time, O(n * m) memory; n * m must not exceed
+ * CN_WILCOX_MAX_NM, else CN_ETOOBIG.
+ */
+#define CN_WILCOX_MAX_NM 4000000u
+int cn_stats_wilcox_cdf(double u, size_t n, size_t m, double *out);
+int cn_stats_wilcox_sf(double u, size_t n, size_t m, double *out);
+int cn_stats_wilcox_quantile(double p, size_t n, size_t m, double *out);
+
+/* -------------------------------------------------------- Mann-Whitney U */
+
+typedef enum {
+    CN_MWU_AUTO = 0,   /* scipy 1.10: exact if min(n,m) <= 8 and no ties */
+    CN_MWU_EXACT,
+    CN_MWU_ASYMPTOTIC, /* tie-corrected normal approximation */
+} cn_mwu_method_t;
+
+typedef struct {
+    cn_alternative_t alternative;
+    int use_continuity; /* 0.5 continuity correction; default on */
+    cn_mwu_method_t method;
+} cn_mwu_opts_t;
+
+/* Defaults: two-sided, continuity on, auto. */
+void cn_stats_mwu_opts_init(cn_mwu_opts_t *opts);
+
+typedef struct {
+    double u;                /* U statistic of x: #{x_i > y_j} + 0.5 ties */
+    double pvalue;
+    double z;                /* normal score (asymptotic) or NAN (exact) */
+    cn_mwu_method_t method;  /* the method actually used */
+} cn_mwu_result_t;
+
+/* Match scipy.stats.mannwhitneyu(x, y, ...). nx, ny >= 1. */
+int cn_stats_mwu(const double *x, size_t nx, const double *y, size_t ny,
+                 const cn_mwu_opts_t *opts, cn_mwu_result_t *out);
+const char *cn_stats_mwu_method_name(cn_mwu_method_t m);
+
+/* ------------------------------------------------------- Hodges-Lehmann */
+
+/*
+ * k-th smallest (0-based, k < n*m) of the n*m pairwise differences
+ * xs[i] - ys[j], where xs and ys are sorted ascending. Never materialises
+ * the differences: Monahan's (1984) randomized selection on the implicit
+ * sorted matrix, expected O((n + m) log(n m)) time, O(n) extra memory.
+ * The result is always one of the differences exactly.
+ */
+int cn_stats_pairdiff_select(const double *xs, size_t n, const double *ys,
+                             size_t m, uint64_t k, double *out);
+
+typedef struct {
+    double estimate;  /* median of all x_i - y_j (mean of the two middle
+                         differences when n*m is even, as R) */
+    double ci_low;    /* an exact pairwise difference */
+    double ci_high;   /* an exact pairwise difference */
+    double achieved_confidence; /* coverage of the chosen order statistics */
+    int exact;        /* 1 if the exact Wilcoxon distribution was used */
+} cn_hl_result_t;
+
+/*
+ * Hodges-Lehmann shift estimate of x - y with a confidence interval at
+ * `confidence` in (0,1). n, m < 50 without ties: exact, as R's
+ * wilcox.test(conf.int=TRUE, exact=TRUE). Otherwise the normal order
+ * statistics d_(k+1), d_(nm-k), k = floor(nm/2 - z * sqrt(nm(n+m+1)/12)).
+ */
+int cn_stats_hl(const double *x, size_t nx, const double *y, size_t ny,
+                double confidence, cn_hl_result_t *out);
+
+/* ---------------------------------------------------------- Welch's t */
+
+typedef struct {
+    double t;
+    double df;       /* Welch-Satterthwaite */
+    double pvalue;
+    double mean_x, mean_y;
+    double se;       /* standard error of mean_x - mean_y */
+} cn_welch_result_t;
+
+/* Match scipy.stats.ttest_ind(x, y, equal_var=False). nx, ny >= 2.
+ * CN_EDEGENERATE if both samples have zero variance. */
+int cn_stats_welch(const double *x, size_t nx, const double *y, size_t ny,
+                   cn_alternative_t alt, cn_welch_result_t *out);
+
+/* Confidence interval for mean_x - mean_y from a Welch result, at the given
+ * two-sided confidence level, using the t distribution with r->df. */
+int cn_stats_welch_ci(const cn_welch_result_t *r, double confidence,
+                      double *lo, double *hi);
+
+/* ------------------------------------------------ non-inferiority basics */
+
+typedef enum {
+    CN_DIR_LOWER_IS_BETTER = 0, /* latency, error rate */
+    CN_DIR_HIGHER_IS_BETTER,    /* click-through, accuracy */
+} cn_direction_t;
+
+typedef enum {
+    CN_MARGIN_ABSOLUTE = 0, /* margin in the metric's own unit */
+    CN_MARGIN_RELATIVE,     /* margin as a fraction of the stable statistic */
+} cn_margin_kind_t;
+
+int cn_stats_parse_direction(const char *s, cn_direction_t *out);
+
+/* ------------------------------------------------- two proportions */
+
+typedef struct {
+    double p_x, p_y;       /* observed rates */
+    double diff;           /* p_x - p_y */
+    double se_unpooled;    /* sqrt(p_x q_x / n_x + p_y q_y / n_y) */
+    double ci_low, ci_high;/* Wald CI of diff at the requested confidence */
+    double margin_abs;     /* the margin the NI test used, absolute */
+    double z_noninf;       /* unpooled Wald z against the margin */
+    double p_noninf;       /* one-sided p of H0 "x worse by >= margin" */
+    double z_pooled;       /* pooled z for H0 p_x == p_y */
+    double p_equal;        /* two-sided p of the pooled test */
+} cn_prop_result_t;
+
+/*
+ * Two-proportion comparison of x (canary) against y (stable): successes
+ * out of trials for each. Non-inferiority with an unpooled Wald z, equality
+ * with a pooled z; formulas in docs/STATS.md. margin >= 0; a relative
+ * margin is multiplied by p_y. Trials >= 1, successes <= trials.
+ */
+int cn_stats_prop(uint64_t succ_x, uint64_t n_x, uint64_t succ_y, uint64_t n_y,
+                  double margin, cn_margin_kind_t kind, cn_direction_t dir,
+                  double confidence, cn_prop_result_t *out);
+
+/* ------------------------------------------- Kolmogorov-Smirnov (two) */
+
+typedef enum {
+    CN_KS_AUTO = 0, /* scipy 1.10: exact if max(n,m) <= 10000 */
+    CN_KS_EXACT,
+    CN_KS_ASYMPTOTIC,
+} cn_ks_method_t;
+
+typedef struct {
+    double d;          /* the D statistic for the chosen alternative */
+    double pvalue;
+    cn_ks_method_t method; /* the method actually used */
+} cn_ks_result_t;
+
+/* Match scipy.stats.ks_2samp(x, y, alternative, method). nx, ny >= 1. */
+int cn_stats_ks2(const double *x, size_t nx, const double *y, size_t ny,
+                 cn_alternative_t alt, cn_ks_method_t method,
+                 cn_ks_result_t *out);
+const char *cn_stats_ks_method_name(cn_ks_method_t m);
+
+/* ------------------------------------------ population stability index */
+
+typedef struct {
+    double psi;
+    size_t bins;   /* bins actually used after merging duplicate edges */
+} cn_psi_result_t;
+
+/*
+ * PSI of x (canary) against y (stable), with bin edges at the quantiles of
+ * y (`bins` equal-mass bins, 10 by default when bins == 0). Formula and the
+ * empty-bin rule in docs/STATS.md.
+ */
+int cn_stats_psi(const double *x, size_t nx, const double *y, size_t ny,
+                 size_t bins, cn_psi_result_t *out);
+
+/* ------------------------------------------------------------ bootstrap */
+
+typedef enum {
+    CN_BOOT_MEAN = 0,
+    CN_BOOT_MEDIAN,
+    CN_BOOT_P95,
+    CN_BOOT_P99,
+} cn_boot_stat_t;
+
+int cn_stats_parse_boot_stat(const char *s, cn_boot_stat_t *out);
+const char *cn_stats_boot_stat_name(cn_boot_stat_t s);
+
+typedef struct {
+    double estimate;        /* stat(x) - stat(y) on the original samples */
+    double ci_low, ci_high; /* percentile interval */
+    size_t resamples;
+} cn_boot_result_t;
+
+/*
+ * Percentile bootstrap CI for stat(x) - stat(y), resampling each sample
+ * independently with replacement. Deterministic for a given seed.
+ * resamples >= 100; confidence in (0,1).
+ */
+int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y,
+                            size_t ny, cn_boot_stat_t stat, size_t resamples,
+                            double confidence, uint64_t seed,
+                            cn_boot_result_t *out);
+
+/* ------------------------------------------------------- power / size */
+
+/*
+ * Per-arm sample size to detect a difference in means `delta` (> 0) with
+ * common standard deviation `sd`, at level alpha with the given power, by
+ * the z approximation n = (z_a + z_b)^2 * 2 sd^2 / delta^2, where z_a is
+ * z_{1-alpha} for a one-sided and z_{1-alpha/2} for a two-sided test.
+ * The result is not rounded; callers take ceil().
+ */
+int cn_stats_sample_size_means(double delta, double sd, double alpha,
+                               double power, int two_sided, double *n_out);
+
+/* Power of the same test at n per arm. */
+int cn_stats_power_means(double delta, double sd, double alpha, double n,
+                         int two_sided, double *power_out);
+
+/*
+ * Per-arm sample size to detect rate p2 against p1 (p1 != p2, both in
+ * (0,1)); formula in docs/STATS.md.
+ */
+int cn_stats_sample_size_props(double p1, double p2, double alpha,
+                               double power, int two_sided, double *n_out);
+int cn_stats_power_props(double p1, double p2, double alpha, double n,
+                         int two_sided, double *power_out);
+
+/* ------------------------------------------------ multiple testing */
+
+typedef enum {
+    CN_ADJUST_NONE = 0,
+    CN_ADJUST_BONFERRONI,
+    CN_ADJUST_HOLM,
+    CN_ADJUST_BH,
+} cn_adjust_method_t;
+
+int cn_stats_parse_adjust(const char *s, cn_adjust_method_t *out);
+const char *cn_stats_adjust_name(cn_adjust_method_t m);
+
+/* Adjusted p-values in input order, matching statsmodels'
+ * multipletests(p, method='bonferroni'|'holm'|'fdr_bh'). Each p in [0,1]. */
+int cn_stats_adjust(const double *p, size_t n, cn_adjust_method_t method,
+                    double *adjusted_out);
+
+/* ------------------------------------------------- non-inferiority */
+
+typedef enum {
+    CN_NI_WELCH = 0, /* difference in means, Welch t */
+    CN_NI_MWU,       /* location shift, Mann-Whitney + Hodges-Lehmann CI */
+} cn_ni_test_t;
+
+typedef struct {
+    cn_ni_test_t test;
+    double margin;          /* >= 0 */
+    cn_margin_kind_t kind;  /* relative: fraction of the stable statistic
+                               (mean for Welch, median for MWU) */
+    cn_direction_t direction;
+    double confidence;      /* for the CI; e.g. 0.95 */
+} cn_ni_opts_t;
+
+typedef struct {
+    double effect;          /* canary - stable: mean difference or HL shift */
+    double ci_low, ci_high; /* two-sided CI of the effect */
+    double margin_abs;      /* the margin in the metric's unit */
+    double pvalue;          /* one-sided p of H0 "canary worse by >= margin" */
+    double stable_stat;     /* stable's mean (Welch) or median (MWU) */
+} cn_ni_result_t;
+
+/*
+ * Non-inferiority of x (canary) against y (stable). For lower-is-better,
+ * H0: effect >= margin_abs vs H1: effect < margin_abs; mirrored for
+ * higher-is-better. See docs/STATS.md.
+ */
+int cn_stats_noninf(const double *x, size_t nx, const double *y, size_t ny,
+                    const cn_ni_opts_t *opts, cn_ni_result_t *out);
+
+#endif
