@@ -43,7 +43,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
-.PHONY: all deps test check unit integration demo bench golden clean format
+.PHONY: all deps test check unit integration demo bench golden clean format fuzz fuzz-smoke
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats
 
@@ -67,10 +67,12 @@ $(BUILD)/obj/%.o: %.c
 deps:
 	@scripts/deps.sh
 
-# The whole suite, twice: plain, then under ASan + UBSan.
+# The whole suite, twice: plain, then under ASan + UBSan; then a short,
+# fixed-length fuzz run over every parser.
 test: deps
 	$(MAKE) check
 	$(MAKE) SAN=1 check
+	$(MAKE) fuzz-smoke
 
 check: unit integration
 
@@ -93,10 +95,37 @@ golden:
 	scripts/deps.sh --golden
 	/usr/bin/python3 tools/golden.py
 
+# libFuzzer targets (clang): tests/fuzz/fuzz_<name>.c over a corpus in
+# tests/fuzz/corpus/<name>/. `make fuzz` runs each for FUZZ_SECONDS;
+# `make fuzz-smoke` (part of `make test`) runs a fixed number of inputs.
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= 200000
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lm -lpthread
+
+fuzz: deps
+	scripts/deps.sh --fuzz
+	$(MAKE) $(FUZZ_BINS)
+	@for b in $(FUZZ_BINS); do n=$${b#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	  $$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
+
+fuzz-smoke:
+	scripts/deps.sh --fuzz
+	$(MAKE) $(FUZZ_BINS)
+	@for b in $(FUZZ_BINS); do n=$${b#build-fuzz/fuzz_}; \
+	  $$b -runs=$(FUZZ_RUNS) -seed=1 tests/fuzz/corpus/$$n 2>&1 | tail -n 2 || exit 1; done
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

@@ -3,6 +3,7 @@
 # Install the Debian packages canary needs, and nothing when all are present.
 #   scripts/deps.sh            build + test dependencies
 #   scripts/deps.sh --bench    also what `make bench` compares against (scipy)
+#   scripts/deps.sh --fuzz     also clang and libFuzzer (make fuzz)
 #   scripts/deps.sh --golden   also what tools/golden.py needs (scipy,
 #                              statsmodels, R)
 set -eu
@@ -12,9 +13,10 @@ libuv1-dev libhttp-parser-dev libsqlite3-dev libcurl4-openssl-dev
 libcriterion-dev jq curl"
 case "${1:-}" in
 --bench) pkgs="$pkgs python3 python3-numpy python3-scipy" ;;
+--fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --golden) pkgs="$pkgs python3 python3-numpy python3-scipy python3-statsmodels r-base-core" ;;
 "") ;;
-*) echo "deps.sh: unknown option '$1' (expected --bench or --golden)" >&2; exit 2 ;;
+*) echo "deps.sh: unknown option '$1' (expected --bench, --fuzz or --golden)" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -7,6 +7,9 @@
 #include "stats/stats.h"
 #include "util/error.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -129,4 +132,61 @@ const char *cn_stats_mwu_method_name(cn_mwu_method_t m)
 const char *cn_stats_ks_method_name(cn_ks_method_t m)
 {
     return name_of(ks_methods, COUNT(ks_methods), (int)m);
+}
+
+const char *cn_stats_direction_name(cn_direction_t d)
+{
+    return name_of(directions, COUNT(directions), (int)d);
+}
+
+static const name_entry_t ni_tests[] = {
+    {"welch", CN_NI_WELCH},
+    {"mann-whitney", CN_NI_MWU},
+    {"mwu", CN_NI_MWU},
+};
+
+int cn_stats_parse_ni_test(const char *s, cn_ni_test_t *out)
+{
+    int v, rc = lookup(ni_tests, COUNT(ni_tests), s, &v);
+    if (rc == 0)
+        *out = (cn_ni_test_t)v;
+    return rc;
+}
+
+int cn_stats_parse_mwu_method(const char *s, cn_mwu_method_t *out)
+{
+    int v, rc = lookup(mwu_methods, COUNT(mwu_methods), s, &v);
+    if (rc == 0)
+        *out = (cn_mwu_method_t)v;
+    return rc;
+}
+
+int cn_stats_parse_ks_method(const char *s, cn_ks_method_t *out)
+{
+    int v, rc = lookup(ks_methods, COUNT(ks_methods), s, &v);
+    if (rc == 0)
+        *out = (cn_ks_method_t)v;
+    return rc;
+}
+
+int cn_stats_parse_margin(const char *s, double *margin, cn_margin_kind_t *kind)
+{
+    if (!s || !*s)
+        return CN_EINVAL;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno == ERANGE || !isfinite(v) || v < 0)
+        return CN_EINVAL;
+    cn_margin_kind_t k = CN_MARGIN_ABSOLUTE;
+    if (*end == '%') {
+        k = CN_MARGIN_RELATIVE;
+        v /= 100.0;
+        end++;
+    }
+    if (*end != '\0')
+        return CN_EINVAL;
+    *margin = v;
+    *kind = k;
+    return 0;
 }

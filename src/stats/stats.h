@@ -172,6 +172,13 @@ typedef enum {
 } cn_margin_kind_t;
 
 int cn_stats_parse_direction(const char *s, cn_direction_t *out);
+const char *cn_stats_direction_name(cn_direction_t d);
+
+/*
+ * Parse a margin: "5%" is relative (0.05 of the stable statistic), "2.5" is
+ * absolute. Must be finite and >= 0. Returns 0 or CN_EINVAL.
+ */
+int cn_stats_parse_margin(const char *s, double *margin, cn_margin_kind_t *kind);
 
 /* ------------------------------------------------- two proportions */
 
@@ -333,5 +340,9 @@ typedef struct {
  */
 int cn_stats_noninf(const double *x, size_t nx, const double *y, size_t ny,
                     const cn_ni_opts_t *opts, cn_ni_result_t *out);
+
+int cn_stats_parse_ni_test(const char *s, cn_ni_test_t *out);
+int cn_stats_parse_mwu_method(const char *s, cn_mwu_method_t *out);
+int cn_stats_parse_ks_method(const char *s, cn_ks_method_t *out);
 
 #endif

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The canary command line: one binary, one function per subcommand.
+ *
+ * Exit codes follow sysexits(3) so that scripts can tell a usage error
+ * from bad data from a missing file. Subcommands with a verdict (analyze)
+ * reserve 0-2 for it; every error is 64 or above.
+ */
+#ifndef CN_CLI_CLI_H
+#define CN_CLI_CLI_H
+
+enum {
+    CN_EXIT_OK = 0,
+    CN_EXIT_USAGE = 64,   /* EX_USAGE: bad flags or arguments */
+    CN_EXIT_DATAERR = 65, /* EX_DATAERR: input that does not parse or fit */
+    CN_EXIT_NOINPUT = 66, /* EX_NOINPUT: a file that cannot be read */
+    CN_EXIT_SOFTWARE = 70 /* EX_SOFTWARE: an internal error */
+};
+
+/* `canary stat TEST ...`; argv[0] is "stat". Returns an exit code. */
+int cn_cli_stat(int argc, char **argv);
+
+#endif

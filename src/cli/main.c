@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * canary: canary deployments for ML models. This is the one binary; each
+ * subcommand lives in its own file under src/cli/.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CN_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: canary COMMAND [ARGS]\n"
+            "commands:\n"
+            "  stat TEST ...   run one statistical test on two samples\n"
+            "                  (canary stat --help lists the tests)\n"
+            "  version         print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CN_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "stat") == 0)
+        return cn_cli_stat(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("canary %s\n", CN_VERSION);
+        return CN_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return CN_EXIT_OK;
+    }
+    fprintf(stderr, "canary: unknown command '%s' (try: canary help)\n", cmd);
+    return CN_EXIT_USAGE;
+}
