@@ -108,12 +108,14 @@ double cn_stats_quantile_sorted(const double *sorted, size_t n, double q)
     if (q >= 1)
         return sorted[n - 1];
     /* Type 7: h = (n - 1) q, interpolate between floor(h) and floor(h)+1.
-     * numpy computes lo + (hi - lo) * frac; do the same so results agree
-     * to the last bit. */
+     * numpy 1.24's _lerp computes a + (b - a) t for t < 0.5 and
+     * b - (b - a)(1 - t) above, which is more accurate near b; do the same
+     * so results agree to the last bit. */
     double h = (double)(n - 1) * q;
     size_t lo = (size_t)floor(h);
-    double frac = h - (double)lo;
+    double t = h - (double)lo;
     if (lo + 1 >= n)
         return sorted[n - 1];
-    return sorted[lo] + (sorted[lo + 1] - sorted[lo]) * frac;
+    double a = sorted[lo], b = sorted[lo + 1], diff = b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }

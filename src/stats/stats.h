@@ -73,9 +73,13 @@ int cn_stats_rank(const double *values, size_t n, double *ranks_out,
  *  cn_stats_wilcox_quantile: smallest u with P(U <= u) >= p
  *                            (R: qwilcox(p, n, m))
  * Cost O(n * m * min(n, m)) time, O(n * m) memory; n * m must not exceed
- * CN_WILCOX_MAX_NM, else CN_ETOOBIG.
+ * CN_WILCOX_MAX_NM and min(n, m) must not exceed CN_WILCOX_MAX_MIN (past
+ * it the recursion's rounding error grows past 1e-15), else CN_ETOOBIG.
+ * n or m == 0: CN_ETOOFEW; non-finite u or p: CN_ENONFINITE; p outside
+ * [0,1]: CN_EINVAL.
  */
 #define CN_WILCOX_MAX_NM 4000000u
+#define CN_WILCOX_MAX_MIN 100u
 int cn_stats_wilcox_cdf(double u, size_t n, size_t m, double *out);
 int cn_stats_wilcox_sf(double u, size_t n, size_t m, double *out);
 int cn_stats_wilcox_quantile(double p, size_t n, size_t m, double *out);
@@ -116,7 +120,9 @@ const char *cn_stats_mwu_method_name(cn_mwu_method_t m);
  * xs[i] - ys[j], where xs and ys are sorted ascending. Never materialises
  * the differences: Monahan's (1984) randomized selection on the implicit
  * sorted matrix, expected O((n + m) log(n m)) time, O(n) extra memory.
- * The result is always one of the differences exactly.
+ * The result is always one of the differences exactly (+-inf if it
+ * overflows). n or m == 0: CN_ETOOFEW; n or m > UINT32_MAX: CN_ETOOBIG;
+ * non-finite values: CN_ENONFINITE; unsorted input or k >= n*m: CN_EINVAL.
  */
 int cn_stats_pairdiff_select(const double *xs, size_t n, const double *ys,
                              size_t m, uint64_t k, double *out);
@@ -134,7 +140,10 @@ typedef struct {
  * Hodges-Lehmann shift estimate of x - y with a confidence interval at
  * `confidence` in (0,1). n, m < 50 without ties: exact, as R's
  * wilcox.test(conf.int=TRUE, exact=TRUE). Otherwise the normal order
- * statistics d_(k+1), d_(nm-k), k = floor(nm/2 - z * sqrt(nm(n+m+1)/12)).
+ * statistics d_(k+1), d_(nm-k), k = floor(nm/2 - z * sqrt(nm(n+m+1)/12)),
+ * clamped to [0, (nm-1)/2]; docs/stats/hl.md. nx or ny == 0: CN_ETOOFEW;
+ * confidence outside (0,1): CN_EINVAL; non-finite values: CN_ENONFINITE;
+ * nx or ny > UINT32_MAX, or a difference beyond DBL_MAX: CN_ETOOBIG.
  */
 int cn_stats_hl(const double *x, size_t nx, const double *y, size_t ny,
                 double confidence, cn_hl_result_t *out);
@@ -192,6 +201,8 @@ typedef struct {
     double p_noninf;       /* one-sided p of H0 "x worse by >= margin" */
     double z_pooled;       /* pooled z for H0 p_x == p_y */
     double p_equal;        /* two-sided p of the pooled test */
+    int adjusted;          /* 1 if the Wald se was 0 (every arm all 0 or all
+                              1) and the NI test and CI used Agresti-Caffo */
 } cn_prop_result_t;
 
 /*
@@ -274,7 +285,10 @@ int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y,
  * common standard deviation `sd`, at level alpha with the given power, by
  * the z approximation n = (z_a + z_b)^2 * 2 sd^2 / delta^2, where z_a is
  * z_{1-alpha} for a one-sided and z_{1-alpha/2} for a two-sided test.
- * The result is not rounded; callers take ceil().
+ * Two-sided, the far tail is counted as in statsmodels' NormalIndPower: n is
+ * the exact root of cn_stats_power_means(n) == power, a hair below the
+ * closed form. power must exceed alpha. The result is not rounded; callers
+ * take ceil().
  */
 int cn_stats_sample_size_means(double delta, double sd, double alpha,
                                double power, int two_sided, double *n_out);

@@ -83,3 +83,12 @@ Test(quantile, type7_matches_numpy_default)
     cr_assert_float_eq(cn_stats_quantile_sorted(v, 1, 0.7), 1.0, 0);
     cr_assert(isnan(cn_stats_quantile_sorted(v, 0, 0.5)));
 }
+
+Test(quantile, agrees_with_numpy_to_the_last_bit_above_the_midpoint)
+{
+    /* numpy.quantile([a, b], q) with t = q >= 0.5 computes b - (b-a)(1-t):
+     * 0.27339535827952893 here, where a + (b-a) t gives ...529. */
+    double v[] = {0.16065200877512686, 0.2768912040453708};
+    cr_assert_eq(cn_stats_quantile_sorted(v, 2, 0.9699254132161326),
+                 0.27339535827952893);
+}
