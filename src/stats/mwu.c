@@ -43,8 +43,8 @@
  * on T up to scipy converting it to double.
  *
  * Memory, and why we do not call cn_stats_sort(). The sort is the LSD radix
- * sort of sort.c, but run here on the order-preserving integer keys
- * directly: one allocation holds x's keys, y's keys and a single scratch
+ * sort of sort.c (cn__stats_sort_keys, radix.h), run here on the
+ * order-preserving integer keys directly: one allocation holds x's keys, y's keys and a single scratch
  * buffer that both sorts share (24 MB at 10^6 + 10^6), the byte histograms
  * are built in the same pass that checks finiteness, and the merge compares
  * keys, so nothing is converted back to doubles. cn_stats_sort() on two
@@ -57,6 +57,7 @@
  * still pays ~6000 faults (~90 ms there, a few ms on bare metal).
  */
 #include "stats/stats.h"
+#include "stats/radix.h"
 #include "util/error.h"
 
 #include <math.h>
@@ -74,80 +75,19 @@ void cn_stats_mwu_opts_init(cn_mwu_opts_t *opts)
 #define EXACT_TIE_TERM_MAX_N 2642245u
 
 /*
- * The order-preserving map from finite doubles to unsigned integers that
- * sort.c also uses: flip every bit of a negative number and only the sign
- * bit of a non-negative one. -0.0 is first folded into +0.0, so that equal
- * doubles -- and only they -- get equal keys, and ties are key equality.
- */
-static inline uint64_t key_of(double d)
-{
-    uint64_t u;
-    if (d == 0)
-        d = 0.0;
-    memcpy(&u, &d, sizeof u);
-    return (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
-}
-
-typedef size_t histogram_t[8][256];
-
-/*
  * Fill keys[0..n) from v and the eight byte histograms of the keys, in one
  * read pass. Returns 0, or CN_ENONFINITE at the first NaN or infinity.
  */
-static int load_keys(const double *v, size_t n, uint64_t *keys, histogram_t count)
+static int load_keys(const double *v, size_t n, uint64_t *keys, cn__stats_histogram_t count)
 {
-    memset(count, 0, sizeof(histogram_t));
+    memset(count, 0, sizeof(cn__stats_histogram_t));
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(v[i]))
             return CN_ENONFINITE;
-        uint64_t k = key_of(v[i]);
-        keys[i] = k;
-        for (int p = 0; p < 8; p++)
-            count[p][(k >> (8 * p)) & 0xff]++;
+        keys[i] = cn__stats_key(v[i]);
+        cn__stats_histogram_add(count, keys[i]);
     }
     return 0;
-}
-
-/*
- * LSD radix sort of keys[0..n) given their histograms, using scratch[0..n);
- * the result ends in keys. The algorithm of cn_stats_sort() (sort.c), but
- * on keys already built and with the caller's scratch buffer: see "Memory"
- * in the essay above.
- */
-static void sort_keys(uint64_t *keys, uint64_t *scratch, size_t n, histogram_t count)
-{
-    if (n < 64) {
-        for (size_t i = 1; i < n; i++) {
-            uint64_t k = keys[i];
-            size_t j = i;
-            while (j > 0 && keys[j - 1] > k) {
-                keys[j] = keys[j - 1];
-                j--;
-            }
-            keys[j] = k;
-        }
-        return;
-    }
-    uint64_t *a = keys, *b = scratch;
-    for (int p = 0; p < 8; p++) {
-        size_t *c = count[p];
-        unsigned shift = 8u * (unsigned)p;
-        if (c[(a[0] >> shift) & 0xff] == n)
-            continue; /* every key has this byte: the pass is a no-op */
-        size_t sum = 0;
-        for (int d = 0; d < 256; d++) {
-            size_t t = c[d];
-            c[d] = sum;
-            sum += t;
-        }
-        for (size_t i = 0; i < n; i++)
-            b[c[(a[i] >> shift) & 0xff]++] = a[i];
-        uint64_t *t = a;
-        a = b;
-        b = t;
-    }
-    if (a != keys)
-        memcpy(keys, a, n * sizeof *keys);
 }
 
 typedef struct {
@@ -202,15 +142,15 @@ static int rank_stats(const double *x, size_t nx, const double *y, size_t ny,
     size_t big = nx > ny ? nx : ny;
     uint64_t *keys = cn_xmallocarray(nx + ny + big, sizeof *keys);
     uint64_t *xs = keys, *ys = keys + nx, *scratch = keys + nx + ny;
-    histogram_t *count = cn_xmalloc(sizeof *count);
+    cn__stats_histogram_t *count = cn_xmalloc(sizeof *count);
     int rc = load_keys(x, nx, xs, *count);
     if (rc)
         goto out;
-    sort_keys(xs, scratch, nx, *count);
+    cn__stats_sort_keys(xs, scratch, nx, *count);
     rc = load_keys(y, ny, ys, *count);
     if (rc)
         goto out;
-    sort_keys(ys, scratch, ny, *count);
+    cn__stats_sort_keys(ys, scratch, ny, *count);
     merge_sorted(xs, nx, ys, ny, ms);
 out:
     free(count);

@@ -12,34 +12,24 @@
  * unsigned order of the keys equals the numeric order of the doubles.
  *
  * Small inputs fall back to insertion sort, where the radix passes' fixed
- * cost (histograms of 256 buckets) would dominate.
+ * cost (histograms of 256 buckets) would dominate. -0.0 is folded into
+ * +0.0 on the way (they compare equal), so equal values have equal keys.
+ *
+ * The key-level sort is shared through radix.h with mwu.c, which keeps the
+ * keys to merge them.
  */
 #include "stats/stats.h"
+#include "stats/radix.h"
 #include "util/error.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static inline uint64_t key_of(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
-}
-
-static inline double double_of(uint64_t k)
-{
-    uint64_t u = (k & 0x8000000000000000ull) ? (k & ~0x8000000000000000ull) : ~k;
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
-static void insertion_sort(double *v, size_t n)
+static void insertion_sort_keys(uint64_t *v, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
-        double x = v[i];
+        uint64_t x = v[i];
         size_t j = i;
         while (j > 0 && v[j - 1] > x) {
             v[j] = v[j - 1];
@@ -49,22 +39,14 @@ static void insertion_sort(double *v, size_t n)
     }
 }
 
-void cn_stats_sort(double *v, size_t n)
+void cn__stats_sort_keys(uint64_t *keys, uint64_t *scratch, size_t n,
+                         cn__stats_histogram_t count)
 {
     if (n < 64) {
-        insertion_sort(v, n);
+        insertion_sort_keys(keys, n);
         return;
     }
-    uint64_t *a = cn_xmallocarray(n, sizeof *a);
-    uint64_t *b = cn_xmallocarray(n, sizeof *b);
-    /* One read pass builds all eight byte histograms. */
-    size_t (*count)[256] = cn_xcalloc(8, sizeof *count);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k = key_of(v[i]);
-        a[i] = k;
-        for (int p = 0; p < 8; p++)
-            count[p][(k >> (8 * p)) & 0xff]++;
-    }
+    uint64_t *a = keys, *b = scratch;
     for (int p = 0; p < 8; p++) {
         size_t *c = count[p];
         unsigned shift = 8u * (unsigned)p;
@@ -83,11 +65,27 @@ void cn_stats_sort(double *v, size_t n)
         a = b;
         b = t;
     }
+    if (a != keys)
+        memcpy(keys, a, n * sizeof *keys);
+}
+
+void cn_stats_sort(double *v, size_t n)
+{
+    if (n < 2)
+        return;
+    /* One allocation: keys, then scratch. One read pass builds the keys and
+     * all eight byte histograms. */
+    uint64_t *keys = cn_xmallocarray(2 * n, sizeof *keys);
+    cn__stats_histogram_t count;
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = cn__stats_key(v[i]);
+        cn__stats_histogram_add(count, keys[i]);
+    }
+    cn__stats_sort_keys(keys, keys + n, n, count);
     for (size_t i = 0; i < n; i++)
-        v[i] = double_of(a[i]);
-    free(count);
-    free(a);
-    free(b);
+        v[i] = cn__stats_unkey(keys[i]);
+    free(keys);
 }
 
 double *cn_stats_sorted_copy(const double *src, size_t n)

@@ -22,10 +22,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The alternative hypothesis, with scipy's meaning in each test:
+ *  - Mann-Whitney, Welch: LESS means x tends to be smaller than y
+ *    (stochastically, or in mean), GREATER that it tends to be larger.
+ *  - Kolmogorov-Smirnov: the alternatives are about the CDFs. LESS means
+ *    F_x(t) < F_y(t) for some t -- so x tends to be LARGER -- and GREATER
+ *    means F_x(t) > F_y(t) for some t (x tends to be smaller). This is
+ *    scipy.stats.ks_2samp's convention, kept so results compare directly.
+ */
 typedef enum {
     CN_ALT_TWO_SIDED = 0,
-    CN_ALT_LESS,    /* H1: x is stochastically smaller / has smaller mean */
-    CN_ALT_GREATER, /* H1: x is stochastically larger / has larger mean */
+    CN_ALT_LESS,
+    CN_ALT_GREATER,
 } cn_alternative_t;
 
 /* Parse "two-sided" | "less" | "greater". Returns 0 or CN_EINVAL. */

@@ -32,7 +32,7 @@ expect_error() {
     [ ! -s "$TMP/out" ] || die "expected no stdout on error, got: $(head -c 200 "$TMP/out")"
     lines=$(wc -l <"$TMP/err")
     [ "$lines" -eq 1 ] || die "expected one stderr line, got $lines: $(cat "$TMP/err")"
-    grep -Eq "$2" "$TMP/err" || die "stderr '$(cat "$TMP/err")' does not match /$2/"
+    grep -Eq -e "$2" "$TMP/err" || die "stderr '$(cat "$TMP/err")' does not match /$2/"
 }
 
 # json_eq FILTER VALUE: jq FILTER on the last stdout equals VALUE (as text)
