@@ -8,9 +8,10 @@
 # non-inferior within a 5% margin, and for how big the shift is, then shows
 # the same for a rate metric and for prediction drift.
 set -eu
-canary=${1:-build/canary}
+canary=$(realpath "${1:-build/canary}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
 
 # lognormal(mu, sigma) * scale, Box-Muller, fixed seed: reproducible.
 gen() { # seed n mu sigma file
@@ -23,27 +24,27 @@ gen() { # seed n mu sigma file
         }
     }' >"$5"
 }
-gen 11 4000 3.6889 0.5 "$tmp/stable_ms"         # median 40 ms
-gen 12 4000 3.7659 0.5 "$tmp/canary_ms"         # median 43.2 ms (+8%)
-gen 13 4000 3.6889 0.5 "$tmp/canary_good_ms"    # same as stable
+gen 11 4000 3.6889 0.5 "stable_ms"         # median 40 ms
+gen 12 4000 3.7659 0.5 "canary_ms"         # median 43.2 ms (+8%)
+gen 13 4000 3.6889 0.5 "canary_good_ms"    # same as stable
 
 say() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
 
 say "Is the good canary non-inferior to stable on latency (5% margin)?" \
     "canary stat noninf canary_good_ms stable_ms --margin 5% --direction lower-is-better"
-"$canary" stat noninf "$tmp/canary_good_ms" "$tmp/stable_ms" --margin 5% --direction lower-is-better
+"$canary" stat noninf "canary_good_ms" "stable_ms" --margin 5% --direction lower-is-better
 
 say "And the canary that is 8% slower?" \
     "canary stat noninf canary_ms stable_ms --margin 5%"
-"$canary" stat noninf "$tmp/canary_ms" "$tmp/stable_ms" --margin 5%
+"$canary" stat noninf "canary_ms" "stable_ms" --margin 5%
 
 say "How big is the shift? Hodges-Lehmann estimate with an exact-order-statistic CI" \
     "canary stat hl canary_ms stable_ms"
-"$canary" stat hl "$tmp/canary_ms" "$tmp/stable_ms"
+"$canary" stat hl "canary_ms" "stable_ms"
 
 say "Mann-Whitney U, one-sided: is the canary stochastically slower?" \
     "canary stat mwu canary_ms stable_ms --alternative greater"
-"$canary" stat mwu "$tmp/canary_ms" "$tmp/stable_ms" --alternative greater
+"$canary" stat mwu "canary_ms" "stable_ms" --alternative greater
 
 say "Error rate: 31 errors in 5000 canary requests vs 24 in 20000 stable ones" \
     "canary stat prop --x 31/5000 --y 24/20000 --margin 0.002"
@@ -51,8 +52,8 @@ say "Error rate: 31 errors in 5000 canary requests vs 24 in 20000 stable ones" \
 
 say "Prediction drift: KS and PSI of canary against stable" \
     "canary stat ks canary_ms stable_ms; canary stat psi canary_ms stable_ms"
-"$canary" stat ks "$tmp/canary_ms" "$tmp/stable_ms"
-"$canary" stat psi "$tmp/canary_ms" "$tmp/stable_ms"
+"$canary" stat ks "canary_ms" "stable_ms"
+"$canary" stat psi "canary_ms" "stable_ms"
 
 say "Four metrics judged at once: Holm-adjust their p-values" \
     "canary stat adjust --method holm 0.004 0.03 0.2 0.01"
@@ -63,4 +64,4 @@ say "How many requests per arm to see a 2 ms shift at sd 20 ms (one-sided, 80% p
 "$canary" stat power --test means --delta 2 --sd 20 --sided one
 
 say "The same questions, machine-readable" "canary stat hl canary_ms stable_ms --json"
-"$canary" stat hl "$tmp/canary_ms" "$tmp/stable_ms" --json
+"$canary" stat hl "canary_ms" "stable_ms" --json

@@ -11,6 +11,7 @@
  */
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/json_out.h"
 #include "cli/numbers.h"
 #include "stats/stats.h"
 #include "util/error.h"
@@ -89,14 +90,12 @@ static int bad_choice(stat_ctx_t *c, const char *opt, const char *got,
 
 static int emit_json(json_t *obj)
 {
-    char *s = json_dumps(obj, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    int rc = obj ? cn_json_print(stdout, obj) : -1;
     json_decref(obj);
-    if (!s) {
-        fprintf(stderr, "canary stat: cannot encode JSON output\n");
+    if (rc) {
+        fprintf(stderr, "canary stat: cannot write JSON output\n");
         return CN_EXIT_SOFTWARE;
     }
-    puts(s);
-    free(s);
     return CN_EXIT_OK;
 }
 
