@@ -72,6 +72,12 @@ static int load_two(stat_ctx_t *c, size_t min_n)
     return 0;
 }
 
+static void print_samples(const stat_ctx_t *c)
+{
+    printf("  X: %s (n = %zu)   Y: %s (n = %zu)\n", c->x_name, c->x.n, c->y_name,
+           c->y.n);
+}
+
 /* Report a failed statistics call. */
 static int stat_failed(stat_ctx_t *c, int rc, const char *detail)
 {
@@ -152,8 +158,7 @@ static int cmd_mwu(stat_ctx_t *c)
     printf("Mann-Whitney U test (%s, %s%s)\n", cn_stats_mwu_method_name(r.method),
            cn_stats_alternative_name(o.alternative),
            o.use_continuity ? "" : ", no continuity correction");
-    printf("  X: %s (n = %zu)   Y: %s (n = %zu)\n", c->x_name, c->x.n, c->y_name,
-           c->y.n);
+    print_samples(c);
     printf("  U = %.10g   p = %.6g\n", r.u, r.pvalue);
     return CN_EXIT_OK;
 }
@@ -186,8 +191,7 @@ static int cmd_ks(stat_ctx_t *c)
                                    "alternative", cn_stats_alternative_name(alt)));
     printf("Two-sample Kolmogorov-Smirnov test (%s, %s)\n",
            cn_stats_ks_method_name(r.method), cn_stats_alternative_name(alt));
-    printf("  X: %s (n = %zu)   Y: %s (n = %zu)\n", c->x_name, c->x.n, c->y_name,
-           c->y.n);
+    print_samples(c);
     printf("  D = %.6g   p = %.6g\n", r.d, r.pvalue);
     return CN_EXIT_OK;
 }
@@ -245,8 +249,7 @@ static int cmd_hl(stat_ctx_t *c)
             "achieved_confidence", jnum(r.achieved_confidence), "exact", r.exact,
             "n_x", (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n));
     printf("Hodges-Lehmann shift X - Y (%s)\n", r.exact ? "exact" : "normal");
-    printf("  X: %s (n = %zu)   Y: %s (n = %zu)\n", c->x_name, c->x.n, c->y_name,
-           c->y.n);
+    print_samples(c);
     printf("  estimate = %.6g   %g%% CI [%.6g, %.6g]\n", r.estimate, conf * 100,
            r.ci_low, r.ci_high);
     return CN_EXIT_OK;
@@ -413,8 +416,7 @@ static int cmd_psi(stat_ctx_t *c)
                                    (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n));
     printf("Population stability index of X against Y's %zu quantile bins\n",
            r.bins);
-    printf("  X: %s (n = %zu)   Y: %s (n = %zu)\n", c->x_name, c->x.n, c->y_name,
-           c->y.n);
+    print_samples(c);
     printf("  PSI = %.6g\n", r.psi);
     return CN_EXIT_OK;
 }

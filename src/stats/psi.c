@@ -39,20 +39,6 @@
 #define PSI_DEFAULT_BINS 10
 #define PSI_MAX_BINS 10000
 
-/* Number of edges strictly below v: the index of v's bin. */
-static size_t bin_of(const double *edges, size_t n_edges, double v)
-{
-    size_t lo = 0, hi = n_edges;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (edges[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 int cn_stats_psi(const double *x, size_t nx, const double *y, size_t ny, size_t bins,
                  cn_psi_result_t *out)
 {
@@ -90,7 +76,8 @@ int cn_stats_psi(const double *x, size_t nx, const double *y, size_t ny, size_t 
         cy[b]++;
     }
     for (size_t i = 0; i < nx; i++)
-        cx[bin_of(edges, n_edges, x[i])]++;
+        /* v's bin is the number of edges strictly below it. */
+        cx[cn_stats_count_below(edges, n_edges, x[i])]++;
 
     double psi = 0;
     for (size_t j = 0; j < n_bins; j++) {

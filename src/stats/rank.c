@@ -27,34 +27,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* #{i: sorted[i] < x} by binary search. */
-static size_t count_below(const double *sorted, size_t n, double x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* #{i: sorted[i] <= x} by binary search. */
-static size_t count_at_most(const double *sorted, size_t n, double x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 int cn_stats_rank(const double *values, size_t n, double *ranks_out,
                   double *tie_term_out)
 {
@@ -66,8 +38,8 @@ int cn_stats_rank(const double *values, size_t n, double *ranks_out,
 
     double *sorted = cn_stats_sorted_copy(values, n);
     for (size_t i = 0; i < n; i++) {
-        size_t lo = count_below(sorted, n, values[i]);
-        size_t hi = count_at_most(sorted, n, values[i]);
+        size_t lo = cn_stats_count_below(sorted, n, values[i]);
+        size_t hi = cn_stats_count_at_most(sorted, n, values[i]);
         ranks_out[i] = (double)(lo + hi + 1) / 2;
     }
 

@@ -117,3 +117,29 @@ double cn_stats_quantile_sorted(const double *sorted, size_t n, double q)
     double a = sorted[lo], b = sorted[lo + 1], diff = b - a;
     return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
+
+size_t cn_stats_count_below(const double *sorted, size_t n, double x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t cn_stats_count_at_most(const double *sorted, size_t n, double x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}

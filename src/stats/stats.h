@@ -60,6 +60,11 @@ double *cn_stats_sorted_copy(const double *src, size_t n);
  */
 double cn_stats_quantile_sorted(const double *sorted, size_t n, double q);
 
+/* Number of elements of sorted[0..n) strictly below x / at most x, by
+ * binary search, O(log n). */
+size_t cn_stats_count_below(const double *sorted, size_t n, double x);
+size_t cn_stats_count_at_most(const double *sorted, size_t n, double x);
+
 /* ----------------------------------------------------------------- ranks */
 
 /*

@@ -92,3 +92,13 @@ Test(quantile, agrees_with_numpy_to_the_last_bit_above_the_midpoint)
     cr_assert_eq(cn_stats_quantile_sorted(v, 2, 0.9699254132161326),
                  0.27339535827952893);
 }
+
+Test(count, below_and_at_most_bracket_a_tie_group)
+{
+    double v[] = {1, 2, 2, 2, 5};
+    cr_assert_eq(cn_stats_count_below(v, 5, 2), 1);
+    cr_assert_eq(cn_stats_count_at_most(v, 5, 2), 4);
+    cr_assert_eq(cn_stats_count_below(v, 5, 0), 0);
+    cr_assert_eq(cn_stats_count_at_most(v, 5, 9), 5);
+    cr_assert_eq(cn_stats_count_below(v, 0, 1), 0);
+}
