@@ -35,6 +35,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BOOT_MIN_RESAMPLES 100
 #define BOOT_MAX_RESAMPLES 10000000
@@ -303,6 +304,15 @@ int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y, size_t 
                             cn_boot_stat_t stat, size_t resamples, double confidence,
                             uint64_t seed, cn_boot_result_t *out)
 {
+    return cn_stats_bootstrap_diff_dist(x, nx, y, ny, stat, resamples, confidence,
+                                        seed, out, NULL);
+}
+
+int cn_stats_bootstrap_diff_dist(const double *x, size_t nx, const double *y,
+                                 size_t ny, cn_boot_stat_t stat, size_t resamples,
+                                 double confidence, uint64_t seed,
+                                 cn_boot_result_t *out, double *diffs_out)
+{
     if (!x || !y || !out)
         return CN_EINVAL;
     if (stat != CN_BOOT_MEAN && stat != CN_BOOT_MEDIAN && stat != CN_BOOT_P95 &&
@@ -340,6 +350,8 @@ int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y, size_t 
     out->ci_low = cn_stats_quantile_sorted(diffs, resamples, tail);
     out->ci_high = cn_stats_quantile_sorted(diffs, resamples, 1 - tail);
     out->resamples = resamples;
+    if (diffs_out)
+        memcpy(diffs_out, diffs, resamples * sizeof *diffs);
     free(diffs);
     free(idx);
     free(xs);

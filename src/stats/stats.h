@@ -292,6 +292,17 @@ int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y,
                             double confidence, uint64_t seed,
                             cn_boot_result_t *out);
 
+/*
+ * The same, also copying the sorted bootstrap distribution of the
+ * difference into diffs_out (`resamples` slots) when it is non-NULL, so a
+ * caller can read tail probabilities (e.g. bootstrap p-values against a
+ * margin) from the very resamples behind the interval.
+ */
+int cn_stats_bootstrap_diff_dist(const double *x, size_t nx, const double *y,
+                                 size_t ny, cn_boot_stat_t stat, size_t resamples,
+                                 double confidence, uint64_t seed,
+                                 cn_boot_result_t *out, double *diffs_out);
+
 /* ------------------------------------------------------- power / size */
 
 /*

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The samples a judge looks at: per metric, per arm (stable / canary), the
+ * observed values with their segment labels. Metrics are few (tens), so
+ * they sit in an array searched linearly, with the last hit cached for the
+ * common case of adding many rows of one metric in a row; segment labels
+ * are interned once and stored per value as a 32-bit id.
+ */
+#include "judge/data_internal.h"
+#include "util/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cn_judge_data_s {
+    cn__judge_metric_data_t *metrics;
+    size_t n_metrics, cap_metrics;
+    size_t last; /* index of the last metric looked up */
+    char **segments;
+    size_t n_segments, cap_segments;
+};
+
+cn_judge_data_t *cn_judge_data_new(void)
+{
+    return cn_xcalloc(1, sizeof(cn_judge_data_t));
+}
+
+void cn_judge_data_free(cn_judge_data_t *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n_metrics; i++) {
+        free(d->metrics[i].name);
+        for (int a = 0; a < 2; a++) {
+            free(d->metrics[i].arm[a].values);
+            free(d->metrics[i].arm[a].segment);
+        }
+    }
+    for (size_t i = 0; i < d->n_segments; i++)
+        free(d->segments[i]);
+    free(d->metrics);
+    free(d->segments);
+    free(d);
+}
+
+void cn_judge_data_clear(cn_judge_data_t *d)
+{
+    for (size_t i = 0; i < d->n_metrics; i++)
+        for (int a = 0; a < 2; a++)
+            d->metrics[i].arm[a].n = 0;
+}
+
+static size_t find_metric(const cn_judge_data_t *d, const char *name)
+{
+    if (d->last < d->n_metrics && strcmp(d->metrics[d->last].name, name) == 0)
+        return d->last;
+    for (size_t i = 0; i < d->n_metrics; i++)
+        if (strcmp(d->metrics[i].name, name) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+static cn__judge_metric_data_t *metric_for_add(cn_judge_data_t *d, const char *name)
+{
+    size_t i = find_metric(d, name);
+    if (i == SIZE_MAX) {
+        if (d->n_metrics == d->cap_metrics) {
+            d->cap_metrics = d->cap_metrics ? 2 * d->cap_metrics : 8;
+            d->metrics = cn_xrealloc(d->metrics, d->cap_metrics * sizeof *d->metrics);
+        }
+        i = d->n_metrics++;
+        memset(&d->metrics[i], 0, sizeof d->metrics[i]);
+        d->metrics[i].name = strdup(name);
+        if (!d->metrics[i].name)
+            abort();
+    }
+    d->last = i;
+    return &d->metrics[i];
+}
+
+static uint32_t segment_id(cn_judge_data_t *d, const char *segment)
+{
+    if (!segment)
+        return 0;
+    for (size_t i = 0; i < d->n_segments; i++)
+        if (strcmp(d->segments[i], segment) == 0)
+            return (uint32_t)(i + 1);
+    if (d->n_segments == d->cap_segments) {
+        d->cap_segments = d->cap_segments ? 2 * d->cap_segments : 8;
+        d->segments = cn_xrealloc(d->segments, d->cap_segments * sizeof *d->segments);
+    }
+    d->segments[d->n_segments] = strdup(segment);
+    if (!d->segments[d->n_segments])
+        abort();
+    return (uint32_t)++d->n_segments;
+}
+
+int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric,
+                           cn_judge_arm_t arm, const char *segment,
+                           const double *values, size_t n)
+{
+    if (!d || !metric || (arm != CN_ARM_STABLE && arm != CN_ARM_CANARY))
+        return CN_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(values[i]))
+            return CN_ENONFINITE;
+    cn__judge_arm_t *a = &metric_for_add(d, metric)->arm[arm];
+    uint32_t seg = segment_id(d, segment);
+    if (a->n + n > a->cap) {
+        size_t cap = a->cap ? a->cap : 64;
+        while (cap < a->n + n)
+            cap *= 2;
+        a->values = cn_xrealloc(a->values, cap * sizeof *a->values);
+        a->segment = cn_xrealloc(a->segment, cap * sizeof *a->segment);
+        a->cap = cap;
+    }
+    memcpy(a->values + a->n, values, n * sizeof *values);
+    for (size_t i = 0; i < n; i++)
+        a->segment[a->n + i] = seg;
+    a->n += n;
+    return 0;
+}
+
+int cn_judge_data_add(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                      const char *segment, double value)
+{
+    return cn_judge_data_add_many(d, metric, arm, segment, &value, 1);
+}
+
+const cn__judge_metric_data_t *cn__judge_data_metric(const cn_judge_data_t *d,
+                                                     const char *name)
+{
+    size_t i = find_metric(d, name);
+    return i == SIZE_MAX ? NULL : &d->metrics[i];
+}
+
+size_t cn__judge_data_n_segments(const cn_judge_data_t *d)
+{
+    return d->n_segments;
+}
+
+const char *cn__judge_data_segment(const cn_judge_data_t *d, uint32_t id)
+{
+    return (id >= 1 && id <= d->n_segments) ? d->segments[id - 1] : NULL;
+}
+
+double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment,
+                             size_t *n_out)
+{
+    double *v = cn_xmallocarray(a->n ? a->n : 1, sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (segment == UINT32_MAX || a->segment[i] == segment)
+            v[k++] = a->values[i];
+    *n_out = k;
+    return v;
+}

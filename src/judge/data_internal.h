@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Private to src/judge/: read access to cn_judge_data_t for judge.c.
+ * Segment ids: 0 means "no segment label"; 1..n_segments index the
+ * interned labels.
+ */
+#ifndef CN_JUDGE_DATA_INTERNAL_H
+#define CN_JUDGE_DATA_INTERNAL_H
+
+#include "judge/judge.h"
+
+typedef struct {
+    double *values;
+    uint32_t *segment; /* segment id of each value */
+    size_t n, cap;
+} cn__judge_arm_t;
+
+typedef struct {
+    char *name;
+    cn__judge_arm_t arm[2]; /* indexed by cn_judge_arm_t */
+} cn__judge_metric_data_t;
+
+/* The metric's samples, or NULL if the data has none under that name. */
+const cn__judge_metric_data_t *cn__judge_data_metric(const cn_judge_data_t *d,
+                                                     const char *name);
+
+/* Number of distinct segment labels, and the label of id 1..n. */
+size_t cn__judge_data_n_segments(const cn_judge_data_t *d);
+const char *cn__judge_data_segment(const cn_judge_data_t *d, uint32_t id);
+
+/*
+ * Copy the values of one arm, all of them (segment == UINT32_MAX) or only
+ * those of one segment id, into a fresh array (caller frees; never NULL).
+ */
+double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment,
+                             size_t *n_out);
+
+#endif

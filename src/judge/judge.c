@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * cn_judge_run(): samples of two versions in, a verdict out.
+ *
+ * The judge answers two different questions about every metric, and keeps
+ * them apart, because confusing them is what makes canary analysis roll
+ * back good models and promote bad ones:
+ *
+ *  1. Is the canary shown to be no worse than stable by more than the
+ *     margin? (non-inferiority; H0: effect >= margin on the bad side.)
+ *     Rejecting it is what PASS means.
+ *  2. Is the canary shown to be worse than stable by more than the
+ *     margin? (harm; H0: effect <= margin.) Rejecting it -- equivalently,
+ *     the confidence interval of the effect lying wholly beyond the
+ *     margin -- is what FAIL means.
+ *
+ * When neither is shown the metric is INCONCLUSIVE: it can hold a rollout,
+ * never fail it. "No rollback on absence of evidence" is the fix for the
+ * textbook recipe that counts every unshown non-inferiority as a failure
+ * and so rolls back good models whenever traffic is thin.
+ *
+ * Error control. Each question is a family of one-sided tests across
+ * metrics and segments, adjusted with the configured correction (Holm by
+ * default), and tested at the alpha this look may spend: the harm family
+ * on the false-rollback budget spent Pocock-style (early), the
+ * non-inferiority family on the false-promotion budget spent
+ * O'Brien-Fleming-style (late); see sequential.c. Over a whole rollout the
+ * probability of any false fail is at most alpha, and so is the
+ * probability of any false pass.
+ *
+ * The sample floor. Non-inferiority tests are valid at any n, but a pass
+ * on a sample too small to detect the margin says more about luck than
+ * about the model. A metric can therefore pass only with at least
+ * min_samples per arm: given, or derived from the margin, alpha and the
+ * configured power by the stats module's sample-size functions. Failing
+ * needs no floor beyond the nodata floor: a gross failure is caught at
+ * once.
+ *
+ * Gates (psi, threshold) have no p-value: they decide by their limit once
+ * both arms reach min_samples, and stay out of the p-value families.
+ */
+#include "judge/data_internal.h"
+#include "judge/judge.h"
+#include "util/error.h"
+
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cn_judge_class_name(cn_judge_class_t c)
+{
+    static const char *const names[] = {"pass", "fail", "inconclusive", "nodata",
+                                        "error"};
+    return (unsigned)c < 5 ? names[c] : "unknown";
+}
+
+const char *cn_judge_verdict_name(cn_verdict_t v)
+{
+    static const char *const names[] = {"pass", "fail", "marginal"};
+    return (unsigned)v < 3 ? names[v] : "unknown";
+}
+
+/* Per-row working state while judging. */
+typedef struct {
+    cn_judge_row_t *row;
+    const cn_judge_metric_t *m;
+    double *c, *s; /* canary and stable values, sorted; owned */
+    size_t nc, ns;
+    int in_family; /* has p_noninf and p_harm */
+    int decided;   /* class set before the families are adjusted */
+} work_t;
+
+static void reason(cn_judge_row_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+    va_end(ap);
+}
+
+static void summarize(const double *sorted, size_t n, cn_judge_arm_summary_t *s)
+{
+    s->n = n;
+    if (n == 0) {
+        s->mean = s->median = s->p95 = s->p99 = NAN;
+        return;
+    }
+    /* Summed in long double: 10^6 latencies must not lose their tail. */
+    long double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += sorted[i];
+    s->mean = (double)(sum / n);
+    s->median = cn_stats_quantile_sorted(sorted, n, 0.5);
+    s->p95 = cn_stats_quantile_sorted(sorted, n, 0.95);
+    s->p99 = cn_stats_quantile_sorted(sorted, n, 0.99);
+}
+
+static double sample_sd(const double *v, size_t n)
+{
+    if (n < 2)
+        return NAN;
+    long double mean = 0, ss = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += v[i];
+    mean /= n;
+    for (size_t i = 0; i < n; i++)
+        ss += (v[i] - mean) * (v[i] - mean);
+    return sqrt((double)(ss / (n - 1)));
+}
+
+/* ------------------------------------------------------ sample floor */
+
+/*
+ * Per-arm n needed to pass: the sample size at which a one-sided test at
+ * `alpha` has the configured power against an effect of the margin.
+ * The spread is estimated from the data, so it is taken at its lower 99%
+ * confidence bound (chi-square for an sd; the lower 99% Wald bound of the
+ * rate for p(1-p) below 1/2): the floor refuses a pass only when the
+ * sample is too small with high confidence, rather than half the time
+ * the estimate comes out a little high. SIZE_MAX when the margin is 0:
+ * non-inferiority with no margin can never be shown.
+ */
+static size_t floor_for_means(double margin_abs, const double *s, size_t ns,
+                              const double *c, size_t nc, double alpha,
+                              double power)
+{
+    if (!(margin_abs > 0))
+        return SIZE_MAX;
+    double sd = sample_sd(s, ns);
+    size_t df = ns - 1;
+    if (!(sd > 0)) {
+        sd = sample_sd(c, nc);
+        df = nc - 1;
+    }
+    if (!(sd > 0))
+        return 0; /* no spread at all: any n detects the margin */
+    double lo = sd * sqrt((double)df / gsl_cdf_chisq_Qinv(0.01, (double)df));
+    double n;
+    if (cn_stats_sample_size_means(margin_abs, lo, alpha, power, 0, &n))
+        return SIZE_MAX;
+    return (size_t)ceil(n);
+}
+
+static size_t floor_for_rates(double p_stable, size_t ns, double margin_abs,
+                              cn_judge_dir_t dir, double alpha, double power)
+{
+    if (!(margin_abs > 0))
+        return SIZE_MAX;
+    double se = sqrt(p_stable * (1 - p_stable) / (double)ns);
+    double p = p_stable < 0.5 ? p_stable - 2.326 * se : p_stable + 2.326 * se;
+    /* Keep the rate inside (0,1) with room for the margin. */
+    double lo_clamp = 0.5 / (double)ns;
+    if (p < lo_clamp)
+        p = lo_clamp;
+    if (p > 1 - lo_clamp)
+        p = 1 - lo_clamp;
+    double p2 = dir == CN_JDIR_HIGHER ? p - margin_abs : p + margin_abs;
+    if (p2 <= 0 || p2 >= 1)
+        return 0; /* the margin spans the whole scale: trivially detectable */
+    double n;
+    if (cn_stats_sample_size_props(p, p2, alpha, power, 0, &n))
+        return SIZE_MAX;
+    return (size_t)ceil(n);
+}
+
+/* ------------------------------------------------------- the tests */
+
+static double *shifted(const double *v, size_t n, double by)
+{
+    double *out = cn_xmallocarray(n ? n : 1, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = v[i] + by;
+    return out;
+}
+
+/*
+ * One-sided harm p-value for a location test: H0 "effect <= margin"
+ * against "canary worse by more than the margin", for one bad direction
+ * (+1: larger is worse, -1: smaller is worse).
+ */
+static int harm_location(cn_judge_test_t test, const work_t *w, double margin_abs,
+                         int bad_sign, double *p)
+{
+    double *x = shifted(w->c, w->nc, -bad_sign * margin_abs);
+    cn_alternative_t alt = bad_sign > 0 ? CN_ALT_GREATER : CN_ALT_LESS;
+    int rc;
+    if (test == CN_JTEST_WELCH) {
+        cn_welch_result_t r;
+        rc = cn_stats_welch(x, w->nc, w->s, w->ns, alt, &r);
+        *p = r.pvalue;
+    } else {
+        cn_mwu_opts_t o;
+        cn_stats_mwu_opts_init(&o);
+        o.alternative = alt;
+        cn_mwu_result_t r;
+        rc = cn_stats_mwu(x, w->nc, w->s, w->ns, &o, &r);
+        *p = r.pvalue;
+    }
+    free(x);
+    return rc;
+}
+
+static int eval_location(work_t *w, double conf, double alpha_fam, double power)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    cn_ni_opts_t o = {
+        .test = m->test == CN_JTEST_WELCH ? CN_NI_WELCH : CN_NI_MWU,
+        .margin = m->margin,
+        .kind = m->margin_kind,
+        .direction = m->direction == CN_JDIR_HIGHER ? CN_DIR_HIGHER_IS_BETTER
+                                                    : CN_DIR_LOWER_IS_BETTER,
+        .confidence = conf,
+    };
+    cn_ni_result_t ni;
+    int rc = cn_stats_noninf(w->c, w->nc, w->s, w->ns, &o, &ni);
+    if (rc)
+        return rc;
+    r->effect = ni.effect;
+    r->ci_low = ni.ci_low;
+    r->ci_high = ni.ci_high;
+    r->margin_abs = ni.margin_abs;
+    double p_up, p_down;
+    if (m->direction == CN_JDIR_EITHER) {
+        /* Equivalence: non-inferior both ways (two one-sided tests), harmed
+         * either way (the two one-sided harm tests, Bonferroni'd). */
+        cn_ni_result_t other;
+        o.direction = CN_DIR_HIGHER_IS_BETTER;
+        if ((rc = cn_stats_noninf(w->c, w->nc, w->s, w->ns, &o, &other)))
+            return rc;
+        r->p_noninf = fmax(ni.pvalue, other.pvalue);
+        if ((rc = harm_location(m->test, w, ni.margin_abs, +1, &p_up)) ||
+            (rc = harm_location(m->test, w, ni.margin_abs, -1, &p_down)))
+            return rc;
+        r->p_harm = fmin(1, 2 * fmin(p_up, p_down));
+    } else {
+        r->p_noninf = ni.pvalue;
+        rc = harm_location(m->test, w, ni.margin_abs,
+                           m->direction == CN_JDIR_HIGHER ? -1 : +1, &r->p_harm);
+        if (rc)
+            return rc;
+    }
+    r->min_samples = m->min_samples
+                         ? m->min_samples
+                         : floor_for_means(ni.margin_abs, w->s, w->ns, w->c, w->nc,
+                                           alpha_fam, power);
+    w->in_family = 1;
+    return 0;
+}
+
+static int eval_proportion(work_t *w, double conf, double alpha_fam, double power)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    uint64_t kc = 0, ks = 0;
+    for (size_t i = 0; i < w->nc; i++)
+        kc += w->c[i] == 1;
+    for (size_t i = 0; i < w->ns; i++)
+        ks += w->s[i] == 1;
+    for (size_t i = 0; i < w->nc; i++)
+        if (w->c[i] != 0 && w->c[i] != 1) {
+            reason(r, "rate samples must be 0 or 1 (canary has %g)", w->c[i]);
+            return CN_EINVAL;
+        }
+    for (size_t i = 0; i < w->ns; i++)
+        if (w->s[i] != 0 && w->s[i] != 1) {
+            reason(r, "rate samples must be 0 or 1 (stable has %g)", w->s[i]);
+            return CN_EINVAL;
+        }
+    cn_prop_result_t pr;
+    cn_direction_t dir = m->direction == CN_JDIR_HIGHER ? CN_DIR_HIGHER_IS_BETTER
+                                                       : CN_DIR_LOWER_IS_BETTER;
+    int rc = cn_stats_prop(kc, w->nc, ks, w->ns, m->margin, m->margin_kind, dir,
+                           conf, &pr);
+    if (rc)
+        return rc;
+    r->effect = pr.diff;
+    r->ci_low = pr.ci_low;
+    r->ci_high = pr.ci_high;
+    r->margin_abs = pr.margin_abs;
+    /* The unpooled z against the margin: the harm p-value is the other tail
+     * of the same statistic. */
+    double harm = dir == CN_DIR_LOWER_IS_BETTER ? gsl_cdf_ugaussian_Q(pr.z_noninf)
+                                                : gsl_cdf_ugaussian_P(pr.z_noninf);
+    if (m->direction == CN_JDIR_EITHER) {
+        cn_prop_result_t up;
+        if ((rc = cn_stats_prop(kc, w->nc, ks, w->ns, m->margin, m->margin_kind,
+                                CN_DIR_HIGHER_IS_BETTER, conf, &up)))
+            return rc;
+        r->p_noninf = fmax(pr.p_noninf, up.p_noninf);
+        r->p_harm = fmin(1, 2 * fmin(harm, gsl_cdf_ugaussian_P(up.z_noninf)));
+    } else {
+        r->p_noninf = pr.p_noninf;
+        r->p_harm = harm;
+    }
+    r->min_samples = m->min_samples ? m->min_samples
+                                    : floor_for_rates(pr.p_y, w->ns, pr.margin_abs,
+                                                      m->direction, alpha_fam, power);
+    w->in_family = 1;
+    return 0;
+}
+
+/*
+ * KS drift. Fail: D > max_statistic and the KS test significant (harm
+ * family). Pass: drift shown to be below max_statistic, by the
+ * Dvoretzky-Kiefer-Wolfowitz inequality (Massart 1990):
+ * P(sup|F_n - F| > e) <= 2 exp(-2 n e^2) per sample, so the true distance
+ * exceeds D + e_c + e_s with probability at most 2e^{-2 n_c e_c^2} +
+ * 2e^{-2 n_s e_s^2}. Splitting the gap g = max - D so both terms are equal
+ * gives the p-value 4 exp(-2 g^2 h), h = n_c n_s / (sqrt n_c + sqrt n_s)^2.
+ */
+static int eval_ks(work_t *w, double conf, double alpha_fam)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    cn_ks_result_t ks;
+    int rc = cn_stats_ks2(w->c, w->nc, w->s, w->ns, CN_ALT_TWO_SIDED, CN_KS_AUTO, &ks);
+    if (rc)
+        return rc;
+    double rc_ = sqrt((double)w->nc), rs = sqrt((double)w->ns);
+    double h = (double)w->nc * (double)w->ns / ((rc_ + rs) * (rc_ + rs));
+    double g = m->max_statistic - ks.d;
+    r->effect = ks.d;
+    r->margin_abs = m->max_statistic;
+    r->p_harm = ks.pvalue;
+    r->p_noninf = g > 0 ? fmin(1, 4 * exp(-2 * g * g * h)) : 1;
+    double e = sqrt(log(4 / (1 - conf)) / (2 * h));
+    r->ci_low = fmax(0, ks.d - e);
+    r->ci_high = fmin(1, ks.d + e);
+    /* At D = 0 the pass p-value is 4 exp(-2 max^2 h) <= alpha. */
+    r->min_samples =
+        m->min_samples
+            ? m->min_samples
+            : (size_t)ceil(2 * log(4 / alpha_fam) /
+                           (m->max_statistic * m->max_statistic));
+    w->in_family = 1;
+    return 0;
+}
+
+static int eval_bootstrap(work_t *w, double conf, double alpha_fam, double power)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    double *dist = cn_xmallocarray(m->resamples, sizeof *dist);
+    cn_boot_result_t b;
+    int rc = cn_stats_bootstrap_diff_dist(w->c, w->nc, w->s, w->ns, m->statistic,
+                                          m->resamples, conf, m->seed, &b, dist);
+    if (rc) {
+        free(dist);
+        return rc;
+    }
+    double stable_stat;
+    switch (m->statistic) {
+    case CN_BOOT_MEAN:
+        stable_stat = w->row->stable.mean;
+        break;
+    case CN_BOOT_MEDIAN:
+        stable_stat = w->row->stable.median;
+        break;
+    case CN_BOOT_P95:
+        stable_stat = w->row->stable.p95;
+        break;
+    default:
+        stable_stat = w->row->stable.p99;
+        break;
+    }
+    double ma = m->margin_kind == CN_MARGIN_RELATIVE ? m->margin * fabs(stable_stat)
+                                                     : m->margin;
+    /* Bootstrap p-values read off the same resamples as the interval:
+     * (1 + #{resampled differences on the H0 side}) / (B + 1). */
+    size_t B = b.resamples;
+    double inv = 1.0 / (double)(B + 1);
+    size_t at_or_above_m = B - cn_stats_count_below(dist, B, ma);
+    size_t at_or_below_m = cn_stats_count_at_most(dist, B, ma);
+    size_t at_or_below_neg = cn_stats_count_at_most(dist, B, -ma);
+    size_t at_or_above_neg = B - cn_stats_count_below(dist, B, -ma);
+    double ni_low = (1 + at_or_above_m) * inv, harm_low = (1 + at_or_below_m) * inv;
+    double ni_high = (1 + at_or_below_neg) * inv,
+           harm_high = (1 + at_or_above_neg) * inv;
+    free(dist);
+    r->effect = b.estimate;
+    r->ci_low = b.ci_low;
+    r->ci_high = b.ci_high;
+    r->margin_abs = ma;
+    if (m->direction == CN_JDIR_LOWER) {
+        r->p_noninf = ni_low;
+        r->p_harm = harm_low;
+    } else if (m->direction == CN_JDIR_HIGHER) {
+        r->p_noninf = ni_high;
+        r->p_harm = harm_high;
+    } else {
+        r->p_noninf = fmax(ni_low, ni_high);
+        r->p_harm = fmin(1, 2 * fmin(harm_low, harm_high));
+    }
+    r->min_samples = m->min_samples
+                         ? m->min_samples
+                         : floor_for_means(ma, w->s, w->ns, w->c, w->nc, alpha_fam,
+                                           power);
+    w->in_family = 1;
+    return 0;
+}
+
+/* PSI gate: expected A/A PSI is about (bins - 1)(1/n_c + 1/n_s); require
+ * n so that it is at most a quarter of the limit. */
+static int eval_psi(work_t *w)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    cn_psi_result_t p;
+    int rc = cn_stats_psi(w->c, w->nc, w->s, w->ns, m->bins, &p);
+    if (rc)
+        return rc;
+    r->effect = p.psi;
+    r->margin_abs = m->max_psi;
+    r->min_samples = m->min_samples
+                         ? m->min_samples
+                         : (size_t)ceil(8.0 * (double)(m->bins - 1) / m->max_psi);
+    int enough = w->nc >= r->min_samples && w->ns >= r->min_samples;
+    if (!enough) {
+        r->cls = CN_CLASS_INCONCLUSIVE;
+        reason(r, "PSI %.4g with n_canary=%zu, n_stable=%zu: below the %zu per arm "
+                  "the gate needs",
+               p.psi, w->nc, w->ns, r->min_samples);
+    } else if (p.psi > m->max_psi) {
+        r->cls = CN_CLASS_FAIL;
+        reason(r, "PSI %.4g > limit %.4g: canary's distribution has shifted", p.psi,
+               m->max_psi);
+    } else {
+        r->cls = CN_CLASS_PASS;
+        reason(r, "PSI %.4g <= limit %.4g", p.psi, m->max_psi);
+    }
+    w->decided = 1;
+    return 0;
+}
+
+/* Threshold gate on a quantile, like Flagger/Argo, but only with at least
+ * min_samples per arm (default: 5 observations beyond the quantile). */
+static int eval_threshold(work_t *w)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    double qc = cn_stats_quantile_sorted(w->c, w->nc, m->quantile);
+    double qs = cn_stats_quantile_sorted(w->s, w->ns, m->quantile);
+    r->effect = qc;
+    r->margin_abs = m->has_max ? m->max : NAN;
+    r->min_samples =
+        m->min_samples ? m->min_samples : (size_t)ceil(5.0 / (1.0 - m->quantile));
+    int enough_c = w->nc >= r->min_samples;
+    int enough_s = !m->has_max_ratio || w->ns >= r->min_samples;
+    char q[16];
+    snprintf(q, sizeof q, "p%g", m->quantile * 100);
+    if (!enough_c || !enough_s) {
+        r->cls = CN_CLASS_INCONCLUSIVE;
+        reason(r, "canary %s %.4g with n_canary=%zu: below the %zu the gate needs", q,
+               qc, w->nc, r->min_samples);
+    } else if (m->has_max && qc > m->max) {
+        r->cls = CN_CLASS_FAIL;
+        reason(r, "canary %s %.4g > limit %.4g", q, qc, m->max);
+    } else if (m->has_max_ratio && qc > m->max_ratio * qs) {
+        r->cls = CN_CLASS_FAIL;
+        reason(r, "canary %s %.4g > %.4gx stable's %.4g", q, qc, m->max_ratio, qs);
+    } else {
+        r->cls = CN_CLASS_PASS;
+        reason(r, "canary %s %.4g within limits (stable %.4g)", q, qc, qs);
+    }
+    w->decided = 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------- reasons */
+
+static const char *dir_word(const cn_judge_metric_t *m)
+{
+    return m->direction == CN_JDIR_HIGHER ? "worse (lower)" : "worse (higher)";
+}
+
+static void family_reason(work_t *w, double alpha_pass, double alpha_fail)
+{
+    cn_judge_row_t *r = w->row;
+    const cn_judge_metric_t *m = w->m;
+    char effect[128];
+    if (m->test == CN_JTEST_KS)
+        snprintf(effect, sizeof effect, "D=%.4g [%.4g, %.4g] vs limit %.4g", r->effect,
+                 r->ci_low, r->ci_high, r->margin_abs);
+    else
+        snprintf(effect, sizeof effect, "canary-stable %+.4g [%+.4g, %+.4g] vs margin %.4g",
+                 r->effect, r->ci_low, r->ci_high, r->margin_abs);
+    switch (r->cls) {
+    case CN_CLASS_FAIL:
+        if (m->test == CN_JTEST_KS)
+            reason(r, "%s: drift beyond the limit, p_adj=%.3g <= %.3g", effect,
+                   r->p_harm_adj, alpha_fail);
+        else
+            reason(r, "%s: %s than the margin allows, p_adj=%.3g <= %.3g", effect,
+                   dir_word(m), r->p_harm_adj, alpha_fail);
+        break;
+    case CN_CLASS_PASS:
+        reason(r, "%s: non-inferior, p_adj=%.3g <= %.3g", effect, r->p_noninf_adj,
+               alpha_pass);
+        break;
+    default:
+        if (r->p_noninf_adj <= alpha_pass)
+            reason(r, "%s: non-inferior (p_adj=%.3g) but n=%zu/%zu is below the "
+                      "%zu per arm needed to pass",
+                   effect, r->p_noninf_adj, w->nc, w->ns, r->min_samples);
+        else
+            reason(r, "%s: not shown either way yet (p_adj non-inferior %.3g, harm "
+                      "%.3g)",
+                   effect, r->p_noninf_adj, r->p_harm_adj);
+        break;
+    }
+}
+
+/* -------------------------------------------------------------- run */
+
+/* Build the work list: each metric's aggregate row, then one row per
+ * segment label present in its data when segment_by is set. */
+static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
+                        work_t **works_out, cn_judge_row_t **rows_out)
+{
+    size_t nseg = cfg->segment_by ? cn__judge_data_n_segments(data) : 0;
+    size_t cap = cfg->n_metrics * (1 + nseg);
+    work_t *works = cn_xcalloc(cap ? cap : 1, sizeof *works);
+    cn_judge_row_t *rows = cn_xcalloc(cap ? cap : 1, sizeof *rows);
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_metrics; i++) {
+        const cn_judge_metric_t *m = &cfg->metrics[i];
+        const char *src = m->test == CN_JTEST_THRESHOLD && m->source ? m->source
+                                                                     : m->name;
+        const cn__judge_metric_data_t *md = cn__judge_data_metric(data, src);
+        for (size_t sg = 0; sg <= nseg; sg++) {
+            uint32_t seg = sg == 0 ? UINT32_MAX : (uint32_t)sg;
+            double *c = NULL, *s = NULL;
+            size_t nc = 0, ns = 0;
+            if (md) {
+                c = cn__judge_arm_values(&md->arm[CN_ARM_CANARY], seg, &nc);
+                s = cn__judge_arm_values(&md->arm[CN_ARM_STABLE], seg, &ns);
+            }
+            if (sg > 0 && nc == 0 && ns == 0) {
+                free(c);
+                free(s);
+                continue; /* this metric has no data in this segment */
+            }
+            if (!c)
+                c = cn_xmalloc(sizeof *c);
+            if (!s)
+                s = cn_xmalloc(sizeof *s);
+            cn_stats_sort(c, nc);
+            cn_stats_sort(s, ns);
+            work_t *w = &works[n];
+            w->row = &rows[n];
+            w->m = m;
+            w->c = c;
+            w->s = s;
+            w->nc = nc;
+            w->ns = ns;
+            cn_judge_row_t *r = w->row;
+            r->name = m->name;
+            if (sg > 0) {
+                r->segment = strdup(cn__judge_data_segment(data, seg));
+                if (!r->segment)
+                    abort();
+            }
+            r->test = m->test;
+            r->effect = r->ci_low = r->ci_high = r->margin_abs = NAN;
+            r->pvalue = r->adjusted_pvalue = NAN;
+            r->p_noninf = r->p_noninf_adj = r->p_harm = r->p_harm_adj = NAN;
+            summarize(c, nc, &r->canary);
+            summarize(s, ns, &r->stable);
+            if (!md) {
+                r->cls = CN_CLASS_NODATA;
+                reason(r, "no samples named '%s' in the data", src);
+                w->decided = 1;
+            } else if (nc < cfg->min_per_arm || ns < cfg->min_per_arm) {
+                r->cls = CN_CLASS_NODATA;
+                reason(r, "n_canary=%zu, n_stable=%zu: below the floor of %zu per arm",
+                       nc, ns, cfg->min_per_arm);
+                w->decided = 1;
+            }
+            n++;
+        }
+    }
+    *works_out = works;
+    *rows_out = rows;
+    return n;
+}
+
+static int uses_family(cn_judge_test_t t)
+{
+    return t != CN_JTEST_PSI && t != CN_JTEST_THRESHOLD;
+}
+
+static void adjust_family(work_t *works, size_t n, cn_adjust_method_t method,
+                          int harm)
+{
+    double *p = cn_xmallocarray(n ? n : 1, sizeof *p);
+    double *adj = cn_xmallocarray(n ? n : 1, sizeof *adj);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (works[i].in_family)
+            p[k++] = harm ? works[i].row->p_harm : works[i].row->p_noninf;
+    if (k && cn_stats_adjust(p, k, method, adj) == 0) {
+        k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!works[i].in_family)
+                continue;
+            if (harm)
+                works[i].row->p_harm_adj = adj[k++];
+            else
+                works[i].row->p_noninf_adj = adj[k++];
+        }
+    }
+    free(p);
+    free(adj);
+}
+
+/* Metric-level class: fail if any of its rows (aggregate or segment)
+ * fails, so a regression confined to one segment fails the metric;
+ * otherwise the aggregate row's class. */
+static cn_judge_class_t metric_class(const cn_judge_row_t *rows, size_t n,
+                                     const cn_judge_metric_t *m)
+{
+    cn_judge_class_t agg = CN_CLASS_NODATA;
+    int any_fail = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].name != m->name)
+            continue;
+        if (rows[i].cls == CN_CLASS_FAIL)
+            any_fail = 1;
+        if (!rows[i].segment)
+            agg = rows[i].cls;
+    }
+    return any_fail ? CN_CLASS_FAIL : agg;
+}
+
+static double group_weight(const cn_judge_config_t *cfg, const char *g)
+{
+    for (size_t i = 0; i < cfg->n_groups; i++)
+        if (g && strcmp(cfg->groups[i].name, g) == 0)
+            return cfg->groups[i].weight;
+    return 1;
+}
+
+/*
+ * Score = 100 x weight of passing metrics / weight of judged metrics
+ * (pass, fail or inconclusive). With groups, as Kayenta: each group
+ * scores the same way over its own metrics, and the score is the
+ * group-weighted mean over the groups that have judged metrics.
+ */
+static double score_of(const cn_judge_config_t *cfg, const cn_judge_class_t *cls,
+                       int *any_judged)
+{
+    *any_judged = 0;
+    if (cfg->n_groups == 0) {
+        double pass = 0, all = 0;
+        for (size_t i = 0; i < cfg->n_metrics; i++) {
+            if (cls[i] == CN_CLASS_NODATA || cls[i] == CN_CLASS_ERROR)
+                continue;
+            all += cfg->metrics[i].weight;
+            if (cls[i] == CN_CLASS_PASS)
+                pass += cfg->metrics[i].weight;
+        }
+        *any_judged = all > 0;
+        return all > 0 ? 100 * pass / all : 0;
+    }
+    double num = 0, den = 0;
+    for (size_t g = 0; g <= cfg->n_groups; g++) {
+        const char *name = g < cfg->n_groups ? cfg->groups[g].name : NULL;
+        double pass = 0, all = 0;
+        for (size_t i = 0; i < cfg->n_metrics; i++) {
+            const char *mg = cfg->metrics[i].group;
+            int in = name ? (mg && strcmp(mg, name) == 0) : (mg == NULL);
+            if (!in || cls[i] == CN_CLASS_NODATA || cls[i] == CN_CLASS_ERROR)
+                continue;
+            all += cfg->metrics[i].weight;
+            if (cls[i] == CN_CLASS_PASS)
+                pass += cfg->metrics[i].weight;
+        }
+        if (all > 0) {
+            double gw = name ? group_weight(cfg, name) : 1;
+            num += gw * pass / all;
+            den += gw;
+        }
+    }
+    *any_judged = den > 0;
+    return den > 0 ? 100 * num / den : 0;
+}
+
+int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
+                 const cn_judge_look_t *look, cn_judge_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!cfg || !data || !(cfg->alpha > 0 && cfg->alpha < 1))
+        return CN_EINVAL;
+    double t = 1, t_prev = 0;
+    if (look) {
+        t = look->t;
+        t_prev = look->t_prev;
+        if (!(t > 0 && t <= 1) || !(t_prev >= 0 && t_prev < t))
+            return CN_EINVAL;
+    }
+    double alpha_pass = cn_judge_spend_obf(cfg->alpha, t_prev, t);
+    double alpha_fail = cn_judge_spend_pocock(cfg->alpha, t_prev, t);
+    out->alpha_pass = alpha_pass;
+    out->alpha_fail = alpha_fail;
+
+    work_t *works;
+    cn_judge_row_t *rows;
+    size_t n = plan_rows(cfg, data, &works, &rows);
+
+    /* Family size first: it sets the confidence of the reported intervals
+     * (Bonferroni at this look, 1 - 2 alpha_fail / m, so an interval wholly
+     * beyond the margin implies a fail) and the alpha of derived floors. */
+    size_t fam = 0;
+    for (size_t i = 0; i < n; i++)
+        fam += !works[i].decided && uses_family(works[i].m->test);
+    double conf = 1 - 2 * alpha_fail / (double)(fam ? fam : 1);
+    if (conf < 0.5)
+        conf = 0.5;
+    if (conf > 1 - 1e-12)
+        conf = 1 - 1e-12;
+    /* The floor is set for the whole rollout's budget per test, not this
+     * look's slice of it: it is about what the sample can detect. */
+    double alpha_floor = cfg->alpha / (double)(fam ? fam : 1);
+
+    for (size_t i = 0; i < n; i++) {
+        work_t *w = &works[i];
+        if (w->decided)
+            continue;
+        int rc;
+        switch (w->m->test) {
+        case CN_JTEST_MWU:
+        case CN_JTEST_WELCH:
+            rc = eval_location(w, conf, alpha_floor, cfg->power);
+            break;
+        case CN_JTEST_PROPORTION:
+            rc = eval_proportion(w, conf, alpha_floor, cfg->power);
+            break;
+        case CN_JTEST_KS:
+            rc = eval_ks(w, conf, alpha_floor);
+            break;
+        case CN_JTEST_BOOTSTRAP:
+            rc = eval_bootstrap(w, conf, alpha_floor, cfg->power);
+            break;
+        case CN_JTEST_PSI:
+            rc = eval_psi(w);
+            break;
+        case CN_JTEST_THRESHOLD:
+            rc = eval_threshold(w);
+            break;
+        default:
+            rc = CN_EINVAL;
+            break;
+        }
+        if (rc) {
+            w->in_family = 0;
+            w->decided = 1;
+            w->row->cls = CN_CLASS_ERROR;
+            if (!w->row->reason[0])
+                reason(w->row, "the test could not be computed: %s", cn_strerror(rc));
+        }
+    }
+
+    adjust_family(works, n, cfg->correction, 0);
+    adjust_family(works, n, cfg->correction, 1);
+
+    for (size_t i = 0; i < n; i++) {
+        work_t *w = &works[i];
+        cn_judge_row_t *r = w->row;
+        if (!w->in_family)
+            continue;
+        int harm = r->p_harm_adj <= alpha_fail;
+        if (w->m->test == CN_JTEST_KS)
+            harm = harm && r->effect > w->m->max_statistic;
+        int enough = w->nc >= r->min_samples && w->ns >= r->min_samples;
+        if (harm)
+            r->cls = CN_CLASS_FAIL;
+        else if (r->p_noninf_adj <= alpha_pass && enough)
+            r->cls = CN_CLASS_PASS;
+        else
+            r->cls = CN_CLASS_INCONCLUSIVE;
+        r->pvalue = r->cls == CN_CLASS_FAIL ? r->p_harm : r->p_noninf;
+        r->adjusted_pvalue = r->cls == CN_CLASS_FAIL ? r->p_harm_adj : r->p_noninf_adj;
+        family_reason(w, alpha_pass, alpha_fail);
+    }
+
+    /* Metric classes, score, verdict. */
+    cn_judge_class_t *cls = cn_xcalloc(cfg->n_metrics ? cfg->n_metrics : 1,
+                                       sizeof *cls);
+    int critical_fail = 0, any_fail = 0, n_inconclusive = 0;
+    const char *first_fail = NULL;
+    for (size_t i = 0; i < cfg->n_metrics; i++) {
+        cls[i] = metric_class(rows, n, &cfg->metrics[i]);
+        if (cls[i] == CN_CLASS_FAIL) {
+            any_fail++;
+            if (!first_fail)
+                first_fail = cfg->metrics[i].name;
+            if (cfg->metrics[i].critical) {
+                critical_fail = 1;
+                first_fail = cfg->metrics[i].name;
+            }
+        }
+        n_inconclusive += cls[i] == CN_CLASS_INCONCLUSIVE;
+    }
+    int any_judged;
+    out->score = score_of(cfg, cls, &any_judged);
+    if (critical_fail) {
+        out->verdict = CN_VERDICT_FAIL;
+        snprintf(out->reason, sizeof out->reason, "critical metric '%s' failed",
+                 first_fail);
+    } else if (any_fail && out->score <= cfg->marginal_score) {
+        out->verdict = CN_VERDICT_FAIL;
+        snprintf(out->reason, sizeof out->reason,
+                 "%d metric(s) failed (first: '%s') and score %.1f <= %.1f", any_fail,
+                 first_fail, out->score, cfg->marginal_score);
+    } else if (!any_fail && any_judged && out->score >= cfg->pass_score) {
+        out->verdict = CN_VERDICT_PASS;
+        snprintf(out->reason, sizeof out->reason, "score %.1f >= %.1f, no metric failed",
+                 out->score, cfg->pass_score);
+    } else {
+        out->verdict = CN_VERDICT_MARGINAL;
+        if (!any_judged)
+            snprintf(out->reason, sizeof out->reason,
+                     "no metric has enough data to judge yet");
+        else if (any_fail)
+            snprintf(out->reason, sizeof out->reason,
+                     "%d metric(s) failed (first: '%s') but score %.1f > %.1f: hold for "
+                     "a human",
+                     any_fail, first_fail, out->score, cfg->marginal_score);
+        else
+            snprintf(out->reason, sizeof out->reason,
+                     "score %.1f < %.1f (%d metric(s) inconclusive): hold", out->score,
+                     cfg->pass_score, n_inconclusive);
+    }
+    free(cls);
+    for (size_t i = 0; i < n; i++) {
+        free(works[i].c);
+        free(works[i].s);
+    }
+    free(works);
+    out->rows = rows;
+    out->n_rows = n;
+    return 0;
+}
+
+void cn_judge_result_dispose(cn_judge_result_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_rows; i++)
+        free(r->rows[i].segment);
+    free(r->rows);
+    r->rows = NULL;
+    r->n_rows = 0;
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The canary judge: from the samples two versions produced over the same
+ * window of live traffic to a verdict -- pass (continue), marginal (hold
+ * for a human) or fail (roll back now). Pure: no I/O, no global state.
+ * The controller, the CLI (`canary analyze`) and the tests call the same
+ * cn_judge_run(). The rules and their statistics are in docs/JUDGE.md.
+ *
+ * Ownership: a config owns its strings; cn_judge_config_dispose() frees
+ * them. Data owns copies of the samples. A result owns its rows and their
+ * segment strings but borrows metric names from the config, so the config
+ * must outlive the result.
+ */
+#ifndef CN_JUDGE_JUDGE_H
+#define CN_JUDGE_JUDGE_H
+
+#include "stats/stats.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------ config */
+
+typedef enum {
+    CN_JTEST_MWU = 0,   /* "mann-whitney": HL shift, MWU non-inferiority */
+    CN_JTEST_WELCH,     /* "welch": mean difference, Welch t */
+    CN_JTEST_PROPORTION,/* "proportion": rates from 0/1 samples */
+    CN_JTEST_KS,        /* "ks": distribution drift, two-sided */
+    CN_JTEST_PSI,       /* "psi": population stability index gate */
+    CN_JTEST_BOOTSTRAP, /* "bootstrap": difference in mean/median/p95/p99 */
+    CN_JTEST_THRESHOLD, /* "threshold": hard gate on a quantile */
+} cn_judge_test_t;
+
+typedef enum {
+    CN_JDIR_LOWER = 0, /* "lower-is-better" */
+    CN_JDIR_HIGHER,    /* "higher-is-better" */
+    CN_JDIR_EITHER,    /* "either": a change either way beyond the margin is
+                          harm; pass needs equivalence (two one-sided tests) */
+} cn_judge_dir_t;
+
+typedef struct {
+    char *name;               /* metric name in the data */
+    cn_judge_test_t test;
+    cn_judge_dir_t direction; /* default lower-is-better */
+    double margin;            /* >= 0; required for mwu/welch/proportion/
+                                 bootstrap */
+    cn_margin_kind_t margin_kind;
+    int has_margin;
+    double weight;            /* > 0, default 1 */
+    char *group;              /* optional score group; NULL if none */
+    int critical;             /* a fail here fails the canary */
+    size_t min_samples;       /* per arm, to pass; 0 = derive from margin,
+                                 alpha and power */
+    /* ks */
+    double max_statistic;     /* fail only if D > this AND significant;
+                                 default 0.1 */
+    /* psi */
+    double max_psi;           /* default 0.2 */
+    size_t bins;              /* default 10 */
+    /* bootstrap */
+    cn_boot_stat_t statistic; /* default mean */
+    size_t resamples;         /* default 2000 */
+    uint64_t seed;            /* default 1 */
+    /* threshold */
+    char *source;             /* metric whose samples are gated; default
+                                 the metric's own name */
+    double quantile;          /* in (0,1), default 0.99 */
+    double max;               /* absolute limit on canary's quantile */
+    int has_max;
+    double max_ratio;         /* limit on canary q / stable q */
+    int has_max_ratio;
+    int line;                 /* line in the config file, 0 if unknown */
+} cn_judge_metric_t;
+
+typedef struct {
+    char *name;
+    double weight; /* > 0 */
+} cn_judge_group_t;
+
+typedef struct {
+    double alpha;                  /* (0,1): false-rollback budget for the
+                                      whole rollout; default 0.05 */
+    cn_adjust_method_t correction; /* default holm */
+    double pass_score;             /* default 95 */
+    double marginal_score;         /* default 60; <= pass_score */
+    char *segment_by;              /* NULL: no segments */
+    size_t min_per_arm;            /* nodata floor, default 20 */
+    double power;                  /* for derived min_samples, default 0.8 */
+    unsigned looks;                /* planned analyses, default 1 */
+    cn_judge_metric_t *metrics;
+    size_t n_metrics;
+    cn_judge_group_t *groups;      /* optional weights per group */
+    size_t n_groups;
+} cn_judge_config_t;
+
+/* Set every default; no metrics. */
+void cn_judge_config_init(cn_judge_config_t *cfg);
+void cn_judge_config_dispose(cn_judge_config_t *cfg);
+
+/* Set a metric's defaults (the name is left NULL). */
+void cn_judge_metric_init(cn_judge_metric_t *m);
+
+/*
+ * Append a metric (a copy of *m, taking ownership of its strings) and
+ * return a pointer to the stored one.
+ */
+cn_judge_metric_t *cn_judge_config_add_metric(cn_judge_config_t *cfg,
+                                              const cn_judge_metric_t *m);
+
+/*
+ * Cross-field checks the parser cannot do key by key: a margin where the
+ * test needs one, unique names, a threshold with a limit, group names
+ * declared, marginal <= pass. Returns 0 or CN_EINVAL with a message naming
+ * the metric (and its line when known) in err.
+ */
+int cn_judge_config_validate(const cn_judge_config_t *cfg, char *err,
+                             size_t errlen);
+
+/* Names of the enumerations, for parsing and printing. */
+int cn_judge_parse_test(const char *s, cn_judge_test_t *out);
+const char *cn_judge_test_name(cn_judge_test_t t);
+int cn_judge_parse_direction(const char *s, cn_judge_dir_t *out);
+const char *cn_judge_direction_name(cn_judge_dir_t d);
+
+/* -------------------------------------------------------------- data */
+
+typedef enum { CN_ARM_STABLE = 0, CN_ARM_CANARY = 1 } cn_judge_arm_t;
+
+typedef struct cn_judge_data_s cn_judge_data_t;
+
+cn_judge_data_t *cn_judge_data_new(void);
+void cn_judge_data_free(cn_judge_data_t *d);
+
+/*
+ * Add one observation. segment may be NULL (no segment label). value must
+ * be finite (CN_ENONFINITE otherwise). Strings are copied.
+ */
+int cn_judge_data_add(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                      const char *segment, double value);
+
+/* Add n observations with the same metric, arm and segment. */
+int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric,
+                           cn_judge_arm_t arm, const char *segment,
+                           const double *values, size_t n);
+
+/* Remove every observation, keeping allocated capacity (for simulations
+ * that reuse one data set across rollouts). */
+void cn_judge_data_clear(cn_judge_data_t *d);
+
+/* ------------------------------------------------------ sequential */
+
+/*
+ * Lan-DeMets alpha spending with the O'Brien-Fleming-type function
+ * alpha*(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)), t in (0,1] the
+ * information fraction. Returns the alpha available to the look at t after
+ * a previous look at t_prev (0 for the first look): alpha*(t) -
+ * alpha*(t_prev). See docs/JUDGE.md for why the increment is a valid
+ * (conservative) per-look level.
+ */
+double cn_judge_spend_obf(double alpha, double t_prev, double t);
+
+/*
+ * The same with the Pocock-type function alpha*(t) = alpha ln(1 + (e-1) t)
+ * (Lan & DeMets 1983), which spends early. The judge spends its
+ * false-rollback budget this way, so a gross failure is caught at the first
+ * look, and its false-promotion budget the O'Brien-Fleming way, so thin
+ * early data cannot promote. See docs/JUDGE.md.
+ */
+double cn_judge_spend_pocock(double alpha, double t_prev, double t);
+
+typedef struct {
+    double t;      /* information fraction of this look, (0,1] */
+    double t_prev; /* of the previous look, [0, t); 0 for the first */
+} cn_judge_look_t;
+
+/* The look `index` (1-based) of `total` equally spaced looks. */
+cn_judge_look_t cn_judge_look_index(unsigned index, unsigned total);
+
+/* ----------------------------------------------------------- result */
+
+typedef enum {
+    CN_CLASS_PASS = 0,
+    CN_CLASS_FAIL,
+    CN_CLASS_INCONCLUSIVE,
+    CN_CLASS_NODATA,
+    CN_CLASS_ERROR,
+} cn_judge_class_t;
+
+const char *cn_judge_class_name(cn_judge_class_t c);
+
+typedef enum {
+    CN_VERDICT_PASS = 0,
+    CN_VERDICT_FAIL = 1,
+    CN_VERDICT_MARGINAL = 2,
+} cn_verdict_t;
+
+const char *cn_judge_verdict_name(cn_verdict_t v);
+
+typedef struct {
+    size_t n;
+    double mean, median, p95, p99; /* NAN when n == 0 */
+} cn_judge_arm_summary_t;
+
+typedef struct {
+    const char *name;          /* borrowed from the config */
+    char *segment;             /* NULL for the aggregate row; owned */
+    cn_judge_test_t test;
+    cn_judge_class_t cls;
+    cn_judge_arm_summary_t canary, stable;
+    double effect;             /* canary - stable in the metric's unit, or
+                                  the test's statistic (D, PSI, quantile) */
+    double ci_low, ci_high;    /* CI of the effect; NAN if none */
+    double margin_abs;         /* NAN if the test has no margin */
+    double pvalue;             /* the deciding test's raw p; NAN if none */
+    double adjusted_pvalue;    /* after correction across the family */
+    double p_noninf, p_noninf_adj; /* H0: canary worse by >= margin */
+    double p_harm, p_harm_adj;     /* H0: canary not worse than margin */
+    size_t min_samples;        /* per arm needed to pass */
+    char reason[320];          /* one line, for people */
+} cn_judge_row_t;
+
+typedef struct {
+    cn_verdict_t verdict;
+    double score;              /* 0..100 */
+    double alpha_pass;         /* alpha spent on passing at this look (OBF) */
+    double alpha_fail;         /* alpha spent on failing at this look
+                                  (Pocock-type) */
+    cn_judge_row_t *rows;      /* aggregate row of each metric, followed by
+                                  its segment rows */
+    size_t n_rows;
+    char reason[320];
+} cn_judge_result_t;
+
+/*
+ * Judge one look. look may be NULL (a single analysis with the whole
+ * alpha). Returns 0 (the verdict is in out, even when metrics are nodata
+ * or error) or CN_EINVAL for an invalid config/look.
+ */
+int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
+                 const cn_judge_look_t *look, cn_judge_result_t *out);
+
+void cn_judge_result_dispose(cn_judge_result_t *r);
+
+#endif
