@@ -13,7 +13,7 @@
 #   make SAN=1 ...  any target, sanitized, in build-asan/
 
 CC      ?= cc
-PKGS    := gsl jansson
+PKGS    := gsl jansson libfyaml
 SAN     ?= 0
 
 ifeq ($(SAN),1)
@@ -45,7 +45,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps test check unit integration demo bench golden clean format fuzz fuzz-smoke
 
-all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats
+all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim
 
 $(BUILD)/libcanary.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -55,6 +55,9 @@ $(BUILD)/canary: $(CLI_OBJS) $(BUILD)/libcanary.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench-stats: $(BUILD)/obj/bench/bench_stats.o $(BUILD)/libcanary.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/judge-sim: $(BUILD)/obj/tests/sim/judge_sim.o $(BUILD)/libcanary.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test-unit: $(UNIT_OBJS) $(BUILD)/libcanary.a
@@ -79,8 +82,8 @@ check: unit integration
 unit: $(BUILD)/test-unit
 	$(BUILD)/test-unit --jobs 2
 
-integration: $(BUILD)/canary
-	CANARY=$(BUILD)/canary tests/integration/run.sh
+integration: $(BUILD)/canary $(BUILD)/judge-sim
+	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim tests/integration/run.sh
 
 demo: deps
 	$(MAKE) all
@@ -98,6 +101,7 @@ golden:
 # libFuzzer targets (clang): tests/fuzz/fuzz_<name>.c over a corpus in
 # tests/fuzz/corpus/<name>/. `make fuzz` runs each for FUZZ_SECONDS;
 # `make fuzz-smoke` (part of `make test`) runs a fixed number of inputs.
+# New inputs go to build-fuzz/, never into the committed seed corpus.
 FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 60
@@ -120,7 +124,10 @@ fuzz-smoke:
 	scripts/deps.sh --fuzz
 	$(MAKE) $(FUZZ_BINS)
 	@for b in $(FUZZ_BINS); do n=$${b#build-fuzz/fuzz_}; \
-	  $$b -runs=$(FUZZ_RUNS) -seed=1 tests/fuzz/corpus/$$n 2>&1 | tail -n 2 || exit 1; done
+	  rm -rf build-fuzz/smoke-$$n; mkdir -p build-fuzz/smoke-$$n; \
+	  if $$b -runs=$(FUZZ_RUNS) -seed=1 build-fuzz/smoke-$$n tests/fuzz/corpus/$$n \
+	     >build-fuzz/smoke-$$n.log 2>&1; then echo "fuzz $$n: $$(tail -n 1 build-fuzz/smoke-$$n.log)"; \
+	  else tail -n 30 build-fuzz/smoke-$$n.log; echo "fuzz $$n: FAILED"; exit 1; fi; done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -20,4 +20,8 @@ enum {
 /* `canary stat TEST ...`; argv[0] is "stat". Returns an exit code. */
 int cn_cli_stat(int argc, char **argv);
 
+/* `canary analyze --config FILE --data FILE ...`; argv[0] is "analyze".
+ * Returns the verdict (0 pass, 1 fail, 2 marginal) or an error code. */
+int cn_cli_analyze(int argc, char **argv);
+
 #endif

@@ -15,6 +15,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: canary COMMAND [ARGS]\n"
             "commands:\n"
+            "  analyze ...     judge a canary against stable: pass, marginal\n"
+            "                  or fail (canary analyze --help)\n"
             "  stat TEST ...   run one statistical test on two samples\n"
             "                  (canary stat --help lists the tests)\n"
             "  version         print the version\n");
@@ -29,6 +31,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "stat") == 0)
         return cn_cli_stat(argc - 1, argv + 1);
+    if (strcmp(cmd, "analyze") == 0)
+        return cn_cli_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("canary %s\n", CN_VERSION);
         return CN_EXIT_OK;
