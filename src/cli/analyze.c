@@ -421,8 +421,9 @@ int cn_cli_analyze(int argc, char **argv)
         goto out;
     }
     data = cn_judge_data_new();
-    rc = cn_judge_data_parse_csv(text, len, name_of_path(data_path), data, err,
-                                 sizeof err);
+    /* The segment column is the one the spec's segment_by names. */
+    rc = cn_judge_data_parse_csv_column(text, len, name_of_path(data_path),
+                                        cfg.segment_by, data, err, sizeof err);
     free(text);
     text = NULL;
     if (rc) {

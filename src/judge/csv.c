@@ -31,7 +31,8 @@
 
 enum { COL_VERSION, COL_METRIC, COL_VALUE, COL_SEGMENT, NCOLS };
 
-static const char *const col_names[NCOLS] = {"version", "metric", "value", "segment"};
+static const char *const default_col_names[NCOLS] = {"version", "metric", "value",
+                                                     "segment"};
 
 typedef struct {
     size_t off, len; /* unescaped text in the scratch buffer */
@@ -51,6 +52,8 @@ typedef struct {
     size_t rec_line;
     /* column names by field index, once the header is read */
     const char *names[MAX_FIELDS];
+    /* the four column names; the segment column's is the caller's */
+    const char *col_names[NCOLS];
 } csv_t;
 
 static int fail(csv_t *c, size_t line, const char *fmt, ...)
@@ -244,14 +247,14 @@ static int read_header(csv_t *c, size_t col[NCOLS], size_t *ncols)
     if (c->nfields > MAX_FIELDS)
         return fail(c, line,
                     "header has %zu columns; expected version, metric, value and "
-                    "optionally segment",
-                    c->nfields);
+                    "optionally %s",
+                    c->nfields, c->col_names[COL_SEGMENT]);
     char unknown[256] = "";
     size_t n_unknown = 0;
     for (size_t i = 0; i < c->nfields; i++) {
         const char *name = field_text(c, i);
         size_t k = 0;
-        while (k < NCOLS && strcmp(name, col_names[k]) != 0)
+        while (k < NCOLS && strcmp(name, c->col_names[k]) != 0)
             k++;
         char q[QUOTE_BUF];
         if (k == NCOLS) {
@@ -263,21 +266,22 @@ static int read_header(csv_t *c, size_t col[NCOLS], size_t *ncols)
         }
         if (col[k] != (size_t)-1)
             return fail(c, line, "column '%s' appears twice in the header",
-                        col_names[k]);
+                        c->col_names[k]);
         col[k] = i;
-        c->names[i] = col_names[k];
+        c->names[i] = c->col_names[k];
     }
     if (n_unknown)
         return fail(c, line,
                     "unknown column%s %s%s in the header (expected version, "
-                    "metric, value and optionally segment)",
-                    n_unknown > 1 ? "s" : "", unknown, n_unknown > 4 ? ", ..." : "");
+                    "metric, value and optionally %s)",
+                    n_unknown > 1 ? "s" : "", unknown, n_unknown > 4 ? ", ..." : "",
+                    c->col_names[COL_SEGMENT]);
     for (size_t k = 0; k < COL_SEGMENT; k++)
         if (col[k] == (size_t)-1)
             return fail(c, line,
                         "the header has no '%s' column (expected version, "
-                        "metric, value and optionally segment)",
-                        col_names[k]);
+                        "metric, value and optionally %s)",
+                        c->col_names[k], c->col_names[COL_SEGMENT]);
     *ncols = c->nfields;
     return 0;
 }
@@ -336,10 +340,22 @@ static int parse_value(csv_t *c, size_t i, double *out)
 int cn_judge_csv_parse(const char *text, size_t len, const char *filename,
                        cn_judge_csv_row_cb row_cb, void *ctx, char *err, size_t errlen)
 {
+    return cn_judge_csv_parse_column(text, len, filename, NULL, row_cb, ctx, err,
+                                     errlen);
+}
+
+int cn_judge_csv_parse_column(const char *text, size_t len, const char *filename,
+                              const char *segment_column, cn_judge_csv_row_cb row_cb,
+                              void *ctx, char *err, size_t errlen)
+{
     if (err && errlen)
         err[0] = '\0';
     csv_t c;
     memset(&c, 0, sizeof c);
+    for (size_t k = 0; k < NCOLS; k++)
+        c.col_names[k] = default_col_names[k];
+    if (segment_column && *segment_column)
+        c.col_names[COL_SEGMENT] = segment_column;
     c.p = text ? text : "";
     c.end = c.p + (text ? len : 0);
     c.line = 1;
@@ -420,4 +436,12 @@ int cn_judge_data_parse_csv(const char *text, size_t len, const char *filename,
                             cn_judge_data_t *data, char *err, size_t errlen)
 {
     return cn_judge_csv_parse(text, len, filename, add_to_data, data, err, errlen);
+}
+
+int cn_judge_data_parse_csv_column(const char *text, size_t len, const char *filename,
+                                   const char *segment_column, cn_judge_data_t *data,
+                                   char *err, size_t errlen)
+{
+    return cn_judge_csv_parse_column(text, len, filename, segment_column, add_to_data,
+                                     data, err, errlen);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Reading the judge's samples from CSV: one observation per row, with the
- * header `version,metric,value` and an optional `segment` column, in any
- * order. This is the format of `canary analyze --data` (docs/CLI.md).
+ * header `version,metric,value` and an optional segment column, in any
+ * order. The segment column is named `segment`, or whatever the analysis
+ * spec's `segment_by` names (`region`, `user_tier`). This is the format of `canary analyze --data` (docs/CLI.md).
  *
  * Accepted: RFC 4180 quoting ("a ""b""" is `a "b"`, and a quoted field may
  * span lines), LF or CRLF line ends, a UTF-8 byte-order mark, blank lines
@@ -50,10 +51,22 @@ int cn_judge_csv_parse(const char *text, size_t len, const char *filename,
                        cn_judge_csv_row_cb row_cb, void *ctx, char *err, size_t errlen);
 
 /*
+ * The same, with the segment column named segment_column (the config's
+ * segment_by, e.g. "region") instead of "segment"; NULL or "" means
+ * "segment".
+ */
+int cn_judge_csv_parse_column(const char *text, size_t len, const char *filename,
+                              const char *segment_column, cn_judge_csv_row_cb row_cb,
+                              void *ctx, char *err, size_t errlen);
+
+/*
  * cn_judge_csv_parse() into a data set, through cn_judge_data_add(). On
  * error the data holds a partial file and should be freed.
  */
 int cn_judge_data_parse_csv(const char *text, size_t len, const char *filename,
                             cn_judge_data_t *data, char *err, size_t errlen);
+int cn_judge_data_parse_csv_column(const char *text, size_t len, const char *filename,
+                                   const char *segment_column, cn_judge_data_t *data,
+                                   char *err, size_t errlen);
 
 #endif

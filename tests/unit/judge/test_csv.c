@@ -305,3 +305,33 @@ Test(csv_data, rows_reach_the_data_set_by_metric_arm_and_segment)
     cr_assert_eq(e->arm[CN_ARM_CANARY].n, 1);
     cn_judge_data_free(d);
 }
+
+static int count_segments(void *ctx, const char *metric, cn_judge_arm_t arm,
+                          const char *segment, double value)
+{
+    (void)metric;
+    (void)arm;
+    (void)value;
+    if (segment && strcmp(segment, "eu-west") == 0)
+        ++*(int *)ctx;
+    return 0;
+}
+
+Test(csv, the_segment_column_is_named_by_segment_by)
+{
+    const char *text = "version,metric,value,region\nstable,m,1,eu-west\n"
+                       "canary,m,2,us-east\n";
+    char err[256];
+    int n = 0;
+    cr_assert_eq(cn_judge_csv_parse_column(text, strlen(text), "s.csv", "region",
+                                           count_segments, &n, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(n, 1);
+    /* Without it, 'region' is an unknown column, and the message says which
+     * segment column was expected. */
+    cr_assert_eq(cn_judge_csv_parse_column(text, strlen(text), "s.csv", "tier",
+                                           count_segments, &n, err, sizeof err),
+                 CN_EPARSE);
+    cr_assert_str_eq(err, "s.csv:1: unknown column 'region' in the header (expected "
+                          "version, metric, value and optionally tier)");
+}
