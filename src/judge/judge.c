@@ -277,24 +277,40 @@ static int eval_proportion(work_t *w, double conf, double alpha_fam, double powe
                            conf, &pr);
     if (rc)
         return rc;
+    /*
+     * The decisions use the Agresti-Caffo adjustment (Agresti & Caffo 2000,
+     * Am. Stat. 54(4)): one success and one failure added to each arm
+     * before the unpooled Wald z. The plain Wald z is anti-conservative
+     * with few events: a canary with 0 of 30 clicks against stable's 20%
+     * gets a standard error from stable alone and a harm p-value near
+     * 1e-6, which at the true rate happens 1% of the time. The adjusted
+     * z keeps both one-sided tests near their nominal size at small n and
+     * converges to the Wald z as n grows. The reported effect is the raw
+     * difference; the interval is the adjusted one the decisions use.
+     */
+    double nc2 = (double)w->nc + 2, ns2 = (double)w->ns + 2;
+    double pc = ((double)kc + 1) / nc2, ps = ((double)ks + 1) / ns2;
+    double d = pc - ps, ma = pr.margin_abs;
+    double se = sqrt(pc * (1 - pc) / nc2 + ps * (1 - ps) / ns2);
+    double half = gsl_cdf_ugaussian_Qinv((1 - conf) / 2) * se;
     r->effect = pr.diff;
-    r->ci_low = pr.ci_low;
-    r->ci_high = pr.ci_high;
-    r->margin_abs = pr.margin_abs;
-    /* The unpooled z against the margin: the harm p-value is the other tail
-     * of the same statistic. */
-    double harm = dir == CN_DIR_LOWER_IS_BETTER ? gsl_cdf_ugaussian_Q(pr.z_noninf)
-                                                : gsl_cdf_ugaussian_P(pr.z_noninf);
-    if (m->direction == CN_JDIR_EITHER) {
-        cn_prop_result_t up;
-        if ((rc = cn_stats_prop(kc, w->nc, ks, w->ns, m->margin, m->margin_kind,
-                                CN_DIR_HIGHER_IS_BETTER, conf, &up)))
-            return rc;
-        r->p_noninf = fmax(pr.p_noninf, up.p_noninf);
-        r->p_harm = fmin(1, 2 * fmin(harm, gsl_cdf_ugaussian_P(up.z_noninf)));
+    r->ci_low = d - half;
+    r->ci_high = d + half;
+    r->margin_abs = ma;
+    /* lower-is-better: worse means d > m; higher-is-better: d < -m. */
+    double ni_low = gsl_cdf_ugaussian_P((d - ma) / se);
+    double harm_low = gsl_cdf_ugaussian_Q((d - ma) / se);
+    double ni_high = gsl_cdf_ugaussian_Q((d + ma) / se);
+    double harm_high = gsl_cdf_ugaussian_P((d + ma) / se);
+    if (m->direction == CN_JDIR_LOWER) {
+        r->p_noninf = ni_low;
+        r->p_harm = harm_low;
+    } else if (m->direction == CN_JDIR_HIGHER) {
+        r->p_noninf = ni_high;
+        r->p_harm = harm_high;
     } else {
-        r->p_noninf = pr.p_noninf;
-        r->p_harm = harm;
+        r->p_noninf = fmax(ni_low, ni_high);
+        r->p_harm = fmin(1, 2 * fmin(harm_low, harm_high));
     }
     r->min_samples = m->min_samples ? m->min_samples
                                     : floor_for_rates(pr.p_y, w->ns, pr.margin_abs,

