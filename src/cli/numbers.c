@@ -9,6 +9,7 @@
  */
 #include "cli/numbers.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -34,21 +35,6 @@ static int is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Quote at most QUOTE_MAX printable bytes of a line into buf. */
-static const char *quote(const char *s, size_t len, char *buf, size_t buflen)
-{
-    size_t j = 0;
-    for (size_t i = 0; i < len && j + 4 < buflen && i < QUOTE_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (len > QUOTE_MAX && j + 4 < buflen) {
-        memcpy(buf + j, "...", 3);
-        j += 3;
-    }
-    buf[j] = '\0';
-    return buf;
-}
 
 int cn_numbers_parse(const char *text, size_t len, const char *name,
                      cn_numbers_t *out, char *err, size_t errlen)
@@ -64,7 +50,7 @@ int cn_numbers_parse(const char *text, size_t len, const char *name,
     double *v = cn_xmallocarray(cap, sizeof *v);
     int rc = 0;
     size_t lineno = 0;
-    char q[QUOTE_MAX + 8];
+    char q[CN_TEXT_QUOTE_BUF(QUOTE_MAX)];
     for (size_t pos = 0; pos < len;) {
         lineno++;
         char *line = buf + pos;
@@ -90,7 +76,7 @@ int cn_numbers_parse(const char *text, size_t len, const char *name,
             rest++;
         if (end == p || *rest != '\0') {
             rc = fail(err, errlen, "%s:%zu: '%s' is not a number", name, lineno,
-                      quote(p, strlen(p), q, sizeof q));
+                      cn_text_quote(p, strlen(p), QUOTE_MAX, q));
             goto out;
         }
         if (isnan(d) || isinf(d)) {
@@ -98,7 +84,7 @@ int cn_numbers_parse(const char *text, size_t len, const char *name,
             const char *what = errno == ERANGE ? "overflows a double"
                                                : "is not finite (NaN/Inf)";
             rc = fail(err, errlen, "%s:%zu: '%s' %s", name, lineno,
-                      quote(p, (size_t)(end - p), q, sizeof q), what);
+                      cn_text_quote(p, (size_t)(end - p), QUOTE_MAX, q), what);
             goto out;
         }
         /* ERANGE with a finite result is underflow to (sub)normal or 0;

@@ -27,6 +27,7 @@
 #include "judge/config.h"
 #include "judge/judge.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <libfyaml.h>
@@ -312,20 +313,10 @@ static int report(const ctx_t *c, int rc, int line, const char *path,
     return rc;
 }
 
-/* Quote at most QUOTE_MAX bytes of s, replacing unprintable bytes by '?'. */
+/* Quote at most QUOTE_MAX bytes of s for a message (util/text.h). */
 static const char *quote(const char *s, size_t len, char *buf)
 {
-    size_t j = 0;
-    for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        buf[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-    }
-    if (len > QUOTE_MAX) {
-        memcpy(buf + j, "...", 3);
-        j += 3;
-    }
-    buf[j] = '\0';
-    return buf;
+    return cn_text_quote(s, len, QUOTE_MAX, buf);
 }
 
 /* ---------------------------------------------------------- validate */
