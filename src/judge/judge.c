@@ -157,11 +157,16 @@ static size_t floor_for_rates(double p_stable, size_t ns, double margin_abs,
         p = lo_clamp;
     if (p > 1 - lo_clamp)
         p = 1 - lo_clamp;
-    double p2 = dir == CN_JDIR_HIGHER ? p - margin_abs : p + margin_abs;
+    /* Powered for both decisions: pass at the margin, fail at twice it. */
+    double p2 = dir == CN_JDIR_HIGHER ? p - 2 * margin_abs : p + 2 * margin_abs;
     if (p2 <= 0 || p2 >= 1)
         return 0; /* the margin spans the whole scale: trivially detectable */
     double n;
-    if (cn_stats_sample_size_props(p, p2, alpha, power, 0, &n))
+    if (cn_stats_sample_size_noninf_props(p, margin_abs,
+                                          dir == CN_JDIR_HIGHER
+                                              ? CN_DIR_HIGHER_IS_BETTER
+                                              : CN_DIR_LOWER_IS_BETTER,
+                                          alpha, power, &n))
         return SIZE_MAX;
     return (size_t)ceil(n);
 }

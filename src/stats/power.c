@@ -181,3 +181,20 @@ int cn_stats_power_props(double p1, double p2, double alpha, double n, int two_s
     *power_out = pw;
     return 0;
 }
+
+int cn_stats_sample_size_noninf_props(double p, double margin, cn_direction_t dir,
+                                      double alpha, double power, double *n_out)
+{
+    if (!n_out || !(margin > 0))
+        return CN_EINVAL;
+    double step = dir == CN_DIR_HIGHER_IS_BETTER ? -margin : margin;
+    double n_pass, n_fail;
+    int rc = cn_stats_sample_size_props(p, p + step, alpha, power, 0, &n_pass);
+    if (rc)
+        return rc;
+    rc = cn_stats_sample_size_props(p + step, p + 2 * step, alpha, power, 0, &n_fail);
+    if (rc)
+        return rc;
+    *n_out = n_pass > n_fail ? n_pass : n_fail;
+    return 0;
+}

@@ -328,6 +328,18 @@ int cn_stats_power_means(double delta, double sd, double alpha, double n,
  */
 int cn_stats_sample_size_props(double p1, double p2, double alpha,
                                double power, int two_sided, double *n_out);
+/*
+ * Per-arm sample size for a non-inferiority design on a rate p with an
+ * absolute margin m, powered for both of the judge's decisions: passing a
+ * canary no worse than stable (p against p + m) and failing one worse by
+ * twice the margin (p + m against p + 2m, the harm test's question, whose
+ * variance is larger). The larger of the two Fleiss sample sizes, one-sided
+ * at alpha; mirrored (p - m, p - 2m) for higher-is-better. Both rates must
+ * stay in (0,1), else CN_EINVAL.
+ */
+int cn_stats_sample_size_noninf_props(double p, double margin, cn_direction_t dir,
+                                      double alpha, double power, double *n_out);
+
 int cn_stats_power_props(double p1, double p2, double alpha, double n,
                          int two_sided, double *power_out);
 

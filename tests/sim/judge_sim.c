@@ -1220,11 +1220,16 @@ static void power_configs(power_cfg_t *pc, size_t *n_out)
      * 5% vs 6% (the margin) -- and, second, for 6% vs 7% (the margin vs
      * twice the margin, the question the harm test answers). */
     for (int variant = 0; variant < 2; variant++) {
-        double p = 0.05, m = 0.01, p1 = variant ? p + m : p;
-        cn_stats_sample_size_props(p1, p1 + m, ALPHA, 0.8, 0, &n);
+        double p = 0.05, m = 0.01;
+        if (variant)
+            cn_stats_sample_size_noninf_props(p, m, CN_DIR_LOWER_IS_BETTER, ALPHA, 0.8,
+                                              &n);
+        else
+            cn_stats_sample_size_props(p, p + m, ALPHA, 0.8, 0, &n);
         pc[k] = (power_cfg_t){
-            variant ? "proportion, 5%, margin 1 point (n for 6% vs 7%)"
-                    : "proportion, 5%, margin 1 point (n for 5% vs 6%)",
+            variant ? "proportion, 5%, margin 1 point (n from the NI design "
+                      "function)"
+                    : "proportion, 5%, margin 1 point (n for 5% vs 6% only)",
             {"m",
              CN_JTEST_PROPORTION,
              CN_JDIR_LOWER,
@@ -1236,7 +1241,8 @@ static void power_configs(power_cfg_t *pc, size_t *n_out)
              ""},
             m,
             (size_t)ceil(n),
-            variant ? "sample_size_props(0.06, 0.07)" : "sample_size_props(0.05, 0.06)",
+            variant ? "sample_size_noninf_props(0.05, 0.01)"
+                    : "sample_size_props(0.05, 0.06)",
             4000,
             {0, ALPHA, 0},
             {EXPECT_HOLDS, EXPECT_BOUNDARY, variant ? EXPECT_HOLDS : EXPECT_SHORT}};

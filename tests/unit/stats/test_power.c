@@ -180,3 +180,28 @@ Test(power, bad_parameters_are_rejected)
     cr_assert_eq(cn_stats_power_props(0.1, 0.2, 0.05, -3, 1, &out), CN_EINVAL);
     cr_assert_eq(cn_stats_power_props(0.1, 0.2, 0.05, 10, 1, NULL), CN_EINVAL);
 }
+
+Test(power, noninf_rate_design_powers_both_the_pass_and_the_fail)
+{
+    double n, pass, fail;
+    cr_assert_eq(cn_stats_sample_size_noninf_props(0.05, 0.01, CN_DIR_LOWER_IS_BETTER,
+                                                   0.05, 0.8, &n),
+                 0);
+    cr_assert_eq(cn_stats_sample_size_props(0.05, 0.06, 0.05, 0.8, 0, &pass), 0);
+    cr_assert_eq(cn_stats_sample_size_props(0.06, 0.07, 0.05, 0.8, 0, &fail), 0);
+    cr_assert_float_eq(n, fail > pass ? fail : pass, 1e-6);
+    cr_assert_gt(fail, pass, "the harm side, at higher variance, needs more");
+    /* Higher-is-better mirrors the steps downwards. */
+    cr_assert_eq(cn_stats_sample_size_noninf_props(0.2, 0.02, CN_DIR_HIGHER_IS_BETTER,
+                                                   0.05, 0.8, &n),
+                 0);
+    cr_assert_eq(cn_stats_sample_size_props(0.2, 0.18, 0.05, 0.8, 0, &pass), 0);
+    cr_assert_eq(cn_stats_sample_size_props(0.18, 0.16, 0.05, 0.8, 0, &fail), 0);
+    cr_assert_float_eq(n, fail > pass ? fail : pass, 1e-6);
+    cr_assert_eq(cn_stats_sample_size_noninf_props(0.05, 0, CN_DIR_LOWER_IS_BETTER,
+                                                   0.05, 0.8, &n),
+                 CN_EINVAL);
+    cr_assert_eq(cn_stats_sample_size_noninf_props(0.6, 0.3, CN_DIR_LOWER_IS_BETTER,
+                                                   0.05, 0.8, &n),
+                 CN_EINVAL);
+}
