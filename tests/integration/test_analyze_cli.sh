@@ -10,10 +10,11 @@
 
 # ---- inputs ----------------------------------------------------------
 
-# Identical arms, 2000 samples each: latency 10..109 ms, no errors.
+# Identical arms, 4000 samples each: latency 10..109 ms, no errors (a rate
+# floor with a 1-point margin, powered to fail at 2 points, is ~2,300).
 awk 'BEGIN {
     print "version,metric,value,segment"
-    for (i = 0; i < 2000; i++) {
+    for (i = 0; i < 4000; i++) {
         seg = (i % 2) ? "eu" : "us"
         printf "stable,latency_ms,%d,%s\n", 10 + i % 100, seg
         printf "canary,latency_ms,%d,%s\n", 10 + (i * 7) % 100, seg
@@ -62,8 +63,8 @@ json_eq '.metrics[0].name' '"latency_ms"'
 json_eq '.metrics[0].segment' 'null'
 json_eq '.metrics[0].test' '"mann-whitney"'
 json_eq '.metrics[0].classification' '"pass"'
-json_eq '.metrics[0].n_canary' 2000
-json_eq '.metrics[0].n_stable' 2000
+json_eq '.metrics[0].n_canary' 4000
+json_eq '.metrics[0].n_stable' 4000
 json_eq '.metrics[0].ci | length' 2
 json_eq '.metrics[0].canary | keys' '["mean","median","n","p95","p99"]'
 json_close '.metrics[0].canary.mean' 59.5
@@ -81,7 +82,7 @@ json_eq '[.metrics[] | .name]' '["latency_ms","latency_ms","latency_ms","error",
 json_eq '[.metrics[] | .segment][0]' 'null'
 json_eq '[.metrics[] | .segment][3]' 'null'
 json_eq '[.metrics[] | select(.name == "latency_ms") | .segment] | sort' '[null,"eu","us"]'
-json_eq '[.metrics[] | .n_canary]' '[2000,1000,1000,2000,1000,1000]'
+json_eq '[.metrics[] | .n_canary]' '[4000,2000,2000,4000,2000,2000]'
 
 # the same spec as the analysis: section of a service config, data on stdin
 { printf 'listen: 0.0.0.0:8080\nanalysis:\n'; sed 's/^/  /' "$TMP/good.yaml"; } >"$TMP/service.yaml"
