@@ -7,7 +7,7 @@
 # request, a latency (lognormal, median 40 ms), an error flag (1%) and the
 # model's click prediction (a beta-distributed score), in four regions.
 # Three canaries are judged with the same analysis spec (the good one after
-# more traffic: a rate metric with a 0.5-point margin needs ~10,000
+# more traffic: a rate metric with a 0.5-point margin needs ~16,000
 # requests per arm before it can pass):
 #   1. a good model: same behaviour as stable;
 #   2. a model 8% slower everywhere;
