@@ -171,6 +171,27 @@ static size_t floor_for_rates(double p_stable, size_t ns, double margin_abs,
     return (size_t)ceil(n);
 }
 
+/*
+ * Pick the row's p-values from the one-sided tests in each direction:
+ * "low" tests treat higher as worse, "high" tests lower as worse. For
+ * `either`, non-inferiority must hold both ways (two one-sided tests) and
+ * harm either way (the smaller harm p, Bonferroni'd over the two sides).
+ */
+static void set_directional_p(cn_judge_row_t *r, cn_judge_dir_t dir, double ni_low,
+                              double harm_low, double ni_high, double harm_high)
+{
+    if (dir == CN_JDIR_LOWER) {
+        r->p_noninf = ni_low;
+        r->p_harm = harm_low;
+    } else if (dir == CN_JDIR_HIGHER) {
+        r->p_noninf = ni_high;
+        r->p_harm = harm_high;
+    } else {
+        r->p_noninf = fmax(ni_low, ni_high);
+        r->p_harm = fmin(1, 2 * fmin(harm_low, harm_high));
+    }
+}
+
 /* ------------------------------------------------------- the tests */
 
 static double *shifted(const double *v, size_t n, double by)
@@ -230,17 +251,15 @@ static int eval_location(work_t *w, double conf, double alpha_fam, double power)
     r->margin_abs = ni.margin_abs;
     double p_up, p_down;
     if (m->direction == CN_JDIR_EITHER) {
-        /* Equivalence: non-inferior both ways (two one-sided tests), harmed
-         * either way (the two one-sided harm tests, Bonferroni'd). */
+        /* ni was run lower-is-better; add the higher-is-better side. */
         cn_ni_result_t other;
         o.direction = CN_DIR_HIGHER_IS_BETTER;
         if ((rc = cn_stats_noninf(w->c, w->nc, w->s, w->ns, &o, &other)))
             return rc;
-        r->p_noninf = fmax(ni.pvalue, other.pvalue);
         if ((rc = harm_location(m->test, w, ni.margin_abs, +1, &p_up)) ||
             (rc = harm_location(m->test, w, ni.margin_abs, -1, &p_down)))
             return rc;
-        r->p_harm = fmin(1, 2 * fmin(p_up, p_down));
+        set_directional_p(r, CN_JDIR_EITHER, ni.pvalue, p_up, other.pvalue, p_down);
     } else {
         r->p_noninf = ni.pvalue;
         rc = harm_location(m->test, w, ni.margin_abs,
@@ -307,16 +326,7 @@ static int eval_proportion(work_t *w, double conf, double alpha_fam, double powe
     double harm_low = gsl_cdf_ugaussian_Q((d - ma) / se);
     double ni_high = gsl_cdf_ugaussian_Q((d + ma) / se);
     double harm_high = gsl_cdf_ugaussian_P((d + ma) / se);
-    if (m->direction == CN_JDIR_LOWER) {
-        r->p_noninf = ni_low;
-        r->p_harm = harm_low;
-    } else if (m->direction == CN_JDIR_HIGHER) {
-        r->p_noninf = ni_high;
-        r->p_harm = harm_high;
-    } else {
-        r->p_noninf = fmax(ni_low, ni_high);
-        r->p_harm = fmin(1, 2 * fmin(harm_low, harm_high));
-    }
+    set_directional_p(r, m->direction, ni_low, harm_low, ni_high, harm_high);
     r->min_samples = m->min_samples ? m->min_samples
                                     : floor_for_rates(pr.p_y, w->ns, pr.margin_abs,
                                                       m->direction, alpha_fam, power);
@@ -406,16 +416,7 @@ static int eval_bootstrap(work_t *w, double conf, double alpha_fam, double power
     r->ci_low = b.ci_low;
     r->ci_high = b.ci_high;
     r->margin_abs = ma;
-    if (m->direction == CN_JDIR_LOWER) {
-        r->p_noninf = ni_low;
-        r->p_harm = harm_low;
-    } else if (m->direction == CN_JDIR_HIGHER) {
-        r->p_noninf = ni_high;
-        r->p_harm = harm_high;
-    } else {
-        r->p_noninf = fmax(ni_low, ni_high);
-        r->p_harm = fmin(1, 2 * fmin(harm_low, harm_high));
-    }
+    set_directional_p(r, m->direction, ni_low, harm_low, ni_high, harm_high);
     r->min_samples = m->min_samples
                          ? m->min_samples
                          : floor_for_means(ma, w->s, w->ns, w->c, w->nc, alpha_fam,

@@ -372,3 +372,25 @@ Test(judge, an_invalid_look_is_rejected)
     cn_judge_data_free(d);
     cn_judge_config_dispose(&cfg);
 }
+
+Test(judge, either_direction_fails_a_change_beyond_the_margin_both_ways)
+{
+    double scales[] = {1.3, 0.7, 1.0};
+    cn_judge_class_t want[] = {CN_CLASS_FAIL, CN_CLASS_FAIL, CN_CLASS_PASS};
+    for (int k = 0; k < 3; k++) {
+        cn_judge_config_t cfg;
+        cn_judge_config_init(&cfg);
+        add(&cfg, "prediction", CN_JTEST_WELCH, 0.05, CN_MARGIN_RELATIVE)->direction =
+            CN_JDIR_EITHER;
+        cn_judge_data_t *d = cn_judge_data_new();
+        lognormal(d, "prediction", CN_ARM_STABLE, NULL, 6000, 1);
+        lognormal(d, "prediction", CN_ARM_CANARY, NULL, 6000, scales[k]);
+        cn_judge_result_t r;
+        cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+        const cn_judge_row_t *x = row(&r, "prediction", NULL);
+        cr_assert_eq(x->cls, want[k], "scale %g: %s", scales[k], x->reason);
+        cn_judge_result_dispose(&r);
+        cn_judge_data_free(d);
+        cn_judge_config_dispose(&cfg);
+    }
+}
