@@ -109,9 +109,19 @@ FUZZ_RUNS    ?= 200000
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
+# The library is compiled once for all targets, with the same flags.
+FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
+
+build-fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lm -lpthread
+	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+build-fuzz/libfuzzcanary.a: $(FUZZ_OBJS)
+	$(AR) rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfuzzcanary.a
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libfuzzcanary.a $(PKG_LIBS) -lm -lpthread
 
 fuzz: deps
 	scripts/deps.sh --fuzz
@@ -135,4 +145,4 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
