@@ -15,6 +15,7 @@
  */
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/input.h"
 #include "cli/json_out.h"
 #include "judge/config.h"
 #include "judge/csv.h"
@@ -42,66 +43,6 @@ static const char USAGE[] =
     "version,metric,value[,segment]. '-' reads stdin (for one of the two).\n"
     "Exit code: 0 pass, 1 fail, 2 marginal; 64 usage, 65 bad config or\n"
     "data, 66 unreadable file.\n";
-
-static const char *name_of_path(const char *p)
-{
-    return strcmp(p, "-") == 0 ? "<stdin>" : p;
-}
-
-/*
- * Read a whole file (or stdin for "-") of at most max bytes. Returns 0
- * with *data (caller frees) and *len, or CN_EIO / CN_ETOOBIG with
- * "NAME: what" in err.
- */
-static int slurp(const char *path, size_t max, char **data, size_t *len, char *err,
-                 size_t errlen)
-{
-    int from_stdin = strcmp(path, "-") == 0;
-    const char *name = name_of_path(path);
-    FILE *f = from_stdin ? stdin : fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", name, strerror(errno));
-        return CN_EIO;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = cn_xmalloc(cap);
-    int rc = 0;
-    for (;;) {
-        if (n == cap) {
-            if (cap > max) {
-                snprintf(err, errlen, "%s: larger than the limit of %zu MiB", name,
-                         max >> 20);
-                rc = CN_ETOOBIG;
-                break;
-            }
-            cap *= 2;
-            buf = cn_xrealloc(buf, cap);
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                /* A directory opens but fails to read with EISDIR. */
-                snprintf(err, errlen, "%s: %s", name, strerror(errno));
-                rc = CN_EIO;
-            }
-            break;
-        }
-    }
-    if (!rc && n > max) {
-        snprintf(err, errlen, "%s: larger than the limit of %zu MiB", name, max >> 20);
-        rc = CN_ETOOBIG;
-    }
-    if (!from_stdin)
-        fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
 
 static int input_error(int rc, const char *msg)
 {
@@ -400,11 +341,11 @@ int cn_cli_analyze(int argc, char **argv)
     memset(&res, 0, sizeof res);
     int exit_code = CN_EXIT_OK, rc;
 
-    if ((rc = slurp(config_path, CONFIG_MAX_BYTES, &text, &len, err, sizeof err))) {
+    if ((rc = cn_cli_read_input(config_path, CONFIG_MAX_BYTES, &text, &len, err, sizeof err))) {
         exit_code = input_error(rc, err);
         goto out;
     }
-    rc = cn_judge_config_parse(text, len, name_of_path(config_path), &cfg, err,
+    rc = cn_judge_config_parse(text, len, cn_cli_input_name(config_path), &cfg, err,
                                sizeof err);
     free(text);
     text = NULL;
@@ -412,17 +353,17 @@ int cn_cli_analyze(int argc, char **argv)
         exit_code = input_error(rc, err);
         goto out;
     }
-    if (resolve_look(&lo, &cfg, name_of_path(config_path))) {
+    if (resolve_look(&lo, &cfg, cn_cli_input_name(config_path))) {
         exit_code = CN_EXIT_USAGE;
         goto out;
     }
-    if ((rc = slurp(data_path, DATA_MAX_BYTES, &text, &len, err, sizeof err))) {
+    if ((rc = cn_cli_read_input(data_path, DATA_MAX_BYTES, &text, &len, err, sizeof err))) {
         exit_code = input_error(rc, err);
         goto out;
     }
     data = cn_judge_data_new();
     /* The segment column is the one the spec's segment_by names. */
-    rc = cn_judge_data_parse_csv_column(text, len, name_of_path(data_path),
+    rc = cn_judge_data_parse_csv_column(text, len, cn_cli_input_name(data_path),
                                         cfg.segment_by, data, err, sizeof err);
     free(text);
     text = NULL;

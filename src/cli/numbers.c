@@ -8,6 +8,7 @@
  * data is rejected explicitly rather than silently ending a line early.
  */
 #include "cli/numbers.h"
+#include "cli/input.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -109,55 +110,17 @@ out:
     return rc;
 }
 
-/* Read all of f into a growing buffer. */
-static int slurp(FILE *f, char **data, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0;
-    char *buf = cn_xmalloc(cap);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = cn_xrealloc(buf, cap);
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                free(buf);
-                return CN_EIO;
-            }
-            break;
-        }
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 int cn_numbers_load(const char *path, cn_numbers_t *out, char *err,
                     size_t errlen)
 {
     out->values = NULL;
     out->n = 0;
-    int from_stdin = strcmp(path, "-") == 0;
-    const char *name = from_stdin ? "<stdin>" : path;
-    FILE *f = from_stdin ? stdin : fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", name, strerror(errno));
-        return CN_EIO;
-    }
-    char *data = NULL;
-    size_t len = 0;
-    int rc = slurp(f, &data, &len);
-    int saved = errno;
-    if (!from_stdin)
-        fclose(f);
-    if (rc) {
-        /* A directory opens but fails to read with EISDIR. */
-        snprintf(err, errlen, "%s: %s", name, strerror(saved));
+    char *data;
+    size_t len;
+    int rc = cn_cli_read_input(path, CN_NUMBERS_MAX_BYTES, &data, &len, err, errlen);
+    if (rc)
         return rc;
-    }
-    rc = cn_numbers_parse(data, len, name, out, err, errlen);
+    rc = cn_numbers_parse(data, len, cn_cli_input_name(path), out, err, errlen);
     free(data);
     return rc;
 }

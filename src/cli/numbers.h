@@ -28,8 +28,12 @@ typedef struct {
 int cn_numbers_parse(const char *text, size_t len, const char *name,
                      cn_numbers_t *out, char *err, size_t errlen);
 
+/* Largest sample file read: 1 GiB of text. */
+#define CN_NUMBERS_MAX_BYTES ((size_t)1 << 30)
+
 /* Read and parse a whole file, or stdin when path is "-". Errors as above,
- * plus CN_EIO ("NAME: strerror") when the file cannot be read. */
+ * plus CN_EIO ("NAME: strerror") when the file cannot be read and
+ * CN_ETOOBIG beyond CN_NUMBERS_MAX_BYTES. */
 int cn_numbers_load(const char *path, cn_numbers_t *out, char *err,
                     size_t errlen);
 

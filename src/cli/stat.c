@@ -11,6 +11,7 @@
  */
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/input.h"
 #include "cli/json_out.h"
 #include "cli/numbers.h"
 #include "stats/stats.h"
@@ -29,11 +30,6 @@ typedef struct {
     cn_numbers_t x, y;
     const char *x_name, *y_name;
 } stat_ctx_t;
-
-static const char *name_of_path(const char *p)
-{
-    return strcmp(p, "-") == 0 ? "<stdin>" : p;
-}
 
 /*
  * Load the two positional sample files; each must hold at least min_n
@@ -63,12 +59,12 @@ static int load_two(stat_ctx_t *c, size_t min_n)
         }
         if (dst[i]->n < min_n) {
             fprintf(stderr, "canary %s: %s: needs at least %zu values, got %zu\n",
-                    c->cmd, name_of_path(paths[i]), min_n, dst[i]->n);
+                    c->cmd, cn_cli_input_name(paths[i]), min_n, dst[i]->n);
             return CN_EXIT_DATAERR;
         }
     }
-    c->x_name = name_of_path(paths[0]);
-    c->y_name = name_of_path(paths[1]);
+    c->x_name = cn_cli_input_name(paths[0]);
+    c->y_name = cn_cli_input_name(paths[1]);
     return 0;
 }
 
