@@ -13,7 +13,7 @@
 #   make SAN=1 ...  any target, sanitized, in build-asan/
 
 CC      ?= cc
-PKGS    := gsl jansson libfyaml
+PKGS    := gsl jansson libfyaml libuv sqlite3
 SAN     ?= 0
 
 ifeq ($(SAN),1)
@@ -33,7 +33,7 @@ CFLAGS  ?= $(OPT)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -Isrc $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(PKG_LIBS) -lm -lpthread
+LDLIBS  += $(PKG_LIBS) -lhttp_parser -lm -lpthread
 
 LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -43,9 +43,11 @@ UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
-.PHONY: all deps test check unit integration demo bench golden clean format fuzz fuzz-smoke
+.PHONY: all deps test check unit integration demo bench bench-router golden clean format fuzz \
+        fuzz-smoke
 
-all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim
+all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
+     $(BUILD)/model-server $(BUILD)/idle-conns
 
 $(BUILD)/libcanary.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -58,6 +60,15 @@ $(BUILD)/bench-stats: $(BUILD)/obj/bench/bench_stats.o $(BUILD)/libcanary.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/judge-sim: $(BUILD)/obj/tests/sim/judge_sim.o $(BUILD)/libcanary.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# A real HTTP model server for the tests and benchmarks (libuv): answers
+# KServe v2 JSON, can be told to fail, stall or slow down.
+$(BUILD)/model-server: $(BUILD)/obj/tests/backend/model_server.o $(BUILD)/libcanary.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Opens and holds N idle keep-alive connections (memory benchmark).
+$(BUILD)/idle-conns: $(BUILD)/obj/bench/idle_conns.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test-unit: $(UNIT_OBJS) $(BUILD)/libcanary.a
@@ -82,8 +93,9 @@ check: unit integration
 unit: $(BUILD)/test-unit
 	$(BUILD)/test-unit --jobs 2
 
-integration: $(BUILD)/canary $(BUILD)/judge-sim
-	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim tests/integration/run.sh
+integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/model-server
+	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim MODEL_SERVER=$(BUILD)/model-server \
+	  tests/integration/run.sh
 
 demo: deps
 	$(MAKE) all
@@ -93,6 +105,12 @@ bench: deps
 	scripts/deps.sh --bench
 	$(MAKE) all
 	bench/run.sh $(BUILD)/bench-stats
+
+# The data plane next to HAProxy and NGINX, with wrk; writes docs/BENCHMARKS.md.
+bench-router: deps
+	scripts/deps.sh --bench-router
+	$(MAKE) all
+	bench/router.sh $(BUILD)
 
 golden:
 	scripts/deps.sh --golden
@@ -121,7 +139,8 @@ build-fuzz/libfuzzcanary.a: $(FUZZ_OBJS)
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfuzzcanary.a
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libfuzzcanary.a $(PKG_LIBS) -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libfuzzcanary.a $(PKG_LIBS) -lhttp_parser -lm \
+	  -lpthread
 
 fuzz: deps
 	scripts/deps.sh --fuzz
@@ -145,4 +164,5 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
+  $(BUILD)/obj/tests/backend/model_server.d $(BUILD)/obj/bench/idle_conns.d

@@ -4,19 +4,21 @@
 #   scripts/deps.sh            build + test dependencies
 #   scripts/deps.sh --bench    also what `make bench` compares against (scipy)
 #   scripts/deps.sh --fuzz     also clang and libFuzzer (make fuzz)
+#   scripts/deps.sh --bench-router  also HAProxy and NGINX (make bench-router)
 #   scripts/deps.sh --golden   also what tools/golden.py needs (scipy,
 #                              statsmodels, R)
 set -eu
 
 pkgs="gcc make pkg-config libc6-dev libgsl-dev libjansson-dev libfyaml-dev
 libuv1-dev libhttp-parser-dev libsqlite3-dev libcurl4-openssl-dev
-libcriterion-dev jq curl"
+libcriterion-dev jq curl wrk prometheus"
 case "${1:-}" in
 --bench) pkgs="$pkgs python3 python3-numpy python3-scipy" ;;
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+--bench-router) pkgs="$pkgs haproxy nginx wrk procps" ;;
 --golden) pkgs="$pkgs python3 python3-numpy python3-scipy python3-statsmodels r-base-core" ;;
 "") ;;
-*) echo "deps.sh: unknown option '$1' (expected --bench, --fuzz or --golden)" >&2; exit 2 ;;
+*) echo "deps.sh: unknown option '$1' (expected --bench, --bench-router, --fuzz or --golden)" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -24,4 +24,8 @@ int cn_cli_stat(int argc, char **argv);
  * Returns the verdict (0 pass, 1 fail, 2 marginal) or an error code. */
 int cn_cli_analyze(int argc, char **argv);
 
+/* `canary serve [--config FILE] [FLAGS]`; argv[0] is "serve". Runs until
+ * SIGINT or SIGTERM; returns an exit code. */
+int cn_cli_serve(int argc, char **argv);
+
 #endif

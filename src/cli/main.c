@@ -17,6 +17,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  analyze ...     judge a canary against stable: pass, marginal\n"
             "                  or fail (canary analyze --help)\n"
+            "  serve ...       proxy live traffic to stable and canary, measure\n"
+            "                  both (canary serve --help)\n"
             "  stat TEST ...   run one statistical test on two samples\n"
             "                  (canary stat --help lists the tests)\n"
             "  version         print the version\n");
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "stat") == 0)
         return cn_cli_stat(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cn_cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "analyze") == 0)
         return cn_cli_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The admin API's streaming JSON writer; see jsonw.h. */
+#include "api/jsonw.h"
+#include "metrics/prom.h"
+#include "util/error.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cn_jsonw_init(cn_jsonw_t *w, size_t max_bytes)
+{
+    memset(w, 0, sizeof *w);
+    w->max_bytes = max_bytes;
+    w->first[0] = true;
+}
+
+void cn_jsonw_dispose(cn_jsonw_t *w)
+{
+    free(w->text);
+    memset(w, 0, sizeof *w);
+}
+
+char *cn_jsonw_take(cn_jsonw_t *w, size_t *len)
+{
+    char *text = w->text ? w->text : cn_xcalloc(1, 1);
+    if (len)
+        *len = w->len;
+    w->text = NULL;
+    cn_jsonw_dispose(w);
+    return text;
+}
+
+static void append(cn_jsonw_t *w, const char *s, size_t n)
+{
+    if (w->overflow)
+        return;
+    if (n > w->max_bytes || w->len > w->max_bytes - n) {
+        w->overflow = true;
+        return;
+    }
+    if (w->len + n + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap : 1024;
+        while (cap < w->len + n + 1)
+            cap *= 2;
+        w->text = cn_xrealloc(w->text, cap);
+        w->cap = cap;
+    }
+    memcpy(w->text + w->len, s, n);
+    w->len += n;
+    w->text[w->len] = '\0';
+}
+
+static void misuse(const char *what)
+{
+    fprintf(stderr, "cn_jsonw: %s\n", what);
+    abort();
+}
+
+/* Before any value: the comma between siblings, and the check that an
+ * object member has its key. */
+static void before_value(cn_jsonw_t *w)
+{
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (w->depth > 0 && w->in_object[w->depth])
+        misuse("value without a key inside an object");
+    if (!w->first[w->depth])
+        append(w, ",", 1);
+    w->first[w->depth] = false;
+}
+
+static void open_container(cn_jsonw_t *w, bool object)
+{
+    before_value(w);
+    if (w->depth + 1 >= CN_JSONW_MAX_DEPTH)
+        misuse("nesting too deep");
+    w->depth++;
+    w->in_object[w->depth] = object;
+    w->first[w->depth] = true;
+    append(w, object ? "{" : "[", 1);
+}
+
+static void close_container(cn_jsonw_t *w, bool object)
+{
+    if (w->depth == 0 || w->in_object[w->depth] != object || w->after_key)
+        misuse("unbalanced close");
+    w->depth--;
+    append(w, object ? "}" : "]", 1);
+}
+
+void cn_jsonw_object_begin(cn_jsonw_t *w)
+{
+    open_container(w, true);
+}
+
+void cn_jsonw_object_end(cn_jsonw_t *w)
+{
+    close_container(w, true);
+}
+
+void cn_jsonw_array_begin(cn_jsonw_t *w)
+{
+    open_container(w, false);
+}
+
+void cn_jsonw_array_end(cn_jsonw_t *w)
+{
+    close_container(w, false);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if the
+ * bytes there are not one (RFC 3629: no overlongs, no surrogates, nothing
+ * past U+10FFFF). */
+static size_t utf8_length(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* The quoted, escaped string, with no comma logic (keys and values). */
+static void write_string(cn_jsonw_t *w, const char *s, size_t len)
+{
+    append(w, "\"", 1);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t run = 0; /* start of the bytes copied as they are */
+    for (size_t i = 0; i < len;) {
+        char esc[8];
+        const char *rep = NULL;
+        size_t step = 1;
+        unsigned char c = p[i];
+        if (c == '"')
+            rep = "\\\"";
+        else if (c == '\\')
+            rep = "\\\\";
+        else if (c == '\n')
+            rep = "\\n";
+        else if (c == '\r')
+            rep = "\\r";
+        else if (c == '\t')
+            rep = "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            rep = esc;
+        } else if (c >= 0x80) {
+            step = utf8_length(p + i, len - i);
+            if (step == 0) {
+                rep = "\\ufffd";
+                step = 1;
+            }
+        }
+        if (rep) {
+            append(w, s + run, i - run);
+            append(w, rep, strlen(rep));
+            run = i + step;
+        }
+        i += step;
+    }
+    append(w, s + run, len - run);
+    append(w, "\"", 1);
+}
+
+void cn_jsonw_string(cn_jsonw_t *w, const char *s, size_t len)
+{
+    before_value(w);
+    write_string(w, s, len);
+}
+
+void cn_jsonw_key(cn_jsonw_t *w, const char *key)
+{
+    if (w->depth == 0 || !w->in_object[w->depth] || w->after_key)
+        misuse("key outside an object");
+    if (!w->first[w->depth])
+        append(w, ",", 1);
+    w->first[w->depth] = false;
+    write_string(w, key, strlen(key));
+    append(w, ":", 1);
+    w->after_key = true;
+}
+
+void cn_jsonw_cstr(cn_jsonw_t *w, const char *s)
+{
+    if (s)
+        cn_jsonw_string(w, s, strlen(s));
+    else
+        cn_jsonw_null(w);
+}
+
+void cn_jsonw_raw(cn_jsonw_t *w, const char *json)
+{
+    before_value(w);
+    append(w, json, strlen(json));
+}
+
+void cn_jsonw_u64(cn_jsonw_t *w, uint64_t value)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRIu64, value);
+    cn_jsonw_raw(w, buf);
+}
+
+void cn_jsonw_double(cn_jsonw_t *w, double value)
+{
+    char buf[CN_PROM_DOUBLE_BUF];
+    if (!isfinite(value))
+        cn_jsonw_raw(w, "null");
+    else
+        cn_jsonw_raw(w, cn_prom_format_double(value, buf, sizeof buf));
+}
+
+void cn_jsonw_bool(cn_jsonw_t *w, bool value)
+{
+    cn_jsonw_raw(w, value ? "true" : "false");
+}
+
+void cn_jsonw_null(cn_jsonw_t *w)
+{
+    cn_jsonw_raw(w, "null");
+}
+
+void cn_jsonw_newline(cn_jsonw_t *w)
+{
+    if (w->depth != 0 || w->after_key)
+        misuse("newline inside a container");
+    append(w, "\n", 1);
+    w->first[0] = true;
+}

@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * A worker's measurement shard (see shard.h for the contracts).
+ *
+ * Memory. A cell holds two latency histograms (about 35 KiB each, one
+ * cumulative, one per step), the per-code counters, and two reservoirs of
+ * reservoir_size doubles; cells are made on first use, so a shard costs
+ * only what the traffic it saw needs, bounded by
+ * 2 * (max_segments + 2) cells.
+ *
+ * Merging samples. Each worker keeps its own uniform reservoir, so worker
+ * i holds k_i = min(n_i, capacity) values out of the n_i it saw. Pooling
+ * the reservoirs as they are would over-represent a quiet worker. Instead
+ * the merge gives each worker a share of the output proportional to n_i
+ * (largest-remainder rounding) and draws that many values uniformly from
+ * its reservoir: a proportionally stratified sample, which estimates every
+ * distribution functional at least as well as a simple random sample of
+ * the same size.
+ */
+#include "router/shard.h"
+#include "util/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cn_router_shard_cell_s {
+    cn_router_cell_t c;     /* counters and histograms; the sample fields of
+                               the public form are unused here */
+    uint64_t *pred_buckets; /* per bucket, not cumulative: n_bounds + 1 */
+    cn_metrics_reservoir_t lat, pred;
+};
+
+typedef struct cn_router_idmap_entry_s {
+    char id[CN_ROUTER_REQUEST_ID_MAX_LEN + 1];
+    uint8_t len;
+    uint8_t role;
+    uint8_t shadowed;
+    uint16_t seg;
+    int32_t next;
+    uint64_t hash;
+    double unix_s;
+} idmap_entry_t;
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h ^ (h >> 29);
+}
+
+static char *dup_label(const char *s, size_t n)
+{
+    char *d = cn_xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        /* Labels go into Prometheus text and JSON: keep printable ASCII. */
+        d[i] = (ch < 0x20 || ch > 0x7e) ? '_' : (char)ch;
+    }
+    d[n] = '\0';
+    return d;
+}
+
+void cn_router_shard_init(cn_router_shard_t *s, const cn_router_shard_params_t *p)
+{
+    memset(s, 0, sizeof *s);
+    s->params = *p;
+    s->rng = p->seed ^ UINT64_C(0x5851f42d4c957f2d);
+    /* "" (no segment) is always index 0; "_other" is made when needed. */
+    s->segments = cn_xcalloc((size_t)p->max_segments + 2, sizeof *s->segments);
+    s->segments[0] = dup_label("", 0);
+    s->nsegments = 1;
+    s->cells = cn_xcalloc(((size_t)p->max_segments + 2) * 2, sizeof *s->cells);
+    if (p->request_id_map_size) {
+        size_t buckets = 1;
+        while (buckets < p->request_id_map_size * 2)
+            buckets <<= 1;
+        s->ids = cn_xcalloc(p->request_id_map_size, sizeof *s->ids);
+        s->id_buckets = cn_xmallocarray(buckets, sizeof *s->id_buckets);
+        for (size_t i = 0; i < buckets; i++)
+            s->id_buckets[i] = -1;
+        s->id_mask = buckets - 1;
+    }
+    s->pairs = cn_xcalloc(p->reservoir_size ? p->reservoir_size : 1, sizeof *s->pairs);
+}
+
+static void cell_free(cn_router_shard_cell_t *c)
+{
+    if (!c)
+        return;
+    free(c->pred_buckets);
+    cn_metrics_reservoir_dispose(&c->lat);
+    cn_metrics_reservoir_dispose(&c->pred);
+    free(c);
+}
+
+void cn_router_shard_dispose(cn_router_shard_t *s)
+{
+    for (size_t i = 0; i < ((size_t)s->params.max_segments + 2) * 2; i++)
+        cell_free(s->cells[i]);
+    for (size_t i = 0; i < s->nsegments; i++)
+        free(s->segments[i]);
+    free(s->segments);
+    free(s->cells);
+    free(s->ids);
+    free(s->id_buckets);
+    free(s->pairs);
+    memset(s, 0, sizeof *s);
+}
+
+static void cell_reset_step(cn_router_shard_cell_t *c)
+{
+    c->c.step_requests = 0;
+    c->c.step_errors = 0;
+    cn_metrics_hist_reset(&c->c.step_latency);
+    cn_metrics_reservoir_reset(&c->lat);
+    cn_metrics_reservoir_reset(&c->pred);
+}
+
+void cn_router_shard_sync_step(cn_router_shard_t *s, uint64_t step)
+{
+    if (step <= s->step)
+        return;
+    s->step = step;
+    for (size_t i = 0; i < ((size_t)s->params.max_segments + 2) * 2; i++)
+        if (s->cells[i])
+            cell_reset_step(s->cells[i]);
+    s->npairs = 0;
+    s->pairs_seen = 0;
+}
+
+unsigned cn_router_shard_segment(cn_router_shard_t *s, const char *label, size_t len)
+{
+    if (!label || len == 0)
+        return 0;
+    if (len > CN_ROUTER_SEGMENT_MAX_LEN)
+        len = CN_ROUTER_SEGMENT_MAX_LEN;
+    for (size_t i = 1; i < s->nsegments; i++)
+        if (strncmp(s->segments[i], label, len) == 0 && s->segments[i][len] == '\0')
+            return (unsigned)i;
+    /* Compare against the sanitised form too: a label with control bytes
+     * is stored with '_' in their place. */
+    char *clean = dup_label(label, len);
+    for (size_t i = 1; i < s->nsegments; i++)
+        if (strcmp(s->segments[i], clean) == 0) {
+            free(clean);
+            return (unsigned)i;
+        }
+    if (s->nsegments < (size_t)s->params.max_segments + 1) {
+        s->segments[s->nsegments] = clean;
+        return (unsigned)s->nsegments++;
+    }
+    free(clean);
+    for (size_t i = 1; i < s->nsegments; i++)
+        if (strcmp(s->segments[i], CN_ROUTER_SEGMENT_OTHER) == 0)
+            return (unsigned)i;
+    s->segments[s->nsegments] = dup_label(CN_ROUTER_SEGMENT_OTHER, 6);
+    return (unsigned)s->nsegments++;
+}
+
+const char *cn_router_shard_segment_name(const cn_router_shard_t *s, unsigned seg)
+{
+    return seg < s->nsegments ? s->segments[seg] : "";
+}
+
+static cn_router_shard_cell_t *cell_get(cn_router_shard_t *s, unsigned seg,
+                                        cn_router_version_t role)
+{
+    size_t i = (size_t)seg * 2 + (size_t)role;
+    cn_router_shard_cell_t *c = s->cells[i];
+    if (c)
+        return c;
+    c = cn_xcalloc(1, sizeof *c);
+    c->c.role = role;
+    cn_metrics_hist_init(&c->c.latency);
+    cn_metrics_hist_init(&c->c.step_latency);
+    c->pred_buckets = cn_xcalloc(s->params.n_prediction_bounds + 1, sizeof(uint64_t));
+    size_t cap = s->params.reservoir_size ? s->params.reservoir_size : 1;
+    cn_metrics_reservoir_init(&c->lat, cap, cn_router_rng_next(&s->rng));
+    cn_metrics_reservoir_init(&c->pred, cap, cn_router_rng_next(&s->rng));
+    s->cells[i] = c;
+    return c;
+}
+
+void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
+                            const cn_router_obs_t *o)
+{
+    if (seg >= s->nsegments)
+        seg = 0;
+    cn_router_shard_cell_t *c = cell_get(s, seg, o->role);
+    cn_router_cell_t *m = &c->c;
+    bool this_step = o->step == s->step;
+
+    m->requests++;
+    if (o->shadow)
+        m->shadow_requests++;
+    if (o->status >= 100 && o->status <= 599) {
+        m->responses_by_class[o->status / 100]++;
+        m->responses_by_code[o->status]++;
+    }
+    if (o->failure >= 0 && o->failure < CN_ROUTER_FAIL_COUNT)
+        m->failures[o->failure]++;
+    if (o->retried)
+        m->retried_on_stable++;
+    m->request_bytes += o->request_bytes;
+    m->response_bytes += o->response_bytes;
+    if (o->has_latency)
+        cn_metrics_hist_record(&m->latency, o->latency_us);
+    if (o->prediction >= 0 && o->prediction < CN_ROUTER_PRED_COUNT) {
+        m->predictions[o->prediction]++;
+        if (o->prediction == CN_ROUTER_PRED_OK) {
+            double v = o->prediction_value;
+            m->prediction_sum += v;
+            /* first bound >= v (Prometheus buckets are le) */
+            size_t lo = 0, hi = s->params.n_prediction_bounds;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s->params.prediction_bounds[mid] >= v)
+                    hi = mid;
+                else
+                    lo = mid + 1;
+            }
+            c->pred_buckets[lo]++;
+        }
+    }
+    if (!this_step)
+        return;
+    m->step_requests++;
+    if (o->failure >= 0 || o->status >= 500)
+        m->step_errors++;
+    if (o->has_latency) {
+        cn_metrics_hist_record(&m->step_latency, o->latency_us);
+        cn_metrics_reservoir_add(&c->lat, (double)o->latency_us);
+    }
+    if (o->prediction == CN_ROUTER_PRED_OK)
+        cn_metrics_reservoir_add(&c->pred, o->prediction_value);
+}
+
+void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double stable,
+                          double canary, uint64_t step)
+{
+    if (step != s->step || s->params.reservoir_size == 0)
+        return;
+    s->pairs_seen++;
+    size_t slot;
+    if (s->npairs < s->params.reservoir_size) {
+        slot = s->npairs++;
+    } else {
+        uint64_t j = cn_router_rng_next(&s->rng) % s->pairs_seen;
+        if (j >= s->params.reservoir_size)
+            return;
+        slot = (size_t)j;
+    }
+    cn_router_pair_t *p = &s->pairs[slot];
+    size_t n = strlen(request_id);
+    if (n >= sizeof p->request_id)
+        n = sizeof p->request_id - 1;
+    memcpy(p->request_id, request_id, n);
+    p->request_id[n] = '\0';
+    p->stable = stable;
+    p->canary = canary;
+}
+
+void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
+                              cn_router_version_t role, unsigned seg, bool shadowed,
+                              double unix_s)
+{
+    size_t cap = s->params.request_id_map_size;
+    if (!cap || len == 0 || len > CN_ROUTER_REQUEST_ID_MAX_LEN)
+        return;
+    idmap_entry_t *e = &s->ids[s->id_next];
+    if (s->id_count == cap) {
+        /* evict the oldest: unlink it from its chain */
+        int32_t *link = &s->id_buckets[e->hash & s->id_mask];
+        int32_t self = (int32_t)s->id_next;
+        while (*link >= 0 && *link != self)
+            link = &s->ids[*link].next;
+        if (*link == self)
+            *link = e->next;
+    } else {
+        s->id_count++;
+    }
+    memcpy(e->id, id, len);
+    e->id[len] = '\0';
+    e->len = (uint8_t)len;
+    e->role = (uint8_t)role;
+    e->seg = (uint16_t)seg;
+    e->shadowed = shadowed;
+    e->unix_s = unix_s;
+    e->hash = hash_bytes(id, len);
+    int32_t *head = &s->id_buckets[e->hash & s->id_mask];
+    e->next = *head;
+    *head = (int32_t)s->id_next;
+    s->id_next = (s->id_next + 1) % cap;
+}
+
+bool cn_router_shard_find(const cn_router_shard_t *s, const char *id, size_t len,
+                          cn_router_lookup_t *out)
+{
+    if (!s->params.request_id_map_size || len == 0 ||
+        len > CN_ROUTER_REQUEST_ID_MAX_LEN)
+        return false;
+    uint64_t h = hash_bytes(id, len);
+    /* The newest entry for an id is first in its chain (head insertion),
+     * so a repeated client id resolves to its latest request. */
+    for (int32_t i = s->id_buckets[h & s->id_mask]; i >= 0; i = s->ids[i].next) {
+        const idmap_entry_t *e = &s->ids[i];
+        if (e->hash == h && e->len == len && memcmp(e->id, id, len) == 0) {
+            memset(out, 0, sizeof *out);
+            out->role = (cn_router_version_t)e->role;
+            const char *seg = cn_router_shard_segment_name(s, e->seg);
+            size_t n = strlen(seg);
+            if (n >= sizeof out->segment)
+                n = sizeof out->segment - 1;
+            memcpy(out->segment, seg, n);
+            out->unix_s = e->unix_s;
+            out->shadowed = e->shadowed;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void copy_cell(const cn_router_shard_t *s, const cn_router_shard_cell_t *c,
+                      unsigned seg, cn_router_cell_t *out)
+{
+    *out = c->c;
+    out->segment = dup_label(s->segments[seg], strlen(s->segments[seg]));
+    size_t nb = s->params.n_prediction_bounds + 1;
+    out->prediction_le = cn_xcalloc(nb, sizeof(uint64_t));
+    uint64_t run = 0;
+    for (size_t i = 0; i < nb; i++) {
+        run += c->pred_buckets[i];
+        out->prediction_le[i] = run;
+    }
+    out->n_step_latency = cn_metrics_reservoir_size(&c->lat);
+    out->step_latency_seen = cn_metrics_reservoir_seen(&c->lat);
+    out->step_latency_us = cn_xmallocarray(out->n_step_latency + 1, sizeof(double));
+    memcpy(out->step_latency_us, cn_metrics_reservoir_values(&c->lat),
+           out->n_step_latency * sizeof(double));
+    out->n_step_predictions = cn_metrics_reservoir_size(&c->pred);
+    out->step_predictions_seen = cn_metrics_reservoir_seen(&c->pred);
+    out->step_predictions =
+        cn_xmallocarray(out->n_step_predictions + 1, sizeof(double));
+    memcpy(out->step_predictions, cn_metrics_reservoir_values(&c->pred),
+           out->n_step_predictions * sizeof(double));
+}
+
+void cn_router_shard_copy(const cn_router_shard_t *s, cn_router_shard_part_t *part)
+{
+    memset(part, 0, sizeof *part);
+    size_t ncells_max = ((size_t)s->params.max_segments + 2) * 2;
+    part->cells = cn_xcalloc(ncells_max, sizeof *part->cells);
+    for (size_t i = 0; i < ncells_max; i++)
+        if (s->cells[i])
+            copy_cell(s, s->cells[i], (unsigned)(i / 2), &part->cells[part->ncells++]);
+    part->npairs = s->npairs;
+    part->pairs_seen = s->pairs_seen;
+    part->pairs = cn_xmallocarray(s->npairs + 1, sizeof *part->pairs);
+    memcpy(part->pairs, s->pairs, s->npairs * sizeof *part->pairs);
+}
+
+void cn_router_cells_free(cn_router_cell_t *cells, size_t ncells)
+{
+    for (size_t i = 0; i < ncells; i++) {
+        free(cells[i].segment);
+        free(cells[i].prediction_le);
+        free(cells[i].step_latency_us);
+        free(cells[i].step_predictions);
+    }
+    free(cells);
+}
+
+void cn_router_shard_part_dispose(cn_router_shard_part_t *part)
+{
+    cn_router_cells_free(part->cells, part->ncells);
+    free(part->pairs);
+    memset(part, 0, sizeof *part);
+}
+
+/* ------------------------------------------------------------------ merge */
+
+static int cell_cmp(const void *a, const void *b)
+{
+    const cn_router_cell_t *x = a, *y = b;
+    if (x->role != y->role)
+        return x->role < y->role ? -1 : 1;
+    return strcmp(x->segment, y->segment);
+}
+
+/*
+ * Largest-remainder allocation of `total` draws over k strata with
+ * weights seen[i], each capped at have[i]; writes take[i].
+ */
+static void allocate(size_t total, const uint64_t *seen, const size_t *have, size_t k,
+                     size_t *take)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < k; i++)
+        n += seen[i];
+    size_t used = 0;
+    for (size_t i = 0; i < k; i++) {
+        take[i] = n ? (size_t)((double)total * (double)seen[i] / (double)n) : 0;
+        if (take[i] > have[i])
+            take[i] = have[i];
+        used += take[i];
+    }
+    /* hand out what rounding left, one at a time, to strata with room */
+    for (size_t pass = 0; used < total && pass < k + 1; pass++)
+        for (size_t i = 0; i < k && used < total; i++)
+            if (take[i] < have[i]) {
+                take[i]++;
+                used++;
+            }
+}
+
+/* Move `take` uniformly chosen values of v[0..n) to the front (partial
+ * Fisher-Yates). */
+static void choose(double *v, size_t n, size_t take, uint64_t *rng)
+{
+    for (size_t i = 0; i < take && i + 1 < n; i++) {
+        size_t j = i + (size_t)(cn_router_rng_next(rng) % (n - i));
+        double t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+static void merge_samples(cn_router_shard_part_t *parts, size_t nparts, size_t **map,
+                          size_t cell, size_t cap, uint64_t *rng, bool latency,
+                          double **out, size_t *nout)
+{
+    uint64_t *seen = cn_xcalloc(nparts, sizeof *seen);
+    size_t *have = cn_xcalloc(nparts, sizeof *have);
+    size_t *take = cn_xcalloc(nparts, sizeof *take);
+    cn_router_cell_t **src = cn_xcalloc(nparts, sizeof *src);
+    uint64_t total_seen = 0;
+    size_t total_have = 0;
+    for (size_t p = 0; p < nparts; p++)
+        for (size_t i = 0; i < parts[p].ncells; i++)
+            if (map[p][i] == cell) {
+                cn_router_cell_t *c = &parts[p].cells[i];
+                src[p] = c;
+                seen[p] = latency ? c->step_latency_seen : c->step_predictions_seen;
+                have[p] = latency ? c->n_step_latency : c->n_step_predictions;
+                total_seen += seen[p];
+                total_have += have[p];
+            }
+    size_t total = total_have < cap ? total_have : cap;
+    allocate(total, seen, have, nparts, take);
+    double *v = cn_xmallocarray(total + 1, sizeof *v);
+    size_t k = 0;
+    for (size_t p = 0; p < nparts; p++) {
+        if (!src[p] || !take[p])
+            continue;
+        double *values = latency ? src[p]->step_latency_us : src[p]->step_predictions;
+        choose(values, have[p], take[p], rng);
+        memcpy(v + k, values, take[p] * sizeof *v);
+        k += take[p];
+    }
+    *out = v;
+    *nout = k;
+    free(seen);
+    free(have);
+    free(take);
+    free(src);
+}
+
+void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
+                           size_t reservoir_size, size_t n_prediction_bounds,
+                           uint64_t seed, cn_router_snapshot_t *snap)
+{
+    size_t maxcells = 0;
+    for (size_t p = 0; p < nparts; p++)
+        maxcells += parts[p].ncells;
+    cn_router_cell_t *cells = cn_xcalloc(maxcells + 1, sizeof *cells);
+    size_t ncells = 0;
+    size_t **map = cn_xcalloc(nparts + 1, sizeof *map);
+    size_t nb = n_prediction_bounds + 1;
+
+    for (size_t p = 0; p < nparts; p++) {
+        map[p] = cn_xcalloc(parts[p].ncells + 1, sizeof **map);
+        for (size_t i = 0; i < parts[p].ncells; i++) {
+            cn_router_cell_t *c = &parts[p].cells[i];
+            size_t j = 0;
+            while (j < ncells && !(cells[j].role == c->role &&
+                                   strcmp(cells[j].segment, c->segment) == 0))
+                j++;
+            cn_router_cell_t *m = &cells[j];
+            if (j == ncells) {
+                ncells++;
+                m->role = c->role;
+                m->segment = dup_label(c->segment, strlen(c->segment));
+                m->prediction_le = cn_xcalloc(nb, sizeof(uint64_t));
+                cn_metrics_hist_init(&m->latency);
+                cn_metrics_hist_init(&m->step_latency);
+            }
+            map[p][i] = j;
+            m->requests += c->requests;
+            m->shadow_requests += c->shadow_requests;
+            for (size_t k = 0; k < 6; k++)
+                m->responses_by_class[k] += c->responses_by_class[k];
+            for (size_t k = 0; k < 600; k++)
+                m->responses_by_code[k] += c->responses_by_code[k];
+            for (size_t k = 0; k < CN_ROUTER_FAIL_COUNT; k++)
+                m->failures[k] += c->failures[k];
+            m->retried_on_stable += c->retried_on_stable;
+            m->request_bytes += c->request_bytes;
+            m->response_bytes += c->response_bytes;
+            for (size_t k = 0; k < CN_ROUTER_PRED_COUNT; k++)
+                m->predictions[k] += c->predictions[k];
+            m->prediction_sum += c->prediction_sum;
+            for (size_t k = 0; k < nb; k++)
+                m->prediction_le[k] += c->prediction_le[k];
+            cn_metrics_hist_merge(&m->latency, &c->latency);
+            cn_metrics_hist_merge(&m->step_latency, &c->step_latency);
+            m->step_requests += c->step_requests;
+            m->step_errors += c->step_errors;
+            m->step_latency_seen += c->step_latency_seen;
+            m->step_predictions_seen += c->step_predictions_seen;
+        }
+    }
+    uint64_t rng = seed;
+    for (size_t j = 0; j < ncells; j++) {
+        merge_samples(parts, nparts, map, j, reservoir_size, &rng, true,
+                      &cells[j].step_latency_us, &cells[j].n_step_latency);
+        merge_samples(parts, nparts, map, j, reservoir_size, &rng, false,
+                      &cells[j].step_predictions, &cells[j].n_step_predictions);
+    }
+    /* Sort after sampling: map[] holds pre-sort indices. */
+    qsort(cells, ncells, sizeof *cells, cell_cmp);
+
+    /* shadow pairs: the same proportional allocation over pair samples */
+    uint64_t *seen = cn_xcalloc(nparts + 1, sizeof *seen);
+    size_t *have = cn_xcalloc(nparts + 1, sizeof *have);
+    size_t *take = cn_xcalloc(nparts + 1, sizeof *take);
+    size_t total_have = 0;
+    for (size_t p = 0; p < nparts; p++) {
+        seen[p] = parts[p].pairs_seen;
+        have[p] = parts[p].npairs;
+        total_have += have[p];
+    }
+    size_t total = total_have < reservoir_size ? total_have : reservoir_size;
+    allocate(total, seen, have, nparts, take);
+    cn_router_pair_t *pairs = cn_xcalloc(total + 1, sizeof *pairs);
+    size_t np = 0;
+    for (size_t p = 0; p < nparts; p++) {
+        for (size_t i = 0; i < take[p] && i + 1 < have[p]; i++) {
+            size_t j = i + (size_t)(cn_router_rng_next(&rng) % (have[p] - i));
+            cn_router_pair_t t = parts[p].pairs[i];
+            parts[p].pairs[i] = parts[p].pairs[j];
+            parts[p].pairs[j] = t;
+        }
+        memcpy(pairs + np, parts[p].pairs, take[p] * sizeof *pairs);
+        np += take[p];
+    }
+    free(seen);
+    free(have);
+    free(take);
+    for (size_t p = 0; p < nparts; p++)
+        free(map[p]);
+    free(map);
+    snap->cells = cells;
+    snap->ncells = ncells;
+    snap->pairs = pairs;
+    snap->npairs = np;
+}

@@ -1,0 +1,1319 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * One worker thread of the data plane: a libuv loop with its own
+ * SO_REUSEPORT listener, its own pool of upstream connections and its own
+ * measurement shard. Nothing on the request path takes a lock or writes a
+ * cache line another worker reads, except the rare health updates
+ * (upstream.h) and the connection counters.
+ *
+ * The life of a request:
+ *
+ *   client bytes --feed--> cn_http_reader (whole message, limits)
+ *        | COMPLETE: stop reading the client (pipelined bytes wait)
+ *        v
+ *   dispatch: request id, segment, sticky key, force header, split decision
+ *        v
+ *   attempt(role): round-robin over usable addresses of the role, pooled
+ *        |         keep-alive connection or a new one, send the request
+ *        |--- failure before any response byte on a pooled connection:
+ *        |      once more on a new connection (the server closed an idle
+ *        |      connection; not counted)
+ *        |--- canary failure before any response byte: counted against
+ *        |      canary, attempted again on stable (retry_on_stable)
+ *        |--- stable failure: 502 (504 on timeout) with a JSON body
+ *        v
+ *   response complete: prediction extracted, response rewritten with
+ *   X-Request-Id and X-Model-Version, written to the client; the upstream
+ *   connection goes back to the pool
+ *        v
+ *   write complete: latency (first byte in to last byte out) and the rest
+ *   recorded in the shard; next pipelined request, or read again.
+ *
+ * A shadow copy is a separate attempt on canary with no client: its
+ * response is measured and discarded, and its prediction is paired with
+ * stable's under the same request id.
+ *
+ * Memory: every handle is freed in its close callback (libuv's rule); a
+ * client or upstream connection owns two handles (TCP and timer) and is
+ * freed when both have closed.
+ */
+#include "router/http.h"
+#include "router/internal.h"
+#include "util/error.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define READBUF_BYTES (64 * 1024)
+#define REQUEST_ID_MAX 128
+
+typedef struct upconn_s upconn_t;
+typedef struct client_s client_t;
+
+/* Both predictions of a shadowed request; freed by the last holder. */
+typedef struct pair_s {
+    int refs;
+    char id[64];
+    bool has[2];
+    double value[2];
+    uint64_t step;
+} pair_t;
+
+typedef struct req_s {
+    client_t *client;
+    char id[REQUEST_ID_MAX + 1];
+    size_t id_len;
+    unsigned seg;
+    uint64_t step;
+    cn_router_decision_t decision;
+    cn_router_version_t role; /* of the current attempt */
+    bool retried;             /* canary failed; now on stable */
+    bool fresh_retry_done;
+    bool head;
+    char *up_buf; /* the request as sent upstream (owned) */
+    size_t up_len;
+    size_t request_bytes; /* as received from the client */
+    uint64_t start_ns, attempt_ns;
+    upconn_t *conn;
+    pair_t *pair;
+    cn_router_obs_t obs; /* recorded once the response is written */
+} req_t;
+
+typedef struct shadow_s {
+    char *buf;
+    size_t len;
+    pair_t *pair;
+    unsigned seg;
+    uint64_t step, start_ns;
+    size_t request_bytes;
+    bool head;
+    bool fresh_retry_done;
+} shadow_t;
+
+struct client_s {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    cn_router_worker_t *w;
+    client_t *prev, *next;
+    cn_http_reader_t reader;
+    char *pending; /* bytes read but not parsed yet (pipelining) */
+    size_t pending_len, pending_cap;
+    req_t *req;
+    uv_write_t wr;
+    char *wbuf;
+    bool writing, close_after, closing, reading;
+    int handles;
+    uint64_t first_byte_ns;
+    unsigned served;
+    char peer[64];
+};
+
+typedef enum upstate_e { U_CONNECTING, U_WAITING, U_IDLE, U_CLOSING } upstate_t;
+
+struct upconn_s {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_connect_t creq;
+    uv_write_t wr;
+    cn_router_worker_t *w;
+    cn_router_upstream_t *up;
+    upconn_t *prev, *next;           /* w->conns */
+    upconn_t *idle_prev, *idle_next; /* w->idle[up->index] */
+    cn_http_reader_t reader;
+    upstate_t state;
+    bool reused, got_bytes, writing, close_after_write;
+    int handles;
+    req_t *req;
+    shadow_t *shadow;
+};
+
+static void client_close(client_t *c);
+static void client_continue(client_t *c);
+static void attempt(req_t *q, cn_router_version_t role, cn_router_upstream_t *force_up);
+static void conn_close(upconn_t *u);
+static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req_t *q,
+                            shadow_t *sh, bool fresh);
+
+/* ------------------------------------------------------------- utilities */
+
+static uint64_t now_ns(void)
+{
+    return uv_hrtime();
+}
+
+static double unix_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* At most 20 lines per second per worker, so an attack cannot flood the
+ * log; the count of suppressed lines is reported with the next line. */
+static void wlog(cn_router_worker_t *w, const char *fmt, ...)
+{
+    uint64_t sec = uv_now(&w->loop) / 1000;
+    if (sec != w->log_second) {
+        if (w->log_suppressed)
+            fprintf(stderr, "router[%u]: %u log lines suppressed\n", w->index,
+                    w->log_suppressed);
+        w->log_second = sec;
+        w->log_count = 0;
+        w->log_suppressed = 0;
+    }
+    if (w->log_count++ >= 20) {
+        w->log_suppressed++;
+        return;
+    }
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "router[%u]: %s\n", w->index, line);
+}
+
+/* A growable output buffer for building messages. */
+typedef struct obuf_s {
+    char *p;
+    size_t len, cap;
+} obuf_t;
+
+static void ob_reserve(obuf_t *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 512;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->p = cn_xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void ob_add(obuf_t *b, const char *s, size_t n)
+{
+    ob_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void ob_str(obuf_t *b, const char *s)
+{
+    ob_add(b, s, strlen(s));
+}
+
+static void ob_fmt(obuf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    ob_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static bool name_is(const cn_http_header_t *h, const char *name)
+{
+    return strlen(name) == h->name_len && strncasecmp(h->name, name, h->name_len) == 0;
+}
+
+static void pair_release(pair_t *p)
+{
+    if (p && --p->refs == 0)
+        free(p);
+}
+
+static void pair_set(cn_router_worker_t *w, pair_t *p, cn_router_version_t role,
+                     double v)
+{
+    if (!p)
+        return;
+    p->has[role] = true;
+    p->value[role] = v;
+    if (p->has[0] && p->has[1])
+        cn_router_shard_pair(&w->shard, p->id, p->value[0], p->value[1], p->step);
+}
+
+static int extract(cn_router_worker_t *w, const cn_http_message_t *m, double *out)
+{
+    int rc =
+        cn_router_extract_prediction(&w->router->pointer, m->body, m->body_len, out);
+    switch (rc) {
+    case 0:
+        return CN_ROUTER_PRED_OK;
+    case CN_EPARSE:
+        return CN_ROUTER_PRED_NOT_JSON;
+    case CN_ENOTFOUND:
+        return CN_ROUTER_PRED_MISSING;
+    case CN_ENONFINITE:
+        return CN_ROUTER_PRED_NON_FINITE;
+    case CN_ETOOBIG:
+        return CN_ROUTER_PRED_TOO_BIG;
+    default:
+        return CN_ROUTER_PRED_NOT_NUMBER;
+    }
+}
+
+static uint64_t step_now(cn_router_worker_t *w)
+{
+    uint64_t step = atomic_load_explicit(&w->router->step, memory_order_acquire);
+    cn_router_shard_sync_step(&w->shard, step);
+    return step;
+}
+
+/* ------------------------------------------------------ upstream connections */
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+    upconn_t *u = h->data;
+    if (--u->handles > 0)
+        return;
+    cn_http_reader_dispose(&u->reader);
+    free(u);
+}
+
+static void idle_unlink(upconn_t *u)
+{
+    cn_router_worker_t *w = u->w;
+    size_t i = u->up->index;
+    if (u->idle_prev)
+        u->idle_prev->idle_next = u->idle_next;
+    else if (w->idle[i] == u)
+        w->idle[i] = u->idle_next;
+    else
+        return; /* not in the idle list */
+    if (u->idle_next)
+        u->idle_next->idle_prev = u->idle_prev;
+    u->idle_prev = u->idle_next = NULL;
+    w->nidle[i]--;
+}
+
+static void conn_close(upconn_t *u)
+{
+    if (u->state == U_CLOSING)
+        return;
+    if (u->state == U_IDLE)
+        idle_unlink(u);
+    u->state = U_CLOSING;
+    cn_router_worker_t *w = u->w;
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        w->conns = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    u->prev = u->next = NULL;
+    uv_close((uv_handle_t *)&u->tcp, conn_handle_closed);
+    uv_close((uv_handle_t *)&u->timer, conn_handle_closed);
+}
+
+static void conn_idle_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+static void conn_idle_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    /* Anything from an idle upstream (EOF, reset, stray bytes) ends it. */
+    if (n != 0)
+        conn_close(s->data);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    cn_router_worker_t *w = h->loop->data;
+    buf->base = w->readbuf;
+    buf->len = READBUF_BYTES;
+}
+
+/* Return a connection whose exchange finished to the pool, or close it. */
+static void conn_release(upconn_t *u, bool keep)
+{
+    cn_router_worker_t *w = u->w;
+    const cn_router_config_t *cfg = w->router->cfg;
+    u->req = NULL;
+    u->shadow = NULL;
+    size_t i = u->up->index;
+    if (!keep || w->stopping || u->writing || w->nidle[i] >= cfg->max_idle_upstream) {
+        conn_close(u);
+        return;
+    }
+    cn_http_reader_next(&u->reader);
+    u->state = U_IDLE;
+    u->reused = true;
+    u->got_bytes = false;
+    u->idle_next = w->idle[i];
+    u->idle_prev = NULL;
+    if (w->idle[i])
+        w->idle[i]->idle_prev = u;
+    w->idle[i] = u;
+    w->nidle[i]++;
+    uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_idle_read);
+    uv_timer_start(&u->timer, conn_idle_timeout, cfg->upstream_idle_ms, 0);
+}
+
+static upconn_t *conn_new(cn_router_worker_t *w, cn_router_upstream_t *up)
+{
+    upconn_t *u = cn_xcalloc(1, sizeof *u);
+    u->w = w;
+    u->up = up;
+    cn_http_limits_t lim = {w->router->cfg->max_header_bytes > 64 * 1024
+                                ? w->router->cfg->max_header_bytes
+                                : 64 * 1024,
+                            w->router->cfg->max_body_bytes > CN_ROUTER_EXTRACT_MAX_BYTES
+                                ? w->router->cfg->max_body_bytes
+                                : CN_ROUTER_EXTRACT_MAX_BYTES};
+    if (lim.max_header_bytes > 80 * 1024)
+        lim.max_header_bytes = 80 * 1024;
+    cn_http_reader_init(&u->reader, CN_HTTP_RESPONSE, &lim);
+    uv_tcp_init(&w->loop, &u->tcp);
+    uv_timer_init(&w->loop, &u->timer);
+    u->tcp.data = u;
+    u->timer.data = u;
+    u->creq.data = u;
+    u->wr.data = u;
+    u->handles = 2;
+    u->next = w->conns;
+    if (w->conns)
+        w->conns->prev = u;
+    w->conns = u;
+    return u;
+}
+
+/* ---------------------------------------------------- finishing attempts */
+
+static void shadow_free(shadow_t *sh)
+{
+    pair_release(sh->pair);
+    free(sh->buf);
+    free(sh);
+}
+
+static void record_shadow(cn_router_worker_t *w, shadow_t *sh, unsigned status,
+                          int failure, const cn_http_message_t *m)
+{
+    cn_router_obs_t o = {0};
+    o.role = CN_ROUTER_CANARY;
+    o.shadow = true;
+    o.status = status;
+    o.failure = failure;
+    o.prediction = -1;
+    o.step = sh->step;
+    o.request_bytes = sh->request_bytes;
+    if (m) {
+        o.has_latency = true;
+        o.latency_us = (now_ns() - sh->start_ns) / 1000;
+        o.response_bytes = m->wire_bytes;
+        if (status >= 200 && status < 300 && !sh->head) {
+            o.prediction = extract(w, m, &o.prediction_value);
+            if (o.prediction == CN_ROUTER_PRED_OK)
+                pair_set(w, sh->pair, CN_ROUTER_CANARY, o.prediction_value);
+        }
+    }
+    step_now(w);
+    cn_router_shard_record(&w->shard, sh->seg, &o);
+}
+
+static void client_write_response(client_t *c, obuf_t *b);
+
+/* Answer the client with an error of the router's own (502/504). */
+static void respond_upstream_error(req_t *q, unsigned status, int failure,
+                                   const char *what)
+{
+    client_t *c = q->client;
+    cn_router_worker_t *w = c->w;
+    const cn_router_config_t *cfg = w->router->cfg;
+    const char *version =
+        q->role == CN_ROUTER_CANARY ? cfg->canary_version : cfg->stable_version;
+    obuf_t body = {0};
+    ob_fmt(&body, "{\"error\":\"%s\",\"status\":%u,\"request_id\":\"", what, status);
+    /* ids are visible ASCII; escape the two JSON specials */
+    for (size_t i = 0; i < q->id_len; i++) {
+        if (q->id[i] == '"' || q->id[i] == '\\')
+            ob_add(&body, "\\", 1);
+        ob_add(&body, &q->id[i], 1);
+    }
+    ob_fmt(&body, "\",\"version\":\"%s\"}\n", version);
+    obuf_t b = {0};
+    ob_fmt(&b,
+           "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+           "X-Request-Id: %.*s\r\nX-Model-Version: %s\r\n",
+           status, cn_http_reason(status), body.len, (int)q->id_len, q->id, version);
+    if (c->close_after)
+        ob_str(&b, "Connection: close\r\n");
+    ob_str(&b, "\r\n");
+    ob_add(&b, body.p, body.len);
+    free(body.p);
+    q->obs.role = q->role;
+    q->obs.status = status;
+    q->obs.failure = failure;
+    q->obs.has_latency = true;
+    q->obs.prediction = -1;
+    wlog(w, "%u for %s %.*s: %s", status, version, (int)q->id_len, q->id, what);
+    client_write_response(c, &b);
+}
+
+static const char *failure_text(int kind)
+{
+    switch (kind) {
+    case CN_ROUTER_FAIL_CONNECT:
+        return "upstream connect failed";
+    case CN_ROUTER_FAIL_RESET:
+        return "upstream closed the connection";
+    case CN_ROUTER_FAIL_TIMEOUT:
+        return "upstream timed out";
+    case CN_ROUTER_FAIL_BAD_RESPONSE:
+        return "upstream sent a malformed response";
+    default:
+        return "no upstream available";
+    }
+}
+
+/* An attempt failed. before_bytes: no byte of a response had arrived. */
+static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
+{
+    cn_router_worker_t *w = u->w;
+    const cn_router_config_t *cfg = w->router->cfg;
+    cn_router_upstream_t *up = u->up;
+    req_t *q = u->req;
+    shadow_t *sh = u->shadow;
+    bool was_reused = u->reused;
+    u->req = NULL;
+    u->shadow = NULL;
+    conn_close(u);
+
+    /* A pooled connection the server had already closed: the request never
+     * reached it. Once more on a fresh connection, not counted. */
+    if (was_reused && before_bytes && kind == CN_ROUTER_FAIL_RESET) {
+        if (sh && !sh->fresh_retry_done) {
+            sh->fresh_retry_done = true;
+            conn_start(w, up, NULL, sh, true);
+            return;
+        }
+        if (q && !q->fresh_retry_done) {
+            q->fresh_retry_done = true;
+            q->conn = NULL;
+            attempt(q, q->role, up);
+            return;
+        }
+    }
+    cn_router_upstream_failure(up, cn_router_now_ms(), cfg->passive_failures,
+                               cfg->passive_cooldown_ms);
+    if (sh) {
+        record_shadow(w, sh, 0, kind, NULL);
+        shadow_free(sh);
+        return;
+    }
+    if (!q)
+        return; /* the client left meanwhile */
+    q->conn = NULL;
+    if (q->role == CN_ROUTER_CANARY && cfg->retry_on_stable && !q->retried &&
+        before_bytes) {
+        cn_router_obs_t o = {0};
+        o.role = CN_ROUTER_CANARY;
+        o.failure = kind;
+        o.retried = true;
+        o.prediction = -1;
+        o.step = q->step;
+        o.request_bytes = q->request_bytes;
+        step_now(w);
+        cn_router_shard_record(&w->shard, q->seg, &o);
+        q->retried = true;
+        q->fresh_retry_done = false;
+        q->attempt_ns = now_ns();
+        attempt(q, CN_ROUTER_STABLE, NULL);
+        return;
+    }
+    respond_upstream_error(q, kind == CN_ROUTER_FAIL_TIMEOUT ? 504 : 502, kind,
+                           failure_text(kind));
+}
+
+/* Build the client's response from the upstream's and send it. */
+static void response_complete(upconn_t *u, bool clean)
+{
+    cn_router_worker_t *w = u->w;
+    const cn_router_config_t *cfg = w->router->cfg;
+    const cn_http_message_t *m = &u->reader.msg;
+    bool keep = clean && m->keep_alive;
+    cn_router_upstream_success(u->up);
+
+    if (u->shadow) {
+        shadow_t *sh = u->shadow;
+        record_shadow(w, sh, m->status_code, -1, m);
+        shadow_free(sh);
+        conn_release(u, keep);
+        return;
+    }
+    req_t *q = u->req;
+    if (!q) {
+        conn_release(u, keep);
+        return;
+    }
+    q->conn = NULL;
+    client_t *c = q->client;
+    const char *version =
+        q->role == CN_ROUTER_CANARY ? cfg->canary_version : cfg->stable_version;
+
+    q->obs.role = q->role;
+    q->obs.status = m->status_code;
+    q->obs.failure = -1;
+    q->obs.has_latency = true;
+    q->obs.response_bytes = m->wire_bytes;
+    q->obs.prediction = -1;
+    if (m->status_code >= 200 && m->status_code < 300 && !q->head) {
+        q->obs.prediction = extract(w, m, &q->obs.prediction_value);
+        if (q->obs.prediction == CN_ROUTER_PRED_OK)
+            pair_set(w, q->pair, q->role, q->obs.prediction_value);
+    }
+
+    obuf_t b = {0};
+    ob_reserve(&b, 256 + m->body_len);
+    ob_fmt(&b, "HTTP/1.1 %u %s\r\n", m->status_code, cn_http_reason(m->status_code));
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const cn_http_header_t *h = &m->headers[i];
+        if (name_is(h, "X-Request-Id") || name_is(h, "X-Model-Version"))
+            continue;
+        if (cn_http_is_hop_header(h->name, h->name_len) &&
+            !(q->head && name_is(h, "Content-Length")))
+            continue;
+        ob_add(&b, h->name, h->name_len);
+        ob_add(&b, ": ", 2);
+        ob_add(&b, h->value, h->value_len);
+        ob_add(&b, "\r\n", 2);
+    }
+    ob_fmt(&b, "X-Request-Id: %.*s\r\nX-Model-Version: %s\r\n", (int)q->id_len, q->id,
+           version);
+    bool no_body = q->head || m->status_code == 204 || m->status_code == 304 ||
+                   m->status_code < 200;
+    if (!no_body)
+        ob_fmt(&b, "Content-Length: %zu\r\n", m->body_len);
+    if (c->close_after)
+        ob_str(&b, "Connection: close\r\n");
+    ob_add(&b, "\r\n", 2);
+    if (!no_body)
+        ob_add(&b, m->body, m->body_len);
+    conn_release(u, keep);
+    client_write_response(c, &b);
+}
+
+/* -------------------------------------------------- upstream I/O callbacks */
+
+static void conn_timeout(uv_timer_t *t)
+{
+    upconn_t *u = t->data;
+    if (u->state == U_CONNECTING)
+        attempt_failed(u, CN_ROUTER_FAIL_CONNECT, true);
+    else if (u->state == U_WAITING)
+        attempt_failed(u, CN_ROUTER_FAIL_TIMEOUT, !u->got_bytes);
+    else
+        conn_close(u);
+}
+
+static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    upconn_t *u = s->data;
+    if (u->state != U_WAITING)
+        return;
+    if (n < 0) {
+        if (n == UV_EOF && cn_http_reader_started(&u->reader)) {
+            cn_http_feed_t r = cn_http_reader_eof(&u->reader);
+            if (r == CN_HTTP_COMPLETE) {
+                uv_read_stop(s);
+                uv_timer_stop(&u->timer);
+                response_complete(u, false);
+                return;
+            }
+        }
+        attempt_failed(u, CN_ROUTER_FAIL_RESET, !u->got_bytes);
+        return;
+    }
+    if (n == 0)
+        return;
+    u->got_bytes = true;
+    size_t used = 0;
+    cn_http_feed_t r = cn_http_reader_feed(&u->reader, buf->base, (size_t)n, &used);
+    if (r == CN_HTTP_ERROR) {
+        wlog(u->w, "bad response from %s: %s", u->up->address, u->reader.error_text);
+        attempt_failed(u, CN_ROUTER_FAIL_BAD_RESPONSE, false);
+        return;
+    }
+    if (r == CN_HTTP_COMPLETE) {
+        uv_read_stop(s);
+        uv_timer_stop(&u->timer);
+        /* Bytes after the response: the server is confused; don't reuse. */
+        response_complete(u, used == (size_t)n);
+    }
+}
+
+static void conn_written(uv_write_t *wr, int status)
+{
+    upconn_t *u = wr->data;
+    u->writing = false;
+    if (u->state == U_CLOSING)
+        return;
+    if (status < 0 && u->state == U_WAITING && !u->got_bytes)
+        attempt_failed(u, CN_ROUTER_FAIL_RESET, true);
+}
+
+static void conn_send(upconn_t *u, const char *buf, size_t len, bool head)
+{
+    cn_router_worker_t *w = u->w;
+    u->state = U_WAITING;
+    u->got_bytes = false;
+    cn_http_reader_next(&u->reader);
+    if (head)
+        cn_http_reader_expect_no_body(&u->reader);
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    u->writing = true;
+    int rc = uv_write(&u->wr, (uv_stream_t *)&u->tcp, &b, 1, conn_written);
+    if (rc < 0) {
+        u->writing = false;
+        attempt_failed(u, CN_ROUTER_FAIL_RESET, true);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_read);
+    uv_timer_start(&u->timer, conn_timeout, w->router->cfg->upstream_timeout_ms, 0);
+}
+
+/* The buffer and HEAD flag of whatever the connection carries. */
+static void conn_payload(upconn_t *u, const char **buf, size_t *len, bool *head)
+{
+    if (u->shadow) {
+        *buf = u->shadow->buf;
+        *len = u->shadow->len;
+        *head = u->shadow->head;
+    } else {
+        *buf = u->req->up_buf;
+        *len = u->req->up_len;
+        *head = u->req->head;
+    }
+}
+
+static void conn_connected(uv_connect_t *cr, int status)
+{
+    upconn_t *u = cr->data;
+    if (u->state == U_CLOSING)
+        return;
+    uv_timer_stop(&u->timer);
+    if (status < 0) {
+        attempt_failed(u, CN_ROUTER_FAIL_CONNECT, true);
+        return;
+    }
+    uv_tcp_nodelay(&u->tcp, 1);
+    const char *buf;
+    size_t len;
+    bool head;
+    conn_payload(u, &buf, &len, &head);
+    conn_send(u, buf, len, head);
+}
+
+/* Start an exchange on a pooled connection to `up`, or a new one. */
+static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req_t *q,
+                            shadow_t *sh, bool fresh)
+{
+    upconn_t *u = fresh ? NULL : w->idle[up->index];
+    if (u) {
+        idle_unlink(u);
+        uv_read_stop((uv_stream_t *)&u->tcp);
+        uv_timer_stop(&u->timer);
+        u->req = q;
+        u->shadow = sh;
+        const char *buf;
+        size_t len;
+        bool head;
+        conn_payload(u, &buf, &len, &head);
+        conn_send(u, buf, len, head);
+        return u;
+    }
+    u = conn_new(w, up);
+    u->req = q;
+    u->shadow = sh;
+    u->state = U_CONNECTING;
+    int rc = uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&up->addr,
+                            conn_connected);
+    if (rc < 0) {
+        /* Fail from the loop, not from inside the caller's stack. */
+        uv_timer_start(&u->timer, conn_timeout, 0, 0);
+        return u;
+    }
+    uv_timer_start(&u->timer, conn_timeout, w->router->cfg->connect_timeout_ms, 0);
+    return u;
+}
+
+/* Round-robin over the usable addresses of a role; NULL if none. */
+static cn_router_upstream_t *pick(cn_router_worker_t *w, cn_router_version_t role,
+                                  bool fail_open)
+{
+    cn_router_t *r = w->router;
+    size_t n = r->count[role];
+    if (n == 0)
+        return NULL;
+    uint64_t now = cn_router_now_ms();
+    for (size_t k = 0; k < n; k++) {
+        size_t i = w->rr[role]++ % n;
+        cn_router_upstream_t *up = &r->upstreams[r->first[role] + i];
+        if (cn_router_upstream_usable(up, now))
+            return up;
+    }
+    /* Every address is marked down. Health is advisory: for stable, try one
+     * anyway rather than refuse; a real failure then gives the 502. */
+    return fail_open ? &r->upstreams[r->first[role] + (w->rr[role]++ % n)] : NULL;
+}
+
+static void attempt(req_t *q, cn_router_version_t role, cn_router_upstream_t *force_up)
+{
+    cn_router_worker_t *w = q->client->w;
+    const cn_router_config_t *cfg = w->router->cfg;
+    q->role = role;
+    cn_router_upstream_t *up =
+        force_up ? force_up : pick(w, role, role == CN_ROUTER_STABLE);
+    if (!up) {
+        /* canary has no usable address */
+        if (cfg->retry_on_stable && !q->retried) {
+            cn_router_obs_t o = {0};
+            o.role = role;
+            o.failure = CN_ROUTER_FAIL_UNAVAILABLE;
+            o.retried = true;
+            o.prediction = -1;
+            o.step = q->step;
+            o.request_bytes = q->request_bytes;
+            step_now(w);
+            cn_router_shard_record(&w->shard, q->seg, &o);
+            q->retried = true;
+            q->attempt_ns = now_ns();
+            attempt(q, CN_ROUTER_STABLE, NULL);
+            return;
+        }
+        respond_upstream_error(q, 502, CN_ROUTER_FAIL_UNAVAILABLE,
+                               failure_text(CN_ROUTER_FAIL_UNAVAILABLE));
+        return;
+    }
+    q->conn = conn_start(w, up, q, NULL, force_up != NULL);
+}
+
+static void start_shadow(cn_router_worker_t *w, req_t *q)
+{
+    cn_router_upstream_t *up = pick(w, CN_ROUTER_CANARY, false);
+    if (!up) {
+        cn_router_obs_t o = {0};
+        o.role = CN_ROUTER_CANARY;
+        o.shadow = true;
+        o.failure = CN_ROUTER_FAIL_UNAVAILABLE;
+        o.prediction = -1;
+        o.step = q->step;
+        cn_router_shard_record(&w->shard, q->seg, &o);
+        return;
+    }
+    shadow_t *sh = cn_xcalloc(1, sizeof *sh);
+    sh->buf = cn_xmalloc(q->up_len);
+    memcpy(sh->buf, q->up_buf, q->up_len);
+    sh->len = q->up_len;
+    sh->seg = q->seg;
+    sh->step = q->step;
+    sh->start_ns = now_ns();
+    sh->request_bytes = q->request_bytes;
+    sh->head = q->head;
+    pair_t *p = cn_xcalloc(1, sizeof *p);
+    p->refs = 2;
+    size_t n = q->id_len < sizeof p->id - 1 ? q->id_len : sizeof p->id - 1;
+    memcpy(p->id, q->id, n);
+    p->step = q->step;
+    sh->pair = p;
+    q->pair = p;
+    conn_start(w, up, NULL, sh, false);
+}
+
+/* -------------------------------------------------------------- clients */
+
+static void req_free(req_t *q)
+{
+    if (!q)
+        return;
+    if (q->conn) {
+        /* the client left while the upstream works: let the exchange
+         * finish (the connection then returns to the pool) */
+        q->conn->req = NULL;
+        q->conn = NULL;
+    }
+    pair_release(q->pair);
+    free(q->up_buf);
+    free(q);
+}
+
+static void client_handle_closed(uv_handle_t *h)
+{
+    client_t *c = h->data;
+    if (--c->handles > 0)
+        return;
+    cn_http_reader_dispose(&c->reader);
+    free(c->pending);
+    free(c->wbuf);
+    free(c);
+}
+
+static void client_close(client_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    cn_router_worker_t *w = c->w;
+    req_free(c->req);
+    c->req = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    atomic_fetch_sub_explicit(&w->router->connections_open, 1, memory_order_relaxed);
+    uv_close((uv_handle_t *)&c->tcp, client_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, client_handle_closed);
+}
+
+static void client_timeout(uv_timer_t *t)
+{
+    client_t *c = t->data;
+    if (c->req || c->writing)
+        return; /* the upstream's own timeout governs in-flight requests */
+    if (!cn_http_reader_started(&c->reader)) {
+        client_close(c); /* idle: close quietly */
+        return;
+    }
+    cn_router_worker_t *w = c->w;
+    atomic_fetch_add_explicit(&w->router->rejects[CN_ROUTER_REJECT_TIMEOUT], 1,
+                              memory_order_relaxed);
+    wlog(w, "408 from %s: request not complete within %" PRIu32 " ms", c->peer,
+         w->router->cfg->header_timeout_ms);
+    obuf_t b = {0};
+    const char *body = "{\"error\":\"request not received in time\",\"status\":408}\n";
+    ob_fmt(&b,
+           "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+           strlen(body), body);
+    c->close_after = true;
+    client_write_response(c, &b);
+}
+
+static void client_reject(client_t *c, unsigned status, const char *text)
+{
+    cn_router_worker_t *w = c->w;
+    int kind = status == 413   ? CN_ROUTER_REJECT_BODY_TOO_BIG
+               : status == 431 ? CN_ROUTER_REJECT_HEADER_TOO_BIG
+                               : CN_ROUTER_REJECT_BAD_REQUEST;
+    atomic_fetch_add_explicit(&w->router->rejects[kind], 1, memory_order_relaxed);
+    wlog(w, "%u from %s: %s", status, c->peer, text);
+    obuf_t body = {0};
+    ob_fmt(&body, "{\"error\":\"");
+    for (const char *p = text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            ob_add(&body, "\\", 1);
+        if ((unsigned char)*p >= 0x20)
+            ob_add(&body, p, 1);
+    }
+    ob_fmt(&body, "\",\"status\":%u}\n", status);
+    obuf_t b = {0};
+    ob_fmt(&b,
+           "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+           "Connection: close\r\n\r\n",
+           status, cn_http_reason(status), body.len);
+    ob_add(&b, body.p, body.len);
+    free(body.p);
+    c->close_after = true;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    client_write_response(c, &b);
+}
+
+static bool id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* A whole request has arrived: decide, build the upstream request, go. */
+static void dispatch(client_t *c)
+{
+    cn_router_worker_t *w = c->w;
+    cn_router_t *r = w->router;
+    const cn_router_config_t *cfg = r->cfg;
+    const cn_http_message_t *m = &c->reader.msg;
+
+    req_t *q = cn_xcalloc(1, sizeof *q);
+    q->client = c;
+    q->start_ns = c->first_byte_ns;
+    q->attempt_ns = q->start_ns;
+    q->request_bytes = m->wire_bytes;
+    q->head = m->method == HTTP_HEAD;
+    c->req = q;
+    if (!m->keep_alive || w->stopping)
+        c->close_after = true;
+
+    const cn_http_header_t *h = cn_http_find_header(m, "X-Request-Id");
+    if (h && id_ok(h->value, h->value_len)) {
+        memcpy(q->id, h->value, h->value_len);
+        q->id_len = h->value_len;
+    } else {
+        /* 128 random bits: unique without coordination between workers */
+        uint64_t a = cn_router_rng_next(&w->rng);
+        uint64_t b = cn_router_rng_next(&w->rng) ^ w->next_id++;
+        q->id_len = (size_t)snprintf(q->id, sizeof q->id, "%016" PRIx64 "%016" PRIx64,
+                                     a, b);
+    }
+    if (cfg->segment_header) {
+        h = cn_http_find_header(m, cfg->segment_header);
+        q->seg = h ? cn_router_shard_segment(&w->shard, h->value, h->value_len) : 0;
+    }
+    cn_router_request_info_t info = {0};
+    if (cfg->sticky_header && (h = cn_http_find_header(m, cfg->sticky_header))) {
+        info.sticky_key = h->value;
+        info.sticky_key_len = h->value_len;
+    } else if (cfg->sticky_cookie) {
+        cn_http_find_cookie(m, cfg->sticky_cookie, &info.sticky_key,
+                            &info.sticky_key_len);
+    }
+    if (cfg->force_header && (h = cn_http_find_header(m, cfg->force_header))) {
+        info.force_value = h->value;
+        info.force_value_len = h->value_len;
+    }
+    cn_router_traffic_t t;
+    cn_router_traffic_acquire(&r->traffic, &t);
+    q->step = step_now(w);
+    cn_router_split_decide(&t, &info, &w->rng, &q->decision);
+
+    /* the request as the upstream sees it */
+    obuf_t b = {0};
+    ob_reserve(&b, 256 + m->url_len + m->body_len);
+    ob_fmt(&b, "%s %s HTTP/1.1\r\n", m->method_name, m->url);
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const cn_http_header_t *hh = &m->headers[i];
+        if (cn_http_is_hop_header(hh->name, hh->name_len) ||
+            name_is(hh, "X-Request-Id"))
+            continue;
+        ob_add(&b, hh->name, hh->name_len);
+        ob_add(&b, ": ", 2);
+        ob_add(&b, hh->value, hh->value_len);
+        ob_add(&b, "\r\n", 2);
+    }
+    ob_fmt(&b, "X-Request-Id: %.*s\r\n", (int)q->id_len, q->id);
+    if (m->body_len > 0 || m->method == HTTP_POST || m->method == HTTP_PUT ||
+        m->method == HTTP_PATCH)
+        ob_fmt(&b, "Content-Length: %zu\r\n", m->body_len);
+    ob_add(&b, "\r\n", 2);
+    ob_add(&b, m->body, m->body_len);
+    q->up_buf = b.p;
+    q->up_len = b.len;
+
+    if (q->decision.shadow_copy)
+        start_shadow(w, q);
+    attempt(q, q->decision.target, NULL);
+}
+
+/* Parse what we have; dispatch a complete request. */
+static void client_parse(client_t *c, const char *data, size_t n)
+{
+    cn_router_worker_t *w = c->w;
+    while (n > 0 && !c->req && !c->writing && !c->closing) {
+        if (!cn_http_reader_started(&c->reader)) {
+            c->first_byte_ns = now_ns();
+            uv_timer_start(&c->timer, client_timeout, w->router->cfg->header_timeout_ms,
+                           0);
+        }
+        size_t used = 0;
+        cn_http_feed_t r = cn_http_reader_feed(&c->reader, data, n, &used);
+        data += used;
+        n -= used;
+        if (r == CN_HTTP_ERROR) {
+            client_reject(c, c->reader.error_status, c->reader.error_text);
+            return;
+        }
+        if (r == CN_HTTP_COMPLETE) {
+            uv_timer_stop(&c->timer);
+            if (c->reading) {
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                c->reading = false;
+            }
+            /* keep the pipelined rest for later */
+            if (n > 0) {
+                if (c->pending_cap < n) {
+                    c->pending = cn_xrealloc(c->pending, n);
+                    c->pending_cap = n;
+                }
+                memmove(c->pending, data, n);
+            }
+            c->pending_len = n;
+            dispatch(c);
+            return;
+        }
+    }
+}
+
+static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    client_t *c = s->data;
+    if (n < 0) {
+        /* EOF or error. A request cut short gets nothing: the peer is gone. */
+        client_close(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    client_parse(c, buf->base, (size_t)n);
+}
+
+static void client_written(uv_write_t *wr, int status)
+{
+    client_t *c = wr->data;
+    cn_router_worker_t *w = c->w;
+    c->writing = false;
+    free(c->wbuf);
+    c->wbuf = NULL;
+    req_t *q = c->req;
+    if (q) {
+        /* the request is done: measure it */
+        uint64_t end = now_ns();
+        uint64_t from = q->retried ? q->attempt_ns : q->start_ns;
+        q->obs.latency_us = (end - from) / 1000;
+        q->obs.request_bytes = q->request_bytes;
+        q->obs.step = q->step;
+        step_now(w);
+        cn_router_shard_record(&w->shard, q->seg, &q->obs);
+        cn_router_shard_remember(&w->shard, q->id, q->id_len, q->obs.role, q->seg,
+                                 q->decision.shadow_copy, unix_now());
+        req_free(q);
+        c->req = NULL;
+        c->served++;
+    }
+    if (status < 0 || c->close_after || c->closing) {
+        client_close(c);
+        return;
+    }
+    client_continue(c);
+}
+
+static void client_write_response(client_t *c, obuf_t *b)
+{
+    if (c->closing) {
+        free(b->p);
+        return;
+    }
+    c->wbuf = b->p;
+    c->writing = true;
+    uv_buf_t ub = uv_buf_init(b->p, (unsigned)b->len);
+    if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &ub, 1, client_written) < 0) {
+        c->writing = false;
+        client_close(c);
+    }
+}
+
+/* After a response: the next pipelined request, or wait for more. */
+static void client_continue(client_t *c)
+{
+    cn_router_worker_t *w = c->w;
+    cn_http_reader_next(&c->reader);
+    if (w->stopping) {
+        client_close(c);
+        return;
+    }
+    if (c->pending_len > 0) {
+        /* Parse from a private copy: client_parse may refill pending. */
+        size_t n = c->pending_len;
+        char *copy = cn_xmalloc(n);
+        memcpy(copy, c->pending, n);
+        c->pending_len = 0;
+        client_parse(c, copy, n);
+        free(copy);
+        if (c->req || c->writing || c->closing)
+            return;
+    }
+    uv_timer_start(&c->timer, client_timeout, w->router->cfg->idle_timeout_ms, 0);
+    if (!c->reading) {
+        c->reading = true;
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    cn_router_worker_t *w = server->data;
+    cn_router_t *r = w->router;
+    if (status < 0) {
+        wlog(w, "accept: %s", uv_strerror(status));
+        return;
+    }
+    client_t *c = cn_xcalloc(1, sizeof *c);
+    c->w = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->wr.data = c;
+    c->handles = 2;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, client_handle_closed);
+        uv_close((uv_handle_t *)&c->timer, client_handle_closed);
+        return;
+    }
+    uint64_t open =
+        atomic_fetch_add_explicit(&r->connections_open, 1, memory_order_relaxed) + 1;
+    atomic_fetch_add_explicit(&r->connections_total, 1, memory_order_relaxed);
+    c->next = w->clients;
+    if (w->clients)
+        w->clients->prev = c;
+    w->clients = c;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        char host[48] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+    }
+    if (open > r->cfg->max_connections || w->stopping) {
+        atomic_fetch_add_explicit(&r->rejects[CN_ROUTER_REJECT_MAX_CONNECTIONS], 1,
+                                  memory_order_relaxed);
+        wlog(w, "closing %s: %u connections open (max_connections)", c->peer,
+             r->cfg->max_connections);
+        client_close(c);
+        return;
+    }
+    cn_http_limits_t lim = {r->cfg->max_header_bytes, r->cfg->max_body_bytes};
+    cn_http_reader_init(&c->reader, CN_HTTP_REQUEST, &lim);
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->reading = true;
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
+    /* The first request must arrive within header_timeout. */
+    uv_timer_start(&c->timer, client_timeout, r->cfg->header_timeout_ms, 0);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static void grace_expired(uv_timer_t *t)
+{
+    cn_router_worker_t *w = t->data;
+    while (w->clients)
+        client_close(w->clients);
+    while (w->conns)
+        conn_close(w->conns);
+}
+
+static void begin_stop(cn_router_worker_t *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    uv_close((uv_handle_t *)&w->listener, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+    /* idle clients and pooled connections go now; busy ones finish */
+    client_t *c = w->clients;
+    while (c) {
+        client_t *next = c->next;
+        if (!c->req && !c->writing)
+            client_close(c);
+        else
+            c->close_after = true;
+        c = next;
+    }
+    for (size_t i = 0; i < w->router->nupstreams; i++)
+        while (w->idle[i])
+            conn_close(w->idle[i]);
+    uv_timer_start(&w->grace, grace_expired, 5000, 0);
+    uv_unref((uv_handle_t *)&w->grace);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    cn_router_worker_t *w = a->data;
+    cn_router__worker_service_call(w);
+    if (atomic_load(&w->router->stopping))
+        begin_stop(w);
+}
+
+cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index)
+{
+    cn_router_worker_t *w = cn_xcalloc(1, sizeof *w);
+    w->router = r;
+    w->index = index;
+    uv_loop_init(&w->loop);
+    w->loop.data = w;
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_timer_init(&w->loop, &w->grace);
+    w->grace.data = w;
+    w->readbuf = cn_xmalloc(READBUF_BYTES);
+    w->idle = cn_xcalloc(r->nupstreams + 1, sizeof *w->idle);
+    w->nidle = cn_xcalloc(r->nupstreams + 1, sizeof *w->nidle);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    w->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+             ((uint64_t)(index + 1) * UINT64_C(0x9e3779b97f4a7c15));
+    cn_router_rng_next(&w->rng);
+    const cn_router_config_t *cfg = r->cfg;
+    cn_router_shard_params_t p = {
+        .max_segments = cfg->max_segments,
+        .reservoir_size = cfg->reservoir_size,
+        .request_id_map_size = cfg->request_id_map_size,
+        .prediction_bounds = cfg->prediction_buckets,
+        .n_prediction_bounds = cfg->n_prediction_buckets,
+        .seed = cn_router_rng_next(&w->rng),
+    };
+    cn_router_shard_init(&w->shard, &p);
+    return w;
+}
+
+void cn_router__worker_free(cn_router_worker_t *w)
+{
+    if (!w)
+        return;
+    cn_router_shard_dispose(&w->shard);
+    free(w->readbuf);
+    free(w->idle);
+    free(w->nidle);
+    free(w);
+}
+
+void *cn_router__worker_main(void *arg)
+{
+    cn_router_worker_t *w = arg;
+    cn_router_t *r = w->router;
+    int rc = uv_tcp_open(&w->listener, r->listen_fds[w->index]);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
+    if (rc < 0)
+        fprintf(stderr, "router[%u]: listen: %s\n", w->index, uv_strerror(rc));
+    r->listen_fds[w->index] = -1; /* owned by the loop now */
+    /* a stop requested before the loop ran */
+    if (atomic_load(&r->stopping))
+        begin_stop(w);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* close whatever is left (the unref'd grace timer) and drain */
+    if (!uv_is_closing((uv_handle_t *)&w->grace))
+        uv_close((uv_handle_t *)&w->grace, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    return NULL;
+}

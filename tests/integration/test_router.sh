@@ -1,0 +1,279 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The data plane with real processes on loopback: two model servers
+# (build/model-server), `canary serve` in front, curl and wrk as clients,
+# promtool for the metrics format.
+. tests/integration/lib.sh
+: "${MODEL_SERVER:=build/model-server}"
+TOKEN=test-token-$$
+export CANARY_TOKEN="$TOKEN"
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_bg NAME CMD...: run in the background, stdout to $TMP/NAME.out,
+# stderr to $TMP/NAME.err; sets $LAST_PID
+start_bg() {
+    name=$1
+    shift
+    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    LAST_PID=$!
+    PIDS="$PIDS $LAST_PID"
+}
+
+# wait_line NAME PATTERN: wait (10 s) for a stdout line of NAME; prints it
+wait_line() {
+    i=0
+    while [ $i -lt 200 ]; do
+        l=$(grep -m1 -E "$2" "$TMP/$1.out" 2>/dev/null || true)
+        if [ -n "$l" ]; then
+            echo "$l"
+            return 0
+        fi
+        i=$((i + 1))
+        sleep 0.05
+    done
+    die "$1 did not print /$2/: $(cat "$TMP/$1.err")"
+}
+
+addr_of() { wait_line "$1" "$2" | awk '{print $NF}'; }
+
+start_model() { # NAME PREDICTION [extra args]
+    n=$1
+    p=$2
+    shift 2
+    start_bg "$n" "$MODEL_SERVER" --listen 127.0.0.1:0 --name "$n" --prediction "$p" "$@"
+    eval "${n}_PID=$LAST_PID"
+    eval "${n}_ADDR=$(addr_of "$n" '^listening on')"
+}
+
+start_canary() { # NAME args...
+    n=$1
+    shift
+    start_bg "$n" "$CANARY" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 "$@"
+    eval "${n}_PID=$LAST_PID"
+    eval "${n}_ADDR=$(addr_of "$n" '^listening on')"
+    eval "${n}_ADMIN=$(addr_of "$n" '^admin on')"
+}
+
+model_requests() { curl -sf "http://$1/stats" | jq .requests; }
+
+put_traffic() { # ADMIN JSON
+    code=$(curl -s -o "$TMP/put.json" -w '%{http_code}' -X PUT \
+        -H "Authorization: Bearer $TOKEN" -d "$2" "http://$1/v1/traffic")
+    [ "$code" = 200 ] || die "PUT /v1/traffic $2: HTTP $code $(cat "$TMP/put.json")"
+}
+
+# versions ADDR N [curl args]: N POSTs over one keep-alive connection;
+# prints one X-Model-Version per line
+versions() {
+    a=$1
+    n=$2
+    shift 2
+    : >"$TMP/urls"
+    i=0
+    while [ $i -lt "$n" ]; do
+        printf 'url = "http://%s/v2/models/m/infer"\noutput = "/dev/null"\n' "$a" >>"$TMP/urls"
+        i=$((i + 1))
+    done
+    curl -s -K "$TMP/urls" -w '%header{x-model-version}\n' \
+        -H 'Content-Type: application/json' -d '{"inputs":[]}' "$@"
+}
+
+# in_binomial K N P: K within the 99.9% normal-approximation interval of
+# Binomial(N, P) (z = 3.2905)
+in_binomial() {
+    awk -v k="$1" -v n="$2" -v p="$3" 'BEGIN {
+        m = n * p; s = sqrt(n * p * (1 - p)); lo = m - 3.2905 * s; hi = m + 3.2905 * s
+        if (k < lo || k > hi) { printf "%d of %d not in [%.1f, %.1f]\n", k, n, lo, hi; exit 1 } }' ||
+        die "split ratio: $1 of $2 to canary is outside the 99.9% binomial interval for p=$3"
+}
+
+echo "router: starting model servers"
+start_model stable 0.25
+start_model canary 0.75
+
+start_canary px --workers 2 --stable "$stable_ADDR" --canary "$canary_ADDR" \
+    --stable-version v1 --canary-version v2 --canary-weight 30 --mode random \
+    --sticky-header X-User --segment-header X-Region --health-interval 200ms --health-timeout 100ms
+
+echo "router: random split at 30%"
+versions "$px_ADDR" 2000 >"$TMP/v"
+n=$(grep -c . "$TMP/v")
+[ "$n" -eq 2000 ] || die "expected 2000 answers, got $n"
+k=$(grep -c '^v2' "$TMP/v" || true)
+in_binomial "$k" 2000 0.30
+echo "  random: $k of 2000 to canary"
+
+echo "router: headers, request ids, lookup"
+curl -s -D "$TMP/h" -o "$TMP/body" -H 'X-Request-Id: abc-123' -H 'X-Canary: never' \
+    -d '{}' "http://$px_ADDR/v2/models/m/infer"
+grep -qi '^x-request-id: abc-123' "$TMP/h" || die "X-Request-Id not echoed: $(cat "$TMP/h")"
+grep -qi '^x-model-version: v[12]' "$TMP/h" || die "no X-Model-Version"
+grep -qi '^x-seen-request-id: abc-123' "$TMP/h" || die "upstream did not get X-Request-Id"
+curl -s -D "$TMP/h2" -o /dev/null -d '{}' "http://$px_ADDR/"
+id=$(grep -i '^x-request-id:' "$TMP/h2" | tr -d '\r' | awk '{print $2}')
+[ ${#id} -ge 16 ] || die "no generated X-Request-Id: $(cat "$TMP/h2")"
+ver=$(grep -i '^x-model-version:' "$TMP/h2" | tr -d '\r' | awk '{print $2}')
+run curl -sf -H "Authorization: Bearer $TOKEN" "http://$px_ADMIN/v1/requests/$id"
+expect_ok
+json_eq .version "\"$ver\""
+
+echo "router: sticky users never move back when the weight rises"
+put_traffic "$px_ADMIN" '{"mode":"sticky","canary_weight":10}'
+# one curl per user: each request is a new client
+sticky_run() {
+    : >"$TMP/$1"
+    j=0
+    while [ $j -lt 400 ]; do
+        curl -s -o /dev/null -w '%header{x-model-version}\n' -H "X-User: user-$j" \
+            -d '{}' "http://$px_ADDR/u" >>"$TMP/$1"
+        j=$((j + 1))
+    done
+}
+sticky_run s10
+put_traffic "$px_ADMIN" '{"canary_weight":30}'
+sticky_run s30
+k10=$(grep -c '^v2' "$TMP/s10" || true)
+k30=$(grep -c '^v2' "$TMP/s30" || true)
+paste -d' ' "$TMP/s10" "$TMP/s30" | grep -c '^v2 v1' >"$TMP/moved" || true
+[ "$(cat "$TMP/moved")" -eq 0 ] || die "sticky: $(cat "$TMP/moved") users moved canary -> stable"
+in_binomial "$k10" 400 0.10
+in_binomial "$k30" 400 0.30
+sticky_run s30b
+cmp -s "$TMP/s30" "$TMP/s30b" || die "sticky: the same users got different versions: $(diff "$TMP/s30" "$TMP/s30b" | head -5)"
+echo "  sticky: $k10 -> $k30 of 400 users on canary, none moved back"
+
+echo "router: no canary request after the weight is set to 0"
+put_traffic "$px_ADMIN" '{"mode":"random","canary_weight":50}'
+versions "$px_ADDR" 50 >/dev/null
+put_traffic "$px_ADMIN" '{"canary_weight":0}'
+before=$(model_requests "$canary_ADDR")
+versions "$px_ADDR" 500 >"$TMP/v0"
+after=$(model_requests "$canary_ADDR")
+[ "$before" = "$after" ] || die "canary got $((after - before)) requests at weight 0"
+grep -q '^v2' "$TMP/v0" && die "a response came from v2 at weight 0"
+echo "  weight 0: canary requests stayed at $after over 500 requests"
+
+echo "router: shadow copies; the user always gets stable's body"
+put_traffic "$px_ADMIN" '{"mode":"shadow","canary_weight":100,"shadow_percent":100}'
+before=$(model_requests "$canary_ADDR")
+i=0
+while [ $i -lt 40 ]; do
+    curl -s -D "$TMP/sh" -o "$TMP/sb" -d '{}' "http://$px_ADDR/v2/models/m/infer"
+    jq -e '.model_name == "stable" and .outputs[0].data[0] == 0.25' "$TMP/sb" >/dev/null ||
+        die "shadow: body not stable's: $(cat "$TMP/sb")"
+    grep -qi '^x-model-version: v1' "$TMP/sh" || die "shadow: not served by v1"
+    i=$((i + 1))
+done
+sleep 0.3
+after=$(model_requests "$canary_ADDR")
+[ $((after - before)) -eq 40 ] || die "shadow: canary got $((after - before)) copies, expected 40"
+run curl -sf -H "Authorization: Bearer $TOKEN" "http://$px_ADMIN/v1/samples?window=step"
+expect_ok
+np=$(jq '.shadow_pairs | length' "$TMP/out")
+[ "$np" -eq 40 ] || die "shadow: $np pairs in /v1/samples, expected 40"
+json_eq '[.shadow_pairs[] | select(.stable == 0.25 and .canary == 0.75)] | length' 40
+echo "  shadow: 40 copies to canary, 40 pairs (0.25, 0.75)"
+
+echo "router: /metrics is valid Prometheus text"
+curl -sf "http://$px_ADMIN/metrics" >"$TMP/metrics" || die "GET /metrics failed"
+promtool check metrics <"$TMP/metrics" >"$TMP/promtool" 2>&1 ||
+    die "promtool: $(cat "$TMP/promtool")"
+grep -q '^canary_requests_total{.*role="canary"' "$TMP/metrics" || die "no canary requests metric"
+grep -q '^canary_request_duration_seconds_bucket' "$TMP/metrics" || die "no latency histogram"
+
+echo "router: admin auth"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$px_ADMIN/v1/traffic")
+[ "$code" = 401 ] || die "no token: HTTP $code, expected 401"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Authorization: Bearer wrong' \
+    -d '{"canary_weight":100,"mode":"random"}' "http://$px_ADMIN/v1/traffic")
+[ "$code" = 401 ] || die "wrong token: HTTP $code, expected 401"
+run curl -sf -H "Authorization: Bearer $TOKEN" "http://$px_ADMIN/v1/traffic"
+json_eq .mode '"shadow"'
+
+echo "router: a canary killed under load causes no client error"
+put_traffic "$px_ADMIN" '{"mode":"random","canary_weight":50}'
+cat >"$TMP/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+wrk -t1 -c8 -d4s -s "$TMP/post.lua" "http://$px_ADDR/v2/models/m/infer" >"$TMP/wrk" 2>&1 &
+WRK=$!
+sleep 1.5
+kill -9 "$canary_PID"
+wait "$WRK" || die "wrk failed: $(cat "$TMP/wrk")"
+grep -q 'Non-2xx' "$TMP/wrk" && die "client errors after canary died: $(cat "$TMP/wrk")"
+grep -q 'Socket errors' "$TMP/wrk" && die "socket errors after canary died: $(cat "$TMP/wrk")"
+reqs=$(awk '/requests in/ {print $1}' "$TMP/wrk")
+curl -sf "http://$px_ADMIN/metrics" >"$TMP/metrics"
+fails=$(awk '/^canary_upstream_failures_total\{.*role="canary"/ {s += $NF} END {print s + 0}' "$TMP/metrics")
+retries=$(awk '/^canary_retries_total\{.*role="canary"/ {s += $NF} END {print s + 0}' "$TMP/metrics")
+[ "$fails" -gt 0 ] || die "canary failures not counted: $(grep failures "$TMP/metrics")"
+[ "$retries" -gt 0 ] || die "retries not counted"
+echo "  canary killed: $reqs requests, 0 client errors, $fails canary failures, $retries retried on stable"
+
+echo "router: stable down gives 502 with a JSON body"
+put_traffic "$px_ADMIN" '{"canary_weight":0}'
+kill -9 "$stable_PID"
+sleep 0.2
+code=$(curl -s -o "$TMP/b502" -w '%{http_code}' -d '{}' "http://$px_ADDR/x")
+[ "$code" = 502 ] || die "stable down: HTTP $code, expected 502"
+jq -e '.status == 502 and (.error | length > 0)' "$TMP/b502" >/dev/null ||
+    die "502 body: $(cat "$TMP/b502")"
+
+echo "router: limits give 400, 408, 413, 431"
+start_model lim 0.5
+start_canary lp --workers 1 --stable "$lim_ADDR" --max-body-bytes 1KiB \
+    --max-header-bytes 2KiB --header-timeout 1s
+head -c 2000 /dev/zero | tr '\0' 'a' >"$TMP/big"
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$TMP/big" "http://$lp_ADDR/x")
+[ "$code" = 413 ] || die "big body: HTTP $code, expected 413"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 3000 /dev/zero | tr '\0' 'b')" \
+    "http://$lp_ADDR/x")
+[ "$code" = 431 ] || die "big header: HTTP $code, expected 431"
+host=${lp_ADDR%:*}
+port=${lp_ADDR##*:}
+bash -c "exec 3<>/dev/tcp/$host/$port; printf 'NOT HTTP AT ALL\r\n\r\n' >&3; timeout 5 cat <&3" \
+    >"$TMP/r400" 2>/dev/null || true
+head -n1 "$TMP/r400" | grep -q '^HTTP/1.1 400' || die "garbage: $(head -n1 "$TMP/r400")"
+bash -c "exec 3<>/dev/tcp/$host/$port; printf 'GET / HTTP/1.1\r\nHost: x\r\n' >&3; timeout 5 cat <&3" \
+    >"$TMP/r408" 2>/dev/null || true
+head -n1 "$TMP/r408" | grep -q '^HTTP/1.1 408' || die "slow headers: $(head -n1 "$TMP/r408")"
+grep -q '408 from' "$TMP/lp.err" || die "no log line for the 408"
+code=$(curl -s -o /dev/null -w '%{http_code}' -d '{}' "http://$lp_ADDR/ok")
+[ "$code" = 200 ] || die "after the limits the proxy answers $code"
+
+echo "router: pipelined requests are answered in order; chunked bodies pass"
+bash -c "exec 3<>/dev/tcp/$host/$port
+printf 'POST /a HTTP/1.1\r\nHost: x\r\nX-Request-Id: p1\r\nContent-Length: 2\r\n\r\n{}POST /b HTTP/1.1\r\nHost: x\r\nX-Request-Id: p2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nX-Request-Id: p3\r\nConnection: close\r\n\r\n' >&3
+timeout 5 cat <&3" >"$TMP/pipe" 2>/dev/null || true
+ids=$(grep -i '^x-request-id:' "$TMP/pipe" | tr -d '\r' | awk '{printf "%s ", $2}')
+[ "$ids" = "p1 p2 p3 " ] || die "pipelining: got ids '$ids'"
+
+echo "router: the traffic survives a restart with --state"
+kill "$lp_PID"
+wait "$lp_PID" 2>/dev/null || true
+start_canary st --workers 1 --stable "$lim_ADDR" --canary "$lim_ADDR" --canary-weight 5 \
+    --state "$TMP/state.db"
+put_traffic "$st_ADMIN" '{"canary_weight":0}'
+kill "$st_PID"
+wait "$st_PID" 2>/dev/null || true
+start_canary st2 --workers 1 --stable "$lim_ADDR" --canary "$lim_ADDR" --canary-weight 5 \
+    --state "$TMP/state.db"
+run curl -sf -H "Authorization: Bearer $TOKEN" "http://$st2_ADMIN/v1/traffic"
+json_eq .canary_weight 0
+
+echo "router: bad flags are one-line errors"
+run "$CANARY" serve --stable 127.0.0.1:1 --canary-weight 150
+expect_error 64 'canary-weight'
+run "$CANARY" serve --canary-weight 5
+expect_error 64 'stable'
+run "$CANARY" serve --stable 127.0.0.1:1 --bogus 1
+expect_error 64 'unknown flag'
+echo "router: all checks passed"

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Running the real `promtool check metrics` from the admin API tests. */
+#ifndef CN_TEST_PROMTOOL_H
+#define CN_TEST_PROMTOOL_H
+
+#include <stddef.h>
+
+#define PROMTOOL "/usr/bin/promtool"
+
+/*
+ * Run `promtool check metrics` on text; return its exit status (0: valid
+ * and lint-clean) and put what it said in out. promtool is a test
+ * dependency (scripts/deps.sh installs the prometheus package), so its
+ * absence fails the calling test rather than skipping it.
+ */
+int promtool_check(const char *text, char *out, size_t outlen);
+
+#endif

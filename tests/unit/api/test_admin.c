@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The admin API, one route at a time, through cn_admin_handle (no
+ * sockets), against the fake router: authentication and its constant-time
+ * comparison, every route's answer, PUT /v1/traffic validation, the log
+ * line for rejected requests. test_admin_server.c does the same over real
+ * sockets.
+ */
+#include "api/admin.h"
+#include "fake_router.h"
+#include "promtool.h"
+#include "util/error.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN "s3cret-token"
+#define AUTH "Bearer " TOKEN
+
+static fake_router_t fake;
+static cn_admin_t *admin;
+static FILE *admin_log;
+static cn_admin_response_t res;
+
+static void setup(void)
+{
+    fake_router_init(&fake);
+    cn_admin_ops_t ops = fake_router_ops(&fake);
+    char err[256];
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &admin, err, sizeof err), 0,
+                 "%s", err);
+    admin_log = tmpfile();
+    cn_admin_set_log(admin, admin_log);
+    memset(&res, 0, sizeof res);
+}
+
+static void teardown(void)
+{
+    cn_admin_response_dispose(&res);
+    cn_admin_free(admin);
+    fclose(admin_log);
+    cr_assert_eq(fake.snapshots_live, 0, "every snapshot was freed");
+}
+
+/* Everything the admin log got so far. */
+static const char *log_text(void)
+{
+    static char buf[4096];
+    fflush(admin_log);
+    rewind(admin_log);
+    size_t n = fread(buf, 1, sizeof buf - 1, admin_log);
+    buf[n] = '\0';
+    return buf;
+}
+
+/*
+ * Hand one request to cn_admin_handle; the response is left in `res`
+ * (disposed by the next call or teardown). auth is the Authorization
+ * header value, or NULL for none.
+ */
+static void call(enum http_method method, const char *url, const char *auth,
+                 const char *body)
+{
+    cn_http_header_t headers[2];
+    cn_http_message_t msg;
+    memset(&msg, 0, sizeof msg);
+    msg.method = method;
+    msg.method_name = http_method_str(method);
+    msg.url = url;
+    msg.url_len = strlen(url);
+    msg.http_major = msg.http_minor = 1;
+    msg.keep_alive = true;
+    msg.headers = headers;
+    headers[0] = (cn_http_header_t){"Host", 4, "localhost", 9};
+    msg.nheaders = 1;
+    if (auth)
+        headers[msg.nheaders++] =
+            (cn_http_header_t){"Authorization", 13, auth, strlen(auth)};
+    msg.body = body ? body : "";
+    msg.body_len = body ? strlen(body) : 0;
+    cn_admin_response_dispose(&res);
+    cn_admin_handle(admin, &msg, "127.0.0.1", &res);
+    cr_assert_not_null(res.body);
+    cr_assert_eq(strlen(res.body), res.body_len);
+}
+
+/* call(), assert the status, and parse the JSON body (decref it). */
+static json_t *call_json(enum http_method method, const char *url, const char *auth,
+                         const char *body, unsigned status)
+{
+    call(method, url, auth, body);
+    cr_assert_eq(res.status, status, "%s %s: %u %s", http_method_str(method), url,
+                 res.status, res.body);
+    cr_assert_str_eq(res.content_type, "application/json");
+    json_error_t jerr;
+    json_t *j = json_loadb(res.body, res.body_len, 0, &jerr);
+    cr_assert_not_null(j, "not JSON: %s: %s", jerr.text, res.body);
+    return j;
+}
+
+static const char *error_of(json_t *j)
+{
+    const char *e = json_string_value(json_object_get(j, "error"));
+    cr_assert_not_null(e, "no error string");
+    return e;
+}
+
+/* ------------------------------------------------------------ auth */
+
+Test(admin_auth, compares_tokens_over_the_whole_length_of_both)
+{
+    cr_assert(cn_admin_token_equal("abc", 3, "abc", 3));
+    cr_assert_not(cn_admin_token_equal("abd", 3, "abc", 3));
+    cr_assert_not(cn_admin_token_equal("xbc", 3, "abc", 3));
+    cr_assert_not(cn_admin_token_equal("ab", 2, "abc", 3), "a prefix");
+    cr_assert_not(cn_admin_token_equal("abcd", 4, "abc", 3), "a longer token");
+    cr_assert_not(cn_admin_token_equal("", 0, "abc", 3));
+    /* Trailing NULs cannot stand in for missing bytes. */
+    cr_assert_not(cn_admin_token_equal("abc\0", 4, "abc", 3));
+    cr_assert(cn_admin_token_equal("", 0, "", 0));
+}
+
+Test(admin_auth, refuses_a_request_without_a_token_and_changes_nothing, .init = setup,
+     .fini = teardown)
+{
+    json_t *j =
+        call_json(HTTP_PUT, "/v1/traffic", NULL, "{\"canary_weight\": 50}", 401);
+    cr_assert_str_eq(error_of(j), "missing or wrong bearer token");
+    cr_assert(res.www_authenticate);
+    cr_assert_eq(fake.set_calls, 0);
+    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
+    cr_assert_eq(fake.step, 7);
+    json_decref(j);
+}
+
+Test(admin_auth, refuses_wrong_tokens_and_schemes, .init = setup, .fini = teardown)
+{
+    const char *wrong[] = {"Bearer s3cret-tokeN",
+                           "Bearer s3cret-toke",
+                           "Bearer s3cret-token2",
+                           "Bearer ",
+                           "Bearer",
+                           "Basic czNjcmV0LXRva2Vu",
+                           "s3cret-token",
+                           "Bearers3cret-token",
+                           "Bearer s3cret token"};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        json_t *j = call_json(HTTP_PUT, "/v1/traffic", wrong[i],
+                              "{\"canary_weight\": 50}", 401);
+        cr_assert(res.www_authenticate);
+        json_decref(j);
+        j = call_json(HTTP_GET, "/v1/samples", wrong[i], NULL, 401);
+        json_decref(j);
+    }
+    cr_assert_eq(fake.set_calls, 0);
+    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
+}
+
+Test(admin_auth, accepts_the_scheme_in_any_case_and_extra_spaces, .init = setup,
+     .fini = teardown)
+{
+    const char *right[] = {"Bearer s3cret-token", "bearer s3cret-token",
+                           "BEARER   s3cret-token", "Bearer s3cret-token  "};
+    for (size_t i = 0; i < sizeof right / sizeof right[0]; i++)
+        json_decref(call_json(HTTP_GET, "/v1/traffic", right[i], NULL, 200));
+}
+
+Test(admin_auth, hides_which_routes_exist_from_clients_without_a_token, .init = setup,
+     .fini = teardown)
+{
+    json_decref(call_json(HTTP_GET, "/no/such/thing", NULL, NULL, 401));
+    json_decref(call_json(HTTP_DELETE, "/v1/traffic", NULL, NULL, 401));
+    json_decref(call_json(HTTP_GET, "/no/such/thing", AUTH, NULL, 404));
+}
+
+Test(admin_auth, leaves_healthz_and_metrics_open, .init = setup, .fini = teardown)
+{
+    json_decref(call_json(HTTP_GET, "/healthz", NULL, NULL, 200));
+    call(HTTP_GET, "/metrics", NULL, NULL);
+    cr_assert_eq(res.status, 200);
+}
+
+Test(admin_auth, logs_one_line_per_rejected_request, .init = setup, .fini = teardown)
+{
+    json_decref(call_json(HTTP_PUT, "/v1/traffic", NULL, "{}", 401));
+    json_decref(call_json(HTTP_GET, "/v1/traffic", AUTH, NULL, 200));
+    json_decref(call_json(HTTP_GET, "/nope\n", AUTH, NULL, 404));
+    cr_assert_str_eq(log_text(), "admin: 401 PUT /v1/traffic from 127.0.0.1\n"
+                                 "admin: 404 GET /nope? from 127.0.0.1\n");
+}
+
+Test(admin_auth, requires_a_token_to_start)
+{
+    fake_router_t f;
+    fake_router_init(&f);
+    cn_admin_ops_t ops = fake_router_ops(&f);
+    cn_admin_t *a = (cn_admin_t *)&f;
+    char err[256];
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", "", &ops, &a, err, sizeof err), CN_EINVAL);
+    cr_assert_null(a);
+    cr_assert(strstr(err, "token"), "%s", err);
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", NULL, &ops, &a, err, sizeof err),
+                 CN_EINVAL);
+}
+
+/* ------------------------------------------------------------ server setup */
+
+Test(admin_new, binds_port_zero_and_reports_the_port)
+{
+    fake_router_t f;
+    fake_router_init(&f);
+    cn_admin_ops_t ops = fake_router_ops(&f);
+    cn_admin_t *a;
+    char err[256];
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &a, err, sizeof err), 0, "%s",
+                 err);
+    const char *addr = cn_admin_address(a);
+    cr_assert_eq(strncmp(addr, "127.0.0.1:", 10), 0, "%s", addr);
+    cr_assert_gt(atoi(addr + 10), 0, "%s", addr);
+
+    /* The same port again is taken. */
+    cn_admin_t *b;
+    cr_assert_eq(cn_admin_new(addr, TOKEN, &ops, &b, err, sizeof err), CN_EIO);
+    cr_assert_null(b);
+    cr_assert(strstr(err, addr), "%s", err);
+    cr_assert(strstr(err, "address already in use"), "%s", err);
+    cn_admin_free(a);
+    cn_admin_free(NULL);
+}
+
+Test(admin_new, rejects_malformed_addresses_naming_them)
+{
+    fake_router_t f;
+    fake_router_init(&f);
+    cn_admin_ops_t ops = fake_router_ops(&f);
+    cn_admin_t *a;
+    char err[256];
+    const char *bad[] = {"127.0.0.1",
+                         "127.0.0.1:",
+                         "127.0.0.1:http",
+                         "127.0.0.1:70000",
+                         "[::1",
+                         "::1:80",
+                         ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(cn_admin_new(bad[i], TOKEN, &ops, &a, err, sizeof err), CN_EINVAL,
+                     "%s", bad[i]);
+        cr_assert(strstr(err, "expected host:port"), "%s", err);
+    }
+    cr_assert_eq(cn_admin_new("[::1]:0", TOKEN, &ops, &a, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(strncmp(cn_admin_address(a), "[::1]:", 6), 0, "%s",
+                 cn_admin_address(a));
+    cn_admin_free(a);
+}
+
+Test(admin_new, requires_every_operation)
+{
+    fake_router_t f;
+    fake_router_init(&f);
+    cn_admin_ops_t ops = fake_router_ops(&f);
+    ops.lookup = NULL;
+    cn_admin_t *a;
+    char err[256];
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &a, err, sizeof err),
+                 CN_EINVAL);
+}
+
+/* ------------------------------------------------------------ routes */
+
+Test(admin, answers_healthz, .init = setup, .fini = teardown)
+{
+    call(HTTP_GET, "/healthz", NULL, NULL);
+    cr_assert_eq(res.status, 200);
+    cr_assert_str_eq(res.body, "{\"status\":\"ok\"}\n");
+    cr_assert_str_eq(res.content_type, "application/json");
+}
+
+Test(admin, answers_metrics_in_the_prometheus_text_format, .init = setup,
+     .fini = teardown)
+{
+    call(HTTP_GET, "/metrics", NULL, NULL);
+    cr_assert_eq(res.status, 200);
+    cr_assert_str_eq(res.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    cr_assert(strstr(res.body, "\ncanary_requests_total{version=\"v1\",role=\"stable\","
+                               "segment=\"\"} 100\n"));
+    char out[8192];
+    cr_assert_eq(promtool_check(res.body, out, sizeof out), 0, "%s", out);
+}
+
+Test(admin, answers_503_when_no_snapshot_can_be_had, .init = setup, .fini = teardown)
+{
+    fake.no_snapshot = true;
+    json_decref(call_json(HTTP_GET, "/metrics", NULL, NULL, 503));
+    json_decref(call_json(HTTP_GET, "/v1/samples", AUTH, NULL, 503));
+}
+
+Test(admin, answers_405_with_allow_for_a_wrong_method, .init = setup, .fini = teardown)
+{
+    json_t *j = call_json(HTTP_POST, "/healthz", NULL, NULL, 405);
+    cr_assert_str_eq(res.allow, "GET, HEAD");
+    json_decref(j);
+    json_decref(call_json(HTTP_PUT, "/metrics", NULL, NULL, 405));
+    j = call_json(HTTP_DELETE, "/v1/traffic", AUTH, NULL, 405);
+    cr_assert_str_eq(res.allow, "GET, HEAD, PUT");
+    cr_assert(strstr(error_of(j), "DELETE"), "%s", error_of(j));
+    json_decref(j);
+    json_decref(call_json(HTTP_POST, "/v1/samples", AUTH, NULL, 405));
+    json_decref(call_json(HTTP_DELETE, "/v1/requests/req-42", AUTH, NULL, 405));
+}
+
+Test(admin, answers_404_in_json_for_unknown_paths, .init = setup, .fini = teardown)
+{
+    const char *paths[] = {"/",          "/v1",           "/v1/traffic/",
+                           "/healthz/x", "/v1/requests/", "/v1/requests/a/b",
+                           "/V1/traffic"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        json_t *j = call_json(HTTP_GET, paths[i], AUTH, NULL, 404);
+        cr_assert_null(res.allow);
+        json_decref(j);
+    }
+}
+
+Test(admin, answers_get_traffic, .init = setup, .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/traffic", AUTH, NULL, 200);
+    cr_assert_str_eq(res.body, "{\"canary_weight\":2.5,\"mode\":\"random\","
+                               "\"shadow_percent\":100,\"force_enabled\":false,"
+                               "\"step\":7}\n");
+    json_decref(j);
+}
+
+Test(admin, writes_weights_as_exact_percentages, .init = setup, .fini = teardown)
+{
+    unsigned bps[] = {0, 1, 10, 99, 250, 1234, 9999, 10000};
+    const char *want[] = {"0", "0.01", "0.1", "0.99", "2.5", "12.34", "99.99", "100"};
+    for (size_t i = 0; i < 8; i++) {
+        fake.traffic.canary_weight_bp = (uint16_t)bps[i];
+        call(HTTP_GET, "/v1/traffic", AUTH, NULL);
+        char expect[64];
+        snprintf(expect, sizeof expect, "{\"canary_weight\":%s,", want[i]);
+        cr_assert_eq(strncmp(res.body, expect, strlen(expect)), 0, "%s", res.body);
+    }
+}
+
+/* ------------------------------------------------------------ PUT traffic */
+
+Test(admin_traffic, changes_only_the_keys_given, .init = setup, .fini = teardown)
+{
+    json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH, "{\"canary_weight\": 5}", 200);
+    cr_assert_eq(fake.set_calls, 1);
+    cr_assert_eq(fake.traffic.canary_weight_bp, 500);
+    cr_assert_eq(fake.traffic.shadow_bp, 10000);
+    cr_assert_eq(fake.traffic.mode, CN_ROUTER_MODE_RANDOM);
+    cr_assert_str_eq(res.body,
+                     "{\"canary_weight\":5,\"mode\":\"random\","
+                     "\"shadow_percent\":100,\"force_enabled\":false,"
+                     "\"step\":8}\n",
+                     "the new traffic and the new step");
+    json_decref(j);
+
+    j = call_json(HTTP_PUT, "/v1/traffic", AUTH,
+                  "{\"mode\": \"shadow\", \"shadow_percent\": 12.25, "
+                  "\"force_enabled\": true}",
+                  200);
+    cr_assert_eq(fake.traffic.canary_weight_bp, 500);
+    cr_assert_eq(fake.traffic.shadow_bp, 1225);
+    cr_assert_eq(fake.traffic.mode, CN_ROUTER_MODE_SHADOW);
+    cr_assert(fake.traffic.force_enabled);
+    cr_assert_eq(json_integer_value(json_object_get(j, "step")), 9);
+    json_decref(j);
+}
+
+Test(admin_traffic, accepts_percentages_with_up_to_two_decimals, .init = setup,
+     .fini = teardown)
+{
+    const char *bodies[] = {"0",   "0.01",  "2.55",  "2.50", "1e1",
+                            "100", "100.0", "99.99", "0.1",  "0.0"};
+    unsigned want[] = {0, 1, 255, 250, 1000, 10000, 10000, 9999, 10, 0};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        fake.traffic.canary_weight_bp = 4321;
+        char body[64];
+        snprintf(body, sizeof body, "{\"canary_weight\": %s}", bodies[i]);
+        json_decref(call_json(HTTP_PUT, "/v1/traffic", AUTH, body, 200));
+        cr_assert_eq(fake.traffic.canary_weight_bp, want[i], "%s", body);
+    }
+}
+
+Test(admin_traffic, does_not_publish_an_unchanged_config, .init = setup,
+     .fini = teardown)
+{
+    json_decref(call_json(HTTP_PUT, "/v1/traffic", AUTH,
+                          "{\"canary_weight\": 2.5, \"mode\": \"random\"}", 200));
+    json_decref(call_json(HTTP_PUT, "/v1/traffic", AUTH, "{}", 200));
+    cr_assert_eq(fake.set_calls, 0);
+    cr_assert_eq(fake.step, 7, "no new measurement step");
+}
+
+Test(admin_traffic, rejects_bad_values_naming_the_key_and_the_value, .init = setup,
+     .fini = teardown)
+{
+    static const struct {
+        const char *body, *key, *value;
+    } cases[] = {
+        {"{\"canary_weight\": 2.555}", "canary_weight", "2.555"},
+        {"{\"canary_weight\": 2.5500000001}", "canary_weight", "2.5500000001"},
+        {"{\"canary_weight\": 0.001}", "canary_weight", "0.001"},
+        {"{\"canary_weight\": 101}", "canary_weight", "101"},
+        {"{\"canary_weight\": 100.01}", "canary_weight", "100.01"},
+        {"{\"canary_weight\": -1}", "canary_weight", "-1"},
+        {"{\"canary_weight\": \"5\"}", "canary_weight", "\"5\""},
+        {"{\"canary_weight\": true}", "canary_weight", "true"},
+        {"{\"canary_weight\": null}", "canary_weight", "null"},
+        {"{\"canary_weight\": [5]}", "canary_weight", "[5]"},
+        {"{\"shadow_percent\": 100.5}", "shadow_percent", "100.5"},
+        {"{\"mode\": \"fast\"}", "mode", "\"fast\""},
+        {"{\"mode\": \"Random\"}", "mode", "\"Random\""},
+        {"{\"mode\": 1}", "mode", "1"},
+        {"{\"force_enabled\": \"yes\"}", "force_enabled", "\"yes\""},
+        {"{\"force_enabled\": 1}", "force_enabled", "1"},
+        {"{\"canary_weight\": 5, \"weight\": 5}", "weight", "canary_weight"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH, cases[i].body, 400);
+        const char *e = error_of(j);
+        cr_assert(strstr(e, cases[i].key), "%s: %s", cases[i].body, e);
+        cr_assert(strstr(e, cases[i].value), "%s: %s", cases[i].body, e);
+        json_decref(j);
+    }
+    cr_assert_eq(fake.set_calls, 0, "nothing was published");
+    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
+    cr_assert_eq(fake.traffic.mode, CN_ROUTER_MODE_RANDOM);
+}
+
+Test(admin_traffic, changes_nothing_when_one_of_several_keys_is_bad, .init = setup,
+     .fini = teardown)
+{
+    json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH,
+                          "{\"canary_weight\": 50, \"mode\": \"sticky\", "
+                          "\"force_enabled\": \"on\"}",
+                          400);
+    cr_assert(strstr(error_of(j), "force_enabled"));
+    json_decref(j);
+    cr_assert_eq(fake.set_calls, 0);
+    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
+    cr_assert_eq(fake.traffic.mode, CN_ROUTER_MODE_RANDOM);
+}
+
+Test(admin_traffic, rejects_bodies_that_are_not_one_json_object, .init = setup,
+     .fini = teardown)
+{
+    const char *bodies[] = {"",
+                            "canary_weight=5",
+                            "[1]",
+                            "5",
+                            "{\"canary_weight\": 5",
+                            "{\"canary_weight\": 5, \"canary_weight\": 6}",
+                            "{\"canary_weight\": 5} {}"};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH, bodies[i], 400);
+        cr_assert(strstr(error_of(j), "body"), "%s: %s", bodies[i], error_of(j));
+        json_decref(j);
+    }
+    cr_assert_eq(fake.set_calls, 0);
+}
+
+Test(admin_traffic, passes_on_a_failure_to_publish, .init = setup, .fini = teardown)
+{
+    fake.set_rc = CN_EIO;
+    json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH, "{\"canary_weight\": 5}", 500);
+    cr_assert(strstr(error_of(j), "disk full"), "%s", error_of(j));
+    json_decref(j);
+    fake.set_rc = CN_EINVAL;
+    json_decref(
+        call_json(HTTP_PUT, "/v1/traffic", AUTH, "{\"canary_weight\": 5}", 400));
+    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
+}
+
+/* ------------------------------------------------------------ samples */
+
+static json_t *path(json_t *j, const char *p)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", p);
+    for (char *tok = strtok(buf, "/"); tok && j; tok = strtok(NULL, "/"))
+        j = json_is_array(j) ? json_array_get(j, (size_t)atoi(tok))
+                             : json_object_get(j, tok);
+    cr_assert_not_null(j, "no %s", p);
+    return j;
+}
+
+static double num(json_t *j, const char *p)
+{
+    json_t *v = path(j, p);
+    cr_assert(json_is_number(v), "%s is not a number", p);
+    return json_number_value(v);
+}
+
+Test(admin_samples, gives_the_current_step_per_version_and_segment, .init = setup,
+     .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/samples?window=step", AUTH, NULL, 200);
+    cr_assert_str_eq(json_string_value(path(j, "window")), "step");
+    cr_assert_eq(num(j, "step"), 7);
+    cr_assert_eq(num(j, "step_started"), 1700000000.5);
+    cr_assert_eq(num(j, "now"), 1700000060.25);
+    cr_assert_eq(num(j, "traffic/canary_weight"), 2.5);
+    cr_assert_str_eq(json_string_value(path(j, "traffic/mode")), "random");
+    cr_assert_str_eq(json_string_value(path(j, "versions/stable/version")), "v1");
+    cr_assert_str_eq(json_string_value(path(j, "versions/canary/version")), "v2");
+    cr_assert_eq(json_object_size(path(j, "versions/stable/segments")), 2);
+    cr_assert_eq(json_object_size(path(j, "versions/canary/segments")), 1);
+
+    json_t *seg = json_object_get(path(j, "versions/stable/segments"), "");
+    cr_assert_eq(num(seg, "requests"), 40);
+    cr_assert_eq(num(seg, "errors"), 2);
+    cr_assert_eq(num(seg, "latency_us/count"), 40);
+    /* Quantiles are bucket midpoints: 1000 us is in [1000, 1003], 3000 us
+     * in [2992, 3007]. */
+    cr_assert_eq(num(seg, "latency_us/p50"), 1001);
+    cr_assert_eq(num(seg, "latency_us/p95"), 2999);
+    cr_assert_eq(num(seg, "latency_us/p99"), 2999);
+    cr_assert_eq(json_array_size(path(seg, "latency_us/sample")), 3);
+    cr_assert_eq(num(seg, "latency_us/sample/2"), 1200);
+    cr_assert_eq(num(seg, "predictions/seen"), 30);
+    cr_assert_eq(num(seg, "predictions/sample/0"), 0.1);
+    cr_assert_eq(num(seg, "predictions/sample/2"), 0.9);
+
+    json_t *west =
+        json_object_get(path(j, "versions/stable/segments"), "eu \"west\"\n");
+    cr_assert_not_null(west, "the segment name survives escaping");
+    cr_assert_eq(num(west, "requests"), 0);
+    cr_assert(json_is_null(path(west, "latency_us/p50")), "no quantile of nothing");
+    cr_assert_eq(json_array_size(path(west, "predictions/sample")), 0);
+
+    json_t *canary = json_object_get(path(j, "versions/canary/segments"), "");
+    cr_assert_eq(num(canary, "predictions/sample/1"), 0.55);
+
+    json_t *pairs = path(j, "shadow_pairs");
+    cr_assert_eq(json_array_size(pairs), 2);
+    cr_assert_str_eq(json_string_value(path(pairs, "1/request_id")), "req-2");
+    cr_assert_eq(num(pairs, "1/stable"), 0.7);
+    cr_assert_eq(num(pairs, "1/canary"), 0.6);
+    json_decref(j);
+}
+
+Test(admin_samples, prints_reals_in_their_shortest_form, .init = setup,
+     .fini = teardown)
+{
+    call(HTTP_GET, "/v1/samples", AUTH, NULL);
+    cr_assert_eq(res.status, 200);
+    cr_assert(strstr(res.body, "\"sample\":[0.1,0.5,0.9]"), "%s", res.body);
+    cr_assert(strstr(res.body, "\"now\":1700000060.25"), "%s", res.body);
+}
+
+Test(admin_samples, defaults_to_the_step_window, .init = setup, .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/samples", AUTH, NULL, 200);
+    cr_assert_str_eq(json_string_value(path(j, "window")), "step");
+    json_decref(j);
+}
+
+Test(admin_samples, gives_cumulative_counts_without_samples_for_all, .init = setup,
+     .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/samples?window=all", AUTH, NULL, 200);
+    cr_assert_str_eq(json_string_value(path(j, "window")), "all");
+    json_t *seg = json_object_get(path(j, "versions/stable/segments"), "");
+    cr_assert_eq(num(seg, "requests"), 100);
+    cr_assert_eq(num(seg, "errors"), 5, "3 5xx + 2 failures");
+    cr_assert_eq(num(seg, "latency_us/count"), 98);
+    cr_assert_eq(num(seg, "latency_us/p50"), 1001);
+    cr_assert_eq(num(seg, "predictions/seen"), 90);
+    cr_assert_null(json_object_get(path(seg, "latency_us"), "sample"));
+    cr_assert_null(json_object_get(path(seg, "predictions"), "sample"));
+    cr_assert_null(json_object_get(j, "shadow_pairs"));
+    json_t *canary = json_object_get(path(j, "versions/canary/segments"), "");
+    cr_assert_eq(num(canary, "shadow_requests"), 15);
+    cr_assert_eq(num(canary, "retried_on_stable"), 1);
+    cr_assert_eq(num(canary, "errors"), 2);
+    json_decref(j);
+}
+
+Test(admin_samples, rejects_other_windows_and_parameters, .init = setup,
+     .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/samples?window=60s", AUTH, NULL, 400);
+    const char *e = error_of(j);
+    cr_assert(strstr(e, "'step' or 'all'") && strstr(e, "60s"), "%s", e);
+    json_decref(j);
+    j = call_json(HTTP_GET, "/v1/samples?windows=step", AUTH, NULL, 400);
+    cr_assert(strstr(error_of(j), "windows"), "%s", error_of(j));
+    json_decref(j);
+    json_decref(call_json(HTTP_GET, "/v1/samples?window=", AUTH, NULL, 400));
+    json_decref(call_json(HTTP_GET, "/v1/samples?window=%zz", AUTH, NULL, 400));
+    json_decref(call_json(HTTP_GET, "/v1/samples?window=%61ll", AUTH, NULL, 200));
+}
+
+/* ------------------------------------------------------------ lookup */
+
+Test(admin_lookup, finds_a_known_request, .init = setup, .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/requests/" FAKE_KNOWN_ID, AUTH, NULL, 200);
+    cr_assert_str_eq(json_string_value(path(j, "request_id")), FAKE_KNOWN_ID);
+    cr_assert_str_eq(json_string_value(path(j, "version")), "v2");
+    cr_assert_str_eq(json_string_value(path(j, "role")), "canary");
+    cr_assert_str_eq(json_string_value(path(j, "segment")), "eu");
+    cr_assert_eq(num(j, "time"), 1700000001.25);
+    cr_assert(json_is_false(path(j, "shadowed")));
+    json_decref(j);
+}
+
+Test(admin_lookup, decodes_percent_escapes_in_the_id, .init = setup, .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/requests/a%20b%2Fc", AUTH, NULL, 200);
+    cr_assert_str_eq(json_string_value(path(j, "request_id")), "a b/c");
+    json_decref(j);
+    json_decref(call_json(HTTP_GET, "/v1/requests/a%2", AUTH, NULL, 400));
+}
+
+Test(admin_lookup, answers_404_for_an_unknown_id, .init = setup, .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/requests/nope", AUTH, NULL, 404);
+    cr_assert(strstr(error_of(j), "'nope'"), "%s", error_of(j));
+    json_decref(j);
+}

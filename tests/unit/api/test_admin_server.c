@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The admin server over real sockets: the server runs on 127.0.0.1:0 in a
+ * thread, and the tests speak HTTP/1.1 to it with plain sockets: headers on
+ * the wire, keep-alive, pipelining, limits, timeouts, and stopping from
+ * another thread.
+ */
+#include "api/admin.h"
+#include "fake_router.h"
+#include "util/error.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKEN "s3cret-token"
+
+static fake_router_t fake;
+static cn_admin_t *server;
+static pthread_t server_thread;
+static FILE *server_log;
+static int server_port;
+
+static void *serve(void *arg)
+{
+    cn_admin_run(arg);
+    return NULL;
+}
+
+static void start(uint32_t idle_ms, uint32_t request_ms)
+{
+    fake_router_init(&fake);
+    cn_admin_ops_t ops = fake_router_ops(&fake);
+    char err[256];
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &server, err, sizeof err), 0,
+                 "%s", err);
+    server_log = tmpfile();
+    cn_admin_set_log(server, server_log);
+    cn_admin_set_timeouts(server, idle_ms, request_ms);
+    server_port = atoi(strrchr(cn_admin_address(server), ':') + 1);
+    cr_assert_eq(pthread_create(&server_thread, NULL, serve, server), 0);
+}
+
+static void setup(void)
+{
+    start(0, 0);
+}
+
+static void stop(void)
+{
+    cn_admin_stop(server);
+    pthread_join(server_thread, NULL);
+    cn_admin_free(server);
+    fclose(server_log);
+}
+
+static const char *log_text(void)
+{
+    static char buf[4096];
+    fflush(server_log);
+    rewind(server_log);
+    size_t n = fread(buf, 1, sizeof buf - 1, server_log);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* A client connection with a receive buffer (responses may arrive
+ * together). */
+typedef struct client_s {
+    int fd;
+    char buf[256 * 1024];
+    size_t len;
+} client_t;
+
+typedef struct response_s {
+    unsigned status;
+    char head[4096];
+    char *body;
+    size_t body_len;
+} response_t;
+
+static client_t *connect_client(void)
+{
+    client_t *c = calloc(1, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(c->fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(server_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(c->fd, (struct sockaddr *)&sa, sizeof sa), 0, "%s",
+                 strerror(errno));
+    struct timeval tv = {5, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return c;
+}
+
+static void close_client(client_t *c)
+{
+    close(c->fd);
+    free(c);
+}
+
+static void send_text(client_t *c, const char *text, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(c->fd, text + off, len - off, MSG_NOSIGNAL);
+        cr_assert_gt(n, 0, "send: %s", strerror(errno));
+        off += (size_t)n;
+    }
+}
+
+static void send_str(client_t *c, const char *text)
+{
+    send_text(c, text, strlen(text));
+}
+
+/* Read more bytes into the buffer; 0 at end of stream. */
+static ssize_t fill(client_t *c)
+{
+    cr_assert_lt(c->len, sizeof c->buf, "response too big for the test buffer");
+    ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+    cr_assert_geq(n, 0, "recv: %s", strerror(errno));
+    c->len += (size_t)n;
+    return n;
+}
+
+/* Read one whole response (Content-Length framed); free r->body. */
+static void read_response(client_t *c, response_t *r)
+{
+    char *end;
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+        cr_assert_gt(fill(c), 0, "closed before a whole head");
+    size_t head_len = (size_t)(end - c->buf) + 4;
+    cr_assert_lt(head_len, sizeof r->head);
+    memcpy(r->head, c->buf, head_len);
+    r->head[head_len] = '\0';
+    cr_assert_eq(sscanf(r->head, "HTTP/1.1 %u ", &r->status), 1, "%s", r->head);
+    const char *cl = strcasestr(r->head, "\r\nContent-Length: ");
+    cr_assert_not_null(cl, "%s", r->head);
+    r->body_len = strtoul(cl + 18, NULL, 10);
+    while (c->len < head_len + r->body_len)
+        cr_assert_gt(fill(c), 0, "closed before a whole body");
+    r->body = malloc(r->body_len + 1);
+    memcpy(r->body, c->buf + head_len, r->body_len);
+    r->body[r->body_len] = '\0';
+    memmove(c->buf, c->buf + head_len + r->body_len, c->len - head_len - r->body_len);
+    c->len -= head_len + r->body_len;
+}
+
+static void assert_closed(client_t *c)
+{
+    cr_assert_eq(c->len, 0, "unexpected bytes: %.*s", (int)c->len, c->buf);
+    char byte;
+    ssize_t n = recv(c->fd, &byte, 1, 0);
+    cr_assert(n == 0 || (n < 0 && errno == ECONNRESET), "still open: %zd %s", n,
+              n < 0 ? strerror(errno) : "");
+}
+
+static bool has_header(const response_t *r, const char *line)
+{
+    char want[256];
+    snprintf(want, sizeof want, "\r\n%s\r\n", line);
+    return strcasestr(r->head, want) != NULL;
+}
+
+Test(admin_server, answers_healthz_with_complete_headers, .init = setup, .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200, "%s", r.head);
+    cr_assert_str_eq(r.body, "{\"status\":\"ok\"}\n");
+    cr_assert(has_header(&r, "Content-Type: application/json"), "%s", r.head);
+    cr_assert(has_header(&r, "Content-Length: 16"), "%s", r.head);
+    cr_assert(has_header(&r, "Connection: keep-alive"), "%s", r.head);
+    free(r.body);
+    close_client(c);
+}
+
+Test(admin_server, serves_metrics_with_the_prometheus_content_type, .init = setup,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(has_header(&r, "Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+              "%s", r.head);
+    cr_assert(strstr(r.body, "# TYPE canary_requests_total counter\n"));
+    free(r.body);
+    close_client(c);
+}
+
+Test(admin_server, answers_pipelined_requests_in_order_on_one_connection, .init = setup,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c,
+             "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+             "\r\n\r\n"
+             "GET /nope HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n\r\n"
+             "PUT /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+             "\r\nContent-Length: 21\r\n\r\n{\"canary_weight\": 10}");
+    unsigned want[] = {200, 200, 404, 200};
+    for (int i = 0; i < 4; i++) {
+        response_t r;
+        read_response(c, &r);
+        cr_assert_eq(r.status, want[i], "response %d: %s%s", i, r.head, r.body);
+        if (i == 1)
+            cr_assert(strstr(r.body, "\"canary_weight\":2.5"), "%s", r.body);
+        if (i == 3)
+            cr_assert(strstr(r.body, "\"canary_weight\":10"), "%s", r.body);
+        free(r.body);
+    }
+    /* Still open afterwards. */
+    send_str(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200);
+    free(r.body);
+    close_client(c);
+}
+
+Test(admin_server, answers_a_request_sent_one_byte_at_a_time, .init = setup,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    const char *req =
+        "PUT /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+        "\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\n{\"mod\r\nd\r\ne\": \"sticky\"}\r\n0\r\n\r\n";
+    for (size_t i = 0; req[i]; i++)
+        send_text(c, req + i, 1);
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200, "%s%s", r.head, r.body);
+    cr_assert(strstr(r.body, "\"mode\":\"sticky\""), "%s", r.body);
+    free(r.body);
+    close_client(c);
+}
+
+Test(admin_server, answers_head_with_the_headers_of_get_and_no_body, .init = setup,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* The HEAD response: Content-Length of the GET, then directly the next
+     * response. */
+    char *end;
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+        cr_assert_gt(fill(c), 0);
+    cr_assert_eq(strncmp(c->buf, "HTTP/1.1 200 ", 13), 0);
+    cr_assert_not_null(
+        memmem(c->buf, (size_t)(end - c->buf), "Content-Length: 16", 18));
+    size_t head_len = (size_t)(end - c->buf) + 4;
+    memmove(c->buf, c->buf + head_len, c->len - head_len);
+    c->len -= head_len;
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "{\"status\":\"ok\"}\n");
+    free(r.body);
+    close_client(c);
+}
+
+Test(admin_server, sends_www_authenticate_and_allow_headers, .init = setup,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "PUT /v1/traffic HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+                "DELETE /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 401);
+    cr_assert(has_header(&r, "WWW-Authenticate: Bearer"), "%s", r.head);
+    cr_assert(strstr(r.body, "missing or wrong bearer token"));
+    free(r.body);
+    read_response(c, &r);
+    cr_assert_eq(r.status, 405);
+    cr_assert(has_header(&r, "Allow: GET, HEAD, PUT"), "%s", r.head);
+    free(r.body);
+    close_client(c);
+    cr_assert(strstr(log_text(), "admin: 401 PUT /v1/traffic from 127.0.0.1\n"), "%s",
+              log_text());
+}
+
+Test(admin_server, closes_after_connection_close_and_http_1_0, .init = setup,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(has_header(&r, "Connection: close"), "%s", r.head);
+    free(r.body);
+    assert_closed(c);
+    close_client(c);
+
+    c = connect_client();
+    send_str(c, "GET /healthz HTTP/1.0\r\n\r\n");
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(has_header(&r, "Connection: close"), "%s", r.head);
+    free(r.body);
+    assert_closed(c);
+    close_client(c);
+}
+
+Test(admin_server, answers_a_client_that_half_closes_after_its_request, .init = setup,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    shutdown(c->fd, SHUT_WR);
+    response_t r;
+    for (int i = 0; i < 2; i++) {
+        read_response(c, &r);
+        cr_assert_eq(r.status, 200);
+        free(r.body);
+    }
+    assert_closed(c);
+    close_client(c);
+}
+
+Test(admin_server, refuses_a_body_over_1_mib_with_413, .init = setup, .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "PUT /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\nContent-Length: 2000000\r\n\r\n");
+    /* Send the body until the server answers (it may answer as soon as the
+     * head shows the length, or once 1 MiB has arrived). */
+    static char chunk[64 * 1024];
+    memset(chunk, ' ', sizeof chunk);
+    for (size_t sent = 0; sent < 2000000;) {
+        struct pollfd p = {c->fd, POLLIN, 0};
+        if (poll(&p, 1, 0) > 0)
+            break;
+        ssize_t n = send(c->fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 413, "%s%s", r.head, r.body);
+    cr_assert(has_header(&r, "Connection: close"), "%s", r.head);
+    free(r.body);
+    close_client(c);
+    cr_assert_eq(fake.set_calls, 0);
+}
+
+Test(admin_server, refuses_a_head_over_64_kib_with_431, .init = setup, .fini = stop)
+{
+    client_t *c = connect_client();
+    size_t big = 70 * 1024;
+    char *req = malloc(big + 128);
+    int n = sprintf(req, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + n, 'a', big);
+    strcpy(req + n + big, "\r\n\r\n");
+    send_text(c, req, strlen(req));
+    free(req);
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 431, "%s%s", r.head, r.body);
+    free(r.body);
+    close_client(c);
+}
+
+Test(admin_server, answers_garbage_with_400_and_closes, .init = setup, .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "HELLO\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 400, "%s%s", r.head, r.body);
+    cr_assert(strstr(r.body, "\"error\""), "%s", r.body);
+    free(r.body);
+    assert_closed(c);
+    close_client(c);
+    cr_assert(strstr(log_text(), "admin: 400 ("), "%s", log_text());
+}
+
+static void setup_short_timeouts(void)
+{
+    start(150, 300);
+}
+
+Test(admin_server, answers_408_when_a_request_is_not_finished_in_time,
+     .init = setup_short_timeouts, .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    response_t r;
+    read_response(c, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_assert_eq(r.status, 408, "%s%s", r.head, r.body);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert(waited > 0.2 && waited < 3, "%f s", waited);
+    free(r.body);
+    assert_closed(c);
+    close_client(c);
+}
+
+Test(admin_server, closes_an_idle_keep_alive_connection, .init = setup_short_timeouts,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    free(r.body);
+    assert_closed(c); /* within the 5 s receive timeout; idle is 150 ms */
+    close_client(c);
+}
+
+Test(admin_server, stops_from_another_thread_with_connections_open)
+{
+    start(0, 0);
+    client_t *idle = connect_client();
+    client_t *partial = connect_client();
+    send_str(partial, "GET /heal");
+    /* Let the server accept both before stopping. */
+    client_t *c = connect_client();
+    send_str(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    free(r.body);
+    stop();
+    assert_closed(idle);
+    assert_closed(partial);
+    close_client(idle);
+    close_client(partial);
+    close_client(c);
+}
+
+Test(admin_server, a_stop_before_run_makes_run_return_at_once)
+{
+    fake_router_init(&fake);
+    cn_admin_ops_t ops = fake_router_ops(&fake);
+    cn_admin_t *a;
+    char err[256];
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &a, err, sizeof err), 0);
+    cn_admin_stop(a);
+    cn_admin_stop(a);
+    cr_assert_eq(cn_admin_run(a), 0);
+    cr_assert_eq(cn_admin_run(a), CN_EINVAL, "only once");
+    cn_admin_free(a);
+}

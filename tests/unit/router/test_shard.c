@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The worker's measurement shard: cells, steps, segments, the request-id
+ * map, and the merge of several workers' shards into one snapshot. */
+#include "router/shard.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const double bounds[] = {0.25, 0.5, 0.75};
+
+static cn_router_shard_params_t params(unsigned max_segments, size_t reservoir,
+                                       size_t ids)
+{
+    cn_router_shard_params_t p = {
+        .max_segments = max_segments,
+        .reservoir_size = reservoir,
+        .request_id_map_size = ids,
+        .prediction_bounds = bounds,
+        .n_prediction_bounds = 3,
+        .seed = 42,
+    };
+    return p;
+}
+
+static cn_router_obs_t ok_obs(cn_router_version_t role, uint64_t latency_us,
+                              double prediction, uint64_t step)
+{
+    cn_router_obs_t o = {0};
+    o.role = role;
+    o.status = 200;
+    o.failure = -1;
+    o.has_latency = true;
+    o.latency_us = latency_us;
+    o.request_bytes = 100;
+    o.response_bytes = 50;
+    o.prediction = CN_ROUTER_PRED_OK;
+    o.prediction_value = prediction;
+    o.step = step;
+    return o;
+}
+
+static cn_router_cell_t *find_cell(cn_router_snapshot_t *s, cn_router_version_t role,
+                                   const char *seg)
+{
+    for (size_t i = 0; i < s->ncells; i++)
+        if (s->cells[i].role == role && strcmp(s->cells[i].segment, seg) == 0)
+            return &s->cells[i];
+    return NULL;
+}
+
+static cn_router_snapshot_t merge_one(cn_router_shard_t *sh, size_t reservoir)
+{
+    cn_router_shard_part_t part;
+    cn_router_shard_copy(sh, &part);
+    cn_router_snapshot_t snap = {0};
+    cn_router_shard_merge(&part, 1, reservoir, 3, 7, &snap);
+    cn_router_shard_part_dispose(&part);
+    return snap;
+}
+
+static void snap_dispose(cn_router_snapshot_t *s)
+{
+    cn_router_cells_free(s->cells, s->ncells);
+    free(s->pairs);
+}
+
+Test(shard, records_counters_latency_and_predictions_per_role)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(4, 100, 10);
+    cn_router_shard_init(&sh, &p);
+    cn_router_shard_sync_step(&sh, 1);
+    for (int i = 0; i < 10; i++) {
+        cn_router_obs_t o = ok_obs(CN_ROUTER_STABLE, 1000 + (uint64_t)i, 0.1 * i, 1);
+        cn_router_shard_record(&sh, 0, &o);
+    }
+    cn_router_obs_t f = {0};
+    f.role = CN_ROUTER_CANARY;
+    f.failure = CN_ROUTER_FAIL_CONNECT;
+    f.retried = true;
+    f.prediction = -1;
+    f.step = 1;
+    cn_router_shard_record(&sh, 0, &f);
+    cn_router_obs_t bad = ok_obs(CN_ROUTER_CANARY, 500, 0, 1);
+    bad.prediction = CN_ROUTER_PRED_NOT_JSON;
+    bad.status = 503;
+    cn_router_shard_record(&sh, 0, &bad);
+
+    cn_router_snapshot_t s = merge_one(&sh, 100);
+    cr_assert_eq(s.ncells, 2);
+    cn_router_cell_t *st = find_cell(&s, CN_ROUTER_STABLE, "");
+    cn_router_cell_t *ca = find_cell(&s, CN_ROUTER_CANARY, "");
+    cr_assert(st && ca);
+    cr_assert_eq(st->requests, 10);
+    cr_assert_eq(st->responses_by_code[200], 10);
+    cr_assert_eq(st->responses_by_class[2], 10);
+    cr_assert_eq(st->request_bytes, 1000);
+    cr_assert_eq(cn_metrics_hist_count(&st->latency), 10);
+    cr_assert_eq(st->predictions[CN_ROUTER_PRED_OK], 10);
+    /* predictions 0, .1, ..., .9 against le bounds .25 .5 .75 +Inf */
+    cr_assert_eq(st->prediction_le[0], 3);
+    cr_assert_eq(st->prediction_le[1], 6); /* 0.5 is not exactly 5 * 0.1 */
+    cr_assert_eq(st->prediction_le[2], 8);
+    cr_assert_eq(st->prediction_le[3], 10);
+    cr_assert_eq(st->n_step_latency, 10);
+    cr_assert_eq(st->n_step_predictions, 10);
+    cr_assert_eq(ca->requests, 2);
+    cr_assert_eq(ca->failures[CN_ROUTER_FAIL_CONNECT], 1);
+    cr_assert_eq(ca->retried_on_stable, 1);
+    cr_assert_eq(ca->step_errors, 2, "a failure and a 503 are both errors");
+    cr_assert_eq(ca->predictions[CN_ROUTER_PRED_NOT_JSON], 1);
+    cr_assert_eq(ca->n_step_predictions, 0);
+    snap_dispose(&s);
+    cn_router_shard_dispose(&sh);
+}
+
+Test(shard, a_new_step_resets_step_data_but_not_cumulative_counters)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(4, 100, 0);
+    cn_router_shard_init(&sh, &p);
+    cn_router_shard_sync_step(&sh, 1);
+    for (int i = 0; i < 5; i++) {
+        cn_router_obs_t o = ok_obs(CN_ROUTER_CANARY, 100, 0.5, 1);
+        cn_router_shard_record(&sh, 0, &o);
+    }
+    cn_router_shard_sync_step(&sh, 2);
+    /* a request decided in step 1 that finishes in step 2 */
+    cn_router_obs_t late = ok_obs(CN_ROUTER_CANARY, 100, 0.5, 1);
+    cn_router_shard_record(&sh, 0, &late);
+    cn_router_obs_t now = ok_obs(CN_ROUTER_CANARY, 100, 0.5, 2);
+    cn_router_shard_record(&sh, 0, &now);
+    cn_router_snapshot_t s = merge_one(&sh, 100);
+    cn_router_cell_t *c = find_cell(&s, CN_ROUTER_CANARY, "");
+    cr_assert_eq(c->requests, 7);
+    cr_assert_eq(c->step_requests, 1, "only the step-2 decision is in step 2");
+    cr_assert_eq(c->n_step_latency, 1);
+    cr_assert_eq(cn_metrics_hist_count(&c->step_latency), 1);
+    cr_assert_eq(cn_metrics_hist_count(&c->latency), 7);
+    snap_dispose(&s);
+    /* an older step number never rewinds the shard */
+    cn_router_shard_sync_step(&sh, 1);
+    cn_router_obs_t again = ok_obs(CN_ROUTER_CANARY, 100, 0.5, 2);
+    cn_router_shard_record(&sh, 0, &again);
+    s = merge_one(&sh, 100);
+    cr_assert_eq(find_cell(&s, CN_ROUTER_CANARY, "")->step_requests, 2);
+    snap_dispose(&s);
+    cn_router_shard_dispose(&sh);
+}
+
+Test(shard, segments_beyond_the_limit_share_other)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(2, 10, 0);
+    cn_router_shard_init(&sh, &p);
+    unsigned a = cn_router_shard_segment(&sh, "eu", 2);
+    unsigned b = cn_router_shard_segment(&sh, "us", 2);
+    unsigned c = cn_router_shard_segment(&sh, "asia", 4);
+    unsigned d = cn_router_shard_segment(&sh, "africa", 6);
+    cr_assert_eq(cn_router_shard_segment(&sh, "eu", 2), a);
+    cr_assert_eq(cn_router_shard_segment(&sh, NULL, 0), 0);
+    cr_assert_neq(a, b);
+    cr_assert_eq(c, d);
+    cr_assert_str_eq(cn_router_shard_segment_name(&sh, c), "_other");
+    /* control bytes cannot reach the exposition */
+    cn_router_shard_t sh2;
+    cn_router_shard_init(&sh2, &p);
+    unsigned e = cn_router_shard_segment(&sh2, "a\nb\"", 4);
+    cr_assert_str_eq(cn_router_shard_segment_name(&sh2, e), "a_b\"");
+    cn_router_shard_dispose(&sh2);
+    cn_router_shard_dispose(&sh);
+}
+
+Test(shard, request_id_map_keeps_the_newest_entries)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(4, 10, 4);
+    cn_router_shard_init(&sh, &p);
+    unsigned eu = cn_router_shard_segment(&sh, "eu", 2);
+    char id[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "req-%d", i);
+        cn_router_shard_remember(&sh, id, strlen(id),
+                                 i % 2 ? CN_ROUTER_CANARY : CN_ROUTER_STABLE, eu,
+                                 false, 1000.0 + i);
+    }
+    cn_router_lookup_t l;
+    cr_assert_not(cn_router_shard_find(&sh, "req-0", 5, &l));
+    cr_assert_not(cn_router_shard_find(&sh, "req-1", 5, &l));
+    for (int i = 2; i < 6; i++) {
+        snprintf(id, sizeof id, "req-%d", i);
+        cr_assert(cn_router_shard_find(&sh, id, strlen(id), &l), "%s", id);
+        cr_assert_eq(l.role, i % 2 ? CN_ROUTER_CANARY : CN_ROUTER_STABLE);
+        cr_assert_str_eq(l.segment, "eu");
+        cr_assert_float_eq(l.unix_s, 1000.0 + i, 1e-9);
+    }
+    /* a repeated id resolves to its latest request */
+    cn_router_shard_remember(&sh, "req-3", 5, CN_ROUTER_STABLE, 0, true, 2000.0);
+    cr_assert(cn_router_shard_find(&sh, "req-3", 5, &l));
+    cr_assert_eq(l.role, CN_ROUTER_STABLE);
+    cr_assert(l.shadowed);
+    /* many more than the capacity: still bounded and consistent */
+    for (int i = 0; i < 10000; i++) {
+        snprintf(id, sizeof id, "x%d", i);
+        cn_router_shard_remember(&sh, id, strlen(id), CN_ROUTER_CANARY, 0, false, i);
+    }
+    cr_assert(cn_router_shard_find(&sh, "x9999", 5, &l));
+    cr_assert_not(cn_router_shard_find(&sh, "x9995", 5, &l));
+    cn_router_shard_dispose(&sh);
+}
+
+Test(shard, merge_samples_in_proportion_to_what_each_worker_saw)
+{
+    /* worker A saw 9000 values (all 1.0), worker B 1000 (all 2.0); each
+     * keeps 500; the merged sample of 500 must be about 450 : 50 */
+    cn_router_shard_t a, b;
+    cn_router_shard_params_t p = params(4, 500, 0);
+    cn_router_shard_init(&a, &p);
+    p.seed = 43;
+    cn_router_shard_init(&b, &p);
+    cn_router_shard_sync_step(&a, 1);
+    cn_router_shard_sync_step(&b, 1);
+    for (int i = 0; i < 9000; i++) {
+        cn_router_obs_t o = ok_obs(CN_ROUTER_STABLE, 10, 1.0, 1);
+        cn_router_shard_record(&a, 0, &o);
+    }
+    for (int i = 0; i < 1000; i++) {
+        cn_router_obs_t o = ok_obs(CN_ROUTER_STABLE, 20, 2.0, 1);
+        cn_router_shard_record(&b, 0, &o);
+    }
+    cn_router_shard_part_t parts[2];
+    cn_router_shard_copy(&a, &parts[0]);
+    cn_router_shard_copy(&b, &parts[1]);
+    cn_router_snapshot_t s = {0};
+    cn_router_shard_merge(parts, 2, 500, 3, 1, &s);
+    cn_router_cell_t *c = find_cell(&s, CN_ROUTER_STABLE, "");
+    cr_assert_eq(c->requests, 10000);
+    cr_assert_eq(c->n_step_predictions, 500);
+    cr_assert_eq(c->step_predictions_seen, 10000);
+    size_t twos = 0;
+    for (size_t i = 0; i < c->n_step_predictions; i++)
+        twos += c->step_predictions[i] == 2.0;
+    cr_assert_eq(twos, 50);
+    cr_assert_eq(c->n_step_latency, 500);
+    cr_assert_eq(cn_metrics_hist_count(&c->latency), 10000);
+    snap_dispose(&s);
+    cn_router_shard_part_dispose(&parts[0]);
+    cn_router_shard_part_dispose(&parts[1]);
+    cn_router_shard_dispose(&a);
+    cn_router_shard_dispose(&b);
+}
+
+Test(shard, merge_keeps_every_value_when_under_capacity_and_sorts_cells)
+{
+    cn_router_shard_t a, b;
+    cn_router_shard_params_t p = params(4, 100, 0);
+    cn_router_shard_init(&a, &p);
+    cn_router_shard_init(&b, &p);
+    cn_router_shard_sync_step(&a, 3);
+    cn_router_shard_sync_step(&b, 3);
+    unsigned us_a = cn_router_shard_segment(&a, "us", 2);
+    unsigned eu_b = cn_router_shard_segment(&b, "eu", 2);
+    unsigned us_b = cn_router_shard_segment(&b, "us", 2);
+    cn_router_obs_t o = ok_obs(CN_ROUTER_CANARY, 5, 0.3, 3);
+    cn_router_shard_record(&a, us_a, &o);
+    cn_router_shard_record(&b, us_b, &o);
+    cn_router_shard_record(&b, eu_b, &o);
+    o.role = CN_ROUTER_STABLE;
+    cn_router_shard_record(&b, eu_b, &o);
+    cn_router_shard_pair(&a, "r1", 0.1, 0.2, 3);
+    cn_router_shard_pair(&b, "r2", 0.3, 0.4, 3);
+    cn_router_shard_pair(&b, "old", 0.3, 0.4, 2); /* another step: ignored */
+    cn_router_shard_part_t parts[2];
+    cn_router_shard_copy(&a, &parts[0]);
+    cn_router_shard_copy(&b, &parts[1]);
+    cn_router_snapshot_t s = {0};
+    cn_router_shard_merge(parts, 2, 100, 3, 1, &s);
+    cr_assert_eq(s.ncells, 3);
+    cr_assert_eq(s.cells[0].role, CN_ROUTER_STABLE);
+    cr_assert_str_eq(s.cells[1].segment, "eu");
+    cr_assert_str_eq(s.cells[2].segment, "us");
+    cr_assert_eq(s.cells[2].requests, 2);
+    cr_assert_eq(s.cells[2].n_step_latency, 2);
+    cr_assert_eq(s.npairs, 2);
+    double sum = 0;
+    for (size_t i = 0; i < s.npairs; i++)
+        sum += s.pairs[i].stable + s.pairs[i].canary;
+    cr_assert_float_eq(sum, 1.0, 1e-12);
+    snap_dispose(&s);
+    cn_router_shard_part_dispose(&parts[0]);
+    cn_router_shard_part_dispose(&parts[1]);
+    cn_router_shard_dispose(&a);
+    cn_router_shard_dispose(&b);
+}
