@@ -586,6 +586,8 @@ static void response_complete(upconn_t *u, bool clean)
         if (cn_http_is_hop_header(h->name, h->name_len) &&
             !(q->head && name_is(h, "Content-Length")))
             continue;
+        if (cn_http_connection_lists(m, h->name, h->name_len))
+            continue;
         ob_add(&b, h->name, h->name_len);
         ob_add(&b, ": ", 2);
         ob_add(&b, h->value, h->value_len);
@@ -593,8 +595,7 @@ static void response_complete(upconn_t *u, bool clean)
     }
     ob_fmt(&b, "X-Request-Id: %.*s\r\nX-Model-Version: %s\r\n", (int)q->id_len, q->id,
            version);
-    bool no_body = q->head || m->status_code == 204 || m->status_code == 304 ||
-                   m->status_code < 200;
+    bool no_body = q->head || m->status_code == 204 || m->status_code == 304;
     if (!no_body)
         ob_fmt(&b, "Content-Length: %zu\r\n", m->body_len);
     if (c->close_after)
@@ -972,8 +973,8 @@ static void dispatch(client_t *c)
         /* 128 random bits: unique without coordination between workers */
         uint64_t a = cn_router_rng_next(&w->rng);
         uint64_t b = cn_router_rng_next(&w->rng) ^ w->next_id++;
-        q->id_len = (size_t)snprintf(q->id, sizeof q->id, "%016" PRIx64 "%016" PRIx64,
-                                     a, b);
+        q->id_len =
+            (size_t)snprintf(q->id, sizeof q->id, "%016" PRIx64 "%016" PRIx64, a, b);
     }
     if (cfg->segment_header) {
         h = cn_http_find_header(m, cfg->segment_header);
@@ -991,9 +992,13 @@ static void dispatch(client_t *c)
         info.force_value = h->value;
         info.force_value_len = h->value_len;
     }
+    /* The step first, then the traffic: cn_router_set_traffic publishes
+     * the traffic first and then opens the step, so a request that sees the
+     * new step also sees the new traffic, and a step's data never holds a
+     * decision made under the config before it. */
+    q->step = step_now(w);
     cn_router_traffic_t t;
     cn_router_traffic_acquire(&r->traffic, &t);
-    q->step = step_now(w);
     cn_router_split_decide(&t, &info, &w->rng, &q->decision);
 
     /* the request as the upstream sees it */
@@ -1003,6 +1008,7 @@ static void dispatch(client_t *c)
     for (size_t i = 0; i < m->nheaders; i++) {
         const cn_http_header_t *hh = &m->headers[i];
         if (cn_http_is_hop_header(hh->name, hh->name_len) ||
+            cn_http_connection_lists(m, hh->name, hh->name_len) ||
             name_is(hh, "X-Request-Id"))
             continue;
         ob_add(&b, hh->name, hh->name_len);

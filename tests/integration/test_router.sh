@@ -60,6 +60,18 @@ start_canary() { # NAME args...
     eval "${n}_ADMIN=$(addr_of "$n" '^admin on')"
 }
 
+# stop_canary NAME: SIGTERM, then it must exit 0 with no sanitizer report
+stop_canary() {
+    eval "pid=\$${1}_PID"
+    kill "$pid"
+    st=0
+    wait "$pid" || st=$?
+    [ "$st" -eq 0 ] || die "$1 exited $st after SIGTERM: $(tail -n 20 "$TMP/$1.err")"
+    if grep -Eq 'Sanitizer|runtime error' "$TMP/$1.err"; then
+        die "$1: $(grep -E -A 15 'Sanitizer|runtime error' "$TMP/$1.err" | head -40)"
+    fi
+}
+
 model_requests() { curl -sf "http://$1/stats" | jq .requests; }
 
 put_traffic() { # ADMIN JSON
@@ -157,6 +169,11 @@ versions "$px_ADDR" 500 >"$TMP/v0"
 after=$(model_requests "$canary_ADDR")
 [ "$before" = "$after" ] || die "canary got $((after - before)) requests at weight 0"
 grep -q '^v2' "$TMP/v0" && die "a response came from v2 at weight 0"
+# the router's own count: requests decided in the step opened by the PUT
+run curl -sf -H "Authorization: Bearer $TOKEN" "http://$px_ADMIN/v1/samples?window=step"
+expect_ok
+json_eq '[.versions.canary.segments[]?.requests] | add // 0' 0
+json_eq '[.versions.stable.segments[].requests] | add' 500
 echo "  weight 0: canary requests stayed at $after over 500 requests"
 
 echo "router: shadow copies; the user always gets stable's body"
@@ -196,6 +213,18 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Authorization: Bearer w
 run curl -sf -H "Authorization: Bearer $TOKEN" "http://$px_ADMIN/v1/traffic"
 json_eq .mode '"shadow"'
 
+echo "router: the force header works only when enabled, and never at weight 0"
+put_traffic "$px_ADMIN" '{"mode":"random","canary_weight":0.01,"force_enabled":false}'
+v=$(versions "$px_ADDR" 20 -H 'X-Canary: always' | sort -u | tr '\n' ' ')
+[ "$v" = "v1 " ] || die "force disabled: versions '$v', expected only v1"
+put_traffic "$px_ADMIN" '{"force_enabled":true}'
+v=$(versions "$px_ADDR" 20 -H 'X-Canary: always' | sort -u | tr '\n' ' ')
+[ "$v" = "v2 " ] || die "force always: versions '$v', expected only v2"
+put_traffic "$px_ADMIN" '{"canary_weight":0}'
+v=$(versions "$px_ADDR" 20 -H 'X-Canary: always' | sort -u | tr '\n' ' ')
+[ "$v" = "v1 " ] || die "force at weight 0: versions '$v', expected only v1"
+put_traffic "$px_ADMIN" '{"force_enabled":false}'
+
 echo "router: a canary killed under load causes no client error"
 put_traffic "$px_ADMIN" '{"mode":"random","canary_weight":50}'
 cat >"$TMP/post.lua" <<'EOF'
@@ -208,6 +237,10 @@ WRK=$!
 sleep 1.5
 kill -9 "$canary_PID"
 wait "$WRK" || die "wrk failed: $(cat "$TMP/wrk")"
+# the health checker (every 200 ms) marks the dead canary down
+curl -sf "http://$px_ADMIN/metrics" >"$TMP/metrics"
+grep -Eq '^canary_upstream_up\{.*role="canary".*\} 0$' "$TMP/metrics" ||
+    die "canary not marked down: $(grep upstream_up "$TMP/metrics")"
 grep -q 'Non-2xx' "$TMP/wrk" && die "client errors after canary died: $(cat "$TMP/wrk")"
 grep -q 'Socket errors' "$TMP/wrk" && die "socket errors after canary died: $(cat "$TMP/wrk")"
 reqs=$(awk '/requests in/ {print $1}' "$TMP/wrk")
@@ -249,6 +282,36 @@ grep -q '408 from' "$TMP/lp.err" || die "no log line for the 408"
 code=$(curl -s -o /dev/null -w '%{http_code}' -d '{}' "http://$lp_ADDR/ok")
 [ "$code" = 200 ] || die "after the limits the proxy answers $code"
 
+echo "router: a stalled stable gives 504; idle and excess connections are closed"
+start_model stall 0.5 --stall
+start_canary tp --workers 1 --stable "$stall_ADDR" --upstream-timeout 300ms \
+    --max-connections 3 --idle-timeout 1s
+code=$(curl -s -o "$TMP/b504" -w '%{http_code}' -d '{}' "http://$tp_ADDR/x")
+[ "$code" = 504 ] || die "stalled stable: HTTP $code, expected 504"
+jq -e '.status == 504' "$TMP/b504" >/dev/null || die "504 body: $(cat "$TMP/b504")"
+thost=${tp_ADDR%:*}
+tport=${tp_ADDR##*:}
+# three idle connections fill the limit; a fourth is closed at once
+HOLD=""
+for i in 1 2 3; do
+    bash -c "exec 3<>/dev/tcp/$thost/$tport; sleep 3" 2>/dev/null &
+    HOLD="$HOLD $!"
+done
+sleep 0.5
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$tp_ADDR/x" || true)
+[ "$code" = 000 ] || die "over max_connections: HTTP $code, expected a closed connection"
+grep -q 'max_connections' "$TMP/tp.err" || die "no log line for max_connections"
+for p in $HOLD; do wait "$p" || true; done
+# after a response, an idle keep-alive connection is closed after
+# idle_timeout (1 s)
+start=$(date +%s)
+bash -c "exec 3<>/dev/tcp/$thost/$tport; printf 'GET /x HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+timeout 5 cat <&3" >"$TMP/idle" 2>/dev/null || true
+head -n1 "$TMP/idle" | grep -q '^HTTP/1.1 504' || die "idle: $(head -n1 "$TMP/idle")"
+took=$(($(date +%s) - start))
+[ "$took" -lt 4 ] || die "idle connection not closed after 1 s (took ${took}s)"
+stop_canary tp
+
 echo "router: pipelined requests are answered in order; chunked bodies pass"
 bash -c "exec 3<>/dev/tcp/$host/$port
 printf 'POST /a HTTP/1.1\r\nHost: x\r\nX-Request-Id: p1\r\nContent-Length: 2\r\n\r\n{}POST /b HTTP/1.1\r\nHost: x\r\nX-Request-Id: p2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nX-Request-Id: p3\r\nConnection: close\r\n\r\n' >&3
@@ -257,17 +320,17 @@ ids=$(grep -i '^x-request-id:' "$TMP/pipe" | tr -d '\r' | awk '{printf "%s ", $2
 [ "$ids" = "p1 p2 p3 " ] || die "pipelining: got ids '$ids'"
 
 echo "router: the traffic survives a restart with --state"
-kill "$lp_PID"
-wait "$lp_PID" 2>/dev/null || true
+stop_canary lp
 start_canary st --workers 1 --stable "$lim_ADDR" --canary "$lim_ADDR" --canary-weight 5 \
     --state "$TMP/state.db"
 put_traffic "$st_ADMIN" '{"canary_weight":0}'
-kill "$st_PID"
-wait "$st_PID" 2>/dev/null || true
+stop_canary st
 start_canary st2 --workers 1 --stable "$lim_ADDR" --canary "$lim_ADDR" --canary-weight 5 \
     --state "$TMP/state.db"
 run curl -sf -H "Authorization: Bearer $TOKEN" "http://$st2_ADMIN/v1/traffic"
 json_eq .canary_weight 0
+stop_canary st2
+stop_canary px
 
 echo "router: bad flags are one-line errors"
 run "$CANARY" serve --stable 127.0.0.1:1 --canary-weight 150
