@@ -50,6 +50,7 @@
 
 #define READBUF_BYTES (64 * 1024)
 #define REQUEST_ID_MAX 128
+#define PENDING_MAX_BYTES (256 * 1024) /* pipelined bytes kept per client */
 
 typedef struct upconn_s upconn_t;
 typedef struct client_s client_t;
@@ -105,7 +106,7 @@ struct client_s {
     req_t *req;
     uv_write_t wr;
     char *wbuf;
-    bool writing, close_after, closing, reading;
+    bool writing, close_after, closing, reading, eof;
     int handles;
     uint64_t first_byte_ns;
     unsigned served;
@@ -125,7 +126,7 @@ struct upconn_s {
     upconn_t *idle_prev, *idle_next; /* w->idle[up->index] */
     cn_http_reader_t reader;
     upstate_t state;
-    bool reused, got_bytes, writing, close_after_write;
+    bool reused, got_bytes, writing, close_after_write, reading;
     int handles;
     req_t *req;
     shadow_t *shadow;
@@ -320,14 +321,6 @@ static void conn_idle_timeout(uv_timer_t *t)
     conn_close(t->data);
 }
 
-static void conn_idle_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    (void)buf;
-    /* Anything from an idle upstream (EOF, reset, stray bytes) ends it. */
-    if (n != 0)
-        conn_close(s->data);
-}
-
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
@@ -358,7 +351,8 @@ static void conn_release(upconn_t *u, bool keep)
         w->idle[i]->idle_prev = u;
     w->idle[i] = u;
     w->nidle[i]++;
-    uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_idle_read);
+    /* still reading (conn_read): an EOF or a stray byte while idle closes
+     * it, with no epoll_ctl per request to stop and restart reading */
     uv_timer_start(&u->timer, conn_idle_timeout, cfg->upstream_idle_ms, 0);
 }
 
@@ -623,13 +617,18 @@ static void conn_timeout(uv_timer_t *t)
 static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     upconn_t *u = s->data;
+    if (u->state == U_IDLE) {
+        /* anything from an idle upstream (EOF, reset, stray bytes) ends it */
+        if (n != 0)
+            conn_close(u);
+        return;
+    }
     if (u->state != U_WAITING)
         return;
     if (n < 0) {
         if (n == UV_EOF && cn_http_reader_started(&u->reader)) {
             cn_http_feed_t r = cn_http_reader_eof(&u->reader);
             if (r == CN_HTTP_COMPLETE) {
-                uv_read_stop(s);
                 uv_timer_stop(&u->timer);
                 response_complete(u, false);
                 return;
@@ -649,7 +648,6 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     if (r == CN_HTTP_COMPLETE) {
-        uv_read_stop(s);
         uv_timer_stop(&u->timer);
         /* Bytes after the response: the server is confused; don't reuse. */
         response_complete(u, used == (size_t)n);
@@ -682,7 +680,10 @@ static void conn_send(upconn_t *u, const char *buf, size_t len, bool head)
         attempt_failed(u, CN_ROUTER_FAIL_RESET, true);
         return;
     }
-    uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_read);
+    if (!u->reading) {
+        u->reading = true;
+        uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_read);
+    }
     uv_timer_start(&u->timer, conn_timeout, w->router->cfg->upstream_timeout_ms, 0);
 }
 
@@ -725,7 +726,6 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req
     upconn_t *u = fresh ? NULL : w->idle[up->index];
     if (u) {
         idle_unlink(u);
-        uv_read_stop((uv_stream_t *)&u->tcp);
         uv_timer_stop(&u->timer);
         u->req = q;
         u->shadow = sh;
@@ -1050,11 +1050,9 @@ static void client_parse(client_t *c, const char *data, size_t n)
         }
         if (r == CN_HTTP_COMPLETE) {
             uv_timer_stop(&c->timer);
-            if (c->reading) {
-                uv_read_stop((uv_stream_t *)&c->tcp);
-                c->reading = false;
-            }
-            /* keep the pipelined rest for later */
+            /* Keep reading (no epoll_ctl per request): bytes that arrive
+             * meanwhile are pipelined requests, kept in `pending`, and an
+             * EOF or reset is noticed at once. Keep the rest for later. */
             if (n > 0) {
                 if (c->pending_cap < n) {
                     c->pending = cn_xrealloc(c->pending, n);
@@ -1072,13 +1070,38 @@ static void client_parse(client_t *c, const char *data, size_t n)
 static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     client_t *c = s->data;
+    bool busy = c->req || c->writing;
     if (n < 0) {
-        /* EOF or error. A request cut short gets nothing: the peer is gone. */
+        if (busy && n == UV_EOF) {
+            /* A half-close after a whole request: answer it, then close. */
+            c->close_after = true;
+            c->eof = true;
+            uv_read_stop(s);
+            c->reading = false;
+            return;
+        }
+        /* Idle, a request cut short, or a reset: the peer is gone. */
         client_close(c);
         return;
     }
     if (n == 0)
         return;
+    if (busy) {
+        /* Pipelined bytes while a request is in flight: keep them; stop
+         * reading once a whole body's worth is waiting. */
+        size_t need = c->pending_len + (size_t)n;
+        if (c->pending_cap < need) {
+            c->pending_cap = need;
+            c->pending = cn_xrealloc(c->pending, need);
+        }
+        memcpy(c->pending + c->pending_len, buf->base, (size_t)n);
+        c->pending_len = need;
+        if (c->pending_len > PENDING_MAX_BYTES) {
+            uv_read_stop(s);
+            c->reading = false;
+        }
+        return;
+    }
     client_parse(c, buf->base, (size_t)n);
 }
 
@@ -1148,7 +1171,7 @@ static void client_continue(client_t *c)
             return;
     }
     uv_timer_start(&c->timer, client_timeout, w->router->cfg->idle_timeout_ms, 0);
-    if (!c->reading) {
+    if (!c->reading && !c->eof) {
         c->reading = true;
         uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
     }
