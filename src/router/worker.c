@@ -1001,7 +1001,8 @@ static void dispatch(client_t *c)
     cn_router_traffic_acquire(&r->traffic, &t);
     cn_router_split_decide(&t, &info, &w->rng, &q->decision);
 
-    /* the request as the upstream sees it */
+    /* the request as the upstream sees it: hop-by-hop headers dropped, and
+     * Expect too (the whole body is already here and goes with the head) */
     obuf_t b = {0};
     ob_reserve(&b, 256 + m->url_len + m->body_len);
     ob_fmt(&b, "%s %s HTTP/1.1\r\n", m->method_name, m->url);
@@ -1009,7 +1010,7 @@ static void dispatch(client_t *c)
         const cn_http_header_t *hh = &m->headers[i];
         if (cn_http_is_hop_header(hh->name, hh->name_len) ||
             cn_http_connection_lists(m, hh->name, hh->name_len) ||
-            name_is(hh, "X-Request-Id"))
+            name_is(hh, "X-Request-Id") || name_is(hh, "Expect"))
             continue;
         ob_add(&b, hh->name, hh->name_len);
         ob_add(&b, ": ", 2);
