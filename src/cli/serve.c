@@ -41,6 +41,7 @@ static void on_signal(int sig)
 typedef struct serve_ctx_s {
     cn_router_t *router;
     cn_store_t *store;
+    const cn_router_config_t *cfg;
 } serve_ctx_t;
 
 static cn_router_snapshot_t *ops_snapshot(void *ctx)
@@ -59,6 +60,12 @@ static int ops_set_traffic(void *ctx, const cn_router_traffic_t *t, char *err,
                            size_t errlen)
 {
     serve_ctx_t *s = ctx;
+    if (t->canary_weight_bp > 0 && s->cfg->canary.count == 0) {
+        snprintf(err, errlen,
+                 "canary_weight must stay 0: no canary addresses are configured "
+                 "(canary.addresses, --canary)");
+        return CN_EINVAL;
+    }
     int rc = cn_router_set_traffic(s->router, t);
     if (rc) {
         snprintf(err, errlen, "traffic config out of range");
@@ -320,6 +327,7 @@ int cn_cli_serve(int argc, char **argv)
         goto out;
     }
     ctx.router = router;
+    ctx.cfg = &cfg;
     cn_admin_ops_t ops = {
         .snapshot = ops_snapshot,
         .snapshot_free = cn_router_snapshot_free,

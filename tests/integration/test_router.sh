@@ -281,6 +281,10 @@ head -n1 "$TMP/r408" | grep -q '^HTTP/1.1 408' || die "slow headers: $(head -n1 
 grep -q '408 from' "$TMP/lp.err" || die "no log line for the 408"
 code=$(curl -s -o /dev/null -w '%{http_code}' -d '{}' "http://$lp_ADDR/ok")
 [ "$code" = 200 ] || die "after the limits the proxy answers $code"
+code=$(curl -s -o "$TMP/b400" -w '%{http_code}' -X PUT -H "Authorization: Bearer $TOKEN" \
+    -d '{"canary_weight":5}' "http://$lp_ADMIN/v1/traffic")
+[ "$code" = 400 ] || die "weight without canary addresses: HTTP $code, expected 400"
+grep -q 'no canary addresses' "$TMP/b400" || die "400 body: $(cat "$TMP/b400")"
 
 echo "router: a stalled stable gives 504; idle and excess connections are closed"
 start_model stall 0.5 --stall
