@@ -103,7 +103,8 @@ static void write_cells(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
                  get_shadow);
 
     cn_prom_family(w, "canary_responses_total", CN_PROM_COUNTER,
-                   "Upstream responses by status code and class.");
+                   "Responses from the version's upstream by status code and class "
+                   "(the router's own 502/504 are counted as upstream failures).");
     for (size_t i = 0; i < s->ncells; i++) {
         const cn_router_cell_t *c = &s->cells[i];
         if (!cell_labels(s, c, &cl))
@@ -135,10 +136,12 @@ static void write_cells(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
                  "Canary failures answered by retrying the request on stable.",
                  get_retries);
     cell_counter(w, s, "canary_request_bytes_total",
-                 "Request bytes received from clients, head and body.",
+                 "Request bytes received from clients, head and body, per version "
+                 "asked (a shadow copy counts again for canary).",
                  get_request_bytes);
     cell_counter(w, s, "canary_response_bytes_total",
-                 "Response bytes sent to clients, head and body.", get_response_bytes);
+                 "Response bytes received from the version's upstream, head and body.",
+                 get_response_bytes);
 
     cn_prom_family(w, "canary_request_duration_seconds", CN_PROM_HISTOGRAM,
                    "Request duration, first byte in to last byte out.");

@@ -11,10 +11,12 @@
 
 enum {
     CN_EXIT_OK = 0,
-    CN_EXIT_USAGE = 64,   /* EX_USAGE: bad flags or arguments */
-    CN_EXIT_DATAERR = 65, /* EX_DATAERR: input that does not parse or fit */
-    CN_EXIT_NOINPUT = 66, /* EX_NOINPUT: a file that cannot be read */
-    CN_EXIT_SOFTWARE = 70 /* EX_SOFTWARE: an internal error */
+    CN_EXIT_USAGE = 64,       /* EX_USAGE: bad flags or arguments */
+    CN_EXIT_DATAERR = 65,     /* EX_DATAERR: input that does not parse or fit */
+    CN_EXIT_NOINPUT = 66,     /* EX_NOINPUT: a file that cannot be read */
+    CN_EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: cannot listen (address in use,
+                                 no permission) */
+    CN_EXIT_SOFTWARE = 70     /* EX_SOFTWARE: an internal error */
 };
 
 /* `canary stat TEST ...`; argv[0] is "stat". Returns an exit code. */

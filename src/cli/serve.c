@@ -66,14 +66,24 @@ static int ops_set_traffic(void *ctx, const cn_router_traffic_t *t, char *err,
                  "(canary.addresses, --canary)");
         return CN_EINVAL;
     }
+    if (t->mode == CN_ROUTER_MODE_STICKY && !s->cfg->sticky_header &&
+        !s->cfg->sticky_cookie) {
+        snprintf(err, errlen,
+                 "mode 'sticky' needs a sticky key: set traffic.sticky_header or "
+                 "traffic.sticky_cookie (--sticky-header, --sticky-cookie) at start");
+        return CN_EINVAL;
+    }
     int rc = cn_router_set_traffic(s->router, t);
     if (rc) {
         snprintf(err, errlen, "traffic config out of range");
         return rc;
     }
-    fprintf(stderr, "canary: traffic set: canary %u.%02u%%, mode %s\n",
-            t->canary_weight_bp / 100, t->canary_weight_bp % 100,
-            cn_router_mode_name(t->mode));
+    fprintf(
+        stderr,
+        "canary: traffic set: canary %u.%02u%%, mode %s, shadow %u.%02u%%, force %s\n",
+        t->canary_weight_bp / 100, t->canary_weight_bp % 100,
+        cn_router_mode_name(t->mode), t->shadow_bp / 100, t->shadow_bp % 100,
+        t->force_enabled ? "on" : "off");
     if (s->store) {
         char serr[256];
         rc = cn_store_save_traffic(s->store, t, "api", serr, sizeof serr);
@@ -308,7 +318,17 @@ int cn_cli_serve(int argc, char **argv)
             goto out;
         }
         if (found) {
+            cn_router_traffic_t configured = cfg.traffic;
             cfg.traffic = t;
+            if (cn_router_config_validate(&cfg, err, sizeof err)) {
+                fprintf(stderr,
+                        "canary serve: the traffic stored in %s does not fit this "
+                        "config: %s\n",
+                        cfg.state_path, err);
+                cfg.traffic = configured;
+                exit_code = CN_EXIT_DATAERR;
+                goto out;
+            }
             fprintf(stderr,
                     "canary: traffic restored from %s: canary %u.%02u%%, mode %s\n",
                     cfg.state_path, t.canary_weight_bp / 100, t.canary_weight_bp % 100,
@@ -321,9 +341,10 @@ int cn_cli_serve(int argc, char **argv)
         }
     }
 
-    if (cn_router_new(&cfg, &router, err, sizeof err)) {
+    rc = cn_router_new(&cfg, &router, err, sizeof err);
+    if (rc) {
         fprintf(stderr, "canary serve: %s\n", err);
-        exit_code = CN_EXIT_USAGE;
+        exit_code = rc == CN_EIO ? CN_EXIT_UNAVAILABLE : CN_EXIT_USAGE;
         goto out;
     }
     ctx.router = router;
@@ -336,9 +357,10 @@ int cn_cli_serve(int argc, char **argv)
         .lookup = ops_lookup,
         .ctx = &ctx,
     };
-    if (cn_admin_new(cfg.admin, token, &ops, &admin, err, sizeof err)) {
+    rc = cn_admin_new(cfg.admin, token, &ops, &admin, err, sizeof err);
+    if (rc) {
         fprintf(stderr, "canary serve: %s\n", err);
-        exit_code = CN_EXIT_USAGE;
+        exit_code = rc == CN_EIO ? CN_EXIT_UNAVAILABLE : CN_EXIT_USAGE;
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -412,9 +412,10 @@ int cn_router_set_traffic(cn_router_t *r, const cn_router_traffic_t *t)
 {
     /* Publish first, then open the new step; the workers read the step
      * before the traffic. So a request counted in the new step was decided
-     * under the new config (a request decided under the new config may at
-     * worst fall in the old step, which is closed: it is then counted in
-     * the cumulative data only). Hence, after the weight is set to 0, the
+     * under the new config (the reverse can happen: a request decided under
+     * the new config in the instant between the two stores is tagged with
+     * the old step; it then lands in the old step's data if that step is
+     * still the shard's current one, else in the cumulative data only). Hence, after the weight is set to 0, the
      * new step's canary request count is exactly 0: a check the tests and
      * the benchmark read from /v1/samples. */
     int rc = cn_router_traffic_publish(&r->traffic, t);

@@ -7,7 +7,7 @@
  * written rarely (on a failure, on a health check) and read on every
  * request:
  *  - passive: a worker that sees `passive_failures` consecutive failures
- *    (connect, reset, timeout) marks the address down for
+ *    (connect, reset, timeout, malformed response) marks the address down for
  *    `passive_cooldown_ms`; any success resets the count;
  *  - active: the health checker thread probes `health_path` every
  *    interval and sets or clears `active_down`.

@@ -136,6 +136,7 @@ static void client_close(client_t *c);
 static void client_continue(client_t *c);
 static void attempt(req_t *q, cn_router_version_t role, cn_router_upstream_t *force_up);
 static void conn_close(upconn_t *u);
+static void shadow_free(shadow_t *sh);
 static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req_t *q,
                             shadow_t *sh, bool fresh);
 
@@ -277,6 +278,8 @@ static void conn_handle_closed(uv_handle_t *h)
     upconn_t *u = h->data;
     if (--u->handles > 0)
         return;
+    if (u->shadow) /* abandoned at shutdown */
+        shadow_free(u->shadow);
     cn_http_reader_dispose(&u->reader);
     free(u);
 }
@@ -448,8 +451,10 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
     ob_str(&b, "\r\n");
     ob_add(&b, body.p, body.len);
     free(body.p);
+    /* No response code: the upstream gave none. The failure kind is the
+     * record; counting the 502 as well would count one error twice. */
     q->obs.role = q->role;
-    q->obs.status = status;
+    q->obs.status = 0;
     q->obs.failure = failure;
     q->obs.has_latency = true;
     q->obs.prediction = -1;
@@ -1224,8 +1229,8 @@ static void on_connection(uv_stream_t *server, int status)
     if (open > r->cfg->max_connections || w->stopping) {
         atomic_fetch_add_explicit(&r->rejects[CN_ROUTER_REJECT_MAX_CONNECTIONS], 1,
                                   memory_order_relaxed);
-        wlog(w, "closing %s: %u connections open (max_connections)", c->peer,
-             r->cfg->max_connections);
+        wlog(w, "closing %s: %" PRIu64 " connections open, max_connections is %u",
+             c->peer, open - 1, r->cfg->max_connections);
         client_close(c);
         return;
     }
