@@ -360,6 +360,15 @@ static int on_headers_complete(http_parser *p)
     }
     if (check_transfer_encoding(r))
         return -1;
+    if (is_request(r) && p->http_minor >= 1) {
+        for (size_t i = 0; i < r->nhdr; i++) {
+            size_t voff = r->hoff[2 * i + 1];
+            if (voff != SIZE_MAX &&
+                name_is(r->head + r->hoff[2 * i], r->hdrs[i].name_len, "expect") &&
+                name_is(r->head + voff, r->hdrs[i].value_len, "100-continue"))
+                r->expect_continue = true;
+        }
+    }
 
     /* RFC 9112 section 6.3: these have no body, whatever the headers say;
      * http-parser would otherwise read one after a 204 or 304. */
@@ -420,6 +429,7 @@ static void skip_interim(cn_http_reader_t *r)
     r->body_len = 0;
     r->body_max_cap = r->limits.max_body_bytes + 1;
     r->headers_done = false;
+    r->expect_continue = false;
     r->body_skipped = false;
 }
 
@@ -498,6 +508,7 @@ static void clear_message(cn_http_reader_t *r)
     r->value_open = false;
     r->started = false;
     r->headers_done = false;
+    r->expect_continue = false;
     r->complete = false;
     r->eof_complete = false;
     r->body_skipped = false;

@@ -135,9 +135,13 @@ typedef struct cn_http_reader_s {
     bool started;           /* the current message has begun */
     bool headers_done;      /* later name/value callbacks are trailers */
     bool complete;
-    bool eof_complete;    /* completed by cn_http_reader_eof() */
-    bool skip_body;       /* response to HEAD: no body expected */
-    bool body_skipped;    /* headers_complete told http-parser "no body" */
+    bool eof_complete; /* completed by cn_http_reader_eof() */
+    bool skip_body;    /* response to HEAD: no body expected */
+    bool body_skipped; /* headers_complete told http-parser "no body" */
+    /* read-only: the current request's head is complete and carries
+     * "Expect: 100-continue" (HTTP/1.1): the client may wait for an
+     * interim 100 Continue before sending its body. */
+    bool expect_continue;
     unsigned fail_status; /* set by a callback that refused the message */
 } cn_http_reader_t;
 

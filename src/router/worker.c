@@ -107,6 +107,8 @@ struct client_s {
     uv_write_t wr;
     char *wbuf;
     bool writing, close_after, closing, reading, eof;
+    bool continue_sent; /* 100 Continue written for the current request */
+    uv_write_t wr100;
     int handles;
     uint64_t first_byte_ns;
     unsigned served;
@@ -1054,6 +1056,17 @@ static void client_parse(client_t *c, const char *data, size_t n)
             client_reject(c, c->reader.error_status, c->reader.error_text);
             return;
         }
+        if (r == CN_HTTP_NEED_MORE && c->reader.expect_continue && !c->continue_sent) {
+            /* The head asked for it and passed the limits: invite the
+             * body (RFC 9110 10.1.1) rather than let the client wait. */
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            uv_buf_t ub = uv_buf_init((char *)cont, sizeof cont - 1);
+            c->continue_sent = true;
+            if (uv_write(&c->wr100, (uv_stream_t *)&c->tcp, &ub, 1, NULL) < 0) {
+                client_close(c);
+                return;
+            }
+        }
         if (r == CN_HTTP_COMPLETE) {
             uv_timer_stop(&c->timer);
             /* Keep reading (no epoll_ctl per request): bytes that arrive
@@ -1161,6 +1174,7 @@ static void client_continue(client_t *c)
 {
     cn_router_worker_t *w = c->w;
     cn_http_reader_next(&c->reader);
+    c->continue_sent = false;
     if (w->stopping) {
         client_close(c);
         return;

@@ -323,6 +323,15 @@ timeout 5 cat <&3" >"$TMP/pipe" 2>/dev/null || true
 ids=$(grep -i '^x-request-id:' "$TMP/pipe" | tr -d '\r' | awk '{printf "%s ", $2}')
 [ "$ids" = "p1 p2 p3 " ] || die "pipelining: got ids '$ids'"
 
+echo "router: Expect: 100-continue gets an interim 100 before the body is sent"
+bash -c "exec 3<>/dev/tcp/$host/$port
+printf 'POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n' >&3
+IFS= read -r -t 5 first <&3; echo \"\$first\"
+printf '{}' >&3
+timeout 5 cat <&3" >"$TMP/cont" 2>/dev/null || true
+head -n1 "$TMP/cont" | grep -q '^HTTP/1.1 100 Continue' || die "no 100 Continue: $(head -n1 "$TMP/cont")"
+grep -q '^HTTP/1.1 200' "$TMP/cont" || die "no final 200 after 100 Continue: $(cat "$TMP/cont")"
+
 echo "router: the traffic survives a restart with --state"
 stop_canary lp
 start_canary st --workers 1 --stable "$lim_ADDR" --canary "$lim_ADDR" --canary-weight 5 \

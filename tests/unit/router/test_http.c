@@ -1001,3 +1001,25 @@ Test(http, names_the_common_status_codes)
         cr_assert_str_eq(cn_http_reason(table[i].status), table[i].reason, "%u",
                          table[i].status);
 }
+
+Test(http, flags_expect_100_continue_once_the_head_is_complete)
+{
+    cn_http_reader_t r;
+    cn_http_reader_init(&r, CN_HTTP_REQUEST, NULL);
+    const char *head = "POST /p HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\n"
+                       "Content-Length: 2\r\n";
+    size_t used = 0;
+    cr_assert_eq(cn_http_reader_feed(&r, head, strlen(head), &used), CN_HTTP_NEED_MORE);
+    cr_assert_not(r.expect_continue, "not before the head is complete");
+    cr_assert_eq(cn_http_reader_feed(&r, "\r\n", 2, &used), CN_HTTP_NEED_MORE);
+    cr_assert(r.expect_continue);
+    cr_assert_eq(cn_http_reader_feed(&r, "{}", 2, &used), CN_HTTP_COMPLETE);
+    cn_http_reader_next(&r);
+    cr_assert_not(r.expect_continue, "cleared for the next message");
+    /* HTTP/1.0 has no interim responses */
+    const char *old = "POST /p HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    cn_http_reader_reset(&r);
+    cr_assert_eq(cn_http_reader_feed(&r, old, strlen(old), &used), CN_HTTP_NEED_MORE);
+    cr_assert_not(r.expect_continue);
+    cn_http_reader_dispose(&r);
+}
