@@ -480,6 +480,26 @@ static const char *failure_text(int kind)
     }
 }
 
+/* Canary failed before any response byte: count the failure against
+ * canary, then answer the user from stable (once per request). */
+static void retry_on_stable(req_t *q, int kind)
+{
+    cn_router_worker_t *w = q->client->w;
+    cn_router_obs_t o = {0};
+    o.role = CN_ROUTER_CANARY;
+    o.failure = kind;
+    o.retried = true;
+    o.prediction = -1;
+    o.step = q->step;
+    o.request_bytes = q->request_bytes;
+    step_now(w);
+    cn_router_shard_record(&w->shard, q->seg, &o);
+    q->retried = true;
+    q->fresh_retry_done = false;
+    q->attempt_ns = now_ns();
+    attempt(q, CN_ROUTER_STABLE, NULL);
+}
+
 /* An attempt failed. before_bytes: no byte of a response had arrived. */
 static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
 {
@@ -520,19 +540,7 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
     q->conn = NULL;
     if (q->role == CN_ROUTER_CANARY && cfg->retry_on_stable && !q->retried &&
         before_bytes) {
-        cn_router_obs_t o = {0};
-        o.role = CN_ROUTER_CANARY;
-        o.failure = kind;
-        o.retried = true;
-        o.prediction = -1;
-        o.step = q->step;
-        o.request_bytes = q->request_bytes;
-        step_now(w);
-        cn_router_shard_record(&w->shard, q->seg, &o);
-        q->retried = true;
-        q->fresh_retry_done = false;
-        q->attempt_ns = now_ns();
-        attempt(q, CN_ROUTER_STABLE, NULL);
+        retry_on_stable(q, kind);
         return;
     }
     respond_upstream_error(q, kind == CN_ROUTER_FAIL_TIMEOUT ? 504 : 502, kind,
@@ -788,18 +796,7 @@ static void attempt(req_t *q, cn_router_version_t role, cn_router_upstream_t *fo
     if (!up) {
         /* canary has no usable address */
         if (cfg->retry_on_stable && !q->retried) {
-            cn_router_obs_t o = {0};
-            o.role = role;
-            o.failure = CN_ROUTER_FAIL_UNAVAILABLE;
-            o.retried = true;
-            o.prediction = -1;
-            o.step = q->step;
-            o.request_bytes = q->request_bytes;
-            step_now(w);
-            cn_router_shard_record(&w->shard, q->seg, &o);
-            q->retried = true;
-            q->attempt_ns = now_ns();
-            attempt(q, CN_ROUTER_STABLE, NULL);
+            retry_on_stable(q, CN_ROUTER_FAIL_UNAVAILABLE);
             return;
         }
         respond_upstream_error(q, 502, CN_ROUTER_FAIL_UNAVAILABLE,
