@@ -107,7 +107,8 @@ struct client_s {
     uv_write_t wr;
     char *wbuf;
     bool writing, close_after, closing, reading, eof;
-    bool continue_sent; /* 100 Continue written for the current request */
+    bool continue_sent;    /* 100 Continue written for the current request */
+    bool continue_pending; /* client_continue is scheduled (zero timer) */
     uv_write_t wr100;
     int handles;
     uint64_t first_byte_ns;
@@ -687,13 +688,22 @@ static void conn_send(upconn_t *u, const char *buf, size_t len, bool head)
     cn_http_reader_next(&u->reader);
     if (head)
         cn_http_reader_expect_no_body(&u->reader);
+    /* uv_try_write first, for the reason given at client_write_response */
     uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-    u->writing = true;
-    int rc = uv_write(&u->wr, (uv_stream_t *)&u->tcp, &b, 1, conn_written);
-    if (rc < 0) {
-        u->writing = false;
+    int n = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
+    if (n < 0 && n != UV_EAGAIN) {
         attempt_failed(u, CN_ROUTER_FAIL_RESET, true);
         return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
+    if (done < len) {
+        b = uv_buf_init((char *)buf + done, (unsigned)(len - done));
+        u->writing = true;
+        if (uv_write(&u->wr, (uv_stream_t *)&u->tcp, &b, 1, conn_written) < 0) {
+            u->writing = false;
+            attempt_failed(u, CN_ROUTER_FAIL_RESET, true);
+            return;
+        }
     }
     if (!u->reading) {
         u->reading = true;
@@ -888,7 +898,7 @@ static void client_close(client_t *c)
 static void client_timeout(uv_timer_t *t)
 {
     client_t *c = t->data;
-    if (c->req || c->writing)
+    if (c->req || c->writing || c->continue_pending)
         return; /* the upstream's own timeout governs in-flight requests */
     if (!cn_http_reader_started(&c->reader)) {
         client_close(c); /* idle: close quietly */
@@ -1086,7 +1096,7 @@ static void client_parse(client_t *c, const char *data, size_t n)
 static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     client_t *c = s->data;
-    bool busy = c->req || c->writing;
+    bool busy = c->req || c->writing || c->continue_pending;
     if (n < 0) {
         if (busy && n == UV_EOF) {
             /* A half-close after a whole request: answer it, then close. */
@@ -1121,16 +1131,23 @@ static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     client_parse(c, buf->base, (size_t)n);
 }
 
-static void client_written(uv_write_t *wr, int status)
+static void client_continue_cb(uv_timer_t *t)
 {
-    client_t *c = wr->data;
+    client_continue(t->data);
+}
+
+/*
+ * The response is out: measure the request, then close or take the next
+ * one. sync: the write finished inside the code that produced the
+ * response, so the next pipelined request is taken from the loop (a zero
+ * timer), not from this stack, which could otherwise grow with every
+ * pipelined request answered synchronously.
+ */
+static void client_response_sent(client_t *c, int status, bool sync)
+{
     cn_router_worker_t *w = c->w;
-    c->writing = false;
-    free(c->wbuf);
-    c->wbuf = NULL;
     req_t *q = c->req;
     if (q) {
-        /* the request is done: measure it */
         uint64_t end = now_ns();
         uint64_t from = q->retried ? q->attempt_ns : q->start_ns;
         q->obs.latency_us = (end - from) / 1000;
@@ -1148,18 +1165,51 @@ static void client_written(uv_write_t *wr, int status)
         client_close(c);
         return;
     }
+    if (sync) {
+        c->continue_pending = true;
+        uv_timer_start(&c->timer, client_continue_cb, 0, 0);
+        return;
+    }
     client_continue(c);
 }
 
+static void client_written(uv_write_t *wr, int status)
+{
+    client_t *c = wr->data;
+    c->writing = false;
+    free(c->wbuf);
+    c->wbuf = NULL;
+    client_response_sent(c, status, false);
+}
+
+/*
+ * Send a response (takes b->p). uv_try_write first: a response that fits
+ * the socket buffer (nearly all) is written at once, with no write request
+ * and so no epoll_ctl to arm and disarm POLLOUT (libuv re-arms the watcher
+ * after every queued write). The rest, if any, goes through uv_write.
+ */
 static void client_write_response(client_t *c, obuf_t *b)
 {
     if (c->closing) {
         free(b->p);
         return;
     }
+    uv_buf_t ub = uv_buf_init(b->p, (unsigned)b->len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
+    if (n >= 0 && (size_t)n == b->len) {
+        free(b->p);
+        client_response_sent(c, 0, true);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        free(b->p);
+        client_response_sent(c, n, true);
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
     c->wbuf = b->p;
     c->writing = true;
-    uv_buf_t ub = uv_buf_init(b->p, (unsigned)b->len);
+    ub = uv_buf_init(b->p + done, (unsigned)(b->len - done));
     if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &ub, 1, client_written) < 0) {
         c->writing = false;
         client_close(c);
@@ -1170,6 +1220,7 @@ static void client_write_response(client_t *c, obuf_t *b)
 static void client_continue(client_t *c)
 {
     cn_router_worker_t *w = c->w;
+    c->continue_pending = false;
     cn_http_reader_next(&c->reader);
     c->continue_sent = false;
     if (w->stopping) {
