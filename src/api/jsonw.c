@@ -3,6 +3,7 @@
 #include "api/jsonw.h"
 #include "metrics/prom.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -113,40 +114,6 @@ void cn_jsonw_array_end(cn_jsonw_t *w)
     close_container(w, false);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if the
- * bytes there are not one (RFC 3629: no overlongs, no surrogates, nothing
- * past U+10FFFF). */
-static size_t utf8_length(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
-}
-
 /* The quoted, escaped string, with no comma logic (keys and values). */
 static void write_string(cn_jsonw_t *w, const char *s, size_t len)
 {
@@ -172,7 +139,7 @@ static void write_string(cn_jsonw_t *w, const char *s, size_t len)
             snprintf(esc, sizeof esc, "\\u%04x", c);
             rep = esc;
         } else if (c >= 0x80) {
-            step = utf8_length(p + i, len - i);
+            step = cn_text_utf8_len(s + i, len - i);
             if (step == 0) {
                 rep = "\\ufffd";
                 step = 1;

@@ -12,22 +12,21 @@
  * ranges are in one table of constants shared by both paths, so the parser
  * and the validator cannot disagree about what is allowed.
  *
- * YAML is read with libfyaml's document API. Its own diagnostics are
- * collected into a private diag object rather than printed, and the first
- * error becomes our one-line message. Typing follows the YAML 1.2 core
- * schema as far as it matters here: a quoted or block scalar, or one tagged
- * !!str, is a string, so `alpha: "0.05"` is rejected as a string where a
- * number is expected; booleans are true/false (not yes/no). Aliases are
- * followed (without copying, so no alias bomb can blow up), merge keys
- * ("<<") are not supported and are reported as unknown keys. Two checks
- * run before libfyaml sees the text, because it hangs or goes quadratic
- * without them: the text must be UTF-8, and directives are limited to
- * short %YAML and %TAG lines (see check_utf8 and check_directives).
+ * YAML is read with libfyaml's document API through util/yaml.h, which
+ * loads the document (working around libfyaml's bugs), turns its first
+ * error into our one-line message, and reads keys and scalars. Typing
+ * follows the YAML 1.2 core schema as far as it matters here: a quoted or
+ * block scalar, or one tagged !!str, is a string, so `alpha: "0.05"` is
+ * rejected as a string where a number is expected; booleans are true/false
+ * (not yes/no). Aliases are followed (without copying, so no alias bomb can
+ * blow up), merge keys ("<<") are not supported and are reported as
+ * unknown keys.
  */
 #include "judge/config.h"
 #include "judge/judge.h"
 #include "util/error.h"
 #include "util/text.h"
+#include "util/yaml.h"
 
 #include <errno.h>
 #include <libfyaml.h>
@@ -41,7 +40,7 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Longest excerpt of a value or key quoted back in a message. */
-#define QUOTE_MAX 40
+#define QUOTE_MAX CN_YAML_QUOTE_MAX
 #define QUOTE_BUF (QUOTE_MAX + 8)
 
 /* ------------------------------------------------------------ names */
@@ -160,14 +159,6 @@ void cn_judge_config_dispose(cn_judge_config_t *cfg)
     cfg->n_metrics = cfg->n_groups = 0;
 }
 
-static char *xstrndup(const char *s, size_t n)
-{
-    char *d = cn_xmalloc(n + 1);
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
 /*
  * The stored copy owns the strings of *m. A threshold metric without a
  * source gates its own samples, so it gets a copy of its name: code that
@@ -181,7 +172,7 @@ cn_judge_metric_t *cn_judge_config_add_metric(cn_judge_config_t *cfg,
     cn_judge_metric_t *s = &cfg->metrics[cfg->n_metrics++];
     *s = *m;
     if (s->test == CN_JTEST_THRESHOLD && !s->source && s->name)
-        s->source = xstrndup(s->name, strlen(s->name));
+        s->source = cn_xstrndup(s->name, strlen(s->name));
     return s;
 }
 
@@ -256,49 +247,33 @@ static const char *irange_text(const irange_t *r, char *buf, size_t len)
 
 /* ---------------------------------------------------------- messages */
 
-/* Strings made while parsing, freed together at the end. */
 typedef struct {
-    char **items;
-    size_t n;
-} pool_t;
-
-typedef struct {
-    const char *file;   /* NULL: a config built in code */
-    const char *prefix; /* "" or "analysis." */
-    char *err;
+    cn_yaml_t *yaml; /* the file being parsed; NULL: a config built in code */
+    char *err;       /* without yaml: where the message goes */
     size_t errlen;
-    const char *src; /* the YAML text being parsed, and its length */
-    size_t src_len;
-    pool_t *pool;
 } ctx_t;
 
 /*
- * Write the one-line message. With a file: "FILE:LINE: key 'PATH': what".
- * Without (cn_judge_config_validate on a config built in code), the metric
- * is named instead: "key 'PATH' (metric 'x', line 7): what".
+ * Write the one-line message. With a file: "FILE:LINE: key 'PATH': what"
+ * (util/yaml.h). Without (cn_judge_config_validate on a config built in
+ * code), the metric is named instead: "key 'PATH' (metric 'x', line 7):
+ * what".
  */
 static int report(const ctx_t *c, int rc, int line, const char *path,
                   const cn_judge_metric_t *m, const char *fmt, ...)
 {
-    char what[512];
     va_list ap;
     va_start(ap, fmt);
+    if (c->yaml) {
+        rc = cn_yaml_vreport(c->yaml, rc, line, path, fmt, ap);
+        va_end(ap);
+        return rc;
+    }
+    char what[512];
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     if (!c->err || c->errlen == 0)
         return rc;
-    if (c->file) {
-        char loc[320];
-        if (line > 0)
-            snprintf(loc, sizeof loc, "%s:%d: ", c->file, line);
-        else
-            snprintf(loc, sizeof loc, "%s: ", c->file);
-        if (path)
-            snprintf(c->err, c->errlen, "%skey '%s%s': %s", loc, c->prefix, path, what);
-        else
-            snprintf(c->err, c->errlen, "%s%s", loc, what);
-        return rc;
-    }
     char who[200] = "";
     if (m && m->name && line > 0)
         snprintf(who, sizeof who, " (metric '%.80s', line %d)", m->name, line);
@@ -307,7 +282,7 @@ static int report(const ctx_t *c, int rc, int line, const char *path,
     else if (line > 0)
         snprintf(who, sizeof who, " (line %d)", line);
     if (path)
-        snprintf(c->err, c->errlen, "key '%s%s'%s: %s", c->prefix, path, who, what);
+        snprintf(c->err, c->errlen, "key '%s'%s: %s", path, who, what);
     else
         snprintf(c->err, c->errlen, "%s", what);
     return rc;
@@ -508,13 +483,7 @@ static int validate(const ctx_t *c, const cn_judge_config_t *cfg)
 
 int cn_judge_config_validate(const cn_judge_config_t *cfg, char *err, size_t errlen)
 {
-    ctx_t c = {.file = NULL,
-               .prefix = "",
-               .err = err,
-               .errlen = errlen,
-               .src = NULL,
-               .src_len = 0,
-               .pool = NULL};
+    ctx_t c = {.yaml = NULL, .err = err, .errlen = errlen};
     if (err && errlen)
         err[0] = '\0';
     return validate(&c, cfg);
@@ -522,228 +491,14 @@ int cn_judge_config_validate(const cn_judge_config_t *cfg, char *err, size_t err
 
 /* -------------------------------------------------------- YAML nodes */
 
-static const char *const yaml_core_tags[] = {
-    "tag:yaml.org,2002:int",  "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",   "tag:yaml.org,2002:seq",
-};
-
-/* Line (1-based) where a node starts, or fallback when libfyaml has no
- * mark for it (an empty value, an empty collection). libfyaml 0.7 marks
- * only tokens, so a collection's line is that of its first scalar. */
-static int node_line(struct fy_node *n, int fallback)
-{
-    if (!n)
-        return fallback;
-    switch (fy_node_get_type(n)) {
-    case FYNT_SCALAR: {
-        struct fy_token *t = fy_node_get_scalar_token(n);
-        const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
-        return mk && mk->line >= 0 ? mk->line + 1 : fallback;
-    }
-    case FYNT_SEQUENCE: {
-        void *it = NULL;
-        return node_line(fy_node_sequence_iterate(n, &it), fallback);
-    }
-    case FYNT_MAPPING: {
-        void *it = NULL;
-        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-        return p ? node_line(fy_node_pair_key(p), fallback) : fallback;
-    }
-    }
-    return fallback;
-}
-
-/* A scalar the YAML core schema reads as null: empty, ~ or null. */
-static int is_null(struct fy_node *n)
-{
-    if (!n)
-        return 1;
-    if (!fy_node_is_scalar(n) || fy_node_is_alias(n) ||
-        fy_node_get_style(n) != FYNS_PLAIN || fy_node_get_tag(n, NULL))
-        return 0;
-    size_t len;
-    const char *s = fy_node_get_scalar(n, &len);
-    if (!s || len == 0)
-        return 1;
-    static const char *const nulls[] = {"~", "null", "Null", "NULL"};
-    for (size_t i = 0; i < COUNT(nulls); i++)
-        if (len == strlen(nulls[i]) && memcmp(s, nulls[i], len) == 0)
-            return 1;
-    return 0;
-}
-
-/*
- * The text of a single-quoted scalar, unescaped from the source: '' is a
- * quote, and line breaks fold as in YAML 1.2 section 7.3.2 (one break is a
- * space, k > 1 breaks are k - 1 newlines, blanks around breaks go).
- */
-static char *unquote_single(const char *s, size_t n, size_t *out_len)
-{
-    char *o = cn_xmalloc(n + 1);
-    size_t j = 0, trail = 0;
-    for (size_t i = 0; i < n;) {
-        char ch = s[i];
-        if (ch == '\'' && i + 1 < n && s[i + 1] == '\'') {
-            o[j++] = '\'';
-            i += 2;
-            trail = 0;
-        } else if (ch == '\n' || ch == '\r') {
-            j -= trail;
-            trail = 0;
-            size_t breaks = 0;
-            while (i < n && s[i] && strchr("\n\r \t", s[i])) {
-                if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
-                    i++;
-                breaks += s[i] == '\n' || s[i] == '\r';
-                i++;
-            }
-            if (breaks == 1)
-                o[j++] = ' ';
-            for (size_t k = 1; k < breaks; k++)
-                o[j++] = '\n';
-        } else {
-            o[j++] = ch;
-            trail = (ch == ' ' || ch == '\t') ? trail + 1 : 0;
-            i++;
-        }
-    }
-    o[j] = '\0';
-    *out_len = j;
-    return o;
-}
-
-/*
- * A scalar's text (not NUL-terminated; may hold NULs from escapes). For a
- * single-quoted scalar the text is unescaped here from the source rather
- * than by libfyaml: libfyaml 0.7 leaks a buffer for every single-quoted
- * scalar with four or more '' escapes. The copy lives in the pool.
- */
-static const char *scalar_text(const ctx_t *c, struct fy_node *n, size_t *len)
-{
-    *len = 0;
-    if (fy_node_get_style(n) != FYNS_SINGLE_QUOTED || !c->src) {
-        const char *s = fy_node_get_scalar(n, len);
-        return s ? s : "";
-    }
-    struct fy_token *t = fy_node_get_scalar_token(n);
-    const struct fy_mark *a = t ? fy_token_start_mark(t) : NULL;
-    const struct fy_mark *b = t ? fy_token_end_mark(t) : NULL;
-    if (!a || !b || a->input_pos > b->input_pos || b->input_pos > c->src_len)
-        return "";
-    char *o = unquote_single(c->src + a->input_pos, b->input_pos - a->input_pos, len);
-    pool_t *p = c->pool;
-    p->items = cn_xrealloc(p->items, (p->n + 1) * sizeof *p->items);
-    p->items[p->n++] = o;
-    return o;
-}
-
-/* "null", "a list", "a mapping" or the quoted scalar, for messages. */
-static const char *describe(const ctx_t *c, struct fy_node *n, char *buf)
-{
-    if (is_null(n))
-        return "null";
-    if (fy_node_is_sequence(n))
-        return "a list";
-    if (fy_node_is_mapping(n))
-        return "a mapping";
-    size_t len = 0;
-    const char *s = scalar_text(c, n, &len);
-    char q[QUOTE_BUF];
-    quote(s, len, q);
-    snprintf(buf, QUOTE_BUF + 24, "'%s'", q);
-    return buf;
-}
-
-#define DESCRIBE_BUF (QUOTE_BUF + 24)
-
-/* Follow an alias to its anchor. Sets *rc on a dangling alias. */
-static struct fy_node *deref(const ctx_t *c, struct fy_node *n, int line,
-                             const char *path, int *rc)
-{
-    if (!n || !fy_node_is_alias(n))
-        return n;
-    struct fy_node *r = fy_node_resolve_alias(n);
-    if (!r) {
-        size_t len = 0;
-        const char *s = fy_node_get_scalar(n, &len);
-        char q[QUOTE_BUF];
-        *rc = report(c, CN_EINVAL, node_line(n, line), path, NULL,
-                     "alias '*%s' refers to no anchor", quote(s ? s : "", len, q));
-    }
-    return r;
-}
-
-typedef struct {
-    char *text;    /* NUL-terminated copy, owned */
-    int is_string; /* quoted, block or !!str: never a number or boolean */
-    int line;
-} scalar_t;
-
-/*
- * Read a non-null scalar for `path`, where `want` ("a number", "true or
- * false") names what was expected. Returns 0 with s->text to free, or an
- * error code after reporting.
- */
-static int get_scalar(const ctx_t *c, struct fy_node *n, int line, const char *path,
-                      const char *want, scalar_t *s)
-{
-    int rc = 0;
-    s->text = NULL;
-    s->line = node_line(n, line);
-    n = deref(c, n, line, path, &rc);
-    if (rc)
-        return rc;
-    char d[DESCRIBE_BUF];
-    if (is_null(n) || !fy_node_is_scalar(n))
-        return report(c, CN_EINVAL, s->line, path, NULL, "must be %s, got %s", want,
-                      describe(c, n, d));
-    size_t tlen = 0;
-    const char *tag = fy_node_get_tag(n, &tlen);
-    s->is_string = fy_node_get_style(n) != FYNS_PLAIN;
-    if (tag) {
-        int core = 0;
-        for (size_t i = 0; i < COUNT(yaml_core_tags) && !core; i++)
-            core = tlen == strlen(yaml_core_tags[i]) &&
-                   memcmp(tag, yaml_core_tags[i], tlen) == 0;
-        if (tlen == strlen("tag:yaml.org,2002:str") &&
-            memcmp(tag, "tag:yaml.org,2002:str", tlen) == 0)
-            s->is_string = 1;
-        else if (!core) {
-            char q[QUOTE_BUF];
-            return report(c, CN_EINVAL, s->line, path, NULL,
-                          "unsupported YAML tag '%s'", quote(tag, tlen, q));
-        }
-    }
-    size_t len = 0;
-    const char *text = scalar_text(c, n, &len);
-    if (memchr(text, '\0', len))
-        return report(c, CN_EINVAL, s->line, path, NULL, "contains a NUL byte");
-    s->text = xstrndup(text, len);
-    return 0;
-}
-
-/* strtod on the whole text, refusing hex, infinities and NaN. */
-static int text_to_double(const char *s, double *out)
-{
-    if (!strchr("+-.0123456789", *s) || *s == '\0' || strpbrk(s, "xX"))
-        return CN_EPARSE;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !isfinite(v))
-        return CN_EPARSE;
-    *out = v;
-    return 0;
-}
-
 static int get_real(const ctx_t *c, struct fy_node *n, int line, const char *path,
                     const range_t *r, double *out)
 {
     char rt[64], want[96];
     range_text(r, rt, sizeof rt);
     snprintf(want, sizeof want, "a number%s%s", *rt ? " " : "", rt);
-    scalar_t s;
-    int rc = get_scalar(c, n, line, path, want, &s);
+    cn_yaml_scalar_t s;
+    int rc = cn_yaml_get_scalar(c->yaml, n, line, path, want, 0, &s);
     if (rc)
         return rc;
     char q[QUOTE_BUF];
@@ -751,7 +506,7 @@ static int get_real(const ctx_t *c, struct fy_node *n, int line, const char *pat
     if (s.is_string)
         rc = report(c, CN_EINVAL, s.line, path, NULL, "must be %s, got the string '%s'",
                     want, quote(s.text, strlen(s.text), q));
-    else if (text_to_double(s.text, &v))
+    else if (cn_text_to_double(s.text, &v))
         rc = report(c, CN_EINVAL, s.line, path, NULL, "must be %s, got '%s'", want,
                     quote(s.text, strlen(s.text), q));
     else if (!in_range(v, r))
@@ -768,8 +523,8 @@ static int get_uint(const ctx_t *c, struct fy_node *n, int line, const char *pat
 {
     char want[96];
     irange_text(r, want, sizeof want);
-    scalar_t s;
-    int rc = get_scalar(c, n, line, path, want, &s);
+    cn_yaml_scalar_t s;
+    int rc = cn_yaml_get_scalar(c->yaml, n, line, path, want, 0, &s);
     if (rc)
         return rc;
     char q[QUOTE_BUF];
@@ -795,8 +550,8 @@ static int get_uint(const ctx_t *c, struct fy_node *n, int line, const char *pat
 static int get_bool(const ctx_t *c, struct fy_node *n, int line, const char *path,
                     int *out)
 {
-    scalar_t s;
-    int rc = get_scalar(c, n, line, path, "true or false", &s);
+    cn_yaml_scalar_t s;
+    int rc = cn_yaml_get_scalar(c->yaml, n, line, path, "true or false", 0, &s);
     if (rc)
         return rc;
     static const char *const yes[] = {"true", "True", "TRUE"};
@@ -822,8 +577,8 @@ static int get_bool(const ctx_t *c, struct fy_node *n, int line, const char *pat
 static int get_string(const ctx_t *c, struct fy_node *n, int line, const char *path,
                       char **out)
 {
-    scalar_t s;
-    int rc = get_scalar(c, n, line, path, "a string", &s);
+    cn_yaml_scalar_t s;
+    int rc = cn_yaml_get_scalar(c->yaml, n, line, path, "a string", 0, &s);
     if (rc)
         return rc;
     if (!*s.text) {
@@ -842,8 +597,8 @@ static int get_choice(const ctx_t *c, struct fy_node *n, int line, const char *p
 {
     char want[160];
     snprintf(want, sizeof want, "one of %s", choices);
-    scalar_t s;
-    int rc = get_scalar(c, n, line, path, want, &s);
+    cn_yaml_scalar_t s;
+    int rc = cn_yaml_get_scalar(c->yaml, n, line, path, want, 0, &s);
     if (rc)
         return rc;
     char q[QUOTE_BUF];
@@ -872,29 +627,6 @@ static int parse_boot_cb(const char *s, void *out)
 }
 
 #define TEST_CHOICES "mann-whitney, welch, proportion, ks, psi, bootstrap, threshold"
-
-/*
- * A mapping's key: a non-empty scalar. Returns 0 with the text (borrowed
- * from the document, not NUL-terminated) or an error code.
- */
-static int get_key(const ctx_t *c, struct fy_node_pair *p, int line, const char *parent,
-                   const char **key, size_t *len, int *key_line)
-{
-    struct fy_node *k = fy_node_pair_key(p);
-    *key_line = node_line(k, line);
-    if (!k || is_null(k) || !fy_node_is_scalar(k) || fy_node_is_alias(k)) {
-        char d[DESCRIBE_BUF];
-        return report(c, CN_EINVAL, *key_line, *parent ? parent : NULL, NULL,
-                      "keys must be plain strings, got %s", describe(c, k, d));
-    }
-    *key = scalar_text(c, k, len);
-    return 0;
-}
-
-static int key_is(const char *key, size_t len, const char *name)
-{
-    return len == strlen(name) && memcmp(key, name, len) == 0;
-}
 
 static int unknown_key(const ctx_t *c, int line, const char *parent, const char *key,
                        size_t len, const char *expected)
@@ -987,19 +719,19 @@ static int parse_margin(const ctx_t *c, struct fy_node *n, int line, const char 
 {
     static const char want[] =
         "a number >= 0 (in the metric's unit) or a percentage of stable such as 5%";
-    scalar_t s;
-    int rc = get_scalar(c, n, line, path, want, &s);
+    cn_yaml_scalar_t s;
+    int rc = cn_yaml_get_scalar(c->yaml, n, line, path, want, 0, &s);
     if (rc)
         return rc;
     char q[QUOTE_BUF];
     double v;
     size_t len = strlen(s.text);
     /* "-5%" and "-1" read as numbers but are out of range. */
-    char *num = xstrndup(s.text, len && s.text[len - 1] == '%' ? len - 1 : len);
+    char *num = cn_xstrndup(s.text, len && s.text[len - 1] == '%' ? len - 1 : len);
     if (cn_stats_parse_margin(s.text, &m->margin, &m->margin_kind) == 0 &&
         strchr("+.0123456789", s.text[0]) && !strpbrk(s.text, "xX"))
         m->has_margin = 1;
-    else if (text_to_double(num, &v) == 0 && v < 0)
+    else if (cn_text_to_double(num, &v) == 0 && v < 0)
         rc = report(c, CN_EINVAL, s.line, path, NULL, "must be >= 0, got '%s'",
                     quote(s.text, len, q));
     else
@@ -1075,17 +807,17 @@ static int parse_metric_key(const ctx_t *c, int k, struct fy_node *v, int line,
 static int parse_metric(const ctx_t *c, struct fy_node *n, size_t idx, int line,
                         cn_judge_config_t *cfg)
 {
-    char path[160], d[DESCRIBE_BUF];
+    char path[160], d[CN_YAML_DESCRIBE_BUF];
     int rc = 0;
     metric_key_path(path, sizeof path, idx, NULL);
-    line = node_line(n, line);
-    n = deref(c, n, line, path, &rc);
+    line = cn_yaml_node_line(n, line);
+    n = cn_yaml_deref(c->yaml, n, line, path, &rc);
     if (rc)
         return rc;
     if (!n || !fy_node_is_mapping(n))
         return report(c, CN_EINVAL, line, path, NULL,
                       "must be a mapping with name, test, ..., got %s",
-                      describe(c, n, d));
+                      cn_yaml_describe(c->yaml, n, d));
     cn_judge_metric_t m;
     cn_judge_metric_init(&m);
     m.line = line;
@@ -1097,9 +829,9 @@ static int parse_metric(const ctx_t *c, struct fy_node *n, size_t idx, int line,
         const char *key;
         size_t klen;
         int kline;
-        if ((rc = get_key(c, p, line, path, &key, &klen, &kline)))
+        if ((rc = cn_yaml_get_key(c->yaml, p, line, path, &key, &klen, &kline)))
             break;
-        if (key_is(key, klen, "test")) {
+        if (cn_yaml_key_is(key, klen, "test")) {
             metric_key_path(path, sizeof path, idx, "test");
             rc = get_choice(c, fy_node_pair_value(p), kline, path, TEST_CHOICES,
                             parse_test_cb, &m.test);
@@ -1115,12 +847,13 @@ static int parse_metric(const ctx_t *c, struct fy_node *n, size_t idx, int line,
         const char *key;
         size_t klen;
         int kline;
-        if ((rc = get_key(c, p, line, metric_key_path(path, sizeof path, idx, NULL),
-                          &key, &klen, &kline)))
+        if ((rc = cn_yaml_get_key(c->yaml, p, line,
+                                  metric_key_path(path, sizeof path, idx, NULL), &key,
+                                  &klen, &kline)))
             break;
         int k = -1;
         for (size_t i = 0; i < COUNT(metric_keys) && k < 0; i++)
-            if (key_is(key, klen, metric_keys[i].name))
+            if (cn_yaml_key_is(key, klen, metric_keys[i].name))
                 k = (int)i;
         if (k < 0) {
             rc = unknown_key(c, kline, path, key, klen, METRIC_KEYS);
@@ -1149,14 +882,15 @@ static int parse_metrics(const ctx_t *c, struct fy_node *n, int line,
                          cn_judge_config_t *cfg)
 {
     int rc = 0;
-    char d[DESCRIBE_BUF];
-    line = node_line(n, line);
-    n = deref(c, n, line, "metrics", &rc);
+    char d[CN_YAML_DESCRIBE_BUF];
+    line = cn_yaml_node_line(n, line);
+    n = cn_yaml_deref(c->yaml, n, line, "metrics", &rc);
     if (rc)
         return rc;
     if (!n || !fy_node_is_sequence(n))
         return report(c, CN_EINVAL, line, "metrics", NULL,
-                      "must be a list of metrics, got %s", describe(c, n, d));
+                      "must be a list of metrics, got %s",
+                      cn_yaml_describe(c->yaml, n, d));
     void *it = NULL;
     struct fy_node *item;
     size_t idx = 0;
@@ -1175,26 +909,26 @@ static int parse_thresholds(const ctx_t *c, struct fy_node *n, int line,
                             cn_judge_config_t *cfg)
 {
     int rc = 0;
-    char d[DESCRIBE_BUF];
-    n = deref(c, n, line, "thresholds", &rc);
+    char d[CN_YAML_DESCRIBE_BUF];
+    n = cn_yaml_deref(c->yaml, n, line, "thresholds", &rc);
     if (rc)
         return rc;
     if (!n || !fy_node_is_mapping(n))
-        return report(c, CN_EINVAL, node_line(n, line), "thresholds", NULL,
+        return report(c, CN_EINVAL, cn_yaml_node_line(n, line), "thresholds", NULL,
                       "must be a mapping {pass: 95, marginal: 60}, got %s",
-                      describe(c, n, d));
+                      cn_yaml_describe(c->yaml, n, d));
     void *it = NULL;
     struct fy_node_pair *p;
     while ((p = fy_node_mapping_iterate(n, &it))) {
         const char *key;
         size_t klen;
         int kline;
-        if ((rc = get_key(c, p, line, "thresholds", &key, &klen, &kline)))
+        if ((rc = cn_yaml_get_key(c->yaml, p, line, "thresholds", &key, &klen, &kline)))
             return rc;
-        if (key_is(key, klen, "pass"))
+        if (cn_yaml_key_is(key, klen, "pass"))
             rc = get_real(c, fy_node_pair_value(p), kline, "thresholds.pass", &R_SCORE,
                           &cfg->pass_score);
-        else if (key_is(key, klen, "marginal"))
+        else if (cn_yaml_key_is(key, klen, "marginal"))
             rc = get_real(c, fy_node_pair_value(p), kline, "thresholds.marginal",
                           &R_SCORE, &cfg->marginal_score);
         else
@@ -1213,21 +947,21 @@ static int parse_groups(const ctx_t *c, struct fy_node *n, int line,
                         cn_judge_config_t *cfg)
 {
     int rc = 0;
-    char d[DESCRIBE_BUF];
-    n = deref(c, n, line, "groups", &rc);
+    char d[CN_YAML_DESCRIBE_BUF];
+    n = cn_yaml_deref(c->yaml, n, line, "groups", &rc);
     if (rc)
         return rc;
     if (!n || !fy_node_is_mapping(n))
-        return report(c, CN_EINVAL, node_line(n, line), "groups", NULL,
+        return report(c, CN_EINVAL, cn_yaml_node_line(n, line), "groups", NULL,
                       "must be a mapping of group name to weight, got %s",
-                      describe(c, n, d));
+                      cn_yaml_describe(c->yaml, n, d));
     void *it = NULL;
     struct fy_node_pair *p;
     while ((p = fy_node_mapping_iterate(n, &it))) {
         const char *key;
         size_t klen;
         int kline;
-        if ((rc = get_key(c, p, line, "groups", &key, &klen, &kline)))
+        if ((rc = cn_yaml_get_key(c->yaml, p, line, "groups", &key, &klen, &kline)))
             return rc;
         char q[QUOTE_BUF], path[96];
         snprintf(path, sizeof path, "groups.%s", quote(key, klen, q));
@@ -1237,7 +971,7 @@ static int parse_groups(const ctx_t *c, struct fy_node *n, int line,
         double w;
         if ((rc = get_real(c, fy_node_pair_value(p), kline, path, &R_POSITIVE, &w)))
             return rc;
-        add_group(cfg, xstrndup(key, klen), w);
+        add_group(cfg, cn_xstrndup(key, klen), w);
     }
     return 0;
 }
@@ -1257,35 +991,35 @@ static int parse_spec(const ctx_t *c, struct fy_node *map, int line,
         const char *key;
         size_t klen;
         int kline;
-        if ((rc = get_key(c, p, line, "", &key, &klen, &kline)))
+        if ((rc = cn_yaml_get_key(c->yaml, p, line, "", &key, &klen, &kline)))
             break;
         struct fy_node *v = fy_node_pair_value(p);
-        if (key_is(key, klen, "alpha")) {
+        if (cn_yaml_key_is(key, klen, "alpha")) {
             rc = get_real(c, v, kline, "alpha", &R_PROBABILITY, &cfg->alpha);
-        } else if (key_is(key, klen, "correction")) {
+        } else if (cn_yaml_key_is(key, klen, "correction")) {
             rc = get_choice(c, v, kline, "correction", "none, bonferroni, holm, bh",
                             parse_adjust_cb, &cfg->correction);
-        } else if (key_is(key, klen, "thresholds")) {
+        } else if (cn_yaml_key_is(key, klen, "thresholds")) {
             rc = parse_thresholds(c, v, kline, cfg);
-        } else if (key_is(key, klen, "segment_by")) {
+        } else if (cn_yaml_key_is(key, klen, "segment_by")) {
             /* null turns segments off, e.g. in an override file */
-            if (is_null(v)) {
+            if (cn_yaml_is_null(v)) {
                 free(cfg->segment_by);
                 cfg->segment_by = NULL;
             } else {
                 rc = get_string(c, v, kline, "segment_by", &cfg->segment_by);
             }
-        } else if (key_is(key, klen, "looks")) {
+        } else if (cn_yaml_key_is(key, klen, "looks")) {
             if ((rc = get_uint(c, v, kline, "looks", &I_LOOKS, &u)) == 0)
                 cfg->looks = (unsigned)u;
-        } else if (key_is(key, klen, "power")) {
+        } else if (cn_yaml_key_is(key, klen, "power")) {
             rc = get_real(c, v, kline, "power", &R_PROBABILITY, &cfg->power);
-        } else if (key_is(key, klen, "min_per_arm")) {
+        } else if (cn_yaml_key_is(key, klen, "min_per_arm")) {
             if ((rc = get_uint(c, v, kline, "min_per_arm", &I_COUNT, &u)) == 0)
                 cfg->min_per_arm = (size_t)u;
-        } else if (key_is(key, klen, "groups")) {
+        } else if (cn_yaml_key_is(key, klen, "groups")) {
             rc = parse_groups(c, v, kline, cfg);
-        } else if (key_is(key, klen, "metrics")) {
+        } else if (cn_yaml_key_is(key, klen, "metrics")) {
             have_metrics = 1;
             rc = parse_metrics(c, v, kline, cfg);
         } else {
@@ -1300,266 +1034,51 @@ static int parse_spec(const ctx_t *c, struct fy_node *map, int line,
 
 /* --------------------------------------------------------- documents */
 
-/* libfyaml reports an error at the end of input on the line after the
- * last one; point at the last line that exists instead. */
-static int clamp_line(const char *text, size_t len, int line)
-{
-    int lines = 1;
-    for (size_t i = 0; i + 1 < len; i++)
-        lines += text[i] == '\n';
-    return line < 1 ? 1 : line > lines ? lines : line;
-}
-
 /*
- * Length of the valid UTF-8 sequence at s (1-4), or 0 if it is invalid:
- * truncated, overlong, a surrogate, beyond U+10FFFF, or a NUL byte (YAML
- * allows none of these).
- */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned char b = s[0];
-    if (b == 0)
-        return 0;
-    if (b < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if (b >= 0xC2 && b <= 0xDF) {
-        n = 2;
-        cp = b & 0x1F;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        n = 3;
-        cp = b & 0x0F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        n = 4;
-        cp = b & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
-/*
- * YAML is Unicode, and libfyaml 0.7 is lax about it in ways that matter:
- * "%TAG" followed by a byte that is not UTF-8 sends it into an endless
- * loop. So the text is checked first, and a bad byte is reported by line.
- */
-static int check_utf8(const ctx_t *c, const char *text, size_t len)
-{
-    int line = 1;
-    const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_len(s + i, len - i);
-        if (n == 0)
-            return report(c, CN_EPARSE, line, NULL, NULL,
-                          s[i] ? "invalid YAML: not UTF-8 (byte 0x%02X)"
-                               : "invalid YAML: NUL byte",
-                          s[i]);
-        line += s[i] == '\n';
-        i += n;
-    }
-    return 0;
-}
-
-/* Longest directive line (%YAML, %TAG) passed to libfyaml. */
-#define DIRECTIVE_MAX 128
-
-/*
- * libfyaml 0.7 scans a directive line in time quadratic in its length (a
- * 6 kB "%FOO ..." line takes 60 ms, a megabyte would hang), so directives
- * are vetted before the parser sees them: only %YAML and %TAG, and only
- * short lines. A spec has no use for anything else. A '%' at the start of
- * a line is taken as a directive even where YAML would read it as part of
- * a multi-line quoted string; such a spec is not worth the risk.
- */
-static int check_directives(const ctx_t *c, const char *text, size_t len)
-{
-    int line = 1;
-    for (size_t i = 0; i < len;) {
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
-        if (n && text[i] == '%') {
-            char q[QUOTE_BUF];
-            int known = (n >= 5 && memcmp(text + i, "%YAML", 5) == 0) ||
-                        (n >= 4 && memcmp(text + i, "%TAG", 4) == 0);
-            if (!known)
-                return report(c, CN_EPARSE, line, NULL, NULL,
-                              "invalid YAML: unsupported directive '%s' (only "
-                              "%%YAML and %%TAG)",
-                              quote(text + i, n, q));
-            if (n > DIRECTIVE_MAX)
-                return report(c, CN_EPARSE, line, NULL, NULL,
-                              "invalid YAML: directive line longer than %d bytes",
-                              DIRECTIVE_MAX);
-        }
-        i += n + 1;
-        line++;
-    }
-    return 0;
-}
-
-/* The first error libfyaml collected, as "FILE:LINE: invalid YAML: msg". */
-static int yaml_error(const ctx_t *c, struct fy_diag *diag, const char *text,
-                      size_t len)
-{
-    void *it = NULL;
-    struct fy_diag_error *e;
-    while ((e = fy_diag_errors_iterate(diag, &it))) {
-        if (e->type < FYET_ERROR)
-            continue;
-        char msg[160];
-        size_t j = 0;
-        for (const char *s = e->msg ? e->msg : ""; *s && j + 1 < sizeof msg; s++)
-            msg[j++] = ((unsigned char)*s >= 0x20 && *s != 0x7f) ? *s : ' ';
-        msg[j] = '\0';
-        return report(c, CN_EPARSE, clamp_line(text, len, e->line), NULL, NULL,
-                      "invalid YAML: %s", msg);
-    }
-    return report(c, CN_EPARSE, 1, NULL, NULL, "invalid YAML");
-}
-
-/*
- * Parse the spec in doc: the root mapping, or its `analysis` section.
- * *used is set to the context whose key paths fit the form found.
+ * Parse the spec in doc (NULL: the text held no document): the root
+ * mapping, or its `analysis` section, in which case the key paths of every
+ * later message, those of validate() included, start with "analysis.".
  */
 static int parse_document(const ctx_t *c, struct fy_document *doc,
-                          cn_judge_config_t *cfg, const ctx_t *section,
-                          const ctx_t **used)
+                          cn_judge_config_t *cfg)
 {
-    *used = c;
-    struct fy_node *root = fy_document_root(doc);
-    char d[DESCRIBE_BUF];
-    if (!root || is_null(root))
-        return report(c, CN_EINVAL, node_line(root, 1), NULL, NULL,
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    char d[CN_YAML_DESCRIBE_BUF];
+    if (!root || cn_yaml_is_null(root))
+        return report(c, CN_EINVAL, cn_yaml_node_line(root, 1), NULL, NULL,
                       "empty config: expected a mapping with a 'metrics' list");
     if (!fy_node_is_mapping(root))
-        return report(c, CN_EINVAL, node_line(root, 1), NULL, NULL,
+        return report(c, CN_EINVAL, cn_yaml_node_line(root, 1), NULL, NULL,
                       "the config must be a mapping of keys (%s), got %s", TOP_KEYS,
-                      describe(c, root, d));
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(root, &it))) {
-        struct fy_node *k = fy_node_pair_key(p);
-        size_t klen = 0;
-        const char *key = k && fy_node_is_scalar(k) && !fy_node_is_alias(k)
-                              ? scalar_text(c, k, &klen)
-                              : NULL;
-        if (key && key_is(key, klen, "analysis")) {
-            /* The analysis section of a full service config: the rest of
-             * the file belongs to other components. */
-            int rc = 0, kline = node_line(k, 1);
-            struct fy_node *v = deref(c, fy_node_pair_value(p), kline, "analysis", &rc);
-            if (rc)
-                return rc;
-            if (!v || !fy_node_is_mapping(v))
-                return report(c, CN_EINVAL, node_line(v, kline), "analysis", NULL,
-                              "must be a mapping of keys (%s), got %s", TOP_KEYS,
-                              describe(c, v, d));
-            *used = section;
-            return parse_spec(section, v, kline, cfg);
-        }
-    }
-    return parse_spec(c, root, node_line(root, 1), cfg);
+                      cn_yaml_describe(c->yaml, root, d));
+    /* The analysis section of a full service config: the rest of the file
+     * belongs to other components. */
+    struct fy_node *section;
+    int kline;
+    int rc = cn_yaml_section(c->yaml, root, "analysis", TOP_KEYS, &section, &kline);
+    if (rc)
+        return rc;
+    if (!section)
+        return parse_spec(c, root, cn_yaml_node_line(root, 1), cfg);
+    c->yaml->prefix = "analysis.";
+    return parse_spec(c, section, kline, cfg);
 }
 
 int cn_judge_config_parse(const char *text, size_t len, const char *filename,
                           cn_judge_config_t *out, char *err, size_t errlen)
 {
     cn_judge_config_init(out);
-    if (err && errlen)
-        err[0] = '\0';
-    /* libfyaml reads a NUL-terminated copy that outlives the document. */
-    char *buf = xstrndup(text ? text : "", text ? len : 0);
-    if (!text)
-        len = 0;
-    pool_t pool = {NULL, 0};
-    ctx_t c = {.file = filename ? filename : "<config>",
-               .prefix = "",
-               .err = err,
-               .errlen = errlen,
-               .src = buf,
-               .src_len = len,
-               .pool = &pool};
-    ctx_t section = c;
-    section.prefix = "analysis.";
-
-    int rc = check_utf8(&c, buf, len);
+    cn_yaml_t yaml;
+    cn_yaml_init(&yaml, filename, err, errlen);
+    ctx_t c = {.yaml = &yaml, .err = err, .errlen = errlen};
+    struct fy_document *doc;
+    int rc = cn_yaml_load(&yaml, text, len, &doc);
     if (!rc)
-        rc = check_directives(&c, buf, len);
-    if (rc) {
-        free(buf);
-        cn_judge_config_init(out);
-        return rc;
-    }
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&dcfg);
-    if (!diag) {
-        free(buf);
-        return report(&c, CN_EPARSE, 0, NULL, NULL, "cannot start the YAML parser");
-    }
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg pcfg = {
-        .search_path = "",
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG,
-        .userdata = NULL,
-        .diag = diag,
-    };
-    struct fy_parser *fyp = fy_parser_create(&pcfg);
-    struct fy_document *doc = NULL, *extra = NULL;
-    if (!fyp || fy_parser_set_string(fyp, buf, len) != 0) {
-        rc = report(&c, CN_EPARSE, 0, NULL, NULL, "cannot start the YAML parser");
-        goto out;
-    }
-    doc = fy_parse_load_document(fyp);
-    if (!doc) {
-        if (fy_parser_get_stream_error(fyp) || fy_diag_got_error(diag))
-            rc = yaml_error(&c, diag, buf, len);
-        else
-            rc = report(&c, CN_EINVAL, 1, NULL, NULL,
-                        "empty config: expected a mapping with a 'metrics' list");
-        goto out;
-    }
-    /* A second document would be silently ignored; say so instead. */
-    extra = fy_parse_load_document(fyp);
-    if (extra) {
-        rc = report(&c, CN_EPARSE, node_line(fy_document_root(extra), 1), NULL, NULL,
-                    "more than one YAML document ('---'); expected one");
-        goto out;
-    }
-    if (fy_parser_get_stream_error(fyp) || fy_diag_got_error(diag)) {
-        rc = yaml_error(&c, diag, buf, len);
-        goto out;
-    }
-    const ctx_t *used;
-    if ((rc = parse_document(&c, doc, out, &section, &used)))
-        goto out;
+        rc = parse_document(&c, doc, out);
     /* Cross-field checks, with the lines recorded for each metric. */
-    rc = validate(used, out);
-out:
-    if (extra)
-        fy_parse_document_destroy(fyp, extra);
-    if (doc)
-        fy_parse_document_destroy(fyp, doc);
-    if (fyp)
-        fy_parser_destroy(fyp);
-    fy_diag_destroy(diag);
-    for (size_t i = 0; i < pool.n; i++)
-        free(pool.items[i]);
-    free(pool.items);
-    free(buf);
+    if (!rc)
+        rc = validate(&c, out);
+    cn_yaml_dispose(&yaml);
     if (rc) {
         cn_judge_config_dispose(out);
         cn_judge_config_init(out);

@@ -14,16 +14,12 @@
  * with what the documentation says, and validate() checks a config built
  * in code against the same bounds by reading the fields back.
  *
- * YAML is read with libfyaml's document API, with the same workarounds as
- * the judge's parser (judge/config.c, where each is explained, and whose
- * static helpers are copied here; a shared util/yaml.c would serve both
- * and is the obvious next step): the text is
- * checked for UTF-8 and for long or unknown directives before libfyaml sees
- * it (it hangs or goes quadratic otherwise), single-quoted scalars are
- * unescaped here (libfyaml 0.7 leaks on some), aliases are followed without
- * copying, and its diagnostics are collected rather than printed. Typing
- * follows the YAML 1.2 core schema where it matters: a quoted "3" is a
- * string, so it is refused where an integer or a boolean is expected. Sizes,
+ * YAML is read with libfyaml's document API through util/yaml.h, as the
+ * judge's parser reads it: that module loads the document with its
+ * workarounds for libfyaml's bugs, reads keys and scalars, follows aliases
+ * without copying, and words the messages. Typing follows the YAML 1.2
+ * core schema where it matters: a quoted "3" is a string, so it is refused
+ * where an integer or a boolean is expected. Sizes,
  * durations and percentages are accepted quoted or not, since they are
  * strings to YAML anyway ("16MiB") except when they happen to be numbers.
  */
@@ -32,6 +28,7 @@
 #include "router/split.h"
 #include "util/error.h"
 #include "util/text.h"
+#include "util/yaml.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,7 +43,7 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Longest excerpt of a value or key quoted back in a message. */
-#define QUOTE_MAX 40
+#define QUOTE_MAX CN_YAML_QUOTE_MAX
 #define QUOTE_BUF (QUOTE_MAX + 8)
 
 #define KIB ((uint64_t)1024)
@@ -336,14 +333,6 @@ _Static_assert(sizeof(unsigned) == 4, "unsigned of 4 bytes");
 
 /* ----------------------------------------------------- small parsers */
 
-static char *xstrndup(const char *s, size_t n)
-{
-    char *d = cn_xmalloc(n + 1);
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
 static int is_digit(char ch)
 {
     return ch >= '0' && ch <= '9';
@@ -464,20 +453,6 @@ int cn_router_parse_size(const char *text, size_t *out_bytes)
     if (!text || !out_bytes || parse_size_u64(text, &v) || v > SIZE_MAX)
         return CN_EINVAL;
     *out_bytes = (size_t)v;
-    return 0;
-}
-
-/* strtod on the whole text, refusing hex, infinities and NaN. */
-static int text_to_double(const char *s, double *out)
-{
-    if (*s == '\0' || !strchr("+-.0123456789", *s) || strpbrk(s, "xX"))
-        return CN_EPARSE;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !isfinite(v))
-        return CN_EPARSE;
-    *out = v;
     return 0;
 }
 
@@ -842,7 +817,7 @@ static int list_add_address(const serve_key_t *k, value_t *v, const char *text,
     }
     v->list.items =
         cn_xrealloc(v->list.items, (v->list.count + 1) * sizeof *v->list.items);
-    v->list.items[v->list.count++] = xstrndup(text + skip, strlen(text + skip));
+    v->list.items[v->list.count++] = cn_xstrndup(text + skip, strlen(text + skip));
     return 0;
 }
 
@@ -852,7 +827,7 @@ static int list_add_double(const serve_key_t *k, value_t *v, const char *text,
 {
     double x;
     char q[QUOTE_BUF];
-    if (text_to_double(text, &x)) {
+    if (cn_text_to_double(text, &x)) {
         snprintf(what, len, "must be a finite number, got '%s'",
                  cn_text_quote(text, strlen(text), QUOTE_MAX, q));
         return CN_EINVAL;
@@ -905,13 +880,13 @@ static int parse_text(const serve_key_t *k, const char *text, value_t *v, char *
         }
         if (check_string(k->kind, text))
             return bad_value(k, text, what, len);
-        v->s = xstrndup(text, strlen(text));
+        v->s = cn_xstrndup(text, strlen(text));
         return 0;
     case T_ADDRESS: {
         size_t skip;
         if (check_address(text, (k->opts & O_LISTEN) != 0, &skip))
             return bad_value(k, text, what, len);
-        v->s = xstrndup(text + skip, strlen(text + skip));
+        v->s = cn_xstrndup(text + skip, strlen(text + skip));
         return 0;
     }
     case T_PREDICTION: {
@@ -924,7 +899,7 @@ static int parse_text(const serve_key_t *k, const char *text, value_t *v, char *
             return CN_EINVAL;
         }
         cn_router_pointer_dispose(&p);
-        v->s = xstrndup(text, strlen(text));
+        v->s = cn_xstrndup(text, strlen(text));
         return 0;
     }
     case T_BOOL:
@@ -1013,7 +988,7 @@ static int parse_list_text(const serve_key_t *k, const char *text, value_t *v,
             b++;
         while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
-        char *item = xstrndup(b, (size_t)(e - b));
+        char *item = cn_xstrndup(b, (size_t)(e - b));
         if (!*item) {
             rc = empty_item(text, what, len);
         } else if (k->type == T_ADDRESS_LIST) {
@@ -1278,247 +1253,9 @@ int cn_router_config_prediction(const cn_router_config_t *c, cn_router_pointer_t
 
 /* -------------------------------------------------------------- YAML */
 
-/* Strings made while parsing, freed together at the end. */
-typedef struct {
-    char **items;
-    size_t n;
-} pool_t;
-
-typedef struct {
-    const char *file;
-    const char *prefix; /* "" or "serve." */
-    char *err;
-    size_t errlen;
-    const char *src; /* the YAML text being parsed, and its length */
-    size_t src_len;
-    pool_t *pool;
-} ctx_t;
-
-/* "FILE:LINE: key 'PATH': what", or "FILE:LINE: what" without a path. */
-static int report(const ctx_t *c, int rc, int line, const char *path, const char *fmt,
-                  ...)
-{
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    if (!c->err || c->errlen == 0)
-        return rc;
-    char loc[320];
-    if (line > 0)
-        snprintf(loc, sizeof loc, "%s:%d: ", c->file, line);
-    else
-        snprintf(loc, sizeof loc, "%s: ", c->file);
-    if (path)
-        snprintf(c->err, c->errlen, "%skey '%s%s': %s", loc, c->prefix, path, what);
-    else
-        snprintf(c->err, c->errlen, "%s%s", loc, what);
-    return rc;
-}
-
 static const char *quote(const char *s, size_t len, char *buf)
 {
     return cn_text_quote(s, len, QUOTE_MAX, buf);
-}
-
-static const char *const yaml_core_tags[] = {
-    "tag:yaml.org,2002:int",  "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",   "tag:yaml.org,2002:seq",
-};
-
-/* Line (1-based) where a node starts, or fallback when libfyaml has no mark
- * for it. libfyaml 0.7 marks only tokens, so a collection's line is that of
- * its first scalar. */
-static int node_line(struct fy_node *n, int fallback)
-{
-    if (!n)
-        return fallback;
-    switch (fy_node_get_type(n)) {
-    case FYNT_SCALAR: {
-        struct fy_token *t = fy_node_get_scalar_token(n);
-        const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
-        return mk && mk->line >= 0 ? mk->line + 1 : fallback;
-    }
-    case FYNT_SEQUENCE: {
-        void *it = NULL;
-        return node_line(fy_node_sequence_iterate(n, &it), fallback);
-    }
-    case FYNT_MAPPING: {
-        void *it = NULL;
-        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-        return p ? node_line(fy_node_pair_key(p), fallback) : fallback;
-    }
-    }
-    return fallback;
-}
-
-/* A scalar the YAML core schema reads as null: empty, ~ or null. */
-static int is_null(struct fy_node *n)
-{
-    if (!n)
-        return 1;
-    if (!fy_node_is_scalar(n) || fy_node_is_alias(n) ||
-        fy_node_get_style(n) != FYNS_PLAIN || fy_node_get_tag(n, NULL))
-        return 0;
-    size_t len;
-    const char *s = fy_node_get_scalar(n, &len);
-    if (!s || len == 0)
-        return 1;
-    static const char *const nulls[] = {"~", "null", "Null", "NULL"};
-    for (size_t i = 0; i < COUNT(nulls); i++)
-        if (len == strlen(nulls[i]) && memcmp(s, nulls[i], len) == 0)
-            return 1;
-    return 0;
-}
-
-/* The text of a single-quoted scalar, unescaped from the source ('' is a
- * quote; line breaks fold as in YAML 1.2 section 7.3.2). */
-static char *unquote_single(const char *s, size_t n, size_t *out_len)
-{
-    char *o = cn_xmalloc(n + 1);
-    size_t j = 0, trail = 0;
-    for (size_t i = 0; i < n;) {
-        char ch = s[i];
-        if (ch == '\'' && i + 1 < n && s[i + 1] == '\'') {
-            o[j++] = '\'';
-            i += 2;
-            trail = 0;
-        } else if (ch == '\n' || ch == '\r') {
-            j -= trail;
-            trail = 0;
-            size_t breaks = 0;
-            while (i < n && s[i] && strchr("\n\r \t", s[i])) {
-                if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
-                    i++;
-                breaks += s[i] == '\n' || s[i] == '\r';
-                i++;
-            }
-            if (breaks == 1)
-                o[j++] = ' ';
-            for (size_t k = 1; k < breaks; k++)
-                o[j++] = '\n';
-        } else {
-            o[j++] = ch;
-            trail = (ch == ' ' || ch == '\t') ? trail + 1 : 0;
-            i++;
-        }
-    }
-    o[j] = '\0';
-    *out_len = j;
-    return o;
-}
-
-/* A scalar's text (not NUL-terminated). Single-quoted scalars are unescaped
- * here rather than by libfyaml, which leaks on four or more '' escapes;
- * the copy lives in the pool. */
-static const char *scalar_text(const ctx_t *c, struct fy_node *n, size_t *len)
-{
-    *len = 0;
-    if (fy_node_get_style(n) != FYNS_SINGLE_QUOTED || !c->src) {
-        const char *s = fy_node_get_scalar(n, len);
-        return s ? s : "";
-    }
-    struct fy_token *t = fy_node_get_scalar_token(n);
-    const struct fy_mark *a = t ? fy_token_start_mark(t) : NULL;
-    const struct fy_mark *b = t ? fy_token_end_mark(t) : NULL;
-    if (!a || !b || a->input_pos > b->input_pos || b->input_pos > c->src_len)
-        return "";
-    char *o = unquote_single(c->src + a->input_pos, b->input_pos - a->input_pos, len);
-    pool_t *p = c->pool;
-    p->items = cn_xrealloc(p->items, (p->n + 1) * sizeof *p->items);
-    p->items[p->n++] = o;
-    return o;
-}
-
-#define DESCRIBE_BUF (QUOTE_BUF + 24)
-
-/* "null", "a list", "a mapping" or the quoted scalar, for messages. */
-static const char *describe(const ctx_t *c, struct fy_node *n, char *buf)
-{
-    if (is_null(n))
-        return "null";
-    if (fy_node_is_sequence(n))
-        return "a list";
-    if (fy_node_is_mapping(n))
-        return "a mapping";
-    size_t len = 0;
-    const char *s = scalar_text(c, n, &len);
-    char q[QUOTE_BUF];
-    quote(s, len, q);
-    snprintf(buf, DESCRIBE_BUF, "'%s'", q);
-    return buf;
-}
-
-/* Follow an alias to its anchor. Sets *rc on a dangling alias. */
-static struct fy_node *deref(const ctx_t *c, struct fy_node *n, int line,
-                             const char *path, int *rc)
-{
-    if (!n || !fy_node_is_alias(n))
-        return n;
-    struct fy_node *r = fy_node_resolve_alias(n);
-    if (!r) {
-        size_t len = 0;
-        const char *s = fy_node_get_scalar(n, &len);
-        char q[QUOTE_BUF];
-        *rc = report(c, CN_EINVAL, node_line(n, line), path,
-                     "alias '*%s' refers to no anchor", quote(s ? s : "", len, q));
-    }
-    return r;
-}
-
-typedef struct {
-    char *text;    /* NUL-terminated copy, owned */
-    int is_string; /* quoted, block or !!str: never a number or boolean */
-    int line;
-} scalar_t;
-
-/*
- * Read a scalar for `path`, where `want` names what was expected. Null is
- * refused unless allow_null, when it gives text "". Returns 0 with s->text
- * to free, or an error code after reporting.
- */
-static int get_scalar(const ctx_t *c, struct fy_node *n, int line, const char *path,
-                      const char *want, int allow_null, scalar_t *s)
-{
-    int rc = 0;
-    s->text = NULL;
-    s->is_string = 0;
-    s->line = node_line(n, line);
-    n = deref(c, n, line, path, &rc);
-    if (rc)
-        return rc;
-    char d[DESCRIBE_BUF];
-    if (allow_null && is_null(n)) {
-        s->text = xstrndup("", 0);
-        return 0;
-    }
-    if (is_null(n) || !fy_node_is_scalar(n))
-        return report(c, CN_EINVAL, s->line, path, "must be %s, got %s", want,
-                      describe(c, n, d));
-    size_t tlen = 0;
-    const char *tag = fy_node_get_tag(n, &tlen);
-    s->is_string = fy_node_get_style(n) != FYNS_PLAIN;
-    if (tag) {
-        int core = 0;
-        for (size_t i = 0; i < COUNT(yaml_core_tags) && !core; i++)
-            core = tlen == strlen(yaml_core_tags[i]) &&
-                   memcmp(tag, yaml_core_tags[i], tlen) == 0;
-        if (tlen == strlen("tag:yaml.org,2002:str") &&
-            memcmp(tag, "tag:yaml.org,2002:str", tlen) == 0)
-            s->is_string = 1;
-        else if (!core) {
-            char q[QUOTE_BUF];
-            return report(c, CN_EINVAL, s->line, path, "unsupported YAML tag '%s'",
-                          quote(tag, tlen, q));
-        }
-    }
-    size_t len = 0;
-    const char *text = scalar_text(c, n, &len);
-    if (memchr(text, '\0', len))
-        return report(c, CN_EINVAL, s->line, path, "contains a NUL byte");
-    s->text = xstrndup(text, len);
-    return 0;
 }
 
 /* Keys that must be plain YAML (a quoted "3" is not an integer). */
@@ -1528,41 +1265,43 @@ static int wants_plain(const serve_key_t *k)
 }
 
 /* A list key: a YAML sequence of scalars, each checked with its line. */
-static int yaml_list(const ctx_t *c, const serve_key_t *k, struct fy_node *n, int line,
+static int yaml_list(cn_yaml_t *y, const serve_key_t *k, struct fy_node *n, int line,
                      cn_router_config_t *cfg)
 {
-    char want[200], d[DESCRIBE_BUF], what[320], path[160];
+    char want[200], d[CN_YAML_DESCRIBE_BUF], what[320], path[160];
     int rc = 0;
-    line = node_line(n, line);
-    n = deref(c, n, line, k->pub.key, &rc);
+    line = cn_yaml_node_line(n, line);
+    n = cn_yaml_deref(y, n, line, k->pub.key, &rc);
     if (rc)
         return rc;
     value_t v = {0};
-    if (!is_null(n) && !fy_node_is_sequence(n))
-        return report(c, CN_EINVAL, line, k->pub.key, "must be %s, got %s",
-                      want_text(k, want, sizeof want), describe(c, n, d));
+    if (!cn_yaml_is_null(n) && !fy_node_is_sequence(n))
+        return cn_yaml_report(y, CN_EINVAL, line, k->pub.key, "must be %s, got %s",
+                              want_text(k, want, sizeof want),
+                              cn_yaml_describe(y, n, d));
     void *it = NULL;
     struct fy_node *item;
     size_t idx = 0;
-    while (!rc && !is_null(n) && (item = fy_node_sequence_iterate(n, &it))) {
+    while (!rc && !cn_yaml_is_null(n) && (item = fy_node_sequence_iterate(n, &it))) {
         snprintf(path, sizeof path, "%s[%zu]", k->pub.key, idx++);
         const char *iwant =
             k->type == T_ADDRESS_LIST ? "an address host:port" : "a finite number";
-        scalar_t s;
-        if ((rc = get_scalar(c, item, line, path, iwant, 0, &s)))
+        cn_yaml_scalar_t s;
+        if ((rc = cn_yaml_get_scalar(y, item, line, path, iwant, 0, &s)))
             break;
         char q[QUOTE_BUF];
         if (k->type == T_DOUBLE_LIST && s.is_string)
-            rc = report(c, CN_EINVAL, s.line, path, "must be %s, got the string '%s'",
-                        iwant, quote(s.text, strlen(s.text), q));
+            rc = cn_yaml_report(y, CN_EINVAL, s.line, path,
+                                "must be %s, got the string '%s'", iwant,
+                                quote(s.text, strlen(s.text), q));
         else if ((k->type == T_ADDRESS_LIST
                       ? list_add_address(k, &v, s.text, what, sizeof what)
                       : list_add_double(k, &v, s.text, what, sizeof what)))
-            rc = report(c, CN_EINVAL, s.line, path, "%s", what);
+            rc = cn_yaml_report(y, CN_EINVAL, s.line, path, "%s", what);
         free(s.text);
     }
     if (!rc && (rc = list_done(k, &v, what, sizeof what)))
-        rc = report(c, CN_EINVAL, line, k->pub.key, "%s", what);
+        rc = cn_yaml_report(y, CN_EINVAL, line, k->pub.key, "%s", what);
     if (rc) {
         value_dispose(&v);
         return rc;
@@ -1571,23 +1310,24 @@ static int yaml_list(const ctx_t *c, const serve_key_t *k, struct fy_node *n, in
     return 0;
 }
 
-static int yaml_leaf(const ctx_t *c, const serve_key_t *k, struct fy_node *n, int line,
+static int yaml_leaf(cn_yaml_t *y, const serve_key_t *k, struct fy_node *n, int line,
                      cn_router_config_t *cfg)
 {
     if (k->type == T_ADDRESS_LIST || k->type == T_DOUBLE_LIST)
-        return yaml_list(c, k, n, line, cfg);
+        return yaml_list(y, k, n, line, cfg);
     char want[200], what[320], q[QUOTE_BUF];
-    scalar_t s;
-    int rc = get_scalar(c, n, line, k->pub.key, want_text(k, want, sizeof want),
-                        (k->opts & O_NULLABLE) != 0, &s);
+    cn_yaml_scalar_t s;
+    int rc = cn_yaml_get_scalar(y, n, line, k->pub.key, want_text(k, want, sizeof want),
+                                (k->opts & O_NULLABLE) != 0, &s);
     if (rc)
         return rc;
     value_t v = {0};
     if (wants_plain(k) && s.is_string)
-        rc = report(c, CN_EINVAL, s.line, k->pub.key, "must be %s, got the string '%s'",
-                    want, quote(s.text, strlen(s.text), q));
+        rc = cn_yaml_report(y, CN_EINVAL, s.line, k->pub.key,
+                            "must be %s, got the string '%s'", want,
+                            quote(s.text, strlen(s.text), q));
     else if (parse_text(k, s.text, &v, what, sizeof what))
-        rc = report(c, CN_EINVAL, s.line, k->pub.key, "%s", what);
+        rc = cn_yaml_report(y, CN_EINVAL, s.line, k->pub.key, "%s", what);
     free(s.text);
     if (rc) {
         value_dispose(&v);
@@ -1636,25 +1376,23 @@ static int is_section(const char *path)
 }
 
 /* The keys of a mapping at `prefix` ("" or "traffic."). */
-static int yaml_mapping(const ctx_t *c, struct fy_node *map, int line,
-                        const char *prefix, cn_router_config_t *cfg)
+static int yaml_mapping(cn_yaml_t *y, struct fy_node *map, int line, const char *prefix,
+                        cn_router_config_t *cfg)
 {
     void *it = NULL;
     struct fy_node_pair *p;
     char expected[400];
     while ((p = fy_node_mapping_iterate(map, &it))) {
-        struct fy_node *kn = fy_node_pair_key(p);
-        int kline = node_line(kn, line);
-        char d[DESCRIBE_BUF], q[QUOTE_BUF], path[200];
-        if (!kn || is_null(kn) || !fy_node_is_scalar(kn) || fy_node_is_alias(kn)) {
-            /* Name the section ("traffic"), or nothing at the top. */
-            snprintf(path, sizeof path, "%s", prefix);
-            path[strlen(path) ? strlen(path) - 1 : 0] = '\0';
-            return report(c, CN_EINVAL, kline, *path ? path : NULL,
-                          "keys must be plain strings, got %s", describe(c, kn, d));
-        }
+        char d[CN_YAML_DESCRIBE_BUF], q[QUOTE_BUF], path[200];
+        /* Name the section ("traffic") in a message, or nothing at the top. */
+        snprintf(path, sizeof path, "%s", prefix);
+        path[strlen(path) ? strlen(path) - 1 : 0] = '\0';
+        const char *key;
         size_t klen;
-        const char *key = scalar_text(c, kn, &klen);
+        int kline;
+        int rc = cn_yaml_get_key(y, p, line, path, &key, &klen, &kline);
+        if (rc)
+            return rc;
         snprintf(path, sizeof path, "%s%s", prefix, quote(key, klen, q));
         /* A key is one name: "traffic.mode" at the top is not traffic's
          * mode, and a quoted excerpt (cut or with '?') matches nothing. */
@@ -1662,30 +1400,31 @@ static int yaml_mapping(const ctx_t *c, struct fy_node *map, int line,
             klen == strlen(q) && memcmp(key, q, klen) == 0 && !memchr(key, '.', klen);
         const serve_key_t *k = exact ? find_key(path) : NULL;
         struct fy_node *v = fy_node_pair_value(p);
-        int rc = 0;
         if (k) {
-            rc = yaml_leaf(c, k, v, kline, cfg);
+            rc = yaml_leaf(y, k, v, kline, cfg);
         } else if (exact && is_section(path)) {
             char sub[208];
             snprintf(sub, sizeof sub, "%s.", path);
-            v = deref(c, v, kline, path, &rc);
+            v = cn_yaml_deref(y, v, kline, path, &rc);
             if (rc)
                 return rc;
             if (!v || !fy_node_is_mapping(v))
-                return report(c, CN_EINVAL, node_line(v, kline), path,
-                              "must be a mapping of keys (%s), got %s",
-                              children_text(sub, expected, sizeof expected),
-                              describe(c, v, d));
-            rc = yaml_mapping(c, v, kline, sub, cfg);
-        } else if (!*prefix && !*c->prefix && strcmp(path, "analysis") == 0) {
+                return cn_yaml_report(y, CN_EINVAL, cn_yaml_node_line(v, kline), path,
+                                      "must be a mapping of keys (%s), got %s",
+                                      children_text(sub, expected, sizeof expected),
+                                      cn_yaml_describe(y, v, d));
+            rc = yaml_mapping(y, v, kline, sub, cfg);
+        } else if (!*prefix && !*y->prefix && strcmp(path, "analysis") == 0) {
             /* The judge's section next to serve keys at the top level: say
              * how to combine the two rather than just "unknown". */
-            rc = report(c, CN_EINVAL, kline, path,
-                        "unknown key; to keep the judge's section in this file, put "
-                        "the serve keys under 'serve:'");
+            rc = cn_yaml_report(
+                y, CN_EINVAL, kline, path,
+                "unknown key; to keep the judge's section in this file, put "
+                "the serve keys under 'serve:'");
         } else {
-            rc = report(c, CN_EINVAL, kline, path, "unknown key (expected one of %s)",
-                        children_text(prefix, expected, sizeof expected));
+            rc = cn_yaml_report(y, CN_EINVAL, kline, path,
+                                "unknown key (expected one of %s)",
+                                children_text(prefix, expected, sizeof expected));
         }
         if (rc)
             return rc;
@@ -1699,7 +1438,7 @@ static int yaml_mapping(const ctx_t *c, struct fy_node *map, int line,
  * is almost surely a serve key indented wrongly, and ignoring it would
  * silently drop a setting.
  */
-static int stray_serve_keys(const ctx_t *c, struct fy_node *root)
+static int stray_serve_keys(cn_yaml_t *y, struct fy_node *root)
 {
     void *it = NULL;
     struct fy_node_pair *p;
@@ -1708,7 +1447,7 @@ static int stray_serve_keys(const ctx_t *c, struct fy_node *root)
         size_t klen = 0;
         if (!k || !fy_node_is_scalar(k) || fy_node_is_alias(k))
             continue;
-        const char *key = scalar_text(c, k, &klen);
+        const char *key = cn_yaml_scalar_text(y, k, &klen);
         char name[64];
         if (klen == 0 || klen >= sizeof name || memchr(key, '.', klen) ||
             memchr(key, '\0', klen))
@@ -1716,248 +1455,51 @@ static int stray_serve_keys(const ctx_t *c, struct fy_node *root)
         memcpy(name, key, klen);
         name[klen] = '\0';
         if (find_key(name) || is_section(name))
-            return report(c, CN_EINVAL, node_line(k, 1), name,
-                          "a serve key outside the 'serve:' section; indent it "
-                          "under 'serve:'");
+            return cn_yaml_report(y, CN_EINVAL, cn_yaml_node_line(k, 1), name,
+                                  "a serve key outside the 'serve:' section; indent it "
+                                  "under 'serve:'");
     }
     return 0;
 }
 
 /*
  * The serve keys of doc: the `serve` section if the root has one (the rest
- * belongs to other components), else the root. Sets c->prefix to match.
+ * belongs to other components), else the root. Sets y->prefix to match.
  */
-static int parse_document(ctx_t *c, struct fy_document *doc, cn_router_config_t *cfg)
+static int parse_document(cn_yaml_t *y, struct fy_document *doc,
+                          cn_router_config_t *cfg)
 {
-    struct fy_node *root = fy_document_root(doc);
-    char d[DESCRIBE_BUF], expected[400];
-    if (!root || is_null(root))
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    char d[CN_YAML_DESCRIBE_BUF], expected[400];
+    if (!root || cn_yaml_is_null(root))
         return 0; /* nothing set: the defaults and the flags stand */
+    children_text("", expected, sizeof expected);
     if (!fy_node_is_mapping(root))
-        return report(c, CN_EINVAL, node_line(root, 1), NULL,
-                      "the config must be a mapping of keys (%s), got %s",
-                      children_text("", expected, sizeof expected),
-                      describe(c, root, d));
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(root, &it))) {
-        struct fy_node *k = fy_node_pair_key(p);
-        size_t klen = 0;
-        const char *key = k && fy_node_is_scalar(k) && !fy_node_is_alias(k)
-                              ? scalar_text(c, k, &klen)
-                              : NULL;
-        if (key && klen == 5 && memcmp(key, "serve", 5) == 0) {
-            int rc = 0, kline = node_line(k, 1);
-            struct fy_node *v = deref(c, fy_node_pair_value(p), kline, "serve", &rc);
-            if (rc)
-                return rc;
-            if (!v || !fy_node_is_mapping(v))
-                return report(c, CN_EINVAL, node_line(v, kline), "serve",
-                              "must be a mapping of keys (%s), got %s",
-                              children_text("", expected, sizeof expected),
-                              describe(c, v, d));
-            if ((rc = stray_serve_keys(c, root)))
-                return rc;
-            c->prefix = "serve.";
-            return yaml_mapping(c, v, kline, "", cfg);
-        }
-    }
-    return yaml_mapping(c, root, node_line(root, 1), "", cfg);
-}
-
-/* libfyaml reports an error at the end of input on the line after the
- * last one; point at the last line that exists instead. */
-static int clamp_line(const char *text, size_t len, int line)
-{
-    int lines = 1;
-    for (size_t i = 0; i + 1 < len; i++)
-        lines += text[i] == '\n';
-    return line < 1 ? 1 : line > lines ? lines : line;
-}
-
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid
- * (truncated, overlong, a surrogate, beyond U+10FFFF, or NUL). */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned char b = s[0];
-    if (b == 0)
-        return 0;
-    if (b < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if (b >= 0xC2 && b <= 0xDF) {
-        n = 2;
-        cp = b & 0x1F;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        n = 3;
-        cp = b & 0x0F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        n = 4;
-        cp = b & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
-/* libfyaml 0.7 loops forever on "%TAG" followed by a byte that is not
- * UTF-8, so the text is checked first. */
-static int check_utf8(const ctx_t *c, const char *text, size_t len)
-{
-    int line = 1;
-    const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_len(s + i, len - i);
-        if (n == 0)
-            return report(c, CN_EPARSE, line, NULL,
-                          s[i] ? "invalid YAML: not UTF-8 (byte 0x%02X)"
-                               : "invalid YAML: NUL byte",
-                          s[i]);
-        line += s[i] == '\n';
-        i += n;
-    }
-    return 0;
-}
-
-/* Longest directive line (%YAML, %TAG) passed to libfyaml. */
-#define DIRECTIVE_MAX 128
-
-/* libfyaml 0.7 scans a directive line in quadratic time, so only short
- * %YAML and %TAG lines reach it. */
-static int check_directives(const ctx_t *c, const char *text, size_t len)
-{
-    int line = 1;
-    for (size_t i = 0; i < len;) {
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
-        if (n && text[i] == '%') {
-            char q[QUOTE_BUF];
-            int known = (n >= 5 && memcmp(text + i, "%YAML", 5) == 0) ||
-                        (n >= 4 && memcmp(text + i, "%TAG", 4) == 0);
-            if (!known)
-                return report(c, CN_EPARSE, line, NULL,
-                              "invalid YAML: unsupported directive '%s' (only "
-                              "%%YAML and %%TAG)",
-                              quote(text + i, n, q));
-            if (n > DIRECTIVE_MAX)
-                return report(c, CN_EPARSE, line, NULL,
-                              "invalid YAML: directive line longer than %d bytes",
-                              DIRECTIVE_MAX);
-        }
-        i += n + 1;
-        line++;
-    }
-    return 0;
-}
-
-/* The first error libfyaml collected, as "FILE:LINE: invalid YAML: msg". */
-static int yaml_error(const ctx_t *c, struct fy_diag *diag, const char *text,
-                      size_t len)
-{
-    void *it = NULL;
-    struct fy_diag_error *e;
-    while ((e = fy_diag_errors_iterate(diag, &it))) {
-        if (e->type < FYET_ERROR)
-            continue;
-        char msg[160];
-        size_t j = 0;
-        for (const char *s = e->msg ? e->msg : ""; *s && j + 1 < sizeof msg; s++)
-            msg[j++] = ((unsigned char)*s >= 0x20 && *s != 0x7f) ? *s : ' ';
-        msg[j] = '\0';
-        return report(c, CN_EPARSE, clamp_line(text, len, e->line), NULL,
-                      "invalid YAML: %s", msg);
-    }
-    return report(c, CN_EPARSE, 1, NULL, "invalid YAML");
+        return cn_yaml_report(y, CN_EINVAL, cn_yaml_node_line(root, 1), NULL,
+                              "the config must be a mapping of keys (%s), got %s",
+                              expected, cn_yaml_describe(y, root, d));
+    struct fy_node *section;
+    int kline;
+    int rc = cn_yaml_section(y, root, "serve", expected, &section, &kline);
+    if (rc)
+        return rc;
+    if (!section)
+        return yaml_mapping(y, root, cn_yaml_node_line(root, 1), "", cfg);
+    if ((rc = stray_serve_keys(y, root)))
+        return rc;
+    y->prefix = "serve.";
+    return yaml_mapping(y, section, kline, "", cfg);
 }
 
 int cn_router_config_parse_yaml(cn_router_config_t *cfg, const char *text, size_t len,
                                 const char *filename, char *err, size_t errlen)
 {
-    if (err && errlen)
-        err[0] = '\0';
-    if (!text)
-        len = 0;
-    /* libfyaml reads a NUL-terminated copy that outlives the document. */
-    char *buf = xstrndup(text ? text : "", len);
-    pool_t pool = {NULL, 0};
-    ctx_t c = {.file = filename ? filename : "<config>",
-               .prefix = "",
-               .err = err,
-               .errlen = errlen,
-               .src = buf,
-               .src_len = len,
-               .pool = &pool};
-    struct fy_diag *diag = NULL;
-    struct fy_parser *fyp = NULL;
-    struct fy_document *doc = NULL, *extra = NULL;
-
-    int rc = check_utf8(&c, buf, len);
+    cn_yaml_t yaml;
+    cn_yaml_init(&yaml, filename, err, errlen);
+    struct fy_document *doc;
+    int rc = cn_yaml_load(&yaml, text, len, &doc);
     if (!rc)
-        rc = check_directives(&c, buf, len);
-    if (rc)
-        goto out;
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.colorize = false;
-    diag = fy_diag_create(&dcfg);
-    if (!diag) {
-        rc = report(&c, CN_EPARSE, 0, NULL, "cannot start the YAML parser");
-        goto out;
-    }
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg pcfg = {
-        .search_path = "",
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG,
-        .userdata = NULL,
-        .diag = diag,
-    };
-    fyp = fy_parser_create(&pcfg);
-    if (!fyp || fy_parser_set_string(fyp, buf, len) != 0) {
-        rc = report(&c, CN_EPARSE, 0, NULL, "cannot start the YAML parser");
-        goto out;
-    }
-    doc = fy_parse_load_document(fyp);
-    if (!doc) {
-        if (fy_parser_get_stream_error(fyp) || fy_diag_got_error(diag))
-            rc = yaml_error(&c, diag, buf, len);
-        goto out; /* no document at all: nothing to set */
-    }
-    /* A second document would be silently ignored; say so instead. */
-    extra = fy_parse_load_document(fyp);
-    if (extra) {
-        rc = report(&c, CN_EPARSE, node_line(fy_document_root(extra), 1), NULL,
-                    "more than one YAML document ('---'); expected one");
-        goto out;
-    }
-    if (fy_parser_get_stream_error(fyp) || fy_diag_got_error(diag)) {
-        rc = yaml_error(&c, diag, buf, len);
-        goto out;
-    }
-    rc = parse_document(&c, doc, cfg);
-out:
-    if (extra)
-        fy_parse_document_destroy(fyp, extra);
-    if (doc)
-        fy_parse_document_destroy(fyp, doc);
-    if (fyp)
-        fy_parser_destroy(fyp);
-    if (diag)
-        fy_diag_destroy(diag);
-    for (size_t i = 0; i < pool.n; i++)
-        free(pool.items[i]);
-    free(pool.items);
-    free(buf);
+        rc = parse_document(&yaml, doc, cfg);
+    cn_yaml_dispose(&yaml);
     return rc;
 }

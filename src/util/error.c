@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *cn_strerror(int code)
 {
@@ -69,4 +70,12 @@ void *cn_xmallocarray(size_t count, size_t size)
     if (size && count > SIZE_MAX / size)
         oom(SIZE_MAX);
     return cn_xmalloc(count * size);
+}
+
+char *cn_xstrndup(const char *s, size_t n)
+{
+    char *d = cn_xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
 }

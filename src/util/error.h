@@ -35,5 +35,8 @@ void *cn_xcalloc(size_t count, size_t size);
 void *cn_xrealloc(void *ptr, size_t size);
 /* Overflow-checked count * size allocation. */
 void *cn_xmallocarray(size_t count, size_t size);
+/* A NUL-terminated copy of exactly the n bytes at s (which may hold NULs),
+ * for the caller to free. */
+char *cn_xstrndup(const char *s, size_t n);
 
 #endif

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Quoting untrusted text back into one-line error messages.
+ * Untrusted text: quoting it back into one-line error messages, checking
+ * that it is UTF-8 (for writers whose formats require UTF-8, and for
+ * parsers that must refuse anything else), and reading a number from it.
  */
 #ifndef CN_UTIL_TEXT_H
 #define CN_UTIL_TEXT_H
@@ -17,5 +19,25 @@
  * Returns buf.
  */
 const char *cn_text_quote(const char *s, size_t len, size_t max, char *buf);
+
+/*
+ * Length (1 to 4) of the valid UTF-8 sequence at the start of s[0..n), or
+ * 0 if the bytes there are not one: a stray continuation byte, a sequence
+ * cut short by n, an overlong form, a surrogate, or anything past U+10FFFF
+ * (RFC 3629). An ASCII byte, NUL included, is a sequence of length 1;
+ * callers that refuse NUL check for it themselves. n == 0 gives 0.
+ *
+ * A writer that must emit UTF-8 steps through its input with this and
+ * writes U+FFFD (in its own format's spelling) for each byte where it
+ * returns 0, then moves on by one byte.
+ */
+size_t cn_text_utf8_len(const char *s, size_t n);
+
+/*
+ * Read the whole NUL-terminated s as a finite decimal number (strtod's
+ * syntax without hex, infinities or NaN: it starts with a sign, a digit or
+ * '.'). Returns 0 with *out set, or CN_EPARSE with *out untouched.
+ */
+int cn_text_to_double(const char *s, double *out);
 
 #endif

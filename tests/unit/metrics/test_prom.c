@@ -7,6 +7,7 @@
  */
 #include "metrics/metrics.h"
 #include "metrics/prom.h"
+#include "promtool.h"
 #include "util/error.h"
 
 #include <criterion/criterion.h>
@@ -14,36 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#define PROMTOOL "/usr/bin/promtool"
-
-/*
- * Run `promtool check metrics` on text; return its exit status and put what
- * it said in out. promtool is a test dependency (scripts/deps.sh installs
- * the prometheus package), so its absence is a failure, not a skip.
- */
-static int promtool_check(const char *text, char *out, size_t outlen)
-{
-    cr_assert_eq(access(PROMTOOL, X_OK), 0,
-                 PROMTOOL " is missing: run scripts/deps.sh (package prometheus)");
-    char path[] = "/tmp/cn-test-prom-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    fputs(text, f);
-    fclose(f);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, PROMTOOL " check metrics < %s 2>&1", path);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, outlen - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    unlink(path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 Test(prom, writes_help_and_type_once_per_family_then_its_samples)
 {

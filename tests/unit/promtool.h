@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Running the real `promtool check metrics` from the admin API tests. */
+/* Running the real `promtool check metrics` from the unit tests of what
+ * writes the Prometheus text format (tests/unit/metrics/, tests/unit/api/). */
 #ifndef CN_TEST_PROMTOOL_H
 #define CN_TEST_PROMTOOL_H
 
