@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,8 +177,271 @@ static int scalar_value(const json_t *v, double *out)
     return 0;
 }
 
+/* ------------------------------------------------------------ fast path */
+
+/*
+ * The common response is small, ASCII, and well formed; building jansson's
+ * tree for it (an allocation per value) costs more than the rest of the
+ * router's work on the request. The fast path scans the text once, without
+ * allocating, validates it, and takes the value the pointer designates.
+ *
+ * It is deliberately narrower than JSON: it gives up (returns false) on
+ * anything it is not certain about -- a string with an escape or a byte
+ * outside printable ASCII, a number literal longer than 40 bytes, nesting
+ * deeper than 64, a key on the pointer's path that repeats, a target that
+ * is missing or of another type, any syntax error -- and the jansson path
+ * then decides. So whenever the fast path answers, jansson would have
+ * parsed the document and found the same value: everything the fast path
+ * accepts is valid JSON that jansson accepts (numbers of at most 40 bytes
+ * are finite doubles; no escapes means no UTF-8 or surrogate question), and
+ * the value is read with the same strtod. The fuzz target checks this
+ * against the jansson path on every input.
+ */
+#define FAST_MAX_DEPTH 64
+#define FAST_MAX_NUMBER 40
+
+typedef struct fast_s {
+    const char *s, *end;
+    const cn_router_pointer_token_t *tokens;
+    size_t ntokens;
+    const char *target; /* the designated value's text */
+    size_t target_len;
+    bool found;
+} fast_t;
+
+static void fast_ws(fast_t *f)
+{
+    while (f->s < f->end &&
+           (*f->s == ' ' || *f->s == '\n' || *f->s == '\r' || *f->s == '\t'))
+        f->s++;
+}
+
+/* A string without escapes, in printable ASCII; *start and *len: its content. */
+static bool fast_string(fast_t *f, const char **start, size_t *len)
+{
+    f->s++; /* '"' */
+    const char *b = f->s;
+    while (f->s < f->end && *f->s != '"') {
+        unsigned char c = (unsigned char)*f->s;
+        if (c < 0x20 || c > 0x7e || c == '\\')
+            return false;
+        f->s++;
+    }
+    if (f->s == f->end)
+        return false;
+    *start = b;
+    *len = (size_t)(f->s - b);
+    f->s++;
+    return true;
+}
+
+static bool fast_digits(fast_t *f)
+{
+    const char *b = f->s;
+    while (f->s < f->end && *f->s >= '0' && *f->s <= '9')
+        f->s++;
+    return f->s > b;
+}
+
+/* RFC 8259 number grammar, at most FAST_MAX_NUMBER bytes: such a literal
+ * cannot overflow a double (|x| < 10^(40+99)), so jansson accepts it. */
+static bool fast_number(fast_t *f)
+{
+    const char *b = f->s;
+    if (*f->s == '-')
+        f->s++;
+    if (f->s < f->end && *f->s == '0')
+        f->s++;
+    else if (!fast_digits(f))
+        return false;
+    if (f->s < f->end && *f->s == '.') {
+        f->s++;
+        if (!fast_digits(f))
+            return false;
+    }
+    if (f->s < f->end && (*f->s == 'e' || *f->s == 'E')) {
+        f->s++;
+        if (f->s < f->end && (*f->s == '+' || *f->s == '-'))
+            f->s++;
+        const char *e = f->s;
+        if (!fast_digits(f) || f->s - e > 2)
+            return false;
+    }
+    return f->s - b <= FAST_MAX_NUMBER;
+}
+
+static bool fast_literal(fast_t *f, const char *word, size_t n)
+{
+    if ((size_t)(f->end - f->s) < n || memcmp(f->s, word, n) != 0)
+        return false;
+    f->s += n;
+    return true;
+}
+
+/* One value. `path`: this value is the node at pointer depth `depth` (the
+ * first `depth` tokens led here). */
+static bool fast_value(fast_t *f, size_t depth, bool path)
+{
+    if (depth > FAST_MAX_DEPTH || f->s >= f->end)
+        return false;
+    const char *start = f->s;
+    bool ok;
+    if (*f->s == '{') {
+        f->s++;
+        fast_ws(f);
+        bool matched = false;
+        if (f->s < f->end && *f->s == '}') {
+            f->s++;
+        } else {
+            for (;;) {
+                const char *key;
+                size_t key_len;
+                if (f->s >= f->end || *f->s != '"' || !fast_string(f, &key, &key_len))
+                    return false;
+                fast_ws(f);
+                if (f->s >= f->end || *f->s != ':')
+                    return false;
+                f->s++;
+                fast_ws(f);
+                bool on = path && depth < f->ntokens &&
+                          key_len == f->tokens[depth].name_len &&
+                          memcmp(key, f->tokens[depth].name, key_len) == 0;
+                if (on && matched)
+                    return false; /* a repeated key: jansson keeps the last */
+                matched |= on;
+                if (!fast_value(f, depth + 1, on))
+                    return false;
+                fast_ws(f);
+                if (f->s < f->end && *f->s == ',') {
+                    f->s++;
+                    fast_ws(f);
+                    continue;
+                }
+                if (f->s < f->end && *f->s == '}') {
+                    f->s++;
+                    break;
+                }
+                return false;
+            }
+        }
+        ok = true;
+    } else if (*f->s == '[') {
+        f->s++;
+        fast_ws(f);
+        if (f->s < f->end && *f->s == ']') {
+            f->s++;
+        } else {
+            for (size_t i = 0;; i++) {
+                bool on = path && depth < f->ntokens && f->tokens[depth].index == i;
+                if (!fast_value(f, depth + 1, on))
+                    return false;
+                fast_ws(f);
+                if (f->s < f->end && *f->s == ',') {
+                    f->s++;
+                    fast_ws(f);
+                    continue;
+                }
+                if (f->s < f->end && *f->s == ']') {
+                    f->s++;
+                    break;
+                }
+                return false;
+            }
+        }
+        ok = true;
+    } else if (*f->s == '"') {
+        const char *str;
+        size_t n;
+        ok = fast_string(f, &str, &n);
+    } else if (*f->s == '-' || (*f->s >= '0' && *f->s <= '9')) {
+        ok = fast_number(f);
+    } else if (*f->s == 't') {
+        ok = fast_literal(f, "true", 4);
+    } else if (*f->s == 'f') {
+        ok = fast_literal(f, "false", 5);
+    } else if (*f->s == 'n') {
+        ok = fast_literal(f, "null", 4);
+    } else {
+        return false;
+    }
+    if (ok && path && depth == f->ntokens) {
+        f->target = start;
+        f->target_len = (size_t)(f->s - start);
+        f->found = true;
+    }
+    return ok;
+}
+
+/* The number (or boolean, or one-number array) in text[0..len). */
+static bool fast_read_target(const char *text, size_t len, double *out)
+{
+    if (len == 4 && memcmp(text, "true", 4) == 0) {
+        *out = 1.0;
+        return true;
+    }
+    if (len == 5 && memcmp(text, "false", 5) == 0) {
+        *out = 0.0;
+        return true;
+    }
+    if (text[0] == '[') {
+        /* exactly one number inside, whitespace around it */
+        size_t a = 1, b = len - 1;
+        while (a < b && strchr(" \t\r\n", text[a]))
+            a++;
+        while (b > a && strchr(" \t\r\n", text[b - 1]))
+            b--;
+        if (a == b || !(text[a] == '-' || (text[a] >= '0' && text[a] <= '9')))
+            return false;
+        for (size_t i = a; i < b; i++)
+            if (text[i] == ',' || text[i] == '[' || text[i] == '{')
+                return false;
+        text += a;
+        len = b - a;
+    }
+    if (!(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) ||
+        len > FAST_MAX_NUMBER)
+        return false;
+    char buf[FAST_MAX_NUMBER + 1];
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    char *endp;
+    double v = strtod(buf, &endp);
+    if (*endp != '\0' || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool fast_extract(const cn_router_pointer_t *p, const char *body, size_t len,
+                         double *out)
+{
+    fast_t f = {
+        .s = body, .end = body + len, .tokens = p->tokens, .ntokens = p->ntokens};
+    fast_ws(&f);
+    if (!fast_value(&f, 0, true))
+        return false;
+    fast_ws(&f);
+    if (f.s != f.end || !f.found)
+        return false;
+    return fast_read_target(f.target, f.target_len, out);
+}
+
 int cn_router_extract_prediction(const cn_router_pointer_t *p, const char *body,
                                  size_t len, double *out)
+{
+    if (!p || (!body && len) || !out || (p->ntokens && !p->tokens))
+        return CN_EINVAL;
+    if (len > CN_ROUTER_EXTRACT_MAX_BYTES)
+        return CN_ETOOBIG;
+    if (len == 0)
+        return CN_EPARSE;
+    if (fast_extract(p, body, len, out))
+        return 0;
+    return cn_router_extract_prediction_jansson(p, body, len, out);
+}
+
+int cn_router_extract_prediction_jansson(const cn_router_pointer_t *p, const char *body,
+                                         size_t len, double *out)
 {
     if (!p || (!body && len) || !out || (p->ntokens && !p->tokens))
         return CN_EINVAL;

@@ -101,4 +101,13 @@ void cn_router_pointer_dispose(cn_router_pointer_t *p);
 int cn_router_extract_prediction(const cn_router_pointer_t *p, const char *body,
                                  size_t len, double *out);
 
+/*
+ * The same contract, always through jansson's full parse. The function
+ * above first tries an allocation-free scan that answers only when it is
+ * certain to agree with this one (see extract.c); this one is kept public
+ * so the tests and the fuzz target can check that agreement.
+ */
+int cn_router_extract_prediction_jansson(const cn_router_pointer_t *p, const char *body,
+                                         size_t len, double *out);
+
 #endif

@@ -4,7 +4,9 @@
  * line of the input is a JSON Pointer, the rest a response body. Any bytes
  * must give either a compile error (CN_EPARSE, one NUL-terminated line, an
  * empty pointer), or an extraction that returns 0 with a finite value or one
- * of the documented reason codes, leaving the output untouched.
+ * of the documented reason codes, leaving the output untouched; and the
+ * result (code and value, bit for bit) must equal the jansson-only path's,
+ * which checks the allocation-free fast path against the full parser.
  */
 #include "router/extract.h"
 #include "util/error.h"
@@ -64,6 +66,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default:
         abort();
     }
+    /* The fast path must agree with jansson's full parse, always. */
+    double reference = untouched;
+    int rrc = cn_router_extract_prediction_jansson(&p, body, body_len, &reference);
+    if (rrc != rc || memcmp(&reference, &value, sizeof value) != 0)
+        abort();
     cn_router_pointer_dispose(&p);
     free(pointer);
     return 0;
