@@ -205,6 +205,22 @@ static void write_traffic(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
     cn_prom_sample_double(w, NULL, NULL, 0, s->step_started_unix_s);
 }
 
+/* One sample per upstream address: up (gauge) or passive failures. */
+static void upstream_family(cn_prom_writer_t *w, const cn_router_snapshot_t *s,
+                            const char *name, cn_prom_type_t type, const char *help,
+                            bool failures)
+{
+    cn_prom_family(w, name, type, help);
+    for (size_t i = 0; i < s->nupstreams; i++) {
+        const cn_router_upstream_state_t *u = &s->upstreams[i];
+        if ((unsigned)u->role > CN_ROUTER_CANARY)
+            continue;
+        cn_prom_label_t l[2] = {{"address", u->address ? u->address : ""},
+                                {"role", role_names[u->role]}};
+        cn_prom_sample_u64(w, NULL, l, 2, failures ? u->failures : (uint64_t)u->up);
+    }
+}
+
 static void write_process(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
 {
     cn_prom_family(w, "canary_workers", CN_PROM_GAUGE, "Data plane worker threads.");
@@ -222,26 +238,10 @@ static void write_process(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
         cn_prom_sample_u64(w, NULL, l, 1, s->rejects[r]);
     }
 
-    cn_prom_family(w, "canary_upstream_up", CN_PROM_GAUGE,
-                   "1 if the upstream address is taken as healthy.");
-    for (size_t i = 0; i < s->nupstreams; i++) {
-        const cn_router_upstream_state_t *u = &s->upstreams[i];
-        if ((unsigned)u->role > CN_ROUTER_CANARY)
-            continue;
-        cn_prom_label_t l[2] = {{"address", u->address ? u->address : ""},
-                                {"role", role_names[u->role]}};
-        cn_prom_sample_u64(w, NULL, l, 2, u->up);
-    }
-    cn_prom_family(w, "canary_upstream_failures_passive_total", CN_PROM_COUNTER,
-                   "Failures seen on live traffic to the upstream address.");
-    for (size_t i = 0; i < s->nupstreams; i++) {
-        const cn_router_upstream_state_t *u = &s->upstreams[i];
-        if ((unsigned)u->role > CN_ROUTER_CANARY)
-            continue;
-        cn_prom_label_t l[2] = {{"address", u->address ? u->address : ""},
-                                {"role", role_names[u->role]}};
-        cn_prom_sample_u64(w, NULL, l, 2, u->failures);
-    }
+    upstream_family(w, s, "canary_upstream_up", CN_PROM_GAUGE,
+                    "1 if the upstream address is taken as healthy.", false);
+    upstream_family(w, s, "canary_upstream_failures_passive_total", CN_PROM_COUNTER,
+                    "Failures seen on live traffic to the upstream address.", true);
 }
 
 int cn_admin_exposition(const cn_router_snapshot_t *s, cn_prom_writer_t *w)

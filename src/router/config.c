@@ -397,25 +397,39 @@ int cn_router_parse_percent_bp(const char *text, uint16_t *out_bp)
     return 0;
 }
 
-/* A duration with its unit into milliseconds, saturating. 0 or CN_EPARSE. */
-static int parse_duration_u64(const char *text, uint64_t *out_ms)
+/* A unit suffix and what one of it is worth. */
+typedef struct unit_s {
+    const char *unit;
+    uint64_t scale;
+} unit_t;
+
+static const unit_t duration_units[] = {
+    {"", 1}, {"ms", 1}, {"s", SECOND_MS}, {"m", MINUTE_MS}, {"h", HOUR_MS}};
+static const unit_t size_units[] = {
+    {"", 1}, {"B", 1}, {"KiB", KIB}, {"MiB", MIB}, {"GiB", GIB}};
+
+/* Digits followed by one of the units (exactly), scaled, saturating.
+ * 0 or CN_EPARSE. */
+static int parse_with_unit(const char *text, const unit_t *units, size_t nunits,
+                           uint64_t *out)
 {
-    static const struct {
-        const char *unit;
-        uint64_t ms;
-    } units[] = {
-        {"", 1}, {"ms", 1}, {"s", SECOND_MS}, {"m", MINUTE_MS}, {"h", HOUR_MS}};
     const char *s = text;
     uint64_t v;
     if (read_digits(&s, &v) == 0)
         return CN_EPARSE;
-    for (size_t i = 0; i < COUNT(units); i++) {
+    for (size_t i = 0; i < nunits; i++) {
         if (strcmp(s, units[i].unit) == 0) {
-            *out_ms = mul_sat(v, units[i].ms);
+            *out = mul_sat(v, units[i].scale);
             return 0;
         }
     }
     return CN_EPARSE;
+}
+
+/* A duration with its unit into milliseconds, saturating. 0 or CN_EPARSE. */
+static int parse_duration_u64(const char *text, uint64_t *out_ms)
+{
+    return parse_with_unit(text, duration_units, COUNT(duration_units), out_ms);
 }
 
 int cn_router_parse_duration_ms(const char *text, uint32_t *out_ms)
@@ -430,21 +444,7 @@ int cn_router_parse_duration_ms(const char *text, uint32_t *out_ms)
 /* A size with its unit into bytes, saturating. 0 or CN_EPARSE. */
 static int parse_size_u64(const char *text, uint64_t *out)
 {
-    static const struct {
-        const char *unit;
-        uint64_t bytes;
-    } units[] = {{"", 1}, {"B", 1}, {"KiB", KIB}, {"MiB", MIB}, {"GiB", GIB}};
-    const char *s = text;
-    uint64_t v;
-    if (read_digits(&s, &v) == 0)
-        return CN_EPARSE;
-    for (size_t i = 0; i < COUNT(units); i++) {
-        if (strcmp(s, units[i].unit) == 0) {
-            *out = mul_sat(v, units[i].bytes);
-            return 0;
-        }
-    }
-    return CN_EPARSE;
+    return parse_with_unit(text, size_units, COUNT(size_units), out);
 }
 
 int cn_router_parse_size(const char *text, size_t *out_bytes)
