@@ -352,4 +352,13 @@ run "$CANARY" serve --canary-weight 5
 expect_error 64 'stable'
 run "$CANARY" serve --stable 127.0.0.1:1 --bogus 1
 expect_error 64 'unknown flag'
+printf 'serve:\n  limits:\n    max_body_bytes: lots\n' >"$TMP/bad.yaml"
+run "$CANARY" serve --config "$TMP/bad.yaml" --stable 127.0.0.1:1
+expect_error 65 'bad.yaml:3: key .serve.limits.max_body_bytes.'
+run "$CANARY" serve --config "$TMP/missing.yaml" --stable 127.0.0.1:1
+expect_error 66 'missing.yaml'
+start_canary busy --workers 1 --stable 127.0.0.1:1
+run "$CANARY" serve --listen "$busy_ADDR" --admin 127.0.0.1:0 --stable 127.0.0.1:1
+expect_error 69 'in use'
+stop_canary busy
 echo "router: all checks passed"
