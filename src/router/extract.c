@@ -278,6 +278,23 @@ static bool fast_literal(fast_t *f, const char *word, size_t n)
     return true;
 }
 
+/* After a member or element: 1 if a ',' follows (another one comes), 0
+ * if `close` ends the container, -1 for anything else. */
+static int fast_next(fast_t *f, char close)
+{
+    fast_ws(f);
+    if (f->s < f->end && *f->s == ',') {
+        f->s++;
+        fast_ws(f);
+        return 1;
+    }
+    if (f->s < f->end && *f->s == close) {
+        f->s++;
+        return 0;
+    }
+    return -1;
+}
+
 /* One value. `path`: this value is the node at pointer depth `depth` (the
  * first `depth` tokens led here). */
 static bool fast_value(fast_t *f, size_t depth, bool path)
@@ -311,17 +328,11 @@ static bool fast_value(fast_t *f, size_t depth, bool path)
                 matched |= on;
                 if (!fast_value(f, depth + 1, on))
                     return false;
-                fast_ws(f);
-                if (f->s < f->end && *f->s == ',') {
-                    f->s++;
-                    fast_ws(f);
-                    continue;
-                }
-                if (f->s < f->end && *f->s == '}') {
-                    f->s++;
+                int next = fast_next(f, '}');
+                if (next < 0)
+                    return false;
+                if (next == 0)
                     break;
-                }
-                return false;
             }
         }
         ok = true;
@@ -335,17 +346,11 @@ static bool fast_value(fast_t *f, size_t depth, bool path)
                 bool on = path && depth < f->ntokens && f->tokens[depth].index == i;
                 if (!fast_value(f, depth + 1, on))
                     return false;
-                fast_ws(f);
-                if (f->s < f->end && *f->s == ',') {
-                    f->s++;
-                    fast_ws(f);
-                    continue;
-                }
-                if (f->s < f->end && *f->s == ']') {
-                    f->s++;
+                int next = fast_next(f, ']');
+                if (next < 0)
+                    return false;
+                if (next == 0)
                     break;
-                }
-                return false;
             }
         }
         ok = true;
