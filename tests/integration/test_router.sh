@@ -251,6 +251,20 @@ retries=$(awk '/^canary_retries_total\{.*role="canary"/ {s += $NF} END {print s 
 [ "$retries" -gt 0 ] || die "retries not counted"
 echo "  canary killed: $reqs requests, 0 client errors, $fails canary failures, $retries retried on stable"
 
+echo "router: shadow copies to a dead canary never reach the user"
+put_traffic "$px_ADMIN" '{"mode":"shadow","canary_weight":100,"shadow_percent":100}'
+i=0
+while [ $i -lt 20 ]; do
+    code=$(curl -s -o "$TMP/sb" -w '%{http_code}' -d '{}' "http://$px_ADDR/v2/models/m/infer")
+    [ "$code" = 200 ] || die "shadow with canary down: HTTP $code"
+    jq -e '.model_name == "stable"' "$TMP/sb" >/dev/null || die "shadow: body $(cat "$TMP/sb")"
+    i=$((i + 1))
+done
+curl -sf "http://$px_ADMIN/metrics" >"$TMP/metrics"
+shadow_fails=$(awk '/^canary_upstream_failures_total\{.*role="canary"/ {s += $NF} END {print s + 0}' "$TMP/metrics")
+[ "$shadow_fails" -ge $((fails + 20)) ] ||
+    die "shadow failures not counted: $fails before, $shadow_fails after 20 copies"
+
 echo "router: stable down gives 502 with a JSON body"
 put_traffic "$px_ADMIN" '{"canary_weight":0}'
 kill -9 "$stable_PID"
