@@ -46,7 +46,7 @@
  * The module reaches the router only through cn_admin_ops_t, so it can be
  * tested against a hand-built snapshot and so the CLI can add persistence
  * around set_traffic. Requests are parsed by cn_http_reader_t
- * (router/http.h) with a 64 KiB header and 1 MiB body limit; connections
+ * (http/http.h) with a 64 KiB header and 1 MiB body limit; connections
  * are kept alive and pipelined requests are answered in order.
  *
  * Threads: cn_admin_run runs the loop on the calling thread; every ops
@@ -56,9 +56,9 @@
 #ifndef CN_API_ADMIN_H
 #define CN_API_ADMIN_H
 
-#include "router/http.h"
+#include "http/http.h"
 #include "router/router.h"
-#include "router/split.h"
+#include "types/types.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,13 +87,13 @@ typedef struct cn_admin_ops_s {
     cn_router_snapshot_t *(*snapshot)(void *ctx);
     void (*snapshot_free)(cn_router_snapshot_t *s);
     /* The published traffic config and the current measurement step. */
-    void (*get_traffic)(void *ctx, cn_router_traffic_t *out, uint64_t *step);
+    void (*get_traffic)(void *ctx, cn_traffic_t *out, uint64_t *step);
     /*
      * Publish (and persist) a new, already validated, traffic config and
      * start a new step. 0, or a negative code with one line in err and
      * nothing changed: CN_EINVAL is answered 400, anything else 500.
      */
-    int (*set_traffic)(void *ctx, const cn_router_traffic_t *t, char *err,
+    int (*set_traffic)(void *ctx, const cn_traffic_t *t, char *err,
                        size_t errlen);
     /* cn_router_lookup: 0, or CN_ENOTFOUND (404); other codes are 500. */
     int (*lookup)(void *ctx, const char *id, size_t len, cn_router_lookup_t *out);

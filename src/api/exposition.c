@@ -44,7 +44,7 @@ typedef struct cell_labels_s {
 static bool cell_labels(const cn_router_snapshot_t *s, const cn_router_cell_t *c,
                         cell_labels_t *out)
 {
-    if ((unsigned)c->role > CN_ROUTER_CANARY)
+    if ((unsigned)c->role > CN_ROLE_CANARY)
         return false;
     const char *version = s->version_name[c->role];
     out->l[0] = (cn_prom_label_t){"version", version ? version : role_names[c->role]};
@@ -181,7 +181,7 @@ static void write_cells(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
 
 static void write_traffic(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
 {
-    const cn_router_traffic_t *t = &s->traffic;
+    const cn_traffic_t *t = &s->traffic;
     cn_prom_family(w, "canary_traffic_canary_weight_percent", CN_PROM_GAUGE,
                    "Share of requests sent to canary, in percent.");
     cn_prom_sample_double(w, NULL, NULL, 0, t->canary_weight_bp / 100.0);
@@ -190,8 +190,8 @@ static void write_traffic(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
     cn_prom_sample_double(w, NULL, NULL, 0, t->shadow_bp / 100.0);
     cn_prom_family(w, "canary_traffic_mode", CN_PROM_GAUGE,
                    "The split mode: 1 for the mode in force, 0 for the others.");
-    for (int m = 0; m < CN_ROUTER_MODE_COUNT; m++) {
-        cn_prom_label_t l[1] = {{"mode", cn_router_mode_name((cn_router_mode_t)m)}};
+    for (int m = 0; m < CN_TRAFFIC_MODE_COUNT; m++) {
+        cn_prom_label_t l[1] = {{"mode", cn_traffic_mode_name((cn_traffic_mode_t)m)}};
         cn_prom_sample_u64(w, NULL, l, 1, (int)t->mode == m);
     }
     cn_prom_family(w, "canary_traffic_force_enabled", CN_PROM_GAUGE,
@@ -213,7 +213,7 @@ static void upstream_family(cn_prom_writer_t *w, const cn_router_snapshot_t *s,
     cn_prom_family(w, name, type, help);
     for (size_t i = 0; i < s->nupstreams; i++) {
         const cn_router_upstream_state_t *u = &s->upstreams[i];
-        if ((unsigned)u->role > CN_ROUTER_CANARY)
+        if ((unsigned)u->role > CN_ROLE_CANARY)
             continue;
         cn_prom_label_t l[2] = {{"address", u->address ? u->address : ""},
                                 {"role", role_names[u->role]}};

@@ -178,13 +178,13 @@ static void write_percent(cn_jsonw_t *w, unsigned bp)
     cn_jsonw_raw(w, buf);
 }
 
-static void write_traffic(cn_jsonw_t *w, const cn_router_traffic_t *t, uint64_t step)
+static void write_traffic(cn_jsonw_t *w, const cn_traffic_t *t, uint64_t step)
 {
     cn_jsonw_object_begin(w);
     cn_jsonw_key(w, "canary_weight");
     write_percent(w, t->canary_weight_bp);
     cn_jsonw_key(w, "mode");
-    cn_jsonw_cstr(w, cn_router_mode_name(t->mode));
+    cn_jsonw_cstr(w, cn_traffic_mode_name(t->mode));
     cn_jsonw_key(w, "shadow_percent");
     write_percent(w, t->shadow_bp);
     cn_jsonw_key(w, "force_enabled");
@@ -196,7 +196,7 @@ static void write_traffic(cn_jsonw_t *w, const cn_router_traffic_t *t, uint64_t 
 
 static void respond_traffic(cn_admin_t *a, cn_admin_response_t *res)
 {
-    cn_router_traffic_t t;
+    cn_traffic_t t;
     uint64_t step = 0;
     a->ops.get_traffic(a->ops.ctx, &t, &step);
     cn_jsonw_t w;
@@ -273,7 +273,7 @@ static void handle_put_traffic(cn_admin_t *a, const cn_http_message_t *req,
         return;
     }
 
-    cn_router_traffic_t cur, t;
+    cn_traffic_t cur, t;
     uint64_t step = 0;
     a->ops.get_traffic(a->ops.ctx, &cur, &step);
     t = cur;
@@ -289,7 +289,7 @@ static void handle_put_traffic(cn_admin_t *a, const cn_http_message_t *req,
                 goto bad_percent;
         } else if (strcmp(key, "mode") == 0) {
             if (!json_is_string(v) ||
-                cn_router_mode_parse(json_string_value(v), &t.mode)) {
+                cn_traffic_mode_parse(json_string_value(v), &t.mode)) {
                 respond_error(res, 400,
                               "mode: must be \"random\", \"sticky\" or \"shadow\", "
                               "got %s",
@@ -319,7 +319,7 @@ static void handle_put_traffic(cn_admin_t *a, const cn_http_message_t *req,
         goto out;
     }
 
-    if (cn_router_traffic_validate(&t)) {
+    if (cn_traffic_validate(&t)) {
         respond_error(res, 400, "traffic: out of range");
         goto out;
     }
@@ -582,7 +582,7 @@ static void handle_lookup(cn_admin_t *a, const char *id_raw, size_t id_raw_len,
     cn_jsonw_key(&w, "version");
     cn_jsonw_string(&w, found.version, strnlen(found.version, sizeof found.version));
     cn_jsonw_key(&w, "role");
-    cn_jsonw_cstr(&w, found.role == CN_ROUTER_CANARY ? "canary" : "stable");
+    cn_jsonw_cstr(&w, found.role == CN_ROLE_CANARY ? "canary" : "stable");
     cn_jsonw_key(&w, "segment");
     cn_jsonw_string(&w, found.segment, strnlen(found.segment, sizeof found.segment));
     cn_jsonw_key(&w, "time");

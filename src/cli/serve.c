@@ -49,14 +49,14 @@ static cn_router_snapshot_t *ops_snapshot(void *ctx)
     return cn_router_snapshot(((serve_ctx_t *)ctx)->router);
 }
 
-static void ops_get_traffic(void *ctx, cn_router_traffic_t *out, uint64_t *step)
+static void ops_get_traffic(void *ctx, cn_traffic_t *out, uint64_t *step)
 {
     serve_ctx_t *s = ctx;
     cn_router_get_traffic(s->router, out);
     *step = cn_router_step(s->router);
 }
 
-static int ops_set_traffic(void *ctx, const cn_router_traffic_t *t, char *err,
+static int ops_set_traffic(void *ctx, const cn_traffic_t *t, char *err,
                            size_t errlen)
 {
     serve_ctx_t *s = ctx;
@@ -66,7 +66,7 @@ static int ops_set_traffic(void *ctx, const cn_router_traffic_t *t, char *err,
                  "(canary.addresses, --canary)");
         return CN_EINVAL;
     }
-    if (t->mode == CN_ROUTER_MODE_STICKY && !s->cfg->sticky_header &&
+    if (t->mode == CN_TRAFFIC_MODE_STICKY && !s->cfg->sticky_header &&
         !s->cfg->sticky_cookie) {
         snprintf(err, errlen,
                  "mode 'sticky' needs a sticky key: set traffic.sticky_header or "
@@ -82,7 +82,7 @@ static int ops_set_traffic(void *ctx, const cn_router_traffic_t *t, char *err,
         stderr,
         "canary: traffic set: canary %u.%02u%%, mode %s, shadow %u.%02u%%, force %s\n",
         t->canary_weight_bp / 100, t->canary_weight_bp % 100,
-        cn_router_mode_name(t->mode), t->shadow_bp / 100, t->shadow_bp % 100,
+        cn_traffic_mode_name(t->mode), t->shadow_bp / 100, t->shadow_bp % 100,
         t->force_enabled ? "on" : "off");
     if (s->store) {
         char serr[256];
@@ -310,7 +310,7 @@ int cn_cli_serve(int argc, char **argv)
             exit_code = CN_EXIT_NOINPUT;
             goto out;
         }
-        cn_router_traffic_t t;
+        cn_traffic_t t;
         bool found = false;
         if (cn_store_load_traffic(ctx.store, &t, &found, err, sizeof err)) {
             fprintf(stderr, "canary serve: %s\n", err);
@@ -318,7 +318,7 @@ int cn_cli_serve(int argc, char **argv)
             goto out;
         }
         if (found) {
-            cn_router_traffic_t configured = cfg.traffic;
+            cn_traffic_t configured = cfg.traffic;
             cfg.traffic = t;
             if (cn_router_config_validate(&cfg, err, sizeof err)) {
                 fprintf(stderr,
@@ -332,7 +332,7 @@ int cn_cli_serve(int argc, char **argv)
             fprintf(stderr,
                     "canary: traffic restored from %s: canary %u.%02u%%, mode %s\n",
                     cfg.state_path, t.canary_weight_bp / 100, t.canary_weight_bp % 100,
-                    cn_router_mode_name(t.mode));
+                    cn_traffic_mode_name(t.mode));
         } else if (cn_store_save_traffic(ctx.store, &cfg.traffic, "start", err,
                                          sizeof err)) {
             fprintf(stderr, "canary serve: %s\n", err);
@@ -376,7 +376,7 @@ int cn_cli_serve(int argc, char **argv)
         exit_code = CN_EXIT_SOFTWARE;
         goto out;
     }
-    cn_router_traffic_t t;
+    cn_traffic_t t;
     cn_router_get_traffic(router, &t);
     printf("listening on %s\nadmin on %s\n", cn_router_listen_address(router),
            cn_admin_address(admin));
@@ -387,7 +387,7 @@ int cn_cli_serve(int argc, char **argv)
         "%s\n",
         cn_router_listen_address(router), cn_router_workers(router),
         cn_admin_address(admin), t.canary_weight_bp / 100, t.canary_weight_bp % 100,
-        cn_router_mode_name(t.mode));
+        cn_traffic_mode_name(t.mode));
     if (generated)
         fprintf(
             stderr,

@@ -74,7 +74,7 @@ typedef enum key_type_e {
     T_SIZE,         /* size_t bytes, "16MiB", in [lo, hi] */
     T_DURATION,     /* uint32_t milliseconds, "2s", in [lo, hi] */
     T_DOUBLE_LIST,  /* double * and its count, strictly ascending */
-    T_MODE,         /* cn_router_mode_t: random | sticky | shadow */
+    T_MODE,         /* cn_traffic_mode_t: random | sticky | shadow */
     T_PREDICTION,   /* char *, a preset name or a JSON pointer */
 } key_type_t;
 
@@ -391,7 +391,7 @@ int cn_router_parse_percent_bp(const char *text, uint16_t *out_bp)
         return CN_EINVAL;
     if (nfrac == 1)
         frac *= 10;
-    if (whole > 100 || whole * 100 + frac > CN_ROUTER_BP_MAX)
+    if (whole > 100 || whole * 100 + frac > CN_BP_MAX)
         return CN_EINVAL;
     *out_bp = (uint16_t)(whole * 100 + frac);
     return 0;
@@ -691,7 +691,7 @@ static void store(cn_router_config_t *c, const serve_key_t *k, value_t *v)
         break;
     }
     case T_MODE: {
-        cn_router_mode_t m = (cn_router_mode_t)v->u;
+        cn_traffic_mode_t m = (cn_traffic_mode_t)v->u;
         memcpy(p, &m, sizeof m);
         break;
     }
@@ -908,8 +908,8 @@ static int parse_text(const serve_key_t *k, const char *text, value_t *v, char *
         v->u = (uint64_t)flag;
         return 0;
     case T_MODE: {
-        cn_router_mode_t m;
-        if (cn_router_mode_parse(text, &m))
+        cn_traffic_mode_t m;
+        if (cn_traffic_mode_parse(text, &m))
             return bad_value(k, text, what, len);
         v->u = (uint64_t)m;
         return 0;
@@ -1169,15 +1169,15 @@ static int validate_key(const cn_router_config_t *c, const serve_key_t *k, char 
     case T_BOOL:
         return 0;
     case T_MODE: {
-        cn_router_mode_t m;
+        cn_traffic_mode_t m;
         memcpy(&m, p, sizeof m);
-        snprintf(text, sizeof text, "%s", cn_router_mode_name(m));
+        snprintf(text, sizeof text, "%s", cn_traffic_mode_name(m));
         rc = parse_text(k, text, &v, what, sizeof what);
         break;
     }
     case T_PERCENT: {
         uint64_t bp = load_uint(p, k->width);
-        if (bp > CN_ROUTER_BP_MAX) {
+        if (bp > CN_BP_MAX) {
             snprintf(text, sizeof text, "%llu.%02llu", (unsigned long long)(bp / 100),
                      (unsigned long long)(bp % 100));
             rc = bad_value(k, text, what, sizeof what);
@@ -1213,11 +1213,11 @@ int cn_router_config_validate(const cn_router_config_t *c, char *err, size_t err
                     "key 'stable.addresses' (--stable): at least one stable address "
                     "is required");
     if (c->canary.count == 0 &&
-        (c->traffic.canary_weight_bp > 0 || c->traffic.mode == CN_ROUTER_MODE_SHADOW))
+        (c->traffic.canary_weight_bp > 0 || c->traffic.mode == CN_TRAFFIC_MODE_SHADOW))
         return fail(err, errlen,
                     "key 'canary.addresses' (--canary): required when the canary "
                     "weight is above 0 or the mode is shadow");
-    if (c->traffic.mode == CN_ROUTER_MODE_STICKY && !c->sticky_header &&
+    if (c->traffic.mode == CN_TRAFFIC_MODE_STICKY && !c->sticky_header &&
         !c->sticky_cookie)
         return fail(err, errlen,
                     "key 'traffic.mode' (--mode): sticky mode needs "

@@ -35,7 +35,7 @@ typedef struct cn_router_config_s {
     char *canary_version; /* "canary" */
 
     /* split */
-    cn_router_traffic_t traffic; /* weight, mode, shadow share, force */
+    cn_traffic_t traffic; /* weight, mode, shadow share, force */
     char *sticky_header;         /* NULL or header carrying the sticky key */
     char *sticky_cookie;         /* NULL or cookie carrying the sticky key */
     char *force_header;          /* "X-Canary" */

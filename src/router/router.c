@@ -22,7 +22,7 @@
  * timeouts: they are a handful of requests every few seconds, nowhere near
  * the data plane.
  */
-#include "router/http.h"
+#include "http/http.h"
 #include "router/internal.h"
 #include "util/error.h"
 
@@ -136,7 +136,7 @@ int cn_router_new(const cn_router_config_t *cfg, cn_router_t **out, char *err,
                   size_t errlen)
 {
     *out = NULL;
-    if (cn_router_traffic_validate(&cfg->traffic)) {
+    if (cn_traffic_validate(&cfg->traffic)) {
         snprintf(err, errlen, "traffic config out of range");
         return CN_EINVAL;
     }
@@ -173,16 +173,16 @@ int cn_router_new(const cn_router_config_t *cfg, cn_router_t **out, char *err,
 
     r->nupstreams = cfg->stable.count + cfg->canary.count;
     r->upstreams = cn_xcalloc(r->nupstreams + 1, sizeof *r->upstreams);
-    r->first[CN_ROUTER_STABLE] = 0;
-    r->count[CN_ROUTER_STABLE] = cfg->stable.count;
-    r->first[CN_ROUTER_CANARY] = cfg->stable.count;
-    r->count[CN_ROUTER_CANARY] = cfg->canary.count;
+    r->first[CN_ROLE_STABLE] = 0;
+    r->count[CN_ROLE_STABLE] = cfg->stable.count;
+    r->first[CN_ROLE_CANARY] = cfg->stable.count;
+    r->count[CN_ROLE_CANARY] = cfg->canary.count;
     for (size_t i = 0; i < r->nupstreams; i++) {
         bool canary = i >= cfg->stable.count;
         const char *a =
             canary ? cfg->canary.items[i - cfg->stable.count] : cfg->stable.items[i];
         rc = cn_router_upstream_init(&r->upstreams[i], a,
-                                     canary ? CN_ROUTER_CANARY : CN_ROUTER_STABLE, i,
+                                     canary ? CN_ROLE_CANARY : CN_ROLE_STABLE, i,
                                      err, errlen);
         if (rc)
             goto fail;
@@ -287,7 +287,7 @@ static void *health_main(void *arg)
             bool down = probe(u, cfg->health_path, cfg->health_timeout_ms, why,
                               sizeof why) != 0;
             bool was = atomic_exchange(&u->active_down, down);
-            const char *role = u->role == CN_ROUTER_CANARY ? "canary" : "stable";
+            const char *role = u->role == CN_ROLE_CANARY ? "canary" : "stable";
             if (down && !was)
                 fprintf(stderr, "health: %s upstream %s is down: %s\n", role,
                         u->address, why);
@@ -408,7 +408,7 @@ const char *cn_router_listen_address(const cn_router_t *r)
 
 /* ------------------------------------------------------------- control */
 
-int cn_router_set_traffic(cn_router_t *r, const cn_router_traffic_t *t)
+int cn_router_set_traffic(cn_router_t *r, const cn_traffic_t *t)
 {
     /* Publish first, then open the new step; the workers read the step
      * before the traffic. So a request counted in the new step was decided
@@ -425,7 +425,7 @@ int cn_router_set_traffic(cn_router_t *r, const cn_router_traffic_t *t)
     return 0;
 }
 
-void cn_router_get_traffic(cn_router_t *r, cn_router_traffic_t *out)
+void cn_router_get_traffic(cn_router_t *r, cn_traffic_t *out)
 {
     cn_router_traffic_acquire(&r->traffic, out);
 }
@@ -523,8 +523,8 @@ cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r)
     free(job.parts);
     s->step = job.step;
     s->now_unix_s = (double)realtime_ns() * 1e-9;
-    s->version_name[CN_ROUTER_STABLE] = cfg->stable_version;
-    s->version_name[CN_ROUTER_CANARY] = cfg->canary_version;
+    s->version_name[CN_ROLE_STABLE] = cfg->stable_version;
+    s->version_name[CN_ROLE_CANARY] = cfg->canary_version;
     s->workers = r->nworkers;
     s->connections_open = atomic_load(&r->connections_open);
     s->connections_total = atomic_load(&r->connections_total);
@@ -588,7 +588,7 @@ int cn_router_lookup(cn_router_t *r, const char *request_id, size_t len,
         return CN_ENOTFOUND;
     *out = job.result;
     const char *v =
-        out->role == CN_ROUTER_CANARY ? r->cfg->canary_version : r->cfg->stable_version;
+        out->role == CN_ROLE_CANARY ? r->cfg->canary_version : r->cfg->stable_version;
     snprintf(out->version, sizeof out->version, "%s", v ? v : "");
     return 0;
 }

@@ -65,7 +65,7 @@ typedef enum cn_router_reject_e {
 /* The measurements of one version (role) in one segment. */
 typedef struct cn_router_cell_s {
     char *segment;                /* label; "" when no segment header */
-    cn_router_version_t role;     /* stable or canary */
+    cn_role_t role;     /* stable or canary */
     /* cumulative since start */
     uint64_t requests;            /* requests this version was asked to
                                      answer (primary and shadow) */
@@ -100,13 +100,13 @@ typedef struct cn_router_pair_s {
 
 typedef struct cn_router_upstream_state_s {
     char *address;
-    cn_router_version_t role;
+    cn_role_t role;
     bool up;
     uint64_t failures; /* cumulative passive failures */
 } cn_router_upstream_state_t;
 
 typedef struct cn_router_snapshot_s {
-    cn_router_traffic_t traffic;
+    cn_traffic_t traffic;
     uint64_t step;              /* increments on every traffic change */
     double step_started_unix_s; /* wall clock */
     double now_unix_s;
@@ -127,7 +127,7 @@ typedef struct cn_router_snapshot_s {
 } cn_router_snapshot_t;
 
 typedef struct cn_router_lookup_s {
-    cn_router_version_t role;
+    cn_role_t role;
     char version[64];
     char segment[128];
     double unix_s;     /* when the response was sent */
@@ -159,8 +159,8 @@ void cn_router_free(cn_router_t *r);
  * 0) and start a new measurement step. CN_EINVAL if out of range. Any
  * thread.
  */
-int cn_router_set_traffic(cn_router_t *r, const cn_router_traffic_t *t);
-void cn_router_get_traffic(cn_router_t *r, cn_router_traffic_t *out);
+int cn_router_set_traffic(cn_router_t *r, const cn_traffic_t *t);
+void cn_router_get_traffic(cn_router_t *r, cn_traffic_t *out);
 
 /* Start a new measurement step without changing the traffic. */
 void cn_router_new_step(cn_router_t *r);

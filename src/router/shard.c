@@ -167,7 +167,7 @@ const char *cn_router_shard_segment_name(const cn_router_shard_t *s, unsigned se
 }
 
 static cn_router_shard_cell_t *cell_get(cn_router_shard_t *s, unsigned seg,
-                                        cn_router_version_t role)
+                                        cn_role_t role)
 {
     size_t i = (size_t)seg * 2 + (size_t)role;
     cn_router_shard_cell_t *c = s->cells[i];
@@ -265,7 +265,7 @@ void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double s
 }
 
 void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
-                              cn_router_version_t role, unsigned seg, bool shadowed,
+                              cn_role_t role, unsigned seg, bool shadowed,
                               double unix_s)
 {
     size_t cap = s->params.request_id_map_size;
@@ -310,7 +310,7 @@ bool cn_router_shard_find(const cn_router_shard_t *s, const char *id, size_t len
         const idmap_entry_t *e = &s->ids[i];
         if (e->hash == h && e->len == len && memcmp(e->id, id, len) == 0) {
             memset(out, 0, sizeof *out);
-            out->role = (cn_router_version_t)e->role;
+            out->role = (cn_role_t)e->role;
             const char *seg = cn_router_shard_segment_name(s, e->seg);
             size_t n = strlen(seg);
             if (n >= sizeof out->segment)

@@ -40,7 +40,7 @@ typedef struct cn_router_shard_params_s {
 
 /* What one finished attempt of one version produced. */
 typedef struct cn_router_obs_s {
-    cn_router_version_t role;
+    cn_role_t role;
     bool shadow;      /* a shadow copy (canary only) */
     unsigned status;  /* HTTP status the version answered (or the 502/504
                          the router answered for it); 0: none */
@@ -105,7 +105,7 @@ void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double s
 /* Remember which version served a request id (ids longer than
  * CN_ROUTER_REQUEST_ID_MAX_LEN are skipped). */
 void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
-                              cn_router_version_t role, unsigned seg, bool shadowed,
+                              cn_role_t role, unsigned seg, bool shadowed,
                               double unix_s);
 
 /* Look an id up: true and *out filled (version names not set) if found. */

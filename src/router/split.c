@@ -21,8 +21,8 @@
  * Policies. In the shape of h2o's balancers, each split mode is an entry
  * in a table of callbacks indexed by the mode. The policies here keep no
  * state of their own (the random state belongs to the calling worker), so
- * an entry is just a name and a decide function; a policy that needs state
- * would embed this table entry as its first member, `super`.
+ * an entry is just a decide function (the names live in types/); a policy that needs
+ * state would embed this table entry as its first member, `super`.
  */
 #include "router/split.h"
 #include "util/error.h"
@@ -32,8 +32,7 @@
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 typedef struct split_policy_s {
-    const char *name;
-    void (*decide)(const cn_router_traffic_t *t, const cn_router_request_info_t *req,
+    void (*decide)(const cn_traffic_t *t, const cn_router_request_info_t *req,
                    uint64_t *rng_state, cn_router_decision_t *out);
 } split_policy_t;
 
@@ -55,12 +54,12 @@ uint32_t cn_router_rng_bp(uint64_t *rng_state)
      * rejection probability is about 5e-16, so the loop never repeats in
      * practice.
      */
-    const uint64_t threshold = (UINT64_C(0) - CN_ROUTER_BP_MAX) % CN_ROUTER_BP_MAX;
+    const uint64_t threshold = (UINT64_C(0) - CN_BP_MAX) % CN_BP_MAX;
     uint64_t x;
     do {
         x = cn_router_rng_next(rng_state);
     } while (x < threshold);
-    return (uint32_t)(x % CN_ROUTER_BP_MAX);
+    return (uint32_t)(x % CN_BP_MAX);
 }
 
 uint32_t cn_router_split_bucket(const void *key, size_t len)
@@ -80,25 +79,23 @@ uint32_t cn_router_split_bucket(const void *key, size_t len)
     h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
     h ^= h >> 31;
-    return (uint32_t)(h % CN_ROUTER_BP_MAX);
+    return (uint32_t)(h % CN_BP_MAX);
 }
 
 /* -------------------------------------------------------------- policies */
 
-static void decide_random(const cn_router_traffic_t *t,
-                          const cn_router_request_info_t *req, uint64_t *rng_state,
-                          cn_router_decision_t *out)
+static void decide_random(const cn_traffic_t *t, const cn_router_request_info_t *req,
+                          uint64_t *rng_state, cn_router_decision_t *out)
 {
     (void)req;
-    out->target = cn_router_rng_bp(rng_state) < t->canary_weight_bp ? CN_ROUTER_CANARY
-                                                                    : CN_ROUTER_STABLE;
+    out->target = cn_router_rng_bp(rng_state) < t->canary_weight_bp ? CN_ROLE_CANARY
+                                                                    : CN_ROLE_STABLE;
     out->shadow_copy = false;
     out->reason = CN_ROUTER_REASON_RANDOM;
 }
 
-static void decide_sticky(const cn_router_traffic_t *t,
-                          const cn_router_request_info_t *req, uint64_t *rng_state,
-                          cn_router_decision_t *out)
+static void decide_sticky(const cn_traffic_t *t, const cn_router_request_info_t *req,
+                          uint64_t *rng_state, cn_router_decision_t *out)
 {
     if (req == NULL || req->sticky_key == NULL || req->sticky_key_len == 0) {
         /* No key, no identity to keep stable: fall back to a fair draw. */
@@ -107,71 +104,60 @@ static void decide_sticky(const cn_router_traffic_t *t,
     }
     /* bucket < weight: raising the weight only adds buckets to canary. */
     uint32_t bucket = cn_router_split_bucket(req->sticky_key, req->sticky_key_len);
-    out->target = bucket < t->canary_weight_bp ? CN_ROUTER_CANARY : CN_ROUTER_STABLE;
+    out->target = bucket < t->canary_weight_bp ? CN_ROLE_CANARY : CN_ROLE_STABLE;
     out->shadow_copy = false;
     out->reason = CN_ROUTER_REASON_STICKY;
 }
 
-static void decide_shadow(const cn_router_traffic_t *t,
-                          const cn_router_request_info_t *req, uint64_t *rng_state,
-                          cn_router_decision_t *out)
+static void decide_shadow(const cn_traffic_t *t, const cn_router_request_info_t *req,
+                          uint64_t *rng_state, cn_router_decision_t *out)
 {
     (void)req;
-    out->target = CN_ROUTER_STABLE;
+    out->target = CN_ROLE_STABLE;
     out->shadow_copy = cn_router_rng_bp(rng_state) < t->shadow_bp;
     out->reason = CN_ROUTER_REASON_SHADOW;
 }
 
-static const split_policy_t policies[CN_ROUTER_MODE_COUNT] = {
-    [CN_ROUTER_MODE_RANDOM] = {"random", decide_random},
-    [CN_ROUTER_MODE_STICKY] = {"sticky", decide_sticky},
-    [CN_ROUTER_MODE_SHADOW] = {"shadow", decide_shadow},
+static const split_policy_t policies[CN_TRAFFIC_MODE_COUNT] = {
+    [CN_TRAFFIC_MODE_RANDOM] = {decide_random},
+    [CN_TRAFFIC_MODE_STICKY] = {decide_sticky},
+    [CN_TRAFFIC_MODE_SHADOW] = {decide_shadow},
 };
 
 /* ---------------------------------------------------------------- config */
 
-int cn_router_traffic_validate(const cn_router_traffic_t *t)
-{
-    if (t == NULL || t->canary_weight_bp > CN_ROUTER_BP_MAX ||
-        t->shadow_bp > CN_ROUTER_BP_MAX || (unsigned)t->mode >= CN_ROUTER_MODE_COUNT)
-        return CN_EINVAL;
-    return CN_OK;
-}
-
-static uint64_t traffic_pack(const cn_router_traffic_t *t)
+static uint64_t traffic_pack(const cn_traffic_t *t)
 {
     return (uint64_t)t->canary_weight_bp | (uint64_t)t->shadow_bp << 16 |
            (uint64_t)((unsigned)t->mode & 0xffu) << 32 |
            (uint64_t)(t->force_enabled ? 1u : 0u) << 40;
 }
 
-static void traffic_unpack(uint64_t packed, cn_router_traffic_t *out)
+static void traffic_unpack(uint64_t packed, cn_traffic_t *out)
 {
     out->canary_weight_bp = (uint16_t)(packed & 0xffffu);
     out->shadow_bp = (uint16_t)((packed >> 16) & 0xffffu);
-    out->mode = (cn_router_mode_t)((packed >> 32) & 0xffu);
+    out->mode = (cn_traffic_mode_t)((packed >> 32) & 0xffu);
     out->force_enabled = ((packed >> 40) & 1u) != 0;
 }
 
-int cn_router_traffic_slot_init(cn_router_traffic_slot_t *slot,
-                                const cn_router_traffic_t *t)
+int cn_router_traffic_slot_init(cn_router_traffic_slot_t *slot, const cn_traffic_t *t)
 {
-    if (cn_router_traffic_validate(t) != CN_OK)
+    if (cn_traffic_validate(t) != CN_OK)
         return CN_EINVAL;
     atomic_init(&slot->packed, traffic_pack(t));
     return CN_OK;
 }
 
-int cn_router_traffic_publish(cn_router_traffic_slot_t *slot,
-                              const cn_router_traffic_t *t)
+int cn_router_traffic_publish(cn_router_traffic_slot_t *slot, const cn_traffic_t *t)
 {
-    if (cn_router_traffic_validate(t) != CN_OK)
+    if (cn_traffic_validate(t) != CN_OK)
         return CN_EINVAL;
     atomic_store_explicit(&slot->packed, traffic_pack(t), memory_order_seq_cst);
     return CN_OK;
 }
 
-void cn_router_traffic_acquire(cn_router_traffic_slot_t *slot, cn_router_traffic_t *out)
+void cn_router_traffic_acquire(cn_router_traffic_slot_t *slot, cn_traffic_t *out)
 {
     traffic_unpack(atomic_load_explicit(&slot->packed, memory_order_acquire), out);
 }
@@ -194,15 +180,14 @@ static bool word_equals(const char *s, size_t len, const char *word)
     return true;
 }
 
-int cn_router_split_decide(const cn_router_traffic_t *t,
-                           const cn_router_request_info_t *req, uint64_t *rng_state,
-                           cn_router_decision_t *out)
+int cn_router_split_decide(const cn_traffic_t *t, const cn_router_request_info_t *req,
+                           uint64_t *rng_state, cn_router_decision_t *out)
 {
-    if (cn_router_traffic_validate(t) != CN_OK || rng_state == NULL || out == NULL)
+    if (cn_traffic_validate(t) != CN_OK || rng_state == NULL || out == NULL)
         return CN_EINVAL;
 
     if (t->canary_weight_bp == 0) {
-        out->target = CN_ROUTER_STABLE;
+        out->target = CN_ROLE_STABLE;
         out->shadow_copy = false;
         out->reason = CN_ROUTER_REASON_ZERO;
         return CN_OK;
@@ -211,7 +196,7 @@ int cn_router_split_decide(const cn_router_traffic_t *t,
     if (t->force_enabled && req != NULL && req->force_value != NULL) {
         bool always = word_equals(req->force_value, req->force_value_len, "always");
         if (always || word_equals(req->force_value, req->force_value_len, "never")) {
-            out->target = always ? CN_ROUTER_CANARY : CN_ROUTER_STABLE;
+            out->target = always ? CN_ROLE_CANARY : CN_ROLE_STABLE;
             out->shadow_copy = false;
             out->reason = CN_ROUTER_REASON_FORCED;
             return CN_OK;
@@ -223,26 +208,6 @@ int cn_router_split_decide(const cn_router_traffic_t *t,
 }
 
 /* ----------------------------------------------------------------- names */
-
-const char *cn_router_mode_name(cn_router_mode_t mode)
-{
-    if ((unsigned)mode >= CN_ROUTER_MODE_COUNT)
-        return "?";
-    return policies[mode].name;
-}
-
-int cn_router_mode_parse(const char *name, cn_router_mode_t *out)
-{
-    if (name == NULL)
-        return CN_EINVAL;
-    for (unsigned m = 0; m < CN_ROUTER_MODE_COUNT; m++) {
-        if (strcmp(name, policies[m].name) == 0) {
-            *out = (cn_router_mode_t)m;
-            return CN_OK;
-        }
-    }
-    return CN_EINVAL;
-}
 
 const char *cn_router_reason_name(cn_router_reason_t reason)
 {

@@ -15,25 +15,12 @@
 #ifndef CN_ROUTER_SPLIT_H
 #define CN_ROUTER_SPLIT_H
 
+#include "types/types.h"
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Weights and shares are in basis points: 10000 bp = 100%, 1 bp = 0.01%. */
-#define CN_ROUTER_BP_MAX 10000u
-
-typedef enum cn_router_mode_e {
-    CN_ROUTER_MODE_RANDOM = 0, /* independent draw per request (default) */
-    CN_ROUTER_MODE_STICKY = 1, /* hash of a header/cookie key to a bucket */
-    CN_ROUTER_MODE_SHADOW = 2, /* user gets stable; a share copied to canary */
-} cn_router_mode_t;
-#define CN_ROUTER_MODE_COUNT 3
-
-typedef enum cn_router_version_e {
-    CN_ROUTER_STABLE = 0,
-    CN_ROUTER_CANARY = 1,
-} cn_router_version_t;
 
 /* Why a decision was made, for the request log. */
 typedef enum cn_router_reason_e {
@@ -44,14 +31,6 @@ typedef enum cn_router_reason_e {
     CN_ROUTER_REASON_SHADOW = 3, /* shadow mode: served by stable */
     CN_ROUTER_REASON_ZERO = 4,   /* canary weight 0: canary gets nothing */
 } cn_router_reason_t;
-
-/* The traffic config the admin API publishes and the workers read. */
-typedef struct cn_router_traffic_s {
-    uint16_t canary_weight_bp; /* 0 .. 10000: share of requests to canary */
-    uint16_t shadow_bp;        /* 0 .. 10000: shadow mode, share copied */
-    cn_router_mode_t mode;
-    bool force_enabled; /* honour the force header ("always"/"never") */
-} cn_router_traffic_t;
 
 /*
  * Where a config is published. The caller allocates it (embedded in the
@@ -72,21 +51,17 @@ typedef struct cn_router_request_info_s {
 } cn_router_request_info_t;
 
 typedef struct cn_router_decision_s {
-    cn_router_version_t target; /* the version that answers the user */
-    bool shadow_copy;           /* also send a copy to canary, discard it */
+    cn_role_t target; /* the version that answers the user */
+    bool shadow_copy; /* also send a copy to canary, discard it */
     cn_router_reason_t reason;
 } cn_router_decision_t;
-
-/* 0 if every field of t is in range, CN_EINVAL otherwise. */
-int cn_router_traffic_validate(const cn_router_traffic_t *t);
 
 /*
  * Set slot to t before any thread reads it (not atomic with respect to
  * concurrent readers). Returns CN_EINVAL, leaving slot untouched, if t is
  * out of range.
  */
-int cn_router_traffic_slot_init(cn_router_traffic_slot_t *slot,
-                                const cn_router_traffic_t *t);
+int cn_router_traffic_slot_init(cn_router_traffic_slot_t *slot, const cn_traffic_t *t);
 
 /*
  * Atomically replace the published config with a copy of t. Any thread may
@@ -98,15 +73,13 @@ int cn_router_traffic_slot_init(cn_router_traffic_slot_t *slot,
  * their decision and finish. Returns CN_EINVAL, publishing nothing, if t
  * is out of range.
  */
-int cn_router_traffic_publish(cn_router_traffic_slot_t *slot,
-                              const cn_router_traffic_t *t);
+int cn_router_traffic_publish(cn_router_traffic_slot_t *slot, const cn_traffic_t *t);
 
 /*
  * Read the current config into *out: one atomic 64-bit load (acquire), no
  * lock, never torn. Wait-free; meant to be called once per request.
  */
-void cn_router_traffic_acquire(cn_router_traffic_slot_t *slot,
-                               cn_router_traffic_t *out);
+void cn_router_traffic_acquire(cn_router_traffic_slot_t *slot, cn_traffic_t *out);
 
 /*
  * The split decision. rng_state is the caller's per-thread splitmix64
@@ -130,9 +103,8 @@ void cn_router_traffic_acquire(cn_router_traffic_slot_t *slot,
  *
  * Returns 0, or CN_EINVAL if t is out of range (out untouched).
  */
-int cn_router_split_decide(const cn_router_traffic_t *t,
-                           const cn_router_request_info_t *req, uint64_t *rng_state,
-                           cn_router_decision_t *out);
+int cn_router_split_decide(const cn_traffic_t *t, const cn_router_request_info_t *req,
+                           uint64_t *rng_state, cn_router_decision_t *out);
 
 /*
  * The sticky bucket of a key, in [0, 10000): FNV-1a 64 over the bytes, then
@@ -147,12 +119,6 @@ uint64_t cn_router_rng_next(uint64_t *rng_state);
 
 /* An unbiased uniform draw in [0, 10000) (rejection sampling). */
 uint32_t cn_router_rng_bp(uint64_t *rng_state);
-
-/* "random", "sticky", "shadow"; "?" for an out-of-range value. */
-const char *cn_router_mode_name(cn_router_mode_t mode);
-
-/* Parse a mode name (exact, lower case). 0, or CN_EINVAL (out untouched). */
-int cn_router_mode_parse(const char *name, cn_router_mode_t *out);
 
 /* "random", "sticky", "forced", "shadow", "zero"; "?" if out of range. */
 const char *cn_router_reason_name(cn_router_reason_t reason);

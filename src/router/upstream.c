@@ -72,7 +72,7 @@ int cn_router_resolve(const char *text, struct sockaddr_storage *out, socklen_t 
 }
 
 int cn_router_upstream_init(cn_router_upstream_t *u, const char *text,
-                            cn_router_version_t role, size_t index, char *err,
+                            cn_role_t role, size_t index, char *err,
                             size_t errlen)
 {
     memset(u, 0, sizeof *u);

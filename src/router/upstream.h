@@ -32,7 +32,7 @@ typedef struct cn_router_upstream_s {
     char *address; /* as configured, "host:port" (owned) */
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    cn_router_version_t role;
+    cn_role_t role;
     size_t index; /* position in the router's flat upstream array */
     /* shared, atomic */
     _Atomic unsigned consecutive_failures;
@@ -51,7 +51,7 @@ int cn_router_resolve(const char *text, struct sockaddr_storage *out, socklen_t 
 
 /* Initialise u for `text` (resolving it). 0 or CN_EINVAL with err. */
 int cn_router_upstream_init(cn_router_upstream_t *u, const char *text,
-                            cn_router_version_t role, size_t index, char *err,
+                            cn_role_t role, size_t index, char *err,
                             size_t errlen);
 void cn_router_upstream_dispose(cn_router_upstream_t *u);
 

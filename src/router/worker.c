@@ -37,7 +37,7 @@
  * client or upstream connection owns two handles (TCP and timer) and is
  * freed when both have closed.
  */
-#include "router/http.h"
+#include "http/http.h"
 #include "router/internal.h"
 #include "util/error.h"
 
@@ -71,7 +71,7 @@ typedef struct req_s {
     unsigned seg;
     uint64_t step;
     cn_router_decision_t decision;
-    cn_router_version_t role; /* of the current attempt */
+    cn_role_t role; /* of the current attempt */
     bool retried;             /* canary failed; now on stable */
     bool fresh_retry_done;
     bool head;
@@ -137,7 +137,7 @@ struct upconn_s {
 
 static void client_close(client_t *c);
 static void client_continue(client_t *c);
-static void attempt(req_t *q, cn_router_version_t role, cn_router_upstream_t *force_up);
+static void attempt(req_t *q, cn_role_t role, cn_router_upstream_t *force_up);
 static void conn_close(upconn_t *u);
 static void shadow_free(shadow_t *sh);
 static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req_t *q,
@@ -259,7 +259,7 @@ static void pair_release(pair_t *p)
         free(p);
 }
 
-static void pair_set(cn_router_worker_t *w, pair_t *p, cn_router_version_t role,
+static void pair_set(cn_router_worker_t *w, pair_t *p, cn_role_t role,
                      double v)
 {
     if (!p)
@@ -426,7 +426,7 @@ static void record_shadow(cn_router_worker_t *w, shadow_t *sh, unsigned status,
                           int failure, const cn_http_message_t *m)
 {
     cn_router_obs_t o = {0};
-    o.role = CN_ROUTER_CANARY;
+    o.role = CN_ROLE_CANARY;
     o.shadow = true;
     o.status = status;
     o.failure = failure;
@@ -440,7 +440,7 @@ static void record_shadow(cn_router_worker_t *w, shadow_t *sh, unsigned status,
         if (status >= 200 && status < 300 && !sh->head) {
             o.prediction = extract(w, m, &o.prediction_value);
             if (o.prediction == CN_ROUTER_PRED_OK)
-                pair_set(w, sh->pair, CN_ROUTER_CANARY, o.prediction_value);
+                pair_set(w, sh->pair, CN_ROLE_CANARY, o.prediction_value);
         }
     }
     step_now(w);
@@ -457,7 +457,7 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
     cn_router_worker_t *w = c->w;
     const cn_router_config_t *cfg = w->router->cfg;
     const char *version =
-        q->role == CN_ROUTER_CANARY ? cfg->canary_version : cfg->stable_version;
+        q->role == CN_ROLE_CANARY ? cfg->canary_version : cfg->stable_version;
     obuf_t body = {0};
     ob_fmt(&body, "{\"error\":\"%s\",\"status\":%u,\"request_id\":\"", what, status);
     /* ids are visible ASCII; escape the two JSON specials */
@@ -510,7 +510,7 @@ static void retry_on_stable(req_t *q, int kind)
 {
     cn_router_worker_t *w = q->client->w;
     cn_router_obs_t o = {0};
-    o.role = CN_ROUTER_CANARY;
+    o.role = CN_ROLE_CANARY;
     o.failure = kind;
     o.retried = true;
     o.prediction = -1;
@@ -521,7 +521,7 @@ static void retry_on_stable(req_t *q, int kind)
     q->retried = true;
     q->fresh_retry_done = false;
     q->attempt_ns = now_ns();
-    attempt(q, CN_ROUTER_STABLE, NULL);
+    attempt(q, CN_ROLE_STABLE, NULL);
 }
 
 /* An attempt failed. before_bytes: no byte of a response had arrived. */
@@ -562,7 +562,7 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
     if (!q)
         return; /* the client left meanwhile */
     q->conn = NULL;
-    if (q->role == CN_ROUTER_CANARY && cfg->retry_on_stable && !q->retried &&
+    if (q->role == CN_ROLE_CANARY && cfg->retry_on_stable && !q->retried &&
         before_bytes) {
         retry_on_stable(q, kind);
         return;
@@ -595,7 +595,7 @@ static void response_complete(upconn_t *u, bool clean)
     q->conn = NULL;
     client_t *c = q->client;
     const char *version =
-        q->role == CN_ROUTER_CANARY ? cfg->canary_version : cfg->stable_version;
+        q->role == CN_ROLE_CANARY ? cfg->canary_version : cfg->stable_version;
 
     q->obs.role = q->role;
     q->obs.status = m->status_code;
@@ -804,7 +804,7 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req
 }
 
 /* Round-robin over the usable addresses of a role; NULL if none. */
-static cn_router_upstream_t *pick(cn_router_worker_t *w, cn_router_version_t role,
+static cn_router_upstream_t *pick(cn_router_worker_t *w, cn_role_t role,
                                   bool fail_open)
 {
     cn_router_t *r = w->router;
@@ -823,13 +823,13 @@ static cn_router_upstream_t *pick(cn_router_worker_t *w, cn_router_version_t rol
     return fail_open ? &r->upstreams[r->first[role] + (w->rr[role]++ % n)] : NULL;
 }
 
-static void attempt(req_t *q, cn_router_version_t role, cn_router_upstream_t *force_up)
+static void attempt(req_t *q, cn_role_t role, cn_router_upstream_t *force_up)
 {
     cn_router_worker_t *w = q->client->w;
     const cn_router_config_t *cfg = w->router->cfg;
     q->role = role;
     cn_router_upstream_t *up =
-        force_up ? force_up : pick(w, role, role == CN_ROUTER_STABLE);
+        force_up ? force_up : pick(w, role, role == CN_ROLE_STABLE);
     if (!up) {
         /* canary has no usable address */
         if (cfg->retry_on_stable && !q->retried) {
@@ -845,10 +845,10 @@ static void attempt(req_t *q, cn_router_version_t role, cn_router_upstream_t *fo
 
 static void start_shadow(cn_router_worker_t *w, req_t *q)
 {
-    cn_router_upstream_t *up = pick(w, CN_ROUTER_CANARY, false);
+    cn_router_upstream_t *up = pick(w, CN_ROLE_CANARY, false);
     if (!up) {
         cn_router_obs_t o = {0};
-        o.role = CN_ROUTER_CANARY;
+        o.role = CN_ROLE_CANARY;
         o.shadow = true;
         o.failure = CN_ROUTER_FAIL_UNAVAILABLE;
         o.prediction = -1;
@@ -1043,7 +1043,7 @@ static void dispatch(client_t *c)
      * new step also sees the new traffic, and a step's data never holds a
      * decision made under the config before it. */
     q->step = step_now(w);
-    cn_router_traffic_t t;
+    cn_traffic_t t;
     cn_router_traffic_acquire(&r->traffic, &t);
     cn_router_split_decide(&t, &info, &w->rng, &q->decision);
 

@@ -29,7 +29,7 @@
  * records it.
  */
 #include "store/store.h"
-#include "router/split.h"
+#include "types/types.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -358,21 +358,21 @@ const char *cn_store_path(const cn_store_t *s)
 
 /* A row's columns (weight, mode, shadow, force) into *t, checked. */
 static int row_traffic(cn_store_t *s, sqlite3_stmt *st, int first,
-                       cn_router_traffic_t *t, char *err, size_t errlen)
+                       cn_traffic_t *t, char *err, size_t errlen)
 {
     int64_t weight = sqlite3_column_int64(st, first);
     const unsigned char *mode = sqlite3_column_text(st, first + 1);
     int64_t shadow = sqlite3_column_int64(st, first + 2);
     int64_t force = sqlite3_column_int64(st, first + 3);
-    cn_router_traffic_t r = {0};
-    if (weight < 0 || weight > CN_ROUTER_BP_MAX)
+    cn_traffic_t r = {0};
+    if (weight < 0 || weight > CN_BP_MAX)
         return failf(s->path, err, errlen, CN_EINVAL,
                      "column canary_weight_bp: %lld is out of [0, 10000]",
                      (long long)weight);
-    if (shadow < 0 || shadow > CN_ROUTER_BP_MAX)
+    if (shadow < 0 || shadow > CN_BP_MAX)
         return failf(s->path, err, errlen, CN_EINVAL,
                      "column shadow_bp: %lld is out of [0, 10000]", (long long)shadow);
-    if (!mode || cn_router_mode_parse((const char *)mode, &r.mode))
+    if (!mode || cn_traffic_mode_parse((const char *)mode, &r.mode))
         return failf(s->path, err, errlen, CN_EINVAL,
                      "column mode: not one of random, sticky, shadow");
     if (force != 0 && force != 1)
@@ -385,7 +385,7 @@ static int row_traffic(cn_store_t *s, sqlite3_stmt *st, int first,
     return 0;
 }
 
-int cn_store_load_traffic(cn_store_t *s, cn_router_traffic_t *out, bool *found,
+int cn_store_load_traffic(cn_store_t *s, cn_traffic_t *out, bool *found,
                           char *err, size_t errlen)
 {
     if (err && errlen)
@@ -408,7 +408,7 @@ int cn_store_load_traffic(cn_store_t *s, cn_router_traffic_t *out, bool *found,
     } else if (step != SQLITE_ROW) {
         rc = fail_db(s->path, s->db, err, errlen, "cannot read the traffic split");
     } else {
-        cn_router_traffic_t t;
+        cn_traffic_t t;
         if ((rc = row_traffic(s, st, 0, &t, err, errlen)) == 0) {
             *out = t;
             *found = true;
@@ -421,12 +421,12 @@ out:
 }
 
 /* Bind weight, mode, shadow, force, time and who from position first. */
-static int bind_change(sqlite3_stmt *st, int first, const cn_router_traffic_t *t,
+static int bind_change(sqlite3_stmt *st, int first, const cn_traffic_t *t,
                        int64_t now_ms, const char *who)
 {
     int rc = sqlite3_bind_int64(st, first, t->canary_weight_bp);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, first + 1, cn_router_mode_name(t->mode), -1,
+        rc = sqlite3_bind_text(st, first + 1, cn_traffic_mode_name(t->mode), -1,
                                SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, first + 2, t->shadow_bp);
@@ -440,7 +440,7 @@ static int bind_change(sqlite3_stmt *st, int first, const cn_router_traffic_t *t
 }
 
 /* Prepare, bind and run one statement of the save transaction. */
-static int run_change(sqlite3 *db, const char *sql, const cn_router_traffic_t *t,
+static int run_change(sqlite3 *db, const char *sql, const cn_traffic_t *t,
                       int64_t now_ms, const char *who)
 {
     sqlite3_stmt *st = NULL;
@@ -453,14 +453,14 @@ static int run_change(sqlite3 *db, const char *sql, const cn_router_traffic_t *t
     return rc;
 }
 
-int cn_store_save_traffic(cn_store_t *s, const cn_router_traffic_t *t, const char *who,
+int cn_store_save_traffic(cn_store_t *s, const cn_traffic_t *t, const char *who,
                           char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
     if (!s || !t)
         return failf(s ? s->path : NULL, err, errlen, CN_EINVAL, "bad arguments");
-    if (cn_router_traffic_validate(t))
+    if (cn_traffic_validate(t))
         return failf(s->path, err, errlen, CN_EINVAL,
                      "refusing to save an out-of-range traffic split (weight %u bp, "
                      "shadow %u bp, mode %d)",

@@ -3,8 +3,7 @@
  * The state file of `canary serve --state PATH`: a SQLite database that
  * keeps the traffic split across restarts, and a history of every change
  * (when, what, who) for the audit trail. This module is the only one that
- * includes sqlite3.h; it depends on the router only for the plain
- * cn_router_traffic_t type of router/split.h.
+ * includes sqlite3.h; it takes its plain types from types/types.h.
  *
  * The file. It is opened in WAL mode with synchronous=FULL, so a change
  * that cn_store_save_traffic() reported as saved survives a crash or a
@@ -36,7 +35,7 @@
 #ifndef CN_STORE_STORE_H
 #define CN_STORE_STORE_H
 
-#include "router/split.h"
+#include "types/types.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,7 +59,7 @@ typedef struct cn_store_s cn_store_t;
 typedef struct cn_store_change_s {
     int64_t id;           /* increasing with time */
     int64_t time_unix_ms; /* wall clock when it was saved */
-    cn_router_traffic_t traffic;
+    cn_traffic_t traffic;
     char who[CN_STORE_WHO_MAX + 1];
 } cn_store_change_t;
 
@@ -83,7 +82,7 @@ const char *cn_store_path(const cn_store_t *s);
  * A saved row that is out of range (edited by hand) is CN_EINVAL, naming
  * the file and the column.
  */
-int cn_store_load_traffic(cn_store_t *s, cn_router_traffic_t *out, bool *found,
+int cn_store_load_traffic(cn_store_t *s, cn_traffic_t *out, bool *found,
                           char *err, size_t errlen);
 
 /*
@@ -91,10 +90,10 @@ int cn_store_load_traffic(cn_store_t *s, cn_router_traffic_t *out, bool *found,
  * time and `who` (borrowed; NULL is ""; at most CN_STORE_WHO_MAX bytes, e.g.
  * "admin 10.0.0.7" or "startup"), in one transaction that is durable when
  * this returns 0. The history keeps the last CN_STORE_HISTORY_MAX changes.
- * t out of range (cn_router_traffic_validate) is CN_EINVAL, and nothing is
+ * t out of range (cn_traffic_validate) is CN_EINVAL, and nothing is
  * written.
  */
-int cn_store_save_traffic(cn_store_t *s, const cn_router_traffic_t *t, const char *who,
+int cn_store_save_traffic(cn_store_t *s, const cn_traffic_t *t, const char *who,
                           char *err, size_t errlen);
 
 /*

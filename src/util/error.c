@@ -79,3 +79,8 @@ char *cn_xstrndup(const char *s, size_t n)
     d[n] = '\0';
     return d;
 }
+
+char *cn_xstrdup(const char *s)
+{
+    return cn_xstrndup(s, strlen(s));
+}

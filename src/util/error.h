@@ -38,5 +38,7 @@ void *cn_xmallocarray(size_t count, size_t size);
 /* A NUL-terminated copy of exactly the n bytes at s (which may hold NULs),
  * for the caller to free. */
 char *cn_xstrndup(const char *s, size_t n);
+/* A copy of the NUL-terminated string s, for the caller to free. */
+char *cn_xstrdup(const char *s);
 
 #endif

@@ -17,7 +17,7 @@
  * documented status and a one-line text. Finally the same stream fed in one
  * piece must give the same messages: how reads are cut must not matter.
  */
-#include "router/http.h"
+#include "http/http.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@ void fake_router_init(fake_router_t *f)
     memset(f, 0, sizeof *f);
     f->traffic.canary_weight_bp = 250;
     f->traffic.shadow_bp = 10000;
-    f->traffic.mode = CN_ROUTER_MODE_RANDOM;
+    f->traffic.mode = CN_TRAFFIC_MODE_RANDOM;
     f->traffic.force_enabled = false;
     f->step = 7;
 }
@@ -40,14 +40,14 @@ static void ops_snapshot_free(cn_router_snapshot_t *s)
     fake_router_snapshot_free(s);
 }
 
-static void ops_get_traffic(void *ctx, cn_router_traffic_t *out, uint64_t *step)
+static void ops_get_traffic(void *ctx, cn_traffic_t *out, uint64_t *step)
 {
     fake_router_t *f = ctx;
     *out = f->traffic;
     *step = f->step;
 }
 
-static int ops_set_traffic(void *ctx, const cn_router_traffic_t *t, char *err,
+static int ops_set_traffic(void *ctx, const cn_traffic_t *t, char *err,
                            size_t errlen)
 {
     fake_router_t *f = ctx;
@@ -72,7 +72,7 @@ static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t 
     if (!found)
         return CN_ENOTFOUND;
     memset(out, 0, sizeof *out);
-    out->role = CN_ROUTER_CANARY;
+    out->role = CN_ROLE_CANARY;
     strcpy(out->version, "v2");
     strcpy(out->segment, "eu");
     out->unix_s = 1700000001.25;
@@ -110,7 +110,7 @@ static void record(cn_metrics_hist_t *h, uint64_t value_us, unsigned times)
         cn_metrics_hist_record(h, value_us);
 }
 
-static void init_cell(cn_router_cell_t *c, cn_router_version_t role,
+static void init_cell(cn_router_cell_t *c, cn_role_t role,
                       const char *segment)
 {
     memset(c, 0, sizeof *c);
@@ -145,7 +145,7 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     s->cells = cn_xcalloc(3, sizeof *s->cells);
 
     cn_router_cell_t *c = &s->cells[0];
-    init_cell(c, CN_ROUTER_STABLE, "");
+    init_cell(c, CN_ROLE_STABLE, "");
     c->requests = 100;
     c->responses_by_code[200] = 95;
     c->responses_by_code[503] = 3;
@@ -173,14 +173,14 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     c->step_predictions_seen = 30;
 
     c = &s->cells[1];
-    init_cell(c, CN_ROUTER_STABLE, "eu \"west\"\n");
+    init_cell(c, CN_ROLE_STABLE, "eu \"west\"\n");
     c->requests = 10;
     c->responses_by_code[200] = 10;
     c->responses_by_class[2] = 10;
     record(&c->latency, 500, 10);
 
     c = &s->cells[2];
-    init_cell(c, CN_ROUTER_CANARY, "");
+    init_cell(c, CN_ROLE_CANARY, "");
     c->requests = 20;
     c->shadow_requests = 15;
     c->responses_by_code[200] = 18;
@@ -215,9 +215,9 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     s->nupstreams = 2;
     s->upstreams = cn_xcalloc(2, sizeof *s->upstreams);
     s->upstreams[0] = (cn_router_upstream_state_t){copy_string("127.0.0.1:9001"),
-                                                   CN_ROUTER_STABLE, true, 0};
+                                                   CN_ROLE_STABLE, true, 0};
     s->upstreams[1] = (cn_router_upstream_state_t){copy_string("127.0.0.1:9002"),
-                                                   CN_ROUTER_CANARY, false, 4};
+                                                   CN_ROLE_CANARY, false, 4};
     return s;
 }
 

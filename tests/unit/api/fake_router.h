@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 typedef struct fake_router_s {
-    cn_router_traffic_t traffic;
+    cn_traffic_t traffic;
     uint64_t step;
     unsigned set_calls;      /* successful or not */
     int set_rc;              /* what set_traffic returns (0: publish) */

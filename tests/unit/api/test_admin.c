@@ -354,7 +354,7 @@ Test(admin_traffic, changes_only_the_keys_given, .init = setup, .fini = teardown
     cr_assert_eq(fake.set_calls, 1);
     cr_assert_eq(fake.traffic.canary_weight_bp, 500);
     cr_assert_eq(fake.traffic.shadow_bp, 10000);
-    cr_assert_eq(fake.traffic.mode, CN_ROUTER_MODE_RANDOM);
+    cr_assert_eq(fake.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
     cr_assert_str_eq(res.body,
                      "{\"canary_weight\":5,\"mode\":\"random\","
                      "\"shadow_percent\":100,\"force_enabled\":false,"
@@ -368,7 +368,7 @@ Test(admin_traffic, changes_only_the_keys_given, .init = setup, .fini = teardown
                   200);
     cr_assert_eq(fake.traffic.canary_weight_bp, 500);
     cr_assert_eq(fake.traffic.shadow_bp, 1225);
-    cr_assert_eq(fake.traffic.mode, CN_ROUTER_MODE_SHADOW);
+    cr_assert_eq(fake.traffic.mode, CN_TRAFFIC_MODE_SHADOW);
     cr_assert(fake.traffic.force_enabled);
     cr_assert_eq(json_integer_value(json_object_get(j, "step")), 9);
     json_decref(j);
@@ -432,7 +432,7 @@ Test(admin_traffic, rejects_bad_values_naming_the_key_and_the_value, .init = set
     }
     cr_assert_eq(fake.set_calls, 0, "nothing was published");
     cr_assert_eq(fake.traffic.canary_weight_bp, 250);
-    cr_assert_eq(fake.traffic.mode, CN_ROUTER_MODE_RANDOM);
+    cr_assert_eq(fake.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
 }
 
 Test(admin_traffic, changes_nothing_when_one_of_several_keys_is_bad, .init = setup,
@@ -446,7 +446,7 @@ Test(admin_traffic, changes_nothing_when_one_of_several_keys_is_bad, .init = set
     json_decref(j);
     cr_assert_eq(fake.set_calls, 0);
     cr_assert_eq(fake.traffic.canary_weight_bp, 250);
-    cr_assert_eq(fake.traffic.mode, CN_ROUTER_MODE_RANDOM);
+    cr_assert_eq(fake.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
 }
 
 Test(admin_traffic, rejects_bodies_that_are_not_one_json_object, .init = setup,

@@ -237,7 +237,7 @@ Test(exposition, writes_the_traffic_config_and_process_gauges)
 {
     fake_router_t f;
     fake_router_init(&f);
-    f.traffic.mode = CN_ROUTER_MODE_STICKY;
+    f.traffic.mode = CN_TRAFFIC_MODE_STICKY;
     f.traffic.force_enabled = true;
     char *text = expose(&f);
     assert_line(text, "canary_traffic_canary_weight_percent 2.5");

@@ -86,7 +86,7 @@ Test(serve_config_defaults, init_sets_the_documented_defaults)
     cr_assert_str_eq(c.stable_version, "stable");
     cr_assert_str_eq(c.canary_version, "canary");
     cr_assert_eq(c.traffic.canary_weight_bp, 0);
-    cr_assert_eq(c.traffic.mode, CN_ROUTER_MODE_RANDOM);
+    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
     cr_assert_eq(c.traffic.shadow_bp, 10000);
     cr_assert_eq(c.traffic.force_enabled, false);
     cr_assert_null(c.sticky_header);
@@ -295,7 +295,7 @@ Test(serve_config_yaml, the_example_file_parses_and_its_values_land)
     cr_assert_str_eq(c.stable_version, "v1");
     cr_assert_str_eq(c.canary_version, "v2");
     cr_assert_eq(c.traffic.canary_weight_bp, 250);
-    cr_assert_eq(c.traffic.mode, CN_ROUTER_MODE_RANDOM);
+    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
     cr_assert_eq(c.traffic.shadow_bp, 1000);
     cr_assert_eq(c.traffic.force_enabled, false);
     cr_assert_str_eq(c.force_header, "X-Canary");
@@ -376,7 +376,7 @@ Test(serve_config_yaml, every_key_is_read_in_the_root_form)
     assert_list(&c.canary, 1, "b_1:2", NULL);
     cr_assert_str_eq(c.canary_version, "model-1.3");
     cr_assert_eq(c.traffic.canary_weight_bp, 1234);
-    cr_assert_eq(c.traffic.mode, CN_ROUTER_MODE_STICKY);
+    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_STICKY);
     cr_assert_eq(c.traffic.shadow_bp, 50);
     cr_assert_str_eq(c.force_header, "X-Force");
     cr_assert_eq(c.traffic.force_enabled, true);
@@ -438,7 +438,7 @@ Test(serve_config_yaml, keys_present_change_and_the_rest_stay)
         parse(&c, "traffic: {mode: shadow, sticky_header: ~}\nstate: ''\n", err), 0,
         "%s", err);
     cr_assert_eq(c.traffic.canary_weight_bp, 100);
-    cr_assert_eq(c.traffic.mode, CN_ROUTER_MODE_SHADOW);
+    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_SHADOW);
     cr_assert_null(c.sticky_header);
     cr_assert_null(c.state_path);
     cr_assert_str_eq(c.listen, "0.0.0.0:8080");
@@ -553,7 +553,7 @@ Test(serve_config_flags, every_flag_sets_its_field)
     assert_list(&c.stable, 2, "a:1", "b:2");
     assert_list(&c.canary, 1, "c:3", NULL);
     cr_assert_eq(c.traffic.canary_weight_bp, 1);
-    cr_assert_eq(c.traffic.mode, CN_ROUTER_MODE_SHADOW);
+    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_SHADOW);
     cr_assert_eq(c.workers, 256);
     cr_assert_str_eq(c.state_path, "s.db");
     cr_assert_str_eq(c.token_file, "t");
@@ -624,7 +624,7 @@ Test(serve_config_flags, flags_override_the_file)
     flag_ok(&c, "canary-weight", "7.5");
     flag_ok(&c, "stable", "b:2,c:3");
     cr_assert_eq(c.traffic.canary_weight_bp, 750);
-    cr_assert_eq(c.traffic.mode, CN_ROUTER_MODE_STICKY);
+    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_STICKY);
     assert_list(&c.stable, 2, "b:2", "c:3");
     cn_router_config_dispose(&c);
 }
@@ -1111,7 +1111,7 @@ Test(serve_config_validate, a_config_built_in_code_meets_the_same_bounds)
                        "'100.01'");
 
     valid_base(&c);
-    c.traffic.mode = (cn_router_mode_t)7;
+    c.traffic.mode = (cn_traffic_mode_t)7;
     expect_invalid(&c, "key 'traffic.mode' (--mode): must be one of random, sticky, "
                        "shadow, got '?'");
 

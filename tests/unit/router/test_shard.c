@@ -24,7 +24,7 @@ static cn_router_shard_params_t params(unsigned max_segments, size_t reservoir,
     return p;
 }
 
-static cn_router_obs_t ok_obs(cn_router_version_t role, uint64_t latency_us,
+static cn_router_obs_t ok_obs(cn_role_t role, uint64_t latency_us,
                               double prediction, uint64_t step)
 {
     cn_router_obs_t o = {0};
@@ -41,7 +41,7 @@ static cn_router_obs_t ok_obs(cn_router_version_t role, uint64_t latency_us,
     return o;
 }
 
-static cn_router_cell_t *find_cell(cn_router_snapshot_t *s, cn_router_version_t role,
+static cn_router_cell_t *find_cell(cn_router_snapshot_t *s, cn_role_t role,
                                    const char *seg)
 {
     for (size_t i = 0; i < s->ncells; i++)
@@ -73,25 +73,25 @@ Test(shard, records_counters_latency_and_predictions_per_role)
     cn_router_shard_init(&sh, &p);
     cn_router_shard_sync_step(&sh, 1);
     for (int i = 0; i < 10; i++) {
-        cn_router_obs_t o = ok_obs(CN_ROUTER_STABLE, 1000 + (uint64_t)i, 0.1 * i, 1);
+        cn_router_obs_t o = ok_obs(CN_ROLE_STABLE, 1000 + (uint64_t)i, 0.1 * i, 1);
         cn_router_shard_record(&sh, 0, &o);
     }
     cn_router_obs_t f = {0};
-    f.role = CN_ROUTER_CANARY;
+    f.role = CN_ROLE_CANARY;
     f.failure = CN_ROUTER_FAIL_CONNECT;
     f.retried = true;
     f.prediction = -1;
     f.step = 1;
     cn_router_shard_record(&sh, 0, &f);
-    cn_router_obs_t bad = ok_obs(CN_ROUTER_CANARY, 500, 0, 1);
+    cn_router_obs_t bad = ok_obs(CN_ROLE_CANARY, 500, 0, 1);
     bad.prediction = CN_ROUTER_PRED_NOT_JSON;
     bad.status = 503;
     cn_router_shard_record(&sh, 0, &bad);
 
     cn_router_snapshot_t s = merge_one(&sh, 100);
     cr_assert_eq(s.ncells, 2);
-    cn_router_cell_t *st = find_cell(&s, CN_ROUTER_STABLE, "");
-    cn_router_cell_t *ca = find_cell(&s, CN_ROUTER_CANARY, "");
+    cn_router_cell_t *st = find_cell(&s, CN_ROLE_STABLE, "");
+    cn_router_cell_t *ca = find_cell(&s, CN_ROLE_CANARY, "");
     cr_assert(st && ca);
     cr_assert_eq(st->requests, 10);
     cr_assert_eq(st->responses_by_code[200], 10);
@@ -123,17 +123,17 @@ Test(shard, a_new_step_resets_step_data_but_not_cumulative_counters)
     cn_router_shard_init(&sh, &p);
     cn_router_shard_sync_step(&sh, 1);
     for (int i = 0; i < 5; i++) {
-        cn_router_obs_t o = ok_obs(CN_ROUTER_CANARY, 100, 0.5, 1);
+        cn_router_obs_t o = ok_obs(CN_ROLE_CANARY, 100, 0.5, 1);
         cn_router_shard_record(&sh, 0, &o);
     }
     cn_router_shard_sync_step(&sh, 2);
     /* a request decided in step 1 that finishes in step 2 */
-    cn_router_obs_t late = ok_obs(CN_ROUTER_CANARY, 100, 0.5, 1);
+    cn_router_obs_t late = ok_obs(CN_ROLE_CANARY, 100, 0.5, 1);
     cn_router_shard_record(&sh, 0, &late);
-    cn_router_obs_t now = ok_obs(CN_ROUTER_CANARY, 100, 0.5, 2);
+    cn_router_obs_t now = ok_obs(CN_ROLE_CANARY, 100, 0.5, 2);
     cn_router_shard_record(&sh, 0, &now);
     cn_router_snapshot_t s = merge_one(&sh, 100);
-    cn_router_cell_t *c = find_cell(&s, CN_ROUTER_CANARY, "");
+    cn_router_cell_t *c = find_cell(&s, CN_ROLE_CANARY, "");
     cr_assert_eq(c->requests, 7);
     cr_assert_eq(c->step_requests, 1, "only the step-2 decision is in step 2");
     cr_assert_eq(c->n_step_latency, 1);
@@ -142,10 +142,10 @@ Test(shard, a_new_step_resets_step_data_but_not_cumulative_counters)
     snap_dispose(&s);
     /* an older step number never rewinds the shard */
     cn_router_shard_sync_step(&sh, 1);
-    cn_router_obs_t again = ok_obs(CN_ROUTER_CANARY, 100, 0.5, 2);
+    cn_router_obs_t again = ok_obs(CN_ROLE_CANARY, 100, 0.5, 2);
     cn_router_shard_record(&sh, 0, &again);
     s = merge_one(&sh, 100);
-    cr_assert_eq(find_cell(&s, CN_ROUTER_CANARY, "")->step_requests, 2);
+    cr_assert_eq(find_cell(&s, CN_ROLE_CANARY, "")->step_requests, 2);
     snap_dispose(&s);
     cn_router_shard_dispose(&sh);
 }
@@ -183,7 +183,7 @@ Test(shard, request_id_map_keeps_the_newest_entries)
     for (int i = 0; i < 6; i++) {
         snprintf(id, sizeof id, "req-%d", i);
         cn_router_shard_remember(&sh, id, strlen(id),
-                                 i % 2 ? CN_ROUTER_CANARY : CN_ROUTER_STABLE, eu,
+                                 i % 2 ? CN_ROLE_CANARY : CN_ROLE_STABLE, eu,
                                  false, 1000.0 + i);
     }
     cn_router_lookup_t l;
@@ -192,19 +192,19 @@ Test(shard, request_id_map_keeps_the_newest_entries)
     for (int i = 2; i < 6; i++) {
         snprintf(id, sizeof id, "req-%d", i);
         cr_assert(cn_router_shard_find(&sh, id, strlen(id), &l), "%s", id);
-        cr_assert_eq(l.role, i % 2 ? CN_ROUTER_CANARY : CN_ROUTER_STABLE);
+        cr_assert_eq(l.role, i % 2 ? CN_ROLE_CANARY : CN_ROLE_STABLE);
         cr_assert_str_eq(l.segment, "eu");
         cr_assert_float_eq(l.unix_s, 1000.0 + i, 1e-9);
     }
     /* a repeated id resolves to its latest request */
-    cn_router_shard_remember(&sh, "req-3", 5, CN_ROUTER_STABLE, 0, true, 2000.0);
+    cn_router_shard_remember(&sh, "req-3", 5, CN_ROLE_STABLE, 0, true, 2000.0);
     cr_assert(cn_router_shard_find(&sh, "req-3", 5, &l));
-    cr_assert_eq(l.role, CN_ROUTER_STABLE);
+    cr_assert_eq(l.role, CN_ROLE_STABLE);
     cr_assert(l.shadowed);
     /* many more than the capacity: still bounded and consistent */
     for (int i = 0; i < 10000; i++) {
         snprintf(id, sizeof id, "x%d", i);
-        cn_router_shard_remember(&sh, id, strlen(id), CN_ROUTER_CANARY, 0, false, i);
+        cn_router_shard_remember(&sh, id, strlen(id), CN_ROLE_CANARY, 0, false, i);
     }
     cr_assert(cn_router_shard_find(&sh, "x9999", 5, &l));
     cr_assert_not(cn_router_shard_find(&sh, "x9995", 5, &l));
@@ -223,11 +223,11 @@ Test(shard, merge_samples_in_proportion_to_what_each_worker_saw)
     cn_router_shard_sync_step(&a, 1);
     cn_router_shard_sync_step(&b, 1);
     for (int i = 0; i < 9000; i++) {
-        cn_router_obs_t o = ok_obs(CN_ROUTER_STABLE, 10, 1.0, 1);
+        cn_router_obs_t o = ok_obs(CN_ROLE_STABLE, 10, 1.0, 1);
         cn_router_shard_record(&a, 0, &o);
     }
     for (int i = 0; i < 1000; i++) {
-        cn_router_obs_t o = ok_obs(CN_ROUTER_STABLE, 20, 2.0, 1);
+        cn_router_obs_t o = ok_obs(CN_ROLE_STABLE, 20, 2.0, 1);
         cn_router_shard_record(&b, 0, &o);
     }
     cn_router_shard_part_t parts[2];
@@ -235,7 +235,7 @@ Test(shard, merge_samples_in_proportion_to_what_each_worker_saw)
     cn_router_shard_copy(&b, &parts[1]);
     cn_router_snapshot_t s = {0};
     cn_router_shard_merge(parts, 2, 500, 3, 1, &s);
-    cn_router_cell_t *c = find_cell(&s, CN_ROUTER_STABLE, "");
+    cn_router_cell_t *c = find_cell(&s, CN_ROLE_STABLE, "");
     cr_assert_eq(c->requests, 10000);
     cr_assert_eq(c->n_step_predictions, 500);
     cr_assert_eq(c->step_predictions_seen, 10000);
@@ -263,11 +263,11 @@ Test(shard, merge_keeps_every_value_when_under_capacity_and_sorts_cells)
     unsigned us_a = cn_router_shard_segment(&a, "us", 2);
     unsigned eu_b = cn_router_shard_segment(&b, "eu", 2);
     unsigned us_b = cn_router_shard_segment(&b, "us", 2);
-    cn_router_obs_t o = ok_obs(CN_ROUTER_CANARY, 5, 0.3, 3);
+    cn_router_obs_t o = ok_obs(CN_ROLE_CANARY, 5, 0.3, 3);
     cn_router_shard_record(&a, us_a, &o);
     cn_router_shard_record(&b, us_b, &o);
     cn_router_shard_record(&b, eu_b, &o);
-    o.role = CN_ROUTER_STABLE;
+    o.role = CN_ROLE_STABLE;
     cn_router_shard_record(&b, eu_b, &o);
     cn_router_shard_pair(&a, "r1", 0.1, 0.2, 3);
     cn_router_shard_pair(&b, "r2", 0.3, 0.4, 3);
@@ -278,7 +278,7 @@ Test(shard, merge_keeps_every_value_when_under_capacity_and_sorts_cells)
     cn_router_snapshot_t s = {0};
     cn_router_shard_merge(parts, 2, 100, 3, 1, &s);
     cr_assert_eq(s.ncells, 3);
-    cr_assert_eq(s.cells[0].role, CN_ROUTER_STABLE);
+    cr_assert_eq(s.cells[0].role, CN_ROLE_STABLE);
     cr_assert_str_eq(s.cells[1].segment, "eu");
     cr_assert_str_eq(s.cells[2].segment, "us");
     cr_assert_eq(s.cells[2].requests, 2);

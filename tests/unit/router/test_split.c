@@ -44,10 +44,10 @@ static void assert_count_in_interval(const char *what, uint64_t count, uint64_t 
               (unsigned long long)count, (unsigned long long)n, expected, half);
 }
 
-static cn_router_traffic_t traffic(cn_router_mode_t mode, unsigned weight_bp,
+static cn_traffic_t traffic(cn_traffic_mode_t mode, unsigned weight_bp,
                                    unsigned shadow_bp, bool force)
 {
-    cn_router_traffic_t t = {.canary_weight_bp = (uint16_t)weight_bp,
+    cn_traffic_t t = {.canary_weight_bp = (uint16_t)weight_bp,
                              .shadow_bp = (uint16_t)shadow_bp,
                              .mode = mode,
                              .force_enabled = force};
@@ -68,7 +68,7 @@ static cn_router_request_info_t with_force(const char *value)
     return r;
 }
 
-static cn_router_decision_t decide(const cn_router_traffic_t *t,
+static cn_router_decision_t decide(const cn_traffic_t *t,
                                    const cn_router_request_info_t *req, uint64_t *rng)
 {
     cn_router_decision_t d;
@@ -86,14 +86,14 @@ Test(split, random_fraction_within_binomial_interval)
 {
     const uint64_t n = 1000000;
     for (size_t w = 0; w < N_WEIGHTS; w++) {
-        cn_router_traffic_t t =
-            traffic(CN_ROUTER_MODE_RANDOM, split_weights_bp[w], 0, false);
+        cn_traffic_t t =
+            traffic(CN_TRAFFIC_MODE_RANDOM, split_weights_bp[w], 0, false);
         uint64_t rng = 0x5eed0000u + w, canary = 0;
         for (uint64_t i = 0; i < n; i++) {
             cn_router_decision_t d = decide(&t, NULL, &rng);
             cr_assert_eq(d.reason, CN_ROUTER_REASON_RANDOM);
             cr_assert_not(d.shadow_copy);
-            canary += d.target == CN_ROUTER_CANARY;
+            canary += d.target == CN_ROLE_CANARY;
         }
         assert_count_in_interval("random", canary, n, split_weights_bp[w]);
     }
@@ -101,15 +101,15 @@ Test(split, random_fraction_within_binomial_interval)
 
 Test(split, bp_draw_is_in_range_and_covers_it)
 {
-    static uint8_t seen[CN_ROUTER_BP_MAX];
+    static uint8_t seen[CN_BP_MAX];
     uint64_t rng = 7;
     for (int i = 0; i < 200000; i++) {
         uint32_t v = cn_router_rng_bp(&rng);
-        cr_assert_lt(v, CN_ROUTER_BP_MAX);
+        cr_assert_lt(v, CN_BP_MAX);
         seen[v] = 1;
     }
     /* 20 draws per value: P(some value missed) is about 10000 * e^-20. */
-    for (unsigned v = 0; v < CN_ROUTER_BP_MAX; v++)
+    for (unsigned v = 0; v < CN_BP_MAX; v++)
         cr_assert(seen[v], "value %u never drawn", v);
 }
 
@@ -132,7 +132,7 @@ Test(split, sticky_bucket_is_pinned)
 
 Test(split, sticky_same_key_same_decision)
 {
-    cn_router_traffic_t t = traffic(CN_ROUTER_MODE_STICKY, 2500, 0, false);
+    cn_traffic_t t = traffic(CN_TRAFFIC_MODE_STICKY, 2500, 0, false);
     char key[32];
     for (int k = 0; k < 10000; k++) {
         snprintf(key, sizeof key, "user-%d", k);
@@ -143,7 +143,7 @@ Test(split, sticky_same_key_same_decision)
         cn_router_decision_t d2 = decide(&t, &req, &rng2);
         cr_assert_eq(d1.target, d2.target, "key %s", key);
         cr_assert_eq(d1.reason, CN_ROUTER_REASON_STICKY);
-        cr_assert_eq(d1.target == CN_ROUTER_CANARY,
+        cr_assert_eq(d1.target == CN_ROLE_CANARY,
                      cn_router_split_bucket(key, strlen(key)) < 2500);
     }
 }
@@ -157,12 +157,12 @@ Test(split, sticky_cohort_only_grows_as_weight_rises)
     uint64_t rng = 1;
     size_t previous = 0;
     for (size_t s = 0; s < sizeof ramp_bp / sizeof ramp_bp[0]; s++) {
-        cn_router_traffic_t t = traffic(CN_ROUTER_MODE_STICKY, ramp_bp[s], 0, false);
+        cn_traffic_t t = traffic(CN_TRAFFIC_MODE_STICKY, ramp_bp[s], 0, false);
         size_t cohort = 0;
         for (int k = 0; k < N_KEYS; k++) {
             snprintf(key, sizeof key, "session-%08d", k);
             cn_router_request_info_t req = with_key(key);
-            bool canary = decide(&t, &req, &rng).target == CN_ROUTER_CANARY;
+            bool canary = decide(&t, &req, &rng).target == CN_ROLE_CANARY;
             cr_assert(canary || !in_canary[k], "key %s left canary at %u bp", key,
                       ramp_bp[s]);
             in_canary[k] = canary;
@@ -182,13 +182,13 @@ Test(split, sticky_fraction_within_binomial_interval)
     for (size_t w = 0; w < N_WEIGHTS; w++) {
         if (split_weights_bp[w] * n / 10000 < 100)
             continue; /* too few expected to use the normal approximation */
-        cn_router_traffic_t t =
-            traffic(CN_ROUTER_MODE_STICKY, split_weights_bp[w], 0, false);
+        cn_traffic_t t =
+            traffic(CN_TRAFFIC_MODE_STICKY, split_weights_bp[w], 0, false);
         uint64_t canary = 0;
         for (uint64_t i = 0; i < n; i++) {
             snprintf(key, sizeof key, "user-%llu@example.com", (unsigned long long)i);
             cn_router_request_info_t req = with_key(key);
-            canary += decide(&t, &req, &rng).target == CN_ROUTER_CANARY;
+            canary += decide(&t, &req, &rng).target == CN_ROLE_CANARY;
         }
         assert_count_in_interval("sticky", canary, n, split_weights_bp[w]);
     }
@@ -197,13 +197,13 @@ Test(split, sticky_fraction_within_binomial_interval)
 Test(split, sticky_without_key_falls_back_to_random)
 {
     const uint64_t n = 400000;
-    cn_router_traffic_t t = traffic(CN_ROUTER_MODE_STICKY, 500, 0, false);
+    cn_traffic_t t = traffic(CN_TRAFFIC_MODE_STICKY, 500, 0, false);
     cn_router_request_info_t empty = with_key("");
     uint64_t rng = 11, canary = 0;
     for (uint64_t i = 0; i < n; i++) {
         cn_router_decision_t d = decide(&t, (i & 1) ? &empty : NULL, &rng);
         cr_assert_eq(d.reason, CN_ROUTER_REASON_RANDOM);
-        canary += d.target == CN_ROUTER_CANARY;
+        canary += d.target == CN_ROLE_CANARY;
     }
     assert_count_in_interval("sticky-no-key", canary, n, 500);
 }
@@ -215,15 +215,15 @@ Test(split, weight_zero_never_sends_to_canary)
     static const char *const forces[] = {NULL, "always", "never"};
     char key[32];
     uint64_t rng = 5;
-    for (unsigned m = 0; m < CN_ROUTER_MODE_COUNT; m++) {
-        cn_router_traffic_t t = traffic((cn_router_mode_t)m, 0, 10000, true);
+    for (unsigned m = 0; m < CN_TRAFFIC_MODE_COUNT; m++) {
+        cn_traffic_t t = traffic((cn_traffic_mode_t)m, 0, 10000, true);
         for (int i = 0; i < 30000; i++) {
             snprintf(key, sizeof key, "u%d", i);
             cn_router_request_info_t req = with_key(key);
             req.force_value = forces[i % 3];
             req.force_value_len = forces[i % 3] ? strlen(forces[i % 3]) : 0;
             cn_router_decision_t d = decide(&t, &req, &rng);
-            cr_assert_eq(d.target, CN_ROUTER_STABLE, "mode %u", m);
+            cr_assert_eq(d.target, CN_ROLE_STABLE, "mode %u", m);
             cr_assert_not(d.shadow_copy, "mode %u", m);
             cr_assert_eq(d.reason, CN_ROUTER_REASON_ZERO);
         }
@@ -234,16 +234,16 @@ Test(split, weight_full_always_sends_to_canary_except_shadow)
 {
     char key[32];
     uint64_t rng = 9;
-    cn_router_traffic_t rnd = traffic(CN_ROUTER_MODE_RANDOM, 10000, 0, false);
-    cn_router_traffic_t sticky = traffic(CN_ROUTER_MODE_STICKY, 10000, 0, false);
-    cn_router_traffic_t shadow = traffic(CN_ROUTER_MODE_SHADOW, 10000, 0, false);
+    cn_traffic_t rnd = traffic(CN_TRAFFIC_MODE_RANDOM, 10000, 0, false);
+    cn_traffic_t sticky = traffic(CN_TRAFFIC_MODE_STICKY, 10000, 0, false);
+    cn_traffic_t shadow = traffic(CN_TRAFFIC_MODE_SHADOW, 10000, 0, false);
     for (int i = 0; i < 50000; i++) {
         snprintf(key, sizeof key, "k%d", i);
         cn_router_request_info_t req = with_key(key);
-        cr_assert_eq(decide(&rnd, &req, &rng).target, CN_ROUTER_CANARY);
-        cr_assert_eq(decide(&sticky, &req, &rng).target, CN_ROUTER_CANARY);
+        cr_assert_eq(decide(&rnd, &req, &rng).target, CN_ROLE_CANARY);
+        cr_assert_eq(decide(&sticky, &req, &rng).target, CN_ROLE_CANARY);
         cn_router_decision_t d = decide(&shadow, &req, &rng);
-        cr_assert_eq(d.target, CN_ROUTER_STABLE);
+        cr_assert_eq(d.target, CN_ROLE_STABLE);
         cr_assert_not(d.shadow_copy, "shadow share 0 copies nothing");
     }
 }
@@ -251,30 +251,30 @@ Test(split, weight_full_always_sends_to_canary_except_shadow)
 Test(split, force_is_honoured_only_when_enabled)
 {
     uint64_t rng = 13;
-    for (unsigned m = 0; m < CN_ROUTER_MODE_COUNT; m++) {
+    for (unsigned m = 0; m < CN_TRAFFIC_MODE_COUNT; m++) {
         /* 1 bp: without force, canary is (almost) never chosen. */
-        cn_router_traffic_t on = traffic((cn_router_mode_t)m, 1, 0, true);
-        cn_router_traffic_t off = traffic((cn_router_mode_t)m, 1, 0, false);
+        cn_traffic_t on = traffic((cn_traffic_mode_t)m, 1, 0, true);
+        cn_traffic_t off = traffic((cn_traffic_mode_t)m, 1, 0, false);
         cn_router_request_info_t always = with_force("always");
         cn_router_request_info_t upper = with_force("ALWAYS");
         cn_router_request_info_t never = with_force("never");
         cn_router_decision_t d = decide(&on, &always, &rng);
-        cr_assert_eq(d.target, CN_ROUTER_CANARY);
+        cr_assert_eq(d.target, CN_ROLE_CANARY);
         cr_assert_eq(d.reason, CN_ROUTER_REASON_FORCED);
         cr_assert_not(d.shadow_copy);
-        cr_assert_eq(decide(&on, &upper, &rng).target, CN_ROUTER_CANARY);
+        cr_assert_eq(decide(&on, &upper, &rng).target, CN_ROLE_CANARY);
         d = decide(&on, &never, &rng);
-        cr_assert_eq(d.target, CN_ROUTER_STABLE);
+        cr_assert_eq(d.target, CN_ROLE_STABLE);
         cr_assert_eq(d.reason, CN_ROUTER_REASON_FORCED);
         cr_assert_neq(decide(&off, &always, &rng).reason, CN_ROUTER_REASON_FORCED);
         cr_assert_neq(decide(&off, &never, &rng).reason, CN_ROUTER_REASON_FORCED);
     }
     /* "never" beats a 100% weight; other values are ignored. */
-    cn_router_traffic_t full = traffic(CN_ROUTER_MODE_RANDOM, 10000, 0, true);
+    cn_traffic_t full = traffic(CN_TRAFFIC_MODE_RANDOM, 10000, 0, true);
     cn_router_request_info_t never = with_force("never");
-    cr_assert_eq(decide(&full, &never, &rng).target, CN_ROUTER_STABLE);
+    cr_assert_eq(decide(&full, &never, &rng).target, CN_ROLE_STABLE);
     static const char *const ignored[] = {"", "yes", "alway", "alwaysx", "1", "never "};
-    cn_router_traffic_t low = traffic(CN_ROUTER_MODE_RANDOM, 1, 0, true);
+    cn_traffic_t low = traffic(CN_TRAFFIC_MODE_RANDOM, 1, 0, true);
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
         cn_router_request_info_t req = with_force(ignored[i]);
         cr_assert_eq(decide(&low, &req, &rng).reason, CN_ROUTER_REASON_RANDOM,
@@ -283,7 +283,7 @@ Test(split, force_is_honoured_only_when_enabled)
     /* Length, not NUL, ends the value: "always" inside a longer buffer. */
     cn_router_request_info_t prefix = {.force_value = "alwaysXYZ",
                                        .force_value_len = 6};
-    cr_assert_eq(decide(&low, &prefix, &rng).target, CN_ROUTER_CANARY);
+    cr_assert_eq(decide(&low, &prefix, &rng).target, CN_ROLE_CANARY);
 }
 
 /* ---------------------------------------------------------------- shadow */
@@ -295,14 +295,14 @@ Test(split, shadow_serves_stable_and_copies_the_share)
     char key[32];
     uint64_t rng = 17;
     for (size_t s = 0; s < sizeof shares_bp / sizeof shares_bp[0]; s++) {
-        cn_router_traffic_t t =
-            traffic(CN_ROUTER_MODE_SHADOW, 10000, shares_bp[s], false);
+        cn_traffic_t t =
+            traffic(CN_TRAFFIC_MODE_SHADOW, 10000, shares_bp[s], false);
         uint64_t copies = 0;
         for (uint64_t i = 0; i < n; i++) {
             snprintf(key, sizeof key, "u%llu", (unsigned long long)i);
             cn_router_request_info_t req = with_key(key);
             cn_router_decision_t d = decide(&t, &req, &rng);
-            cr_assert_eq(d.target, CN_ROUTER_STABLE);
+            cr_assert_eq(d.target, CN_ROLE_STABLE);
             cr_assert_eq(d.reason, CN_ROUTER_REASON_SHADOW);
             copies += d.shadow_copy;
         }
@@ -316,14 +316,14 @@ Test(split, publish_acquire_round_trips_every_field)
 {
     static const unsigned values_bp[] = {0, 1, 250, 9999, 10000};
     cn_router_traffic_slot_t slot;
-    cn_router_traffic_t init = traffic(CN_ROUTER_MODE_RANDOM, 0, 0, false), got;
+    cn_traffic_t init = traffic(CN_TRAFFIC_MODE_RANDOM, 0, 0, false), got;
     cr_assert_eq(cn_router_traffic_slot_init(&slot, &init), CN_OK);
-    for (unsigned m = 0; m < CN_ROUTER_MODE_COUNT; m++)
+    for (unsigned m = 0; m < CN_TRAFFIC_MODE_COUNT; m++)
         for (size_t w = 0; w < 5; w++)
             for (size_t s = 0; s < 5; s++)
                 for (int f = 0; f < 2; f++) {
-                    cn_router_traffic_t t =
-                        traffic((cn_router_mode_t)m, values_bp[w], values_bp[s], f);
+                    cn_traffic_t t =
+                        traffic((cn_traffic_mode_t)m, values_bp[w], values_bp[s], f);
                     cr_assert_eq(cn_router_traffic_publish(&slot, &t), CN_OK);
                     cn_router_traffic_acquire(&slot, &got);
                     cr_assert_eq(got.canary_weight_bp, t.canary_weight_bp);
@@ -336,12 +336,12 @@ Test(split, publish_acquire_round_trips_every_field)
 Test(split, out_of_range_config_is_rejected_and_not_published)
 {
     cn_router_traffic_slot_t slot;
-    cn_router_traffic_t good = traffic(CN_ROUTER_MODE_STICKY, 42, 7, true), got;
+    cn_traffic_t good = traffic(CN_TRAFFIC_MODE_STICKY, 42, 7, true), got;
     cr_assert_eq(cn_router_traffic_slot_init(&slot, &good), CN_OK);
-    cn_router_traffic_t bad[] = {
-        traffic(CN_ROUTER_MODE_RANDOM, 10001, 0, false),
-        traffic(CN_ROUTER_MODE_RANDOM, 0, 10001, false),
-        traffic((cn_router_mode_t)CN_ROUTER_MODE_COUNT, 0, 0, false),
+    cn_traffic_t bad[] = {
+        traffic(CN_TRAFFIC_MODE_RANDOM, 10001, 0, false),
+        traffic(CN_TRAFFIC_MODE_RANDOM, 0, 10001, false),
+        traffic((cn_traffic_mode_t)CN_TRAFFIC_MODE_COUNT, 0, 0, false),
     };
     uint64_t rng = 1;
     cn_router_decision_t d;
@@ -352,7 +352,7 @@ Test(split, out_of_range_config_is_rejected_and_not_published)
     cn_router_traffic_acquire(&slot, &got);
     cr_assert_eq(got.canary_weight_bp, 42);
     cr_assert_eq(got.shadow_bp, 7);
-    cr_assert_eq(got.mode, CN_ROUTER_MODE_STICKY);
+    cr_assert_eq(got.mode, CN_TRAFFIC_MODE_STICKY);
     cr_assert(got.force_enabled);
 }
 
@@ -366,9 +366,9 @@ Test(split, out_of_range_config_is_rejected_and_not_published)
  */
 enum { PUBLICATIONS = 300000, READERS = 3 };
 
-static cn_router_traffic_t config_for(uint32_t k)
+static cn_traffic_t config_for(uint32_t k)
 {
-    return traffic((cn_router_mode_t)(k % 3), k % 10001, k / 10001, (k / 3) & 1);
+    return traffic((cn_traffic_mode_t)(k % 3), k % 10001, k / 10001, (k / 3) & 1);
 }
 
 typedef struct reader_s {
@@ -386,10 +386,10 @@ static void *reader_main(void *arg)
     while (!finished) {
         /* Read once more after done is set, to see the final value. */
         finished = atomic_load(r->done);
-        cn_router_traffic_t t;
+        cn_traffic_t t;
         cn_router_traffic_acquire(r->slot, &t);
         uint32_t k = (uint32_t)t.shadow_bp * 10001u + t.canary_weight_bp;
-        cn_router_traffic_t want = config_for(k);
+        cn_traffic_t want = config_for(k);
         if (t.canary_weight_bp > 10000 || k >= PUBLICATIONS || t.mode != want.mode ||
             t.force_enabled != want.force_enabled)
             r->torn++;
@@ -409,7 +409,7 @@ static void *reader_main(void *arg)
 Test(split, concurrent_readers_never_see_a_torn_config)
 {
     cn_router_traffic_slot_t slot;
-    cn_router_traffic_t first = config_for(0);
+    cn_traffic_t first = config_for(0);
     cr_assert_eq(cn_router_traffic_slot_init(&slot, &first), CN_OK);
     atomic_bool done;
     atomic_init(&done, false);
@@ -420,7 +420,7 @@ Test(split, concurrent_readers_never_see_a_torn_config)
         cr_assert_eq(pthread_create(&threads[i], NULL, reader_main, &readers[i]), 0);
     }
     for (uint32_t k = 1; k < PUBLICATIONS; k++) {
-        cn_router_traffic_t t = config_for(k);
+        cn_traffic_t t = config_for(k);
         cr_assert_eq(cn_router_traffic_publish(&slot, &t), CN_OK);
     }
     atomic_store(&done, true);
@@ -438,16 +438,16 @@ Test(split, concurrent_readers_never_see_a_torn_config)
 
 Test(split, mode_names_round_trip)
 {
-    for (unsigned m = 0; m < CN_ROUTER_MODE_COUNT; m++) {
-        cn_router_mode_t parsed;
+    for (unsigned m = 0; m < CN_TRAFFIC_MODE_COUNT; m++) {
+        cn_traffic_mode_t parsed;
         cr_assert_eq(
-            cn_router_mode_parse(cn_router_mode_name((cn_router_mode_t)m), &parsed),
+            cn_traffic_mode_parse(cn_traffic_mode_name((cn_traffic_mode_t)m), &parsed),
             CN_OK);
-        cr_assert_eq(parsed, (cn_router_mode_t)m);
+        cr_assert_eq(parsed, (cn_traffic_mode_t)m);
     }
-    cn_router_mode_t untouched = CN_ROUTER_MODE_SHADOW;
-    cr_assert_eq(cn_router_mode_parse("Random", &untouched), CN_EINVAL);
-    cr_assert_eq(untouched, CN_ROUTER_MODE_SHADOW);
+    cn_traffic_mode_t untouched = CN_TRAFFIC_MODE_SHADOW;
+    cr_assert_eq(cn_traffic_mode_parse("Random", &untouched), CN_EINVAL);
+    cr_assert_eq(untouched, CN_TRAFFIC_MODE_SHADOW);
     cr_assert_str_eq(cn_router_reason_name(CN_ROUTER_REASON_FORCED), "forced");
     cr_assert_str_eq(cn_router_reason_name((cn_router_reason_t)99), "?");
 }

@@ -47,7 +47,7 @@ Test(upstream, passive_failures_mark_down_for_the_cooldown_and_success_resets)
 {
     cn_router_upstream_t u;
     char err[200];
-    cr_assert_eq(cn_router_upstream_init(&u, "127.0.0.1:1", CN_ROUTER_CANARY, 0, err,
+    cr_assert_eq(cn_router_upstream_init(&u, "127.0.0.1:1", CN_ROLE_CANARY, 0, err,
                                          sizeof err),
                  0);
     uint64_t now = 1000000;
@@ -117,10 +117,10 @@ Test(router, publishes_traffic_and_counts_steps_without_running)
     char err[300];
     cr_assert_eq(cn_router_new(&c, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(cn_router_step(r), 1);
-    cn_router_traffic_t t = {.canary_weight_bp = 250, .mode = CN_ROUTER_MODE_RANDOM};
+    cn_traffic_t t = {.canary_weight_bp = 250, .mode = CN_TRAFFIC_MODE_RANDOM};
     cr_assert_eq(cn_router_set_traffic(r, &t), 0);
     cr_assert_eq(cn_router_step(r), 2);
-    cn_router_traffic_t got;
+    cn_traffic_t got;
     cn_router_get_traffic(r, &got);
     cr_assert_eq(got.canary_weight_bp, 250);
     t.canary_weight_bp = 10001;

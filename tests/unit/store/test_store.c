@@ -67,15 +67,15 @@ static cn_store_t *open_ok(const char *path)
     return s;
 }
 
-static void save_ok(cn_store_t *s, cn_router_traffic_t t, const char *who)
+static void save_ok(cn_store_t *s, cn_traffic_t t, const char *who)
 {
     char err[512];
     cr_assert_eq(cn_store_save_traffic(s, &t, who, err, sizeof err), 0, "%s", err);
 }
 
-static cn_router_traffic_t load_ok(cn_store_t *s, bool expect_found)
+static cn_traffic_t load_ok(cn_store_t *s, bool expect_found)
 {
-    cn_router_traffic_t t = {.canary_weight_bp = 4242};
+    cn_traffic_t t = {.canary_weight_bp = 4242};
     bool found = !expect_found;
     char err[512];
     cr_assert_eq(cn_store_load_traffic(s, &t, &found, err, sizeof err), 0, "%s", err);
@@ -83,7 +83,7 @@ static cn_router_traffic_t load_ok(cn_store_t *s, bool expect_found)
     return t;
 }
 
-static void assert_traffic_eq(cn_router_traffic_t a, cn_router_traffic_t b)
+static void assert_traffic_eq(cn_traffic_t a, cn_traffic_t b)
 {
     cr_assert_eq(a.canary_weight_bp, b.canary_weight_bp);
     cr_assert_eq(a.shadow_bp, b.shadow_bp);
@@ -199,14 +199,14 @@ Test(store, a_zero_length_file_is_taken_as_new)
 Test(store, a_saved_split_loads_back_in_every_mode)
 {
     cn_store_t *s = open_ok(in_dir("state.db"));
-    const cn_router_traffic_t cases[] = {
-        {.canary_weight_bp = 250, .shadow_bp = 10000, .mode = CN_ROUTER_MODE_RANDOM},
+    const cn_traffic_t cases[] = {
+        {.canary_weight_bp = 250, .shadow_bp = 10000, .mode = CN_TRAFFIC_MODE_RANDOM},
         {.canary_weight_bp = 10000,
          .shadow_bp = 0,
-         .mode = CN_ROUTER_MODE_STICKY,
+         .mode = CN_TRAFFIC_MODE_STICKY,
          .force_enabled = true},
-        {.canary_weight_bp = 1, .shadow_bp = 1234, .mode = CN_ROUTER_MODE_SHADOW},
-        {.canary_weight_bp = 0, .shadow_bp = 0, .mode = CN_ROUTER_MODE_RANDOM},
+        {.canary_weight_bp = 1, .shadow_bp = 1234, .mode = CN_TRAFFIC_MODE_SHADOW},
+        {.canary_weight_bp = 0, .shadow_bp = 0, .mode = CN_TRAFFIC_MODE_RANDOM},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         save_ok(s, cases[i], "test");
@@ -220,9 +220,9 @@ Test(store, a_saved_split_loads_back_in_every_mode)
 Test(store, the_split_survives_a_reopen)
 {
     const char *path = in_dir("state.db");
-    const cn_router_traffic_t t = {.canary_weight_bp = 750,
+    const cn_traffic_t t = {.canary_weight_bp = 750,
                                    .shadow_bp = 500,
-                                   .mode = CN_ROUTER_MODE_STICKY,
+                                   .mode = CN_TRAFFIC_MODE_STICKY,
                                    .force_enabled = true};
     cn_store_t *s = open_ok(path);
     save_ok(s, t, "admin 10.0.0.7");
@@ -238,12 +238,12 @@ Test(store, every_change_is_a_history_row_in_order)
 {
     cn_store_t *s = open_ok(in_dir("state.db"));
     int64_t before = now_ms();
-    const cn_router_traffic_t steps[] = {
+    const cn_traffic_t steps[] = {
         {.canary_weight_bp = 100, .shadow_bp = 10000},
         {.canary_weight_bp = 500, .shadow_bp = 10000},
         {.canary_weight_bp = 0,
          .shadow_bp = 2000,
-         .mode = CN_ROUTER_MODE_SHADOW,
+         .mode = CN_TRAFFIC_MODE_SHADOW,
          .force_enabled = true},
     };
     const char *who[] = {"startup", "admin 127.0.0.1", NULL};
@@ -268,7 +268,7 @@ Test(store, every_change_is_a_history_row_in_order)
     cr_assert_eq(cn_store_history(s, rows, 2, &n, err, sizeof err), 0, "%s", err);
     cr_assert_eq(n, 2);
     cr_assert_eq(rows[0].traffic.canary_weight_bp, 500);
-    cr_assert_eq(rows[1].traffic.mode, CN_ROUTER_MODE_SHADOW);
+    cr_assert_eq(rows[1].traffic.mode, CN_TRAFFIC_MODE_SHADOW);
     cr_assert_eq(cn_store_history(s, NULL, 0, &n, err, sizeof err), 0, "%s", err);
     cr_assert_eq(n, 0);
     cn_store_close(s);
@@ -282,15 +282,15 @@ Test(store, a_bad_split_or_who_writes_nothing)
 {
     cn_store_t *s = open_ok(in_dir("state.db"));
     char err[512];
-    cn_router_traffic_t t = {.canary_weight_bp = 10001};
+    cn_traffic_t t = {.canary_weight_bp = 10001};
     cr_assert_eq(cn_store_save_traffic(s, &t, "x", err, sizeof err), CN_EINVAL);
     cr_assert(strstr(err, "refusing to save an out-of-range traffic split"), "%s", err);
-    t = (cn_router_traffic_t){.mode = (cn_router_mode_t)9};
+    t = (cn_traffic_t){.mode = (cn_traffic_mode_t)9};
     cr_assert_eq(cn_store_save_traffic(s, &t, "x", err, sizeof err), CN_EINVAL);
     char who[CN_STORE_WHO_MAX + 2];
     memset(who, 'w', sizeof who - 1);
     who[sizeof who - 1] = '\0';
-    t = (cn_router_traffic_t){.canary_weight_bp = 1};
+    t = (cn_traffic_t){.canary_weight_bp = 1};
     cr_assert_eq(cn_store_save_traffic(s, &t, who, err, sizeof err), CN_EINVAL);
     cr_assert(strstr(err, "who is longer than 200 bytes"), "%s", err);
     who[CN_STORE_WHO_MAX] = '\0';
@@ -308,12 +308,12 @@ Test(store, a_hand_edited_row_out_of_range_is_an_error)
 {
     const char *path = in_dir("state.db");
     cn_store_t *s = open_ok(path);
-    save_ok(s, (cn_router_traffic_t){.canary_weight_bp = 5}, "t");
+    save_ok(s, (cn_traffic_t){.canary_weight_bp = 5}, "t");
     cn_store_close(s);
     sql(path, "PRAGMA ignore_check_constraints = ON;"
               "UPDATE traffic SET canary_weight_bp = 20000;");
     s = open_ok(path);
-    cn_router_traffic_t t = {.canary_weight_bp = 77};
+    cn_traffic_t t = {.canary_weight_bp = 77};
     bool found = false;
     char err[512], want[512];
     cr_assert_eq(cn_store_load_traffic(s, &t, &found, err, sizeof err), CN_EINVAL);
@@ -337,7 +337,7 @@ static void *write_many(void *arg)
     struct writer *w = arg;
     char who[32], err[512];
     for (int i = 0; i < 20; i++) {
-        cn_router_traffic_t t = {.canary_weight_bp = (uint16_t)(w->id * 100 + i)};
+        cn_traffic_t t = {.canary_weight_bp = (uint16_t)(w->id * 100 + i)};
         snprintf(who, sizeof who, "thread %d", w->id);
         if (cn_store_save_traffic(w->s, &t, who, err, sizeof err) != 0)
             return (void *)1;
@@ -364,7 +364,7 @@ Test(store, threads_and_a_second_handle_share_the_file)
     cr_assert_eq(cn_store_history(b, rows, 100, &n, err, sizeof err), 0, "%s", err);
     cr_assert_eq(n, 80);
     /* The current row is the last change, whichever handle made it. */
-    cn_router_traffic_t cur = load_ok(a, true);
+    cn_traffic_t cur = load_ok(a, true);
     cr_assert_eq(cur.canary_weight_bp, rows[79].traffic.canary_weight_bp);
     cn_store_close(a);
     cn_store_close(b);
@@ -418,7 +418,7 @@ Test(store, bad_arguments)
     cr_assert_str_eq(err, "state file '': no path given");
     cr_assert_eq(cn_store_open(NULL, &s, err, sizeof err), CN_EINVAL);
     bool found;
-    cn_router_traffic_t t;
+    cn_traffic_t t;
     cr_assert_eq(cn_store_load_traffic(NULL, &t, &found, err, sizeof err), CN_EINVAL);
     cr_assert_eq(cn_store_save_traffic(NULL, &t, "x", err, sizeof err), CN_EINVAL);
 }

@@ -14,7 +14,7 @@
  * http_parser_execute() returns right after the message's last byte, with
  * HPE_PAUSED; cn_http_reader_next() un-pauses it.
  */
-#include "router/http.h"
+#include "http/http.h"
 #include "util/error.h"
 
 #include <pthread.h>

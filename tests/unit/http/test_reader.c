@@ -5,7 +5,7 @@
  * checks on top of http-parser, responses (length, chunked, EOF, HEAD, 1xx,
  * 204, 304), reuse, and the header helpers.
  */
-#include "router/http.h"
+#include "http/http.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -33,8 +33,8 @@
  * in cn_http_limits_t is the one that fires. Nothing else in the process
  * should call http_parser_set_max_header_size().
  */
-#ifndef CN_ROUTER_HTTP_H
-#define CN_ROUTER_HTTP_H
+#ifndef CN_HTTP_HTTP_H
+#define CN_HTTP_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
