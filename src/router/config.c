@@ -85,6 +85,7 @@ typedef enum string_kind_e {
     S_LABEL,   /* a version label: header value and metric label */
     S_URLPATH, /* "/healthz" */
     S_FILE,    /* a file system path */
+    S_SEGMENT, /* T_ADDRESS_LIST of segment values instead of addresses */
 } string_kind_t;
 
 enum {
@@ -169,9 +170,12 @@ typedef struct serve_key_s {
     X("measure.segment_header", .pub.flag = "segment-header", .type = T_STRING,        \
       .kind = S_HEADER, .opts = O_NULLABLE, FIELD(segment_header),                     \
       .pub.help = "header whose value labels the request's segment")                   \
+    X("measure.segments", .pub.flag = "segments", .type = T_ADDRESS_LIST,              \
+      .kind = S_SEGMENT, .lo = 0, .hi = 1024, FIELD(segments),                         \
+      .pub.help = "the expected segment values; any other is counted under _other")    \
     X("measure.max_segments", .pub.flag = "max-segments", .type = T_UNSIGNED, .lo = 1, \
       .hi = 1024, FIELD(max_segments), .pub.default_text = "32",                       \
-      .pub.help = "segment labels kept per version; more go to _other")                \
+      .pub.help = "most values measure.segments may list")                             \
     X("measure.prediction", .pub.flag = "prediction", .type = T_PREDICTION,            \
       FIELD(prediction), .pub.default_text = "kserve-v2",                              \
       .pub.help = "where the prediction is in a response: preset or JSON pointer")     \
@@ -604,6 +608,8 @@ static int check_string(string_kind_t kind, const char *s)
             if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
                 return CN_EINVAL;
         return 0;
+    case S_SEGMENT: /* a list kind, never a T_STRING */
+        return CN_EINVAL;
     }
     return CN_EINVAL;
 }
@@ -621,6 +627,9 @@ static const char *string_want(string_kind_t kind)
                "backslashes";
     case S_URLPATH:
         return "a URL path starting with '/', without spaces";
+    case S_SEGMENT:
+        return "a segment value of 1 to 64 visible ASCII characters, no quotes or "
+               "backslashes, not _other";
     case S_FILE:
         return "a file path without control characters";
     }
@@ -723,9 +732,12 @@ static const char *want_text(const serve_key_t *k, char *buf, size_t len)
                      "an address host:port or [ipv6]:port with a port in [1, 65535]");
         break;
     case T_ADDRESS_LIST:
-        snprintf(buf, len,
-                 "a list of addresses host:port or [ipv6]:port with a port in "
-                 "[1, 65535]");
+        if (k->kind == S_SEGMENT)
+            snprintf(buf, len, "a list of segment values");
+        else
+            snprintf(buf, len,
+                     "a list of addresses host:port or [ipv6]:port with a port in "
+                     "[1, 65535]");
         break;
     case T_BOOL:
         snprintf(buf, len, "true or false");
@@ -794,9 +806,20 @@ static int compile_prediction(const char *text, cn_router_pointer_t *out, char *
 static int list_add_address(const serve_key_t *k, value_t *v, const char *text,
                             char *what, size_t len)
 {
-    size_t skip;
+    size_t skip = 0;
     char q[QUOTE_BUF];
-    if (check_address(text, (k->opts & O_LISTEN) != 0, &skip)) {
+    if (k->kind == S_SEGMENT) {
+        /* a header value and a metric label, like a version label */
+        size_t n = strlen(text);
+        bool ok = n >= 1 && n <= 64 && strcmp(text, "_other") != 0;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = text[i] > 0x20 && text[i] < 0x7f && text[i] != '"' && text[i] != '\\';
+        if (!ok) {
+            snprintf(what, len, "must be %s, got '%s'", string_want(S_SEGMENT),
+                     cn_text_quote(text, n, QUOTE_MAX, q));
+            return CN_EINVAL;
+        }
+    } else if (check_address(text, (k->opts & O_LISTEN) != 0, &skip)) {
         snprintf(what, len,
                  "must be an address host:port or [ipv6]:port with a port in "
                  "[1, 65535], got '%s'",
@@ -805,14 +828,15 @@ static int list_add_address(const serve_key_t *k, value_t *v, const char *text,
     }
     for (size_t i = 0; i < v->list.count; i++) {
         if (strcmp(v->list.items[i], text + skip) == 0) {
-            snprintf(what, len, "duplicate address '%s'",
+            snprintf(what, len, "duplicate %s '%s'",
+                     k->kind == S_SEGMENT ? "value" : "address",
                      cn_text_quote(text, strlen(text), QUOTE_MAX, q));
             return CN_EINVAL;
         }
     }
     if (v->list.count >= k->hi) {
-        snprintf(what, len, "at most %llu addresses, got more",
-                 (unsigned long long)k->hi);
+        snprintf(what, len, "at most %llu %s, got more", (unsigned long long)k->hi,
+                 k->kind == S_SEGMENT ? "values" : "addresses");
         return CN_EINVAL;
     }
     v->list.items =
@@ -1232,6 +1256,15 @@ int cn_router_config_validate(const cn_router_config_t *c, char *err, size_t err
         return fail(err, errlen,
                     "key 'admin' (--admin): must differ from listen, both are '%s'",
                     c->admin);
+    if (c->segment_header && c->segments.count == 0)
+        return fail(err, errlen,
+                    "key 'measure.segments' (--segments): list the expected values of "
+                    "measure.segment_header (any other value is counted under _other)");
+    if (c->segments.count > c->max_segments)
+        return fail(err, errlen,
+                    "key 'measure.segments' (--segments): at most measure.max_segments "
+                    "(%u) values, got %zu",
+                    c->max_segments, c->segments.count);
     if (c->health_path && c->health_timeout_ms > c->health_interval_ms)
         return fail(err, errlen,
                     "key 'health.timeout' (--health-timeout): must be at most "
@@ -1284,8 +1317,9 @@ static int yaml_list(cn_yaml_t *y, const serve_key_t *k, struct fy_node *n, int 
     size_t idx = 0;
     while (!rc && !cn_yaml_is_null(n) && (item = fy_node_sequence_iterate(n, &it))) {
         snprintf(path, sizeof path, "%s[%zu]", k->pub.key, idx++);
-        const char *iwant =
-            k->type == T_ADDRESS_LIST ? "an address host:port" : "a finite number";
+        const char *iwant = k->type != T_ADDRESS_LIST ? "a finite number"
+                            : k->kind == S_SEGMENT     ? "a segment value"
+                                                       : "an address host:port";
         cn_yaml_scalar_t s;
         if ((rc = cn_yaml_get_scalar(y, item, line, path, iwant, 0, &s)))
             break;

@@ -43,8 +43,9 @@ typedef struct cn_router_config_s {
 
     /* measure */
     char *segment_header;       /* NULL: no segments */
-    unsigned max_segments;      /* distinct labels kept per version; more go to
-                                   "_other"; 32 */
+    cn_router_addr_list_t segments; /* the expected values of the segment
+                                       header; any other is "_other" */
+    unsigned max_segments;      /* most values `segments` may list; 32 */
     char *prediction;           /* JSON pointer or preset name; "kserve-v2" */
     double *prediction_buckets; /* ascending Prometheus `le` bounds */
     size_t n_prediction_buckets;

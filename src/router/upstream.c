@@ -71,8 +71,7 @@ int cn_router_resolve(const char *text, struct sockaddr_storage *out, socklen_t 
     return 0;
 }
 
-int cn_router_upstream_init(cn_router_upstream_t *u, const char *text,
-                            cn_role_t role, size_t index, char *err,
+int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, char *err,
                             size_t errlen)
 {
     memset(u, 0, sizeof *u);
@@ -81,8 +80,6 @@ int cn_router_upstream_init(cn_router_upstream_t *u, const char *text,
         return rc;
     u->address = cn_xmalloc(strlen(text) + 1);
     strcpy(u->address, text);
-    u->role = role;
-    u->index = index;
     atomic_init(&u->consecutive_failures, 0);
     atomic_init(&u->down_until_ms, 0);
     atomic_init(&u->active_down, false);
