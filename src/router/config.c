@@ -1318,8 +1318,8 @@ static int yaml_list(cn_yaml_t *y, const serve_key_t *k, struct fy_node *n, int 
     while (!rc && !cn_yaml_is_null(n) && (item = fy_node_sequence_iterate(n, &it))) {
         snprintf(path, sizeof path, "%s[%zu]", k->pub.key, idx++);
         const char *iwant = k->type != T_ADDRESS_LIST ? "a finite number"
-                            : k->kind == S_SEGMENT     ? "a segment value"
-                                                       : "an address host:port";
+                            : k->kind == S_SEGMENT    ? "a segment value"
+                                                      : "an address host:port";
         cn_yaml_scalar_t s;
         if ((rc = cn_yaml_get_scalar(y, item, line, path, iwant, 0, &s)))
             break;

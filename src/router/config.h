@@ -36,18 +36,18 @@ typedef struct cn_router_config_s {
 
     /* split */
     cn_traffic_t traffic; /* weight, mode, shadow share, force */
-    char *sticky_header;         /* NULL or header carrying the sticky key */
-    char *sticky_cookie;         /* NULL or cookie carrying the sticky key */
-    char *force_header;          /* "X-Canary" */
-    bool retry_on_stable;        /* true */
+    char *sticky_header;  /* NULL or header carrying the sticky key */
+    char *sticky_cookie;  /* NULL or cookie carrying the sticky key */
+    char *force_header;   /* "X-Canary" */
+    bool retry_on_stable; /* true */
 
     /* measure */
-    char *segment_header;       /* NULL: no segments */
+    char *segment_header;           /* NULL: no segments */
     cn_router_addr_list_t segments; /* the expected values of the segment
                                        header; any other is "_other" */
-    unsigned max_segments;      /* most values `segments` may list; 32 */
-    char *prediction;           /* JSON pointer or preset name; "kserve-v2" */
-    double *prediction_buckets; /* ascending Prometheus `le` bounds */
+    unsigned max_segments;          /* most values `segments` may list; 32 */
+    char *prediction;               /* JSON pointer or preset name; "kserve-v2" */
+    double *prediction_buckets;     /* ascending Prometheus `le` bounds */
     size_t n_prediction_buckets;
     size_t reservoir_size;      /* values kept per version/segment; 10000 */
     size_t request_id_map_size; /* request ids remembered per worker; 100000 */

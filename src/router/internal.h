@@ -58,16 +58,16 @@ typedef struct cn_router_pool_s {
 typedef struct cn_router_wgen_s {
     cn_router_gen_t *g;
     unsigned inflight;
-    int key[CN_ROLE_COUNT];             /* shard version keys (-1: none) */
+    int key[CN_ROLE_COUNT];                  /* shard version keys (-1: none) */
     cn_router_pool_t **pools[CN_ROLE_COUNT]; /* parallel to g->ups */
-    struct cn_router_wgen_s *next;      /* older views still in use */
+    struct cn_router_wgen_s *next;           /* older views still in use */
 } cn_router_wgen_t;
 
 /* A function run on every worker thread by cn_router__call_workers. */
 typedef void (*cn_router_call_fn)(cn_router_worker_t *w, void *arg);
 
 struct cn_router_s {
-    const cn_router_config_t *cfg; /* borrowed; outlives the router */
+    const cn_router_config_t *cfg;  /* borrowed; outlives the router */
     _Atomic(cn_router_gen_t *) gen; /* the current generation (one hold) */
     pthread_mutex_t gen_mu;         /* taking a hold on `gen` off a worker */
     pthread_mutex_t publish_mu;     /* serialises publishers */
@@ -122,9 +122,9 @@ struct cn_router_worker_s {
     size_t rr[2];
     uint64_t next_id;
     cn_router_shard_t shard;
-    cn_router_wgen_t *cur;   /* the generation new requests use */
-    cn_router_wgen_t *old;   /* older ones with requests in flight */
-    cn_router_pool_t *pools; /* every pool, live or draining */
+    cn_router_wgen_t *cur;    /* the generation new requests use */
+    cn_router_wgen_t *old;    /* older ones with requests in flight */
+    cn_router_pool_t *pools;  /* every pool, live or draining */
     struct client_s *clients; /* every open client connection */
     struct upconn_s *conns;   /* every upstream connection */
     uv_timer_t grace;         /* force-closes what is left at stop */

@@ -249,8 +249,9 @@ static bool label_ok(const char *s)
 static int validate_generation(const cn_generation_t *g, char *err, size_t errlen)
 {
     if (cn_traffic_validate(&g->traffic)) {
-        snprintf(err, errlen, "traffic: out of range (weight and shadow share are "
-                              "0..10000 basis points, mode random|sticky|shadow)");
+        snprintf(err, errlen,
+                 "traffic: out of range (weight and shadow share are "
+                 "0..10000 basis points, mode random|sticky|shadow)");
         return CN_EINVAL;
     }
     for (int role = 0; role < CN_ROLE_COUNT; role++) {
@@ -289,8 +290,9 @@ static int validate_generation(const cn_generation_t *g, char *err, size_t errle
         }
     }
     if (strcmp(g->sets[CN_ROLE_STABLE].version, g->sets[CN_ROLE_CANARY].version) == 0) {
-        snprintf(err, errlen, "canary.version: must differ from stable.version, both "
-                              "are '%s'",
+        snprintf(err, errlen,
+                 "canary.version: must differ from stable.version, both "
+                 "are '%s'",
                  g->sets[CN_ROLE_CANARY].version);
         return CN_EINVAL;
     }
@@ -299,8 +301,9 @@ static int validate_generation(const cn_generation_t *g, char *err, size_t errle
         return CN_EINVAL;
     }
     if (g->traffic.canary_weight_bp > 0 && g->sets[CN_ROLE_CANARY].count == 0) {
-        snprintf(err, errlen, "traffic.canary_weight: must be 0 while the canary set "
-                              "has no addresses");
+        snprintf(err, errlen,
+                 "traffic.canary_weight: must be 0 while the canary set "
+                 "has no addresses");
         return CN_EINVAL;
     }
     return 0;
@@ -391,7 +394,8 @@ static void gen_from_config(const cn_router_config_t *cfg, cn_generation_t *g)
     const char *labels[CN_ROLE_COUNT] = {cfg->stable_version, cfg->canary_version};
     for (int role = 0; role < CN_ROLE_COUNT; role++) {
         cn_version_set_dispose(&g->sets[role]);
-        cn_version_set_init(&g->sets[role], labels[role] ? labels[role] : role_key(role));
+        cn_version_set_init(&g->sets[role],
+                            labels[role] ? labels[role] : role_key(role));
         for (size_t i = 0; i < lists[role]->count; i++)
             cn_version_set_add(&g->sets[role], lists[role]->items[i]);
     }

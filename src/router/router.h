@@ -38,9 +38,9 @@ typedef struct cn_router_s cn_router_t;
 
 /* Why a request got no usable upstream response. */
 typedef enum cn_router_failure_e {
-    CN_ROUTER_FAIL_CONNECT = 0, /* refused, unreachable, connect timeout */
-    CN_ROUTER_FAIL_RESET = 1,   /* reset or closed before a whole response */
-    CN_ROUTER_FAIL_TIMEOUT = 2, /* no response within upstream_timeout */
+    CN_ROUTER_FAIL_CONNECT = 0,      /* refused, unreachable, connect timeout */
+    CN_ROUTER_FAIL_RESET = 1,        /* reset or closed before a whole response */
+    CN_ROUTER_FAIL_TIMEOUT = 2,      /* no response within upstream_timeout */
     CN_ROUTER_FAIL_BAD_RESPONSE = 3, /* unparseable or over the limits */
     CN_ROUTER_FAIL_UNAVAILABLE = 4,  /* no healthy address to try */
 } cn_router_failure_t;
@@ -59,17 +59,18 @@ typedef enum cn_router_pred_e {
 
 /* Client-side rejections. */
 typedef enum cn_router_reject_e {
-    CN_ROUTER_REJECT_BAD_REQUEST = 0,   /* 400 */
-    CN_ROUTER_REJECT_TIMEOUT = 1,       /* 408 */
-    CN_ROUTER_REJECT_BODY_TOO_BIG = 2,  /* 413 */
-    CN_ROUTER_REJECT_HEADER_TOO_BIG = 3, /* 431 */
+    CN_ROUTER_REJECT_BAD_REQUEST = 0,     /* 400 */
+    CN_ROUTER_REJECT_TIMEOUT = 1,         /* 408 */
+    CN_ROUTER_REJECT_BODY_TOO_BIG = 2,    /* 413 */
+    CN_ROUTER_REJECT_HEADER_TOO_BIG = 3,  /* 431 */
     CN_ROUTER_REJECT_MAX_CONNECTIONS = 4, /* closed at accept */
 } cn_router_reject_t;
 #define CN_ROUTER_REJECT_COUNT 5
 
 /* What cn_router_snapshot copies (a mask). Counters are cheap: O(cells)
  * on each worker, no histogram, no sample. */
-#define CN_ROUTER_SNAP_COUNTERS 1u   /* every counter, per-code counts, the
+#define CN_ROUTER_SNAP_COUNTERS                                                        \
+    1u                               /* every counter, per-code counts, the            \
                                         prediction buckets (Prometheus) */
 #define CN_ROUTER_SNAP_HISTOGRAMS 2u /* latency histograms (cumulative, step) */
 #define CN_ROUTER_SNAP_SAMPLES 4u    /* the step's reservoirs (the judge) */
@@ -90,31 +91,31 @@ typedef struct cn_router_cell_s {
     char *version;  /* the version label (owned): cells of two versions of
                        a role are never merged */
     /* COUNTERS: cumulative since start */
-    uint64_t requests;            /* requests this version was asked to
-                                     answer (primary and shadow) */
-    uint64_t shadow_requests;     /* of which shadow copies */
+    uint64_t requests;              /* requests this version was asked to
+                                       answer (primary and shadow) */
+    uint64_t shadow_requests;       /* of which shadow copies */
     uint64_t responses_by_class[6]; /* [1]..[5]: 1xx..5xx; [0] unused */
-    cn_router_code_count_t *codes; /* owned; ascending code, nonzero only */
+    cn_router_code_count_t *codes;  /* owned; ascending code, nonzero only */
     size_t ncodes;
     uint64_t failures[CN_ROUTER_FAIL_COUNT];
-    uint64_t retried_on_stable;   /* canary failures answered by stable */
+    uint64_t retried_on_stable; /* canary failures answered by stable */
     uint64_t request_bytes, response_bytes;
     uint64_t predictions[CN_ROUTER_PRED_COUNT];
     double prediction_sum;
-    uint64_t *prediction_le;      /* owned; cumulative-count buckets, one per
-                                     config bound, then +Inf */
+    uint64_t *prediction_le; /* owned; cumulative-count buckets, one per
+                                config bound, then +Inf */
     /* COUNTERS: this step only */
     uint64_t step_requests;
-    uint64_t step_errors;         /* failures plus 5xx */
-    uint64_t step_latency_seen;   /* values offered to the latency sample */
+    uint64_t step_errors;       /* failures plus 5xx */
+    uint64_t step_latency_seen; /* values offered to the latency sample */
     uint64_t step_predictions_seen;
     /* HISTOGRAMS (owned, NULL if not asked) */
-    cn_metrics_hist_t *latency;   /* us, first byte in to last byte out */
+    cn_metrics_hist_t *latency; /* us, first byte in to last byte out */
     cn_metrics_hist_t *step_latency;
     /* SAMPLES (owned, NULL if not asked) */
-    double *step_latency_us;      /* reservoir sample (uniform) */
+    double *step_latency_us; /* reservoir sample (uniform) */
     size_t n_step_latency;
-    double *step_predictions;     /* reservoir sample */
+    double *step_predictions; /* reservoir sample */
     size_t n_step_predictions;
 } cn_router_cell_t;
 
@@ -145,15 +146,15 @@ typedef struct cn_router_snapshot_s {
     uint64_t connections_total;
     uint64_t rejects[CN_ROUTER_REJECT_COUNT];
     size_t ncells;
-    cn_router_cell_t *cells;    /* sorted by role, version, then segment;
-                                   always present (COUNTERS or not: the
-                                   labels); the fields follow the mask */
+    cn_router_cell_t *cells; /* sorted by role, version, then segment;
+                                always present (COUNTERS or not: the
+                                labels); the fields follow the mask */
     size_t npairs;
-    cn_router_pair_t *pairs;    /* PAIRS: shadow pairs of this step (bounded
-                                   by reservoir_size, uniformly sampled) */
+    cn_router_pair_t *pairs; /* PAIRS: shadow pairs of this step (bounded
+                                by reservoir_size, uniformly sampled) */
     size_t nupstreams;
     cn_router_upstream_state_t *upstreams; /* the current generation's */
-    const double *prediction_bounds; /* borrowed from config */
+    const double *prediction_bounds;       /* borrowed from config */
     size_t n_prediction_bounds;
 } cn_router_snapshot_t;
 
@@ -161,8 +162,8 @@ typedef struct cn_router_lookup_s {
     cn_role_t role;
     char version[64]; /* the label the request was served under */
     char segment[128];
-    double unix_s;     /* when the response was sent */
-    bool shadowed;     /* a shadow copy also went to canary */
+    double unix_s; /* when the response was sent */
+    bool shadowed; /* a shadow copy also went to canary */
 } cn_router_lookup_t;
 
 /*

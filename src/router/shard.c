@@ -37,11 +37,11 @@ typedef struct step_data_s {
 #define CODE_WORDS ((CODE_COUNT + 63) / 64)
 
 struct cn_router_shard_cell_s {
-    cn_router_cell_t c;      /* the counters; pointer fields unused */
+    cn_router_cell_t c; /* the counters; pointer fields unused */
     uint64_t codes[CODE_COUNT];
     uint64_t code_bits[CODE_WORDS]; /* codes seen: the copy visits only these */
     size_t ncodes;
-    uint64_t *pred_buckets;  /* per bucket, not cumulative: n_bounds + 1 */
+    uint64_t *pred_buckets; /* per bucket, not cumulative: n_bounds + 1 */
     cn_metrics_hist_t latency;
     step_data_t *step;
 };
@@ -344,8 +344,7 @@ void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double s
 }
 
 void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
-                              unsigned key, unsigned seg, bool shadowed,
-                              double unix_s)
+                              unsigned key, unsigned seg, bool shadowed, double unix_s)
 {
     size_t cap = s->params.request_id_map_size;
     if (!cap || len == 0 || len > CN_ROUTER_REQUEST_ID_MAX_LEN)
@@ -440,7 +439,8 @@ void cn_router_shard_copy(const cn_router_shard_t *s, unsigned what,
         part->codes = cn_xmallocarray(ncodes + 1, sizeof *part->codes);
     for (unsigned k = 0; k < CN_ROUTER_SHARD_KEYS; k++)
         if (s->keys[k].version)
-            part->versions[k] = dup_label(s->keys[k].version, strlen(s->keys[k].version));
+            part->versions[k] =
+                dup_label(s->keys[k].version, strlen(s->keys[k].version));
     size_t nb = s->params.n_prediction_bounds + 1;
     size_t code_at = 0;
     for (size_t i = 0; i < ncells_max(s); i++) {
@@ -490,7 +490,8 @@ void cn_router_shard_copy(const cn_router_shard_t *s, unsigned what,
             out->step_latency_seen = c->c.step_latency_seen;
             out->step_predictions_seen = c->c.step_predictions_seen;
             if (c->step) {
-                out->step_latency_us = reservoir_dup(&c->step->lat, &out->n_step_latency);
+                out->step_latency_us =
+                    reservoir_dup(&c->step->lat, &out->n_step_latency);
                 out->step_predictions =
                     reservoir_dup(&c->step->pred, &out->n_step_predictions);
             }

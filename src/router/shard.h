@@ -87,7 +87,7 @@ typedef struct cn_router_shard_s {
     /* private */
     cn_router_shard_params_t params;
     uint64_t step;
-    char **segments; /* labels; [0] is "" */
+    char **segments;            /* labels; [0] is "" */
     size_t nsegments, max_segs; /* both: the expected values + 2 */
     cn_router_shard_key_t keys[CN_ROUTER_SHARD_KEYS];
     uint64_t keys_born;
@@ -150,8 +150,7 @@ void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double s
 /* Remember which version (key) served a request id (ids longer than
  * CN_ROUTER_REQUEST_ID_MAX_LEN are skipped). */
 void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
-                              unsigned key, unsigned seg, bool shadowed,
-                              double unix_s);
+                              unsigned key, unsigned seg, bool shadowed, double unix_s);
 
 /* Look an id up: true and *out filled if found (version "" if its key
  * has been reused since). */

@@ -73,7 +73,7 @@ typedef struct req_s {
     uint64_t step;
     cn_router_decision_t decision;
     cn_role_t role; /* of the current attempt */
-    bool retried;             /* canary failed; now on stable */
+    bool retried;   /* canary failed; now on stable */
     bool fresh_retry_done;
     bool head;
     char *up_buf; /* the request as sent upstream (owned) */
@@ -126,8 +126,8 @@ struct upconn_s {
     uv_connect_t creq;
     uv_write_t wr;
     cn_router_worker_t *w;
-    cn_router_pool_t *pool; /* a hold, released when both handles closed */
-    cn_router_upstream_t *up; /* pool->up */
+    cn_router_pool_t *pool;          /* a hold, released when both handles closed */
+    cn_router_upstream_t *up;        /* pool->up */
     upconn_t *prev, *next;           /* w->conns */
     upconn_t *idle_prev, *idle_next; /* pool->idle */
     cn_http_reader_t reader;
@@ -285,8 +285,7 @@ static void pair_release(pair_t *p)
         free(p);
 }
 
-static void pair_set(cn_router_worker_t *w, pair_t *p, cn_role_t role,
-                     double v)
+static void pair_set(cn_router_worker_t *w, pair_t *p, cn_role_t role, double v)
 {
     if (!p)
         return;
@@ -847,8 +846,8 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_pool_t *pool, req_t
 
 /* Round-robin over the usable addresses of a role in the request's
  * generation; NULL if none. */
-static cn_router_pool_t *pick(cn_router_worker_t *w, cn_router_wgen_t *v, cn_role_t role,
-                              bool fail_open)
+static cn_router_pool_t *pick(cn_router_worker_t *w, cn_router_wgen_t *v,
+                              cn_role_t role, bool fail_open)
 {
     size_t n = v->g->count[role];
     if (n == 0)
@@ -869,7 +868,8 @@ static void attempt_pool(req_t *q, cn_role_t role, cn_router_pool_t *force)
     cn_router_worker_t *w = q->client->w;
     const cn_router_config_t *cfg = w->router->cfg;
     q->role = role;
-    cn_router_pool_t *pool = force ? force : pick(w, q->wg, role, role == CN_ROLE_STABLE);
+    cn_router_pool_t *pool =
+        force ? force : pick(w, q->wg, role, role == CN_ROLE_STABLE);
     if (!pool) {
         /* canary has no usable address */
         if (cfg->retry_on_stable && !q->retried) {
@@ -1496,8 +1496,8 @@ void cn_router__worker_adopt(cn_router_worker_t *w)
     for (cn_router_pool_t *p = w->pools; p; p = p->next)
         p->live = false;
     for (int role = 0; role < CN_ROLE_COUNT; role++) {
-        v->key[role] = cn_router_shard_key(&w->shard, (cn_role_t)role,
-                                           g->spec.sets[role].version);
+        v->key[role] =
+            cn_router_shard_key(&w->shard, (cn_role_t)role, g->spec.sets[role].version);
         if (v->key[role] < 0)
             wlog(w, "no measurement key left for %s version '%s': not counted",
                  cn_role_name((cn_role_t)role), g->spec.sets[role].version);

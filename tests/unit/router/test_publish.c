@@ -16,12 +16,12 @@ static void setup(void)
 {
     char err[300];
     cn_router_config_init(&cfg);
-    cr_assert_eq(cn_router_config_set_flag(&cfg, "listen", "127.0.0.1:0", err, sizeof err),
-                 0);
-    cr_assert_eq(cn_router_config_set_flag(&cfg, "stable", "127.0.0.1:9", err, sizeof err),
-                 0);
-    cr_assert_eq(cn_router_config_set_flag(&cfg, "stable-version", "v1", err, sizeof err),
-                 0);
+    cr_assert_eq(
+        cn_router_config_set_flag(&cfg, "listen", "127.0.0.1:0", err, sizeof err), 0);
+    cr_assert_eq(
+        cn_router_config_set_flag(&cfg, "stable", "127.0.0.1:9", err, sizeof err), 0);
+    cr_assert_eq(
+        cn_router_config_set_flag(&cfg, "stable-version", "v1", err, sizeof err), 0);
     cr_assert_eq(cn_router_config_set_flag(&cfg, "workers", "2", err, sizeof err), 0);
     cr_assert_eq(cn_router_config_validate(&cfg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(cn_router_new(&cfg, &router, err, sizeof err), 0, "%s", err);
@@ -103,7 +103,8 @@ Test(publish, refuses_bad_structure_naming_the_field)
     cn_generation_t g;
     next_of_current(&g);
     g.traffic.canary_weight_bp = 100;
-    refused(&g, "traffic.canary_weight: must be 0 while the canary set has no addresses");
+    refused(&g,
+            "traffic.canary_weight: must be 0 while the canary set has no addresses");
 
     next_of_current(&g);
     set_addresses(&g.sets[CN_ROLE_CANARY], "v2", "127.0.0.1:10", "127.0.0.1:10");
@@ -139,7 +140,8 @@ Test(publish, refuses_bad_structure_naming_the_field)
 
     next_of_current(&g);
     set_addresses(&g.sets[CN_ROLE_CANARY], "v2", "no-such-host.invalid:80", NULL);
-    refused(&g, "canary.addresses[0]: address 'no-such-host.invalid:80': cannot resolve");
+    refused(&g,
+            "canary.addresses[0]: address 'no-such-host.invalid:80': cannot resolve");
 
     /* the same address once resolved, written two ways */
     next_of_current(&g);

@@ -35,8 +35,8 @@ static cn_router_shard_params_t params(unsigned max_segments, size_t reservoir,
     return p;
 }
 
-static cn_router_obs_t ok_obs(cn_role_t role, uint64_t latency_us,
-                              double prediction, uint64_t step)
+static cn_router_obs_t ok_obs(cn_role_t role, uint64_t latency_us, double prediction,
+                              uint64_t step)
 {
     cn_router_obs_t o = {0};
     o.role = role;
@@ -177,10 +177,9 @@ Test(shard, only_the_listed_segments_get_their_own_label)
     char junk[32];
     for (int i = 0; i < 200; i++) {
         snprintf(junk, sizeof junk, "junk-%d", i);
-        cr_assert_str_eq(
-            cn_router_shard_segment_name(&sh,
-                                         cn_router_shard_segment(&sh, junk, strlen(junk))),
-            "_other");
+        cr_assert_str_eq(cn_router_shard_segment_name(
+                             &sh, cn_router_shard_segment(&sh, junk, strlen(junk))),
+                         "_other");
     }
     unsigned eu = cn_router_shard_segment(&sh, "eu", 2);
     unsigned us = cn_router_shard_segment(&sh, "us", 2);

@@ -25,8 +25,8 @@ Test(upstream, resolves_ipv4_ipv6_and_http_prefixed_addresses)
                  err);
     cr_assert_eq(ss.ss_family, AF_INET6);
     cr_assert_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 9);
-    cr_assert_eq(cn_router_resolve("http://127.0.0.1:1", &ss, &len, err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(cn_router_resolve("http://127.0.0.1:1", &ss, &len, err, sizeof err), 0,
+                 "%s", err);
     cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 1);
 }
 
