@@ -739,7 +739,8 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
             parts[p].pairs[i] = parts[p].pairs[j];
             parts[p].pairs[j] = t;
         }
-        memcpy(pairs + np, parts[p].pairs, take[p] * sizeof *pairs);
+        if (take[p])
+            memcpy(pairs + np, parts[p].pairs, take[p] * sizeof *pairs);
         np += take[p];
     }
     free(seen);
