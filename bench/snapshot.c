@@ -166,10 +166,14 @@ int main(int argc, char **argv)
     struct {
         const char *flag, *value;
     } flags[] = {
-        {"listen", "127.0.0.1:0"},     {"stable", "127.0.0.1:9"},
-        {"canary", "127.0.0.1:10"},    {"workers", "8"},
-        {"segment-header", "X-Region"}, {"max-segments", "32"},
-        {"reservoir-size", "10000"},   {"health-path", ""},
+        {"listen", "127.0.0.1:0"},
+        {"stable", "127.0.0.1:9"},
+        {"canary", "127.0.0.1:10"},
+        {"workers", "8"},
+        {"segment-header", "X-Region"},
+        {"max-segments", "32"},
+        {"reservoir-size", "10000"},
+        {"health-path", ""},
         {"segments", segs},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
@@ -206,7 +210,8 @@ int main(int argc, char **argv)
             cn_router_shard_part_t part;
             uint64_t b0 = atomic_load(&alloc_bytes);
             uint64_t t0 = now_ns();
-            worker_part(r->workers[k % WORKERS], masks[m].what, cn_router_step(r), &part);
+            worker_part(r->workers[k % WORKERS], masks[m].what, cn_router_step(r),
+                        &part);
             t[k] = now_ns() - t0;
             part_bytes[m] = atomic_load(&alloc_bytes) - b0;
             cn_router_shard_part_dispose(&part);
@@ -234,7 +239,8 @@ int main(int argc, char **argv)
         printf("| %s | %s | %llu | %.2f | %.2f | %.2f | %zu |\n",
                HAVE_MASK ? "after" : "before", masks[m].name,
                (unsigned long long)worker_us[m], (double)part_bytes[m] / 1048576.0,
-               (double)wait_us[m] / 1000.0, (double)snap_bytes[m] / 1048576.0, ncells[m]);
+               (double)wait_us[m] / 1000.0, (double)snap_bytes[m] / 1048576.0,
+               ncells[m]);
     free(t);
     cn_router_free(r);
     cn_router_config_dispose(&cfg);

@@ -129,7 +129,6 @@ struct cn_router_worker_s {
     struct upconn_s *conns;   /* every upstream connection */
     uv_timer_t grace;         /* force-closes what is left at stop */
     char *readbuf;            /* shared read buffer (reads are synchronous) */
-    size_t ob_max;            /* most bytes of one message we build */
     bool stopping;
     /* log rate limit */
     uint64_t log_second;

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -62,7 +63,8 @@ static void model_server_path(char *out, size_t len)
     self[n] = '\0';
     char *slash = strrchr(self, '/');
     *slash = '\0';
-    snprintf(out, len, "%s/model-server", self);
+    int w = snprintf(out, len, "%.*s/model-server", (int)(len - 16), self);
+    cr_assert(w > 0 && (size_t)w < len);
     cr_assert_eq(access(out, X_OK), 0, "%s: %s (make it first)", out, strerror(errno));
 }
 
@@ -74,9 +76,10 @@ static void backend_start(backend_t *b, const char *path, const char *name)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {(char *)path, "--listen", "127.0.0.1:0", "--name", (char *)name,
-                    NULL};
+    char *argv[] = {(char *)path, "--listen",   "127.0.0.1:0",
+                    "--name",     (char *)name, NULL};
     int rc = posix_spawn(&b->pid, path, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
@@ -108,7 +111,8 @@ static int connect_to(const char *address)
     snprintf(host, sizeof host, "%s", address);
     char *colon = strrchr(host, ':');
     *colon = '\0';
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)atoi(colon + 1))};
     inet_pton(AF_INET, host, &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -173,7 +177,8 @@ static long backend_requests(const backend_t *b)
     int fd = connect_to(b->address);
     cr_assert_geq(fd, 0, "connect %s", b->address);
     char body[512];
-    int status = exchange(fd, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", body, sizeof body);
+    int status =
+        exchange(fd, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", body, sizeof body);
     close(fd);
     cr_assert_eq(status, 200, "/stats of %s", b->address);
     const char *at = strstr(body, "\"requests\":");
@@ -189,29 +194,40 @@ typedef struct load_s {
     pthread_mutex_t mu;
 } load_t;
 
+static void note_error(load_t *l, const char *what, int code)
+{
+    atomic_fetch_add(&l->errors, 1);
+    pthread_mutex_lock(&l->mu);
+    if (!l->first_error[0])
+        snprintf(l->first_error, sizeof l->first_error, "%s: %d (%s) after %ld ok",
+                 what, code, code > 0 && code < 200 ? strerror(code) : "",
+                 atomic_load(&l->ok));
+    pthread_mutex_unlock(&l->mu);
+}
+
 static void *client_main(void *arg)
 {
     load_t *l = arg;
-    static const char req[] =
-        "POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        "Content-Length: 62\r\n\r\n"
-        "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1]}]}";
+    static const char req[] = "POST /v2/models/m/infer HTTP/1.1\r\nHost: "
+                              "x\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 66\r\n\r\n"
+                              "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
+                              "\"FP32\",\"data\":[1]}]}";
     int fd = -1;
     while (!atomic_load(&l->stop)) {
         if (fd < 0 && (fd = connect_to(l->address)) < 0) {
-            atomic_fetch_add(&l->errors, 1);
+            note_error(l, "connect", errno);
+            sleep_ms(10);
             continue;
         }
-        int status = exchange(fd, req, NULL, 0);
+        char body[256];
+        errno = 0;
+        int status = exchange(fd, req, body, sizeof body);
         if (status == 200) {
             atomic_fetch_add(&l->ok, 1);
             continue;
         }
-        atomic_fetch_add(&l->errors, 1);
-        pthread_mutex_lock(&l->mu);
-        if (!l->first_error[0])
-            snprintf(l->first_error, sizeof l->first_error, "status %d", status);
-        pthread_mutex_unlock(&l->mu);
+        note_error(l, status < 0 ? "exchange" : body, status < 0 ? errno : status);
         close(fd);
         fd = -1;
     }
@@ -237,11 +253,20 @@ static void move_role(cn_router_t *r, cn_role_t role, const backend_t *to,
     cn_generation_dispose(&g);
 }
 
-Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600)
+static backend_t b[BACKENDS];
+
+/* Runs even when an assertion ends the test early: no backend outlives it. */
+static void stop_backends(void)
 {
-    char path[PATH_MAX];
+    for (int i = 0; i < BACKENDS; i++)
+        backend_stop(&b[i]);
+}
+
+Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600,
+     .fini = stop_backends)
+{
+    char path[PATH_MAX + 16];
     model_server_path(path, sizeof path);
-    backend_t b[BACKENDS] = {0};
     const char *names[BACKENDS] = {"s1", "s2", "c1", "c2"};
     for (int i = 0; i < BACKENDS; i++)
         backend_start(&b[i], path, names[i]);
@@ -249,13 +274,14 @@ Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600)
     cn_router_config_t cfg;
     cn_router_config_init(&cfg);
     char err[300];
-    const char *flags[][2] = {{"listen", "127.0.0.1:0"}, {"workers", "2"},
-                              {"stable", b[0].address},  {"canary", b[2].address},
-                              {"canary-weight", "30"},   {"health-interval", "200ms"},
+    const char *flags[][2] = {{"listen", "127.0.0.1:0"},  {"workers", "2"},
+                              {"stable", b[0].address},   {"canary", b[2].address},
+                              {"canary-weight", "30"},    {"health-interval", "200ms"},
                               {"health-timeout", "100ms"}};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-        cr_assert_eq(cn_router_config_set_flag(&cfg, flags[i][0], flags[i][1], err, sizeof err),
-                     0, "%s", err);
+        cr_assert_eq(
+            cn_router_config_set_flag(&cfg, flags[i][0], flags[i][1], err, sizeof err),
+            0, "%s", err);
     cr_assert_eq(cn_router_config_validate(&cfg, err, sizeof err), 0, "%s", err);
     cn_router_t *r;
     cr_assert_eq(cn_router_new(&cfg, &r, err, sizeof err), 0, "%s", err);
@@ -288,8 +314,8 @@ Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600)
             cr_assert_eq(c2, c1,
                          "swap %d (%s): %s got %ld requests after it left the set "
                          "(1 s, under load)",
-                         k, role == CN_ROLE_CANARY ? "canary" : "stable", b[from].address,
-                         c2 - c1);
+                         k, role == CN_ROLE_CANARY ? "canary" : "stable",
+                         b[from].address, c2 - c1);
             cr_assert_gt(atomic_load(&load.ok), served_before, "the load kept flowing");
         }
     }
@@ -299,6 +325,8 @@ Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600)
     cr_assert_eq(atomic_load(&load.errors), 0, "client errors: %ld (first: %s)",
                  atomic_load(&load.errors), load.first_error);
     cr_assert_gt(atomic_load(&load.ok), 1000);
+    fprintf(stderr, "swap: %d publications under load, %ld requests, 0 client errors\n",
+            2 * SWAPS, atomic_load(&load.ok));
     /* the new backends answered, so the swaps did move traffic */
     for (int i = 0; i < BACKENDS; i++)
         cr_assert_gt(backend_requests(&b[i]), 0, "%s got nothing", names[i]);
