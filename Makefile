@@ -123,7 +123,8 @@ include-check:
 flags-check:
 	tools/check-build-flags.sh
 
-unit: $(BUILD)/test-unit
+# The router's swap test runs the model server next to test-unit.
+unit: $(BUILD)/test-unit $(BUILD)/model-server
 	$(BUILD)/test-unit --jobs 2
 
 integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/model-server
