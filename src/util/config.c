@@ -263,6 +263,11 @@ static const char *kind_want(cn_config_kind_t kind)
 /* The shortest "%.*g" text that reads back as exactly d. */
 static const char *double_text(double d, char *buf, size_t len)
 {
+    /* Whole numbers as such ("100", not "1e+02"). */
+    if (isfinite(d) && d == floor(d) && fabs(d) < 1e15) {
+        snprintf(buf, len, "%.0f", d);
+        return buf;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, d);
         if (strtod(buf, NULL) == d)
@@ -957,11 +962,21 @@ static int is_unset(const cn_config_key_t *k, const void *record)
 static int check_table(const cn_config_table_t *t, const void *record,
                        const char *prefix, cn_config_problem_t *pr);
 
+/* prefix ("" or "metrics[2].") joined with path; an empty path names the
+ * item itself ("metrics[2]"). */
+static void join_path(char *buf, size_t len, const char *prefix, const char *path)
+{
+    snprintf(buf, len, "%s%s", prefix, path);
+    size_t n = strlen(buf);
+    if (!*path && n && buf[n - 1] == '.')
+        buf[n - 1] = '\0';
+}
+
 static int problem(cn_config_problem_t *pr, const cn_config_key_t *k,
                    const char *prefix, const char *path, int line)
 {
     pr->key = k;
-    snprintf(pr->path, sizeof pr->path, "%s%s", prefix, path);
+    join_path(pr->path, sizeof pr->path, prefix, path);
     pr->line = line;
     return CN_EINVAL;
 }
@@ -1063,9 +1078,11 @@ static int check_key(const cn_config_table_t *t, const cn_config_key_t *k,
     case CN_CONFIG_STRING:
     case CN_CONFIG_ADDRESS:
         if (is_unset(k, record)) {
+            /* Unset is fine for a key that may be unset: nullable, or
+             * optional (no default). A key with a default was cleared. */
             if (k->opts & CN_CONFIG_REQUIRED)
                 rc = failf(pr->what, sizeof pr->what, "required: %s", k->help);
-            else if (!(k->opts & CN_CONFIG_NULLABLE))
+            else if (!(k->opts & CN_CONFIG_NULLABLE) && k->default_text)
                 rc = failf(pr->what, sizeof pr->what, "must be set");
             break;
         }
@@ -1649,7 +1666,7 @@ static int finish_walk(walk_t *w)
         int line = 0;
         if (t->check &&
             t->check(w->parts[p].record, rel, sizeof rel, &line, what, sizeof what)) {
-            snprintf(path, sizeof path, "%s%s", w->path, rel);
+            join_path(path, sizeof path, w->path, rel);
             return cn_yaml_report(y, CN_EINVAL, line ? line : seen_line(w, rel), path,
                                   "%s", what);
         }
