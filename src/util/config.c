@@ -18,6 +18,7 @@
  */
 #include "util/config.h"
 #include "util/error.h"
+#include "util/fmt.h"
 #include "util/text.h"
 #include "util/units.h"
 #include "util/yaml.h"
@@ -260,19 +261,11 @@ static const char *kind_want(cn_config_kind_t kind)
 
 /* ------------------------------------------------------------ numbers */
 
-/* The shortest "%.*g" text that reads back as exactly d. */
+/* The shortest text that reads back as exactly d (util/fmt). */
 static const char *double_text(double d, char *buf, size_t len)
 {
-    /* Whole numbers as such ("100", not "1e+02"). */
-    if (isfinite(d) && d == floor(d) && fabs(d) < 1e15) {
-        snprintf(buf, len, "%.0f", d);
-        return buf;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
+    char t[CN_FMT_DOUBLE_BUF];
+    snprintf(buf, len, "%s", cn_fmt_double(d, t, sizeof t));
     return buf;
 }
 

@@ -6,7 +6,9 @@
  * syntax error or, worse, a value that wrapped around.
  */
 #include "util/units.h"
+#include "util/addr.h"
 #include "util/error.h"
+#include "util/fmt.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -156,12 +158,16 @@ const char *cn_units_duration_text(uint64_t ms, char *buf, size_t len)
 
 const char *cn_units_percent_text(unsigned bp, char *buf, size_t len)
 {
-    if (bp % 100 == 0)
-        snprintf(buf, len, "%u", bp / 100);
-    else if (bp % 10 == 0)
-        snprintf(buf, len, "%u.%u", bp / 100, (bp % 100) / 10);
-    else
-        snprintf(buf, len, "%u.%02u", bp / 100, bp % 100);
+    /* util/fmt's "2.50%" without the sign and the trailing zeros: the
+     * number as one writes it in a config. */
+    char t[CN_FMT_BP_BUF];
+    cn_fmt_bp(bp, t, sizeof t);
+    size_t n = strlen(t) - 1; /* drop '%' */
+    while (t[n - 1] == '0')
+        n--;
+    if (t[n - 1] == '.')
+        n--;
+    snprintf(buf, len, "%.*s", (int)n, t);
     return buf;
 }
 
@@ -171,48 +177,35 @@ static int is_host_char(char ch)
            ch == '-' || ch == '.' || ch == '_';
 }
 
+/* The split is util/addr's; what is added here is the host's own syntax,
+ * so that a typo is refused when the config is read, not when it is
+ * resolved. */
 int cn_units_check_address(const char *text, int for_listen, size_t *scheme_len)
 {
-    size_t skip = 0;
-    if (!text)
+    char host[CN_ADDR_HOST_BUF];
+    uint16_t port;
+    if (!text || cn_addr_split(text, CN_ADDR_SCHEME | (for_listen ? CN_ADDR_LISTEN : 0),
+                               host, &port))
         return CN_EINVAL;
-    if (strncmp(text, "http://", 7) == 0)
-        skip = 7;
-    const char *s = text + skip;
-    const char *colon;
-    char host[256];
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof host)
-            return CN_EINVAL;
-        memcpy(host, s + 1, (size_t)(close - s - 1));
-        host[close - s - 1] = '\0';
+    size_t skip = strncmp(text, "http://", 7) == 0 ? 7 : 0;
+    if (text[skip] == '[') {
         struct in6_addr a6;
         if (inet_pton(AF_INET6, host, &a6) != 1)
             return CN_EINVAL;
-        colon = close + 1;
     } else {
-        colon = strrchr(s, ':');
-        size_t n = colon ? (size_t)(colon - s) : 0;
-        if (!colon || (n == 0 && !for_listen) || n > 253)
-            return CN_EINVAL;
+        size_t n = strlen(host);
         int dotted = 1;
+        if (n > 253)
+            return CN_EINVAL;
         for (size_t i = 0; i < n; i++) {
-            if (!is_host_char(s[i]))
+            if (!is_host_char(host[i]))
                 return CN_EINVAL;
-            dotted &= is_digit(s[i]) || s[i] == '.';
+            dotted &= is_digit(host[i]) || host[i] == '.';
         }
-        memcpy(host, s, n);
-        host[n] = '\0';
         struct in_addr a4;
         if (n && dotted && inet_pton(AF_INET, host, &a4) != 1)
             return CN_EINVAL;
     }
-    const char *p = colon + 1;
-    uint64_t port;
-    size_t nd = read_digits(&p, &port);
-    if (nd == 0 || nd > 5 || *p != '\0' || port > 65535 || (port == 0 && !for_listen))
-        return CN_EINVAL;
     if (scheme_len)
         *scheme_len = skip;
     return 0;

@@ -711,7 +711,7 @@ Test(config_validate, configs_built_in_code_name_the_metric)
     cfg.marginal_score = 60;
     cfg.alpha = NAN;
     cr_assert_eq(cn_judge_config_validate(&cfg, err, sizeof err), CN_EINVAL);
-    cr_assert_str_eq(err, "key 'alpha': must be a number in (0, 1), got 'nan'");
+    cr_assert_str_eq(err, "key 'alpha': must be a number in (0, 1), got 'NaN'");
     cfg.alpha = 0.05;
     cfg.looks = 0;
     cr_assert_eq(cn_judge_config_validate(&cfg, err, sizeof err), CN_EINVAL);
