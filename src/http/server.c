@@ -16,6 +16,8 @@
  * kernel does not take is copied.
  */
 #include "http/server.h"
+#include "util/addr.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #include <inttypes.h>
@@ -49,16 +51,17 @@ struct cn_http_conn_s {
     int timer_kind;
     bool in_idle, reading, eof, privileged, in_dispatch, continue_sent;
     bool writing;
+    bool wq_broken; /* an append to wq was refused (a bug): close */
     int api_depth;  /* inside a response function the handler called */
     bool rejecting; /* answering an error of the layer's: input is discarded */
-    /* bytes read ahead while a request is handled */
-    char *pending;
-    size_t pending_len, pending_cap;
+    /* bytes read ahead while a request is handled (max: see on_connection) */
+    cn_buf_t pending;
     uint64_t pending_since_ms;
-    /* output */
-    char *wq, *wf;
-    size_t wq_len, wq_cap, wf_len, wf_cap;
-    char *wtake;      /* a taken body being written by the uv_write in flight */
+    /* output: wq is queued, wf is in flight (same max; they swap) */
+    cn_buf_t wq, wf;
+    char *wtake; /* a taken body being written by the uv_write in flight */
+    char *wnext; /* a taken body to write once wq is out */
+    size_t wnext_len;
     size_t send_mark; /* unsent bytes when the send timer was armed */
     /* the request being handled */
     const cn_http_route_t *route;
@@ -97,41 +100,29 @@ static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *
 
 /* --------------------------------------------------------------- buffers */
 
-/* Grow *buf to hold need bytes: doubling from 512. The callers bound need. */
-static void grow(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return;
-    size_t n = *cap ? *cap : 512;
-    while (n < need)
-        n *= 2;
-    *buf = cn_xrealloc(*buf, n);
-    *cap = n;
-}
-
+/* Queue output. The callers keep within wq's max (the head writer and
+ * cn_http_response_write check first); should a bug pass it, the
+ * connection is closed rather than a response sent with a hole. */
 static void wq_add(cn_http_conn_t *c, const void *p, size_t n)
 {
-    if (n == 0)
-        return;
-    grow(&c->wq, &c->wq_cap, c->wq_len + n);
-    memcpy(c->wq + c->wq_len, p, n);
-    c->wq_len += n;
+    if (cn_buf_add(&c->wq, p, n) != 0)
+        c->wq_broken = true;
 }
 
 /* Free a buffer over KEEP_BUFFER_BYTES, so an idle connection holds little. */
-static void trim(char **buf, size_t *cap)
+static void trim(cn_buf_t *b)
 {
-    if (*cap > KEEP_BUFFER_BYTES) {
-        free(*buf);
-        *buf = NULL;
-        *cap = 0;
-    }
+    if (b->cap > KEEP_BUFFER_BYTES)
+        cn_buf_dispose(b);
+    else
+        cn_buf_reset(b);
 }
 
 /* Output not yet taken by the kernel. */
 static size_t unsent(const cn_http_conn_t *c)
 {
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) + c->wq_len;
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) + c->wq.len +
+           c->wnext_len;
 }
 
 /* ----------------------------------------------------------------- lists */
@@ -194,10 +185,11 @@ static void conn_handle_closed(uv_handle_t *h)
         return;
     cn_http_server_t *s = c->s;
     cn_http_reader_dispose(&c->reader);
-    free(c->pending);
-    free(c->wq);
-    free(c->wf);
+    cn_buf_dispose(&c->pending);
+    cn_buf_dispose(&c->wq);
+    cn_buf_dispose(&c->wf);
     free(c->wtake);
+    free(c->wnext);
     free(c);
     s->nconns--;
     server_maybe_free(s);
@@ -280,8 +272,8 @@ static void request_finished(cn_http_conn_t *c)
     c->ended = false;
     c->head_open = c->head_done = c->chunked = false;
     c->continue_sent = false;
-    trim(&c->wq, &c->wq_cap);
-    trim(&c->wf, &c->wf_cap);
+    trim(&c->wq);
+    trim(&c->wf);
     cn_http_reader_next(&c->reader);
     if (c->close_after || c->rejecting) {
         conn_linger(c);
@@ -290,7 +282,7 @@ static void request_finished(cn_http_conn_t *c)
     c->state = C_READING;
     if (c->in_dispatch)
         return; /* conn_feed goes on with the bytes it holds */
-    if (c->pending_len > 0) {
+    if (c->pending.len > 0) {
         arm(c, T_CONTINUE, 0);
         return;
     }
@@ -298,7 +290,7 @@ static void request_finished(cn_http_conn_t *c)
         conn_close(c, false); /* half-closed: every request is answered */
         return;
     }
-    trim(&c->pending, &c->pending_cap);
+    trim(&c->pending);
     idle_set(c, true);
     arm(c, T_IDLE, s->lim.idle_timeout_ms);
     read_start(c);
@@ -327,11 +319,13 @@ static void flow_check(cn_http_conn_t *c)
 
 static void start_write(cn_http_conn_t *c);
 
+static void start_write_buf(cn_http_conn_t *c, char *p, size_t n);
+
 static void on_written(uv_write_t *wr, int status)
 {
     cn_http_conn_t *c = wr->data;
     c->writing = false;
-    c->wf_len = 0;
+    cn_buf_reset(&c->wf);
     free(c->wtake);
     c->wtake = NULL;
     if (c->state == C_CLOSING)
@@ -340,15 +334,23 @@ static void on_written(uv_write_t *wr, int status)
         conn_close(c, true);
         return;
     }
-    if (c->wq_len > 0) {
+    if (c->wq.len > 0) {
         start_write(c);
         flow_check(c);
+        return;
+    }
+    if (c->wnext) {
+        c->wtake = c->wnext;
+        c->wnext = NULL;
+        size_t n = c->wnext_len;
+        c->wnext_len = 0;
+        start_write_buf(c, c->wtake, n);
         return;
     }
     if (c->timer_kind == T_SEND)
         disarm(c);
     flow_check(c);
-    if (c->state == C_HANDLING && !c->writing && c->wq_len == 0)
+    if (c->state == C_HANDLING && !c->writing && c->wq.len == 0)
         output_drained(c);
 }
 
@@ -371,15 +373,10 @@ static void start_write_buf(cn_http_conn_t *c, char *p, size_t n)
 
 static void start_write(cn_http_conn_t *c)
 {
-    char *p = c->wq;
-    size_t cap = c->wq_cap;
-    c->wq = c->wf;
-    c->wq_cap = c->wf_cap;
-    c->wf = p;
-    c->wf_cap = cap;
-    c->wf_len = c->wq_len;
-    c->wq_len = 0;
-    start_write_buf(c, c->wf, c->wf_len);
+    cn_buf_t t = c->wq;
+    c->wq = c->wf; /* empty: nothing is in flight */
+    c->wf = t;
+    start_write_buf(c, c->wf.data, c->wf.len);
 }
 
 /*
@@ -395,12 +392,18 @@ static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *
     if (c->writing) {
         wq_add(c, x1, n1);
         wq_add(c, x2, n2);
+        if (c->wq_broken)
+            conn_fail(c);
+        return;
+    }
+    if (c->wq_broken) {
+        conn_fail(c);
         return;
     }
     uv_buf_t b[3];
     unsigned nb = 0;
-    if (c->wq_len)
-        b[nb++] = uv_buf_init(c->wq, (unsigned)c->wq_len);
+    if (c->wq.len)
+        b[nb++] = uv_buf_init(c->wq.data, (unsigned)c->wq.len);
     if (n1)
         b[nb++] = uv_buf_init((char *)x1, (unsigned)n1);
     if (n2)
@@ -413,12 +416,12 @@ static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *
         return;
     }
     size_t done = rc > 0 ? (size_t)rc : 0;
-    if (done >= c->wq_len) {
-        done -= c->wq_len;
-        c->wq_len = 0;
+    if (done >= c->wq.len) {
+        done -= c->wq.len;
+        cn_buf_reset(&c->wq);
     } else {
-        memmove(c->wq, c->wq + done, c->wq_len - done);
-        c->wq_len -= done;
+        memmove(c->wq.data, c->wq.data + done, c->wq.len - done);
+        cn_buf_truncate(&c->wq, c->wq.len - done);
         done = 0;
     }
     if (done >= n1) {
@@ -429,7 +432,11 @@ static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *
     }
     if (done < n2)
         wq_add(c, x2 + done, n2 - done);
-    if (c->wq_len)
+    if (c->wq_broken) {
+        conn_fail(c);
+        return;
+    }
+    if (c->wq.len)
         start_write(c);
 }
 
@@ -442,13 +449,8 @@ static void head_add(cn_http_conn_t *c, const char *s, size_t n)
 
 static void head_u64(cn_http_conn_t *c, uint64_t v)
 {
-    char d[20];
-    size_t n = 0;
-    do {
-        d[sizeof d - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    wq_add(c, d + sizeof d - n, n);
+    if (cn_buf_u64(&c->wq, v) != 0)
+        c->wq_broken = true;
 }
 
 void cn_http_response_begin(cn_http_req_t *c, unsigned status)
@@ -468,7 +470,7 @@ void cn_http_response_header(cn_http_req_t *c, const char *name, size_t name_len
                              const char *value, size_t value_len)
 {
     if (!c->head_open ||
-        c->wq_len + name_len + value_len > CN_HTTP_MAX_RESPONSE_HEAD_BYTES)
+        c->wq.len + name_len + value_len > CN_HTTP_MAX_RESPONSE_HEAD_BYTES)
         return;
     head_add(c, name, name_len);
     head_add(c, ": ", 2);
@@ -519,7 +521,7 @@ int cn_http_response_write(cn_http_req_t *c, const void *data, size_t len)
         return 0;
     size_t cap = c->s->lim.max_output_bytes;
     size_t u = unsent(c);
-    if (len > cap || (u > c->wq_len && u + len > cap))
+    if (len > cap || (u > c->wq.len && u + len > cap))
         return CN_ETOOBIG;
     c->api_depth++;
     if (c->chunked) {
@@ -553,7 +555,7 @@ void cn_http_response_end(cn_http_req_t *c)
     c->api_depth++;
     out_flush(c, NULL, 0, NULL, 0);
     c->api_depth--;
-    if (c->state == C_HANDLING && !c->writing && c->wq_len == 0)
+    if (c->state == C_HANDLING && !c->writing && c->wq.len == 0)
         output_drained(c);
 }
 
@@ -581,6 +583,14 @@ void cn_http_respond(cn_http_req_t *c, unsigned status, const char *content_type
 {
     if (c->state != C_HANDLING || c->ended || c->head_done)
         return;
+    if (body_len > KEEP_BUFFER_BYTES && !c->head_req) {
+        /* What the socket does not take is written from one copy of the
+         * body, not queued in wq (whose max is for streamed output). */
+        char *copy = cn_xmalloc(body_len);
+        memcpy(copy, body, body_len);
+        cn_http_respond_take(c, status, content_type, extra_headers, copy, body_len);
+        return;
+    }
     respond_head(c, status, content_type, extra_headers, body_len);
     c->ended = true;
     c->flow = NULL;
@@ -589,7 +599,7 @@ void cn_http_respond(cn_http_req_t *c, unsigned status, const char *content_type
     c->api_depth++;
     out_flush(c, body, body_len, NULL, 0);
     c->api_depth--;
-    if (c->state == C_HANDLING && !c->writing && c->wq_len == 0)
+    if (c->state == C_HANDLING && !c->writing && c->wq.len == 0)
         output_drained(c);
 }
 
@@ -606,13 +616,17 @@ void cn_http_respond_take(cn_http_req_t *c, unsigned status, const char *content
     if (c->head_req || status == 204 || status == 304)
         body_len = 0;
     c->api_depth++;
-    if (c->writing || body_len == 0) {
-        out_flush(c, body, body_len, NULL, 0);
+    if (body_len == 0 || c->state == C_CLOSING) {
+        out_flush(c, NULL, 0, NULL, 0);
         free(body);
+    } else if (c->writing) {
+        /* (an interim 100 Continue still going out) after the head */
+        c->wnext = body;
+        c->wnext_len = body_len;
     } else {
         /* Head and body in one try; what is left of the body is written
          * from the handler's buffer, not copied. */
-        uv_buf_t b[2] = {uv_buf_init(c->wq, (unsigned)c->wq_len),
+        uv_buf_t b[2] = {uv_buf_init(c->wq.data, (unsigned)c->wq.len),
                          uv_buf_init(body, (unsigned)body_len)};
         int rc = uv_try_write((uv_stream_t *)&c->tcp, b, 2);
         if (rc < 0 && rc != UV_EAGAIN) {
@@ -622,15 +636,16 @@ void cn_http_respond_take(cn_http_req_t *c, unsigned status, const char *content
             return;
         }
         size_t done = rc > 0 ? (size_t)rc : 0;
-        if (done < c->wq_len) {
-            /* Not even the head went (rare): queue it all. */
-            memmove(c->wq, c->wq + done, c->wq_len - done);
-            c->wq_len -= done;
-            out_flush(c, body, body_len, NULL, 0);
-            free(body);
+        if (done < c->wq.len) {
+            /* Not even the head went (rare): the head, then the body. */
+            memmove(c->wq.data, c->wq.data + done, c->wq.len - done);
+            cn_buf_truncate(&c->wq, c->wq.len - done);
+            c->wnext = body;
+            c->wnext_len = body_len;
+            start_write(c);
         } else {
-            done -= c->wq_len;
-            c->wq_len = 0;
+            done -= c->wq.len;
+            cn_buf_reset(&c->wq);
             if (done < body_len) {
                 memmove(body, body + done, body_len - done);
                 c->wtake = body;
@@ -641,7 +656,7 @@ void cn_http_respond_take(cn_http_req_t *c, unsigned status, const char *content
         }
     }
     c->api_depth--;
-    if (c->state == C_HANDLING && !c->writing && c->wq_len == 0)
+    if (c->state == C_HANDLING && !c->writing && c->wq.len == 0)
         output_drained(c);
 }
 
@@ -835,12 +850,14 @@ static size_t conn_feed(cn_http_conn_t *c, const char *data, size_t n,
  * the bound. */
 static void pending_add(cn_http_conn_t *c, const char *p, size_t n)
 {
-    if (c->pending_len == 0)
+    if (c->pending.len == 0)
         c->pending_since_ms = uv_now(c->s->loop);
-    grow(&c->pending, &c->pending_cap, c->pending_len + n);
-    memcpy(c->pending + c->pending_len, p, n);
-    c->pending_len += n;
-    if (c->pending_len >= c->s->lim.max_pipelined_bytes && c->reading) {
+    /* max: max_pipelined_bytes plus one read; reading stops at the first */
+    if (cn_buf_add(&c->pending, p, n) != 0) {
+        conn_close(c, true);
+        return;
+    }
+    if (c->pending.len >= c->s->lim.max_pipelined_bytes && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
@@ -867,16 +884,16 @@ static void after_feed(cn_http_conn_t *c)
 /* Parse the read-ahead bytes (from the loop, see request_finished). */
 static void conn_feed_pending(cn_http_conn_t *c)
 {
-    size_t used = conn_feed(c, c->pending, c->pending_len, true);
+    size_t used = conn_feed(c, c->pending.data, c->pending.len, true);
     if (c->state == C_CLOSING)
         return;
     if (c->state == C_LINGER || c->rejecting) {
-        c->pending_len = 0;
+        cn_buf_reset(&c->pending);
         return;
     }
-    memmove(c->pending, c->pending + used, c->pending_len - used);
-    c->pending_len -= used;
-    if (c->pending_len == 0)
+    memmove(c->pending.data, c->pending.data + used, c->pending.len - used);
+    cn_buf_truncate(&c->pending, c->pending.len - used);
+    if (c->pending.len == 0)
         c->pending_since_ms = 0;
     after_feed(c);
 }
@@ -913,7 +930,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     size_t n = (size_t)nread;
     if (c->state == C_LINGER || c->rejecting)
         return; /* discarded */
-    if (c->state == C_HANDLING || c->pending_len > 0) {
+    if (c->state == C_HANDLING || c->pending.len > 0) {
         pending_add(c, buf->base, n);
         return;
     }
@@ -1000,18 +1017,8 @@ static void format_peer(cn_http_conn_t *c)
     struct sockaddr_storage ss;
     int len = sizeof ss;
     snprintf(c->peer, sizeof c->peer, "?");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    char host[48] = "?";
-    if (ss.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-        snprintf(c->peer, sizeof c->peer, "%s:%d", host,
-                 ntohs(((struct sockaddr_in *)&ss)->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-        snprintf(c->peer, sizeof c->peer, "[%s]:%d", host,
-                 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-    }
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        cn_addr_format((struct sockaddr *)&ss, true, c->peer, sizeof c->peer);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -1027,6 +1034,9 @@ static void on_connection(uv_stream_t *server, int status)
     c->handles = 2;
     c->state = C_READING;
     cn_http_reader_init(&c->reader, CN_HTTP_REQUEST, &s->lim.request);
+    cn_buf_init(&c->pending, s->lim.max_pipelined_bytes + READ_BUF_BYTES);
+    cn_buf_init(&c->wq, s->lim.max_output_bytes + CN_HTTP_MAX_RESPONSE_HEAD_BYTES);
+    cn_buf_init(&c->wf, s->lim.max_output_bytes + CN_HTTP_MAX_RESPONSE_HEAD_BYTES);
     s->nconns++;
     s->nlive++;
     c->prev = s->last;
@@ -1106,6 +1116,9 @@ cn_http_server_t *cn_http_server_new(uv_loop_t *loop,
         l->low_water_bytes = l->high_water_bytes;
     if (l->max_output_bytes < l->high_water_bytes)
         l->max_output_bytes = l->high_water_bytes;
+    /* room for a small whole response (see cn_http_respond) */
+    if (l->max_output_bytes < 2 * KEEP_BUFFER_BYTES)
+        l->max_output_bytes = 2 * KEEP_BUFFER_BYTES;
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     return s;
@@ -1119,18 +1132,10 @@ static int start_listening(cn_http_server_t *s, int backlog)
     s->listening = true;
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    char host[48] = "?";
-    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-            snprintf(s->address, sizeof s->address, "%s:%d", host,
-                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
-        } else if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-            snprintf(s->address, sizeof s->address, "[%s]:%d", host,
-                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-        }
-    }
+    rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
+    if (rc < 0)
+        return rc;
+    cn_addr_format((struct sockaddr *)&ss, true, s->address, sizeof s->address);
     return 0;
 }
 
@@ -1177,7 +1182,7 @@ void cn_http_server_shutdown(cn_http_server_t *s)
     while (c) {
         cn_http_conn_t *next = c->next;
         if (c->state == C_READING && !cn_http_reader_started(&c->reader) &&
-            c->pending_len == 0)
+            c->pending.len == 0)
             conn_close(c, false);
         else
             c->close_after = true;
