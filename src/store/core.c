@@ -367,9 +367,7 @@ static int check_path(const char *path, bool *had_wal, char *err, size_t errlen)
         return cn_store__failf(path, err, errlen, CN_EIO,
                                "cannot write: %s (the state file must be writable)",
                                strerror(errno));
-    size_t n = strlen(path);
-    char *copy = cn_xmalloc(n + 1);
-    memcpy(copy, path, n + 1);
+    char *copy = cn_xstrdup(path);
     const char *dir = dirname(copy);
     int rc = 0;
     if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0) {
@@ -512,9 +510,7 @@ int cn_store_open(const char *path, cn_store_t **out, char *err, size_t errlen)
         return rc;
 
     cn_store_t *s = cn_xcalloc(1, sizeof *s);
-    size_t n = strlen(path);
-    s->path = cn_xmalloc(n + 1);
-    memcpy(s->path, path, n + 1);
+    s->path = cn_xstrdup(path);
     pthread_mutex_init(&s->lock, NULL);
     /* NOMUTEX: the store's own mutex serialises every use of the
      * connection, so SQLite's would be a second lock for nothing. Without
