@@ -1966,8 +1966,12 @@ static void emit_key(emit_t *e, const char *name, const cn_config_key_t *k,
                k->custom->numeric);
         return;
     default:
-        if (is_unset(k, record))
+        /* Unset: null where null may be written back; an optional key
+         * that cannot be null is left out, as the user would. */
+        if (is_unset(k, record) && (k->opts & CN_CONFIG_NULLABLE))
             scalar(e, name, "null", 1);
+        else if (is_unset(k, record))
+            return;
         else
             scalar(e, name, cn_config_format(k, record, text, sizeof text), 0);
         return;
