@@ -5,8 +5,8 @@
 #   scripts/deps.sh --build         compiler and libraries (make, make all)
 #   scripts/deps.sh --demo          --build + what scripts/demo.sh runs (make demo)
 #   scripts/deps.sh --test          --build + what the tests run: Criterion,
-#                                   curl, jq, wrk and promtool (make test; the
-#                                   default)
+#                                   clang-format, curl, jq, wrk and promtool
+#                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
 #   scripts/deps.sh --bench-router  HAProxy, NGINX, wrk, python3 (make bench-router)
@@ -31,7 +31,7 @@ for opt in "$@"; do
     --build) pkgs="$pkgs $build" ;;
     --demo) pkgs="$pkgs $build curl jq wrk" ;;
     --test)
-        pkgs="$pkgs $build libcriterion-dev curl jq wrk bash coreutils"
+        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk bash coreutils"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
