@@ -93,8 +93,7 @@ typedef struct cn_admin_ops_s {
      * start a new step. 0, or a negative code with one line in err and
      * nothing changed: CN_EINVAL is answered 400, anything else 500.
      */
-    int (*set_traffic)(void *ctx, const cn_traffic_t *t, char *err,
-                       size_t errlen);
+    int (*set_traffic)(void *ctx, const cn_traffic_t *t, char *err, size_t errlen);
     /* cn_router_lookup: 0, or CN_ENOTFOUND (404); other codes are 500. */
     int (*lookup)(void *ctx, const char *id, size_t len, cn_router_lookup_t *out);
     void *ctx;

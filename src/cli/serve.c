@@ -56,8 +56,7 @@ static void ops_get_traffic(void *ctx, cn_traffic_t *out, uint64_t *step)
     *step = cn_router_step(s->router);
 }
 
-static int ops_set_traffic(void *ctx, const cn_traffic_t *t, char *err,
-                           size_t errlen)
+static int ops_set_traffic(void *ctx, const cn_traffic_t *t, char *err, size_t errlen)
 {
     serve_ctx_t *s = ctx;
     if (t->canary_weight_bp > 0 && s->cfg->canary.count == 0) {

@@ -47,8 +47,7 @@ static void ops_get_traffic(void *ctx, cn_traffic_t *out, uint64_t *step)
     *step = f->step;
 }
 
-static int ops_set_traffic(void *ctx, const cn_traffic_t *t, char *err,
-                           size_t errlen)
+static int ops_set_traffic(void *ctx, const cn_traffic_t *t, char *err, size_t errlen)
 {
     fake_router_t *f = ctx;
     f->set_calls++;
@@ -110,8 +109,7 @@ static void record(cn_metrics_hist_t *h, uint64_t value_us, unsigned times)
         cn_metrics_hist_record(h, value_us);
 }
 
-static void init_cell(cn_router_cell_t *c, cn_role_t role,
-                      const char *segment)
+static void init_cell(cn_router_cell_t *c, cn_role_t role, const char *segment)
 {
     memset(c, 0, sizeof *c);
     c->role = role;
