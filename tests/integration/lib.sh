@@ -89,6 +89,10 @@ lib_cleanup() {
     rm -rf "$TMP"
 }
 trap lib_cleanup EXIT
+# A test killed by a signal still stops what it started.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # start_bg NAME CMD...: run in the background, stdout to $TMP/NAME.out,
 # stderr to $TMP/NAME.err; sets $LAST_PID (killed when the test exits)

@@ -9,17 +9,19 @@ TOKEN=test-token-$$
 export CANARY_TOKEN="$TOKEN"
 
 start_model stable 0.25
-# A canary that existed and is gone: its port is free, so connects are
-# refused.
-start_model gone 0.75
-kill "$gone_PID"
-wait "$gone_PID" 2>/dev/null || true
+# A dead canary: nothing listens on port 1 of loopback, so connects are
+# refused. (Not the port of a model server that was stopped: other tests on
+# the machine may be handed that port meanwhile.)
+gone_ADDR=127.0.0.1:1
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$gone_ADDR/" || true)
+[ "$code" = 000 ] || die "something answers on $gone_ADDR (HTTP $code); the test needs it dead"
 
 # post ROUTER NAME: one POST; the status in $CODE, the body in $TMP/NAME.json,
 # the headers in $TMP/NAME.h
 post() {
-    CODE=$(curl -s -D "$TMP/$2.h" -o "$TMP/$2.json" -w '%{http_code}' -d '{}' \
-        -H "X-Request-Id: $2" "http://$1/v2/models/m/infer")
+    CODE=$(curl -sS -D "$TMP/$2.h" -o "$TMP/$2.json" -w '%{http_code}' -d '{}' \
+        -H "X-Request-Id: $2" "http://$1/v2/models/m/infer" 2>"$TMP/$2.curl") ||
+        die "$2: no HTTP answer from the router: $(cat "$TMP/$2.curl")"
 }
 
 # Passive and active checks are turned off, so every request really tries
