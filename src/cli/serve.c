@@ -22,6 +22,8 @@
 #include "router/router.h"
 #include "store/store.h"
 #include "util/error.h"
+#include "util/file.h"
+#include "util/fmt.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -77,12 +79,12 @@ static int ops_set_traffic(void *ctx, const cn_traffic_t *t, char *err, size_t e
         snprintf(err, errlen, "traffic config out of range");
         return rc;
     }
-    fprintf(
-        stderr,
-        "canary: traffic set: canary %u.%02u%%, mode %s, shadow %u.%02u%%, force %s\n",
-        t->canary_weight_bp / 100, t->canary_weight_bp % 100,
-        cn_traffic_mode_name(t->mode), t->shadow_bp / 100, t->shadow_bp % 100,
-        t->force_enabled ? "on" : "off");
+    char weight[CN_FMT_BP_BUF], shadow[CN_FMT_BP_BUF];
+    fprintf(stderr, "canary: traffic set: canary %s, mode %s, shadow %s, force %s\n",
+            cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
+            cn_traffic_mode_name(t->mode),
+            cn_fmt_bp(t->shadow_bp, shadow, sizeof shadow),
+            t->force_enabled ? "on" : "off");
     if (s->store) {
         char serr[256];
         rc = cn_store_save_traffic(s->store, t, "api", serr, sizeof serr);
@@ -121,41 +123,13 @@ static void usage(FILE *f)
            "  --max-body-bytes, and so on.\n");
 }
 
+/* Config and token files: a config is small, 16 MiB is far beyond any. */
+#define FILE_MAX_BYTES ((size_t)16 << 20)
+
 static int read_file(const char *path, char **out, size_t *len, char *err,
                      size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return CN_EIO;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = cn_xmalloc(cap);
-    size_t k;
-    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (n + 1 == cap) {
-            if (cap >= ((size_t)16 << 20)) {
-                snprintf(err, errlen, "%s: larger than 16 MiB", path);
-                free(buf);
-                fclose(f);
-                return CN_ETOOBIG;
-            }
-            cap *= 2;
-            buf = cn_xrealloc(buf, cap);
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
-        free(buf);
-        return CN_EIO;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    return cn_file_read(path, FILE_MAX_BYTES, out, len, err, errlen);
 }
 
 /* The admin token: CANARY_TOKEN, --token-file, or a generated one. */
@@ -328,9 +302,10 @@ int cn_cli_serve(int argc, char **argv)
                 exit_code = CN_EXIT_DATAERR;
                 goto out;
             }
-            fprintf(stderr,
-                    "canary: traffic restored from %s: canary %u.%02u%%, mode %s\n",
-                    cfg.state_path, t.canary_weight_bp / 100, t.canary_weight_bp % 100,
+            char weight[CN_FMT_BP_BUF];
+            fprintf(stderr, "canary: traffic restored from %s: canary %s, mode %s\n",
+                    cfg.state_path,
+                    cn_fmt_bp(t.canary_weight_bp, weight, sizeof weight),
                     cn_traffic_mode_name(t.mode));
         } else if (cn_store_save_traffic(ctx.store, &cfg.traffic, "start", err,
                                          sizeof err)) {
@@ -380,13 +355,13 @@ int cn_cli_serve(int argc, char **argv)
     printf("listening on %s\nadmin on %s\n", cn_router_listen_address(router),
            cn_admin_address(admin));
     fflush(stdout);
-    fprintf(
-        stderr,
-        "canary: serving on %s with %u workers; admin on %s; canary %u.%02u%%, mode "
-        "%s\n",
-        cn_router_listen_address(router), cn_router_workers(router),
-        cn_admin_address(admin), t.canary_weight_bp / 100, t.canary_weight_bp % 100,
-        cn_traffic_mode_name(t.mode));
+    char weight[CN_FMT_BP_BUF];
+    fprintf(stderr,
+            "canary: serving on %s with %u workers; admin on %s; canary %s, mode %s\n",
+            cn_router_listen_address(router), cn_router_workers(router),
+            cn_admin_address(admin),
+            cn_fmt_bp(t.canary_weight_bp, weight, sizeof weight),
+            cn_traffic_mode_name(t.mode));
     if (generated)
         fprintf(
             stderr,
