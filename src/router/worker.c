@@ -59,6 +59,10 @@
  * mark. One upstream read (READBUF_BYTES) may land past the high mark. */
 #define CLIENT_HIGH_WATER_BYTES ((size_t)256 * 1024)
 #define CLIENT_LOW_WATER_BYTES ((size_t)64 * 1024)
+/* The prefix of a relayed response kept for the prediction extractor: a
+ * longer body is counted as too_big. Model answers are far smaller; this
+ * bounds what a request holds whatever the upstream sends. */
+#define EXTRACT_PREFIX_BYTES ((size_t)64 * 1024)
 
 typedef struct upconn_s upconn_t;
 
@@ -688,7 +692,7 @@ static void response_complete(upconn_t *u, bool clean)
     q->obs.prediction = -1;
     if (m->status_code >= 200 && m->status_code < 300 && !q->head) {
         /* The body went by; a prefix of it was kept for this. */
-        if (m->body_streamed > CN_ROUTER_EXTRACT_MAX_BYTES)
+        if (m->body_streamed > EXTRACT_PREFIX_BYTES)
             q->obs.prediction = CN_ROUTER_PRED_TOO_BIG;
         else
             q->obs.prediction = extract(w, m, &q->obs.prediction_value);
@@ -803,8 +807,7 @@ static void conn_send(upconn_t *u, const char *buf, size_t len, bool head)
      * byte more tells a body too big to extract. A shadow's is kept whole
      * (within max_body_bytes): nobody waits for it. */
     if (u->req)
-        cn_http_reader_stream(&u->reader, relay_body, u,
-                              CN_ROUTER_EXTRACT_MAX_BYTES + 1);
+        cn_http_reader_stream(&u->reader, relay_body, u, EXTRACT_PREFIX_BYTES + 1);
     u->paused = false;
     /* uv_try_write first, for the reason given in http/server.c */
     uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
