@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * `canary serve` assembled (see server.h): the router, the state store,
+ * the controller and the admin API wired together, the signals, one exit
+ * that frees whatever was built.
+ *
+ * Threads: this (main) thread runs the admin API's loop; the controller
+ * has its own thread and loop; the router has its workers and its health
+ * thread; libuv's thread pool takes the admin API's snapshots and the
+ * controller's publications and store writes.
+ */
+#include "server/server.h"
+#include "api/admin.h"
+#include "controller/controller.h"
+#include "router/router.h"
+#include "store/store.h"
+#include "util/error.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+static cn_admin_t *g_admin; /* for the signal handler */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_admin)
+        cn_admin_stop(g_admin);
+}
+
+/* ------------------------------------------------------------ admin ops */
+
+static cn_router_snapshot_t *ops_snapshot(void *ctx, unsigned mask)
+{
+    (void)mask; /* the router copies everything until it takes a mask */
+    return cn_router_snapshot(ctx);
+}
+
+static void ops_snapshot_free(void *ctx, cn_router_snapshot_t *s)
+{
+    (void)ctx;
+    cn_router_snapshot_free(s);
+}
+
+static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t *out)
+{
+    return cn_router_lookup(ctx, id, len, out);
+}
+
+/* ------------------------------------------------------------ state */
+
+/* The generation the config describes. */
+static void config_generation(const cn_router_config_t *cfg, cn_generation_t *g)
+{
+    cn_generation_init(g);
+    g->number = 1;
+    g->traffic = cfg->traffic;
+    const cn_router_addr_list_t *lists[CN_ROLE_COUNT] = {&cfg->stable, &cfg->canary};
+    const char *labels[CN_ROLE_COUNT] = {cfg->stable_version, cfg->canary_version};
+    for (int r = 0; r < CN_ROLE_COUNT; r++) {
+        cn_version_set_dispose(&g->sets[r]);
+        cn_version_set_init(&g->sets[r], labels[r]);
+        for (size_t i = 0; i < lists[r]->count; i++)
+            cn_version_set_add(&g->sets[r], lists[r]->items[i]);
+    }
+}
+
+/*
+ * Apply the stored state to cfg (state wins), or store the configured one
+ * if the file holds none. Returns a sysexits code.
+ */
+static int restore_state(cn_store_t *store, cn_router_config_t *cfg, char *err,
+                         size_t errlen)
+{
+    cn_traffic_t t;
+    bool found = false;
+    char serr[512];
+    if (cn_store_load_traffic(store, &t, &found, serr, sizeof serr)) {
+        snprintf(err, errlen, "%s", serr);
+        return EX_DATAERR;
+    }
+    if (!found) {
+        if (cn_store_save_traffic(store, &cfg->traffic, "start", serr, sizeof serr)) {
+            snprintf(err, errlen, "%s", serr);
+            return EX_NOINPUT;
+        }
+        return 0;
+    }
+    cn_traffic_t configured = cfg->traffic;
+    cfg->traffic = t;
+    if (cn_router_config_validate(cfg, serr, sizeof serr)) {
+        snprintf(err, errlen, "the traffic stored in %s does not fit this config: %s",
+                 cfg->state_path, serr);
+        cfg->traffic = configured;
+        return EX_DATAERR;
+    }
+    fprintf(stderr, "canary: traffic restored from %s: canary %u.%02u%%, mode %s\n",
+            cfg->state_path, t.canary_weight_bp / 100, t.canary_weight_bp % 100,
+            cn_traffic_mode_name(t.mode));
+    return 0;
+}
+
+/* ------------------------------------------------------------ run */
+
+int cn_server_run(cn_router_config_t *cfg)
+{
+    char err[768] = "";
+    int exit_code = 0;
+    cn_store_t *store = NULL;
+    cn_router_t *router = NULL;
+    cn_controller_t *controller = NULL;
+    cn_admin_t *admin = NULL;
+    cn_generation_t initial;
+    cn_generation_init(&initial);
+    char token[CN_SERVER_TOKEN_MAX_BYTES + 1];
+    bool generated = false;
+
+    int rc = cn_server_load_token(cfg->token_file, token, &generated, stderr, err,
+                                  sizeof err);
+    if (rc) {
+        exit_code = rc == CN_EIO ? EX_NOINPUT : EX_DATAERR;
+        goto out;
+    }
+    if (cfg->state_path) {
+        if (cn_store_open(cfg->state_path, &store, err, sizeof err)) {
+            exit_code = EX_NOINPUT;
+            goto out;
+        }
+        exit_code = restore_state(store, cfg, err, sizeof err);
+        if (exit_code)
+            goto out;
+    }
+
+    rc = cn_router_new(cfg, &router, err, sizeof err);
+    if (rc) {
+        exit_code = rc == CN_EIO ? EX_UNAVAILABLE : EX_USAGE;
+        goto out;
+    }
+    cn_generation_dispose(&initial);
+    config_generation(cfg, &initial);
+    cn_controller_config_t ccfg = {
+        .router = router,
+        .store = store,
+        .limits = {.sticky_key = cfg->sticky_header || cfg->sticky_cookie},
+        .initial = &initial,
+        .log = stderr,
+    };
+    if (cn_controller_new(&ccfg, &controller, err, sizeof err)) {
+        exit_code = EX_DATAERR;
+        goto out;
+    }
+    cn_admin_ops_t ops = {
+        .snapshot = ops_snapshot,
+        .snapshot_free = ops_snapshot_free,
+        .lookup = ops_lookup,
+        .ctx = router,
+    };
+    rc = cn_admin_new(cfg->admin, token, &ops, controller, &admin, err, sizeof err);
+    if (rc) {
+        exit_code = rc == CN_EIO ? EX_UNAVAILABLE : EX_USAGE;
+        goto out;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    g_admin = admin;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (cn_router_start(router, err, sizeof err)) {
+        exit_code = EX_SOFTWARE;
+        goto out;
+    }
+    const cn_traffic_t *t = &initial.traffic;
+    printf("listening on %s\nadmin on %s\n", cn_router_listen_address(router),
+           cn_admin_address(admin));
+    fflush(stdout);
+    fprintf(stderr,
+            "canary: serving on %s with %u workers; admin on %s; canary %u.%02u%%, "
+            "mode %s\n",
+            cn_router_listen_address(router), cn_router_workers(router),
+            cn_admin_address(admin), t->canary_weight_bp / 100,
+            t->canary_weight_bp % 100, cn_traffic_mode_name(t->mode));
+    if (generated)
+        fprintf(
+            stderr,
+            "canary: no CANARY_TOKEN or --token-file; admin token for this run: %s\n",
+            token);
+    cn_admin_run(admin);
+    fprintf(stderr, "canary: stopping\n");
+
+out:
+    if (exit_code)
+        fprintf(stderr, "canary serve: %s\n", err);
+    g_admin = NULL;
+    /* Reverse order of building: the admin API owes no answer once it has
+     * returned from run (or never ran); the controller finishes what it
+     * has; then the data plane drains. */
+    cn_admin_free(admin);
+    cn_controller_free(controller);
+    cn_router_free(router);
+    cn_store_close(store);
+    cn_generation_dispose(&initial);
+    memset(token, 0, sizeof token);
+    return exit_code;
+}
