@@ -120,14 +120,14 @@ int main(int argc, char **argv)
                "\"hl_first_ms\": %.3f, \"mwu_u\": %.17g, \"mwu_p\": %.17g, "
                "\"ks_d\": %.17g, \"ks_p\": %.17g, \"hl_estimate\": %.17g, "
                "\"hl_ci\": [%.17g, %.17g]}\n",
-               N, reps, best_mwu, best_ks, best_hl, first_mwu, first_ks, first_hl, mr.u, mr.pvalue, kr.d,
-               kr.pvalue, hr.estimate, hr.ci_low, hr.ci_high);
+               N, reps, best_mwu, best_ks, best_hl, first_mwu, first_ks, first_hl, mr.u,
+               mr.pvalue, kr.d, kr.pvalue, hr.estimate, hr.ci_low, hr.ci_high);
     } else {
         printf("n = m = %zu, best of %ld\n", N, reps);
-        printf("  Mann-Whitney        %9.2f ms   U = %.17g  p = %.6g\n", best_mwu,
-               mr.u, mr.pvalue);
-        printf("  Kolmogorov-Smirnov  %9.2f ms   D = %.6g  p = %.6g\n", best_ks,
-               kr.d, kr.pvalue);
+        printf("  Mann-Whitney        %9.2f ms   U = %.17g  p = %.6g\n", best_mwu, mr.u,
+               mr.pvalue);
+        printf("  Kolmogorov-Smirnov  %9.2f ms   D = %.6g  p = %.6g\n", best_ks, kr.d,
+               kr.pvalue);
         printf("  Hodges-Lehmann + CI %9.2f ms   %.6g [%.6g, %.6g]\n", best_hl,
                hr.estimate, hr.ci_low, hr.ci_high);
     }

@@ -119,12 +119,12 @@ void cn_admin_response_error(cn_admin_response_t *res, unsigned status, const ch
 typedef void (*cn_admin_handler_fn)(cn_admin_request_t *req);
 
 typedef struct cn_admin_route_s {
-    unsigned methods;    /* CN_ADMIN_GET | ... */
+    unsigned methods; /* CN_ADMIN_GET | ... */
     /* "/v1/traffic" matches exactly; a pattern whose last segment is a
      * lone '*' ("/v1/requests/" then '*') matches the prefix and one more
      * non-empty segment without '/' (cn_admin_request_wildcard). Static. */
     const char *pattern;
-    bool token;          /* needs the bearer token */
+    bool token; /* needs the bearer token */
     cn_admin_handler_fn handler;
     const void *data; /* the handler's own (cn_admin_request_route_data) */
 } cn_admin_route_t;

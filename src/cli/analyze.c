@@ -341,7 +341,8 @@ int cn_cli_analyze(int argc, char **argv)
     memset(&res, 0, sizeof res);
     int exit_code = CN_EXIT_OK, rc;
 
-    if ((rc = cn_cli_read_input(config_path, CONFIG_MAX_BYTES, &text, &len, err, sizeof err))) {
+    if ((rc = cn_cli_read_input(config_path, CONFIG_MAX_BYTES, &text, &len, err,
+                                sizeof err))) {
         exit_code = input_error(rc, err);
         goto out;
     }
@@ -357,7 +358,8 @@ int cn_cli_analyze(int argc, char **argv)
         exit_code = CN_EXIT_USAGE;
         goto out;
     }
-    if ((rc = cn_cli_read_input(data_path, DATA_MAX_BYTES, &text, &len, err, sizeof err))) {
+    if ((rc = cn_cli_read_input(data_path, DATA_MAX_BYTES, &text, &len, err,
+                                sizeof err))) {
         exit_code = input_error(rc, err);
         goto out;
     }

@@ -43,15 +43,15 @@ int cn_args_parse(cn_args_t *a, const char *cmd, int argc, char **argv,
         for (size_t j = 0; j < a->nopts; j++) {
             if (strlen(a->opts[j].name) == len &&
                 strncmp(a->opts[j].name, name, len) == 0) {
-                fprintf(stderr, "canary %s: option --%.*s given twice\n", cmd,
-                        (int)len, name);
+                fprintf(stderr, "canary %s: option --%.*s given twice\n", cmd, (int)len,
+                        name);
                 return -1;
             }
         }
         if (is_flag(name, len, flags)) {
             if (eq) {
-                fprintf(stderr, "canary %s: --%.*s takes no value\n", cmd,
-                        (int)len, name);
+                fprintf(stderr, "canary %s: --%.*s takes no value\n", cmd, (int)len,
+                        name);
                 return -1;
             }
             o->name = name;
@@ -64,8 +64,7 @@ int cn_args_parse(cn_args_t *a, const char *cmd, int argc, char **argv,
             o->value = eq + 1;
         } else {
             if (i + 1 >= argc) {
-                fprintf(stderr, "canary %s: option --%s needs a value\n", cmd,
-                        name);
+                fprintf(stderr, "canary %s: option --%s needs a value\n", cmd, name);
                 return -1;
             }
             o->name = name;
@@ -108,8 +107,8 @@ static void range_text(char *buf, size_t len, double lo, int lo_open, double hi,
                  hi_open ? ')' : ']');
 }
 
-int cn_args_num(cn_args_t *a, const char *name, double def, double lo,
-                int lo_open, double hi, int hi_open, double *out)
+int cn_args_num(cn_args_t *a, const char *name, double def, double lo, int lo_open,
+                double hi, int hi_open, double *out)
 {
     cn_arg_opt_t *o = find(a, name);
     if (!o) {
@@ -122,13 +121,13 @@ int cn_args_num(cn_args_t *a, const char *name, double def, double lo,
     char range[96];
     range_text(range, sizeof range, lo, lo_open, hi, hi_open);
     if (end == o->value || *end != '\0' || errno == ERANGE || !isfinite(v)) {
-        fprintf(stderr, "canary %s: --%s must be a number %s, got '%s'\n",
-                a->cmd, name, range, o->value);
+        fprintf(stderr, "canary %s: --%s must be a number %s, got '%s'\n", a->cmd, name,
+                range, o->value);
         return -1;
     }
     if (v < lo || (lo_open && v == lo) || v > hi || (hi_open && v == hi)) {
-        fprintf(stderr, "canary %s: --%s must be %s, got %s\n", a->cmd, name,
-                range, o->value);
+        fprintf(stderr, "canary %s: --%s must be %s, got %s\n", a->cmd, name, range,
+                o->value);
         return -1;
     }
     *out = v;
@@ -136,8 +135,7 @@ int cn_args_num(cn_args_t *a, const char *name, double def, double lo,
 }
 
 int cn_args_uint(cn_args_t *a, const char *name, unsigned long long def,
-                 unsigned long long lo, unsigned long long hi,
-                 unsigned long long *out)
+                 unsigned long long lo, unsigned long long hi, unsigned long long *out)
 {
     cn_arg_opt_t *o = find(a, name);
     if (!o) {
@@ -148,8 +146,8 @@ int cn_args_uint(cn_args_t *a, const char *name, unsigned long long def,
     errno = 0;
     const char *s = o->value;
     unsigned long long v = strtoull(s, &end, 10);
-    if (*s < '0' || *s > '9' || end == s || *end != '\0' || errno == ERANGE ||
-        v < lo || v > hi) {
+    if (*s < '0' || *s > '9' || end == s || *end != '\0' || errno == ERANGE || v < lo ||
+        v > hi) {
         fprintf(stderr,
                 "canary %s: --%s must be an integer in [%llu, %llu], got '%s'\n",
                 a->cmd, name, lo, hi, s);

@@ -48,13 +48,12 @@ const char *cn_args_str(cn_args_t *a, const char *name, const char *def);
  * A finite number in [lo, hi] (open ends when the *_open flag is set).
  * Returns 0, or -1 after printing "canary CMD: --NAME must be ..., got ...".
  */
-int cn_args_num(cn_args_t *a, const char *name, double def, double lo,
-                int lo_open, double hi, int hi_open, double *out);
+int cn_args_num(cn_args_t *a, const char *name, double def, double lo, int lo_open,
+                double hi, int hi_open, double *out);
 
 /* A non-negative integer below 2^53. Same error behaviour. */
 int cn_args_uint(cn_args_t *a, const char *name, unsigned long long def,
-                 unsigned long long lo, unsigned long long hi,
-                 unsigned long long *out);
+                 unsigned long long lo, unsigned long long hi, unsigned long long *out);
 
 /* Report the first option nobody asked for. Returns 0 or -1. */
 int cn_args_finish(cn_args_t *a);

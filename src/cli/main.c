@@ -12,16 +12,15 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: canary COMMAND [ARGS]\n"
-            "commands:\n"
-            "  analyze ...     judge a canary against stable: pass, marginal\n"
-            "                  or fail (canary analyze --help)\n"
-            "  serve ...       proxy live traffic to stable and canary, measure\n"
-            "                  both (canary serve --help)\n"
-            "  stat TEST ...   run one statistical test on two samples\n"
-            "                  (canary stat --help lists the tests)\n"
-            "  version         print the version\n");
+    fprintf(f, "usage: canary COMMAND [ARGS]\n"
+               "commands:\n"
+               "  analyze ...     judge a canary against stable: pass, marginal\n"
+               "                  or fail (canary analyze --help)\n"
+               "  serve ...       proxy live traffic to stable and canary, measure\n"
+               "                  both (canary serve --help)\n"
+               "  stat TEST ...   run one statistical test on two samples\n"
+               "                  (canary stat --help lists the tests)\n"
+               "  version         print the version\n");
 }
 
 int main(int argc, char **argv)

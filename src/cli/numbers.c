@@ -36,9 +36,8 @@ static int is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-
-int cn_numbers_parse(const char *text, size_t len, const char *name,
-                     cn_numbers_t *out, char *err, size_t errlen)
+int cn_numbers_parse(const char *text, size_t len, const char *name, cn_numbers_t *out,
+                     char *err, size_t errlen)
 {
     out->values = NULL;
     out->n = 0;
@@ -82,8 +81,8 @@ int cn_numbers_parse(const char *text, size_t len, const char *name,
         }
         if (isnan(d) || isinf(d)) {
             /* strtod returns +-HUGE_VAL with ERANGE on overflow. */
-            const char *what = errno == ERANGE ? "overflows a double"
-                                               : "is not finite (NaN/Inf)";
+            const char *what =
+                errno == ERANGE ? "overflows a double" : "is not finite (NaN/Inf)";
             rc = fail(err, errlen, "%s:%zu: '%s' %s", name, lineno,
                       cn_text_quote(p, (size_t)(end - p), QUOTE_MAX, q), what);
             goto out;
@@ -110,8 +109,7 @@ out:
     return rc;
 }
 
-int cn_numbers_load(const char *path, cn_numbers_t *out, char *err,
-                    size_t errlen)
+int cn_numbers_load(const char *path, cn_numbers_t *out, char *err, size_t errlen)
 {
     out->values = NULL;
     out->n = 0;

@@ -25,8 +25,8 @@ typedef struct {
  * 0, or CN_EPARSE with a message ("NAME:LINE: what") in err[0..errlen).
  * On error *out is left empty.
  */
-int cn_numbers_parse(const char *text, size_t len, const char *name,
-                     cn_numbers_t *out, char *err, size_t errlen);
+int cn_numbers_parse(const char *text, size_t len, const char *name, cn_numbers_t *out,
+                     char *err, size_t errlen);
 
 /* Largest sample file read: 1 GiB of text. */
 #define CN_NUMBERS_MAX_BYTES ((size_t)1 << 30)
@@ -34,8 +34,7 @@ int cn_numbers_parse(const char *text, size_t len, const char *name,
 /* Read and parse a whole file, or stdin when path is "-". Errors as above,
  * plus CN_EIO ("NAME: strerror") when the file cannot be read and
  * CN_ETOOBIG beyond CN_NUMBERS_MAX_BYTES. */
-int cn_numbers_load(const char *path, cn_numbers_t *out, char *err,
-                    size_t errlen);
+int cn_numbers_load(const char *path, cn_numbers_t *out, char *err, size_t errlen);
 
 void cn_numbers_dispose(cn_numbers_t *nums);
 

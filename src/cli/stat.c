@@ -39,13 +39,14 @@ static int load_two(stat_ctx_t *c, size_t min_n)
 {
     cn_args_t *a = &c->args;
     if (a->npos != 2) {
-        fprintf(stderr, "canary %s: expected two sample files X Y, got %zu "
-                        "argument(s)\n", c->cmd, a->npos);
+        fprintf(stderr,
+                "canary %s: expected two sample files X Y, got %zu "
+                "argument(s)\n",
+                c->cmd, a->npos);
         return CN_EXIT_USAGE;
     }
     if (strcmp(a->pos[0], "-") == 0 && strcmp(a->pos[1], "-") == 0) {
-        fprintf(stderr, "canary %s: only one of X and Y can be '-' (stdin)\n",
-                c->cmd);
+        fprintf(stderr, "canary %s: only one of X and Y can be '-' (stdin)\n", c->cmd);
         return CN_EXIT_USAGE;
     }
     char err[512];
@@ -77,8 +78,8 @@ static void print_samples(const stat_ctx_t *c)
 /* Report a failed statistics call. */
 static int stat_failed(stat_ctx_t *c, int rc, const char *detail)
 {
-    fprintf(stderr, "canary %s: %s%s%s\n", c->cmd, cn_strerror(rc),
-            detail ? ": " : "", detail ? detail : "");
+    fprintf(stderr, "canary %s: %s%s%s\n", c->cmd, cn_strerror(rc), detail ? ": " : "",
+            detail ? detail : "");
     return rc == CN_EINVAL ? CN_EXIT_USAGE : CN_EXIT_DATAERR;
 }
 
@@ -146,10 +147,9 @@ static int cmd_mwu(stat_ctx_t *c)
     if (c->json)
         return emit_json(json_pack(
             "{s:o, s:o, s:s, s:o, s:I, s:I, s:s, s:b}", "statistic", jnum(r.u),
-            "pvalue", jnum(r.pvalue), "method", cn_stats_mwu_method_name(r.method),
-            "z", jnum(r.z), "n_x", (json_int_t)c->x.n, "n_y",
-            (json_int_t)c->y.n, "alternative",
-            cn_stats_alternative_name(o.alternative), "use_continuity",
+            "pvalue", jnum(r.pvalue), "method", cn_stats_mwu_method_name(r.method), "z",
+            jnum(r.z), "n_x", (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n,
+            "alternative", cn_stats_alternative_name(o.alternative), "use_continuity",
             o.use_continuity));
     printf("Mann-Whitney U test (%s, %s%s)\n", cn_stats_mwu_method_name(r.method),
            cn_stats_alternative_name(o.alternative),
@@ -176,8 +176,7 @@ static int cmd_ks(stat_ctx_t *c)
     if ((rc = load_two(c, 1)))
         return rc;
     cn_ks_result_t r;
-    if ((rc = cn_stats_ks2(c->x.values, c->x.n, c->y.values, c->y.n, alt, method,
-                           &r)))
+    if ((rc = cn_stats_ks2(c->x.values, c->x.n, c->y.values, c->y.n, alt, method, &r)))
         return stat_failed(c, rc, NULL);
     if (c->json)
         return emit_json(json_pack("{s:o, s:o, s:s, s:I, s:I, s:s}", "statistic",
@@ -207,18 +206,16 @@ static int cmd_welch(stat_ctx_t *c)
     cn_welch_result_t r;
     if ((rc = cn_stats_welch(c->x.values, c->x.n, c->y.values, c->y.n, alt, &r)))
         return stat_failed(c, rc,
-                           rc == CN_EDEGENERATE ? "both samples are constant"
-                                                : NULL);
+                           rc == CN_EDEGENERATE ? "both samples are constant" : NULL);
     if (c->json)
         return emit_json(json_pack(
-            "{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:s}", "statistic",
-            jnum(r.t), "df", jnum(r.df), "pvalue", jnum(r.pvalue), "mean_x",
-            jnum(r.mean_x), "mean_y", jnum(r.mean_y), "se", jnum(r.se), "n_x",
-            (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n, "alternative",
-            cn_stats_alternative_name(alt)));
+            "{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:s}", "statistic", jnum(r.t),
+            "df", jnum(r.df), "pvalue", jnum(r.pvalue), "mean_x", jnum(r.mean_x),
+            "mean_y", jnum(r.mean_y), "se", jnum(r.se), "n_x", (json_int_t)c->x.n,
+            "n_y", (json_int_t)c->y.n, "alternative", cn_stats_alternative_name(alt)));
     printf("Welch's t-test (%s)\n", cn_stats_alternative_name(alt));
-    printf("  X: %s (n = %zu, mean = %.6g)   Y: %s (n = %zu, mean = %.6g)\n",
-           c->x_name, c->x.n, r.mean_x, c->y_name, c->y.n, r.mean_y);
+    printf("  X: %s (n = %zu, mean = %.6g)   Y: %s (n = %zu, mean = %.6g)\n", c->x_name,
+           c->x.n, r.mean_x, c->y_name, c->y.n, r.mean_y);
     printf("  t = %.6g   df = %.6g   p = %.6g\n", r.t, r.df, r.pvalue);
     return CN_EXIT_OK;
 }
@@ -239,11 +236,11 @@ static int cmd_hl(stat_ctx_t *c)
     if ((rc = cn_stats_hl(c->x.values, c->x.n, c->y.values, c->y.n, conf, &r)))
         return stat_failed(c, rc, NULL);
     if (c->json)
-        return emit_json(json_pack(
-            "{s:o, s:o, s:o, s:o, s:b, s:I, s:I}", "estimate", jnum(r.estimate),
-            "ci", jpair(r.ci_low, r.ci_high), "confidence", jnum(conf),
-            "achieved_confidence", jnum(r.achieved_confidence), "exact", r.exact,
-            "n_x", (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n));
+        return emit_json(json_pack("{s:o, s:o, s:o, s:o, s:b, s:I, s:I}", "estimate",
+                                   jnum(r.estimate), "ci", jpair(r.ci_low, r.ci_high),
+                                   "confidence", jnum(conf), "achieved_confidence",
+                                   jnum(r.achieved_confidence), "exact", r.exact, "n_x",
+                                   (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n));
     printf("Hodges-Lehmann shift X - Y (%s)\n", r.exact ? "exact" : "normal");
     print_samples(c);
     printf("  estimate = %.6g   %g%% CI [%.6g, %.6g]\n", r.estimate, conf * 100,
@@ -290,8 +287,7 @@ static int cmd_adjust(stat_ctx_t *c)
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, jnum(adj[i]));
-        return emit_json(
-            json_pack("{s:o, s:s}", "adjusted", arr, "method", m));
+        return emit_json(json_pack("{s:o, s:s}", "adjusted", arr, "method", m));
     }
     printf("Adjusted p-values (%s)\n", m);
     for (size_t i = 0; i < n; i++)
@@ -318,8 +314,10 @@ static int cmd_power(stat_ctx_t *c)
         return CN_EXIT_USAGE;
     int want_power = cn_args_str(a, "n", NULL) != NULL;
     if (want_power && cn_args_str(a, "power", NULL)) {
-        fprintf(stderr, "canary %s: give either --power (to get n) or --n (to "
-                        "get power), not both\n", c->cmd);
+        fprintf(stderr,
+                "canary %s: give either --power (to get n) or --n (to "
+                "get power), not both\n",
+                c->cmd);
         return CN_EXIT_USAGE;
     }
     if (cn_args_num(a, "power", 0.8, 0, 1, 1, 1, &power) ||
@@ -331,26 +329,23 @@ static int cmd_power(stat_ctx_t *c)
     if (strcmp(test, "means") == 0) {
         double delta, sd;
         if (!cn_args_str(a, "delta", NULL) || !cn_args_str(a, "sd", NULL)) {
-            fprintf(stderr, "canary %s: --test means needs --delta and --sd\n",
-                    c->cmd);
+            fprintf(stderr, "canary %s: --test means needs --delta and --sd\n", c->cmd);
             return CN_EXIT_USAGE;
         }
         if (cn_args_num(a, "delta", 0, 0, 1, INFINITY, 0, &delta) ||
             cn_args_num(a, "sd", 0, 0, 1, INFINITY, 0, &sd) || cn_args_finish(a))
             return CN_EXIT_USAGE;
-        rc = want_power
-                 ? cn_stats_power_means(delta, sd, alpha, n, two_sided, &result)
-                 : cn_stats_sample_size_means(delta, sd, alpha, power, two_sided,
-                                              &result);
+        rc = want_power ? cn_stats_power_means(delta, sd, alpha, n, two_sided, &result)
+                        : cn_stats_sample_size_means(delta, sd, alpha, power, two_sided,
+                                                     &result);
         if (rc)
             return stat_failed(c, rc, NULL);
-        obj = json_pack("{s:s, s:o, s:o}", "test", "means", "delta", jnum(delta),
-                        "sd", jnum(sd));
+        obj = json_pack("{s:s, s:o, s:o}", "test", "means", "delta", jnum(delta), "sd",
+                        jnum(sd));
     } else if (strcmp(test, "props") == 0) {
         double p1, p2;
         if (!cn_args_str(a, "p1", NULL) || !cn_args_str(a, "p2", NULL)) {
-            fprintf(stderr, "canary %s: --test props needs --p1 and --p2\n",
-                    c->cmd);
+            fprintf(stderr, "canary %s: --test props needs --p1 and --p2\n", c->cmd);
             return CN_EXIT_USAGE;
         }
         if (cn_args_num(a, "p1", 0, 0, 1, 1, 1, &p1) ||
@@ -358,11 +353,10 @@ static int cmd_power(stat_ctx_t *c)
             return CN_EXIT_USAGE;
         rc = want_power
                  ? cn_stats_power_props(p1, p2, alpha, n, two_sided, &result)
-                 : cn_stats_sample_size_props(p1, p2, alpha, power, two_sided,
-                                              &result);
+                 : cn_stats_sample_size_props(p1, p2, alpha, power, two_sided, &result);
         if (rc)
-            return stat_failed(c, rc, rc == CN_EINVAL ? "p1 must differ from p2"
-                                                      : NULL);
+            return stat_failed(c, rc,
+                               rc == CN_EINVAL ? "p1 must differ from p2" : NULL);
         obj = json_pack("{s:s, s:o, s:o}", "test", "props", "p1", jnum(p1), "p2",
                         jnum(p2));
     } else {
@@ -386,7 +380,8 @@ static int cmd_power(stat_ctx_t *c)
                alpha, result);
     else
         printf("Sample size per arm (%s-sided, alpha = %g, power = %g): %.0f "
-               "(exact %.2f)\n", sided, alpha, power, ceil(result), result);
+               "(exact %.2f)\n",
+               sided, alpha, power, ceil(result), result);
     return CN_EXIT_OK;
 }
 
@@ -395,23 +390,20 @@ static int cmd_power(stat_ctx_t *c)
 static int cmd_psi(stat_ctx_t *c)
 {
     unsigned long long bins;
-    if (cn_args_uint(&c->args, "bins", 10, 2, 1000, &bins) ||
-        cn_args_finish(&c->args))
+    if (cn_args_uint(&c->args, "bins", 10, 2, 1000, &bins) || cn_args_finish(&c->args))
         return CN_EXIT_USAGE;
     int rc = load_two(c, 1);
     if (rc)
         return rc;
     cn_psi_result_t r;
-    if ((rc = cn_stats_psi(c->x.values, c->x.n, c->y.values, c->y.n,
-                           (size_t)bins, &r)))
+    if ((rc = cn_stats_psi(c->x.values, c->x.n, c->y.values, c->y.n, (size_t)bins, &r)))
         return stat_failed(c, rc, NULL);
     if (c->json)
-        return emit_json(json_pack("{s:o, s:I, s:I, s:I, s:I}", "psi",
-                                   jnum(r.psi), "bins", (json_int_t)r.bins,
-                                   "bins_requested", (json_int_t)bins, "n_x",
-                                   (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n));
-    printf("Population stability index of X against Y's %zu quantile bins\n",
-           r.bins);
+        return emit_json(json_pack("{s:o, s:I, s:I, s:I, s:I}", "psi", jnum(r.psi),
+                                   "bins", (json_int_t)r.bins, "bins_requested",
+                                   (json_int_t)bins, "n_x", (json_int_t)c->x.n, "n_y",
+                                   (json_int_t)c->y.n));
+    printf("Population stability index of X against Y's %zu quantile bins\n", r.bins);
     print_samples(c);
     printf("  PSI = %.6g\n", r.psi);
     return CN_EXIT_OK;
@@ -436,16 +428,15 @@ static int cmd_bootstrap(stat_ctx_t *c)
     if (rc)
         return rc;
     cn_boot_result_t r;
-    if ((rc = cn_stats_bootstrap_diff(c->x.values, c->x.n, c->y.values, c->y.n,
-                                      stat, (size_t)resamples, conf, seed, &r)))
+    if ((rc = cn_stats_bootstrap_diff(c->x.values, c->x.n, c->y.values, c->y.n, stat,
+                                      (size_t)resamples, conf, seed, &r)))
         return stat_failed(c, rc, NULL);
     if (c->json)
         return emit_json(json_pack(
-            "{s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "statistic", sname,
-            "estimate", jnum(r.estimate), "ci", jpair(r.ci_low, r.ci_high),
-            "confidence", jnum(conf), "resamples", (json_int_t)r.resamples,
-            "seed", (json_int_t)seed, "n_x", (json_int_t)c->x.n, "n_y",
-            (json_int_t)c->y.n));
+            "{s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "statistic", sname, "estimate",
+            jnum(r.estimate), "ci", jpair(r.ci_low, r.ci_high), "confidence",
+            jnum(conf), "resamples", (json_int_t)r.resamples, "seed", (json_int_t)seed,
+            "n_x", (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n));
     printf("Bootstrap %s(X) - %s(Y), %zu resamples, seed %llu\n", sname, sname,
            r.resamples, seed);
     printf("  estimate = %.6g   %g%% CI [%.6g, %.6g]\n", r.estimate, conf * 100,
@@ -456,16 +447,16 @@ static int cmd_bootstrap(stat_ctx_t *c)
 /* ------------------------------------------------------------ prop */
 
 /* "SUCCESSES/TRIALS" for --x / --y. */
-static int parse_count(stat_ctx_t *c, const char *opt, uint64_t *succ,
-                       uint64_t *trials)
+static int parse_count(stat_ctx_t *c, const char *opt, uint64_t *succ, uint64_t *trials)
 {
     const char *s = cn_args_str(&c->args, opt, NULL);
     unsigned long long a, b;
     int used = 0;
     if (!s || sscanf(s, "%llu/%llu%n", &a, &b, &used) != 2 || s[used] != '\0' ||
         s[0] < '0' || s[0] > '9' || b == 0 || a > b) {
-        fprintf(stderr, "canary %s: --%s must be SUCCESSES/TRIALS with "
-                        "0 <= SUCCESSES <= TRIALS and TRIALS >= 1, got '%s'\n",
+        fprintf(stderr,
+                "canary %s: --%s must be SUCCESSES/TRIALS with "
+                "0 <= SUCCESSES <= TRIALS and TRIALS >= 1, got '%s'\n",
                 c->cmd, opt, s ? s : "");
         return CN_EXIT_USAGE;
     }
@@ -483,9 +474,10 @@ static int count_ones(stat_ctx_t *c, const cn_numbers_t *v, const char *name,
         if (v->values[i] == 1)
             k++;
         else if (v->values[i] != 0) {
-            fprintf(stderr, "canary %s: %s: value %zu is %g; a rate sample "
-                            "holds only 0 and 1\n", c->cmd, name, i + 1,
-                    v->values[i]);
+            fprintf(stderr,
+                    "canary %s: %s: value %zu is %g; a rate sample "
+                    "holds only 0 and 1\n",
+                    c->cmd, name, i + 1, v->values[i]);
             return CN_EXIT_DATAERR;
         }
     }
@@ -504,8 +496,10 @@ static int cmd_prop(stat_ctx_t *c)
     cn_margin_kind_t kind;
     const char *ms = cn_args_str(a, "margin", "0");
     if (cn_stats_parse_margin(ms, &margin, &kind)) {
-        fprintf(stderr, "canary %s: --margin must be a number >= 0, optionally "
-                        "with %%, got '%s'\n", c->cmd, ms);
+        fprintf(stderr,
+                "canary %s: --margin must be a number >= 0, optionally "
+                "with %%, got '%s'\n",
+                c->cmd, ms);
         return CN_EXIT_USAGE;
     }
     if (cn_args_num(a, "confidence", 0.95, 0, 1, 1, 1, &conf))
@@ -515,8 +509,10 @@ static int cmd_prop(stat_ctx_t *c)
     int counts = cn_args_str(a, "x", NULL) || cn_args_str(a, "y", NULL);
     if (counts) {
         if (a->npos) {
-            fprintf(stderr, "canary %s: give either files X Y or --x/--y counts, "
-                            "not both\n", c->cmd);
+            fprintf(stderr,
+                    "canary %s: give either files X Y or --x/--y counts, "
+                    "not both\n",
+                    c->cmd);
             return CN_EXIT_USAGE;
         }
         if ((rc = parse_count(c, "x", &sx, &nx)) ||
@@ -540,18 +536,17 @@ static int cmd_prop(stat_ctx_t *c)
         return emit_json(json_pack(
             "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, "
             "s:s}",
-            "rate_x", jnum(r.p_x), "rate_y", jnum(r.p_y), "diff", jnum(r.diff),
-            "ci", jpair(r.ci_low, r.ci_high), "margin_abs", jnum(r.margin_abs),
-            "z_noninf", jnum(r.z_noninf), "pvalue_noninf", jnum(r.p_noninf),
-            "z_pooled", jnum(r.z_pooled), "pvalue_equal", jnum(r.p_equal),
-            "successes_x", (json_int_t)sx, "n_x", (json_int_t)nx, "successes_y",
-            (json_int_t)sy, "n_y", (json_int_t)ny, "direction",
-            cn_stats_direction_name(dir)));
+            "rate_x", jnum(r.p_x), "rate_y", jnum(r.p_y), "diff", jnum(r.diff), "ci",
+            jpair(r.ci_low, r.ci_high), "margin_abs", jnum(r.margin_abs), "z_noninf",
+            jnum(r.z_noninf), "pvalue_noninf", jnum(r.p_noninf), "z_pooled",
+            jnum(r.z_pooled), "pvalue_equal", jnum(r.p_equal), "successes_x",
+            (json_int_t)sx, "n_x", (json_int_t)nx, "successes_y", (json_int_t)sy, "n_y",
+            (json_int_t)ny, "direction", cn_stats_direction_name(dir)));
     printf("Two proportions: X %llu/%llu = %.6g, Y %llu/%llu = %.6g\n",
            (unsigned long long)sx, (unsigned long long)nx, r.p_x,
            (unsigned long long)sy, (unsigned long long)ny, r.p_y);
-    printf("  difference X - Y = %.6g   %g%% CI [%.6g, %.6g]\n", r.diff,
-           conf * 100, r.ci_low, r.ci_high);
+    printf("  difference X - Y = %.6g   %g%% CI [%.6g, %.6g]\n", r.diff, conf * 100,
+           r.ci_low, r.ci_high);
     printf("  non-inferiority (%s, margin %.6g): z = %.4g   p = %.6g\n",
            cn_stats_direction_name(dir), r.margin_abs, r.z_noninf, r.p_noninf);
     printf("  equality (pooled z): z = %.4g   p = %.6g\n", r.z_pooled, r.p_equal);
@@ -572,9 +567,10 @@ static int cmd_noninf(stat_ctx_t *c)
         return bad_choice(c, "direction", d, "lower-is-better, higher-is-better");
     const char *ms = cn_args_str(a, "margin", NULL);
     if (!ms || cn_stats_parse_margin(ms, &o.margin, &o.kind)) {
-        fprintf(stderr, "canary %s: --margin is required: a number >= 0, or a "
-                        "percentage of stable such as 5%%; got '%s'\n", c->cmd,
-                ms ? ms : "");
+        fprintf(stderr,
+                "canary %s: --margin is required: a number >= 0, or a "
+                "percentage of stable such as 5%%; got '%s'\n",
+                c->cmd, ms ? ms : "");
         return CN_EXIT_USAGE;
     }
     if (cn_args_num(a, "confidence", 0.95, 0, 1, 1, 1, &o.confidence) ||
@@ -591,10 +587,9 @@ static int cmd_noninf(stat_ctx_t *c)
             "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "test",
             o.test == CN_NI_WELCH ? "welch" : "mann-whitney", "direction",
             cn_stats_direction_name(o.direction), "effect", jnum(r.effect), "ci",
-            jpair(r.ci_low, r.ci_high), "margin_abs", jnum(r.margin_abs),
-            "pvalue", jnum(r.pvalue), "stable_statistic", jnum(r.stable_stat),
-            "confidence", jnum(o.confidence), "n_x", (json_int_t)c->x.n, "n_y",
-            (json_int_t)c->y.n));
+            jpair(r.ci_low, r.ci_high), "margin_abs", jnum(r.margin_abs), "pvalue",
+            jnum(r.pvalue), "stable_statistic", jnum(r.stable_stat), "confidence",
+            jnum(o.confidence), "n_x", (json_int_t)c->x.n, "n_y", (json_int_t)c->y.n));
     printf("Non-inferiority of X (canary) against Y (stable), %s, %s\n",
            o.test == CN_NI_WELCH ? "Welch t" : "Mann-Whitney / Hodges-Lehmann",
            cn_stats_direction_name(o.direction));

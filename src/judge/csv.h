@@ -3,7 +3,8 @@
  * Reading the judge's samples from CSV: one observation per row, with the
  * header `version,metric,value` and an optional segment column, in any
  * order. The segment column is named `segment`, or whatever the analysis
- * spec's `segment_by` names (`region`, `user_tier`). This is the format of `canary analyze --data` (docs/CLI.md).
+ * spec's `segment_by` names (`region`, `user_tier`). This is the format of `canary
+ * analyze --data` (docs/CLI.md).
  *
  * Accepted: RFC 4180 quoting ("a ""b""" is `a "b"`, and a quoted field may
  * span lines), LF or CRLF line ends, a UTF-8 byte-order mark, blank lines

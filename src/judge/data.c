@@ -96,9 +96,8 @@ static uint32_t segment_id(cn_judge_data_t *d, const char *segment)
     return (uint32_t)++d->n_segments;
 }
 
-int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric,
-                           cn_judge_arm_t arm, const char *segment,
-                           const double *values, size_t n)
+int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                           const char *segment, const double *values, size_t n)
 {
     if (!d || !metric || (arm != CN_ARM_STABLE && arm != CN_ARM_CANARY))
         return CN_EINVAL;
@@ -145,8 +144,7 @@ const char *cn__judge_data_segment(const cn_judge_data_t *d, uint32_t id)
     return (id >= 1 && id <= d->n_segments) ? d->segments[id - 1] : NULL;
 }
 
-double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment,
-                             size_t *n_out)
+double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment, size_t *n_out)
 {
     double *v = cn_xmallocarray(a->n ? a->n : 1, sizeof *v);
     size_t k = 0;

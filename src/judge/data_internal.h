@@ -32,7 +32,6 @@ const char *cn__judge_data_segment(const cn_judge_data_t *d, uint32_t id);
  * Copy the values of one arm, all of them (segment == UINT32_MAX) or only
  * those of one segment id, into a fresh array (caller frees; never NULL).
  */
-double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment,
-                             size_t *n_out);
+double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment, size_t *n_out);
 
 #endif

@@ -124,8 +124,7 @@ static double sample_sd(const double *v, size_t n)
  * non-inferiority with no margin can never be shown.
  */
 static size_t floor_for_means(double margin_abs, const double *s, size_t ns,
-                              const double *c, size_t nc, double alpha,
-                              double power)
+                              const double *c, size_t nc, double alpha, double power)
 {
     if (!(margin_abs > 0))
         return SIZE_MAX;
@@ -162,11 +161,10 @@ static size_t floor_for_rates(double p_stable, size_t ns, double margin_abs,
     if (p2 <= 0 || p2 >= 1)
         return 0; /* the margin spans the whole scale: trivially detectable */
     double n;
-    if (cn_stats_sample_size_noninf_props(p, margin_abs,
-                                          dir == CN_JDIR_HIGHER
-                                              ? CN_DIR_HIGHER_IS_BETTER
-                                              : CN_DIR_LOWER_IS_BETTER,
-                                          alpha, power, &n))
+    if (cn_stats_sample_size_noninf_props(
+            p, margin_abs,
+            dir == CN_JDIR_HIGHER ? CN_DIR_HIGHER_IS_BETTER : CN_DIR_LOWER_IS_BETTER,
+            alpha, power, &n))
         return SIZE_MAX;
     return (size_t)ceil(n);
 }
@@ -267,10 +265,9 @@ static int eval_location(work_t *w, double conf, double alpha_fam, double power)
         if (rc)
             return rc;
     }
-    r->min_samples = m->min_samples
-                         ? m->min_samples
-                         : floor_for_means(ni.margin_abs, w->s, w->ns, w->c, w->nc,
-                                           alpha_fam, power);
+    r->min_samples = m->min_samples ? m->min_samples
+                                    : floor_for_means(ni.margin_abs, w->s, w->ns, w->c,
+                                                      w->nc, alpha_fam, power);
     w->in_family = 1;
     return 0;
 }
@@ -296,9 +293,9 @@ static int eval_proportion(work_t *w, double conf, double alpha_fam, double powe
         }
     cn_prop_result_t pr;
     cn_direction_t dir = m->direction == CN_JDIR_HIGHER ? CN_DIR_HIGHER_IS_BETTER
-                                                       : CN_DIR_LOWER_IS_BETTER;
-    int rc = cn_stats_prop(kc, w->nc, ks, w->ns, m->margin, m->margin_kind, dir,
-                           conf, &pr);
+                                                        : CN_DIR_LOWER_IS_BETTER;
+    int rc =
+        cn_stats_prop(kc, w->nc, ks, w->ns, m->margin, m->margin_kind, dir, conf, &pr);
     if (rc)
         return rc;
     /*
@@ -362,11 +359,10 @@ static int eval_ks(work_t *w, double conf, double alpha_fam)
     r->ci_low = fmax(0, ks.d - e);
     r->ci_high = fmin(1, ks.d + e);
     /* At D = 0 the pass p-value is 4 exp(-2 max^2 h) <= alpha. */
-    r->min_samples =
-        m->min_samples
-            ? m->min_samples
-            : (size_t)ceil(2 * log(4 / alpha_fam) /
-                           (m->max_statistic * m->max_statistic));
+    r->min_samples = m->min_samples
+                         ? m->min_samples
+                         : (size_t)ceil(2 * log(4 / alpha_fam) /
+                                        (m->max_statistic * m->max_statistic));
     w->in_family = 1;
     return 0;
 }
@@ -417,10 +413,9 @@ static int eval_bootstrap(work_t *w, double conf, double alpha_fam, double power
     r->ci_high = b.ci_high;
     r->margin_abs = ma;
     set_directional_p(r, m->direction, ni_low, harm_low, ni_high, harm_high);
-    r->min_samples = m->min_samples
-                         ? m->min_samples
-                         : floor_for_means(ma, w->s, w->ns, w->c, w->nc, alpha_fam,
-                                           power);
+    r->min_samples = m->min_samples ? m->min_samples
+                                    : floor_for_means(ma, w->s, w->ns, w->c, w->nc,
+                                                      alpha_fam, power);
     w->in_family = 1;
     return 0;
 }
@@ -443,8 +438,9 @@ static int eval_psi(work_t *w)
     int enough = w->nc >= r->min_samples && w->ns >= r->min_samples;
     if (!enough) {
         r->cls = CN_CLASS_INCONCLUSIVE;
-        reason(r, "PSI %.4g with n_canary=%zu, n_stable=%zu: below the %zu per arm "
-                  "the gate needs",
+        reason(r,
+               "PSI %.4g with n_canary=%zu, n_stable=%zu: below the %zu per arm "
+               "the gate needs",
                p.psi, w->nc, w->ns, r->min_samples);
     } else if (p.psi > m->max_psi) {
         r->cls = CN_CLASS_FAIL;
@@ -508,8 +504,9 @@ static void family_reason(work_t *w, double alpha_pass, double alpha_fail)
         snprintf(effect, sizeof effect, "D=%.4g [%.4g, %.4g] vs limit %.4g", r->effect,
                  r->ci_low, r->ci_high, r->margin_abs);
     else
-        snprintf(effect, sizeof effect, "canary-stable %+.4g [%+.4g, %+.4g] vs margin %.4g",
-                 r->effect, r->ci_low, r->ci_high, r->margin_abs);
+        snprintf(effect, sizeof effect,
+                 "canary-stable %+.4g [%+.4g, %+.4g] vs margin %.4g", r->effect,
+                 r->ci_low, r->ci_high, r->margin_abs);
     switch (r->cls) {
     case CN_CLASS_FAIL:
         if (m->test == CN_JTEST_KS)
@@ -525,12 +522,14 @@ static void family_reason(work_t *w, double alpha_pass, double alpha_fail)
         break;
     default:
         if (r->p_noninf_adj <= alpha_pass)
-            reason(r, "%s: non-inferior (p_adj=%.3g) but n=%zu/%zu is below the "
-                      "%zu per arm needed to pass",
+            reason(r,
+                   "%s: non-inferior (p_adj=%.3g) but n=%zu/%zu is below the "
+                   "%zu per arm needed to pass",
                    effect, r->p_noninf_adj, w->nc, w->ns, r->min_samples);
         else
-            reason(r, "%s: not shown either way yet (p_adj non-inferior %.3g, harm "
-                      "%.3g)",
+            reason(r,
+                   "%s: not shown either way yet (p_adj non-inferior %.3g, harm "
+                   "%.3g)",
                    effect, r->p_noninf_adj, r->p_harm_adj);
         break;
     }
@@ -550,8 +549,8 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
     size_t n = 0;
     for (size_t i = 0; i < cfg->n_metrics; i++) {
         const cn_judge_metric_t *m = &cfg->metrics[i];
-        const char *src = m->test == CN_JTEST_THRESHOLD && m->source ? m->source
-                                                                     : m->name;
+        const char *src =
+            m->test == CN_JTEST_THRESHOLD && m->source ? m->source : m->name;
         const cn__judge_metric_data_t *md = cn__judge_data_metric(data, src);
         for (size_t sg = 0; sg <= nseg; sg++) {
             uint32_t seg = sg == 0 ? UINT32_MAX : (uint32_t)sg;
@@ -615,8 +614,7 @@ static int uses_family(cn_judge_test_t t)
     return t != CN_JTEST_PSI && t != CN_JTEST_THRESHOLD;
 }
 
-static void adjust_family(work_t *works, size_t n, cn_adjust_method_t method,
-                          int harm)
+static void adjust_family(work_t *works, size_t n, cn_adjust_method_t method, int harm)
 {
     double *p = cn_xmallocarray(n ? n : 1, sizeof *p);
     double *adj = cn_xmallocarray(n ? n : 1, sizeof *adj);
@@ -810,8 +808,8 @@ int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
     }
 
     /* Metric classes, score, verdict. */
-    cn_judge_class_t *cls = cn_xcalloc(cfg->n_metrics ? cfg->n_metrics : 1,
-                                       sizeof *cls);
+    cn_judge_class_t *cls =
+        cn_xcalloc(cfg->n_metrics ? cfg->n_metrics : 1, sizeof *cls);
     int critical_fail = 0, any_fail = 0, n_inconclusive = 0;
     const char *first_fail = NULL;
     for (size_t i = 0; i < cfg->n_metrics; i++) {
@@ -840,18 +838,19 @@ int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
                  first_fail, out->score, cfg->marginal_score);
     } else if (!any_fail && any_judged && out->score >= cfg->pass_score) {
         out->verdict = CN_VERDICT_PASS;
-        snprintf(out->reason, sizeof out->reason, "score %.1f >= %.1f, no metric failed",
-                 out->score, cfg->pass_score);
+        snprintf(out->reason, sizeof out->reason,
+                 "score %.1f >= %.1f, no metric failed", out->score, cfg->pass_score);
     } else {
         out->verdict = CN_VERDICT_MARGINAL;
         if (!any_judged)
             snprintf(out->reason, sizeof out->reason,
                      "no metric has enough data to judge yet");
         else if (any_fail)
-            snprintf(out->reason, sizeof out->reason,
-                     "%d metric(s) failed (first: '%s') but score %.1f > %.1f: hold for "
-                     "a human",
-                     any_fail, first_fail, out->score, cfg->marginal_score);
+            snprintf(
+                out->reason, sizeof out->reason,
+                "%d metric(s) failed (first: '%s') but score %.1f > %.1f: hold for "
+                "a human",
+                any_fail, first_fail, out->score, cfg->marginal_score);
         else
             snprintf(out->reason, sizeof out->reason,
                      "score %.1f < %.1f (%d metric(s) inconclusive): hold", out->score,

@@ -22,13 +22,13 @@
 /* ------------------------------------------------------------ config */
 
 typedef enum {
-    CN_JTEST_MWU = 0,   /* "mann-whitney": HL shift, MWU non-inferiority */
-    CN_JTEST_WELCH,     /* "welch": mean difference, Welch t */
-    CN_JTEST_PROPORTION,/* "proportion": rates from 0/1 samples */
-    CN_JTEST_KS,        /* "ks": distribution drift, two-sided */
-    CN_JTEST_PSI,       /* "psi": population stability index gate */
-    CN_JTEST_BOOTSTRAP, /* "bootstrap": difference in mean/median/p95/p99 */
-    CN_JTEST_THRESHOLD, /* "threshold": hard gate on a quantile */
+    CN_JTEST_MWU = 0,    /* "mann-whitney": HL shift, MWU non-inferiority */
+    CN_JTEST_WELCH,      /* "welch": mean difference, Welch t */
+    CN_JTEST_PROPORTION, /* "proportion": rates from 0/1 samples */
+    CN_JTEST_KS,         /* "ks": distribution drift, two-sided */
+    CN_JTEST_PSI,        /* "psi": population stability index gate */
+    CN_JTEST_BOOTSTRAP,  /* "bootstrap": difference in mean/median/p95/p99 */
+    CN_JTEST_THRESHOLD,  /* "threshold": hard gate on a quantile */
 } cn_judge_test_t;
 
 typedef enum {
@@ -39,37 +39,37 @@ typedef enum {
 } cn_judge_dir_t;
 
 typedef struct {
-    char *name;               /* metric name in the data */
+    char *name; /* metric name in the data */
     cn_judge_test_t test;
     cn_judge_dir_t direction; /* default lower-is-better */
     double margin;            /* >= 0; required for mwu/welch/proportion/
                                  bootstrap */
     cn_margin_kind_t margin_kind;
     int has_margin;
-    double weight;            /* > 0, default 1 */
-    char *group;              /* optional score group; NULL if none */
-    int critical;             /* a fail here fails the canary */
-    size_t min_samples;       /* per arm, to pass; 0 = derive from margin,
-                                 alpha and power */
+    double weight;      /* > 0, default 1 */
+    char *group;        /* optional score group; NULL if none */
+    int critical;       /* a fail here fails the canary */
+    size_t min_samples; /* per arm, to pass; 0 = derive from margin,
+                           alpha and power */
     /* ks */
-    double max_statistic;     /* fail only if D > this AND significant;
-                                 default 0.1 */
+    double max_statistic; /* fail only if D > this AND significant;
+                             default 0.1 */
     /* psi */
-    double max_psi;           /* default 0.2 */
-    size_t bins;              /* default 10 */
+    double max_psi; /* default 0.2 */
+    size_t bins;    /* default 10 */
     /* bootstrap */
     cn_boot_stat_t statistic; /* default mean */
     size_t resamples;         /* default 2000 */
     uint64_t seed;            /* default 1 */
     /* threshold */
-    char *source;             /* metric whose samples are gated; default
-                                 the metric's own name */
-    double quantile;          /* in (0,1), default 0.99 */
-    double max;               /* absolute limit on canary's quantile */
+    char *source;    /* metric whose samples are gated; default
+                        the metric's own name */
+    double quantile; /* in (0,1), default 0.99 */
+    double max;      /* absolute limit on canary's quantile */
     int has_max;
-    double max_ratio;         /* limit on canary q / stable q */
+    double max_ratio; /* limit on canary q / stable q */
     int has_max_ratio;
-    int line;                 /* line in the config file, 0 if unknown */
+    int line; /* line in the config file, 0 if unknown */
 } cn_judge_metric_t;
 
 typedef struct {
@@ -89,7 +89,7 @@ typedef struct {
     unsigned looks;                /* planned analyses, default 1 */
     cn_judge_metric_t *metrics;
     size_t n_metrics;
-    cn_judge_group_t *groups;      /* optional weights per group */
+    cn_judge_group_t *groups; /* optional weights per group */
     size_t n_groups;
 } cn_judge_config_t;
 
@@ -113,8 +113,7 @@ cn_judge_metric_t *cn_judge_config_add_metric(cn_judge_config_t *cfg,
  * declared, marginal <= pass. Returns 0 or CN_EINVAL with a message naming
  * the metric (and its line when known) in err.
  */
-int cn_judge_config_validate(const cn_judge_config_t *cfg, char *err,
-                             size_t errlen);
+int cn_judge_config_validate(const cn_judge_config_t *cfg, char *err, size_t errlen);
 
 /* Names of the enumerations, for parsing and printing. */
 int cn_judge_parse_test(const char *s, cn_judge_test_t *out);
@@ -139,9 +138,8 @@ int cn_judge_data_add(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm
                       const char *segment, double value);
 
 /* Add n observations with the same metric, arm and segment. */
-int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric,
-                           cn_judge_arm_t arm, const char *segment,
-                           const double *values, size_t n);
+int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                           const char *segment, const double *values, size_t n);
 
 /* Remove every observation, keeping allocated capacity (for simulations
  * that reuse one data set across rollouts). */
@@ -202,31 +200,31 @@ typedef struct {
 } cn_judge_arm_summary_t;
 
 typedef struct {
-    const char *name;          /* borrowed from the config */
-    char *segment;             /* NULL for the aggregate row; owned */
+    const char *name; /* borrowed from the config */
+    char *segment;    /* NULL for the aggregate row; owned */
     cn_judge_test_t test;
     cn_judge_class_t cls;
     cn_judge_arm_summary_t canary, stable;
-    double effect;             /* canary - stable in the metric's unit, or
-                                  the test's statistic (D, PSI, quantile) */
-    double ci_low, ci_high;    /* CI of the effect; NAN if none */
-    double margin_abs;         /* NAN if the test has no margin */
-    double pvalue;             /* the deciding test's raw p; NAN if none */
-    double adjusted_pvalue;    /* after correction across the family */
+    double effect;                 /* canary - stable in the metric's unit, or
+                                      the test's statistic (D, PSI, quantile) */
+    double ci_low, ci_high;        /* CI of the effect; NAN if none */
+    double margin_abs;             /* NAN if the test has no margin */
+    double pvalue;                 /* the deciding test's raw p; NAN if none */
+    double adjusted_pvalue;        /* after correction across the family */
     double p_noninf, p_noninf_adj; /* H0: canary worse by >= margin */
     double p_harm, p_harm_adj;     /* H0: canary not worse than margin */
-    size_t min_samples;        /* per arm needed to pass */
-    char reason[320];          /* one line, for people */
+    size_t min_samples;            /* per arm needed to pass */
+    char reason[320];              /* one line, for people */
 } cn_judge_row_t;
 
 typedef struct {
     cn_verdict_t verdict;
-    double score;              /* 0..100 */
-    double alpha_pass;         /* alpha spent on passing at this look (OBF) */
-    double alpha_fail;         /* alpha spent on failing at this look
-                                  (Pocock-type) */
-    cn_judge_row_t *rows;      /* aggregate row of each metric, followed by
-                                  its segment rows */
+    double score;         /* 0..100 */
+    double alpha_pass;    /* alpha spent on passing at this look (OBF) */
+    double alpha_fail;    /* alpha spent on failing at this look
+                             (Pocock-type) */
+    cn_judge_row_t *rows; /* aggregate row of each metric, followed by
+                             its segment rows */
     size_t n_rows;
     char reason[320];
 } cn_judge_result_t;

@@ -36,10 +36,10 @@ typedef struct cn_router_config_s {
 
     /* split */
     cn_traffic_t traffic; /* weight, mode, shadow share, force */
-    char *sticky_header;         /* NULL or header carrying the sticky key */
-    char *sticky_cookie;         /* NULL or cookie carrying the sticky key */
-    char *force_header;          /* "X-Canary" */
-    bool retry_on_stable;        /* true */
+    char *sticky_header;  /* NULL or header carrying the sticky key */
+    char *sticky_cookie;  /* NULL or cookie carrying the sticky key */
+    char *force_header;   /* "X-Canary" */
+    bool retry_on_stable; /* true */
 
     /* measure */
     char *segment_header;       /* NULL: no segments */

@@ -182,8 +182,8 @@ int cn_router_new(const cn_router_config_t *cfg, cn_router_t **out, char *err,
         const char *a =
             canary ? cfg->canary.items[i - cfg->stable.count] : cfg->stable.items[i];
         rc = cn_router_upstream_init(&r->upstreams[i], a,
-                                     canary ? CN_ROLE_CANARY : CN_ROLE_STABLE, i,
-                                     err, errlen);
+                                     canary ? CN_ROLE_CANARY : CN_ROLE_STABLE, i, err,
+                                     errlen);
         if (rc)
             goto fail;
     }
@@ -415,9 +415,9 @@ int cn_router_set_traffic(cn_router_t *r, const cn_traffic_t *t)
      * under the new config (the reverse can happen: a request decided under
      * the new config in the instant between the two stores is tagged with
      * the old step; it then lands in the old step's data if that step is
-     * still the shard's current one, else in the cumulative data only). Hence, after the weight is set to 0, the
-     * new step's canary request count is exactly 0: a check the tests and
-     * the benchmark read from /v1/samples. */
+     * still the shard's current one, else in the cumulative data only). Hence, after
+     * the weight is set to 0, the new step's canary request count is exactly 0: a check
+     * the tests and the benchmark read from /v1/samples. */
     int rc = cn_router_traffic_publish(&r->traffic, t);
     if (rc)
         return rc;

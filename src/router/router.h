@@ -33,9 +33,9 @@ typedef struct cn_router_s cn_router_t;
 
 /* Why a request got no usable upstream response. */
 typedef enum cn_router_failure_e {
-    CN_ROUTER_FAIL_CONNECT = 0, /* refused, unreachable, connect timeout */
-    CN_ROUTER_FAIL_RESET = 1,   /* reset or closed before a whole response */
-    CN_ROUTER_FAIL_TIMEOUT = 2, /* no response within upstream_timeout */
+    CN_ROUTER_FAIL_CONNECT = 0,      /* refused, unreachable, connect timeout */
+    CN_ROUTER_FAIL_RESET = 1,        /* reset or closed before a whole response */
+    CN_ROUTER_FAIL_TIMEOUT = 2,      /* no response within upstream_timeout */
     CN_ROUTER_FAIL_BAD_RESPONSE = 3, /* unparseable or over the limits */
     CN_ROUTER_FAIL_UNAVAILABLE = 4,  /* no healthy address to try */
 } cn_router_failure_t;
@@ -54,40 +54,40 @@ typedef enum cn_router_pred_e {
 
 /* Client-side rejections. */
 typedef enum cn_router_reject_e {
-    CN_ROUTER_REJECT_BAD_REQUEST = 0,   /* 400 */
-    CN_ROUTER_REJECT_TIMEOUT = 1,       /* 408 */
-    CN_ROUTER_REJECT_BODY_TOO_BIG = 2,  /* 413 */
-    CN_ROUTER_REJECT_HEADER_TOO_BIG = 3, /* 431 */
+    CN_ROUTER_REJECT_BAD_REQUEST = 0,     /* 400 */
+    CN_ROUTER_REJECT_TIMEOUT = 1,         /* 408 */
+    CN_ROUTER_REJECT_BODY_TOO_BIG = 2,    /* 413 */
+    CN_ROUTER_REJECT_HEADER_TOO_BIG = 3,  /* 431 */
     CN_ROUTER_REJECT_MAX_CONNECTIONS = 4, /* closed at accept */
 } cn_router_reject_t;
 #define CN_ROUTER_REJECT_COUNT 5
 
 /* The measurements of one version (role) in one segment. */
 typedef struct cn_router_cell_s {
-    char *segment;                /* label; "" when no segment header */
-    cn_role_t role;     /* stable or canary */
+    char *segment;  /* label; "" when no segment header */
+    cn_role_t role; /* stable or canary */
     /* cumulative since start */
-    uint64_t requests;            /* requests this version was asked to
-                                     answer (primary and shadow) */
-    uint64_t shadow_requests;     /* of which shadow copies */
-    uint64_t responses_by_class[6]; /* [1]..[5]: 1xx..5xx; [0] unused */
+    uint64_t requests;               /* requests this version was asked to
+                                        answer (primary and shadow) */
+    uint64_t shadow_requests;        /* of which shadow copies */
+    uint64_t responses_by_class[6];  /* [1]..[5]: 1xx..5xx; [0] unused */
     uint64_t responses_by_code[600]; /* 100..599 */
     uint64_t failures[CN_ROUTER_FAIL_COUNT];
-    uint64_t retried_on_stable;   /* canary failures answered by stable */
+    uint64_t retried_on_stable; /* canary failures answered by stable */
     uint64_t request_bytes, response_bytes;
     uint64_t predictions[CN_ROUTER_PRED_COUNT];
     double prediction_sum;
-    uint64_t *prediction_le;      /* cumulative-count buckets, one per
-                                     config bound, then +Inf */
-    cn_metrics_hist_t latency;    /* us, first byte in to last byte out */
+    uint64_t *prediction_le;   /* cumulative-count buckets, one per
+                                  config bound, then +Inf */
+    cn_metrics_hist_t latency; /* us, first byte in to last byte out */
     /* this step only */
     uint64_t step_requests;
-    uint64_t step_errors;         /* failures plus 5xx */
+    uint64_t step_errors; /* failures plus 5xx */
     cn_metrics_hist_t step_latency;
-    double *step_latency_us;      /* reservoir sample (uniform), owned */
+    double *step_latency_us; /* reservoir sample (uniform), owned */
     size_t n_step_latency;
-    uint64_t step_latency_seen;   /* values offered to the latency sample */
-    double *step_predictions;     /* reservoir sample, owned */
+    uint64_t step_latency_seen; /* values offered to the latency sample */
+    double *step_predictions;   /* reservoir sample, owned */
     size_t n_step_predictions;
     uint64_t step_predictions_seen;
 } cn_router_cell_t;
@@ -116,10 +116,10 @@ typedef struct cn_router_snapshot_s {
     uint64_t connections_total;
     uint64_t rejects[CN_ROUTER_REJECT_COUNT];
     size_t ncells;
-    cn_router_cell_t *cells;    /* sorted by role, then segment */
+    cn_router_cell_t *cells; /* sorted by role, then segment */
     size_t npairs;
-    cn_router_pair_t *pairs;    /* shadow pairs of this step (bounded by
-                                   reservoir_size, uniformly sampled) */
+    cn_router_pair_t *pairs; /* shadow pairs of this step (bounded by
+                                reservoir_size, uniformly sampled) */
     size_t nupstreams;
     cn_router_upstream_state_t *upstreams;
     const double *prediction_bounds; /* borrowed from config */
@@ -130,8 +130,8 @@ typedef struct cn_router_lookup_s {
     cn_role_t role;
     char version[64];
     char segment[128];
-    double unix_s;     /* when the response was sent */
-    bool shadowed;     /* a shadow copy also went to canary */
+    double unix_s; /* when the response was sent */
+    bool shadowed; /* a shadow copy also went to canary */
 } cn_router_lookup_t;
 
 /*

@@ -71,9 +71,8 @@ int cn_router_resolve(const char *text, struct sockaddr_storage *out, socklen_t 
     return 0;
 }
 
-int cn_router_upstream_init(cn_router_upstream_t *u, const char *text,
-                            cn_role_t role, size_t index, char *err,
-                            size_t errlen)
+int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, cn_role_t role,
+                            size_t index, char *err, size_t errlen)
 {
     memset(u, 0, sizeof *u);
     int rc = cn_router_resolve(text, &u->addr, &u->addr_len, err, errlen);

@@ -50,9 +50,8 @@ int cn_router_resolve(const char *text, struct sockaddr_storage *out, socklen_t 
                       char *err, size_t errlen);
 
 /* Initialise u for `text` (resolving it). 0 or CN_EINVAL with err. */
-int cn_router_upstream_init(cn_router_upstream_t *u, const char *text,
-                            cn_role_t role, size_t index, char *err,
-                            size_t errlen);
+int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, cn_role_t role,
+                            size_t index, char *err, size_t errlen);
 void cn_router_upstream_dispose(cn_router_upstream_t *u);
 
 /* Usable now (now_ms: monotonic milliseconds)? */

@@ -72,7 +72,7 @@ typedef struct req_s {
     uint64_t step;
     cn_router_decision_t decision;
     cn_role_t role; /* of the current attempt */
-    bool retried;             /* canary failed; now on stable */
+    bool retried;   /* canary failed; now on stable */
     bool fresh_retry_done;
     bool head;
     char *up_buf; /* the request as sent upstream (owned) */
@@ -259,8 +259,7 @@ static void pair_release(pair_t *p)
         free(p);
 }
 
-static void pair_set(cn_router_worker_t *w, pair_t *p, cn_role_t role,
-                     double v)
+static void pair_set(cn_router_worker_t *w, pair_t *p, cn_role_t role, double v)
 {
     if (!p)
         return;
@@ -804,8 +803,7 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req
 }
 
 /* Round-robin over the usable addresses of a role; NULL if none. */
-static cn_router_upstream_t *pick(cn_router_worker_t *w, cn_role_t role,
-                                  bool fail_open)
+static cn_router_upstream_t *pick(cn_router_worker_t *w, cn_role_t role, bool fail_open)
 {
     cn_router_t *r = w->router;
     size_t n = r->count[role];

@@ -304,12 +304,12 @@ int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y, size_t 
                             cn_boot_stat_t stat, size_t resamples, double confidence,
                             uint64_t seed, cn_boot_result_t *out)
 {
-    return cn_stats_bootstrap_diff_dist(x, nx, y, ny, stat, resamples, confidence,
-                                        seed, out, NULL);
+    return cn_stats_bootstrap_diff_dist(x, nx, y, ny, stat, resamples, confidence, seed,
+                                        out, NULL);
 }
 
-int cn_stats_bootstrap_diff_dist(const double *x, size_t nx, const double *y,
-                                 size_t ny, cn_boot_stat_t stat, size_t resamples,
+int cn_stats_bootstrap_diff_dist(const double *x, size_t nx, const double *y, size_t ny,
+                                 cn_boot_stat_t stat, size_t resamples,
                                  double confidence, uint64_t seed,
                                  cn_boot_result_t *out, double *diffs_out)
 {

@@ -173,7 +173,9 @@ static void pairmat_init(pairmat_t *pm, const double *xs, size_t n,
      * call is an mmap/munmap pair every time, which dominated the judge's
      * many small calls (and more so under ASan). */
     size_t s_used = (na + pm->nb) / 4;
-    s_used = s_used < SAMPLE_MIN ? SAMPLE_MIN : s_used > SAMPLE_MAX ? SAMPLE_MAX : s_used;
+    s_used = s_used < SAMPLE_MIN   ? SAMPLE_MIN
+             : s_used > SAMPLE_MAX ? SAMPLE_MAX
+                                   : s_used;
     uint64_t need = pm->active <= pm->brute
                         ? pm->active
                         : (pm->brute > s_used ? pm->brute : (uint64_t)s_used);

@@ -44,9 +44,9 @@
  *
  * Memory, and why we do not call cn_stats_sort(). The sort is the LSD radix
  * sort of sort.c (cn__stats_sort_keys, radix.h), run here on the
- * order-preserving integer keys directly: one allocation holds x's keys, y's keys and a single scratch
- * buffer that both sorts share (24 MB at 10^6 + 10^6), the byte histograms
- * are built in the same pass that checks finiteness, and the merge compares
+ * order-preserving integer keys directly: one allocation holds x's keys, y's keys and a
+ * single scratch buffer that both sorts share (24 MB at 10^6 + 10^6), the byte
+ * histograms are built in the same pass that checks finiteness, and the merge compares
  * keys, so nothing is converted back to doubles. cn_stats_sort() on two
  * sorted copies needs 48 MB in six allocations. The difference is mostly
  * page faults: on the reference VM a first touch costs ~10 us per 4 KB
@@ -78,7 +78,8 @@ void cn_stats_mwu_opts_init(cn_mwu_opts_t *opts)
  * Fill keys[0..n) from v and the eight byte histograms of the keys, in one
  * read pass. Returns 0, or CN_ENONFINITE at the first NaN or infinity.
  */
-static int load_keys(const double *v, size_t n, uint64_t *keys, cn__stats_histogram_t count)
+static int load_keys(const double *v, size_t n, uint64_t *keys,
+                     cn__stats_histogram_t count)
 {
     memset(count, 0, sizeof(cn__stats_histogram_t));
     for (size_t i = 0; i < n; i++) {

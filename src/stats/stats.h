@@ -101,7 +101,7 @@ int cn_stats_wilcox_quantile(double p, size_t n, size_t m, double *out);
 /* -------------------------------------------------------- Mann-Whitney U */
 
 typedef enum {
-    CN_MWU_AUTO = 0,   /* scipy 1.10: exact if min(n,m) <= 8 and no ties */
+    CN_MWU_AUTO = 0, /* scipy 1.10: exact if min(n,m) <= 8 and no ties */
     CN_MWU_EXACT,
     CN_MWU_ASYMPTOTIC, /* tie-corrected normal approximation */
 } cn_mwu_method_t;
@@ -116,10 +116,10 @@ typedef struct {
 void cn_stats_mwu_opts_init(cn_mwu_opts_t *opts);
 
 typedef struct {
-    double u;                /* U statistic of x: #{x_i > y_j} + 0.5 ties */
+    double u; /* U statistic of x: #{x_i > y_j} + 0.5 ties */
     double pvalue;
-    double z;                /* normal score (asymptotic) or NAN (exact) */
-    cn_mwu_method_t method;  /* the method actually used */
+    double z;               /* normal score (asymptotic) or NAN (exact) */
+    cn_mwu_method_t method; /* the method actually used */
 } cn_mwu_result_t;
 
 /* Match scipy.stats.mannwhitneyu(x, y, ...). nx, ny >= 1. */
@@ -138,16 +138,16 @@ const char *cn_stats_mwu_method_name(cn_mwu_method_t m);
  * overflows). n or m == 0: CN_ETOOFEW; n or m > UINT32_MAX: CN_ETOOBIG;
  * non-finite values: CN_ENONFINITE; unsorted input or k >= n*m: CN_EINVAL.
  */
-int cn_stats_pairdiff_select(const double *xs, size_t n, const double *ys,
-                             size_t m, uint64_t k, double *out);
+int cn_stats_pairdiff_select(const double *xs, size_t n, const double *ys, size_t m,
+                             uint64_t k, double *out);
 
 typedef struct {
-    double estimate;  /* median of all x_i - y_j (mean of the two middle
-                         differences when n*m is even, as R) */
-    double ci_low;    /* an exact pairwise difference */
-    double ci_high;   /* an exact pairwise difference */
+    double estimate;            /* median of all x_i - y_j (mean of the two middle
+                                   differences when n*m is even, as R) */
+    double ci_low;              /* an exact pairwise difference */
+    double ci_high;             /* an exact pairwise difference */
     double achieved_confidence; /* coverage of the chosen order statistics */
-    int exact;        /* 1 if the exact Wilcoxon distribution was used */
+    int exact;                  /* 1 if the exact Wilcoxon distribution was used */
 } cn_hl_result_t;
 
 /*
@@ -166,10 +166,10 @@ int cn_stats_hl(const double *x, size_t nx, const double *y, size_t ny,
 
 typedef struct {
     double t;
-    double df;       /* Welch-Satterthwaite */
+    double df; /* Welch-Satterthwaite */
     double pvalue;
     double mean_x, mean_y;
-    double se;       /* standard error of mean_x - mean_y */
+    double se; /* standard error of mean_x - mean_y */
 } cn_welch_result_t;
 
 /* Match scipy.stats.ttest_ind(x, y, equal_var=False). nx, ny >= 2.
@@ -179,8 +179,8 @@ int cn_stats_welch(const double *x, size_t nx, const double *y, size_t ny,
 
 /* Confidence interval for mean_x - mean_y from a Welch result, at the given
  * two-sided confidence level, using the t distribution with r->df. */
-int cn_stats_welch_ci(const cn_welch_result_t *r, double confidence,
-                      double *lo, double *hi);
+int cn_stats_welch_ci(const cn_welch_result_t *r, double confidence, double *lo,
+                      double *hi);
 
 /* ------------------------------------------------ non-inferiority basics */
 
@@ -206,17 +206,17 @@ int cn_stats_parse_margin(const char *s, double *margin, cn_margin_kind_t *kind)
 /* ------------------------------------------------- two proportions */
 
 typedef struct {
-    double p_x, p_y;       /* observed rates */
-    double diff;           /* p_x - p_y */
-    double se_unpooled;    /* sqrt(p_x q_x / n_x + p_y q_y / n_y) */
-    double ci_low, ci_high;/* Wald CI of diff at the requested confidence */
-    double margin_abs;     /* the margin the NI test used, absolute */
-    double z_noninf;       /* unpooled Wald z against the margin */
-    double p_noninf;       /* one-sided p of H0 "x worse by >= margin" */
-    double z_pooled;       /* pooled z for H0 p_x == p_y */
-    double p_equal;        /* two-sided p of the pooled test */
-    int adjusted;          /* 1 if the Wald se was 0 (every arm all 0 or all
-                              1) and the NI test and CI used Agresti-Caffo */
+    double p_x, p_y;        /* observed rates */
+    double diff;            /* p_x - p_y */
+    double se_unpooled;     /* sqrt(p_x q_x / n_x + p_y q_y / n_y) */
+    double ci_low, ci_high; /* Wald CI of diff at the requested confidence */
+    double margin_abs;      /* the margin the NI test used, absolute */
+    double z_noninf;        /* unpooled Wald z against the margin */
+    double p_noninf;        /* one-sided p of H0 "x worse by >= margin" */
+    double z_pooled;        /* pooled z for H0 p_x == p_y */
+    double p_equal;         /* two-sided p of the pooled test */
+    int adjusted;           /* 1 if the Wald se was 0 (every arm all 0 or all
+                               1) and the NI test and CI used Agresti-Caffo */
 } cn_prop_result_t;
 
 /*
@@ -238,22 +238,21 @@ typedef enum {
 } cn_ks_method_t;
 
 typedef struct {
-    double d;          /* the D statistic for the chosen alternative */
+    double d; /* the D statistic for the chosen alternative */
     double pvalue;
     cn_ks_method_t method; /* the method actually used */
 } cn_ks_result_t;
 
 /* Match scipy.stats.ks_2samp(x, y, alternative, method). nx, ny >= 1. */
 int cn_stats_ks2(const double *x, size_t nx, const double *y, size_t ny,
-                 cn_alternative_t alt, cn_ks_method_t method,
-                 cn_ks_result_t *out);
+                 cn_alternative_t alt, cn_ks_method_t method, cn_ks_result_t *out);
 const char *cn_stats_ks_method_name(cn_ks_method_t m);
 
 /* ------------------------------------------ population stability index */
 
 typedef struct {
     double psi;
-    size_t bins;   /* bins actually used after merging duplicate edges */
+    size_t bins; /* bins actually used after merging duplicate edges */
 } cn_psi_result_t;
 
 /*
@@ -261,8 +260,8 @@ typedef struct {
  * y (`bins` equal-mass bins, 10 by default when bins == 0). Formula and the
  * empty-bin rule in docs/STATS.md.
  */
-int cn_stats_psi(const double *x, size_t nx, const double *y, size_t ny,
-                 size_t bins, cn_psi_result_t *out);
+int cn_stats_psi(const double *x, size_t nx, const double *y, size_t ny, size_t bins,
+                 cn_psi_result_t *out);
 
 /* ------------------------------------------------------------ bootstrap */
 
@@ -287,10 +286,9 @@ typedef struct {
  * independently with replacement. Deterministic for a given seed.
  * resamples >= 100; confidence in (0,1).
  */
-int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y,
-                            size_t ny, cn_boot_stat_t stat, size_t resamples,
-                            double confidence, uint64_t seed,
-                            cn_boot_result_t *out);
+int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y, size_t ny,
+                            cn_boot_stat_t stat, size_t resamples, double confidence,
+                            uint64_t seed, cn_boot_result_t *out);
 
 /*
  * The same, also copying the sorted bootstrap distribution of the
@@ -298,8 +296,8 @@ int cn_stats_bootstrap_diff(const double *x, size_t nx, const double *y,
  * caller can read tail probabilities (e.g. bootstrap p-values against a
  * margin) from the very resamples behind the interval.
  */
-int cn_stats_bootstrap_diff_dist(const double *x, size_t nx, const double *y,
-                                 size_t ny, cn_boot_stat_t stat, size_t resamples,
+int cn_stats_bootstrap_diff_dist(const double *x, size_t nx, const double *y, size_t ny,
+                                 cn_boot_stat_t stat, size_t resamples,
                                  double confidence, uint64_t seed,
                                  cn_boot_result_t *out, double *diffs_out);
 
@@ -315,19 +313,19 @@ int cn_stats_bootstrap_diff_dist(const double *x, size_t nx, const double *y,
  * closed form. power must exceed alpha. The result is not rounded; callers
  * take ceil().
  */
-int cn_stats_sample_size_means(double delta, double sd, double alpha,
-                               double power, int two_sided, double *n_out);
+int cn_stats_sample_size_means(double delta, double sd, double alpha, double power,
+                               int two_sided, double *n_out);
 
 /* Power of the same test at n per arm. */
-int cn_stats_power_means(double delta, double sd, double alpha, double n,
-                         int two_sided, double *power_out);
+int cn_stats_power_means(double delta, double sd, double alpha, double n, int two_sided,
+                         double *power_out);
 
 /*
  * Per-arm sample size to detect rate p2 against p1 (p1 != p2, both in
  * (0,1)); formula in docs/STATS.md.
  */
-int cn_stats_sample_size_props(double p1, double p2, double alpha,
-                               double power, int two_sided, double *n_out);
+int cn_stats_sample_size_props(double p1, double p2, double alpha, double power,
+                               int two_sided, double *n_out);
 /*
  * Per-arm sample size for a non-inferiority design on a rate p with an
  * absolute margin m, powered for both of the judge's decisions: passing a
@@ -340,8 +338,8 @@ int cn_stats_sample_size_props(double p1, double p2, double alpha,
 int cn_stats_sample_size_noninf_props(double p, double margin, cn_direction_t dir,
                                       double alpha, double power, double *n_out);
 
-int cn_stats_power_props(double p1, double p2, double alpha, double n,
-                         int two_sided, double *power_out);
+int cn_stats_power_props(double p1, double p2, double alpha, double n, int two_sided,
+                         double *power_out);
 
 /* ------------------------------------------------ multiple testing */
 
@@ -369,11 +367,11 @@ typedef enum {
 
 typedef struct {
     cn_ni_test_t test;
-    double margin;          /* >= 0 */
-    cn_margin_kind_t kind;  /* relative: fraction of the stable statistic
-                               (mean for Welch, median for MWU) */
+    double margin;         /* >= 0 */
+    cn_margin_kind_t kind; /* relative: fraction of the stable statistic
+                              (mean for Welch, median for MWU) */
     cn_direction_t direction;
-    double confidence;      /* for the CI; e.g. 0.95 */
+    double confidence; /* for the CI; e.g. 0.95 */
 } cn_ni_opts_t;
 
 typedef struct {

@@ -357,8 +357,8 @@ const char *cn_store_path(const cn_store_t *s)
 /* ----------------------------------------------------------- traffic */
 
 /* A row's columns (weight, mode, shadow, force) into *t, checked. */
-static int row_traffic(cn_store_t *s, sqlite3_stmt *st, int first,
-                       cn_traffic_t *t, char *err, size_t errlen)
+static int row_traffic(cn_store_t *s, sqlite3_stmt *st, int first, cn_traffic_t *t,
+                       char *err, size_t errlen)
 {
     int64_t weight = sqlite3_column_int64(st, first);
     const unsigned char *mode = sqlite3_column_text(st, first + 1);
@@ -385,8 +385,8 @@ static int row_traffic(cn_store_t *s, sqlite3_stmt *st, int first,
     return 0;
 }
 
-int cn_store_load_traffic(cn_store_t *s, cn_traffic_t *out, bool *found,
-                          char *err, size_t errlen)
+int cn_store_load_traffic(cn_store_t *s, cn_traffic_t *out, bool *found, char *err,
+                          size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';

@@ -82,8 +82,8 @@ const char *cn_store_path(const cn_store_t *s);
  * A saved row that is out of range (edited by hand) is CN_EINVAL, naming
  * the file and the column.
  */
-int cn_store_load_traffic(cn_store_t *s, cn_traffic_t *out, bool *found,
-                          char *err, size_t errlen);
+int cn_store_load_traffic(cn_store_t *s, cn_traffic_t *out, bool *found, char *err,
+                          size_t errlen);
 
 /*
  * Save t as the current split and append it to traffic_history with the

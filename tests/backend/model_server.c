@@ -20,6 +20,11 @@
  *                             "requests_after_exact": false if some of them
  *                             may be older than the last 65536 remembered
  *   POST /admin/reset-stats   zeroes the counters above
+ *   POST /admin/health        body {"healthy":false} or {"healthy":true}:
+ *                             from now on /healthz answers 503 or 200
+ *                             (model requests are answered as before); the
+ *                             integration tests use it to make a canary
+ *                             unhealthy and bring it back without a restart
  *
  * The arrival times in /stats are CLOCK_REALTIME nanoseconds taken when the
  * first byte of the request is parsed, so a benchmark on the same machine
@@ -690,6 +695,26 @@ static void answer_stats(conn_t *c, bool head_only, bool close)
     render(c, 200, "application/json", body->data, body->len, head_only, close);
 }
 
+/* POST /admin/health: {"healthy": BOOL} switches what /healthz answers.
+ * Anything else is a 400 and changes nothing. */
+static void answer_set_health(conn_t *c, bool close)
+{
+    json_t *root = NULL;
+    if (c->body.len > 0 && c->body.len < MAX_KEPT_BODY_BYTES)
+        root = json_loadb(c->body.data, c->body.len, 0, NULL);
+    json_t *healthy = root ? json_object_get(root, "healthy") : NULL;
+    if (!json_is_boolean(healthy)) {
+        const char msg[] = "expected {\"healthy\": true|false}\n";
+        render(c, 400, "text/plain", msg, sizeof msg - 1, false, close);
+    } else {
+        opt.unhealthy = !json_is_true(healthy);
+        const char *body =
+            opt.unhealthy ? "{\"healthy\":false}\n" : "{\"healthy\":true}\n";
+        render(c, 200, "application/json", body, strlen(body), false, close);
+    }
+    json_decref(root);
+}
+
 static int on_message_complete(http_parser *p)
 {
     conn_t *c = p->data;
@@ -721,6 +746,12 @@ static int on_message_complete(http_parser *p)
             render(c, 405, "text/plain", "use GET\n", 8, head_only, close);
         else
             answer_stats(c, head_only, close);
+        emit(c, 0, close);
+    } else if (path_is(c, "/admin/health")) {
+        if (p->method != HTTP_POST)
+            render(c, 405, "text/plain", "use POST\n", 9, head_only, close);
+        else
+            answer_set_health(c, close);
         emit(c, 0, close);
     } else if (path_is(c, "/admin/reset-stats")) {
         if (p->method != HTTP_POST) {
@@ -879,10 +910,13 @@ static void usage(FILE *out)
           "  --drop                reset the connection on a model request, "
           "unanswered\n"
           "  --stall               read model requests, never answer them\n"
-          "  --unhealthy           GET /healthz answers 503\n"
+          "  --unhealthy           GET /healthz answers 503 (until POST "
+          "/admin/health\n"
+          "                        {\"healthy\":true})\n"
           "  --seed N              seed of --fail-rate's generator (default: "
           "time)\n"
-          "Own paths: GET /healthz, GET /stats, POST /admin/reset-stats.\n",
+          "Own paths: GET /healthz, GET /stats, POST /admin/reset-stats,\n"
+          "POST /admin/health {\"healthy\":BOOL}.\n",
           out);
 }
 

@@ -14,8 +14,8 @@ json_t *golden_load(const char *name)
     snprintf(path, sizeof path, "%s/%s.json", dir ? dir : "tests/golden", name);
     json_error_t err;
     json_t *root = json_load_file(path, 0, &err);
-    cr_assert(root != NULL, "cannot load golden file %s: %s (line %d)", path,
-              err.text, err.line);
+    cr_assert(root != NULL, "cannot load golden file %s: %s (line %d)", path, err.text,
+              err.line);
     return root;
 }
 

@@ -36,7 +36,7 @@ int golden_close(double got, double want, double rel);
 
 #define GOLDEN_REL 1e-9
 
-#define assert_golden(got, want, rel, ...)                                    \
+#define assert_golden(got, want, rel, ...)                                             \
     cr_assert(golden_close((got), (want), (rel)), __VA_ARGS__)
 
 #endif

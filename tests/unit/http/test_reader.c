@@ -1017,7 +1017,8 @@ Test(http, flags_expect_100_continue_once_the_head_is_complete)
     cn_http_reader_next(&r);
     cr_assert_not(r.expect_continue, "cleared for the next message");
     /* HTTP/1.0 has no interim responses */
-    const char *old = "POST /p HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    const char *old =
+        "POST /p HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
     cn_http_reader_reset(&r);
     cr_assert_eq(cn_http_reader_feed(&r, old, strlen(old), &used), CN_HTTP_NEED_MORE);
     cr_assert_not(r.expect_continue);

@@ -50,8 +50,8 @@ static void lognormal(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm
                           scale * gsl_ran_lognormal(rng, log(40), 0.5));
 }
 
-static void rate(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
-                 size_t n, double p)
+static void rate(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm, size_t n,
+                 double p)
 {
     for (size_t i = 0; i < n; i++)
         cn_judge_data_add(d, metric, arm, NULL, gsl_rng_uniform(rng) < p ? 1 : 0);
@@ -180,8 +180,8 @@ Test(judge, gross_failures_fail_at_the_first_of_six_looks_with_50_per_arm)
     cn_judge_config_t cfg;
     cn_judge_config_init(&cfg);
     cfg.looks = 6;
-    cn_judge_metric_t *e = add(&cfg, "error", CN_JTEST_PROPORTION, 0.005,
-                               CN_MARGIN_ABSOLUTE);
+    cn_judge_metric_t *e =
+        add(&cfg, "error", CN_JTEST_PROPORTION, 0.005, CN_MARGIN_ABSOLUTE);
     e->critical = 1;
     add(&cfg, "latency_ms", CN_JTEST_MWU, 0.05, CN_MARGIN_RELATIVE);
     cn_judge_look_t look = cn_judge_look_index(1, 6);
@@ -270,7 +270,8 @@ Test(judge, score_weights_passing_metrics_and_a_fail_above_marginal_holds)
     lognormal(d, "b", CN_ARM_CANARY, NULL, 4000, 1.5);
     cn_judge_result_t r;
     cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
-    cr_assert_eq(row(&r, "a", NULL)->cls, CN_CLASS_PASS, "%s", row(&r, "a", NULL)->reason);
+    cr_assert_eq(row(&r, "a", NULL)->cls, CN_CLASS_PASS, "%s",
+                 row(&r, "a", NULL)->reason);
     cr_assert_eq(row(&r, "b", NULL)->cls, CN_CLASS_FAIL);
     cr_assert_float_eq(r.score, 75, 1e-12);
     /* One non-critical fail with score 75 > 60: a human decides. */

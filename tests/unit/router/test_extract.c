@@ -390,14 +390,14 @@ Test(extract, fast_path_agrees_with_jansson)
          "\"datatype\":\"FP64\",\"data\":[0.25]}]}"},
         {"/predictions/0", " { \"predictions\" : [ [ 0.5 ] ] } \n"},
         {"/predictions/0", "{\"predictions\":[true]}"},
-        {"/a", "{\"a\":1,\"a\":2}"},                 /* repeated key: last wins */
+        {"/a", "{\"a\":1,\"a\":2}"}, /* repeated key: last wins */
         {"/a", "{\"a\":{\"b\":1},\"a\":3}"},
-        {"/a", "{\"a\":1e308,\"b\":1e309}"},         /* overflow elsewhere */
+        {"/a", "{\"a\":1e308,\"b\":1e309}"}, /* overflow elsewhere */
         {"/a", "{\"a\":12345678901234567890123456789012345678901234}"},
         {"/a", "{\"a\":-0.0e-99}"},
-        {"/a", "{\"a\":1,\"s\":\"caf\\u00e9\"}"},    /* escape: jansson decides */
-        {"/a", "{\"a\":1,\"s\":\"caf\xc3\xa9\"}"},   /* UTF-8: jansson decides */
-        {"/a", "{\"a\":1,\"s\":\"bad \xff\"}"},      /* invalid UTF-8 */
+        {"/a", "{\"a\":1,\"s\":\"caf\\u00e9\"}"},  /* escape: jansson decides */
+        {"/a", "{\"a\":1,\"s\":\"caf\xc3\xa9\"}"}, /* UTF-8: jansson decides */
+        {"/a", "{\"a\":1,\"s\":\"bad \xff\"}"},    /* invalid UTF-8 */
         {"/a", "{\"a\":01}"},
         {"/a", "{\"a\":1} x"},
         {"/a", "{\"a\":[1,2]}"},
@@ -415,7 +415,8 @@ Test(extract, fast_path_agrees_with_jansson)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cn_router_pointer_t p;
         char err[200];
-        cr_assert_eq(cn_router_pointer_compile(cases[i].pointer, &p, err, sizeof err), 0);
+        cr_assert_eq(cn_router_pointer_compile(cases[i].pointer, &p, err, sizeof err),
+                     0);
         double a = -1, b = -1;
         size_t n = strlen(cases[i].body);
         int ra = cn_router_extract_prediction(&p, cases[i].body, n, &a);

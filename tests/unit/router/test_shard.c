@@ -24,8 +24,8 @@ static cn_router_shard_params_t params(unsigned max_segments, size_t reservoir,
     return p;
 }
 
-static cn_router_obs_t ok_obs(cn_role_t role, uint64_t latency_us,
-                              double prediction, uint64_t step)
+static cn_router_obs_t ok_obs(cn_role_t role, uint64_t latency_us, double prediction,
+                              uint64_t step)
 {
     cn_router_obs_t o = {0};
     o.role = role;
@@ -183,8 +183,8 @@ Test(shard, request_id_map_keeps_the_newest_entries)
     for (int i = 0; i < 6; i++) {
         snprintf(id, sizeof id, "req-%d", i);
         cn_router_shard_remember(&sh, id, strlen(id),
-                                 i % 2 ? CN_ROLE_CANARY : CN_ROLE_STABLE, eu,
-                                 false, 1000.0 + i);
+                                 i % 2 ? CN_ROLE_CANARY : CN_ROLE_STABLE, eu, false,
+                                 1000.0 + i);
     }
     cn_router_lookup_t l;
     cr_assert_not(cn_router_shard_find(&sh, "req-0", 5, &l));

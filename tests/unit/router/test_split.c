@@ -45,12 +45,12 @@ static void assert_count_in_interval(const char *what, uint64_t count, uint64_t 
 }
 
 static cn_traffic_t traffic(cn_traffic_mode_t mode, unsigned weight_bp,
-                                   unsigned shadow_bp, bool force)
+                            unsigned shadow_bp, bool force)
 {
     cn_traffic_t t = {.canary_weight_bp = (uint16_t)weight_bp,
-                             .shadow_bp = (uint16_t)shadow_bp,
-                             .mode = mode,
-                             .force_enabled = force};
+                      .shadow_bp = (uint16_t)shadow_bp,
+                      .mode = mode,
+                      .force_enabled = force};
     return t;
 }
 
@@ -86,8 +86,7 @@ Test(split, random_fraction_within_binomial_interval)
 {
     const uint64_t n = 1000000;
     for (size_t w = 0; w < N_WEIGHTS; w++) {
-        cn_traffic_t t =
-            traffic(CN_TRAFFIC_MODE_RANDOM, split_weights_bp[w], 0, false);
+        cn_traffic_t t = traffic(CN_TRAFFIC_MODE_RANDOM, split_weights_bp[w], 0, false);
         uint64_t rng = 0x5eed0000u + w, canary = 0;
         for (uint64_t i = 0; i < n; i++) {
             cn_router_decision_t d = decide(&t, NULL, &rng);
@@ -182,8 +181,7 @@ Test(split, sticky_fraction_within_binomial_interval)
     for (size_t w = 0; w < N_WEIGHTS; w++) {
         if (split_weights_bp[w] * n / 10000 < 100)
             continue; /* too few expected to use the normal approximation */
-        cn_traffic_t t =
-            traffic(CN_TRAFFIC_MODE_STICKY, split_weights_bp[w], 0, false);
+        cn_traffic_t t = traffic(CN_TRAFFIC_MODE_STICKY, split_weights_bp[w], 0, false);
         uint64_t canary = 0;
         for (uint64_t i = 0; i < n; i++) {
             snprintf(key, sizeof key, "user-%llu@example.com", (unsigned long long)i);
@@ -295,8 +293,7 @@ Test(split, shadow_serves_stable_and_copies_the_share)
     char key[32];
     uint64_t rng = 17;
     for (size_t s = 0; s < sizeof shares_bp / sizeof shares_bp[0]; s++) {
-        cn_traffic_t t =
-            traffic(CN_TRAFFIC_MODE_SHADOW, 10000, shares_bp[s], false);
+        cn_traffic_t t = traffic(CN_TRAFFIC_MODE_SHADOW, 10000, shares_bp[s], false);
         uint64_t copies = 0;
         for (uint64_t i = 0; i < n; i++) {
             snprintf(key, sizeof key, "u%llu", (unsigned long long)i);

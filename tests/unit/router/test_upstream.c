@@ -47,9 +47,9 @@ Test(upstream, passive_failures_mark_down_for_the_cooldown_and_success_resets)
 {
     cn_router_upstream_t u;
     char err[200];
-    cr_assert_eq(cn_router_upstream_init(&u, "127.0.0.1:1", CN_ROLE_CANARY, 0, err,
-                                         sizeof err),
-                 0);
+    cr_assert_eq(
+        cn_router_upstream_init(&u, "127.0.0.1:1", CN_ROLE_CANARY, 0, err, sizeof err),
+        0);
     uint64_t now = 1000000;
     cr_assert(cn_router_upstream_usable(&u, now));
     cn_router_upstream_failure(&u, now, 3, 5000);

@@ -30,8 +30,7 @@ static void check_against_qsort(double *v, size_t n)
     qsort(ref, n, sizeof *ref, cmp_double);
     cn_stats_sort(v, n);
     for (size_t i = 0; i < n; i++)
-        cr_assert(v[i] == ref[i], "n=%zu: position %zu: %g != %g", n, i, v[i],
-                  ref[i]);
+        cr_assert(v[i] == ref[i], "n=%zu: position %zu: %g != %g", n, i, v[i], ref[i]);
     free(ref);
 }
 
@@ -54,8 +53,8 @@ Test(sort, orders_mixed_sign_values_like_qsort_at_every_size)
 Test(sort, handles_extremes_subnormals_and_heavy_ties)
 {
     double v[200];
-    double special[] = {DBL_MAX, -DBL_MAX, DBL_MIN, -DBL_MIN, 4.9e-324, -4.9e-324,
-                        0.0, 1.0, -1.0, 1e300};
+    double special[] = {DBL_MAX,   -DBL_MAX, DBL_MIN, -DBL_MIN, 4.9e-324,
+                        -4.9e-324, 0.0,      1.0,     -1.0,     1e300};
     for (size_t i = 0; i < 200; i++)
         v[i] = special[(i * 7) % 10];
     check_against_qsort(v, 200);

@@ -221,9 +221,9 @@ Test(store, the_split_survives_a_reopen)
 {
     const char *path = in_dir("state.db");
     const cn_traffic_t t = {.canary_weight_bp = 750,
-                                   .shadow_bp = 500,
-                                   .mode = CN_TRAFFIC_MODE_STICKY,
-                                   .force_enabled = true};
+                            .shadow_bp = 500,
+                            .mode = CN_TRAFFIC_MODE_STICKY,
+                            .force_enabled = true};
     cn_store_t *s = open_ok(path);
     save_ok(s, t, "admin 10.0.0.7");
     cn_store_close(s);
