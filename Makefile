@@ -4,6 +4,7 @@
 # binary, the tests and the benchmarks link.
 #
 #   make            build everything into build/
+#   make check      lint (format, module arrows, build flags), unit, integration
 #   make test       install deps, build, run unit + integration tests, then
 #                   rebuild into build-asan/ and run it all again under
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
@@ -29,11 +30,18 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The project's own flags live apart from CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS,
+# which are the user's: `make CFLAGS=-O0` changes the optimisation and keeps
+# the include paths, the warnings and the libraries. The user's flags come
+# last, so they can override ours (-O0, -Wno-error).
 CFLAGS  ?= $(OPT)
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-           -Wstrict-prototypes -Wmissing-prototypes -Isrc $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
-LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(PKG_LIBS) -lhttp_parser -lm -lpthread
+CN_CPPFLAGS := -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+CN_CFLAGS   := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+               -Wmissing-prototypes $(SANFLAGS) -MMD -MP
+CN_LDFLAGS  := $(SANFLAGS)
+CN_LDLIBS   := $(PKG_LIBS) -lhttp_parser -lm -lpthread
+COMPILE  = $(CC) $(CN_CPPFLAGS) $(CPPFLAGS) $(CN_CFLAGS) $(CFLAGS)
+LINK     = $(CC) $(CN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CN_LDLIBS) $(LDLIBS)
 
 LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -43,8 +51,8 @@ UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
-.PHONY: all deps test check unit integration demo bench bench-router golden clean format fuzz \
-        fuzz-smoke
+.PHONY: all deps test check lint format-check include-check flags-check unit integration \
+        demo bench bench-router golden clean format fuzz fuzz-smoke
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
      $(BUILD)/model-server $(BUILD)/idle-conns
@@ -54,29 +62,35 @@ $(BUILD)/libcanary.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/canary: $(CLI_OBJS) $(BUILD)/libcanary.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK)
 
 $(BUILD)/bench-stats: $(BUILD)/obj/bench/bench_stats.o $(BUILD)/libcanary.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK)
 
 $(BUILD)/judge-sim: $(BUILD)/obj/tests/sim/judge_sim.o $(BUILD)/libcanary.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK)
 
 # A real HTTP model server for the tests and benchmarks (libuv): answers
 # KServe v2 JSON, can be told to fail, stall or slow down.
 $(BUILD)/model-server: $(BUILD)/obj/tests/backend/model_server.o $(BUILD)/libcanary.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK)
 
 # Opens and holds N idle keep-alive connections (memory benchmark).
 $(BUILD)/idle-conns: $(BUILD)/obj/bench/idle_conns.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK)
 
 $(BUILD)/test-unit: $(UNIT_OBJS) $(BUILD)/libcanary.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+	$(LINK) -lcriterion
+
+# Only test code sees tests/unit (the test helpers): the library, the
+# binary and the benchmarks are built without it.
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(COMPILE) -Itests/unit -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+	$(COMPILE) -c -o $@ $<
 
 deps:
 	@scripts/deps.sh
@@ -88,7 +102,21 @@ test: deps
 	$(MAKE) SAN=1 check
 	$(MAKE) fuzz-smoke
 
-check: unit integration
+check: lint unit integration
+
+# Checks of the tree itself, quick: the format, the module arrows of
+# docs/ARCHITECTURE.md (and the checker's own self-test), the build flags.
+lint: format-check include-check flags-check
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+include-check:
+	tools/check-includes-test.sh
+	tools/check-includes.sh docs/ARCHITECTURE.md src
+
+flags-check:
+	tools/check-build-flags.sh
 
 unit: $(BUILD)/test-unit
 	$(BUILD)/test-unit --jobs 2
