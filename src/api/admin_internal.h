@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The admin server's state, shared by admin.c (sockets, libuv), routes.c
- * (the route table and dispatch) and the resource files (health.c,
- * metrics.c, traffic.c, versions.c, samples.c, requests.c). Not for other
- * modules: use api/admin.h.
+ * (the route table and dispatch), change.c (PUTs to the controller) and the
+ * resource files (res_health.c, res_metrics.c, res_traffic.c,
+ * res_versions.c, res_samples.c, res_requests.c; named apart from other
+ * modules' objects, which share one archive). Not for other modules: use
+ * api/admin.h.
  */
 #ifndef CN_API_ADMIN_INTERNAL_H
 #define CN_API_ADMIN_INTERNAL_H

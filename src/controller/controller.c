@@ -215,8 +215,9 @@ static void work_cb(uv_work_t *w)
     res->step.generation = cmd->next_gen.number;
     res->step.started_unix_s = now_unix_s();
     if (c->store) {
-        rc = cn_store_save_traffic(c->store, &cmd->next_gen.traffic, cmd->change.who,
-                                   err, sizeof err);
+        /* The split and both sets with their history, in one transaction. */
+        rc = cn_store_save_generation(c->store, &cmd->next_gen, cmd->change.who, err,
+                                      sizeof err);
         if (rc) {
             snprintf(res->error, sizeof res->error, "published, but not stored: %s",
                      err);

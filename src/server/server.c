@@ -18,6 +18,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
@@ -51,10 +52,9 @@ static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t 
 
 /* ------------------------------------------------------------ state */
 
-/* The generation the config describes. */
+/* The generation the config describes (g initialised). */
 static void config_generation(const cn_router_config_t *cfg, cn_generation_t *g)
 {
-    cn_generation_init(g);
     g->number = 1;
     g->traffic = cfg->traffic;
     const cn_router_addr_list_t *lists[CN_ROLE_COUNT] = {&cfg->stable, &cfg->canary};
@@ -67,39 +67,103 @@ static void config_generation(const cn_router_config_t *cfg, cn_generation_t *g)
     }
 }
 
-/*
- * Apply the stored state to cfg (state wins), or store the configured one
- * if the file holds none. Returns a sysexits code.
- */
-static int restore_state(cn_store_t *store, cn_router_config_t *cfg, char *err,
-                         size_t errlen)
+/* "a:1,b:2": a list as the config's flags take it. */
+static char *join_addresses(const cn_version_set_t *set)
 {
-    cn_traffic_t t;
-    bool found = false;
-    char serr[512];
-    if (cn_store_load_traffic(store, &t, &found, serr, sizeof serr)) {
-        snprintf(err, errlen, "%s", serr);
-        return EX_DATAERR;
+    size_t len = 1;
+    for (size_t i = 0; i < set->count; i++)
+        len += strlen(set->addresses[i]) + 1;
+    char *text = cn_xmalloc(len);
+    text[0] = '\0';
+    for (size_t i = 0; i < set->count; i++) {
+        if (i)
+            strcat(text, ",");
+        strcat(text, set->addresses[i]);
     }
-    if (!found) {
-        if (cn_store_save_traffic(store, &cfg->traffic, "start", serr, sizeof serr)) {
-            snprintf(err, errlen, "%s", serr);
-            return EX_NOINPUT;
-        }
-        return 0;
+    return text;
+}
+
+/* Put the stored sets into the config, through its own flags (so they
+ * are checked as a flag would be). */
+static int sets_into_config(cn_router_config_t *cfg, const cn_generation_t *g,
+                            char *err, size_t errlen)
+{
+    static const char *const list_flag[CN_ROLE_COUNT] = {"stable", "canary"};
+    static const char *const label_flag[CN_ROLE_COUNT] = {"stable-version",
+                                                          "canary-version"};
+    for (int r = 0; r < CN_ROLE_COUNT; r++) {
+        char *list = join_addresses(&g->sets[r]);
+        int rc = cn_router_config_set_flag(cfg, list_flag[r], list, err, errlen);
+        free(list);
+        if (!rc)
+            rc = cn_router_config_set_flag(cfg, label_flag[r], g->sets[r].version, err,
+                                           errlen);
+        if (rc)
+            return rc;
     }
-    cn_traffic_t configured = cfg->traffic;
-    cfg->traffic = t;
-    if (cn_router_config_validate(cfg, serr, sizeof serr)) {
-        snprintf(err, errlen, "the traffic stored in %s does not fit this config: %s",
-                 cfg->state_path, serr);
-        cfg->traffic = configured;
-        return EX_DATAERR;
-    }
-    fprintf(stderr, "canary: traffic restored from %s: canary %u.%02u%%, mode %s\n",
-            cfg->state_path, t.canary_weight_bp / 100, t.canary_weight_bp % 100,
-            cn_traffic_mode_name(t.mode));
     return 0;
+}
+
+/*
+ * The rule at start: what the state file holds wins over the config file
+ * and the flags, for the split and for the version sets alike. A restart
+ * must come back to what was last published (after a rollback, the split;
+ * after a swap or a promotion, the sets), not to what the config said
+ * before the run. A file with nothing saved gets the configured generation,
+ * so that from then on it holds the truth. Returns a sysexits code; fills
+ * *g with the generation to start with.
+ */
+static int restore_state(cn_store_t *store, cn_router_config_t *cfg, cn_generation_t *g,
+                         char *err, size_t errlen)
+{
+    char serr[512];
+    bool has_traffic = false, has_versions = false;
+    config_generation(cfg, g);
+    cn_generation_t configured;
+    cn_generation_init(&configured);
+    cn_generation_copy(&configured, g);
+    int code = 0;
+    if (cn_store_load_generation(store, g, &has_traffic, &has_versions, serr,
+                                 sizeof serr)) {
+        snprintf(err, errlen, "%s", serr);
+        code = EX_DATAERR;
+        goto out;
+    }
+    if (!has_traffic && !has_versions) {
+        g->number = 1;
+        if (cn_store_save_generation(store, g, "start", serr, sizeof serr)) {
+            snprintf(err, errlen, "%s", serr);
+            code = EX_NOINPUT;
+        }
+        goto out;
+    }
+    cfg->traffic = g->traffic;
+    if ((has_versions && sets_into_config(cfg, g, serr, sizeof serr)) ||
+        cn_router_config_validate(cfg, serr, sizeof serr)) {
+        snprintf(err, errlen, "the state stored in %s does not fit this config: %s",
+                 cfg->state_path, serr);
+        code = EX_DATAERR;
+        goto out;
+    }
+    const cn_traffic_t *t = &g->traffic;
+    fprintf(stderr, "canary: traffic restored from %s: canary %u.%02u%%, mode %s\n",
+            cfg->state_path, t->canary_weight_bp / 100, t->canary_weight_bp % 100,
+            cn_traffic_mode_name(t->mode));
+    if (has_versions) {
+        bool differ = false;
+        for (int r = 0; r < CN_ROLE_COUNT; r++)
+            differ = differ || !cn_version_set_equal(&g->sets[r], &configured.sets[r]);
+        fprintf(stderr,
+                "canary: versions restored from %s (generation %llu): stable %s (%zu "
+                "addresses), canary %s (%zu addresses)%s\n",
+                cfg->state_path, (unsigned long long)g->number,
+                g->sets[CN_ROLE_STABLE].version, g->sets[CN_ROLE_STABLE].count,
+                g->sets[CN_ROLE_CANARY].version, g->sets[CN_ROLE_CANARY].count,
+                differ ? "; the config's differ, and the state wins" : "");
+    }
+out:
+    cn_generation_dispose(&configured);
+    return code;
 }
 
 /* ------------------------------------------------------------ run */
@@ -128,9 +192,11 @@ int cn_server_run(cn_router_config_t *cfg)
             exit_code = EX_NOINPUT;
             goto out;
         }
-        exit_code = restore_state(store, cfg, err, sizeof err);
+        exit_code = restore_state(store, cfg, &initial, err, sizeof err);
         if (exit_code)
             goto out;
+    } else {
+        config_generation(cfg, &initial);
     }
 
     rc = cn_router_new(cfg, &router, err, sizeof err);
@@ -138,8 +204,6 @@ int cn_server_run(cn_router_config_t *cfg)
         exit_code = rc == CN_EIO ? EX_UNAVAILABLE : EX_USAGE;
         goto out;
     }
-    cn_generation_dispose(&initial);
-    config_generation(cfg, &initial);
     cn_controller_config_t ccfg = {
         .router = router,
         .store = store,

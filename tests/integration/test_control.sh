@@ -116,6 +116,19 @@ get "$v1_ADMIN" /v1/versions
 json_eq .generation 1
 stop_canary v1
 
+echo "control: the version sets in the state file win over the flags at restart"
+start_canary r1 --stable "$m1_ADDR" --stable-version v1 --state "$TMP/versions.db"
+stop_canary r1
+start_canary r2 --stable "$m2_ADDR" --stable-version v9 --state "$TMP/versions.db"
+get "$r2_ADMIN" /v1/versions
+json_eq .stable "{\"version\":\"v1\",\"addresses\":[\"$m1_ADDR\"]}"
+grep -q "versions restored from $TMP/versions.db (generation 1).*the config's differ, and the state wins" \
+    "$TMP/r2.err" || die "no restore line: $(cat "$TMP/r2.err")"
+v=$(curl -s -D - -o /dev/null -d '{}' "http://$r2_ADDR/v2/models/m/infer" | tr -d '\r' |
+    awk -F': ' 'tolower($1) == "x-model-version" {print $2}')
+[ "$v" = v1 ] || die "served by '$v', expected the stored stable v1"
+stop_canary r2
+
 echo "control: a one-character token and a token file others can read get a warning"
 printf 'x\n' >"$TMP/token"
 chmod 644 "$TMP/token"
