@@ -36,6 +36,7 @@
  */
 #include "api/admin_internal.h"
 #include "api/jsonw.h"
+#include "util/addr.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -83,81 +84,11 @@ typedef struct write_req_s {
 static int resolve(const char *text, struct sockaddr_storage *out, char *err,
                    size_t errlen)
 {
-    char quoted[CN_TEXT_QUOTE_BUF(80)];
-    char host[256];
-    const char *port;
-    size_t len = strlen(text);
-    cn_text_quote(text, len, 80, quoted);
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (!close || close[1] != ':' || (size_t)(close - text - 1) >= sizeof host)
-            goto bad;
-        memcpy(host, text + 1, (size_t)(close - text - 1));
-        host[close - text - 1] = '\0';
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (!colon || (size_t)(colon - text) >= sizeof host ||
-            memchr(text, ':', (size_t)(colon - text)))
-            goto bad;
-        memcpy(host, text, (size_t)(colon - text));
-        host[colon - text] = '\0';
-        if (!host[0])
-            strcpy(host, "0.0.0.0");
-        port = colon + 1;
-    }
-    if (!port[0] || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
-        atoi(port) > 65535)
-        goto bad;
-
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0 || !res) {
-        snprintf(err, errlen, "admin address '%s': cannot resolve '%s': %s", quoted,
-                 host, gai_strerror(rc));
-        return CN_EIO;
-    }
-    memset(out, 0, sizeof *out);
-    memcpy(out, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    return 0;
-bad:
-    snprintf(err, errlen,
-             "admin address '%s': expected host:port, [ipv6]:port or :port (port "
-             "0..65535)",
-             quoted);
-    return CN_EINVAL;
-}
-
-/* "1.2.3.4:80" or "[::1]:80" of a socket address. */
-static void format_address(const struct sockaddr_storage *sa, char *buf, size_t len,
-                           bool with_port)
-{
-    char ip[64] = "?";
-    int port = 0;
-    if (sa->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        uv_ip4_name(in, ip, sizeof ip);
-        port = ntohs(in->sin_port);
-        if (with_port)
-            snprintf(buf, len, "%s:%d", ip, port);
-        else
-            snprintf(buf, len, "%s", ip);
-    } else if (sa->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        uv_ip6_name(in6, ip, sizeof ip);
-        port = ntohs(in6->sin6_port);
-        if (with_port)
-            snprintf(buf, len, "[%s]:%d", ip, port);
-        else
-            snprintf(buf, len, "%s", ip);
-    } else {
-        snprintf(buf, len, "?");
-    }
+    char why[256];
+    int rc = cn_addr_resolve(text, CN_ADDR_LISTEN, out, NULL, why, sizeof why);
+    if (rc)
+        snprintf(err, errlen, "admin %s", why);
+    return rc;
 }
 
 /* ------------------------------------------------------------ connections */
@@ -481,7 +412,7 @@ static void on_connection(uv_stream_t *server, int status)
     struct sockaddr_storage peer;
     int peer_len = sizeof peer;
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &peer_len) == 0)
-        format_address(&peer, c->peer, sizeof c->peer, false);
+        cn_addr_format((struct sockaddr *)&peer, false, c->peer, sizeof c->peer);
     if (a->nconns > CN_ADMIN_MAX_CONNECTIONS) {
         if (a->log) {
             fprintf(a->log, "admin: refused connection from %s (%u open)\n", c->peer,
@@ -730,7 +661,8 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
         what = "getsockname";
         uvrc = uv_tcp_getsockname(&a->listener, (struct sockaddr *)&bound, &bound_len);
         if (!uvrc)
-            format_address(&bound, a->address, sizeof a->address, true);
+            cn_addr_format((struct sockaddr *)&bound, true, a->address,
+                           sizeof a->address);
     }
     if (uvrc) {
         char quoted[CN_TEXT_QUOTE_BUF(80)];

@@ -6,8 +6,8 @@
  */
 #include "api/codec.h"
 #include "api/codec_internal.h"
-#include "metrics/prom.h"
 #include "util/error.h"
+#include "util/fmt.h"
 #include "util/text.h"
 
 #include <math.h>
@@ -25,9 +25,9 @@ void cn_api_error_write(cn_jsonw_t *w, const char *message)
 
 const char *cn_api__quote_value(const json_t *v, char *buf)
 {
-    char text[CN_PROM_DOUBLE_BUF];
+    char text[CN_FMT_DOUBLE_BUF];
     if (json_is_real(v)) {
-        cn_prom_format_double(json_real_value(v), text, sizeof text);
+        cn_fmt_double(json_real_value(v), text, sizeof text);
         return cn_text_quote(text, strlen(text), 64, buf);
     }
     char *dumped = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -107,8 +107,8 @@ static bool percent_to_bp(const json_t *v, uint16_t *bp)
     double d = json_real_value(v);
     if (!(d >= 0 && d <= 100))
         return false;
-    char text[CN_PROM_DOUBLE_BUF];
-    cn_prom_format_double(d, text, sizeof text);
+    char text[CN_FMT_DOUBLE_BUF];
+    cn_fmt_double(d, text, sizeof text);
     if (strpbrk(text, "eE"))
         return false; /* only below 1e-4 in this range: too many decimals */
     const char *dot = strchr(text, '.');

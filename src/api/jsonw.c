@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The admin API's streaming JSON writer; see jsonw.h. */
 #include "api/jsonw.h"
-#include "metrics/prom.h"
 #include "util/error.h"
+#include "util/fmt.h"
 #include "util/text.h"
 
 #include <inttypes.h>
@@ -14,44 +14,29 @@
 void cn_jsonw_init(cn_jsonw_t *w, size_t max_bytes)
 {
     memset(w, 0, sizeof *w);
-    w->max_bytes = max_bytes;
+    cn_buf_init(&w->out, max_bytes);
     w->first[0] = true;
 }
 
 void cn_jsonw_dispose(cn_jsonw_t *w)
 {
-    free(w->text);
+    cn_buf_dispose(&w->out);
     memset(w, 0, sizeof *w);
 }
 
 char *cn_jsonw_take(cn_jsonw_t *w, size_t *len)
 {
-    char *text = w->text ? w->text : cn_xcalloc(1, 1);
-    if (len)
-        *len = w->len;
-    w->text = NULL;
+    char *text = cn_buf_take(&w->out, len);
     cn_jsonw_dispose(w);
     return text;
 }
 
+/* The buffer's overflow is sticky: once set, nothing more is appended, so
+ * the text is a clean prefix. */
 static void append(cn_jsonw_t *w, const char *s, size_t n)
 {
-    if (w->overflow)
-        return;
-    if (n > w->max_bytes || w->len > w->max_bytes - n) {
+    if (cn_buf_add(&w->out, s, n))
         w->overflow = true;
-        return;
-    }
-    if (w->len + n + 1 > w->cap) {
-        size_t cap = w->cap ? w->cap : 1024;
-        while (cap < w->len + n + 1)
-            cap *= 2;
-        w->text = cn_xrealloc(w->text, cap);
-        w->cap = cap;
-    }
-    memcpy(w->text + w->len, s, n);
-    w->len += n;
-    w->text[w->len] = '\0';
 }
 
 static void misuse(const char *what)
@@ -197,11 +182,11 @@ void cn_jsonw_u64(cn_jsonw_t *w, uint64_t value)
 
 void cn_jsonw_double(cn_jsonw_t *w, double value)
 {
-    char buf[CN_PROM_DOUBLE_BUF];
+    char buf[CN_FMT_DOUBLE_BUF];
     if (!isfinite(value))
         cn_jsonw_raw(w, "null");
     else
-        cn_jsonw_raw(w, cn_prom_format_double(value, buf, sizeof buf));
+        cn_jsonw_raw(w, cn_fmt_double(value, buf, sizeof buf));
 }
 
 void cn_jsonw_bool(cn_jsonw_t *w, bool value)

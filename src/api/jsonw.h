@@ -17,6 +17,8 @@
 #ifndef CN_API_JSONW_H
 #define CN_API_JSONW_H
 
+#include "util/buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,11 +27,15 @@
 
 typedef struct cn_jsonw_s {
     /* read-only */
-    char *text; /* NUL-terminated; NULL until something is written */
-    size_t len;
+    union {
+        cn_buf_t out;   /* the text, bounded by max_bytes (util/buf.h) */
+        struct {        /* out's first two fields under their old names */
+            char *text; /* NUL-terminated; NULL until something is written */
+            size_t len;
+        };
+    };
     bool overflow; /* the text would have passed max_bytes; it is cut */
     /* private */
-    size_t cap, max_bytes;
     unsigned depth;
     bool in_object[CN_JSONW_MAX_DEPTH]; /* per level: object or array */
     bool first[CN_JSONW_MAX_DEPTH];     /* per level: nothing written yet */

@@ -5,18 +5,15 @@
  * itself (JSON_ENCODE_ANY), so escaping stays jansson's.
  */
 #include "cli/json_out.h"
+#include "util/fmt.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 void cn_json_format_real(double d, char *buf, size_t len)
 {
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    if (!strpbrk(buf, ".eEn")) /* "1" -> "1.0": keep it a real */
+    cn_fmt_double(d, buf, len);
+    if (!strpbrk(buf, ".eEnN")) /* "1" -> "1.0": keep it a real */
         strncat(buf, ".0", len - strlen(buf) - 1);
 }
 

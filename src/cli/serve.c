@@ -13,6 +13,7 @@
 #include "router/config.h"
 #include "server/server.h"
 #include "util/error.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,41 +41,13 @@ static void usage(FILE *f)
            "  --max-body-bytes, and so on.\n");
 }
 
+/* Config files: a config is small, 16 MiB is far beyond any. */
+#define FILE_MAX_BYTES ((size_t)16 << 20)
+
 static int read_file(const char *path, char **out, size_t *len, char *err,
                      size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return CN_EIO;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = cn_xmalloc(cap);
-    size_t k;
-    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (n + 1 == cap) {
-            if (cap >= ((size_t)16 << 20)) {
-                snprintf(err, errlen, "%s: larger than 16 MiB", path);
-                free(buf);
-                fclose(f);
-                return CN_ETOOBIG;
-            }
-            cap *= 2;
-            buf = cn_xrealloc(buf, cap);
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
-        free(buf);
-        return CN_EIO;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    return cn_file_read(path, FILE_MAX_BYTES, out, len, err, errlen);
 }
 
 int cn_cli_serve(int argc, char **argv)

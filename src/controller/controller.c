@@ -19,6 +19,7 @@
  */
 #include "controller/controller.h"
 #include "util/error.h"
+#include "util/fmt.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -154,14 +155,17 @@ static void log_change(cn_controller_t *c, const cmd_t *cmd)
     FILE *f = c->log;
     const cn_generation_t *g = &cmd->next_gen;
     const cn_traffic_t *t = &g->traffic;
+    char weight[CN_FMT_BP_BUF], shadow[CN_FMT_BP_BUF];
     flockfile(f);
     fprintf(f,
-            "canary: change by %s: generation %llu, step %llu: canary %u.%02u%%, mode "
-            "%s, shadow %u.%02u%%, force %s",
+            "canary: change by %s: generation %llu, step %llu: canary %s, mode %s, "
+            "shadow %s, force %s",
             cmd->change.who[0] ? cmd->change.who : "?", (unsigned long long)g->number,
-            (unsigned long long)cmd->result.step.number, t->canary_weight_bp / 100,
-            t->canary_weight_bp % 100, cn_traffic_mode_name(t->mode),
-            t->shadow_bp / 100, t->shadow_bp % 100, t->force_enabled ? "on" : "off");
+            (unsigned long long)cmd->result.step.number,
+            cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
+            cn_traffic_mode_name(t->mode),
+            cn_fmt_bp(t->shadow_bp, shadow, sizeof shadow),
+            t->force_enabled ? "on" : "off");
     if (cmd->sets_changed) {
         log_set(f, "stable", &g->sets[CN_ROLE_STABLE]);
         log_set(f, "canary", &g->sets[CN_ROLE_CANARY]);

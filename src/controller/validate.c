@@ -8,6 +8,7 @@
  * canary set.
  */
 #include "controller/controller.h"
+#include "util/addr.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -30,48 +31,27 @@ static bool is_label_char(char ch)
     return ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
 }
 
-/* "host:port" or "[v6]:port", port 1..65535; a host of digits and dots
- * must be an IPv4 address; names are letters, digits, '-', '.', '_'. The
- * same syntax as the config's address keys. */
+/* "host:port" or "[v6]:port", port 1..65535 (cn_addr_split); then, as
+ * the config checks a host: a v6 literal must parse, a host of digits and
+ * dots must be an IPv4 address, a name is letters, digits, '-', '.', '_'. */
 static bool address_ok(const char *s)
 {
-    const char *colon;
-    char host[256];
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof host)
-            return false;
-        memcpy(host, s + 1, (size_t)(close - s - 1));
-        host[close - s - 1] = '\0';
-        struct in6_addr a6;
-        if (inet_pton(AF_INET6, host, &a6) != 1)
-            return false;
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        size_t n = colon ? (size_t)(colon - s) : 0;
-        if (!colon || n == 0 || n > 253)
-            return false;
-        bool dotted = true;
-        for (size_t i = 0; i < n; i++) {
-            if (!is_host_char(s[i]))
-                return false;
-            dotted &= (s[i] >= '0' && s[i] <= '9') || s[i] == '.';
-        }
-        memcpy(host, s, n);
-        host[n] = '\0';
-        struct in_addr a4;
-        if (dotted && inet_pton(AF_INET, host, &a4) != 1)
-            return false;
-    }
-    const char *p = colon + 1;
-    size_t nd = strspn(p, "0123456789");
-    if (nd == 0 || nd > 5 || p[nd] != '\0')
+    char host[CN_ADDR_HOST_BUF];
+    uint16_t port;
+    if (cn_addr_split(s, 0, host, &port) || !host[0])
         return false;
-    long port = 0;
-    for (size_t i = 0; i < nd; i++)
-        port = port * 10 + (p[i] - '0');
-    return port >= 1 && port <= 65535;
+    if (s[0] == '[') {
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, host, &a6) == 1;
+    }
+    bool dotted = true;
+    for (const char *p = host; *p; p++) {
+        if (!is_host_char(*p))
+            return false;
+        dotted &= (*p >= '0' && *p <= '9') || *p == '.';
+    }
+    struct in_addr a4;
+    return !dotted || inet_pton(AF_INET, host, &a4) == 1;
 }
 
 static int check_set(const cn_version_set_t *s, const char *role, char *err,

@@ -9,6 +9,7 @@
  */
 #include "metrics/prom.h"
 #include "util/error.h"
+#include "util/fmt.h"
 #include "util/text.h"
 
 #include <inttypes.h>
@@ -20,27 +21,22 @@
 void cn_prom_init(cn_prom_writer_t *w, size_t max_bytes)
 {
     memset(w, 0, sizeof *w);
-    w->max_bytes = max_bytes ? max_bytes : CN_PROM_DEFAULT_MAX_BYTES;
+    cn_buf_init(&w->out, max_bytes ? max_bytes : CN_PROM_DEFAULT_MAX_BYTES);
 }
 
 void cn_prom_dispose(cn_prom_writer_t *w)
 {
-    free(w->text);
+    cn_buf_dispose(&w->out);
     free(w->family);
     for (size_t i = 0; i < w->nclosed; i++)
         free(w->closed[i]);
     free(w->closed);
-    size_t max_bytes = w->max_bytes;
-    memset(w, 0, sizeof *w);
-    w->max_bytes = max_bytes;
+    cn_prom_init(w, w->out.max);
 }
 
 char *cn_prom_take(cn_prom_writer_t *w, size_t *len)
 {
-    char *text = w->text ? w->text : cn_xcalloc(1, 1);
-    if (len)
-        *len = w->len;
-    w->text = NULL;
+    char *text = cn_buf_take(&w->out, len);
     cn_prom_dispose(w);
     return text;
 }
@@ -60,52 +56,15 @@ const char *cn_prom_type_name(cn_prom_type_t type)
     return "?";
 }
 
-const char *cn_prom_format_double(double value, char *buf, size_t len)
-{
-    if (isnan(value))
-        snprintf(buf, len, "NaN");
-    else if (isinf(value))
-        snprintf(buf, len, value > 0 ? "+Inf" : "-Inf");
-    else
-        for (int prec = 15; prec <= 17; prec++) {
-            snprintf(buf, len, "%.*g", prec, value);
-            if (strtod(buf, NULL) == value)
-                break;
-        }
-    return buf;
-}
-
 /* ------------------------------------------------------------ buffer */
-
-/* Make room for `extra` more bytes plus the NUL; false (nothing changed) if
- * that would take the text past max_bytes. */
-static bool reserve(cn_prom_writer_t *w, size_t extra)
-{
-    if (extra > w->max_bytes || w->len > w->max_bytes - extra)
-        return false;
-    size_t need = w->len + extra + 1;
-    if (need <= w->cap)
-        return true;
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    w->text = cn_xrealloc(w->text, cap);
-    w->cap = cap;
-    return true;
-}
 
 /* Appenders: on overflow they set *ok = false and append nothing more. */
 static void append(cn_prom_writer_t *w, bool *ok, const char *s, size_t n)
 {
     if (!*ok)
         return;
-    if (!reserve(w, n)) {
+    if (cn_buf_add(&w->out, s, n))
         *ok = false;
-        return;
-    }
-    memcpy(w->text + w->len, s, n);
-    w->len += n;
-    w->text[w->len] = '\0';
 }
 
 static void append_str(cn_prom_writer_t *w, bool *ok, const char *s)
@@ -155,9 +114,7 @@ static int finish(cn_prom_writer_t *w, bool ok, size_t mark)
 {
     if (ok)
         return 0;
-    w->len = mark;
-    if (w->text)
-        w->text[mark] = '\0';
+    cn_buf_truncate(&w->out, mark);
     if (!w->error)
         w->error = CN_ETOOBIG;
     return CN_ETOOBIG;
@@ -330,9 +287,9 @@ int cn_prom_sample_i64(cn_prom_writer_t *w, const char *suffix,
 int cn_prom_sample_double(cn_prom_writer_t *w, const char *suffix,
                           const cn_prom_label_t *labels, size_t nlabels, double value)
 {
-    char buf[CN_PROM_DOUBLE_BUF];
+    char buf[CN_FMT_DOUBLE_BUF];
     return write_sample(w, suffix, labels, nlabels,
-                        cn_prom_format_double(value, buf, sizeof buf));
+                        cn_fmt_double(value, buf, sizeof buf));
 }
 
 /* ------------------------------------------------------------ histograms */
@@ -362,16 +319,16 @@ static int write_histogram(cn_prom_writer_t *w, const cn_prom_label_t *labels,
 
     size_t mark = w->len;
     bool ok = true;
-    char bound[CN_PROM_DOUBLE_BUF], value[32];
+    char bound[CN_FMT_DOUBLE_BUF], value[32];
     for (size_t i = 0; i <= nle; i++) {
         cn_prom_label_t le_label = {
-            "le", i < nle ? cn_prom_format_double(le[i], bound, sizeof bound) : "+Inf"};
+            "le", i < nle ? cn_fmt_double(le[i], bound, sizeof bound) : "+Inf"};
         append_series(w, &ok, "_bucket", labels, nlabels, &le_label);
         snprintf(value, sizeof value, "%" PRIu64 "\n", count_at(src, i));
         append_str(w, &ok, value);
     }
     append_series(w, &ok, "_sum", labels, nlabels, NULL);
-    append_str(w, &ok, cn_prom_format_double(sum, bound, sizeof bound));
+    append_str(w, &ok, cn_fmt_double(sum, bound, sizeof bound));
     append_str(w, &ok, "\n");
     append_series(w, &ok, "_count", labels, nlabels, NULL);
     snprintf(value, sizeof value, "%" PRIu64 "\n", count_at(src, nle));

@@ -27,14 +27,13 @@
 #include "metrics/metrics.h"
 
 #include <stdbool.h>
+#include "util/buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 /* Default bound of a writer's text (max_bytes 0 in cn_prom_init). */
 #define CN_PROM_DEFAULT_MAX_BYTES ((size_t)64 * 1024 * 1024)
-
-/* Bytes of buffer cn_prom_format_double() needs. */
-#define CN_PROM_DOUBLE_BUF 32
 
 typedef enum cn_prom_type_e {
     CN_PROM_COUNTER = 0,
@@ -59,11 +58,15 @@ typedef struct cn_prom_label_s {
  */
 typedef struct cn_prom_writer_s {
     /* read-only */
-    char *text; /* NUL-terminated; NULL until something is written */
-    size_t len; /* bytes of text, without the NUL */
-    int error;  /* first error any call returned; 0 if none */
+    union {
+        cn_buf_t out;   /* the text, bounded by max_bytes (util/buf.h) */
+        struct {        /* out's first two fields under their old names */
+            char *text; /* NUL-terminated; NULL until something is written */
+            size_t len; /* bytes of text, without the NUL */
+        };
+    };
+    int error; /* first error any call returned; 0 if none */
     /* private */
-    size_t cap, max_bytes;
     char *family; /* name of the open family, owned; NULL if none */
     cn_prom_type_t type;
     char **closed; /* names of the families written before, owned */
@@ -132,14 +135,6 @@ int cn_prom_histogram(cn_prom_writer_t *w, const cn_prom_label_t *labels,
 int cn_prom_histogram_cumulative(cn_prom_writer_t *w, const cn_prom_label_t *labels,
                                  size_t nlabels, const double *le,
                                  const uint64_t *cumulative, size_t nle, double sum);
-
-/*
- * Format a double as a sample value: "NaN", "+Inf", "-Inf", or the
- * shortest of "%.15g", "%.16g", "%.17g" that strtod() reads back to the
- * same value ("0.95", "1", "2.5e-05"). buf holds at least
- * CN_PROM_DOUBLE_BUF bytes. Returns buf.
- */
-const char *cn_prom_format_double(double value, char *buf, size_t len);
 
 /* "counter", "gauge", "histogram", "untyped"; "?" if out of range. */
 const char *cn_prom_type_name(cn_prom_type_t type);

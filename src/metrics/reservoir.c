@@ -27,28 +27,9 @@
 #include "metrics/metrics.h"
 
 #include "util/error.h"
+#include "util/rand.h"
 
 #include <stdlib.h>
-
-static uint64_t splitmix64_next(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, bound), bound >= 1, without modulo bias: reject the
- * 2^64 mod bound smallest outputs so that the rest split evenly. */
-static uint64_t uniform_below(uint64_t *state, uint64_t bound)
-{
-    uint64_t threshold = (0 - bound) % bound;
-    for (;;) {
-        uint64_t r = splitmix64_next(state);
-        if (r >= threshold)
-            return r % bound;
-    }
-}
 
 int cn_metrics_reservoir_init(cn_metrics_reservoir_t *r, size_t capacity, uint64_t seed)
 {
@@ -79,7 +60,7 @@ void cn_metrics_reservoir_add(cn_metrics_reservoir_t *r, double value)
         return;
     }
     /* r->seen is t, the 1-based position of this value. */
-    uint64_t slot = uniform_below(&r->rng_state, r->seen);
+    uint64_t slot = cn_rand_below(&r->rng_state, r->seen);
     if (slot < r->capacity)
         r->values[slot] = value;
 }

@@ -24,6 +24,7 @@
  */
 #include "http/http.h"
 #include "router/internal.h"
+#include "util/addr.h"
 #include "util/error.h"
 
 #include <arpa/inet.h>
@@ -42,23 +43,6 @@ static uint64_t realtime_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void format_address(const struct sockaddr_storage *ss, char *out, size_t len)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        port = ntohs(a->sin_port);
-        snprintf(out, len, "%s:%d", host, port);
-    } else {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        port = ntohs(a->sin6_port);
-        snprintf(out, len, "[%s]:%d", host, port);
-    }
 }
 
 static void set_port(struct sockaddr_storage *ss, unsigned port)
@@ -118,7 +102,8 @@ static int open_listeners(cn_router_t *r, char *err, size_t errlen)
     getsockname(probe, (struct sockaddr *)&bound, &blen);
     close(probe);
     set_port(&ss, get_port(&bound));
-    format_address(&ss, r->listen_address, sizeof r->listen_address);
+    cn_addr_format((struct sockaddr *)&ss, true, r->listen_address,
+                   sizeof r->listen_address);
     for (unsigned i = 0; i < r->nworkers; i++) {
         rc =
             bind_socket(&ss, len, true, &r->listen_fds[i], err, errlen, r->cfg->listen);

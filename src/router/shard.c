@@ -19,6 +19,8 @@
  */
 #include "router/shard.h"
 #include "util/error.h"
+#include "util/hash.h"
+#include "util/rand.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -44,11 +46,7 @@ typedef struct cn_router_idmap_entry_s {
 
 static uint64_t hash_bytes(const char *p, size_t n)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= UINT64_C(0x100000001b3);
-    }
+    uint64_t h = cn_hash_fnv1a64(p, n);
     return h ^ (h >> 29);
 }
 
@@ -179,8 +177,8 @@ static cn_router_shard_cell_t *cell_get(cn_router_shard_t *s, unsigned seg,
     cn_metrics_hist_init(&c->c.step_latency);
     c->pred_buckets = cn_xcalloc(s->params.n_prediction_bounds + 1, sizeof(uint64_t));
     size_t cap = s->params.reservoir_size ? s->params.reservoir_size : 1;
-    cn_metrics_reservoir_init(&c->lat, cap, cn_router_rng_next(&s->rng));
-    cn_metrics_reservoir_init(&c->pred, cap, cn_router_rng_next(&s->rng));
+    cn_metrics_reservoir_init(&c->lat, cap, cn_rand_next(&s->rng));
+    cn_metrics_reservoir_init(&c->pred, cap, cn_rand_next(&s->rng));
     s->cells[i] = c;
     return c;
 }
@@ -249,7 +247,7 @@ void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double s
     if (s->npairs < s->params.reservoir_size) {
         slot = s->npairs++;
     } else {
-        uint64_t j = cn_router_rng_next(&s->rng) % s->pairs_seen;
+        uint64_t j = cn_rand_next(&s->rng) % s->pairs_seen;
         if (j >= s->params.reservoir_size)
             return;
         slot = (size_t)j;
@@ -422,7 +420,7 @@ static void allocate(size_t total, const uint64_t *seen, const size_t *have, siz
 static void choose(double *v, size_t n, size_t take, uint64_t *rng)
 {
     for (size_t i = 0; i < take && i + 1 < n; i++) {
-        size_t j = i + (size_t)(cn_router_rng_next(rng) % (n - i));
+        size_t j = i + (size_t)(cn_rand_next(rng) % (n - i));
         double t = v[i];
         v[i] = v[j];
         v[j] = t;
@@ -549,7 +547,7 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
     size_t np = 0;
     for (size_t p = 0; p < nparts; p++) {
         for (size_t i = 0; i < take[p] && i + 1 < have[p]; i++) {
-            size_t j = i + (size_t)(cn_router_rng_next(&rng) % (have[p] - i));
+            size_t j = i + (size_t)(cn_rand_next(&rng) % (have[p] - i));
             cn_router_pair_t t = parts[p].pairs[i];
             parts[p].pairs[i] = parts[p].pairs[j];
             parts[p].pairs[j] = t;

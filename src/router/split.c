@@ -26,6 +26,8 @@
  */
 #include "router/split.h"
 #include "util/error.h"
+#include "util/hash.h"
+#include "util/rand.h"
 
 #include <string.h>
 
@@ -38,48 +40,23 @@ typedef struct split_policy_s {
 
 /* ------------------------------------------------------------ randomness */
 
-uint64_t cn_router_rng_next(uint64_t *rng_state)
-{
-    uint64_t z = (*rng_state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 uint32_t cn_router_rng_bp(uint64_t *rng_state)
 {
-    /*
-     * x % 10000 alone over-weights the low residues by one part in 2^64 /
-     * 10000; rejecting the first 2^64 mod 10000 values makes it exact. The
-     * rejection probability is about 5e-16, so the loop never repeats in
-     * practice.
-     */
-    const uint64_t threshold = (UINT64_C(0) - CN_BP_MAX) % CN_BP_MAX;
-    uint64_t x;
-    do {
-        x = cn_router_rng_next(rng_state);
-    } while (x < threshold);
-    return (uint32_t)(x % CN_BP_MAX);
+    /* Unbiased: x % 10000 alone over-weights the low residues by one part
+     * in 2^64 / 10000. */
+    return (uint32_t)cn_rand_below(rng_state, CN_BP_MAX);
 }
 
 uint32_t cn_router_split_bucket(const void *key, size_t len)
 {
-    const unsigned char *p = key;
-    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a 64 offset basis */
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= UINT64_C(0x100000001b3);
-    }
+    uint64_t h = cn_hash_fnv1a64(key, len);
     /*
      * FNV's low bits mix poorly for short keys that differ in the last
      * byte (user-1, user-2, ...), and the modulo reads mostly low bits:
      * the splitmix64 finaliser makes every output bit depend on every
      * input bit.
      */
-    h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
-    h ^= h >> 31;
-    return (uint32_t)(h % CN_BP_MAX);
+    return (uint32_t)(cn_rand_mix(h) % CN_BP_MAX);
 }
 
 /* -------------------------------------------------------------- policies */

@@ -114,9 +114,6 @@ int cn_router_split_decide(const cn_traffic_t *t, const cn_router_request_info_t
  */
 uint32_t cn_router_split_bucket(const void *key, size_t len);
 
-/* Next value of the splitmix64 generator whose state is *rng_state. */
-uint64_t cn_router_rng_next(uint64_t *rng_state);
-
 /* An unbiased uniform draw in [0, 10000) (rejection sampling). */
 uint32_t cn_router_rng_bp(uint64_t *rng_state);
 

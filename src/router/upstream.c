@@ -6,6 +6,7 @@
  * that request is retried or answered 502 like any other failure).
  */
 #include "router/upstream.h"
+#include "util/addr.h"
 #include "util/error.h"
 
 #include <netdb.h>
@@ -24,51 +25,9 @@ uint64_t cn_router_now_ms(void)
 int cn_router_resolve(const char *text, struct sockaddr_storage *out, socklen_t *len,
                       char *err, size_t errlen)
 {
-    const char *s = text;
-    if (strncmp(s, "http://", 7) == 0)
-        s += 7;
-    char host[256];
-    const char *port;
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host) {
-            snprintf(err, errlen, "address '%s': expected [IPv6]:PORT", text);
-            return CN_EINVAL;
-        }
-        memcpy(host, s + 1, (size_t)(end - s - 1));
-        host[end - s - 1] = '\0';
-        port = end + 2;
-    } else {
-        const char *colon = strrchr(s, ':');
-        if (!colon || (size_t)(colon - s) >= sizeof host) {
-            snprintf(err, errlen, "address '%s': expected HOST:PORT", text);
-            return CN_EINVAL;
-        }
-        memcpy(host, s, (size_t)(colon - s));
-        host[colon - s] = '\0';
-        port = colon + 1;
-    }
-    char *endp;
-    long p = strtol(port, &endp, 10);
-    if (*port == '\0' || *endp != '\0' || p < 0 || p > 65535) {
-        snprintf(err, errlen, "address '%s': port must be 0..65535", text);
-        return CN_EINVAL;
-    }
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (rc != 0 || !res) {
-        snprintf(err, errlen, "address '%s': cannot resolve: %s", text,
-                 rc ? gai_strerror(rc) : "no address");
-        return CN_EINVAL;
-    }
-    memset(out, 0, sizeof *out);
-    memcpy(out, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
+    /* The config has checked the syntax for its role (listen or upstream). */
+    return cn_addr_resolve(text, CN_ADDR_LISTEN | CN_ADDR_SCHEME, out, len, err,
+                           errlen);
 }
 
 int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, cn_role_t role,

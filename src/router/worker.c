@@ -39,7 +39,10 @@
  */
 #include "http/http.h"
 #include "router/internal.h"
+#include "util/addr.h"
+#include "util/buf.h"
 #include "util/error.h"
+#include "util/rand.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -182,60 +185,50 @@ static void wlog(cn_router_worker_t *w, const char *fmt, ...)
     fprintf(stderr, "router[%u]: %s\n", w->index, line);
 }
 
-/* A growable output buffer for building messages. */
-typedef struct obuf_s {
-    char *p;
-    size_t len, cap;
-} obuf_t;
+/*
+ * Every message the worker builds goes into util's bounded buffer. The
+ * maximum holds the largest message the readers let through (a head within
+ * 80 KiB, a body within the larger of max_body_bytes and the extraction
+ * limit) and the headers the router adds, twice over: reaching it is a bug,
+ * and a cut message is never sent (see client_write_response).
+ */
+typedef cn_buf_t obuf_t;
+#define OB_INIT(w)                                                                     \
+    CN_BUF_INIT(2 * ((w)->router->cfg->max_body_bytes > CN_ROUTER_EXTRACT_MAX_BYTES    \
+                         ? (w)->router->cfg->max_body_bytes                            \
+                         : CN_ROUTER_EXTRACT_MAX_BYTES) +                              \
+                (size_t)256 * 1024)
 
-static void ob_reserve(obuf_t *b, size_t extra)
+static inline void ob_reserve(obuf_t *b, size_t extra)
 {
-    if (b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 512;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    b->p = cn_xrealloc(b->p, cap);
-    b->cap = cap;
+    (void)cn_buf_reserve(b, extra);
 }
 
-static void ob_add(obuf_t *b, const char *s, size_t n)
+static inline void ob_add(obuf_t *b, const char *s, size_t n)
 {
-    ob_reserve(b, n);
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    (void)cn_buf_add(b, s, n);
 }
 
-static void ob_str(obuf_t *b, const char *s)
+static inline void ob_str(obuf_t *b, const char *s)
 {
-    ob_add(b, s, strlen(s));
+    (void)cn_buf_str(b, s);
 }
 
+static void ob_fmt(obuf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void ob_fmt(obuf_t *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    (void)cn_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    ob_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
 }
 
 /* Decimal digits of v: the hot path builds every head with ob_add and
  * this, not printf, which costs more than the rest of the formatting. */
-static void ob_u64(obuf_t *b, uint64_t v)
+static inline void ob_u64(obuf_t *b, uint64_t v)
 {
-    char d[20];
-    size_t n = 0;
-    do {
-        d[sizeof d - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    ob_add(b, d + sizeof d - n, n);
+    (void)cn_buf_u64(b, v);
 }
 
 static void ob_header(obuf_t *b, const char *name, size_t name_len, const char *value,
@@ -457,7 +450,7 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
     const cn_router_config_t *cfg = w->router->cfg;
     const char *version =
         q->role == CN_ROLE_CANARY ? cfg->canary_version : cfg->stable_version;
-    obuf_t body = {0};
+    obuf_t body = OB_INIT(w);
     ob_fmt(&body, "{\"error\":\"%s\",\"status\":%u,\"request_id\":\"", what, status);
     /* ids are visible ASCII; escape the two JSON specials */
     for (size_t i = 0; i < q->id_len; i++) {
@@ -466,7 +459,7 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
         ob_add(&body, &q->id[i], 1);
     }
     ob_fmt(&body, "\",\"version\":\"%s\"}\n", version);
-    obuf_t b = {0};
+    obuf_t b = OB_INIT(w);
     ob_fmt(&b,
            "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
            "X-Request-Id: %.*s\r\nX-Model-Version: %s\r\n",
@@ -474,8 +467,8 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
     if (c->close_after)
         ob_str(&b, "Connection: close\r\n");
     ob_str(&b, "\r\n");
-    ob_add(&b, body.p, body.len);
-    free(body.p);
+    ob_add(&b, body.data, body.len);
+    cn_buf_dispose(&body);
     /* No response code: the upstream gave none. The failure kind is the
      * record; counting the 502 as well would count one error twice. */
     q->obs.role = q->role;
@@ -608,7 +601,7 @@ static void response_complete(upconn_t *u, bool clean)
             pair_set(w, q->pair, q->role, q->obs.prediction_value);
     }
 
-    obuf_t b = {0};
+    obuf_t b = OB_INIT(w);
     ob_reserve(&b, 256 + m->body_len);
     ob_add(&b, "HTTP/1.1 ", 9);
     ob_u64(&b, m->status_code);
@@ -934,7 +927,7 @@ static void client_timeout(uv_timer_t *t)
                               memory_order_relaxed);
     wlog(w, "408 from %s: request not complete within %" PRIu32 " ms", c->peer,
          w->router->cfg->header_timeout_ms);
-    obuf_t b = {0};
+    obuf_t b = OB_INIT(w);
     const char *body = "{\"error\":\"request not received in time\",\"status\":408}\n";
     ob_fmt(&b,
            "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
@@ -952,7 +945,7 @@ static void client_reject(client_t *c, unsigned status, const char *text)
                                : CN_ROUTER_REJECT_BAD_REQUEST;
     atomic_fetch_add_explicit(&w->router->rejects[kind], 1, memory_order_relaxed);
     wlog(w, "%u from %s: %s", status, c->peer, text);
-    obuf_t body = {0};
+    obuf_t body = OB_INIT(w);
     ob_fmt(&body, "{\"error\":\"");
     for (const char *p = text; *p; p++) {
         if (*p == '"' || *p == '\\')
@@ -961,13 +954,13 @@ static void client_reject(client_t *c, unsigned status, const char *text)
             ob_add(&body, p, 1);
     }
     ob_fmt(&body, "\",\"status\":%u}\n", status);
-    obuf_t b = {0};
+    obuf_t b = OB_INIT(w);
     ob_fmt(&b,
            "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
            "Connection: close\r\n\r\n",
            status, cn_http_reason(status), body.len);
-    ob_add(&b, body.p, body.len);
-    free(body.p);
+    ob_add(&b, body.data, body.len);
+    cn_buf_dispose(&body);
     c->close_after = true;
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -1010,8 +1003,8 @@ static void dispatch(client_t *c)
         q->id_len = h->value_len;
     } else {
         /* 128 random bits: unique without coordination between workers */
-        uint64_t a = cn_router_rng_next(&w->rng);
-        uint64_t b = cn_router_rng_next(&w->rng) ^ w->next_id++;
+        uint64_t a = cn_rand_next(&w->rng);
+        uint64_t b = cn_rand_next(&w->rng) ^ w->next_id++;
         static const char hex[] = "0123456789abcdef";
         for (int i = 0; i < 16; i++) {
             q->id[i] = hex[(a >> (60 - 4 * i)) & 15];
@@ -1047,7 +1040,7 @@ static void dispatch(client_t *c)
 
     /* the request as the upstream sees it: hop-by-hop headers dropped, and
      * Expect too (the whole body is already here and goes with the head) */
-    obuf_t b = {0};
+    obuf_t b = OB_INIT(w);
     ob_reserve(&b, 256 + m->url_len + m->body_len);
     ob_str(&b, m->method_name);
     ob_add(&b, " ", 1);
@@ -1070,7 +1063,13 @@ static void dispatch(client_t *c)
     }
     ob_add(&b, "\r\n", 2);
     ob_add(&b, m->body, m->body_len);
-    q->up_buf = b.p;
+    if (b.overflow) {
+        /* Cannot happen within the reader's limits (see OB_INIT). */
+        fprintf(stderr, "router: internal error: upstream request over %zu bytes\n",
+                b.max);
+        abort();
+    }
+    q->up_buf = b.data;
     q->up_len = b.len;
 
     if (q->decision.shadow_copy)
@@ -1216,7 +1215,8 @@ static void client_written(uv_write_t *wr, int status)
 }
 
 /*
- * Send a response (takes b->p). uv_try_write first: a response that fits
+ * Send a response (takes b->data; a cut one is not sent: the connection is
+ * closed). uv_try_write first: a response that fits
  * the socket buffer (nearly all) is written at once, with no write request
  * and so no epoll_ctl to arm and disarm POLLOUT (libuv re-arms the watcher
  * after every queued write). The rest, if any, goes through uv_write.
@@ -1224,25 +1224,32 @@ static void client_written(uv_write_t *wr, int status)
 static void client_write_response(client_t *c, obuf_t *b)
 {
     if (c->closing) {
-        free(b->p);
+        cn_buf_dispose(b);
         return;
     }
-    uv_buf_t ub = uv_buf_init(b->p, (unsigned)b->len);
+    if (b->overflow) {
+        wlog(c->w, "internal error: response to %s over %zu bytes; closing", c->peer,
+             b->max);
+        cn_buf_dispose(b);
+        client_close(c);
+        return;
+    }
+    uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
     if (n >= 0 && (size_t)n == b->len) {
-        free(b->p);
+        cn_buf_dispose(b);
         client_response_sent(c, 0, true);
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
-        free(b->p);
+        cn_buf_dispose(b);
         client_response_sent(c, n, true);
         return;
     }
     size_t done = n > 0 ? (size_t)n : 0;
-    c->wbuf = b->p;
+    c->wbuf = b->data;
     c->writing = true;
-    ub = uv_buf_init(b->p + done, (unsigned)(b->len - done));
+    ub = uv_buf_init(b->data + done, (unsigned)(b->len - done));
     if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &ub, 1, client_written) < 0) {
         c->writing = false;
         client_close(c);
@@ -1309,18 +1316,8 @@ static void on_connection(uv_stream_t *server, int status)
     w->clients = c;
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        char host[48] = "?";
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-        snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
-    }
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        cn_addr_format((struct sockaddr *)&ss, true, c->peer, sizeof c->peer);
     if (open > r->cfg->max_connections || w->stopping) {
         atomic_fetch_add_explicit(&r->rejects[CN_ROUTER_REJECT_MAX_CONNECTIONS], 1,
                                   memory_order_relaxed);
@@ -1401,7 +1398,7 @@ cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index)
     clock_gettime(CLOCK_REALTIME, &ts);
     w->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
              ((uint64_t)(index + 1) * UINT64_C(0x9e3779b97f4a7c15));
-    cn_router_rng_next(&w->rng);
+    cn_rand_next(&w->rng);
     const cn_router_config_t *cfg = r->cfg;
     cn_router_shard_params_t p = {
         .max_segments = cfg->max_segments,
@@ -1409,7 +1406,7 @@ cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index)
         .request_id_map_size = cfg->request_id_map_size,
         .prediction_bounds = cfg->prediction_buckets,
         .n_prediction_bounds = cfg->n_prediction_buckets,
-        .seed = cn_router_rng_next(&w->rng),
+        .seed = cn_rand_next(&w->rng),
     };
     cn_router_shard_init(&w->shard, &p);
     return w;

@@ -15,6 +15,7 @@
 #include "router/router.h"
 #include "store/store.h"
 #include "util/error.h"
+#include "util/fmt.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -146,8 +147,9 @@ static int restore_state(cn_store_t *store, cn_router_config_t *cfg, cn_generati
         goto out;
     }
     const cn_traffic_t *t = &g->traffic;
-    fprintf(stderr, "canary: traffic restored from %s: canary %u.%02u%%, mode %s\n",
-            cfg->state_path, t->canary_weight_bp / 100, t->canary_weight_bp % 100,
+    char weight[CN_FMT_BP_BUF];
+    fprintf(stderr, "canary: traffic restored from %s: canary %s, mode %s\n",
+            cfg->state_path, cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
             cn_traffic_mode_name(t->mode));
     if (has_versions) {
         bool differ = false;
@@ -240,15 +242,16 @@ int cn_server_run(cn_router_config_t *cfg)
         goto out;
     }
     const cn_traffic_t *t = &initial.traffic;
+    char weight[CN_FMT_BP_BUF];
     printf("listening on %s\nadmin on %s\n", cn_router_listen_address(router),
            cn_admin_address(admin));
     fflush(stdout);
     fprintf(stderr,
-            "canary: serving on %s with %u workers; admin on %s; canary %u.%02u%%, "
-            "mode %s\n",
+            "canary: serving on %s with %u workers; admin on %s; canary %s, mode %s\n",
             cn_router_listen_address(router), cn_router_workers(router),
-            cn_admin_address(admin), t->canary_weight_bp / 100,
-            t->canary_weight_bp % 100, cn_traffic_mode_name(t->mode));
+            cn_admin_address(admin),
+            cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
+            cn_traffic_mode_name(t->mode));
     if (generated)
         fprintf(
             stderr,

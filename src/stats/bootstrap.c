@@ -32,6 +32,7 @@
  */
 #include "stats/stats.h"
 #include "util/error.h"
+#include "util/rand.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,18 +49,10 @@ typedef struct {
     int have_spare;
 } rng_t;
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void rng_seed(rng_t *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
+        r->s[i] = cn_rand_next(&seed);
     r->have_spare = 0;
 }
 

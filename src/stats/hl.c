@@ -73,6 +73,7 @@
  */
 #include "stats/stats.h"
 #include "util/error.h"
+#include "util/rand.h"
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
@@ -121,20 +122,6 @@ typedef struct {
 
 /* The outcome of one pass. */
 enum { PASS_NARROWED, PASS_FOUND, PASS_SPLIT };
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1) with 53 random bits. */
-static double uniform01(uint64_t *state)
-{
-    return (double)(splitmix64(state) >> 11) * 0x1.0p-53;
-}
 
 /*
  * Set up the matrix of xs[i] - ys[j] from sorted xs and -ys in reverse
@@ -273,7 +260,7 @@ static void choose_pivots(pairmat_t *pm, uint64_t kk1, uint64_t kk2, double *pa,
     size_t r = 0;
     uint64_t row_start = 0; /* position of row r's first active element */
     for (size_t t = 0; t < s; t++) {
-        double p = ((double)t + uniform01(&pm->rng)) * stride;
+        double p = ((double)t + cn_rand_unit(&pm->rng)) * stride;
         uint64_t pos = p >= (double)active ? active - 1 : (uint64_t)p;
         pos = pos < active ? pos : active - 1;
         while (row_start + (pm->hi[r] - pm->lo[r]) <= pos) {

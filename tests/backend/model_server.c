@@ -36,6 +36,8 @@
  * loop, responses are rendered into a per-connection output buffer that is
  * written once per read), TCP_NODELAY on every connection.
  */
+#include "util/fmt.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -1030,11 +1032,7 @@ static void parse_options(int argc, char **argv)
     if (!*opt.name)
         fatal("--name: expected a non-empty name");
     /* The shortest decimal that reads back as the same double. */
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(opt.prediction, sizeof opt.prediction, "%.*g", digits, prediction);
-        if (strtod(opt.prediction, NULL) == prediction)
-            break;
-    }
+    cn_fmt_double(prediction, opt.prediction, sizeof opt.prediction);
     if (!seeded)
         opt.seed = realtime_ns() ^ ((uint64_t)getpid() << 32);
     rng_state = opt.seed ? opt.seed : 0x9e3779b97f4a7c15ull;

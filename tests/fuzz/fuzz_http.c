@@ -18,6 +18,7 @@
  * piece must give the same messages: how reads are cut must not matter.
  */
 #include "http/http.h"
+#include "util/hash.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,14 +33,6 @@ typedef struct outcome_s {
     size_t nmessages;
     cn_http_feed_t last; /* ERROR, or what eof() said */
 } outcome_t;
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211u;
-    return h;
-}
 
 static void check_string(const char *s, size_t len)
 {
@@ -98,19 +91,19 @@ static uint64_t check_message(const cn_http_reader_t *r, cn_http_kind_t kind,
             abort();
     }
 
-    uint64_t h = 14695981039346656037u;
-    h = fnv(h, m->method_name, strlen(m->method_name));
-    h = fnv(h, m->url, m->url_len + 1);
-    h = fnv(h, &m->status_code, sizeof m->status_code);
-    h = fnv(h, &m->http_minor, sizeof m->http_minor);
+    uint64_t h = CN_HASH_FNV1A64_BASIS;
+    h = cn_hash_fnv1a64_more(h, m->method_name, strlen(m->method_name));
+    h = cn_hash_fnv1a64_more(h, m->url, m->url_len + 1);
+    h = cn_hash_fnv1a64_more(h, &m->status_code, sizeof m->status_code);
+    h = cn_hash_fnv1a64_more(h, &m->http_minor, sizeof m->http_minor);
     unsigned char flags = (unsigned char)(m->keep_alive | m->chunked << 1);
-    h = fnv(h, &flags, 1);
+    h = cn_hash_fnv1a64_more(h, &flags, 1);
     for (size_t i = 0; i < m->nheaders; i++) {
-        h = fnv(h, m->headers[i].name, m->headers[i].name_len + 1);
-        h = fnv(h, m->headers[i].value, m->headers[i].value_len + 1);
+        h = cn_hash_fnv1a64_more(h, m->headers[i].name, m->headers[i].name_len + 1);
+        h = cn_hash_fnv1a64_more(h, m->headers[i].value, m->headers[i].value_len + 1);
     }
-    h = fnv(h, m->body, m->body_len);
-    h = fnv(h, &m->wire_bytes, sizeof m->wire_bytes);
+    h = cn_hash_fnv1a64_more(h, m->body, m->body_len);
+    h = cn_hash_fnv1a64_more(h, &m->wire_bytes, sizeof m->wire_bytes);
     return h;
 }
 

@@ -39,7 +39,7 @@ Test(input, refuses_a_file_over_the_limit_naming_it)
     char *data = NULL, err[256], want[300];
     size_t len;
     cr_assert_eq(cn_cli_read_input(path, 5, &data, &len, err, sizeof err), CN_ETOOBIG);
-    snprintf(want, sizeof want, "%s: larger than the limit of 0 MiB", path);
+    snprintf(want, sizeof want, "%s: larger than the limit of 5 bytes", path);
     cr_assert_str_eq(err, want);
     cr_assert_null(data);
     unlink(path);

@@ -104,29 +104,6 @@ Test(prom, replaces_invalid_utf8_in_label_values_so_the_scrape_stays_valid)
     cn_prom_dispose(&w);
 }
 
-Test(prom, spells_nan_and_infinities_as_the_format_requires)
-{
-    char buf[CN_PROM_DOUBLE_BUF];
-    cr_assert_str_eq(cn_prom_format_double(NAN, buf, sizeof buf), "NaN");
-    cr_assert_str_eq(cn_prom_format_double(INFINITY, buf, sizeof buf), "+Inf");
-    cr_assert_str_eq(cn_prom_format_double(-INFINITY, buf, sizeof buf), "-Inf");
-}
-
-Test(prom, prints_doubles_in_the_shortest_form_that_reads_back)
-{
-    char buf[CN_PROM_DOUBLE_BUF];
-    cr_assert_str_eq(cn_prom_format_double(0.95, buf, sizeof buf), "0.95");
-    cr_assert_str_eq(cn_prom_format_double(2.5, buf, sizeof buf), "2.5");
-    cr_assert_str_eq(cn_prom_format_double(1.0, buf, sizeof buf), "1");
-    cr_assert_str_eq(cn_prom_format_double(0.0005, buf, sizeof buf), "0.0005");
-    cr_assert_str_eq(cn_prom_format_double(-0.1, buf, sizeof buf), "-0.1");
-    double hard[] = {1.0 / 3.0, 0.1 + 0.2, 4.9e-324, 1.7976931348623157e308};
-    for (size_t i = 0; i < sizeof hard / sizeof hard[0]; i++) {
-        cn_prom_format_double(hard[i], buf, sizeof buf);
-        cr_assert_eq(strtod(buf, NULL), hard[i], "%s", buf);
-    }
-}
-
 Test(prom, writes_gauges_as_doubles_with_special_values)
 {
     cn_prom_writer_t w;

@@ -15,14 +15,18 @@ Test(upstream, resolves_ipv4_ipv6_and_http_prefixed_addresses)
     struct sockaddr_storage ss;
     socklen_t len;
     char err[200];
-    cr_assert_eq(cn_router_resolve("127.0.0.1:8080", &ss, &len, err, sizeof err), 0);
+    /* Numeric addresses only: a name would depend on the machine's resolver
+     * configuration (/etc/hosts may not even exist). */
+    cr_assert_eq(cn_router_resolve("127.0.0.1:8080", &ss, &len, err, sizeof err), 0,
+                 "%s", err);
     cr_assert_eq(ss.ss_family, AF_INET);
     cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 8080);
-    cr_assert_eq(cn_router_resolve("[::1]:9", &ss, &len, err, sizeof err), 0);
+    cr_assert_eq(cn_router_resolve("[::1]:9", &ss, &len, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq(ss.ss_family, AF_INET6);
-    cr_assert_eq(cn_router_resolve("http://127.0.0.1:1", &ss, &len, err, sizeof err),
-                 0);
-    cr_assert_eq(cn_router_resolve("localhost:80", &ss, &len, err, sizeof err), 0);
+    cr_assert_eq(cn_router_resolve("http://127.0.0.1:1", &ss, &len, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 1);
 }
 
 Test(upstream, bad_addresses_are_one_line_errors_naming_the_address)

@@ -9,6 +9,7 @@
 #include "golden.h"
 #include "stats/stats.h"
 #include "util/error.h"
+#include "util/rand.h"
 
 #include <criterion/criterion.h>
 #include <gsl/gsl_cdf.h>
@@ -16,18 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A small deterministic generator for the property tests. */
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static double unif(uint64_t *s)
 {
-    return ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53;
+    return ((double)(cn_rand_next(s) >> 11) + 0.5) * 0x1.0p-53;
 }
 
 static int cmp_double(const void *pa, const void *pb)
@@ -144,17 +136,17 @@ Test(pairdiff, select_equals_brute_force_sort_for_random_matrices_with_heavy_tie
     size_t checks = 0;
     for (int it = 0; it < 600; it++) {
         size_t cap = it < 400 ? 12 : 300;
-        size_t n = 1 + splitmix(&seed) % cap, m = 1 + splitmix(&seed) % cap;
-        int kind = (int)(splitmix(&seed) % 4);
+        size_t n = 1 + cn_rand_next(&seed) % cap, m = 1 + cn_rand_next(&seed) % cap;
+        int kind = (int)(cn_rand_next(&seed) % 4);
         double *x = malloc(n * sizeof *x), *y = malloc(m * sizeof *y);
         for (size_t i = 0; i < n + m; i++) {
             double v;
             switch (kind) {
             case 0: /* three values: almost everything tied */
-                v = (double)(splitmix(&seed) % 3);
+                v = (double)(cn_rand_next(&seed) % 3);
                 break;
             case 1: /* a coarse grid */
-                v = (double)(splitmix(&seed) % 50) / 8.0;
+                v = (double)(cn_rand_next(&seed) % 50) / 8.0;
                 break;
             case 2: /* constant */
                 v = 1.5;
@@ -177,7 +169,7 @@ Test(pairdiff, select_equals_brute_force_sort_for_random_matrices_with_heavy_tie
                          : t == 0  ? 0
                          : t == 1  ? nm - 1
                          : t == 2  ? nm / 2
-                                   : splitmix(&seed) % nm;
+                                   : cn_rand_next(&seed) % nm;
             double got;
             cr_assert_eq(cn_stats_pairdiff_select(x, n, y, m, k, &got), 0);
             cr_assert(got == d[k], "n=%zu m=%zu kind=%d k=%llu: got %.17g want %.17g",
@@ -202,14 +194,14 @@ Test(hl, normal_branch_equals_brute_force_order_statistics_for_random_tied_sampl
     uint64_t seed = 2024;
     const double confs[] = {0.5, 0.8, 0.9, 0.95, 0.99, 0.999};
     for (int it = 0; it < 300; it++) {
-        size_t n = 1 + splitmix(&seed) % 300, m = 1 + splitmix(&seed) % 300;
-        int levels = 1 + (int)(splitmix(&seed) % 40);
-        double conf = confs[splitmix(&seed) % 6];
+        size_t n = 1 + cn_rand_next(&seed) % 300, m = 1 + cn_rand_next(&seed) % 300;
+        int levels = 1 + (int)(cn_rand_next(&seed) % 40);
+        double conf = confs[cn_rand_next(&seed) % 6];
         double *x = malloc(n * sizeof *x), *y = malloc(m * sizeof *y);
         for (size_t i = 0; i < n; i++)
-            x[i] = (double)(splitmix(&seed) % (uint64_t)levels) / 4.0;
+            x[i] = (double)(cn_rand_next(&seed) % (uint64_t)levels) / 4.0;
         for (size_t j = 0; j < m; j++)
-            y[j] = (double)(splitmix(&seed) % (uint64_t)levels) / 4.0 - 1.0;
+            y[j] = (double)(cn_rand_next(&seed) % (uint64_t)levels) / 4.0 - 1.0;
         cn_hl_result_t r;
         cr_assert_eq(cn_stats_hl(x, n, y, m, conf, &r), 0);
         uint64_t nm = (uint64_t)n * m;
@@ -266,7 +258,7 @@ Test(pairdiff, select_rank_invariant_holds_for_4e10_differences)
     cn_stats_sort(y, m);
     uint64_t nm = (uint64_t)n * m;
     uint64_t ks[] = {0,      1,      4294967296ull, nm / 2 - 1,
-                     nm / 2, nm - 2, nm - 1,        splitmix(&seed) % nm};
+                     nm / 2, nm - 2, nm - 1,        cn_rand_next(&seed) % nm};
     for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
         double v;
         cr_assert_eq(cn_stats_pairdiff_select(x, n, y, m, ks[t], &v), 0);
@@ -305,11 +297,11 @@ Test(hl, shifting_x_by_a_constant_shifts_estimate_and_interval_by_it)
     double x[60], xs[60], y[70];
     uint64_t seed = 5;
     for (int i = 0; i < 60; i++) {
-        x[i] = (double)(splitmix(&seed) % 1000);
+        x[i] = (double)(cn_rand_next(&seed) % 1000);
         xs[i] = x[i] + 250;
     }
     for (int j = 0; j < 70; j++)
-        y[j] = (double)(splitmix(&seed) % 1000);
+        y[j] = (double)(cn_rand_next(&seed) % 1000);
     cn_hl_result_t a, b;
     cr_assert_eq(cn_stats_hl(x, 60, y, 70, 0.95, &a), 0);
     cr_assert_eq(cn_stats_hl(xs, 60, y, 70, 0.95, &b), 0);
