@@ -57,9 +57,16 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
      $(BUILD)/model-server $(BUILD)/idle-conns
 
-$(BUILD)/libcanary.a: $(LIB_OBJS)
-	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+# Rebuilt from scratch (`ar r` would keep the objects of deleted sources),
+# also when a source is only removed: the list of sources is a prerequisite,
+# rewritten when it changes.
+LIB_LIST := $(BUILD)/libcanary.list
+$(shell mkdir -p $(BUILD); echo '$(LIB_SRCS)' | cmp -s - $(LIB_LIST) || \
+  echo '$(LIB_SRCS)' >$(LIB_LIST))
+
+$(BUILD)/libcanary.a: $(LIB_OBJS) $(LIB_LIST)
+	@rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
 
 $(BUILD)/canary: $(CLI_OBJS) $(BUILD)/libcanary.a
 	$(LINK)
@@ -162,8 +169,9 @@ build-fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-build-fuzz/libfuzzcanary.a: $(FUZZ_OBJS)
-	$(AR) rcs $@ $^
+build-fuzz/libfuzzcanary.a: $(FUZZ_OBJS) $(LIB_LIST)
+	@rm -f $@
+	$(AR) rcs $@ $(FUZZ_OBJS)
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfuzzcanary.a
 	@mkdir -p $(@D)

@@ -30,4 +30,8 @@ int cn_cli_analyze(int argc, char **argv);
  * SIGINT or SIGTERM; returns an exit code. */
 int cn_cli_serve(int argc, char **argv);
 
+/* `canary config check FILE [--json]`; argv[0] is "config". Returns 0
+ * (valid; the effective configuration is printed), 65, 66 or 64. */
+int cn_cli_config(int argc, char **argv);
+
 #endif

@@ -16,6 +16,9 @@ static void usage(FILE *f)
                "commands:\n"
                "  analyze ...     judge a canary against stable: pass, marginal\n"
                "                  or fail (canary analyze --help)\n"
+               "  config check FILE\n"
+               "                  check a config file; print it with every\n"
+               "                  default (canary config --help)\n"
                "  serve ...       proxy live traffic to stable and canary, measure\n"
                "                  both (canary serve --help)\n"
                "  stat TEST ...   run one statistical test on two samples\n"
@@ -36,6 +39,8 @@ int main(int argc, char **argv)
         return cn_cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "analyze") == 0)
         return cn_cli_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "config") == 0)
+        return cn_cli_config(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("canary %s\n", CN_VERSION);
         return CN_EXIT_OK;

@@ -16,6 +16,8 @@
 #define CN_JUDGE_CONFIG_H
 
 #include "judge/judge.h"
+#include "util/config.h"
+#include "util/yaml.h"
 
 #include <stddef.h>
 
@@ -41,5 +43,19 @@
  */
 int cn_judge_config_parse(const char *text, size_t len, const char *filename,
                           cn_judge_config_t *out, char *err, size_t errlen);
+
+/* The spec's key table (util/config.h), for `canary config check`, which
+ * reads it as the `analysis:` section of a service config. */
+const cn_config_table_t *cn_judge_config_table(void);
+
+/*
+ * Read the spec in a loaded document into *cfg (initialised by the
+ * caller): the root mapping, or its `analysis` section, whose key paths
+ * then start with "analysis.". An empty document is an error ("empty
+ * config"). Messages go through y. Returns 0 or CN_EINVAL; *cfg may be
+ * partly filled on error (the caller disposes it).
+ */
+int cn_judge_config_read_section(cn_yaml_t *y, struct fy_document *doc,
+                                 cn_judge_config_t *cfg);
 
 #endif

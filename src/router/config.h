@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The configuration of `canary serve`: one table of keys (name, type,
- * bounds, default) drives the YAML file, the command-line flags and the
- * documentation check, in the manner of Redis's static_configs[]. Flags
- * override the file; flags alone are enough for a quick start.
+ * The configuration of `canary serve`'s data plane: one table of keys
+ * (name, type, bounds, default), read by the config engine (util/config.h),
+ * drives the YAML file, the command-line flags, the documentation check and
+ * the effective configuration, in the manner of Redis's static_configs[].
+ * Flags override the file; flags alone are enough for a quick start.
  *
  * Every key is documented in examples/canary.yaml, and a unit test checks
  * that every key of the table appears there.
@@ -16,15 +17,14 @@
 
 #include "router/extract.h"
 #include "router/split.h"
+#include "util/config.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct cn_router_addr_list_s {
-    size_t count;
-    char **items; /* "host:port" strings as written, owned */
-} cn_router_addr_list_t;
+/* "host:port" strings as written (without "http://"), owned. */
+typedef cn_config_strv_t cn_router_addr_list_t;
 
 typedef struct cn_router_config_s {
     /* where */
@@ -75,6 +75,8 @@ typedef struct cn_router_config_s {
     unsigned max_connections;     /* client connections, all workers; 10000 */
     unsigned max_idle_upstream;   /* idle pooled conns per address per
                                      worker; 64 */
+    uint64_t memory_budget_bytes; /* most the measurement state may take,
+                                     all workers together; 4 GiB */
 } cn_router_config_t;
 
 /* Fill *c with every default (allocated strings). The defaults are the
@@ -125,26 +127,13 @@ int cn_router_config_set_flag(cn_router_config_t *c, const char *name,
  * rules as a parsed one); then across fields: at least one stable address;
  * canary addresses if the weight is > 0 or the mode is shadow; sticky mode
  * needs a sticky header or cookie; the two version labels differ; listen
- * and admin differ (unless port 0); health.timeout <= health.interval.
+ * and admin differ (unless port 0); health.timeout <= health.interval;
+ * the measurement state fits limits.memory_budget (see
+ * cn_router_config_memory_bytes()).
  * Returns 0 or CN_EINVAL with one line in err naming the key and its flag:
  *     key 'stable.addresses' (--stable): at least one stable address is required
  */
 int cn_router_config_validate(const cn_router_config_t *c, char *err, size_t errlen);
-
-/* Parse a percentage with at most two decimals ("2.5", "100", "0.01",
- * "2.50", an optional trailing "%") into basis points. Further decimals
- * must be zeros: "2.555" is refused, not rounded. No sign, no exponent.
- * 0 or CN_EINVAL (*out_bp untouched). */
-int cn_router_parse_percent_bp(const char *text, uint16_t *out_bp);
-
-/* Parse a duration: a whole number followed by ms, s, m or h ("250ms",
- * "10s", "2m", "1h"), or bare milliseconds. 0 or CN_EINVAL (also beyond
- * UINT32_MAX ms). */
-int cn_router_parse_duration_ms(const char *text, uint32_t *out_ms);
-
-/* Parse a size: a whole number followed by B, KiB, MiB or GiB ("16MiB",
- * "32KiB", "1GiB"), or bare bytes ("1024"). 0 or CN_EINVAL. */
-int cn_router_parse_size(const char *text, size_t *out_bytes);
 
 /* Names of every key of the table, in YAML dotted form, NULL-terminated
  * (for the documentation check). */
@@ -158,16 +147,9 @@ const char *const *cn_router_config_keys(void);
  */
 const char *const *cn_router_config_switches(void);
 
-/* One key of the table, as the help text and the documentation see it. */
-typedef struct cn_router_config_key_s {
-    const char *key;          /* YAML dotted path: "traffic.canary_weight" */
-    const char *flag;         /* flag without dashes: "canary-weight" */
-    const char *negated_flag; /* switch setting a boolean to false
-                                 ("no-retry"), or NULL */
-    const char *default_text; /* the default as one would write it
-                                 ("16MiB"); NULL: none (the key is unset) */
-    const char *help;         /* one line: what the key means */
-} cn_router_config_key_t;
+/* One key of the table, as the help text and the documentation see it:
+ * key, flag, negated_flag, default_text, help (util/config.h). */
+typedef cn_config_key_t cn_router_config_key_t;
 
 /* The i-th key of the table (the order of cn_router_config_keys()), or
  * NULL when i is past the end. The result is static. */
@@ -186,5 +168,34 @@ const char *cn_router_config_key_want(const cn_router_config_key_t *k, char *buf
  */
 int cn_router_config_prediction(const cn_router_config_t *c, cn_router_pointer_t *out,
                                 char *err, size_t errlen);
+
+/* The table itself, for the composition root (which reads it next to
+ * other modules' tables under `serve:`) and `canary config check`. */
+const cn_config_table_t *cn_router_config_table(void);
+
+/*
+ * Read the serve keys of a loaded document into the parts (the router's
+ * table and whatever the composition root adds): the `serve:` section if
+ * the root has one (other top-level keys are left to their owners, but
+ * one named like a serve key is an error), else the root mapping (where an
+ * `analysis:` key is an error that says to use sections). NULL doc or an
+ * empty document sets nothing. Messages go through y; returns 0,
+ * CN_EINVAL.
+ */
+int cn_router_config_read_section(cn_yaml_t *y, struct fy_document *doc,
+                                  const cn_config_part_t *parts, size_t n_parts);
+
+/* The number of workers c asks for: c->workers, or the online CPUs (at
+ * most 256) when it is 0. */
+unsigned cn_router_config_workers(const cn_router_config_t *c);
+
+/*
+ * The most memory the measurement state of all workers may take with c:
+ * per worker, the request id map (112 bytes an id, hash buckets
+ * included), the reservoir of shadow pairs, and two sample reservoirs per
+ * cell of 2 x (max_segments + 2) cells. validate() refuses a config whose
+ * figure exceeds limits.memory_budget, naming the keys.
+ */
+uint64_t cn_router_config_memory_bytes(const cn_router_config_t *c);
 
 #endif

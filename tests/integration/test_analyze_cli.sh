@@ -196,7 +196,7 @@ bad_config type "1: key 'alpha': must be a number in \(0, 1\), got the string '0
 alpha: "0.05"
 metrics: [{name: x, test: ks}]
 EOF
-bad_config listmap "2: key 'thresholds': must be a mapping \{pass: 95, marginal: 60\}, got a list" <<'EOF'
+bad_config listmap "2: key 'thresholds': must be a mapping of keys \(pass, marginal\), got a list" <<'EOF'
 metrics: [{name: x, test: ks}]
 thresholds: [95, 60]
 EOF

@@ -464,7 +464,7 @@ static const struct bad_case bad_cases[] = {
     {"alpha: !custom 0.05\n", CN_EINVAL,
      "a.yaml:1: key 'alpha': unsupported YAML tag '!custom'"},
     {"thresholds: [95, 60]\n", CN_EINVAL,
-     "a.yaml:1: key 'thresholds': must be a mapping {pass: 95, marginal: 60}, got a "
+     "a.yaml:1: key 'thresholds': must be a mapping of keys (pass, marginal), got a "
      "list"},
     {"metrics: {name: a}\n", CN_EINVAL,
      "a.yaml:1: key 'metrics': must be a list of metrics, got a mapping"},
@@ -500,9 +500,9 @@ static const struct bad_case bad_cases[] = {
      "a.yaml:1: key 'thresholds.pass': must be in [0, 100], got '101'"},
     {"thresholds: {marginal: -1}\n", CN_EINVAL,
      "a.yaml:1: key 'thresholds.marginal': must be in [0, 100], got '-1'"},
-    {"thresholds:\n  pass: 50\n  marginal: 60\n", CN_EINVAL,
-     "a.yaml:1: key 'thresholds': marginal (60) must be <= pass (50)"},
-    {"thresholds: {marginal: 96}\n", CN_EINVAL,
+    {"thresholds:\n  pass: 50\n  marginal: 60\nmetrics: [{name: x, test: ks}]\n",
+     CN_EINVAL, "a.yaml:1: key 'thresholds': marginal (60) must be <= pass (50)"},
+    {"thresholds: {marginal: 96}\nmetrics: [{name: x, test: ks}]\n", CN_EINVAL,
      "a.yaml:1: key 'thresholds': marginal (96) must be <= pass (95)"},
     {"looks: 0\n", CN_EINVAL,
      "a.yaml:1: key 'looks': must be an integer in [1, 1000], "
@@ -601,7 +601,7 @@ Test(config_errors, each_bad_input_gives_one_exact_line_and_no_config)
         int rc = parse(c->yaml, &cfg, err);
         cr_expect_eq(rc, c->rc, "case %zu (%s): rc %d, message %s", i, c->yaml, rc,
                      err);
-        cr_expect_str_eq(err, c->message, "case %zu", i);
+        cr_expect_str_eq(err, c->message, "case %zu: %s", i, err);
         cr_expect_null(strchr(err, '\n'), "case %zu: one line", i);
         cr_expect_null(cfg.metrics, "case %zu: no partial config", i);
         cr_expect_eq(cfg.n_metrics, 0);
@@ -690,7 +690,7 @@ Test(config_validate, configs_built_in_code_name_the_metric)
     cfg.metrics[0].line = 7;
     cr_assert_eq(cn_judge_config_validate(&cfg, err, sizeof err), CN_EINVAL);
     cr_assert_str_eq(err, "key 'metrics[0].margin' (metric 'lat', line 7): must be "
-                          "a number >= 0, got -1");
+                          ">= 0, got '-1'");
     cfg.metrics[0].margin = 0.5;
     cr_assert_eq(cn_judge_config_validate(&cfg, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(err, "");
@@ -711,11 +711,11 @@ Test(config_validate, configs_built_in_code_name_the_metric)
     cfg.marginal_score = 60;
     cfg.alpha = NAN;
     cr_assert_eq(cn_judge_config_validate(&cfg, err, sizeof err), CN_EINVAL);
-    cr_assert_str_eq(err, "key 'alpha': must be a number in (0, 1), got nan");
+    cr_assert_str_eq(err, "key 'alpha': must be a number in (0, 1), got 'NaN'");
     cfg.alpha = 0.05;
     cfg.looks = 0;
     cr_assert_eq(cn_judge_config_validate(&cfg, err, sizeof err), CN_EINVAL);
-    cr_assert_str_eq(err, "key 'looks': must be an integer in [1, 1000], got 0");
+    cr_assert_str_eq(err, "key 'looks': must be an integer in [1, 1000], got '0'");
     cfg.looks = 1;
     cr_assert_eq(cn_judge_config_validate(&cfg, err, sizeof err), 0, "%s", err);
     cn_judge_config_dispose(&cfg);
@@ -739,5 +739,47 @@ Test(config_validate, a_threshold_added_without_source_gates_its_own_name)
     cfg.metrics[0].has_max = 1;
     cfg.metrics[0].max = 100;
     cr_assert_eq(cn_judge_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+    cn_judge_config_dispose(&cfg);
+}
+
+/* -------------------------------------------------------------- docs */
+
+/* Every key of the judge's tables is written in examples/analysis.yaml as
+ * "key:" (a top-level key, a key of thresholds, or a metric's key), so the
+ * documented example cannot fall behind the table. */
+Test(config_docs, every_key_is_in_the_example)
+{
+    FILE *f = fopen("examples/analysis.yaml", "rb");
+    cr_assert_not_null(f, "run from the repository root");
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const cn_config_table_t *spec = cn_judge_config_table();
+    size_t checked = 0;
+    for (size_t i = 0; i < spec->n_keys; i++) {
+        const char *key = spec->keys[i].key;
+        const char *leaf = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
+        char want[80];
+        snprintf(want, sizeof want, "%s:", leaf);
+        cr_expect_not_null(strstr(text, want), "key '%s' is not documented", key);
+        checked++;
+        if (spec->keys[i].type != CN_CONFIG_LIST)
+            continue;
+        const cn_config_table_t *metric = spec->keys[i].table;
+        for (size_t j = 0; j < metric->n_keys; j++) {
+            snprintf(want, sizeof want, " %s:", metric->keys[j].key);
+            cr_expect_not_null(strstr(text, want), "metric key '%s' is not documented",
+                               metric->keys[j].key);
+            checked++;
+        }
+    }
+    cr_assert_eq(checked, 10 + 18, "every key of both tables was looked for");
+    /* And the example itself is a valid spec. */
+    cn_judge_config_t cfg;
+    char err[512];
+    cr_assert_eq(
+        cn_judge_config_parse(text, n, "examples/analysis.yaml", &cfg, err, sizeof err),
+        0, "%s", err);
     cn_judge_config_dispose(&cfg);
 }
