@@ -1760,7 +1760,8 @@ static void indent(emit_t *e)
 }
 
 /* Write s as a JSON string (also a YAML double-quoted scalar). Bytes that
- * are not UTF-8 become U+FFFD. */
+ * are not UTF-8 become U+FFFD; control characters, C1 controls and the
+ * byte order mark are escaped, since YAML does not take them raw. */
 static void put_string(FILE *out, const char *s)
 {
     size_t n = strlen(s);
@@ -1773,14 +1774,21 @@ static void put_string(FILE *out, const char *s)
             i++;
             continue;
         }
+        unsigned cp = c;
+        if (l == 2)
+            cp = ((c & 0x1fu) << 6) | ((unsigned char)s[i + 1] & 0x3fu);
+        else if (l == 3)
+            cp = ((c & 0x0fu) << 12) | (((unsigned char)s[i + 1] & 0x3fu) << 6) |
+                 ((unsigned char)s[i + 2] & 0x3fu);
         if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
         else if (c == '\n')
             fputs("\\n", out);
         else if (c == '\t')
             fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
+        else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xfeff ||
+                 cp == 0xfffe || cp == 0xffff)
+            fprintf(out, "\\u%04x", cp);
         else
             fwrite(s + i, 1, l, out);
         i += l;

@@ -89,6 +89,15 @@ run "$CANARY" config check "$TMP/budget.yaml" --json
 expect_ok
 json_eq '.serve.limits.memory_budget' '"128GiB"'
 
+# `canary serve` applies the same budget at start, before it binds or
+# allocates anything, and names the same keys.
+run "$CANARY" serve --stable 127.0.0.1:9 --workers 64 --request-id-map-size 100000000 \
+    --listen 127.0.0.1:0 --admin 127.0.0.1:0
+expect_error 64 "^canary serve: key 'limits\\.memory_budget' \\(--memory-budget\\): the measurement state may take up to [0-9.]+ GiB, more than the budget of 4GiB: 64 workers"
+run "$CANARY" serve --stable 127.0.0.1:9 --workers 64 --request-id-map-size 100000000 \
+    --listen 127.0.0.1:0 --admin 127.0.0.1:0 --memory-budget 8GiB
+expect_error 64 "more than the budget of 8GiB"
+
 printf 'serve: [1]\n' >"$TMP/bad5.yaml"
 run "$CANARY" config check "$TMP/bad5.yaml"
 expect_error 65 "bad5\\.yaml:1: key 'serve': must be a mapping of keys"
