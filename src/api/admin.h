@@ -63,13 +63,6 @@
 /* Routes at most. */
 #define CN_ADMIN_MAX_ROUTES 64u
 
-/* What a snapshot should hold (passed to cn_admin_ops_t.snapshot). */
-#define CN_ADMIN_SNAP_COUNTERS 1u   /* cumulative and step counters */
-#define CN_ADMIN_SNAP_HISTOGRAMS 2u /* latency histograms */
-#define CN_ADMIN_SNAP_SAMPLES 4u    /* step reservoirs */
-#define CN_ADMIN_SNAP_PAIRS 8u      /* shadow pairs */
-#define CN_ADMIN_SNAP_ALL 15u
-
 typedef struct cn_admin_s cn_admin_t;
 typedef struct cn_admin_request_s cn_admin_request_t;
 
@@ -79,7 +72,7 @@ typedef struct cn_admin_request_s cn_admin_request_t;
  * loop. All are required.
  */
 typedef struct cn_admin_ops_s {
-    /* A new snapshot holding at least what mask (CN_ADMIN_SNAP_*) asks
+    /* A new snapshot holding at least what mask (CN_ROUTER_SNAP_*) asks
      * for, freed with snapshot_free; NULL if none can be had (503). */
     cn_router_snapshot_t *(*snapshot)(void *ctx, unsigned mask);
     void (*snapshot_free)(void *ctx, cn_router_snapshot_t *s);

@@ -20,8 +20,8 @@ static void scrape_work(cn_admin_request_t *req, void *arg)
 {
     scrape_t *job = arg;
     cn_admin_t *a = cn_admin_request_server(req);
-    cn_router_snapshot_t *s =
-        a->ops.snapshot(a->ops.ctx, CN_ADMIN_SNAP_COUNTERS | CN_ADMIN_SNAP_HISTOGRAMS);
+    cn_router_snapshot_t *s = a->ops.snapshot(
+        a->ops.ctx, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS);
     if (!s) {
         cn_admin_response_error(&job->res, 503,
                                 "no snapshot of the router is available");

@@ -21,8 +21,8 @@ static void samples_work(cn_admin_request_t *req, void *arg)
 {
     samples_job_t *job = arg;
     cn_admin_t *a = cn_admin_request_server(req);
-    unsigned mask = job->all ? CN_ADMIN_SNAP_COUNTERS | CN_ADMIN_SNAP_HISTOGRAMS
-                             : CN_ADMIN_SNAP_ALL;
+    unsigned mask = job->all ? CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS
+                             : CN_ROUTER_SNAP_ALL;
     cn_router_snapshot_t *s = a->ops.snapshot(a->ops.ctx, mask);
     if (!s) {
         cn_admin_response_error(&job->res, 503,

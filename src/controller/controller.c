@@ -24,7 +24,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <uv.h>
 
 typedef struct cmd_s {
@@ -60,13 +59,6 @@ struct cn_controller_s {
     cmd_t *busy; /* the change in flight; loop thread only */
     bool closed; /* wake is closed; loop thread only */
 };
-
-static double now_unix_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 void cn_controller_change_init(cn_controller_change_t *c, const char *who)
 {
@@ -200,24 +192,18 @@ static void work_cb(uv_work_t *w)
     cn_controller_result_t *res = &cmd->result;
     char err[384] = "";
 
-    if (cmd->sets_changed) {
-        /* The router cannot take new version sets until its generation
-         * publication lands; refuse rather than half-apply. */
-        snprintf(res->error, sizeof res->error,
-                 "versions: changing the version sets at run time is not supported by "
-                 "this router yet");
-        res->rc = CN_EINVAL;
-        return;
-    }
-    int rc = cn_router_set_traffic(c->router, &cmd->next_gen.traffic);
+    /* One generation: the split and both sets together. This waits for
+     * every worker to take it (and may resolve names): off the loop. */
+    int rc = cn_router_publish(c->router, &cmd->next_gen, err, sizeof err);
     if (rc) {
-        snprintf(res->error, sizeof res->error, "not published: %s", cn_strerror(rc));
-        res->rc = rc;
+        snprintf(res->error, sizeof res->error, "%s", err[0] ? err : cn_strerror(rc));
+        res->rc = rc == CN_EINVAL ? CN_EINVAL : rc;
         return;
     }
-    res->step.number = cn_router_step(c->router);
-    res->step.generation = cmd->next_gen.number;
-    res->step.started_unix_s = now_unix_s();
+    cn_generation_t live;
+    cn_generation_init(&live);
+    cn_router_current(c->router, &live, &res->step);
+    cn_generation_dispose(&live);
     if (c->store) {
         /* The split and both sets with their history, in one transaction. */
         rc = cn_store_save_generation(c->store, &cmd->next_gen, cmd->change.who, err,
@@ -345,9 +331,15 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
     c->log = cfg->log ? cfg->log : stderr;
     cn_generation_init(&c->current);
     cn_generation_copy(&c->current, cfg->initial);
-    c->step.number = cn_router_step(cfg->router);
+    /* Numbers only grow, in the router and in the state file: start from
+     * the larger of the two. */
+    cn_generation_t live;
+    cn_generation_init(&live);
+    cn_router_current(cfg->router, &live, &c->step);
+    if (live.number > c->current.number)
+        c->current.number = live.number;
+    cn_generation_dispose(&live);
     c->step.generation = c->current.number;
-    c->step.started_unix_s = now_unix_s();
     pthread_mutex_init(&c->mu, NULL);
     int rc = uv_loop_init(&c->loop);
     if (rc) {

@@ -36,8 +36,7 @@ static void on_signal(int sig)
 
 static cn_router_snapshot_t *ops_snapshot(void *ctx, unsigned mask)
 {
-    (void)mask; /* the router copies everything until it takes a mask */
-    return cn_router_snapshot(ctx);
+    return cn_router_snapshot(ctx, mask);
 }
 
 static void ops_snapshot_free(void *ctx, cn_router_snapshot_t *s)

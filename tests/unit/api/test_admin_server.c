@@ -542,19 +542,19 @@ Test(admin_server, metrics_asks_only_for_counters_and_histograms, .init = setup,
     response_t r;
     read_response(c, &r);
     free(r.body);
-    cr_assert_eq(fake.last_mask, CN_ADMIN_SNAP_COUNTERS | CN_ADMIN_SNAP_HISTOGRAMS);
+    cr_assert_eq(fake.last_mask, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS);
     send_str(
         c,
         "GET /v1/samples?window=all HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
         "\r\n\r\n");
     read_response(c, &r);
     free(r.body);
-    cr_assert_eq(fake.last_mask, CN_ADMIN_SNAP_COUNTERS | CN_ADMIN_SNAP_HISTOGRAMS);
+    cr_assert_eq(fake.last_mask, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS);
     send_str(c, "GET /v1/samples HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
                 "\r\n\r\n");
     read_response(c, &r);
     free(r.body);
-    cr_assert_eq(fake.last_mask, CN_ADMIN_SNAP_ALL,
+    cr_assert_eq(fake.last_mask, CN_ROUTER_SNAP_ALL,
                  "the step window needs the samples");
     close_client(c);
 }

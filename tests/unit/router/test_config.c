@@ -143,7 +143,7 @@ Test(serve_config_defaults, the_table_is_consistent)
             cr_assert_str_neq(o->flag, k->flag);
         }
     }
-    cr_assert_eq(n, 38, "every key of the brief is in the table");
+    cr_assert_eq(n, 39, "every key of the brief is in the table");
     cr_assert_null(cn_router_config_key(n));
     const char *const *sw = cn_router_config_switches();
     cr_assert_str_eq(sw[0], "no-retry");
@@ -242,6 +242,7 @@ Test(serve_config_yaml, every_key_is_read_in_the_root_form)
              "  retry_on_stable: False\n"
              "measure:\n"
              "  segment_header: X-Tenant\n"
+             "  segments: [acme, globex]\n"
              "  max_segments: 5\n"
              "  prediction: /predictions/0/score\n"
              "  prediction_buckets: [-1, 0, 1e3]\n"
@@ -282,6 +283,8 @@ Test(serve_config_yaml, every_key_is_read_in_the_root_form)
     cr_assert_str_eq(c.sticky_cookie, "session");
     cr_assert_eq(c.retry_on_stable, false);
     cr_assert_str_eq(c.segment_header, "X-Tenant");
+    cr_assert_eq(c.segments.count, 2);
+    cr_assert_str_eq(c.segments.items[1], "globex");
     cr_assert_eq(c.max_segments, 5);
     cr_assert_str_eq(c.prediction, "/predictions/0/score");
     cr_assert_eq(c.n_prediction_buckets, 3);
@@ -426,6 +429,7 @@ Test(serve_config_flags, every_flag_sets_its_field)
     flag_ok(&c, "sticky-cookie", "u");
     flag_ok(&c, "no-retry", NULL);
     flag_ok(&c, "segment-header", "X-R");
+    flag_ok(&c, "segments", "eu,us");
     flag_ok(&c, "max-segments", "1024");
     flag_ok(&c, "prediction", "tf-serving");
     flag_ok(&c, "prediction-buckets", "0.5,1,2.5");
@@ -465,6 +469,7 @@ Test(serve_config_flags, every_flag_sets_its_field)
     cr_assert_str_eq(c.sticky_cookie, "u");
     cr_assert_eq(c.retry_on_stable, false);
     cr_assert_str_eq(c.segment_header, "X-R");
+    cr_assert_eq(c.segments.count, 2);
     cr_assert_eq(c.max_segments, 1024);
     cr_assert_str_eq(c.prediction, "tf-serving");
     cr_assert_eq(c.n_prediction_buckets, 3);
@@ -849,6 +854,11 @@ static const struct bad_case bad_cases[] = {
     {"measure:\n  prediction_buckets: [0, '1']\n", CN_EINVAL,
      "c.yaml:2: key 'measure.prediction_buckets[1]': must be a finite number, got the "
      "string '1'"},
+    {"measure: {segments: [eu, eu]}\n", CN_EINVAL,
+     "c.yaml:1: key 'measure.segments[1]': duplicate value 'eu'"},
+    {"measure: {segments: [_other]}\n", CN_EINVAL,
+     "c.yaml:1: key 'measure.segments[0]': must be a segment value of 1 to 64 visible "
+     "ASCII characters, no quotes or backslashes, not _other, got '_other'"},
     {"measure: {max_segments: 0}\n", CN_EINVAL,
      "c.yaml:1: key 'measure.max_segments': must be an integer in [1, 1024], got '0'"},
     {"measure: {reservoir_size: 10000001}\n", CN_EINVAL,
