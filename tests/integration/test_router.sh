@@ -72,7 +72,7 @@ stop_canary() {
     fi
 }
 
-model_requests() { curl -sf "http://$1/stats" | jq .requests; }
+model_requests() { http_json "http://$1/stats" .requests; }
 
 put_traffic() { # ADMIN JSON
     code=$(curl -s -o "$TMP/put.json" -w '%{http_code}' -X PUT \
