@@ -118,6 +118,18 @@ typedef void (*cn_admin__render_fn)(cn_jsonw_t *w, const cn_generation_t *g,
 void cn_admin__submit(cn_admin_request_t *req, const cn_controller_change_t *change,
                       cn_admin__render_fn render);
 
+/* How a resource reads a PUT body into a change (api/codec.h). */
+typedef int (*cn_admin__parse_fn)(const char *body, size_t len,
+                                  cn_controller_change_t *change, char *err,
+                                  size_t errlen);
+
+/* A resource that is a view of the current generation: GET answers
+ * render's body of the controller's current state; PUT parses the body
+ * with parse (400 naming the field on error) and submits the change as
+ * cn_admin__submit does (change.c). */
+void cn_admin__generation_resource(cn_admin_request_t *req, cn_admin__parse_fn parse,
+                                   cn_admin__render_fn render);
+
 /* "admin <peer>" into buf (change.c). */
 void cn_admin__who(const cn_admin_request_t *req, char *buf, size_t len);
 

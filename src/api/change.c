@@ -47,6 +47,33 @@ void cn_admin__submit(cn_admin_request_t *req, const cn_controller_change_t *cha
     }
 }
 
+void cn_admin__generation_resource(cn_admin_request_t *req, cn_admin__parse_fn parse,
+                                   cn_admin__render_fn render)
+{
+    const cn_http_message_t *msg = cn_admin_request_message(req);
+    if (msg->method == HTTP_PUT) {
+        char who[CN_CONTROLLER_WHO_MAX + 1], err[512];
+        cn_admin__who(req, who, sizeof who);
+        cn_controller_change_t change;
+        cn_controller_change_init(&change, who);
+        if (parse(msg->body, msg->body_len, &change, err, sizeof err))
+            cn_admin__respond_error(req, 400, "%s", err);
+        else
+            cn_admin__submit(req, &change, render);
+        cn_controller_change_dispose(&change);
+        return;
+    }
+    cn_generation_t g;
+    cn_step_t step;
+    cn_generation_init(&g);
+    cn_controller_current(req->admin->controller, &g, &step);
+    cn_jsonw_t w;
+    cn_jsonw_init(&w, 1024 * 1024);
+    render(&w, &g, step.number);
+    cn_generation_dispose(&g);
+    cn_admin__respond_json(req, 200, &w);
+}
+
 /* "admin 127.0.0.1": who asked, for the log and the history. */
 void cn_admin__who(const cn_admin_request_t *req, char *buf, size_t len)
 {
