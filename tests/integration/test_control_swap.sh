@@ -8,52 +8,9 @@
 # count (the model server's GET /stats) is read ~200 ms after the PUT
 # returned and again after 1 s more of load, and must not grow.
 . tests/integration/lib.sh
-: "${MODEL_SERVER:=build/model-server}"
 TOKEN=swap-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
-PIDS=""
-WRK=""
-cleanup() {
-    [ -n "$WRK" ] && kill "$WRK" 2>/dev/null
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-start_bg() { # NAME CMD...
-    name=$1
-    shift
-    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    LAST_PID=$!
-    PIDS="$PIDS $LAST_PID"
-}
-
-wait_line() { # NAME PATTERN
-    i=0
-    while [ $i -lt 200 ]; do
-        l=$(grep -m1 -E "$2" "$TMP/$1.out" 2>/dev/null || true)
-        if [ -n "$l" ]; then
-            echo "$l"
-            return 0
-        fi
-        i=$((i + 1))
-        sleep 0.05
-    done
-    die "$1 did not print /$2/: $(cat "$TMP/$1.err")"
-}
-
-addr_of() { wait_line "$1" "$2" | awk '{print $NF}'; }
-
-start_model() { # NAME
-    start_bg "$1" "$MODEL_SERVER" --listen 127.0.0.1:0 --name "$1"
-    eval "${1}_ADDR=$(addr_of "$1" '^listening on')"
-}
-
-requests_of() { # ADDR: the model server's own count of model requests
-    n=$(curl -sf "http://$1/stats" | jq -e .requests) || die "GET $1/stats failed"
-    echo "$n"
-}
+requests_of() { http_json "http://$1/stats" .requests; } # the server's own count
 
 put_versions() { # JSON
     code=$(curl -s -o "$TMP/put" -w '%{http_code}' -X PUT \
@@ -77,6 +34,7 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 wrk -t2 -c16 -d120s -s "$TMP/post.lua" "http://$cs_ADDR/v2/models/m/infer" >"$TMP/wrk" 2>&1 &
 WRK=$!
+PIDS="$PIDS $WRK" # lib.sh stops it if the test fails
 sleep 1
 
 # swap ROLE LABEL FROM TO: move ROLE from address FROM to TO, then check
