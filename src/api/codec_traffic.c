@@ -7,6 +7,7 @@
 #include "api/codec.h"
 #include "api/codec_internal.h"
 #include "util/error.h"
+#include "util/units.h"
 #include "util/fmt.h"
 #include "util/text.h"
 
@@ -61,13 +62,7 @@ json_t *cn_api__load_object(const char *body, size_t len, char *err, size_t errl
 static void write_percent(cn_jsonw_t *w, unsigned bp)
 {
     char buf[16];
-    if (bp % 100 == 0)
-        snprintf(buf, sizeof buf, "%u", bp / 100);
-    else if (bp % 10 == 0)
-        snprintf(buf, sizeof buf, "%u.%u", bp / 100, bp % 100 / 10);
-    else
-        snprintf(buf, sizeof buf, "%u.%02u", bp / 100, bp % 100);
-    cn_jsonw_raw(w, buf);
+    cn_jsonw_raw(w, cn_units_percent_text(bp, buf, sizeof buf));
 }
 
 void cn_api_traffic_write(cn_jsonw_t *w, const cn_traffic_t *t, uint64_t step)
