@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The admin API's server: a libuv loop of its own, one listener, keep-alive
- * connections, requests framed by cn_http_reader_t and answered by
- * cn_admin_handle (handle.c). See admin.h for the contract.
+ * connections, requests framed by cn_http_reader_t and routed by
+ * cn_admin__dispatch (routes.c). See admin.h for the contract. This file
+ * is the connection code only; no resource is known here.
+ *
+ * Answers that come later. A handler may answer after it returns (a
+ * snapshot on the thread pool, a change on the control loop). The request
+ * then lives on its own (cn_admin_request_t): the connection waits, not
+ * reading, and if it is closed meanwhile (timeout, stop) the request is
+ * detached and its answer dropped when it comes. Answers from other
+ * threads are posted to a queue and delivered by a uv_async on this loop.
+ * At stop the loop keeps running until every request is answered, so no
+ * thread ever posts to a closed handle.
  *
  * One response in flight per connection. When a request is complete the
  * connection stops reading, writes the response, and only when the write
@@ -42,6 +52,7 @@ struct cn_admin__conn_s {
     cn_admin_t *admin;
     cn_admin__conn_t *prev, *next;
     cn_http_reader_t reader;
+    cn_admin_request_t *req; /* being answered; NULL if none */
     char peer[64];
     /* bytes received after a complete request, fed once its response is
      * written; owned */
@@ -98,6 +109,10 @@ static void conn_close(cn_admin__conn_t *c)
         return;
     c->closing = true;
     cn_admin_t *a = c->admin;
+    if (c->req) {
+        c->req->conn = NULL; /* its answer is dropped when it comes */
+        c->req = NULL;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -304,14 +319,17 @@ static size_t conn_process(cn_admin__conn_t *c, const char *data, size_t len)
                 break;
             continue;
         }
-        cn_admin_response_t res;
-        cn_admin_handle(a, &c->reader.msg, c->peer, &res);
-        bool keep_alive = c->reader.msg.keep_alive && !a->stopping;
-        /* A response to HEAD has the headers of the GET but no body. */
-        bool head_only = c->reader.msg.method == HTTP_HEAD;
+        cn_admin_request_t *req = cn_admin__request_new(a, &c->reader.msg, c->peer);
+        req->conn = c;
+        req->keep_alive = c->reader.msg.keep_alive && !a->stopping;
+        c->req = req;
+        /* Busy from here until the answer is written: nothing more is read
+         * or fed, so answers go out in request order. */
+        c->busy = true;
+        conn_read_stop(c);
+        conn_arm(c, a->request_timeout_ms);
+        cn_admin__dispatch(req); /* may answer at once (conn_send) */
         cn_http_reader_next(&c->reader);
-        conn_send(c, &res, keep_alive, head_only);
-        cn_admin_response_dispose(&res);
     }
     return off;
 }
@@ -409,6 +427,153 @@ static void on_connection(uv_stream_t *server, int status)
     conn_read_start(c);
 }
 
+/* ------------------------------------------------------------ answers */
+
+static bool on_loop_thread(const cn_admin_t *a)
+{
+    return a->loop_thread_set && pthread_equal(pthread_self(), a->loop_thread);
+}
+
+static void maybe_close_answers(cn_admin_t *a)
+{
+    if (a->stopping && a->outstanding == 0 && !a->answer_closed) {
+        a->answer_closed = true;
+        uv_close((uv_handle_t *)&a->answer_async, NULL);
+    }
+}
+
+cn_admin_request_t *cn_admin__request_new(cn_admin_t *a, const cn_http_message_t *msg,
+                                          const char *peer)
+{
+    cn_admin_request_t *req = cn_xcalloc(1, sizeof *req);
+    req->admin = a;
+    req->msg = msg;
+    snprintf(req->peer, sizeof req->peer, "%s", peer ? peer : "?");
+    snprintf(req->method, sizeof req->method, "%s",
+             msg->method_name ? msg->method_name : "-");
+    size_t n = msg->url ? msg->url_len : 0;
+    if (n > sizeof req->url)
+        n = sizeof req->url;
+    if (n)
+        memcpy(req->url, msg->url, n);
+    req->url_len = n;
+    /* A response to HEAD has the headers of the GET but no body. */
+    req->head_only = msg->method == HTTP_HEAD;
+    a->outstanding++;
+    return req;
+}
+
+void cn_admin__deliver(cn_admin_request_t *req)
+{
+    cn_admin_t *a = req->admin;
+    if (req->res.status >= 400)
+        cn_admin__log_reject(a, req->res.status, req->method, req->url, req->url_len,
+                             req->peer);
+    if (req->sync_out) {
+        *req->sync_out = req->res;
+        memset(&req->res, 0, sizeof req->res);
+    } else if (req->conn) {
+        cn_admin__conn_t *c = req->conn;
+        c->req = NULL;
+        conn_send(c, &req->res, req->keep_alive && !a->stopping, req->head_only);
+    }
+    cn_admin_response_dispose(&req->res);
+    free(req);
+    a->outstanding--;
+    maybe_close_answers(a);
+}
+
+void cn_admin_respond(cn_admin_request_t *req, cn_admin_response_t *res)
+{
+    cn_admin_t *a = req->admin;
+    req->res = *res;
+    memset(res, 0, sizeof *res);
+    if (!req->res.content_type)
+        req->res.content_type = CN_ADMIN_JSON_TYPE;
+    if (req->res.status == 0)
+        req->res.status = 500; /* a handler's bug; never "no answer" */
+    req->answered = true;
+    if (on_loop_thread(a)) {
+        cn_admin__deliver(req);
+        return;
+    }
+    pthread_mutex_lock(&a->answer_mu);
+    req->next = NULL;
+    if (a->answers_tail)
+        a->answers_tail->next = req;
+    else
+        a->answers_head = req;
+    a->answers_tail = req;
+    /* the handle stays open while this request is outstanding */
+    uv_async_send(&a->answer_async);
+    pthread_mutex_unlock(&a->answer_mu);
+}
+
+static void on_answers(uv_async_t *h)
+{
+    cn_admin_t *a = h->data;
+    pthread_mutex_lock(&a->answer_mu);
+    cn_admin_request_t *list = a->answers_head;
+    a->answers_head = a->answers_tail = NULL;
+    pthread_mutex_unlock(&a->answer_mu);
+    while (list) {
+        cn_admin_request_t *next = list->next;
+        cn_admin__deliver(list);
+        list = next;
+    }
+}
+
+typedef struct offload_s {
+    uv_work_t work;
+    cn_admin_request_t *req;
+    cn_admin__work_fn fn, after;
+    void *arg;
+} offload_t;
+
+static void offload_work(uv_work_t *w)
+{
+    offload_t *o = w->data;
+    o->fn(o->req, o->arg);
+}
+
+static void offload_after(uv_work_t *w, int status)
+{
+    offload_t *o = w->data;
+    (void)status; /* never cancelled */
+    o->after(o->req, o->arg);
+    free(o);
+}
+
+int cn_admin__offload(cn_admin_request_t *req, cn_admin__work_fn fn,
+                      cn_admin__work_fn after, void *arg)
+{
+    offload_t *o = cn_xcalloc(1, sizeof *o);
+    o->req = req;
+    o->fn = fn;
+    o->after = after;
+    o->arg = arg;
+    o->work.data = o;
+    int rc = uv_queue_work(&req->admin->loop, &o->work, offload_work, offload_after);
+    if (rc)
+        free(o);
+    return rc;
+}
+
+void cn_admin_handle(cn_admin_t *a, const cn_http_message_t *msg, const char *peer,
+                     cn_admin_response_t *res)
+{
+    memset(res, 0, sizeof *res);
+    a->loop_thread = pthread_self();
+    a->loop_thread_set = true;
+    cn_admin_request_t *req = cn_admin__request_new(a, msg, peer);
+    req->sync_out = res;
+    /* deliver() frees req: watch for the answer through res->status, which
+     * every answer has (cn_admin_respond makes a 0 a 500). */
+    cn_admin__dispatch(req);
+    while (res->status == 0)
+        uv_run(&a->loop, UV_RUN_ONCE);
+}
+
 /* ------------------------------------------------------------ server */
 
 /* Close the listener, the stop handle and every connection; the loop then
@@ -422,6 +587,7 @@ static void close_all(cn_admin_t *a)
     uv_close((uv_handle_t *)&a->stop_async, NULL);
     while (a->conns)
         conn_close(a->conns);
+    maybe_close_answers(a);
 }
 
 static void on_stop(uv_async_t *h)
@@ -430,7 +596,8 @@ static void on_stop(uv_async_t *h)
 }
 
 int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_t *ops,
-                 cn_admin_t **out, char *err, size_t errlen)
+                 cn_controller_t *controller, cn_admin_t **out, char *err,
+                 size_t errlen)
 {
     if (out)
         *out = NULL;
@@ -444,9 +611,12 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
                  "requires a bearer token)");
         return CN_EINVAL;
     }
-    if (!ops || !ops->snapshot || !ops->snapshot_free || !ops->get_traffic ||
-        !ops->set_traffic || !ops->lookup) {
+    if (!ops || !ops->snapshot || !ops->snapshot_free || !ops->lookup) {
         snprintf(err, errlen, "admin: every operation of the ops table is required");
+        return CN_EINVAL;
+    }
+    if (!controller) {
+        snprintf(err, errlen, "admin: a controller is required");
         return CN_EINVAL;
     }
     struct sockaddr_storage sa;
@@ -459,6 +629,7 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
     a->token = cn_xmalloc(a->token_len + 1);
     memcpy(a->token, token, a->token_len + 1);
     a->ops = *ops;
+    a->controller = controller;
     a->log = stderr;
     a->idle_timeout_ms = CN_ADMIN_IDLE_TIMEOUT_MS;
     a->request_timeout_ms = CN_ADMIN_REQUEST_TIMEOUT_MS;
@@ -470,9 +641,12 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
         free(a);
         return CN_EIO;
     }
+    pthread_mutex_init(&a->answer_mu, NULL);
     uv_tcp_init(&a->loop, &a->listener);
     uv_async_init(&a->loop, &a->stop_async, on_stop);
-    a->listener.data = a->stop_async.data = a;
+    uv_async_init(&a->loop, &a->answer_async, on_answers);
+    a->listener.data = a->stop_async.data = a->answer_async.data = a;
+    cn_admin__add_builtin_routes(a);
 
     const char *what = "bind";
     uvrc = uv_tcp_bind(&a->listener, (const struct sockaddr *)&sa, 0);
@@ -525,6 +699,8 @@ int cn_admin_run(cn_admin_t *a)
     if (a->ran)
         return CN_EINVAL;
     a->ran = true;
+    a->loop_thread = pthread_self();
+    a->loop_thread_set = true;
     uv_run(&a->loop, UV_RUN_DEFAULT);
     return 0;
 }
@@ -544,6 +720,9 @@ void cn_admin_free(cn_admin_t *a)
      * returned). */
     uv_run(&a->loop, UV_RUN_DEFAULT);
     uv_loop_close(&a->loop);
+    pthread_mutex_destroy(&a->answer_mu);
+    for (size_t i = 0; i < a->nowned; i++)
+        free(a->owned[i]);
     free(a->token);
     free(a);
 }

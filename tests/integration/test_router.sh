@@ -5,7 +5,7 @@
 # promtool for the metrics format.
 . tests/integration/lib.sh
 : "${MODEL_SERVER:=build/model-server}"
-TOKEN=test-token-$$
+TOKEN=test-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
 PIDS=""
 cleanup() {
