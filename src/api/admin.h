@@ -54,9 +54,14 @@
 
 #define CN_ADMIN_MAX_HEADER_BYTES ((size_t)64 * 1024)
 #define CN_ADMIN_MAX_BODY_BYTES ((size_t)1024 * 1024)
+/* Open connections at most. At the limit a new connection evicts the
+ * oldest idle one without a valid token (then one still sending its head,
+ * then the oldest idle authenticated one), so idle clients cannot lock an
+ * operator out (http/server.h, "Limits"). */
 #define CN_ADMIN_MAX_CONNECTIONS 64u
 #define CN_ADMIN_IDLE_TIMEOUT_MS 60000u /* keep-alive connection idle */
-/* A request must arrive within this, and its response be sent. */
+/* A request's head, and then its body, must arrive within this; a client
+ * that takes none of its response for as long is cut off. */
 #define CN_ADMIN_REQUEST_TIMEOUT_MS 10000u
 /* Bound of one response body (/v1/samples is the big one). */
 #define CN_ADMIN_MAX_RESPONSE_BYTES ((size_t)512 * 1024 * 1024)

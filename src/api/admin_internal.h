@@ -12,19 +12,18 @@
 
 #include "api/admin.h"
 #include "api/jsonw.h"
+#include "http/server.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <uv.h>
-
-typedef struct cn_admin__conn_s cn_admin__conn_t;
 
 #define CN_ADMIN_JSON_TYPE "application/json"
 #define CN_ADMIN_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct cn_admin_request_s {
     cn_admin_t *admin;
-    cn_admin__conn_t *conn;       /* NULL once the connection is gone, or
+    cn_http_req_t *conn;          /* NULL once the connection is gone, or
                                      for cn_admin_handle */
     const cn_http_message_t *msg; /* during the handler only */
     const cn_admin_route_t *route;
@@ -57,7 +56,7 @@ struct cn_admin_s {
 
     /* loop (admin.c) */
     uv_loop_t loop;
-    uv_tcp_t listener;
+    cn_http_server_t *server; /* the connections (http/server.h) */
     uv_async_t stop_async;
     uv_async_t answer_async; /* answers posted from other threads */
     pthread_t loop_thread;   /* whose thread runs the loop now */
@@ -68,9 +67,6 @@ struct cn_admin_s {
     bool ran;             /* cn_admin_run was called */
     bool stopping;        /* handles are being closed */
     bool answer_closed;
-    cn_admin__conn_t *conns; /* open connections, doubly linked */
-    unsigned nconns;
-    char read_buf[64 * 1024]; /* one loop thread: one buffer for every read */
 };
 
 /* Log one rejected request ("admin: 401 PUT /v1/traffic from 1.2.3.4"). */
@@ -81,6 +77,10 @@ void cn_admin__log_reject(cn_admin_t *a, unsigned status, const char *method,
  * outstanding until answered. Loop thread. */
 cn_admin_request_t *cn_admin__request_new(cn_admin_t *a, const cn_http_message_t *msg,
                                           const char *peer);
+
+/* The request carried a valid token: its connection is privileged (evicted
+ * last at the connection limit). Loop thread. */
+void cn_admin__authenticated(cn_admin_request_t *req);
 
 /* Route and run the handler (routes.c). Loop thread. */
 void cn_admin__dispatch(cn_admin_request_t *req);

@@ -293,6 +293,7 @@ void cn_admin__dispatch(cn_admin_request_t *req)
             cn_admin_respond(req, &res);
             return;
         }
+        cn_admin__authenticated(req);
     }
     if (!route) {
         cn_admin__respond_error(req, 404, "no such resource: %s",

@@ -1097,6 +1097,16 @@ cn_http_server_t *cn_http_server_new(uv_loop_t *loop,
 {
     cn_http_server_t *s = cn_xcalloc(1, sizeof *s);
     s->loop = loop;
+    cn_http_server_set_limits(s, limits);
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    return s;
+}
+
+void cn_http_server_set_limits(cn_http_server_t *s,
+                               const cn_http_server_limits_t *limits)
+{
+    memset(&s->lim, 0, sizeof s->lim);
     if (limits)
         s->lim = *limits;
     cn_http_server_limits_t *l = &s->lim;
@@ -1129,9 +1139,6 @@ cn_http_server_t *cn_http_server_new(uv_loop_t *loop,
     /* room for a small whole response (see cn_http_respond) */
     if (l->max_output_bytes < 2 * KEEP_BUFFER_BYTES)
         l->max_output_bytes = 2 * KEEP_BUFFER_BYTES;
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    return s;
 }
 
 static int start_listening(cn_http_server_t *s, int backlog)

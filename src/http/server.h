@@ -168,6 +168,11 @@ int cn_http_server_listen_fd(cn_http_server_t *s, int fd, int backlog);
 /* The bound address as "host:port" (after listen), or "". */
 const char *cn_http_server_address(const cn_http_server_t *s);
 
+/* New limits (0 fields take the defaults): timeouts apply from the next
+ * time a timer is armed, the rest to connections accepted from now. */
+void cn_http_server_set_limits(cn_http_server_t *s,
+                               const cn_http_server_limits_t *limits);
+
 /* Register a route (copied). Routes are tried in the order added; the
  * first whose path matches and whose methods include the request's wins.
  * A path match with no method match is 405 with Allow; no match is 404. */

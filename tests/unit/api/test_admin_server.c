@@ -189,7 +189,8 @@ Test(admin_server, answers_healthz_with_complete_headers, .init = setup, .fini =
     cr_assert_str_eq(r.body, "{\"status\":\"ok\"}\n");
     cr_assert(has_header(&r, "Content-Type: application/json"), "%s", r.head);
     cr_assert(has_header(&r, "Content-Length: 16"), "%s", r.head);
-    cr_assert(has_header(&r, "Connection: keep-alive"), "%s", r.head);
+    /* HTTP/1.1: kept alive without saying so */
+    cr_assert(!has_header(&r, "Connection: close"), "%s", r.head);
     free(r.body);
     close_client(c);
 }
@@ -646,4 +647,47 @@ Test(admin_server, serves_static_routes_without_a_token)
     free(r.body);
     close_client(c);
     stop();
+}
+
+/* Regression (issue 13): 64 idle connections kept alive with /healthz, and
+ * no token, used to make every authenticated PUT fail for minutes. Now the
+ * oldest idle connection gives way, and an authenticated one is kept. */
+Test(admin_server, idle_connections_cannot_lock_out_an_authenticated_put, .init = setup,
+     .fini = stop)
+{
+    client_t *idle[CN_ADMIN_MAX_CONNECTIONS];
+    for (unsigned i = 0; i < CN_ADMIN_MAX_CONNECTIONS; i++) {
+        idle[i] = connect_client();
+        send_str(idle[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        response_t r;
+        read_response(idle[i], &r);
+        cr_assert_eq(r.status, 200);
+        free(r.body);
+    }
+    client_t *op = connect_client();
+    send_str(op, "PUT /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                 "\r\nContent-Length: 20\r\n\r\n{\"canary_weight\": 0}");
+    response_t r;
+    read_response(op, &r);
+    cr_assert_eq(r.status, 200, "%s%s", r.head, r.body);
+    free(r.body);
+    assert_closed(idle[0]); /* the oldest idle one made room */
+    /* More unauthenticated newcomers never push the operator out. */
+    client_t *more[CN_ADMIN_MAX_CONNECTIONS];
+    for (unsigned i = 0; i < CN_ADMIN_MAX_CONNECTIONS; i++) {
+        more[i] = connect_client();
+        send_str(more[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        read_response(more[i], &r);
+        free(r.body);
+    }
+    send_str(op, "GET /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                 "\r\n\r\n");
+    read_response(op, &r);
+    cr_assert_eq(r.status, 200);
+    free(r.body);
+    for (unsigned i = 0; i < CN_ADMIN_MAX_CONNECTIONS; i++) {
+        close_client(idle[i]);
+        close_client(more[i]);
+    }
+    close_client(op);
 }
