@@ -150,8 +150,9 @@ static void log_change(cn_controller_t *c, const cmd_t *cmd)
     char weight[CN_FMT_BP_BUF], shadow[CN_FMT_BP_BUF];
     flockfile(f);
     fprintf(f,
-            "canary: change by %s: generation %llu, step %llu: canary %s, mode %s, "
+            "canary: %s by %s: generation %llu, step %llu: canary %s, mode %s, "
             "shadow %s, force %s",
+            cmd->change.promote ? "promotion" : "change",
             cmd->change.who[0] ? cmd->change.who : "?", (unsigned long long)g->number,
             (unsigned long long)cmd->result.step.number,
             cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
@@ -272,7 +273,14 @@ static void take_next(cn_controller_t *c)
             cmd->sets_changed =
                 cmd->sets_changed ||
                 !cn_version_set_equal(&cmd->next_gen.sets[r], &c->current.sets[r]);
-        int rc = cn_controller_validate(&cmd->next_gen, &c->limits, res->error,
+        int rc = 0;
+        if (cmd->change.promote && c->current.sets[CN_ROLE_CANARY].count == 0) {
+            snprintf(res->error, sizeof res->error,
+                     "promote: the canary set has no addresses; nothing to promote");
+            rc = CN_EINVAL;
+        }
+        if (!rc)
+            rc = cn_controller_validate(&cmd->next_gen, &c->limits, res->error,
                                         sizeof res->error);
         if (rc || (!cmd->traffic_changed && !cmd->sets_changed)) {
             res->rc = rc;

@@ -79,7 +79,8 @@ typedef struct cn_controller_change_s {
      * Promotion: the canary set becomes the stable set and the canary set
      * becomes empty, with the canary weight at 0 (and shadow mode falls back
      * to random, which needs no canary), in one publication. Exclusive with
-     * every other field.
+     * every other field. Refused (CN_EINVAL) when the canary set has no
+     * addresses: there is nothing to promote.
      */
     bool promote;
     char who[CN_CONTROLLER_WHO_MAX + 1]; /* "admin 127.0.0.1", "start" */

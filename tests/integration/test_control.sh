@@ -82,6 +82,25 @@ get "$p2_ADMIN" /v1/versions
 json_eq .canary "{\"version\":\"v3\",\"addresses\":[\"$m3_ADDR\"]}"
 stop_canary p2
 
+echo "control: a promotion is stored, and a restart comes back promoted"
+start_canary q1 --workers 1 --stable "$m1_ADDR" --stable-version v1 --canary "$m2_ADDR" \
+    --canary-version v2 --canary-weight 20 --state "$TMP/promote.db"
+CODE=$(curl -s -o "$TMP/put" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+    "http://$q1_ADMIN/v1/versions/promote") || die "POST promote: curl failed"
+[ "$CODE" = 200 ] || die "promote: HTTP $CODE $(cat "$TMP/put")"
+stop_canary q1
+start_canary q2 --workers 1 --stable "$m1_ADDR" --stable-version v1 --canary "$m2_ADDR" \
+    --canary-version v2 --canary-weight 20 --state "$TMP/promote.db"
+get "$q2_ADMIN" /v1/versions
+json_eq .stable "{\"version\":\"v2\",\"addresses\":[\"$m2_ADDR\"]}"
+json_eq '.canary.addresses' '[]'
+get "$q2_ADMIN" /v1/traffic
+json_eq .canary_weight 0
+v=$(curl -s -D - -o /dev/null -d '{}' "http://$q2_ADDR/v2/models/m/infer" | tr -d '\r' |
+    awk -F': ' 'tolower($1) == "x-model-version" {print $2}')
+[ "$v" = v2 ] || die "served by '$v' after a restart, expected the promoted v2"
+stop_canary q2
+
 echo "control: the version sets in the state file win over the flags at restart"
 start_canary r1 --workers 1 --stable "$m1_ADDR" --stable-version v1 --state "$TMP/versions.db"
 stop_canary r1

@@ -6,7 +6,10 @@
 # /v1/versions. The clients see no error, and after each PUT has returned
 # no new request reaches the address that left the set: its own request
 # count (the model server's GET /stats) is read ~200 ms after the PUT
-# returned and again after 1 s more of load, and must not grow.
+# returned and again after 1 s more of load, and must not grow. Then the
+# canary is promoted (POST /v1/versions/promote) under the same load: one
+# publication, after which the old stable gets nothing and the promoted
+# version everything.
 . tests/integration/lib.sh
 TOKEN=swap-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
@@ -61,6 +64,7 @@ while [ $k -le 20 ]; do
     to=$t
     k=$((k + 1))
 done
+canary_now=$from
 echo "control: 20 swaps of the stable's addresses under load"
 from=$sa_ADDR
 to=$sb_ADDR
@@ -72,6 +76,38 @@ while [ $k -le 20 ]; do
     to=$t
     k=$((k + 1))
 done
+
+stable_now=$from
+
+echo "control: the canary is promoted under load, in one publication"
+post_promote() { # BODY: POST /v1/versions/promote; status in $code, body in $TMP/put
+    code=$(curl -s -o "$TMP/put" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+        -d "$1" "http://$cs_ADMIN/v1/versions/promote") || die "POST promote: curl failed"
+}
+post_promote '{"force":true}'
+[ "$code" = 400 ] || die "promote with parameters: HTTP $code $(cat "$TMP/put")"
+post_promote ''
+[ "$code" = 200 ] || die "promote: HTTP $code $(cat "$TMP/put")"
+jq -e --arg a "$canary_now" '.stable == {"version":"v2","addresses":[$a]} and
+    (.canary.addresses | length) == 0 and .generation == 42' "$TMP/put" >/dev/null ||
+    die "promote answered $(cat "$TMP/put")"
+sleep 0.2
+old_before=$(requests_of "$stable_now")
+new_before=$(requests_of "$canary_now")
+sleep 1
+old_after=$(requests_of "$stable_now")
+new_after=$(requests_of "$canary_now")
+[ "$old_after" -eq "$old_before" ] ||
+    die "the old stable got $((old_after - old_before)) requests after the promotion"
+[ "$new_after" -gt "$new_before" ] || die "the promoted version got no request"
+tr=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://$cs_ADMIN/v1/traffic") ||
+    die "GET /v1/traffic failed"
+echo "$tr" | jq -e '.canary_weight == 0' >/dev/null || die "traffic after promotion: $tr"
+post_promote '{}'
+[ "$code" = 400 ] || die "a second promote: HTTP $code $(cat "$TMP/put")"
+grep -q 'nothing to promote' "$TMP/put" || die "second promote: $(cat "$TMP/put")"
+grep -q 'promotion by admin 127.0.0.1: generation 42' "$TMP/cs.err" ||
+    die "no promotion log line: $(cat "$TMP/cs.err")"
 
 kill -INT "$WRK"
 wait "$WRK" || true
@@ -88,9 +124,9 @@ for n in sa sb ca cb; do
 done
 get=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://$cs_ADMIN/v1/versions") ||
     die "GET /v1/versions failed"
-echo "$get" | jq -e '.generation == 41' >/dev/null || die "expected generation 41: $get"
+echo "$get" | jq -e '.generation == 42' >/dev/null || die "expected generation 42: $get"
 echo "  $reqs requests, 0 client errors; backends sa $sa_N, sb $sb_N, ca $ca_N, cb $cb_N;" \
-    "no removed address got a request after its PUT returned"
+    "no removed address got a request after its PUT returned; promoted in one publication"
 
 kill "$cs_PID"
 st=0

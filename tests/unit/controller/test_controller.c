@@ -288,6 +288,68 @@ Test(controller, refuses_shadow_without_a_canary_so_the_state_stays_startable)
     test_plane_stop(&plane);
 }
 
+/* Promotion is one publication: one generation, one step, one row in each
+ * history, and the router runs the new stable set with weight 0 at once. */
+Test(controller, promotes_in_one_publication_and_refuses_with_no_canary)
+{
+    static const char *const flags[] = {"mode", "shadow", NULL};
+    test_plane_start(&plane, flags, true);
+    uint64_t step0 = cn_router_step(plane.router);
+    size_t rows0 = history_count();
+    static cn_store_versions_change_t vrows[64];
+    size_t vn0 = 0, vn = 0;
+    char e[256];
+    cr_assert_eq(cn_store_versions_history(plane.store, vrows, 64, &vn0, e, sizeof e),
+                 0);
+    for (size_t i = 0; i < vn0; i++)
+        cn_store_versions_change_dispose(&vrows[i]);
+
+    cn_controller_change_t ch;
+    cn_controller_change_init(&ch, "admin 10.0.0.9");
+    ch.promote = true;
+    cn_controller_result_t r;
+    cr_assert_eq(test_plane_apply(&plane, &ch, &r), 0);
+    cr_assert_eq(r.rc, 0, "%s", r.error);
+    cr_assert(r.changed);
+    cr_assert_eq(r.generation.number, 2, "one generation, not two");
+    cr_assert_eq(r.step.number, step0 + 1, "one new step");
+    cn_generation_dispose(&r.generation);
+
+    cn_generation_t live;
+    cn_step_t step;
+    cn_generation_init(&live);
+    cn_router_current(plane.router, &live, &step);
+    cr_assert_eq(live.number, 2);
+    cr_assert_str_eq(live.sets[CN_ROLE_STABLE].version, "v2");
+    cr_assert_eq(live.sets[CN_ROLE_STABLE].count, 1);
+    cr_assert_str_eq(live.sets[CN_ROLE_STABLE].addresses[0], "127.0.0.1:2");
+    cr_assert_eq(live.sets[CN_ROLE_CANARY].count, 0, "the canary set is emptied");
+    cr_assert_str_neq(live.sets[CN_ROLE_CANARY].version, "v2");
+    cr_assert_eq(live.traffic.canary_weight_bp, 0);
+    cr_assert_eq(live.traffic.mode, CN_TRAFFIC_MODE_RANDOM, "shadow needs a canary");
+    cn_generation_dispose(&live);
+
+    cr_assert_eq(history_count(), rows0 + 1, "one traffic history row");
+    cr_assert_eq(cn_store_versions_history(plane.store, vrows, 64, &vn, e, sizeof e),
+                 0);
+    cr_assert_eq(vn, vn0 + 1, "one versions history row");
+    cr_assert_eq(vrows[vn - 1].generation, 2);
+    for (size_t i = 0; i < vn; i++)
+        cn_store_versions_change_dispose(&vrows[i]);
+    const char *log = test_plane_log(&plane);
+    cr_assert(strstr(log, "promotion by admin 10.0.0.9: generation 2"), "%s", log);
+
+    /* Again: there is no canary left, so nothing to promote. */
+    cr_assert_eq(test_plane_apply(&plane, &ch, &r), 0);
+    cn_controller_change_dispose(&ch);
+    cr_assert_eq(r.rc, CN_EINVAL);
+    cr_assert(strstr(r.error, "nothing to promote"), "%s", r.error);
+    cr_assert_eq(r.generation.number, 2);
+    cr_assert_eq(cn_router_step(plane.router), step0 + 1);
+    cn_generation_dispose(&r.generation);
+    test_plane_stop(&plane);
+}
+
 typedef struct order_s {
     pthread_mutex_t mu;
     pthread_cond_t cv;
