@@ -19,6 +19,7 @@
 #include "api/admin.h"
 #include "cli/cli.h"
 #include "router/config.h"
+#include "server/config.h"
 #include "router/router.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -133,14 +134,14 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
 }
 
 /* The admin token: CANARY_TOKEN, --token-file, or a generated one. */
-static int load_token(const cn_router_config_t *cfg, char *token, size_t toklen,
+static int load_token(const cn_server_config_t *cfg, char *token, size_t toklen,
                       bool *generated, char *err, size_t errlen)
 {
     *generated = false;
-    if (cfg->token_file) {
+    if (cfg->own.token_file) {
         char *text;
         size_t n;
-        int rc = read_file(cfg->token_file, &text, &n, err, errlen);
+        int rc = read_file(cfg->own.token_file, &text, &n, err, errlen);
         if (rc)
             return rc;
         while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' ||
@@ -149,7 +150,7 @@ static int load_token(const cn_router_config_t *cfg, char *token, size_t toklen,
         if (n == 0 || n >= toklen || strchr(text, '\n')) {
             snprintf(err, errlen,
                      "%s: the token must be one non-empty line of < %zu bytes",
-                     cfg->token_file, toklen);
+                     cfg->own.token_file, toklen);
             free(text);
             return CN_EINVAL;
         }
@@ -183,8 +184,8 @@ static int load_token(const cn_router_config_t *cfg, char *token, size_t toklen,
 
 int cn_cli_serve(int argc, char **argv)
 {
-    cn_router_config_t cfg;
-    cn_router_config_init(&cfg);
+    cn_server_config_t cfg;
+    cn_server_config_init(&cfg);
     char err[512] = "";
     int exit_code = CN_EXIT_OK;
     cn_router_t *router = NULL;
@@ -196,14 +197,14 @@ int cn_cli_serve(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
-            cn_router_config_dispose(&cfg);
+            cn_server_config_dispose(&cfg);
             return CN_EXIT_OK;
         }
         const char *path = NULL;
         if (strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "canary serve: --config needs a FILE\n");
-                cn_router_config_dispose(&cfg);
+                cn_server_config_dispose(&cfg);
                 return CN_EXIT_USAGE;
             }
             path = argv[i + 1];
@@ -216,14 +217,14 @@ int cn_cli_serve(int argc, char **argv)
         size_t len;
         if (read_file(path, &text, &len, err, sizeof err)) {
             fprintf(stderr, "canary serve: %s\n", err);
-            cn_router_config_dispose(&cfg);
+            cn_server_config_dispose(&cfg);
             return CN_EXIT_NOINPUT;
         }
-        int rc = cn_router_config_parse_yaml(&cfg, text, len, path, err, sizeof err);
+        int rc = cn_server_config_parse_yaml(&cfg, text, len, path, err, sizeof err);
         free(text);
         if (rc) {
             fprintf(stderr, "canary serve: %s\n", err);
-            cn_router_config_dispose(&cfg);
+            cn_server_config_dispose(&cfg);
             return CN_EXIT_DATAERR;
         }
     }
@@ -250,7 +251,7 @@ int cn_cli_serve(int argc, char **argv)
         }
         if (strcmp(name, "config") == 0)
             continue;
-        int rc = cn_router_config_set_flag(&cfg, name, value, err, sizeof err);
+        int rc = cn_server_config_set_flag(&cfg, name, value, err, sizeof err);
         if (rc == CN_ENOTFOUND) {
             fprintf(stderr, "canary serve: unknown flag '--%s' (try --help)\n", name);
             exit_code = CN_EXIT_USAGE;
@@ -263,7 +264,7 @@ int cn_cli_serve(int argc, char **argv)
         }
     }
 
-    if (cn_router_config_validate(&cfg, err, sizeof err)) {
+    if (cn_server_config_validate(&cfg, err, sizeof err)) {
         fprintf(stderr, "canary serve: %s\n", err);
         exit_code = CN_EXIT_USAGE;
         goto out;
@@ -277,8 +278,8 @@ int cn_cli_serve(int argc, char **argv)
         goto out;
     }
 
-    if (cfg.state_path) {
-        if (cn_store_open(cfg.state_path, &ctx.store, err, sizeof err)) {
+    if (cfg.store.path) {
+        if (cn_store_open(cfg.store.path, &ctx.store, err, sizeof err)) {
             fprintf(stderr, "canary serve: %s\n", err);
             exit_code = CN_EXIT_NOINPUT;
             goto out;
@@ -291,23 +292,23 @@ int cn_cli_serve(int argc, char **argv)
             goto out;
         }
         if (found) {
-            cn_traffic_t configured = cfg.traffic;
-            cfg.traffic = t;
-            if (cn_router_config_validate(&cfg, err, sizeof err)) {
+            cn_traffic_t configured = cfg.router.traffic;
+            cfg.router.traffic = t;
+            if (cn_server_config_validate(&cfg, err, sizeof err)) {
                 fprintf(stderr,
                         "canary serve: the traffic stored in %s does not fit this "
                         "config: %s\n",
-                        cfg.state_path, err);
-                cfg.traffic = configured;
+                        cfg.store.path, err);
+                cfg.router.traffic = configured;
                 exit_code = CN_EXIT_DATAERR;
                 goto out;
             }
             char weight[CN_FMT_BP_BUF];
             fprintf(stderr, "canary: traffic restored from %s: canary %s, mode %s\n",
-                    cfg.state_path,
+                    cfg.store.path,
                     cn_fmt_bp(t.canary_weight_bp, weight, sizeof weight),
                     cn_traffic_mode_name(t.mode));
-        } else if (cn_store_save_traffic(ctx.store, &cfg.traffic, "start", err,
+        } else if (cn_store_save_traffic(ctx.store, &cfg.router.traffic, "start", err,
                                          sizeof err)) {
             fprintf(stderr, "canary serve: %s\n", err);
             exit_code = CN_EXIT_NOINPUT;
@@ -315,14 +316,14 @@ int cn_cli_serve(int argc, char **argv)
         }
     }
 
-    rc = cn_router_new(&cfg, &router, err, sizeof err);
+    rc = cn_router_new(&cfg.router, &router, err, sizeof err);
     if (rc) {
         fprintf(stderr, "canary serve: %s\n", err);
         exit_code = rc == CN_EIO ? CN_EXIT_UNAVAILABLE : CN_EXIT_USAGE;
         goto out;
     }
     ctx.router = router;
-    ctx.cfg = &cfg;
+    ctx.cfg = &cfg.router;
     cn_admin_ops_t ops = {
         .snapshot = ops_snapshot,
         .snapshot_free = cn_router_snapshot_free,
@@ -331,7 +332,7 @@ int cn_cli_serve(int argc, char **argv)
         .lookup = ops_lookup,
         .ctx = &ctx,
     };
-    rc = cn_admin_new(cfg.admin, token, &ops, &admin, err, sizeof err);
+    rc = cn_admin_new(cfg.admin.address, token, &ops, &admin, err, sizeof err);
     if (rc) {
         fprintf(stderr, "canary serve: %s\n", err);
         exit_code = rc == CN_EIO ? CN_EXIT_UNAVAILABLE : CN_EXIT_USAGE;
@@ -376,6 +377,6 @@ out:
     cn_router_free(router);
     if (ctx.store)
         cn_store_close(ctx.store);
-    cn_router_config_dispose(&cfg);
+    cn_server_config_dispose(&cfg);
     return exit_code;
 }
