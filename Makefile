@@ -52,7 +52,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all deps test check lint format-check include-check flags-check unit integration \
-        demo bench bench-router golden clean format fuzz fuzz-smoke
+        demo bench bench-router bench-snapshot golden clean format fuzz fuzz-smoke
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
      $(BUILD)/model-server $(BUILD)/idle-conns
@@ -81,6 +81,11 @@ $(BUILD)/judge-sim: $(BUILD)/obj/tests/sim/judge_sim.o $(BUILD)/libcanary.a
 # KServe v2 JSON, can be told to fail, stall or slow down.
 $(BUILD)/model-server: $(BUILD)/obj/tests/backend/model_server.o $(BUILD)/libcanary.a
 	$(LINK)
+
+# What a router snapshot costs (bench/snapshot.c); malloc and friends are
+# wrapped to count the bytes asked for.
+$(BUILD)/bench-snapshot: $(BUILD)/obj/bench/snapshot.o $(BUILD)/libcanary.a
+	$(LINK) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 # Opens and holds N idle keep-alive connections (memory benchmark).
 $(BUILD)/idle-conns: $(BUILD)/obj/bench/idle_conns.o
@@ -125,7 +130,8 @@ include-check:
 flags-check:
 	tools/check-build-flags.sh
 
-unit: $(BUILD)/test-unit
+# The router's swap test runs the model server next to test-unit.
+unit: $(BUILD)/test-unit $(BUILD)/model-server
 	$(BUILD)/test-unit --jobs 2
 
 integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/model-server
@@ -140,6 +146,11 @@ bench: deps
 	scripts/deps.sh --bench
 	$(MAKE) all
 	bench/run.sh $(BUILD)/bench-stats
+
+# A snapshot's cost at 8 workers x 32 segments with full reservoirs (one
+# Markdown row per mask; the numbers in docs/BENCHMARKS.md come from it).
+bench-snapshot: $(BUILD)/bench-snapshot
+	$(BUILD)/bench-snapshot
 
 # The data plane next to HAProxy and NGINX, with wrk; writes docs/BENCHMARKS.md.
 bench-router: deps
@@ -201,4 +212,5 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
-  $(BUILD)/obj/tests/backend/model_server.d $(BUILD)/obj/bench/idle_conns.d
+  $(BUILD)/obj/tests/backend/model_server.d $(BUILD)/obj/bench/idle_conns.d \
+  $(BUILD)/obj/bench/snapshot.d

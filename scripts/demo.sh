@@ -129,9 +129,9 @@ bg canaryv "$model_server" --listen 127.0.0.1:0 --name fraud-v2 --prediction 0.1
 serve_args="--listen 127.0.0.1:0 --admin 127.0.0.1:0 --workers 2
     --stable $stable_addr --canary $canaryv_addr
     --stable-version fraud-v1 --canary-version fraud-v2
-    --segment-header X-Region --state $tmp/state.db"
+    --segment-header X-Region --segments us-east,us-west,eu-west,ap-south --state $tmp/state.db"
 say "1. canary serve in front of two model servers, 20% to the new model" \
-    "canary serve --stable $stable_addr --canary $canaryv_addr --canary-weight 20 --segment-header X-Region ..."
+    "canary serve --stable $stable_addr --canary $canaryv_addr --canary-weight 20 --segment-header X-Region --segments us-east,us-west,eu-west,ap-south ..."
 # shellcheck disable=SC2086
 bg px "$canary" serve $serve_args --canary-weight 20
 cat px.err

@@ -46,7 +46,7 @@ static bool cell_labels(const cn_router_snapshot_t *s, const cn_router_cell_t *c
 {
     if ((unsigned)c->role > CN_ROLE_CANARY)
         return false;
-    const char *version = s->version_name[c->role];
+    const char *version = c->version ? c->version : s->version_name[c->role];
     out->l[0] = (cn_prom_label_t){"version", version ? version : role_names[c->role]};
     out->l[1] = (cn_prom_label_t){"role", role_names[c->role]};
     out->l[2] = (cn_prom_label_t){"segment", c->segment ? c->segment : ""};
@@ -109,15 +109,16 @@ static void write_cells(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
         const cn_router_cell_t *c = &s->cells[i];
         if (!cell_labels(s, c, &cl))
             continue;
-        for (unsigned code = 100; code < 600; code++) {
-            if (!c->responses_by_code[code])
+        for (size_t k = 0; k < c->ncodes; k++) {
+            unsigned code = c->codes[k].code;
+            if (code < 100 || code > 599)
                 continue;
             char code_text[4], class_text[4];
             snprintf(code_text, sizeof code_text, "%u", code);
             snprintf(class_text, sizeof class_text, "%uxx", code / 100);
             cn_prom_label_t l[5] = {
                 cl.l[0], cl.l[1], cl.l[2], {"code", code_text}, {"class", class_text}};
-            cn_prom_sample_u64(w, NULL, l, 5, c->responses_by_code[code]);
+            cn_prom_sample_u64(w, NULL, l, 5, c->codes[k].count);
         }
     }
 
@@ -146,8 +147,8 @@ static void write_cells(cn_prom_writer_t *w, const cn_router_snapshot_t *s)
     cn_prom_family(w, "canary_request_duration_seconds", CN_PROM_HISTOGRAM,
                    "Request duration, first byte in to last byte out.");
     for (size_t i = 0; i < s->ncells; i++)
-        if (cell_labels(s, &s->cells[i], &cl))
-            cn_prom_histogram(w, cl.l, 3, &s->cells[i].latency,
+        if (s->cells[i].latency && cell_labels(s, &s->cells[i], &cl))
+            cn_prom_histogram(w, cl.l, 3, s->cells[i].latency,
                               cn_admin_duration_buckets_s, cn_admin_n_duration_buckets);
 
     cn_prom_family(w, "canary_prediction", CN_PROM_HISTOGRAM,

@@ -349,11 +349,12 @@ static void write_quantiles(cn_jsonw_t *w, const cn_metrics_hist_t *h)
         const char *name;
         double q;
     } qs[] = {{"p50", 0.5}, {"p95", 0.95}, {"p99", 0.99}};
+    uint64_t n = h ? cn_metrics_hist_count(h) : 0; /* NULL: not asked for */
     cn_jsonw_key(w, "count");
-    cn_jsonw_u64(w, cn_metrics_hist_count(h));
+    cn_jsonw_u64(w, n);
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         cn_jsonw_key(w, qs[i].name);
-        if (cn_metrics_hist_count(h))
+        if (n)
             cn_jsonw_u64(w, cn_metrics_hist_quantile(h, qs[i].q));
         else
             cn_jsonw_null(w);
@@ -386,7 +387,7 @@ static void write_cell(cn_jsonw_t *w, const cn_router_cell_t *c, bool all)
         cn_jsonw_u64(w, c->retried_on_stable);
         cn_jsonw_key(w, "latency_us");
         cn_jsonw_object_begin(w);
-        write_quantiles(w, &c->latency);
+        write_quantiles(w, c->latency);
         cn_jsonw_object_end(w);
         cn_jsonw_key(w, "predictions");
         cn_jsonw_object_begin(w);
@@ -402,7 +403,7 @@ static void write_cell(cn_jsonw_t *w, const cn_router_cell_t *c, bool all)
         cn_jsonw_u64(w, c->step_errors);
         cn_jsonw_key(w, "latency_us");
         cn_jsonw_object_begin(w);
-        write_quantiles(w, &c->step_latency);
+        write_quantiles(w, c->step_latency);
         write_sample(w, c->step_latency_us, c->n_step_latency);
         cn_jsonw_object_end(w);
         cn_jsonw_key(w, "predictions");
@@ -440,7 +441,11 @@ static void write_samples(cn_jsonw_t *w, const cn_router_snapshot_t *s, bool all
         cn_jsonw_object_begin(w);
         for (size_t i = 0; i < s->ncells; i++) {
             const cn_router_cell_t *c = &s->cells[i];
-            if ((int)c->role != role)
+            /* the current version's cells only: a role's older versions
+             * are in /metrics until their series end */
+            if ((int)c->role != role ||
+                (c->version && s->version_name[role] &&
+                 strcmp(c->version, s->version_name[role]) != 0))
                 continue;
             cn_jsonw_key(w, c->segment ? c->segment : "");
             write_cell(w, c, all);

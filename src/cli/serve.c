@@ -49,7 +49,7 @@ typedef struct serve_ctx_s {
 
 static cn_router_snapshot_t *ops_snapshot(void *ctx)
 {
-    return cn_router_snapshot(((serve_ctx_t *)ctx)->router);
+    return cn_router_snapshot(((serve_ctx_t *)ctx)->router, CN_ROUTER_SNAP_ALL);
 }
 
 static void ops_get_traffic(void *ctx, cn_traffic_t *out, uint64_t *step)

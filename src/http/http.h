@@ -18,11 +18,21 @@
  *
  * Stricter than http-parser: Debian builds libhttp_parser without
  * HTTP_PARSER_STRICT, so on top of it the reader refuses whitespace inside
- * a header name ("Transfer-Encoding : chunked"), obsolete line folding,
- * control bytes in the request target or in a header value (http-parser
- * lets one through as a value's first byte), HTTP versions other than 1.x,
- * transfer codings other than a single "chunked", and (responses) status
- * codes outside 100..599 and 101 Switching Protocols. It ignores any body
+ * a header name ("Transfer-Encoding : chunked"), obsolete line folding
+ * (also when its first line is empty, "X:\r\n folded", which http-parser
+ * takes for leading whitespace), control bytes in the request target or in
+ * a header value (http-parser lets one through as a value's first byte),
+ * HTTP versions other than 1.x (505 for a request), transfer codings other
+ * than a single "chunked", and (responses) status codes outside 100..599
+ * and 101 Switching Protocols. Framing is checked byte by byte beside
+ * http-parser (RFC 9112 sections 2.2 and 7.1): a CR anywhere in the head
+ * or the chunk framing must be followed by LF, the chunk data must be
+ * followed by exactly CRLF (http-parser takes any two bytes), and a chunk
+ * extension may not hold a bare LF or another control byte. A request
+ * with more than one Host header, or in absolute form ("GET http://a/ ...")
+ * with a Host header naming another authority, is refused with 400:
+ * the proxy and the upstream could read different targets (HAProxy 2.6
+ * answers 400 to both). It ignores any body
  * a 1xx, 204 or 304 response claims to have (RFC 9112 section 6.3), and
  * skips 1xx interim responses.
  *
@@ -110,9 +120,10 @@ typedef struct cn_http_message_s {
 typedef struct cn_http_reader_s {
     /* read-only */
     cn_http_message_t msg;
-    unsigned error_status; /* on CN_HTTP_ERROR: 400, 413, 431 or 501 for a
-                              request (501: a transfer coding other than
-                              chunked); 502 for any bad response */
+    unsigned error_status; /* on CN_HTTP_ERROR: 400, 413, 414, 431, 501 or
+                              505 for a request (501: a transfer coding other
+                              than chunked; 505: an HTTP version other
+                              than 1.x); 502 for any bad response */
     char error_text[160];  /* on CN_HTTP_ERROR: one line, what and where */
     /* private */
     http_parser parser;
@@ -143,6 +154,12 @@ typedef struct cn_http_reader_s {
      * interim 100 Continue before sending its body. */
     bool expect_continue;
     unsigned fail_status; /* set by a callback that refused the message */
+    /* The framing scanner (reader.c, scan_framing) that runs over the
+     * bytes http-parser consumed, for the checks it leaves out. */
+    unsigned char scan_state;
+    bool chunked_body;      /* the current message's body is chunked */
+    unsigned interim_heads; /* 1xx heads parsed but not yet scanned */
+    uint64_t scan_count;    /* chunk size being read, or data bytes left */
 } cn_http_reader_t;
 
 /* Prepare r. limits NULL: the defaults above. Allocation aborts on OOM. */
@@ -189,6 +206,10 @@ void cn_http_reader_expect_no_body(cn_http_reader_t *r);
 /* True once the first byte of the current message (not counting empty
  * lines before it) has been fed: a close before that is a clean one. */
 bool cn_http_reader_started(const cn_http_reader_t *r);
+
+/* True once the head of the current message is complete (its body may
+ * still be arriving): a server's body timeout starts here. */
+bool cn_http_reader_head_done(const cn_http_reader_t *r);
 
 /* Get ready for the next message on the same connection (after COMPLETE).
  * Keeps buffers of up to 16 KiB each for reuse and frees larger ones, so an

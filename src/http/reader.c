@@ -17,6 +17,7 @@
 #include "http/http.h"
 #include "util/error.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -161,6 +162,9 @@ static int on_url(http_parser *p, const char *at, size_t len)
                         "the request target",
                         offset_of(r, at + i), c);
     }
+    if (len > r->limits.max_header_bytes - r->msg.url_len)
+        return fail(r, 414, "request target is over %zu bytes",
+                    r->limits.max_header_bytes);
     if (count_head(r, len))
         return -1;
     head_append(r, at, len, r->last_cb != CB_URL);
@@ -334,6 +338,101 @@ static int check_transfer_encoding(cn_http_reader_t *r)
     return 0;
 }
 
+/* The header value of the i-th header ("" if it has none). */
+static const char *hvalue(const cn_http_reader_t *r, size_t i)
+{
+    size_t voff = r->hoff[2 * i + 1];
+    return voff == SIZE_MAX ? "" : r->head + voff;
+}
+
+/* Split an authority "host", "host:port" or "[v6]:port" (no userinfo);
+ * *port_len is 0 when no port is given. */
+static void split_authority(const char *a, size_t len, const char **host,
+                            size_t *host_len, const char **port, size_t *port_len)
+{
+    const char *colon = NULL;
+    if (len > 0 && a[0] == '[') {
+        const char *close = memchr(a, ']', len);
+        if (close) {
+            *host = a + 1;
+            *host_len = (size_t)(close - a - 1);
+            colon = close + 1 < a + len && close[1] == ':' ? close + 1 : NULL;
+            *port = colon ? colon + 1 : a + len;
+            *port_len = colon ? (size_t)(a + len - colon - 1) : 0;
+            return;
+        }
+    }
+    colon = memchr(a, ':', len);
+    *host = a;
+    *host_len = colon ? (size_t)(colon - a) : len;
+    *port = colon ? colon + 1 : a + len;
+    *port_len = colon ? (size_t)(a + len - colon - 1) : 0;
+}
+
+/* A port as a number; an empty port ("host:") is the scheme's default. */
+static unsigned long port_value(const char *s, size_t len, unsigned long dflt)
+{
+    if (len == 0)
+        return dflt;
+    unsigned long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > 65535)
+            return ULONG_MAX;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    return v;
+}
+
+/*
+ * RFC 9112 section 3.2: one Host header at most, and a request in absolute
+ * form must not name another authority in Host. A proxy that forwarded
+ * either would let the upstream (or a cache behind it) read a different
+ * target from the one we routed: refuse, as HAProxy 2.6 does. Ports are
+ * compared as numbers, a missing one being the scheme's default.
+ */
+static int check_host(cn_http_reader_t *r)
+{
+    size_t nhost = 0, host_i = 0;
+    for (size_t i = 0; i < r->nhdr; i++)
+        if (name_is(r->head + r->hoff[2 * i], r->hdrs[i].name_len, "host")) {
+            if (nhost++ == 0)
+                host_i = i;
+        }
+    if (nhost > 1)
+        return fail(r, 400, "malformed request: %zu Host headers (at most one allowed)",
+                    nhost);
+    const char *url = r->head;
+    size_t url_len = r->msg.url_len;
+    if (nhost == 0 || url_len == 0 || url[0] == '/' || (url_len == 1 && url[0] == '*'))
+        return 0;
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url, url_len, 0, &u) != 0 ||
+        !(u.field_set & (1 << UF_HOST)))
+        return fail(r, 400,
+                    "malformed request: request target is neither a path "
+                    "nor an absolute URI");
+    unsigned long dflt = 80;
+    if (u.field_set & (1 << UF_SCHEMA)) {
+        const char *scheme = url + u.field_data[UF_SCHEMA].off;
+        if (name_is(scheme, u.field_data[UF_SCHEMA].len, "https"))
+            dflt = 443;
+    }
+    const char *uhost = url + u.field_data[UF_HOST].off;
+    size_t uhost_len = u.field_data[UF_HOST].len;
+    unsigned long uport = u.field_set & (1 << UF_PORT) ? u.port : dflt;
+    const char *hhost, *hport;
+    size_t hhost_len, hport_len;
+    split_authority(hvalue(r, host_i), r->hdrs[host_i].value_len, &hhost, &hhost_len,
+                    &hport, &hport_len);
+    if (hhost_len != uhost_len || !ascii_ieq(hhost, uhost, uhost_len) ||
+        port_value(hport, hport_len, dflt) != uport)
+        return fail(r, 400,
+                    "malformed request: Host header does not match the authority of "
+                    "the absolute-form request target");
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     cn_http_reader_t *r = reader_of(p);
@@ -343,9 +442,11 @@ static int on_headers_complete(http_parser *p)
     r->headers_done = true;
 
     if (p->http_major != 1)
-        return fail(r, 400, "%s has unsupported HTTP version %u.%u", kind_name(r),
+        return fail(r, 505, "%s has unsupported HTTP version %u.%u", kind_name(r),
                     p->http_major, p->http_minor);
     if (is_request(r)) {
+        if (check_host(r))
+            return -1;
         if (p->method == HTTP_CONNECT)
             return fail(r, 400, "CONNECT requests are not supported");
         if (p->upgrade)
@@ -377,6 +478,7 @@ static int on_headers_complete(http_parser *p)
         r->body_skipped = true;
         return 1;
     }
+    r->chunked_body = (p->flags & F_CHUNKED) != 0;
 
     if ((p->flags & F_CONTENTLENGTH) && p->content_length != UINT64_MAX) {
         if (p->content_length > r->limits.max_body_bytes)
@@ -431,6 +533,8 @@ static void skip_interim(cn_http_reader_t *r)
     r->headers_done = false;
     r->expect_continue = false;
     r->body_skipped = false;
+    r->chunked_body = false;
+    r->interim_heads++; /* the scanner starts a new head after it */
 }
 
 static int on_message_complete(http_parser *p)
@@ -512,6 +616,10 @@ static void clear_message(cn_http_reader_t *r)
     r->complete = false;
     r->eof_complete = false;
     r->body_skipped = false;
+    r->chunked_body = false;
+    r->interim_heads = 0;
+    r->scan_state = 0; /* SC_HEAD_START */
+    r->scan_count = 0;
 }
 
 void cn_http_reader_init(cn_http_reader_t *r, cn_http_kind_t kind,
@@ -579,6 +687,188 @@ bool cn_http_reader_started(const cn_http_reader_t *r)
     return r->started;
 }
 
+bool cn_http_reader_head_done(const cn_http_reader_t *r)
+{
+    return r->headers_done;
+}
+
+/*
+ * The framing scanner. http-parser, built without HTTP_PARSER_STRICT, lets
+ * some framing through unchecked: the two bytes after chunk data (any two
+ * pass for CRLF), any byte after the CR that ends a head or a chunk-size
+ * line, a bare LF inside a chunk extension (taken as part of it, so the
+ * chunk data starts later than an HAProxy in front would think), and
+ * obs-fold whose first line is empty (taken as leading whitespace). Each
+ * is a way for two parsers on a path to disagree on where a message ends.
+ *
+ * So every byte http-parser consumed goes through this small state machine
+ * too, after each http_parser_execute: it follows the line structure of
+ * the head (and trailers) and the chunk framing of a chunked body, and
+ * refuses what RFC 9112 does not allow. It does not read header contents
+ * (http-parser and the callbacks do). A head's lines are scanned a byte at
+ * a time (a few hundred bytes); chunk data is skipped by its length.
+ */
+enum {
+    SC_HEAD_START = 0, /* before the start line (empty lines allowed) */
+    SC_HEAD_START_CR,  /* an empty line's CR before the start line */
+    SC_LINE,           /* inside a line of the head or the trailers */
+    SC_LINE_CR,        /* after a CR inside a line */
+    SC_LINE_START,     /* after a line's LF */
+    SC_END_CR,         /* after the CR of the empty line ending the head */
+    SC_SIZE0,          /* first hex digit of a chunk size */
+    SC_SIZE,           /* more hex digits */
+    SC_EXT,            /* a chunk extension */
+    SC_SIZE_LF,        /* the LF after a chunk-size line's CR */
+    SC_DATA,           /* chunk data; scan_count bytes left */
+    SC_DATA_CR,        /* the CR after chunk data */
+    SC_DATA_LF,        /* the LF after chunk data */
+    SC_DONE,           /* the message's framing is checked (or not chunked) */
+};
+
+static bool is_hex(unsigned char c, unsigned *v)
+{
+    if (c >= '0' && c <= '9')
+        *v = c - '0';
+    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        *v = (unsigned)((c | 0x20) - 'a' + 10);
+    else
+        return false;
+    return true;
+}
+
+/* Scan [p, end) of the buffer fed at `data`; 0, or -1 after fail(). */
+static int scan_framing(cn_http_reader_t *r, const char *data, const char *p,
+                        const char *end)
+{
+    unsigned st = r->scan_state;
+    bool trailers = st >= SC_LINE && st <= SC_END_CR && r->chunked_body &&
+                    r->scan_count == UINT64_MAX;
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        switch (st) {
+        case SC_HEAD_START:
+            if (c == '\r')
+                st = SC_HEAD_START_CR;
+            else if (c != '\n')
+                st = SC_LINE;
+            p++;
+            break;
+        case SC_HEAD_START_CR:
+        case SC_LINE_CR:
+        case SC_END_CR:
+        case SC_SIZE_LF:
+        case SC_DATA_LF:
+            if (c != '\n')
+                return fail(r, 400, "malformed %s at byte %zu: CR not followed by LF",
+                            kind_name(r), r->wire_bytes + (size_t)(p - data));
+            p++;
+            if (st == SC_HEAD_START_CR)
+                st = SC_HEAD_START;
+            else if (st == SC_LINE_CR)
+                st = SC_LINE_START;
+            else if (st == SC_SIZE_LF && r->scan_count == 0) {
+                st = SC_LINE_START; /* the last chunk: trailers follow */
+                trailers = true;
+                r->scan_count = UINT64_MAX;
+            } else if (st == SC_SIZE_LF)
+                st = SC_DATA;
+            else if (st == SC_DATA_LF)
+                st = SC_SIZE0;
+            else
+                goto head_end;
+            break;
+        case SC_LINE:
+            /* Most bytes are text: skip to the next CR or LF. */
+            while (p < end && *p != '\r' && *p != '\n')
+                p++;
+            if (p < end)
+                st = *p++ == '\r' ? SC_LINE_CR : SC_LINE_START;
+            break;
+        case SC_LINE_START:
+            if (c == ' ' || c == '\t')
+                return fail(r, 400,
+                            "malformed %s at byte %zu: header value continued on the "
+                            "next line (obsolete line folding)",
+                            kind_name(r), r->wire_bytes + (size_t)(p - data));
+            p++;
+            if (c == '\r')
+                st = SC_END_CR;
+            else if (c == '\n')
+                goto head_end;
+            else
+                st = SC_LINE;
+            break;
+        head_end:
+            /* The empty line that ends a head or the trailers. */
+            if (trailers) {
+                st = SC_DONE;
+            } else if (r->interim_heads > 0) {
+                r->interim_heads--; /* a 1xx: the final response follows */
+                st = SC_HEAD_START;
+            } else if (r->chunked_body) {
+                st = SC_SIZE0;
+                r->scan_count = 0;
+            } else {
+                st = SC_DONE;
+            }
+            break;
+        case SC_SIZE0:
+        case SC_SIZE: {
+            unsigned v;
+            if (is_hex(c, &v)) {
+                if (r->scan_count >> 60)
+                    return fail(r, 400,
+                                "malformed %s at byte %zu: chunk size too large",
+                                kind_name(r), r->wire_bytes + (size_t)(p - data));
+                r->scan_count = r->scan_count * 16 + v;
+                st = SC_SIZE;
+            } else if (st == SC_SIZE && (c == ';' || c == ' ' || c == '\t')) {
+                st = SC_EXT;
+            } else if (st == SC_SIZE && c == '\r') {
+                st = SC_SIZE_LF;
+            } else {
+                return fail(r, 400, "malformed %s at byte %zu: invalid chunk size",
+                            kind_name(r), r->wire_bytes + (size_t)(p - data));
+            }
+            p++;
+            break;
+        }
+        case SC_EXT:
+            if (c == '\r') {
+                st = SC_SIZE_LF;
+            } else if ((c < ' ' && c != '\t') || c == 0x7f) {
+                return fail(r, 400, "malformed %s at byte %zu: %s in a chunk extension",
+                            kind_name(r), r->wire_bytes + (size_t)(p - data),
+                            c == '\n' ? "bare LF" : "control character");
+            }
+            p++;
+            break;
+        case SC_DATA: {
+            size_t avail = (size_t)(end - p);
+            size_t n = r->scan_count < avail ? (size_t)r->scan_count : avail;
+            p += n;
+            r->scan_count -= n;
+            if (r->scan_count == 0)
+                st = SC_DATA_CR;
+            break;
+        }
+        case SC_DATA_CR:
+            if (c != '\r')
+                return fail(r, 400,
+                            "malformed %s at byte %zu: chunk data not followed by CRLF",
+                            kind_name(r), r->wire_bytes + (size_t)(p - data));
+            p++;
+            st = SC_DATA_LF;
+            break;
+        default: /* SC_DONE: a body by length, or past the framing */
+            p = end;
+            break;
+        }
+    }
+    r->scan_state = (unsigned char)st;
+    return 0;
+}
+
 /* The reader refuses the message: fill in the error from what a callback
  * recorded, or from http-parser's error at byte `at` of the message. */
 static cn_http_feed_t set_error(cn_http_reader_t *r, size_t at)
@@ -643,6 +933,13 @@ cn_http_feed_t cn_http_reader_feed(cn_http_reader_t *r, const char *data, size_t
     enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
     r->value_open = r->last_cb == CB_VALUE && r->value_end == data + len;
 
+    /* Also when http-parser failed: a framing error before its error is
+     * the first thing wrong, and the clearer report. */
+    if (!r->fail_status && scan_framing(r, data, data, data + n) != 0) {
+        *consumed = n;
+        r->error_status = r->fail_status;
+        return CN_HTTP_ERROR;
+    }
     if (e == HPE_PAUSED && r->complete) {
         r->wire_bytes += n;
         r->msg.wire_bytes = r->wire_bytes;

@@ -74,6 +74,30 @@ static int check_prediction(const char *text, char *what, size_t len)
     return 0;
 }
 
+/* A segment value: a header value and a metric label (so visible ASCII
+ * without quotes or backslashes, as a version label), and never the name
+ * that stands for every other value. */
+#define SEGMENTS_WANT                                                                  \
+    "a list of segment values of 1 to 64 visible ASCII characters, no quotes or "      \
+    "backslashes, not _other"
+
+static int check_segment(const char *text, char *what, size_t len)
+{
+    size_t n = strlen(text);
+    bool ok = n >= 1 && n <= 64 && strcmp(text, "_other") != 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = text[i] > 0x20 && text[i] < 0x7f && text[i] != '"' && text[i] != '\\';
+    if (ok)
+        return 0;
+    char q[CN_TEXT_QUOTE_BUF(CN_YAML_QUOTE_MAX)];
+    snprintf(
+        what, len,
+        "must be a segment value of 1 to 64 visible ASCII characters, no quotes or "
+        "backslashes, not _other, got '%s'",
+        cn_text_quote(text, n, CN_YAML_QUOTE_MAX, q));
+    return CN_EINVAL;
+}
+
 #define FIELD(f)                                                                       \
     .offset = offsetof(cn_router_config_t, f),                                         \
     .width = sizeof(((cn_router_config_t *)0)->f)
@@ -129,9 +153,12 @@ static int check_prediction(const char *text, char *what, size_t len)
     X("measure.segment_header", .flag = "segment-header", .type = CN_CONFIG_STRING,    \
       .kind = CN_CONFIG_HEADER, .opts = NULLABLE, FIELD(segment_header),               \
       .help = "header whose value labels the request's segment")                       \
+    X("measure.segments", .flag = "segments", .type = CN_CONFIG_ADDRESS_LIST, .lo = 0, \
+      .hi = 1024, .check = check_segment, .want = SEGMENTS_WANT, FIELD(segments),      \
+      .help = "the expected segment values; any other is counted under _other")        \
     X("measure.max_segments", .flag = "max-segments", .type = CN_CONFIG_UNSIGNED,      \
       .lo = 1, .hi = 1024, FIELD(max_segments), .default_text = "32",                  \
-      .help = "segment labels kept per version; more go to _other")                    \
+      .help = "most values measure.segments may list")                                 \
     X("measure.prediction", .flag = "prediction", .type = CN_CONFIG_STRING,            \
       .check = check_prediction, .want = PREDICTION_WANT, FIELD(prediction),           \
       .default_text = "kserve-v2",                                                     \
@@ -397,6 +424,15 @@ static int serve_check(const void *record, char *path, size_t pathlen, int *line
                     "key 'canary.version' (--canary-version): must differ from "
                     "stable.version, both are '%s'",
                     c->canary_version);
+    if (c->segment_header && c->segments.count == 0)
+        return fail(err, errlen,
+                    "key 'measure.segments' (--segments): list the expected values of "
+                    "measure.segment_header (any other value is counted under _other)");
+    if (c->segments.count > c->max_segments)
+        return fail(err, errlen,
+                    "key 'measure.segments' (--segments): at most measure.max_segments "
+                    "(%u) values, got %zu",
+                    c->max_segments, c->segments.count);
     if (c->health_path && c->health_timeout_ms > c->health_interval_ms)
         return fail(err, errlen,
                     "key 'health.timeout' (--health-timeout): must be at most "

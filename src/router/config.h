@@ -44,11 +44,12 @@ typedef struct cn_router_config_s {
     bool retry_on_stable; /* true */
 
     /* measure */
-    char *segment_header;       /* NULL: no segments */
-    unsigned max_segments;      /* distinct labels kept per version; more go to
-                                   "_other"; 32 */
-    char *prediction;           /* JSON pointer or preset name; "kserve-v2" */
-    double *prediction_buckets; /* ascending Prometheus `le` bounds */
+    char *segment_header;           /* NULL: no segments */
+    cn_router_addr_list_t segments; /* the expected values of the segment
+                                       header; any other is "_other" */
+    unsigned max_segments;          /* most values `segments` may list; 32 */
+    char *prediction;               /* JSON pointer or preset name; "kserve-v2" */
+    double *prediction_buckets;     /* ascending Prometheus `le` bounds */
     size_t n_prediction_buckets;
     size_t reservoir_size;      /* values kept per version/segment; 10000 */
     size_t request_id_map_size; /* request ids remembered per worker; 100000 */

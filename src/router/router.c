@@ -29,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -99,7 +100,11 @@ static int open_listeners(cn_router_t *r, char *err, size_t errlen)
         return rc;
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
-    getsockname(probe, (struct sockaddr *)&bound, &blen);
+    if (getsockname(probe, (struct sockaddr *)&bound, &blen) < 0) {
+        snprintf(err, errlen, "%s: getsockname: %s", r->cfg->listen, strerror(errno));
+        close(probe);
+        return CN_EIO;
+    }
     close(probe);
     set_port(&ss, get_port(&bound));
     cn_addr_format((struct sockaddr *)&ss, true, r->listen_address,
@@ -117,17 +122,276 @@ static int open_listeners(cn_router_t *r, char *err, size_t errlen)
     return 0;
 }
 
+/* ------------------------------------------------------------ generations */
+
+void cn_router__gen_hold(cn_router_gen_t *g)
+{
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+}
+
+void cn_router__upstream_hold(cn_router_t *r, cn_router_upstream_t *u)
+{
+    pthread_mutex_lock(&r->ups_mu);
+    u->refs++;
+    pthread_mutex_unlock(&r->ups_mu);
+}
+
+void cn_router__upstream_release(cn_router_t *r, cn_router_upstream_t *u)
+{
+    pthread_mutex_lock(&r->ups_mu);
+    bool last = --u->refs == 0;
+    if (last) {
+        cn_router_upstream_t **p = &r->ups;
+        while (*p && *p != u)
+            p = &(*p)->next;
+        if (*p)
+            *p = u->next;
+    }
+    pthread_mutex_unlock(&r->ups_mu);
+    if (last) {
+        cn_router_upstream_dispose(u);
+        free(u);
+    }
+}
+
+static void gen_free(cn_router_t *r, cn_router_gen_t *g)
+{
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        for (size_t i = 0; i < g->count[role]; i++)
+            if (g->ups[role][i])
+                cn_router__upstream_release(r, g->ups[role][i]);
+        free(g->ups[role]);
+    }
+    cn_generation_dispose(&g->spec);
+    free(g);
+}
+
+void cn_router__gen_release(cn_router_t *r, cn_router_gen_t *g)
+{
+    /* acq_rel: the last holder sees every other holder's reads done */
+    if (g && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+        gen_free(r, g);
+}
+
+/* A hold on the current generation, from any thread but a worker. */
+static cn_router_gen_t *gen_current(cn_router_t *r)
+{
+    pthread_mutex_lock(&r->gen_mu);
+    cn_router_gen_t *g = atomic_load(&r->gen);
+    cn_router__gen_hold(g);
+    pthread_mutex_unlock(&r->gen_mu);
+    return g;
+}
+
+static const char *role_key(int role)
+{
+    return role == CN_ROLE_CANARY ? "canary" : "stable";
+}
+
+/* "host:port", "[v6]:port" or "http://" before either, port 1..65535;
+ * the syntax only (no DNS). */
+static bool address_syntax_ok(const char *text)
+{
+    const char *s = text;
+    if (strncmp(s, "http://", 7) == 0)
+        s += 7;
+    const char *port;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end == s + 1 || end[1] != ':')
+            return false;
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (!colon || colon == s)
+            return false;
+        port = colon + 1;
+    }
+    if (!*port || strlen(port) > 5)
+        return false;
+    unsigned long p = 0;
+    for (const char *c = port; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return false;
+        p = p * 10 + (unsigned long)(*c - '0');
+    }
+    return p >= 1 && p <= 65535;
+}
+
+static bool label_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > CN_VERSION_LABEL_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
+            s[i] == '\\')
+            return false;
+    return true;
+}
+
+/* The structural checks of cn_router_publish (no DNS). */
+static int validate_generation(const cn_generation_t *g, char *err, size_t errlen)
+{
+    if (cn_traffic_validate(&g->traffic)) {
+        snprintf(err, errlen,
+                 "traffic: out of range (weight and shadow share are "
+                 "0..10000 basis points, mode random|sticky|shadow)");
+        return CN_EINVAL;
+    }
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        const cn_version_set_t *vs = &g->sets[role];
+        if (!label_ok(vs->version)) {
+            snprintf(err, errlen,
+                     "%s.version: must be 1 to %u visible ASCII characters without "
+                     "quotes or backslashes",
+                     role_key(role), CN_VERSION_LABEL_MAX);
+            return CN_EINVAL;
+        }
+        if (vs->count > CN_VERSION_MAX_ADDRESSES) {
+            snprintf(err, errlen, "%s.addresses: at most %u addresses, got %zu",
+                     role_key(role), CN_VERSION_MAX_ADDRESSES, vs->count);
+            return CN_EINVAL;
+        }
+        for (size_t i = 0; i < vs->count; i++) {
+            const char *a = vs->addresses[i];
+            if (!a || !address_syntax_ok(a)) {
+                snprintf(err, errlen,
+                         "%s.addresses[%zu]: must be host:port or [ipv6]:port with a "
+                         "port in [1, 65535], got '%.80s'",
+                         role_key(role), i, a ? a : "(null)");
+                return CN_EINVAL;
+            }
+            /* the same address earlier, in this set or in stable's */
+            for (int r2 = 0; r2 <= role; r2++)
+                for (size_t j = 0; j < (r2 == role ? i : g->sets[r2].count); j++)
+                    if (strcmp(g->sets[r2].addresses[j], a) == 0) {
+                        snprintf(err, errlen,
+                                 "%s.addresses[%zu]: duplicate of %s.addresses[%zu] "
+                                 "'%.80s'",
+                                 role_key(role), i, role_key(r2), j, a);
+                        return CN_EINVAL;
+                    }
+        }
+    }
+    if (strcmp(g->sets[CN_ROLE_STABLE].version, g->sets[CN_ROLE_CANARY].version) == 0) {
+        snprintf(err, errlen,
+                 "canary.version: must differ from stable.version, both "
+                 "are '%s'",
+                 g->sets[CN_ROLE_CANARY].version);
+        return CN_EINVAL;
+    }
+    if (g->sets[CN_ROLE_STABLE].count == 0) {
+        snprintf(err, errlen, "stable.addresses: at least one address is required");
+        return CN_EINVAL;
+    }
+    if (g->traffic.canary_weight_bp > 0 && g->sets[CN_ROLE_CANARY].count == 0) {
+        snprintf(err, errlen,
+                 "traffic.canary_weight: must be 0 while the canary set "
+                 "has no addresses");
+        return CN_EINVAL;
+    }
+    return 0;
+}
+
+static bool same_sockaddr(const struct sockaddr_storage *a, socklen_t alen,
+                          const struct sockaddr_storage *b, socklen_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/*
+ * Build the data plane's form of g: every address resolved (an address
+ * some generation or pool already holds is taken as it is, with its health
+ * state, and not resolved again), none twice once resolved. 0, or
+ * CN_EINVAL with err naming the field.
+ */
+static int gen_build(cn_router_t *r, const cn_generation_t *spec, cn_router_gen_t **out,
+                     char *err, size_t errlen)
+{
+    *out = NULL;
+    int rc = validate_generation(spec, err, errlen);
+    if (rc)
+        return rc;
+    cn_router_gen_t *g = cn_xcalloc(1, sizeof *g);
+    atomic_init(&g->refs, 1);
+    cn_generation_init(&g->spec);
+    cn_generation_copy(&g->spec, spec);
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        size_t n = spec->sets[role].count;
+        g->count[role] = n;
+        g->ups[role] = cn_xcalloc(n + 1, sizeof *g->ups[role]);
+        for (size_t i = 0; i < n; i++) {
+            const char *a = spec->sets[role].addresses[i];
+            pthread_mutex_lock(&r->ups_mu);
+            cn_router_upstream_t *u = r->ups;
+            while (u && strcmp(u->address, a) != 0)
+                u = u->next;
+            if (u)
+                u->refs++;
+            pthread_mutex_unlock(&r->ups_mu);
+            if (!u) {
+                /* resolve outside the lock: DNS may take a while */
+                u = cn_xcalloc(1, sizeof *u);
+                char why[200];
+                if (cn_router_upstream_init(u, a, why, sizeof why)) {
+                    free(u);
+                    snprintf(err, errlen, "%s.addresses[%zu]: %s", role_key(role), i,
+                             why);
+                    rc = CN_EINVAL;
+                    goto fail;
+                }
+                u->refs = 1;
+                pthread_mutex_lock(&r->ups_mu);
+                u->next = r->ups;
+                r->ups = u;
+                pthread_mutex_unlock(&r->ups_mu);
+            }
+            g->ups[role][i] = u;
+            for (int r2 = 0; r2 <= role; r2++)
+                for (size_t j = 0; j < (r2 == role ? i : g->count[r2]); j++)
+                    if (same_sockaddr(&g->ups[r2][j]->addr, g->ups[r2][j]->addr_len,
+                                      &u->addr, u->addr_len)) {
+                        snprintf(err, errlen,
+                                 "%s.addresses[%zu]: '%s' is the same address as "
+                                 "%s.addresses[%zu] '%s'",
+                                 role_key(role), i, a, role_key(r2), j,
+                                 g->ups[r2][j]->address);
+                        rc = CN_EINVAL;
+                        goto fail;
+                    }
+        }
+    }
+    *out = g;
+    return 0;
+fail:
+    gen_free(r, g);
+    return rc;
+}
+
+/* The config's sets, labels and traffic as generation 1. */
+static void gen_from_config(const cn_router_config_t *cfg, cn_generation_t *g)
+{
+    cn_generation_init(g);
+    g->number = 1;
+    g->traffic = cfg->traffic;
+    const cn_router_addr_list_t *lists[CN_ROLE_COUNT] = {&cfg->stable, &cfg->canary};
+    const char *labels[CN_ROLE_COUNT] = {cfg->stable_version, cfg->canary_version};
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        cn_version_set_dispose(&g->sets[role]);
+        cn_version_set_init(&g->sets[role],
+                            labels[role] ? labels[role] : role_key(role));
+        for (size_t i = 0; i < lists[role]->count; i++)
+            cn_version_set_add(&g->sets[role], lists[role]->items[i]);
+    }
+}
+
 int cn_router_new(const cn_router_config_t *cfg, cn_router_t **out, char *err,
                   size_t errlen)
 {
     *out = NULL;
-    if (cn_traffic_validate(&cfg->traffic)) {
-        snprintf(err, errlen, "traffic config out of range");
-        return CN_EINVAL;
-    }
     cn_router_t *r = cn_xcalloc(1, sizeof *r);
     r->cfg = cfg;
-    cn_router_traffic_slot_init(&r->traffic, &cfg->traffic);
     atomic_init(&r->step, 1);
     atomic_init(&r->step_started_ns, realtime_ns());
     atomic_init(&r->stopping, false);
@@ -136,6 +400,9 @@ int cn_router_new(const cn_router_config_t *cfg, cn_router_t **out, char *err,
     pthread_cond_init(&r->call_cv, NULL);
     pthread_mutex_init(&r->health_mu, NULL);
     pthread_cond_init(&r->health_cv, NULL);
+    pthread_mutex_init(&r->gen_mu, NULL);
+    pthread_mutex_init(&r->publish_mu, NULL);
+    pthread_mutex_init(&r->ups_mu, NULL);
 
     unsigned n = cfg->workers;
     if (n == 0) {
@@ -156,28 +423,25 @@ int cn_router_new(const cn_router_config_t *cfg, cn_router_t **out, char *err,
     if (rc)
         goto fail;
 
-    r->nupstreams = cfg->stable.count + cfg->canary.count;
-    r->upstreams = cn_xcalloc(r->nupstreams + 1, sizeof *r->upstreams);
-    r->first[CN_ROLE_STABLE] = 0;
-    r->count[CN_ROLE_STABLE] = cfg->stable.count;
-    r->first[CN_ROLE_CANARY] = cfg->stable.count;
-    r->count[CN_ROLE_CANARY] = cfg->canary.count;
-    for (size_t i = 0; i < r->nupstreams; i++) {
-        bool canary = i >= cfg->stable.count;
-        const char *a =
-            canary ? cfg->canary.items[i - cfg->stable.count] : cfg->stable.items[i];
-        rc = cn_router_upstream_init(&r->upstreams[i], a,
-                                     canary ? CN_ROLE_CANARY : CN_ROLE_STABLE, i, err,
-                                     errlen);
-        if (rc)
-            goto fail;
-    }
+    cn_generation_t first;
+    gen_from_config(cfg, &first);
+    cn_router_gen_t *g = NULL;
+    rc = gen_build(r, &first, &g, err, errlen);
+    cn_generation_dispose(&first);
+    if (rc)
+        goto fail;
+    atomic_store(&r->gen, g);
     rc = open_listeners(r, err, errlen);
     if (rc)
         goto fail;
     r->workers = cn_xcalloc(n, sizeof *r->workers);
-    for (unsigned i = 0; i < n; i++)
-        r->workers[i] = cn_router__worker_new(r, i);
+    for (unsigned i = 0; i < n; i++) {
+        r->workers[i] = cn_router__worker_new(r, i, err, errlen);
+        if (!r->workers[i]) {
+            rc = CN_EIO;
+            goto fail;
+        }
+    }
     *out = r;
     return 0;
 fail:
@@ -266,20 +530,24 @@ static void *health_main(void *arg)
     pthread_mutex_lock(&r->health_mu);
     while (r->health_running) {
         pthread_mutex_unlock(&r->health_mu);
-        for (size_t i = 0; i < r->nupstreams; i++) {
-            cn_router_upstream_t *u = &r->upstreams[i];
-            char why[160] = "";
-            bool down = probe(u, cfg->health_path, cfg->health_timeout_ms, why,
-                              sizeof why) != 0;
-            bool was = atomic_exchange(&u->active_down, down);
-            const char *role = u->role == CN_ROLE_CANARY ? "canary" : "stable";
-            if (down && !was)
-                fprintf(stderr, "health: %s upstream %s is down: %s\n", role,
-                        u->address, why);
-            else if (!down && was)
-                fprintf(stderr, "health: %s upstream %s is up again\n", role,
-                        u->address);
-        }
+        /* Follow the current generation, one round at a time: an address
+         * kept across generations is the same object, with its state. */
+        cn_router_gen_t *g = gen_current(r);
+        for (int role = 0; role < CN_ROLE_COUNT; role++)
+            for (size_t i = 0; i < g->count[role]; i++) {
+                cn_router_upstream_t *u = g->ups[role][i];
+                char why[160] = "";
+                bool down = probe(u, cfg->health_path, cfg->health_timeout_ms, why,
+                                  sizeof why) != 0;
+                bool was = atomic_exchange(&u->active_down, down);
+                if (down && !was)
+                    fprintf(stderr, "health: %s upstream %s is down: %s\n",
+                            role_key(role), u->address, why);
+                else if (!down && was)
+                    fprintf(stderr, "health: %s upstream %s is up again\n",
+                            role_key(role), u->address);
+            }
+        cn_router__gen_release(r, g);
         pthread_mutex_lock(&r->health_mu);
         if (!r->health_running)
             break;
@@ -297,32 +565,61 @@ static void *health_main(void *arg)
 
 /* ------------------------------------------------------------- lifecycle */
 
+/* Tests only (internal.h): make the n-th thread cn_router_start creates
+ * (workers first, then the health checker; 1-based) fail. 0: never. */
+int cn_router__test_fail_thread = 0;
+
+static int thread_create(pthread_t *t, void *(*fn)(void *), void *arg, int *count)
+{
+    if (cn_router__test_fail_thread && ++*count == cn_router__test_fail_thread)
+        return EAGAIN;
+    return pthread_create(t, NULL, fn, arg);
+}
+
+/* Stop and join the first n workers (they close their own loops). */
+static void join_workers(cn_router_t *r, unsigned n)
+{
+    pthread_mutex_lock(&r->call_lock); /* no call is in flight */
+    atomic_store(&r->stopping, true);
+    for (unsigned i = 0; i < n; i++)
+        uv_async_send(&r->workers[i]->wake);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(r->workers[i]->thread, NULL);
+    /* Set before letting callers in: a snapshot or publication now runs on
+     * the caller's thread, and no worker still drains. */
+    r->stopped = true;
+    pthread_mutex_unlock(&r->call_lock);
+}
+
 int cn_router_start(cn_router_t *r, char *err, size_t errlen)
 {
-    if (r->started) {
+    if (r->started || r->stopped) {
         snprintf(err, errlen, "router already started");
         return CN_EINVAL;
     }
+    int created = 0;
     for (unsigned i = 0; i < r->nworkers; i++) {
-        int rc = pthread_create(&r->workers[i]->thread, NULL, cn_router__worker_main,
-                                r->workers[i]);
+        int rc = thread_create(&r->workers[i]->thread, cn_router__worker_main,
+                               r->workers[i], &created);
         if (rc) {
             snprintf(err, errlen, "cannot start worker thread: %s", strerror(rc));
-            /* stop the ones already running */
-            atomic_store(&r->stopping, true);
-            for (unsigned j = 0; j < i; j++) {
-                uv_async_send(&r->workers[j]->wake);
-                pthread_join(r->workers[j]->thread, NULL);
-            }
-            r->stopped = true;
+            join_workers(r, i);
             return CN_EIO;
         }
+        r->workers[i]->ran = true;
     }
     r->started = true;
     if (r->cfg->health_path && r->cfg->health_path[0] && r->cfg->health_interval_ms) {
         r->health_running = true;
-        if (pthread_create(&r->health_thread, NULL, health_main, r) != 0)
+        int rc = thread_create(&r->health_thread, health_main, r, &created);
+        if (rc) {
             r->health_running = false;
+            snprintf(err, errlen, "cannot start the health checker thread: %s",
+                     strerror(rc));
+            join_workers(r, r->nworkers);
+            return CN_EIO;
+        }
+        r->health_started = true;
     }
     return 0;
 }
@@ -331,21 +628,14 @@ void cn_router_stop(cn_router_t *r)
 {
     if (!r || !r->started || r->stopped)
         return;
-    pthread_mutex_lock(&r->call_lock); /* no call is in flight */
-    atomic_store(&r->stopping, true);
-    for (unsigned i = 0; i < r->nworkers; i++)
-        uv_async_send(&r->workers[i]->wake);
-    pthread_mutex_unlock(&r->call_lock);
-    for (unsigned i = 0; i < r->nworkers; i++)
-        pthread_join(r->workers[i]->thread, NULL);
+    join_workers(r, r->nworkers);
     pthread_mutex_lock(&r->health_mu);
-    bool health = r->health_running;
     r->health_running = false;
     pthread_cond_signal(&r->health_cv);
     pthread_mutex_unlock(&r->health_mu);
-    if (health)
+    if (r->health_started)
         pthread_join(r->health_thread, NULL);
-    r->stopped = true;
+    r->health_started = false;
 }
 
 void cn_router_free(cn_router_t *r)
@@ -354,18 +644,8 @@ void cn_router_free(cn_router_t *r)
         return;
     cn_router_stop(r);
     if (r->workers) {
-        for (unsigned i = 0; i < r->nworkers; i++) {
-            cn_router_worker_t *w = r->workers[i];
-            if (w && !r->started) {
-                /* never ran: close the handles made in worker_new */
-                uv_close((uv_handle_t *)&w->listener, NULL);
-                uv_close((uv_handle_t *)&w->wake, NULL);
-                uv_close((uv_handle_t *)&w->grace, NULL);
-                uv_run(&w->loop, UV_RUN_DEFAULT);
-                uv_loop_close(&w->loop);
-            }
-            cn_router__worker_free(w);
-        }
+        for (unsigned i = 0; i < r->nworkers; i++)
+            cn_router__worker_free(r->workers[i]);
         free(r->workers);
     }
     if (r->listen_fds) {
@@ -374,15 +654,16 @@ void cn_router_free(cn_router_t *r)
                 close(r->listen_fds[i]);
         free(r->listen_fds);
     }
-    for (size_t i = 0; i < r->nupstreams; i++)
-        cn_router_upstream_dispose(&r->upstreams[i]);
-    free(r->upstreams);
+    cn_router__gen_release(r, atomic_load(&r->gen));
     cn_router_pointer_dispose(&r->pointer);
     pthread_mutex_destroy(&r->call_lock);
     pthread_mutex_destroy(&r->call_mu);
     pthread_cond_destroy(&r->call_cv);
     pthread_mutex_destroy(&r->health_mu);
     pthread_cond_destroy(&r->health_cv);
+    pthread_mutex_destroy(&r->gen_mu);
+    pthread_mutex_destroy(&r->publish_mu);
+    pthread_mutex_destroy(&r->ups_mu);
     free(r);
 }
 
@@ -393,26 +674,89 @@ const char *cn_router_listen_address(const cn_router_t *r)
 
 /* ------------------------------------------------------------- control */
 
-int cn_router_set_traffic(cn_router_t *r, const cn_traffic_t *t)
+static void adopt_call(cn_router_worker_t *w, void *arg)
 {
-    /* Publish first, then open the new step; the workers read the step
-     * before the traffic. So a request counted in the new step was decided
-     * under the new config (the reverse can happen: a request decided under
-     * the new config in the instant between the two stores is tagged with
-     * the old step; it then lands in the old step's data if that step is
-     * still the shard's current one, else in the cumulative data only). Hence, after
-     * the weight is set to 0, the new step's canary request count is exactly 0: a check
-     * the tests and the benchmark read from /v1/samples. */
-    int rc = cn_router_traffic_publish(&r->traffic, t);
+    (void)arg;
+    cn_router__worker_adopt(w);
+}
+
+/* cn_router_publish with publish_mu held. */
+static int publish_locked(cn_router_t *r, const cn_generation_t *spec, char *err,
+                          size_t errlen)
+{
+    cn_router_gen_t *old = atomic_load(&r->gen);
+    if (spec->number <= old->spec.number) {
+        snprintf(err, errlen,
+                 "number: must be above the current generation's %" PRIu64
+                 ", got %" PRIu64,
+                 old->spec.number, spec->number);
+        return CN_EINVAL;
+    }
+    cn_router_gen_t *g;
+    int rc = gen_build(r, spec, &g, err, errlen);
     if (rc)
         return rc;
+    /* The generation first, then the step: a worker reads the step before
+     * the generation, so a request counted in the new step was decided
+     * with the new generation (see dispatch in worker.c). */
+    pthread_mutex_lock(&r->gen_mu);
+    atomic_store(&r->gen, g);
+    pthread_mutex_unlock(&r->gen_mu);
     cn_router_new_step(r);
+    /* Every worker takes it (and closes idle connections to addresses
+     * that left) before we return; only then may the router let go of the
+     * old one, since a worker may have loaded the pointer just before the
+     * store and not yet taken its hold. */
+    cn_router__call_workers(r, adopt_call, NULL);
+    cn_router__gen_release(r, old);
     return 0;
+}
+
+int cn_router_publish(cn_router_t *r, const cn_generation_t *g, char *err,
+                      size_t errlen)
+{
+    pthread_mutex_lock(&r->publish_mu);
+    int rc = publish_locked(r, g, err, errlen);
+    pthread_mutex_unlock(&r->publish_mu);
+    return rc;
+}
+
+void cn_router_current(cn_router_t *r, cn_generation_t *out, cn_step_t *step)
+{
+    if (step) {
+        step->number = atomic_load(&r->step);
+        step->started_unix_s = (double)atomic_load(&r->step_started_ns) * 1e-9;
+    }
+    cn_router_gen_t *g = gen_current(r);
+    cn_generation_copy(out, &g->spec);
+    if (step)
+        step->generation = g->spec.number;
+    cn_router__gen_release(r, g);
+}
+
+int cn_router_set_traffic(cn_router_t *r, const cn_traffic_t *t)
+{
+    if (cn_traffic_validate(t))
+        return CN_EINVAL;
+    pthread_mutex_lock(&r->publish_mu);
+    cn_router_gen_t *cur = atomic_load(&r->gen); /* stable under publish_mu */
+    cn_generation_t next;
+    cn_generation_init(&next);
+    cn_generation_copy(&next, &cur->spec);
+    next.number = cur->spec.number + 1;
+    next.traffic = *t;
+    char err[256];
+    int rc = publish_locked(r, &next, err, sizeof err);
+    pthread_mutex_unlock(&r->publish_mu);
+    cn_generation_dispose(&next);
+    return rc;
 }
 
 void cn_router_get_traffic(cn_router_t *r, cn_traffic_t *out)
 {
-    cn_router_traffic_acquire(&r->traffic, out);
+    cn_router_gen_t *g = gen_current(r);
+    *out = g->spec.traffic;
+    cn_router__gen_release(r, g);
 }
 
 void cn_router_new_step(cn_router_t *r)
@@ -453,8 +797,10 @@ void cn_router__worker_service_call(cn_router_worker_t *w)
 void cn_router__call_workers(cn_router_t *r, cn_router_call_fn fn, void *arg)
 {
     pthread_mutex_lock(&r->call_lock);
-    if (!r->started || r->stopped || atomic_load(&r->stopping)) {
-        /* no worker thread runs: the shards are ours to read */
+    if (!r->started || r->stopped) {
+        /* No worker thread runs (cn_router_stop sets `stopped` only once
+         * every worker has been joined, under this lock): the shards are
+         * ours to read. */
         for (unsigned i = 0; i < r->nworkers; i++)
             fn(r->workers[i], arg);
         pthread_mutex_unlock(&r->call_lock);
@@ -480,25 +826,37 @@ void cn_router__call_workers(cn_router_t *r, cn_router_call_fn fn, void *arg)
 typedef struct snap_job_s {
     cn_router_shard_part_t *parts;
     uint64_t step;
+    unsigned what;
 } snap_job_t;
 
 static void snap_copy(cn_router_worker_t *w, void *arg)
 {
     snap_job_t *job = arg;
     cn_router_shard_sync_step(&w->shard, job->step);
-    cn_router_shard_copy(&w->shard, &job->parts[w->index]);
+    cn_router_shard_copy(&w->shard, job->what, &job->parts[w->index]);
 }
 
-cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r)
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s);
+    char *d = cn_xmalloc(n + 1);
+    memcpy(d, s, n + 1);
+    return d;
+}
+
+cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r, unsigned what)
 {
     cn_router_snapshot_t *s = cn_xcalloc(1, sizeof *s);
+    what &= CN_ROUTER_SNAP_ALL;
+    s->what = what;
     snap_job_t job;
     job.parts = cn_xcalloc(r->nworkers, sizeof *job.parts);
-    /* read the step before the traffic: a change in between shows as an
-     * older step with newer traffic, never the reverse */
+    job.what = what;
+    /* read the step before the generation: a change in between shows as
+     * an older step with a newer generation, never the reverse */
     job.step = atomic_load(&r->step);
     s->step_started_unix_s = (double)atomic_load(&r->step_started_ns) * 1e-9;
-    cn_router_traffic_acquire(&r->traffic, &s->traffic);
+    cn_router_gen_t *g = gen_current(r);
     cn_router__call_workers(r, snap_copy, &job);
     const cn_router_config_t *cfg = r->cfg;
     cn_router_shard_merge(job.parts, r->nworkers, cfg->reservoir_size,
@@ -508,23 +866,28 @@ cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r)
     free(job.parts);
     s->step = job.step;
     s->now_unix_s = (double)realtime_ns() * 1e-9;
-    s->version_name[CN_ROLE_STABLE] = cfg->stable_version;
-    s->version_name[CN_ROLE_CANARY] = cfg->canary_version;
+    s->generation = g->spec.number;
+    s->traffic = g->spec.traffic;
+    for (int role = 0; role < CN_ROLE_COUNT; role++)
+        s->version_name[role] = dup_str(g->spec.sets[role].version);
     s->workers = r->nworkers;
     s->connections_open = atomic_load(&r->connections_open);
     s->connections_total = atomic_load(&r->connections_total);
     for (int i = 0; i < CN_ROUTER_REJECT_COUNT; i++)
         s->rejects[i] = atomic_load(&r->rejects[i]);
-    s->nupstreams = r->nupstreams;
-    s->upstreams = cn_xcalloc(r->nupstreams + 1, sizeof *s->upstreams);
+    s->nupstreams = g->count[CN_ROLE_STABLE] + g->count[CN_ROLE_CANARY];
+    s->upstreams = cn_xcalloc(s->nupstreams + 1, sizeof *s->upstreams);
     uint64_t now = cn_router_now_ms();
-    for (size_t i = 0; i < r->nupstreams; i++) {
-        cn_router_upstream_t *u = &r->upstreams[i];
-        s->upstreams[i].address = u->address;
-        s->upstreams[i].role = u->role;
-        s->upstreams[i].up = cn_router_upstream_usable(u, now);
-        s->upstreams[i].failures = atomic_load(&u->failures_total);
-    }
+    size_t k = 0;
+    for (int role = 0; role < CN_ROLE_COUNT; role++)
+        for (size_t i = 0; i < g->count[role]; i++, k++) {
+            cn_router_upstream_t *u = g->ups[role][i];
+            s->upstreams[k].address = dup_str(u->address);
+            s->upstreams[k].role = (cn_role_t)role;
+            s->upstreams[k].up = cn_router_upstream_usable(u, now);
+            s->upstreams[k].failures = atomic_load(&u->failures_total);
+        }
+    cn_router__gen_release(r, g);
     s->prediction_bounds = cfg->prediction_buckets;
     s->n_prediction_bounds = cfg->n_prediction_buckets;
     return s;
@@ -536,7 +899,11 @@ void cn_router_snapshot_free(cn_router_snapshot_t *s)
         return;
     cn_router_cells_free(s->cells, s->ncells);
     free(s->pairs);
-    free(s->upstreams); /* addresses are borrowed */
+    for (size_t i = 0; i < s->nupstreams; i++)
+        free(s->upstreams[i].address);
+    free(s->upstreams);
+    for (int role = 0; role < CN_ROLE_COUNT; role++)
+        free((char *)s->version_name[role]);
     free(s);
 }
 
@@ -572,8 +939,5 @@ int cn_router_lookup(cn_router_t *r, const char *request_id, size_t len,
     if (!job.found)
         return CN_ENOTFOUND;
     *out = job.result;
-    const char *v =
-        out->role == CN_ROLE_CANARY ? r->cfg->canary_version : r->cfg->stable_version;
-    snprintf(out->version, sizeof out->version, "%s", v ? v : "");
     return 0;
 }

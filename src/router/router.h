@@ -2,21 +2,26 @@
 /*
  * The data plane: N worker threads, each with its own libuv loop and its
  * own SO_REUSEPORT listener, proxying HTTP/1.1 requests to the stable or the
- * canary upstreams as the published traffic config decides, and measuring
+ * canary upstreams as the published generation decides, and measuring
  * every request into the worker's own shard (no lock on the hot path).
  *
- * Control from other threads (the admin API) goes through this header:
- *  - cn_router_set_traffic publishes a new split atomically and starts a new
- *    measurement step;
- *  - cn_router_snapshot asks every worker (through a uv_async) to merge its
- *    shard into one snapshot and waits for all of them;
+ * Control from other threads (the control loop, the admin API) goes
+ * through this header:
+ *  - cn_router_publish replaces the generation (the traffic split and both
+ *    version sets, as one immutable whole) and starts a new measurement
+ *    step;
+ *  - cn_router_current reads the generation and the step;
+ *  - cn_router_snapshot asks every worker (through a uv_async) to copy what
+ *    the caller asks for (a mask) from its shard, and merges the copies;
  *  - cn_router_lookup finds the version and segment that served a request
  *    id, for joining late labels.
  *
  * Measurements are kept twice: cumulative since start (for Prometheus
  * counters, which must never go down) and per step (for the judge; reset
- * whenever the traffic config changes, so a look compares canary and stable
- * over the same period at the same weight).
+ * whenever the generation changes, so a look compares canary and stable
+ * over the same period with the same split and the same versions). Cells
+ * are keyed by (role, version label, segment): after a swap, a version's
+ * counters never carry another version's history.
  */
 #ifndef CN_ROUTER_ROUTER_H
 #define CN_ROUTER_ROUTER_H
@@ -62,34 +67,56 @@ typedef enum cn_router_reject_e {
 } cn_router_reject_t;
 #define CN_ROUTER_REJECT_COUNT 5
 
-/* The measurements of one version (role) in one segment. */
+/* What cn_router_snapshot copies (a mask). Counters are cheap: O(cells)
+ * on each worker, no histogram, no sample. */
+#define CN_ROUTER_SNAP_COUNTERS                                                        \
+    1u                               /* every counter, per-code counts, the            \
+                                        prediction buckets (Prometheus) */
+#define CN_ROUTER_SNAP_HISTOGRAMS 2u /* latency histograms (cumulative, step) */
+#define CN_ROUTER_SNAP_SAMPLES 4u    /* the step's reservoirs (the judge) */
+#define CN_ROUTER_SNAP_PAIRS 8u      /* the step's shadow prediction pairs */
+#define CN_ROUTER_SNAP_ALL 15u
+
+/* One status code's count (codes are few: kept sparse). */
+typedef struct cn_router_code_count_s {
+    unsigned code; /* 100..599 */
+    uint64_t count;
+} cn_router_code_count_t;
+
+/* The measurements of one version (role and label) in one segment. The
+ * fields under a mask are zero/NULL when the snapshot did not ask for it. */
 typedef struct cn_router_cell_s {
-    char *segment;  /* label; "" when no segment header */
+    char *segment;  /* label (owned); "" when no segment header */
     cn_role_t role; /* stable or canary */
-    /* cumulative since start */
-    uint64_t requests;               /* requests this version was asked to
-                                        answer (primary and shadow) */
-    uint64_t shadow_requests;        /* of which shadow copies */
-    uint64_t responses_by_class[6];  /* [1]..[5]: 1xx..5xx; [0] unused */
-    uint64_t responses_by_code[600]; /* 100..599 */
+    char *version;  /* the version label (owned): cells of two versions of
+                       a role are never merged */
+    /* COUNTERS: cumulative since start */
+    uint64_t requests;              /* requests this version was asked to
+                                       answer (primary and shadow) */
+    uint64_t shadow_requests;       /* of which shadow copies */
+    uint64_t responses_by_class[6]; /* [1]..[5]: 1xx..5xx; [0] unused */
+    cn_router_code_count_t *codes;  /* owned; ascending code, nonzero only */
+    size_t ncodes;
     uint64_t failures[CN_ROUTER_FAIL_COUNT];
     uint64_t retried_on_stable; /* canary failures answered by stable */
     uint64_t request_bytes, response_bytes;
     uint64_t predictions[CN_ROUTER_PRED_COUNT];
     double prediction_sum;
-    uint64_t *prediction_le;   /* cumulative-count buckets, one per
-                                  config bound, then +Inf */
-    cn_metrics_hist_t latency; /* us, first byte in to last byte out */
-    /* this step only */
+    uint64_t *prediction_le; /* owned; cumulative-count buckets, one per
+                                config bound, then +Inf */
+    /* COUNTERS: this step only */
     uint64_t step_requests;
-    uint64_t step_errors; /* failures plus 5xx */
-    cn_metrics_hist_t step_latency;
-    double *step_latency_us; /* reservoir sample (uniform), owned */
-    size_t n_step_latency;
+    uint64_t step_errors;       /* failures plus 5xx */
     uint64_t step_latency_seen; /* values offered to the latency sample */
-    double *step_predictions;   /* reservoir sample, owned */
-    size_t n_step_predictions;
     uint64_t step_predictions_seen;
+    /* HISTOGRAMS (owned, NULL if not asked) */
+    cn_metrics_hist_t *latency; /* us, first byte in to last byte out */
+    cn_metrics_hist_t *step_latency;
+    /* SAMPLES (owned, NULL if not asked) */
+    double *step_latency_us; /* reservoir sample (uniform) */
+    size_t n_step_latency;
+    double *step_predictions; /* reservoir sample */
+    size_t n_step_predictions;
 } cn_router_cell_t;
 
 /* One stable/canary prediction pair from a shadow copy. */
@@ -99,46 +126,53 @@ typedef struct cn_router_pair_s {
 } cn_router_pair_t;
 
 typedef struct cn_router_upstream_state_s {
-    char *address;
+    char *address; /* owned */
     cn_role_t role;
     bool up;
     uint64_t failures; /* cumulative passive failures */
 } cn_router_upstream_state_t;
 
 typedef struct cn_router_snapshot_s {
+    unsigned what;       /* the mask asked for */
+    uint64_t generation; /* the generation current when it was taken */
     cn_traffic_t traffic;
-    uint64_t step;              /* increments on every traffic change */
+    uint64_t step;              /* increments on every publication */
     double step_started_unix_s; /* wall clock */
     double now_unix_s;
-    const char *version_name[2]; /* borrowed from the router's config */
+    const char *version_name[2]; /* the current labels, owned by the
+                                    snapshot (freed by _snapshot_free) */
     unsigned workers;
     uint64_t connections_open;
     uint64_t connections_total;
     uint64_t rejects[CN_ROUTER_REJECT_COUNT];
     size_t ncells;
-    cn_router_cell_t *cells; /* sorted by role, then segment */
+    cn_router_cell_t *cells; /* sorted by role, version, then segment;
+                                always present (COUNTERS or not: the
+                                labels); the fields follow the mask */
     size_t npairs;
-    cn_router_pair_t *pairs; /* shadow pairs of this step (bounded by
-                                reservoir_size, uniformly sampled) */
+    cn_router_pair_t *pairs; /* PAIRS: shadow pairs of this step (bounded
+                                by reservoir_size, uniformly sampled) */
     size_t nupstreams;
-    cn_router_upstream_state_t *upstreams;
-    const double *prediction_bounds; /* borrowed from config */
+    cn_router_upstream_state_t *upstreams; /* the current generation's */
+    const double *prediction_bounds;       /* borrowed from config */
     size_t n_prediction_bounds;
 } cn_router_snapshot_t;
 
 typedef struct cn_router_lookup_s {
     cn_role_t role;
-    char version[64];
+    char version[64]; /* the label the request was served under */
     char segment[128];
     double unix_s; /* when the response was sent */
     bool shadowed; /* a shadow copy also went to canary */
 } cn_router_lookup_t;
 
 /*
- * Build a router from a validated config: resolve every address, bind the
- * listeners (so "address in use" is reported here), compile the prediction
- * pointer. Nothing runs until cn_router_start. Returns 0, or a negative
- * code with one line in err; *out is then NULL.
+ * Build a router from a validated config (borrowed: it must outlive the
+ * router): resolve every address, bind the listeners (so "address in use"
+ * is reported here), compile the prediction pointer. The config's sets,
+ * labels and traffic become generation number 1. Nothing runs until
+ * cn_router_start. Returns 0, or a negative code with one line in err;
+ * *out is then NULL.
  */
 int cn_router_new(const cn_router_config_t *cfg, cn_router_t **out, char *err,
                   size_t errlen);
@@ -154,15 +188,52 @@ void cn_router_stop(cn_router_t *r);
 void cn_router_free(cn_router_t *r);
 
 /*
- * Publish a new traffic config (see cn_router_traffic_publish for the
- * guarantee: once this returns, no new request goes to a version at weight
- * 0) and start a new measurement step. CN_EINVAL if out of range. Any
- * thread.
+ * Publish g (copied; the caller keeps it) as the new generation: the
+ * traffic split and both version sets together, as one immutable whole,
+ * so that no request is routed with one generation's split and another's
+ * addresses. Starts a new measurement step.
+ *
+ * Checks structure and ranges only (what a value means for the deployment
+ * is the caller's business): g->number above the current one; the traffic
+ * in range; a canary weight above 0 needs a canary address; at least one
+ * stable address; both labels 1 to 63 visible ASCII characters without
+ * quotes or backslashes, and different; at most CN_VERSION_MAX_ADDRESSES
+ * addresses per set, each "host:port" or "[v6]:port" with a port in
+ * [1, 65535], none twice (in either set, as written or as resolved).
+ * Then resolves every address with getaddrinfo, which may block on DNS:
+ * call it off every event loop (the control loop uses a work thread).
+ * On a refusal: CN_EINVAL with one line in err naming the field, e.g.
+ *     canary.addresses[1]: duplicate of stable.addresses[0] '127.0.0.1:9001'
+ * and nothing changes.
+ *
+ * On success (0) it returns only after every worker has taken the new
+ * generation: no request decided after the return uses the old sets or
+ * split (requests decided before finish on theirs, retries and shadow
+ * copies included). Idle pooled connections to addresses that left are
+ * closed; an address kept across generations keeps its health state and
+ * its pooled connections. Any thread except a worker; publishers are
+ * serialised. Works before cn_router_start and after cn_router_stop too.
+ */
+int cn_router_publish(cn_router_t *r, const cn_generation_t *g, char *err,
+                      size_t errlen);
+
+/*
+ * A deep copy of the current generation into *out (initialised or zeroed;
+ * disposed first if it held anything; the caller disposes it) and, if
+ * step is not NULL, the current step. Any thread; never waits on a worker.
+ */
+void cn_router_current(cn_router_t *r, cn_generation_t *out, cn_step_t *step);
+
+/*
+ * Replace only the traffic split: a publication of the current sets with
+ * t and the next generation number (see cn_router_publish; the same
+ * guarantee). CN_EINVAL if out of range or if it would send traffic to an
+ * empty canary set. Kept for the callers of the old API.
  */
 int cn_router_set_traffic(cn_router_t *r, const cn_traffic_t *t);
 void cn_router_get_traffic(cn_router_t *r, cn_traffic_t *out);
 
-/* Start a new measurement step without changing the traffic. */
+/* Start a new measurement step without changing the generation. */
 void cn_router_new_step(cn_router_t *r);
 
 /* The current measurement step number (1 at start). */
@@ -172,12 +243,14 @@ uint64_t cn_router_step(cn_router_t *r);
 unsigned cn_router_workers(const cn_router_t *r);
 
 /*
- * Merge every worker's shard into a new snapshot (blocks until every
- * worker has answered; workers never block, so this takes about one event
- * loop turn). Any thread except a worker. Free with
- * cn_router_snapshot_free.
+ * Copy what `what` asks for (CN_ROUTER_SNAP_* bits; 0 gives the cell
+ * labels and the process-wide figures only) from every worker's shard and
+ * merge it into a new snapshot. Blocks until every worker has copied its
+ * part (workers never block, so this takes about one event loop turn; a
+ * counters-only copy costs a worker O(cells) and copies no histogram or
+ * sample). Any thread except a worker. Free with cn_router_snapshot_free.
  */
-cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r);
+cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r, unsigned what);
 void cn_router_snapshot_free(cn_router_snapshot_t *s);
 
 /* Find a request id among the last request_id_map_size requests of each

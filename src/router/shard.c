@@ -23,22 +23,38 @@
 #include "util/rand.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct cn_router_shard_cell_s {
-    cn_router_cell_t c;     /* counters and histograms; the sample fields of
-                               the public form are unused here */
-    uint64_t *pred_buckets; /* per bucket, not cumulative: n_bounds + 1 */
+/* Per-step data, allocated on the first value of a step and freed when
+ * a new step starts: a cell of a version that left gets none again. */
+typedef struct step_data_s {
+    cn_metrics_hist_t latency;
     cn_metrics_reservoir_t lat, pred;
+} step_data_t;
+
+#define CODE_MIN 100u
+#define CODE_COUNT 500u /* 100..599 */
+#define CODE_WORDS ((CODE_COUNT + 63) / 64)
+
+struct cn_router_shard_cell_s {
+    cn_router_cell_t c; /* the counters; pointer fields unused */
+    uint64_t codes[CODE_COUNT];
+    uint64_t code_bits[CODE_WORDS]; /* codes seen: the copy visits only these */
+    size_t ncodes;
+    uint64_t *pred_buckets; /* per bucket, not cumulative: n_bounds + 1 */
+    cn_metrics_hist_t latency;
+    step_data_t *step;
 };
 
 typedef struct cn_router_idmap_entry_s {
     char id[CN_ROUTER_REQUEST_ID_MAX_LEN + 1];
     uint8_t len;
-    uint8_t role;
+    uint8_t key;
     uint8_t shadowed;
     uint16_t seg;
+    uint32_t key_epoch;
     int32_t next;
     uint64_t hash;
     double unix_s;
@@ -62,16 +78,26 @@ static char *dup_label(const char *s, size_t n)
     return d;
 }
 
+static size_t ncells_max(const cn_router_shard_t *s)
+{
+    return s->max_segs * CN_ROUTER_SHARD_KEYS;
+}
+
 void cn_router_shard_init(cn_router_shard_t *s, const cn_router_shard_params_t *p)
 {
     memset(s, 0, sizeof *s);
     s->params = *p;
     s->rng = p->seed ^ UINT64_C(0x5851f42d4c957f2d);
-    /* "" (no segment) is always index 0; "_other" is made when needed. */
-    s->segments = cn_xcalloc((size_t)p->max_segments + 2, sizeof *s->segments);
-    s->segments[0] = dup_label("", 0);
-    s->nsegments = 1;
-    s->cells = cn_xcalloc(((size_t)p->max_segments + 2) * 2, sizeof *s->cells);
+    /* "" (no segment) is index 0, the expected values follow in order,
+     * and "_other" is last: the same indices on every worker. */
+    size_t n = p->segments ? p->nsegments : 0;
+    s->max_segs = n + 2;
+    s->segments = cn_xcalloc(s->max_segs, sizeof *s->segments);
+    s->segments[s->nsegments++] = dup_label("", 0);
+    for (size_t i = 0; i < n; i++)
+        s->segments[s->nsegments++] = dup_label(p->segments[i], strlen(p->segments[i]));
+    s->segments[s->nsegments++] = dup_label(CN_ROUTER_SEGMENT_OTHER, 6);
+    s->cells = cn_xcalloc(ncells_max(s), sizeof *s->cells);
     if (p->request_id_map_size) {
         size_t buckets = 1;
         while (buckets < p->request_id_map_size * 2)
@@ -85,22 +111,32 @@ void cn_router_shard_init(cn_router_shard_t *s, const cn_router_shard_params_t *
     s->pairs = cn_xcalloc(p->reservoir_size ? p->reservoir_size : 1, sizeof *s->pairs);
 }
 
+static void step_free(step_data_t *d)
+{
+    if (!d)
+        return;
+    cn_metrics_reservoir_dispose(&d->lat);
+    cn_metrics_reservoir_dispose(&d->pred);
+    free(d);
+}
+
 static void cell_free(cn_router_shard_cell_t *c)
 {
     if (!c)
         return;
     free(c->pred_buckets);
-    cn_metrics_reservoir_dispose(&c->lat);
-    cn_metrics_reservoir_dispose(&c->pred);
+    step_free(c->step);
     free(c);
 }
 
 void cn_router_shard_dispose(cn_router_shard_t *s)
 {
-    for (size_t i = 0; i < ((size_t)s->params.max_segments + 2) * 2; i++)
+    for (size_t i = 0; i < ncells_max(s); i++)
         cell_free(s->cells[i]);
     for (size_t i = 0; i < s->nsegments; i++)
         free(s->segments[i]);
+    for (size_t k = 0; k < CN_ROUTER_SHARD_KEYS; k++)
+        free(s->keys[k].version);
     free(s->segments);
     free(s->cells);
     free(s->ids);
@@ -109,54 +145,78 @@ void cn_router_shard_dispose(cn_router_shard_t *s)
     memset(s, 0, sizeof *s);
 }
 
-static void cell_reset_step(cn_router_shard_cell_t *c)
-{
-    c->c.step_requests = 0;
-    c->c.step_errors = 0;
-    cn_metrics_hist_reset(&c->c.step_latency);
-    cn_metrics_reservoir_reset(&c->lat);
-    cn_metrics_reservoir_reset(&c->pred);
-}
-
 void cn_router_shard_sync_step(cn_router_shard_t *s, uint64_t step)
 {
     if (step <= s->step)
         return;
     s->step = step;
-    for (size_t i = 0; i < ((size_t)s->params.max_segments + 2) * 2; i++)
-        if (s->cells[i])
-            cell_reset_step(s->cells[i]);
+    for (size_t i = 0; i < ncells_max(s); i++) {
+        cn_router_shard_cell_t *c = s->cells[i];
+        if (!c)
+            continue;
+        c->c.step_requests = 0;
+        c->c.step_errors = 0;
+        step_free(c->step);
+        c->step = NULL;
+    }
     s->npairs = 0;
     s->pairs_seen = 0;
+}
+
+int cn_router_shard_key(cn_router_shard_t *s, cn_role_t role, const char *version)
+{
+    int free_slot = -1, oldest = -1;
+    for (unsigned k = 0; k < CN_ROUTER_SHARD_KEYS; k++) {
+        cn_router_shard_key_t *e = &s->keys[k];
+        if (!e->version) {
+            if (free_slot < 0)
+                free_slot = (int)k;
+            continue;
+        }
+        if (e->role == role && strcmp(e->version, version) == 0) {
+            e->users++;
+            return (int)k;
+        }
+        if (e->users == 0 && (oldest < 0 || e->born < s->keys[oldest].born))
+            oldest = (int)k;
+    }
+    int k = free_slot >= 0 ? free_slot : oldest;
+    if (k < 0)
+        return -1;
+    cn_router_shard_key_t *e = &s->keys[k];
+    if (e->version) {
+        /* reuse: the old version's cells go (its series end) */
+        for (size_t seg = 0; seg < s->max_segs; seg++) {
+            size_t i = seg * CN_ROUTER_SHARD_KEYS + (size_t)k;
+            cell_free(s->cells[i]);
+            s->cells[i] = NULL;
+        }
+        free(e->version);
+    }
+    e->role = role;
+    e->version = dup_label(version, strlen(version));
+    e->users = 1;
+    e->epoch++;
+    e->born = ++s->keys_born;
+    return k;
+}
+
+void cn_router_shard_key_release(cn_router_shard_t *s, unsigned k)
+{
+    if (k < CN_ROUTER_SHARD_KEYS && s->keys[k].users)
+        s->keys[k].users--;
 }
 
 unsigned cn_router_shard_segment(cn_router_shard_t *s, const char *label, size_t len)
 {
     if (!label || len == 0)
         return 0;
-    if (len > CN_ROUTER_SEGMENT_MAX_LEN)
-        len = CN_ROUTER_SEGMENT_MAX_LEN;
-    for (size_t i = 1; i < s->nsegments; i++)
+    /* Exact bytes against the expected values: whatever else a client
+     * sends is _other, so no client can crowd a real value out. */
+    for (size_t i = 1; i + 1 < s->nsegments; i++)
         if (strncmp(s->segments[i], label, len) == 0 && s->segments[i][len] == '\0')
             return (unsigned)i;
-    /* Compare against the sanitised form too: a label with control bytes
-     * is stored with '_' in their place. */
-    char *clean = dup_label(label, len);
-    for (size_t i = 1; i < s->nsegments; i++)
-        if (strcmp(s->segments[i], clean) == 0) {
-            free(clean);
-            return (unsigned)i;
-        }
-    if (s->nsegments < (size_t)s->params.max_segments + 1) {
-        s->segments[s->nsegments] = clean;
-        return (unsigned)s->nsegments++;
-    }
-    free(clean);
-    for (size_t i = 1; i < s->nsegments; i++)
-        if (strcmp(s->segments[i], CN_ROUTER_SEGMENT_OTHER) == 0)
-            return (unsigned)i;
-    s->segments[s->nsegments] = dup_label(CN_ROUTER_SEGMENT_OTHER, 6);
-    return (unsigned)s->nsegments++;
+    return (unsigned)(s->nsegments - 1);
 }
 
 const char *cn_router_shard_segment_name(const cn_router_shard_t *s, unsigned seg)
@@ -165,22 +225,31 @@ const char *cn_router_shard_segment_name(const cn_router_shard_t *s, unsigned se
 }
 
 static cn_router_shard_cell_t *cell_get(cn_router_shard_t *s, unsigned seg,
-                                        cn_role_t role)
+                                        unsigned key)
 {
-    size_t i = (size_t)seg * 2 + (size_t)role;
+    size_t i = (size_t)seg * CN_ROUTER_SHARD_KEYS + key;
     cn_router_shard_cell_t *c = s->cells[i];
     if (c)
         return c;
     c = cn_xcalloc(1, sizeof *c);
-    c->c.role = role;
-    cn_metrics_hist_init(&c->c.latency);
-    cn_metrics_hist_init(&c->c.step_latency);
+    c->c.role = s->keys[key].role;
+    cn_metrics_hist_init(&c->latency);
     c->pred_buckets = cn_xcalloc(s->params.n_prediction_bounds + 1, sizeof(uint64_t));
-    size_t cap = s->params.reservoir_size ? s->params.reservoir_size : 1;
-    cn_metrics_reservoir_init(&c->lat, cap, cn_rand_next(&s->rng));
-    cn_metrics_reservoir_init(&c->pred, cap, cn_rand_next(&s->rng));
     s->cells[i] = c;
     return c;
+}
+
+static step_data_t *step_get(cn_router_shard_t *s, cn_router_shard_cell_t *c)
+{
+    if (c->step)
+        return c->step;
+    step_data_t *d = cn_xmalloc(sizeof *d);
+    cn_metrics_hist_init(&d->latency);
+    size_t cap = s->params.reservoir_size ? s->params.reservoir_size : 1;
+    cn_metrics_reservoir_init(&d->lat, cap, cn_rand_next(&s->rng));
+    cn_metrics_reservoir_init(&d->pred, cap, cn_rand_next(&s->rng));
+    c->step = d;
+    return d;
 }
 
 void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
@@ -188,7 +257,9 @@ void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
 {
     if (seg >= s->nsegments)
         seg = 0;
-    cn_router_shard_cell_t *c = cell_get(s, seg, o->role);
+    if (o->key >= CN_ROUTER_SHARD_KEYS || !s->keys[o->key].version)
+        return; /* no key: the worker could not intern the version */
+    cn_router_shard_cell_t *c = cell_get(s, seg, o->key);
     cn_router_cell_t *m = &c->c;
     bool this_step = o->step == s->step;
 
@@ -196,8 +267,12 @@ void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
     if (o->shadow)
         m->shadow_requests++;
     if (o->status >= 100 && o->status <= 599) {
+        unsigned i = o->status - CODE_MIN;
         m->responses_by_class[o->status / 100]++;
-        m->responses_by_code[o->status]++;
+        if (c->codes[i]++ == 0) {
+            c->code_bits[i / 64] |= UINT64_C(1) << (i % 64);
+            c->ncodes++;
+        }
     }
     if (o->failure >= 0 && o->failure < CN_ROUTER_FAIL_COUNT)
         m->failures[o->failure]++;
@@ -206,7 +281,7 @@ void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
     m->request_bytes += o->request_bytes;
     m->response_bytes += o->response_bytes;
     if (o->has_latency)
-        cn_metrics_hist_record(&m->latency, o->latency_us);
+        cn_metrics_hist_record(&c->latency, o->latency_us);
     if (o->prediction >= 0 && o->prediction < CN_ROUTER_PRED_COUNT) {
         m->predictions[o->prediction]++;
         if (o->prediction == CN_ROUTER_PRED_OK) {
@@ -230,11 +305,15 @@ void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
     if (o->failure >= 0 || o->status >= 500)
         m->step_errors++;
     if (o->has_latency) {
-        cn_metrics_hist_record(&m->step_latency, o->latency_us);
-        cn_metrics_reservoir_add(&c->lat, (double)o->latency_us);
+        step_data_t *d = step_get(s, c);
+        m->step_latency_seen++;
+        cn_metrics_hist_record(&d->latency, o->latency_us);
+        cn_metrics_reservoir_add(&d->lat, (double)o->latency_us);
     }
-    if (o->prediction == CN_ROUTER_PRED_OK)
-        cn_metrics_reservoir_add(&c->pred, o->prediction_value);
+    if (o->prediction == CN_ROUTER_PRED_OK) {
+        m->step_predictions_seen++;
+        cn_metrics_reservoir_add(&step_get(s, c)->pred, o->prediction_value);
+    }
 }
 
 void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double stable,
@@ -263,8 +342,7 @@ void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double s
 }
 
 void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
-                              cn_role_t role, unsigned seg, bool shadowed,
-                              double unix_s)
+                              unsigned key, unsigned seg, bool shadowed, double unix_s)
 {
     size_t cap = s->params.request_id_map_size;
     if (!cap || len == 0 || len > CN_ROUTER_REQUEST_ID_MAX_LEN)
@@ -284,7 +362,8 @@ void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
     memcpy(e->id, id, len);
     e->id[len] = '\0';
     e->len = (uint8_t)len;
-    e->role = (uint8_t)role;
+    e->key = (uint8_t)key;
+    e->key_epoch = key < CN_ROUTER_SHARD_KEYS ? s->keys[key].epoch : 0;
     e->seg = (uint16_t)seg;
     e->shadowed = shadowed;
     e->unix_s = unix_s;
@@ -308,7 +387,12 @@ bool cn_router_shard_find(const cn_router_shard_t *s, const char *id, size_t len
         const idmap_entry_t *e = &s->ids[i];
         if (e->hash == h && e->len == len && memcmp(e->id, id, len) == 0) {
             memset(out, 0, sizeof *out);
-            out->role = (cn_role_t)e->role;
+            const cn_router_shard_key_t *k =
+                e->key < CN_ROUTER_SHARD_KEYS ? &s->keys[e->key] : NULL;
+            if (k && k->version && k->epoch == e->key_epoch) {
+                out->role = k->role;
+                snprintf(out->version, sizeof out->version, "%s", k->version);
+            }
             const char *seg = cn_router_shard_segment_name(s, e->seg);
             size_t n = strlen(seg);
             if (n >= sizeof out->segment)
@@ -322,59 +406,131 @@ bool cn_router_shard_find(const cn_router_shard_t *s, const char *id, size_t len
     return false;
 }
 
-static void copy_cell(const cn_router_shard_t *s, const cn_router_shard_cell_t *c,
-                      unsigned seg, cn_router_cell_t *out)
+static cn_metrics_hist_t *hist_dup(const cn_metrics_hist_t *h)
 {
-    *out = c->c;
-    out->segment = dup_label(s->segments[seg], strlen(s->segments[seg]));
-    size_t nb = s->params.n_prediction_bounds + 1;
-    out->prediction_le = cn_xcalloc(nb, sizeof(uint64_t));
-    uint64_t run = 0;
-    for (size_t i = 0; i < nb; i++) {
-        run += c->pred_buckets[i];
-        out->prediction_le[i] = run;
-    }
-    out->n_step_latency = cn_metrics_reservoir_size(&c->lat);
-    out->step_latency_seen = cn_metrics_reservoir_seen(&c->lat);
-    out->step_latency_us = cn_xmallocarray(out->n_step_latency + 1, sizeof(double));
-    memcpy(out->step_latency_us, cn_metrics_reservoir_values(&c->lat),
-           out->n_step_latency * sizeof(double));
-    out->n_step_predictions = cn_metrics_reservoir_size(&c->pred);
-    out->step_predictions_seen = cn_metrics_reservoir_seen(&c->pred);
-    out->step_predictions =
-        cn_xmallocarray(out->n_step_predictions + 1, sizeof(double));
-    memcpy(out->step_predictions, cn_metrics_reservoir_values(&c->pred),
-           out->n_step_predictions * sizeof(double));
+    cn_metrics_hist_t *d = cn_xmalloc(sizeof *d);
+    memcpy(d, h, sizeof *d);
+    return d;
 }
 
-void cn_router_shard_copy(const cn_router_shard_t *s, cn_router_shard_part_t *part)
+static double *reservoir_dup(const cn_metrics_reservoir_t *r, size_t *n)
+{
+    *n = cn_metrics_reservoir_size(r);
+    double *v = cn_xmallocarray(*n + 1, sizeof *v);
+    memcpy(v, cn_metrics_reservoir_values(r), *n * sizeof *v);
+    return v;
+}
+
+void cn_router_shard_copy(const cn_router_shard_t *s, unsigned what,
+                          cn_router_shard_part_t *part)
 {
     memset(part, 0, sizeof *part);
-    size_t ncells_max = ((size_t)s->params.max_segments + 2) * 2;
-    part->cells = cn_xcalloc(ncells_max, sizeof *part->cells);
-    for (size_t i = 0; i < ncells_max; i++)
-        if (s->cells[i])
-            copy_cell(s, s->cells[i], (unsigned)(i / 2), &part->cells[part->ncells++]);
-    part->npairs = s->npairs;
-    part->pairs_seen = s->pairs_seen;
-    part->pairs = cn_xmallocarray(s->npairs + 1, sizeof *part->pairs);
-    memcpy(part->pairs, s->pairs, s->npairs * sizeof *part->pairs);
+    part->what = what;
+    size_t n = 0, ncodes = 0;
+    for (size_t i = 0; i < ncells_max(s); i++)
+        if (s->cells[i]) {
+            n++;
+            ncodes += s->cells[i]->ncodes;
+        }
+    part->cells = cn_xcalloc(n + 1, sizeof *part->cells);
+    if (what & CN_ROUTER_SNAP_COUNTERS)
+        part->codes = cn_xmallocarray(ncodes + 1, sizeof *part->codes);
+    for (unsigned k = 0; k < CN_ROUTER_SHARD_KEYS; k++)
+        if (s->keys[k].version)
+            part->versions[k] =
+                dup_label(s->keys[k].version, strlen(s->keys[k].version));
+    size_t nb = s->params.n_prediction_bounds + 1;
+    size_t code_at = 0;
+    for (size_t i = 0; i < ncells_max(s); i++) {
+        const cn_router_shard_cell_t *c = s->cells[i];
+        if (!c)
+            continue;
+        cn_router_cell_t *out = &part->cells[part->ncells++];
+        out->segment = s->segments[i / CN_ROUTER_SHARD_KEYS];
+        out->version = part->versions[i % CN_ROUTER_SHARD_KEYS];
+        out->role = c->c.role;
+        if (what & CN_ROUTER_SNAP_COUNTERS) {
+            /* the scalar counters; the pointer fields stay NULL */
+            cn_router_cell_t m = c->c;
+            m.segment = out->segment;
+            m.version = out->version;
+            m.codes = NULL;
+            m.ncodes = 0;
+            m.prediction_le = NULL;
+            m.latency = m.step_latency = NULL;
+            m.step_latency_us = m.step_predictions = NULL;
+            *out = m;
+            out->codes = part->codes + code_at;
+            for (unsigned wd = 0; wd < CODE_WORDS; wd++)
+                for (uint64_t bits = c->code_bits[wd]; bits; bits &= bits - 1) {
+                    unsigned j = wd * 64 + (unsigned)__builtin_ctzll(bits);
+                    out->codes[out->ncodes++] =
+                        (cn_router_code_count_t){CODE_MIN + j, c->codes[j]};
+                }
+            code_at += out->ncodes;
+            out->prediction_le = cn_xcalloc(nb, sizeof(uint64_t));
+            uint64_t run = 0;
+            for (size_t b = 0; b < nb; b++) {
+                run += c->pred_buckets[b];
+                out->prediction_le[b] = run;
+            }
+        }
+        if (what & CN_ROUTER_SNAP_HISTOGRAMS) {
+            out->latency = hist_dup(&c->latency);
+            if (c->step) {
+                out->step_latency = hist_dup(&c->step->latency);
+            } else {
+                out->step_latency = cn_xmalloc(sizeof *out->step_latency);
+                cn_metrics_hist_init(out->step_latency);
+            }
+        }
+        if (what & CN_ROUTER_SNAP_SAMPLES) {
+            out->step_latency_seen = c->c.step_latency_seen;
+            out->step_predictions_seen = c->c.step_predictions_seen;
+            if (c->step) {
+                out->step_latency_us =
+                    reservoir_dup(&c->step->lat, &out->n_step_latency);
+                out->step_predictions =
+                    reservoir_dup(&c->step->pred, &out->n_step_predictions);
+            }
+        }
+    }
+    if (what & CN_ROUTER_SNAP_PAIRS) {
+        part->npairs = s->npairs;
+        part->pairs_seen = s->pairs_seen;
+        part->pairs = cn_xmallocarray(s->npairs + 1, sizeof *part->pairs);
+        memcpy(part->pairs, s->pairs, s->npairs * sizeof *part->pairs);
+    }
+}
+
+static void cell_dispose_data(cn_router_cell_t *c)
+{
+    free(c->prediction_le);
+    free(c->latency);
+    free(c->step_latency);
+    free(c->step_latency_us);
+    free(c->step_predictions);
 }
 
 void cn_router_cells_free(cn_router_cell_t *cells, size_t ncells)
 {
     for (size_t i = 0; i < ncells; i++) {
         free(cells[i].segment);
-        free(cells[i].prediction_le);
-        free(cells[i].step_latency_us);
-        free(cells[i].step_predictions);
+        free(cells[i].version);
+        free(cells[i].codes);
+        cell_dispose_data(&cells[i]);
     }
     free(cells);
 }
 
 void cn_router_shard_part_dispose(cn_router_shard_part_t *part)
 {
-    cn_router_cells_free(part->cells, part->ncells);
+    for (size_t i = 0; i < part->ncells; i++)
+        cell_dispose_data(&part->cells[i]);
+    free(part->cells);
+    free(part->codes);
+    for (unsigned k = 0; k < CN_ROUTER_SHARD_KEYS; k++)
+        free(part->versions[k]);
     free(part->pairs);
     memset(part, 0, sizeof *part);
 }
@@ -386,7 +542,8 @@ static int cell_cmp(const void *a, const void *b)
     const cn_router_cell_t *x = a, *y = b;
     if (x->role != y->role)
         return x->role < y->role ? -1 : 1;
-    return strcmp(x->segment, y->segment);
+    int c = strcmp(x->version, y->version);
+    return c ? c : strcmp(x->segment, y->segment);
 }
 
 /*
@@ -472,9 +629,11 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
                            uint64_t seed, cn_router_snapshot_t *snap)
 {
     size_t maxcells = 0;
+    unsigned what = nparts ? parts[0].what : 0;
     for (size_t p = 0; p < nparts; p++)
         maxcells += parts[p].ncells;
     cn_router_cell_t *cells = cn_xcalloc(maxcells + 1, sizeof *cells);
+    uint64_t **codes = cn_xcalloc(maxcells + 1, sizeof *codes); /* dense, temporary */
     size_t ncells = 0;
     size_t **map = cn_xcalloc(nparts + 1, sizeof *map);
     size_t nb = n_prediction_bounds + 1;
@@ -485,6 +644,7 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
             cn_router_cell_t *c = &parts[p].cells[i];
             size_t j = 0;
             while (j < ncells && !(cells[j].role == c->role &&
+                                   strcmp(cells[j].version, c->version) == 0 &&
                                    strcmp(cells[j].segment, c->segment) == 0))
                 j++;
             cn_router_cell_t *m = &cells[j];
@@ -492,17 +652,25 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
                 ncells++;
                 m->role = c->role;
                 m->segment = dup_label(c->segment, strlen(c->segment));
-                m->prediction_le = cn_xcalloc(nb, sizeof(uint64_t));
-                cn_metrics_hist_init(&m->latency);
-                cn_metrics_hist_init(&m->step_latency);
+                m->version = dup_label(c->version, strlen(c->version));
+                if (what & CN_ROUTER_SNAP_COUNTERS) {
+                    m->prediction_le = cn_xcalloc(nb, sizeof(uint64_t));
+                    codes[j] = cn_xcalloc(CODE_COUNT, sizeof(uint64_t));
+                }
+                if (what & CN_ROUTER_SNAP_HISTOGRAMS) {
+                    m->latency = cn_xmalloc(sizeof *m->latency);
+                    m->step_latency = cn_xmalloc(sizeof *m->step_latency);
+                    cn_metrics_hist_init(m->latency);
+                    cn_metrics_hist_init(m->step_latency);
+                }
             }
             map[p][i] = j;
             m->requests += c->requests;
             m->shadow_requests += c->shadow_requests;
             for (size_t k = 0; k < 6; k++)
                 m->responses_by_class[k] += c->responses_by_class[k];
-            for (size_t k = 0; k < 600; k++)
-                m->responses_by_code[k] += c->responses_by_code[k];
+            for (size_t k = 0; k < c->ncodes; k++)
+                codes[j][c->codes[k].code - CODE_MIN] += c->codes[k].count;
             for (size_t k = 0; k < CN_ROUTER_FAIL_COUNT; k++)
                 m->failures[k] += c->failures[k];
             m->retried_on_stable += c->retried_on_stable;
@@ -511,18 +679,35 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
             for (size_t k = 0; k < CN_ROUTER_PRED_COUNT; k++)
                 m->predictions[k] += c->predictions[k];
             m->prediction_sum += c->prediction_sum;
-            for (size_t k = 0; k < nb; k++)
-                m->prediction_le[k] += c->prediction_le[k];
-            cn_metrics_hist_merge(&m->latency, &c->latency);
-            cn_metrics_hist_merge(&m->step_latency, &c->step_latency);
+            if (m->prediction_le && c->prediction_le)
+                for (size_t k = 0; k < nb; k++)
+                    m->prediction_le[k] += c->prediction_le[k];
+            if (m->latency && c->latency)
+                cn_metrics_hist_merge(m->latency, c->latency);
+            if (m->step_latency && c->step_latency)
+                cn_metrics_hist_merge(m->step_latency, c->step_latency);
             m->step_requests += c->step_requests;
             m->step_errors += c->step_errors;
             m->step_latency_seen += c->step_latency_seen;
             m->step_predictions_seen += c->step_predictions_seen;
         }
     }
-    uint64_t rng = seed;
     for (size_t j = 0; j < ncells; j++) {
+        if (!codes[j])
+            continue;
+        size_t n = 0;
+        for (size_t k = 0; k < CODE_COUNT; k++)
+            n += codes[j][k] != 0;
+        cells[j].codes = cn_xmallocarray(n + 1, sizeof *cells[j].codes);
+        for (size_t k = 0; k < CODE_COUNT; k++)
+            if (codes[j][k])
+                cells[j].codes[cells[j].ncodes++] =
+                    (cn_router_code_count_t){CODE_MIN + (unsigned)k, codes[j][k]};
+        free(codes[j]);
+    }
+    free(codes);
+    uint64_t rng = seed;
+    for (size_t j = 0; j < ncells && (what & CN_ROUTER_SNAP_SAMPLES); j++) {
         merge_samples(parts, nparts, map, j, reservoir_size, &rng, true,
                       &cells[j].step_latency_us, &cells[j].n_step_latency);
         merge_samples(parts, nparts, map, j, reservoir_size, &rng, false,
@@ -552,7 +737,8 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
             parts[p].pairs[i] = parts[p].pairs[j];
             parts[p].pairs[j] = t;
         }
-        memcpy(pairs + np, parts[p].pairs, take[p] * sizeof *pairs);
+        if (take[p])
+            memcpy(pairs + np, parts[p].pairs, take[p] * sizeof *pairs);
         np += take[p];
     }
     free(seen);

@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * A worker's measurement shard: everything one worker thread records about
- * the requests it proxies, per version (role) and segment, plus the map
- * from request id to version for joining late labels, and the sample of
- * shadow prediction pairs.
+ * the requests it proxies, per version key (a role and a version label)
+ * and segment, plus the map from request id to version for joining late
+ * labels, and the sample of shadow prediction pairs.
+ *
+ * Keys. A (role, label) pair is interned into one of CN_ROUTER_SHARD_KEYS
+ * slots when a generation that uses it is adopted, and released when the
+ * worker no longer holds that generation; a slot nobody holds is reused
+ * (oldest first) when all are taken, and its cells go with it (their
+ * Prometheus series end). So after a swap, a label's counters never carry
+ * another version's history, and memory stays bounded.
+ *
+ * Segments. Index 0 is "" (no header), 1..n the expected values
+ * (measure.segments) in order, and n + 1 "_other", for any other value:
+ * a label means the same on every worker and step, and no client can
+ * crowd a real value out.
  *
  * One writer: the owning worker. Readers never touch a live shard; they
  * ask the worker (through the router's cross-thread call) to copy it into
@@ -29,8 +41,14 @@
 #define CN_ROUTER_REQUEST_ID_MAX_LEN 63 /* longer ids are not remembered */
 #define CN_ROUTER_SEGMENT_OTHER "_other"
 
+/* Version keys per shard (see Keys above). */
+#define CN_ROUTER_SHARD_KEYS 16u
+
 typedef struct cn_router_shard_params_s {
-    unsigned max_segments;
+    const char *const *segments; /* expected segment values (copied), or
+                                    NULL */
+    size_t nsegments;
+    unsigned max_segments; /* unused: the list's length bounds the table */
     size_t reservoir_size;
     size_t request_id_map_size;
     const double *prediction_bounds;
@@ -41,6 +59,7 @@ typedef struct cn_router_shard_params_s {
 /* What one finished attempt of one version produced. */
 typedef struct cn_router_obs_s {
     cn_role_t role;
+    unsigned key;     /* the version key (cn_router_shard_key) */
     bool shadow;      /* a shadow copy (canary only) */
     unsigned status;  /* HTTP status the version answered (or the 502/504
                          the router answered for it); 0: none */
@@ -56,13 +75,23 @@ typedef struct cn_router_obs_s {
 
 typedef struct cn_router_shard_cell_s cn_router_shard_cell_t;
 
+typedef struct cn_router_shard_key_s {
+    cn_role_t role;
+    char *version;  /* owned; NULL: a free slot */
+    unsigned users; /* holders (cn_router_shard_key / _key_release) */
+    uint32_t epoch; /* bumped when the slot is reused */
+    uint64_t born;  /* interning order, for reuse */
+} cn_router_shard_key_t;
+
 typedef struct cn_router_shard_s {
     /* private */
     cn_router_shard_params_t params;
     uint64_t step;
-    char **segments; /* interned labels; [0] is "" */
-    size_t nsegments;
-    cn_router_shard_cell_t **cells; /* [segment * 2 + role], lazily made */
+    char **segments;            /* labels; [0] is "" */
+    size_t nsegments, max_segs; /* both: the expected values + 2 */
+    cn_router_shard_key_t keys[CN_ROUTER_SHARD_KEYS];
+    uint64_t keys_born;
+    cn_router_shard_cell_t **cells; /* [segment * KEYS + key], lazily made */
     /* request id map: ring of entries plus chained hash index */
     struct cn_router_idmap_entry_s *ids;
     int32_t *id_buckets;
@@ -74,10 +103,16 @@ typedef struct cn_router_shard_s {
     uint64_t rng;
 } cn_router_shard_t;
 
-/* A copy of one shard, for merging: cells in the public snapshot form. */
+/* A copy of one shard, for merging: cells in the public snapshot form,
+ * holding only what the mask asked for. The cells' labels are borrowed
+ * (from the part's own copies and the shard's segment table, which lives
+ * as long as the shard). */
 typedef struct cn_router_shard_part_s {
+    unsigned what;
     cn_router_cell_t *cells;
     size_t ncells;
+    char *versions[CN_ROUTER_SHARD_KEYS]; /* owned copies of the key labels */
+    cn_router_code_count_t *codes;        /* every cell's codes, one array */
     cn_router_pair_t *pairs;
     size_t npairs;
     uint64_t pairs_seen;
@@ -89,12 +124,22 @@ void cn_router_shard_dispose(cn_router_shard_t *s);
 /* Start per-step data afresh if `step` is newer than the shard's. */
 void cn_router_shard_sync_step(cn_router_shard_t *s, uint64_t step);
 
-/* The index of a segment label (interned on first sight; labels beyond
- * max_segments map to "_other"; NULL or empty maps to ""). */
+/* The index of a segment label: its place among the expected values,
+ * else "_other"; NULL or empty is "" (index 0). */
 unsigned cn_router_shard_segment(cn_router_shard_t *s, const char *label, size_t len);
 const char *cn_router_shard_segment_name(const cn_router_shard_t *s, unsigned seg);
 
-/* Record one attempt in (segment, obs->role). */
+/*
+ * The key of (role, version): an existing slot, or a free one, or the
+ * oldest slot nobody holds (its cells are dropped). Counts one holder.
+ * Returns the index, or -1 if all CN_ROUTER_SHARD_KEYS slots are held
+ * (nothing is then recorded for it).
+ */
+int cn_router_shard_key(cn_router_shard_t *s, cn_role_t role, const char *version);
+/* Drop one holder of key k. */
+void cn_router_shard_key_release(cn_router_shard_t *s, unsigned k);
+
+/* Record one attempt in (segment, obs->key); obs->role must be the key's. */
 void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
                             const cn_router_obs_t *obs);
 
@@ -102,18 +147,24 @@ void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
 void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double stable,
                           double canary, uint64_t step);
 
-/* Remember which version served a request id (ids longer than
+/* Remember which version (key) served a request id (ids longer than
  * CN_ROUTER_REQUEST_ID_MAX_LEN are skipped). */
 void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
-                              cn_role_t role, unsigned seg, bool shadowed,
-                              double unix_s);
+                              unsigned key, unsigned seg, bool shadowed, double unix_s);
 
-/* Look an id up: true and *out filled (version names not set) if found. */
+/* Look an id up: true and *out filled if found (version "" if its key
+ * has been reused since). */
 bool cn_router_shard_find(const cn_router_shard_t *s, const char *id, size_t len,
                           cn_router_lookup_t *out);
 
-/* Deep-copy the shard into *part (owned; free with _part_dispose). */
-void cn_router_shard_copy(const cn_router_shard_t *s, cn_router_shard_part_t *part);
+/*
+ * Copy what `what` (CN_ROUTER_SNAP_*) asks for into *part (free with
+ * _part_dispose). Without HISTOGRAMS and SAMPLES this is O(cells) with
+ * small constants: the counters, the codes seen and the prediction
+ * buckets of each cell, no histogram, no reservoir.
+ */
+void cn_router_shard_copy(const cn_router_shard_t *s, unsigned what,
+                          cn_router_shard_part_t *part);
 void cn_router_shard_part_dispose(cn_router_shard_part_t *part);
 
 /*
@@ -122,7 +173,7 @@ void cn_router_shard_part_dispose(cn_router_shard_part_t *part);
  * allocation (each part contributes in proportion to the values it saw,
  * each drawn uniformly from its sample), so the result is a stratified
  * uniform sample of at most reservoir_size values. Cells are sorted by
- * role, then segment.
+ * role, version, then segment, and own their labels.
  */
 void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
                            size_t reservoir_size, size_t n_prediction_bounds,

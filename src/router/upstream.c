@@ -30,8 +30,8 @@ int cn_router_resolve(const char *text, struct sockaddr_storage *out, socklen_t 
                            errlen);
 }
 
-int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, cn_role_t role,
-                            size_t index, char *err, size_t errlen)
+int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, char *err,
+                            size_t errlen)
 {
     memset(u, 0, sizeof *u);
     int rc = cn_router_resolve(text, &u->addr, &u->addr_len, err, errlen);
@@ -39,8 +39,6 @@ int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, cn_role_t
         return rc;
     u->address = cn_xmalloc(strlen(text) + 1);
     strcpy(u->address, text);
-    u->role = role;
-    u->index = index;
     atomic_init(&u->consecutive_failures, 0);
     atomic_init(&u->down_until_ms, 0);
     atomic_init(&u->active_down, false);

@@ -28,12 +28,14 @@
 #include <sys/socket.h>
 
 typedef struct cn_router_upstream_s {
-    /* read-only after cn_router_upstream_resolve */
+    /* read-only after cn_router_upstream_init */
     char *address; /* as configured, "host:port" (owned) */
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    cn_role_t role;
-    size_t index; /* position in the router's flat upstream array */
+    /* the router's registry (under its ups_mu): one object per address,
+     * shared by every generation that lists it, so health carries over */
+    unsigned refs;
+    struct cn_router_upstream_s *next;
     /* shared, atomic */
     _Atomic unsigned consecutive_failures;
     _Atomic uint64_t down_until_ms; /* monotonic ms; passive down until */
@@ -49,9 +51,10 @@ typedef struct cn_router_upstream_s {
 int cn_router_resolve(const char *text, struct sockaddr_storage *out, socklen_t *len,
                       char *err, size_t errlen);
 
-/* Initialise u for `text` (resolving it). 0 or CN_EINVAL with err. */
-int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, cn_role_t role,
-                            size_t index, char *err, size_t errlen);
+/* Initialise u for `text` (resolving it; may block on DNS). 0 or
+ * CN_EINVAL with err. */
+int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, char *err,
+                            size_t errlen);
 void cn_router_upstream_dispose(cn_router_upstream_t *u);
 
 /* Usable now (now_ms: monotonic milliseconds)? */

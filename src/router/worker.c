@@ -69,6 +69,7 @@ typedef struct pair_s {
 
 typedef struct req_s {
     client_t *client;
+    cn_router_wgen_t *wg; /* the generation it was decided with (a hold) */
     char id[REQUEST_ID_MAX + 1];
     size_t id_len;
     unsigned seg;
@@ -88,6 +89,7 @@ typedef struct req_s {
 } req_t;
 
 typedef struct shadow_s {
+    cn_router_wgen_t *wg; /* the request's generation (a hold of its own) */
     char *buf;
     size_t len;
     pair_t *pair;
@@ -127,9 +129,10 @@ struct upconn_s {
     uv_connect_t creq;
     uv_write_t wr;
     cn_router_worker_t *w;
-    cn_router_upstream_t *up;
+    cn_router_pool_t *pool;          /* a hold, released when both handles closed */
+    cn_router_upstream_t *up;        /* pool->up */
     upconn_t *prev, *next;           /* w->conns */
-    upconn_t *idle_prev, *idle_next; /* w->idle[up->index] */
+    upconn_t *idle_prev, *idle_next; /* pool->idle */
     cn_http_reader_t reader;
     upstate_t state;
     bool reused, got_bytes, writing, close_after_write, reading;
@@ -140,11 +143,13 @@ struct upconn_s {
 
 static void client_close(client_t *c);
 static void client_continue(client_t *c);
-static void attempt(req_t *q, cn_role_t role, cn_router_upstream_t *force_up);
 static void conn_close(upconn_t *u);
-static void shadow_free(shadow_t *sh);
-static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req_t *q,
+static void shadow_free(cn_router_worker_t *w, shadow_t *sh);
+static upconn_t *conn_start(cn_router_worker_t *w, cn_router_pool_t *pool, req_t *q,
                             shadow_t *sh, bool fresh);
+static void attempt_pool(req_t *q, cn_role_t role, cn_router_pool_t *force);
+static void wgen_put(cn_router_worker_t *w, cn_router_wgen_t *v);
+static void pool_unref(cn_router_worker_t *w, cn_router_pool_t *p);
 
 /* ------------------------------------------------------------- utilities */
 
@@ -234,7 +239,6 @@ static inline void ob_u64(obuf_t *b, uint64_t v)
 static void ob_header(obuf_t *b, const char *name, size_t name_len, const char *value,
                       size_t value_len)
 {
-    ob_reserve(b, name_len + value_len + 4);
     ob_add(b, name, name_len);
     ob_add(b, ": ", 2);
     ob_add(b, value, value_len);
@@ -297,25 +301,25 @@ static void conn_handle_closed(uv_handle_t *h)
     if (--u->handles > 0)
         return;
     if (u->shadow) /* abandoned at shutdown */
-        shadow_free(u->shadow);
+        shadow_free(u->w, u->shadow);
     cn_http_reader_dispose(&u->reader);
+    pool_unref(u->w, u->pool);
     free(u);
 }
 
 static void idle_unlink(upconn_t *u)
 {
-    cn_router_worker_t *w = u->w;
-    size_t i = u->up->index;
+    cn_router_pool_t *p = u->pool;
     if (u->idle_prev)
         u->idle_prev->idle_next = u->idle_next;
-    else if (w->idle[i] == u)
-        w->idle[i] = u->idle_next;
+    else if (p->idle == u)
+        p->idle = u->idle_next;
     else
         return; /* not in the idle list */
     if (u->idle_next)
         u->idle_next->idle_prev = u->idle_prev;
     u->idle_prev = u->idle_next = NULL;
-    w->nidle[i]--;
+    p->nidle--;
 }
 
 static void conn_close(upconn_t *u)
@@ -357,8 +361,10 @@ static void conn_release(upconn_t *u, bool keep)
     const cn_router_config_t *cfg = w->router->cfg;
     u->req = NULL;
     u->shadow = NULL;
-    size_t i = u->up->index;
-    if (!keep || w->stopping || u->writing || w->nidle[i] >= cfg->max_idle_upstream) {
+    cn_router_pool_t *p = u->pool;
+    /* an address that left the current generation keeps no connection */
+    if (!keep || w->stopping || u->writing || !p->live ||
+        p->nidle >= cfg->max_idle_upstream) {
         conn_close(u);
         return;
     }
@@ -366,22 +372,24 @@ static void conn_release(upconn_t *u, bool keep)
     u->state = U_IDLE;
     u->reused = true;
     u->got_bytes = false;
-    u->idle_next = w->idle[i];
+    u->idle_next = p->idle;
     u->idle_prev = NULL;
-    if (w->idle[i])
-        w->idle[i]->idle_prev = u;
-    w->idle[i] = u;
-    w->nidle[i]++;
+    if (p->idle)
+        p->idle->idle_prev = u;
+    p->idle = u;
+    p->nidle++;
     /* still reading (conn_read): an EOF or a stray byte while idle closes
      * it, with no epoll_ctl per request to stop and restart reading */
     uv_timer_start(&u->timer, conn_idle_timeout, cfg->upstream_idle_ms, 0);
 }
 
-static upconn_t *conn_new(cn_router_worker_t *w, cn_router_upstream_t *up)
+static upconn_t *conn_new(cn_router_worker_t *w, cn_router_pool_t *pool)
 {
     upconn_t *u = cn_xcalloc(1, sizeof *u);
     u->w = w;
-    u->up = up;
+    u->pool = pool;
+    pool->refs++;
+    u->up = pool->up;
     cn_http_limits_t lim = {w->router->cfg->max_header_bytes > 64 * 1024
                                 ? w->router->cfg->max_header_bytes
                                 : 64 * 1024,
@@ -407,8 +415,9 @@ static upconn_t *conn_new(cn_router_worker_t *w, cn_router_upstream_t *up)
 
 /* ---------------------------------------------------- finishing attempts */
 
-static void shadow_free(shadow_t *sh)
+static void shadow_free(cn_router_worker_t *w, shadow_t *sh)
 {
+    wgen_put(w, sh->wg);
     pair_release(sh->pair);
     free(sh->buf);
     free(sh);
@@ -419,6 +428,7 @@ static void record_shadow(cn_router_worker_t *w, shadow_t *sh, unsigned status,
 {
     cn_router_obs_t o = {0};
     o.role = CN_ROLE_CANARY;
+    o.key = (unsigned)sh->wg->key[CN_ROLE_CANARY];
     o.shadow = true;
     o.status = status;
     o.failure = failure;
@@ -447,9 +457,7 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
 {
     client_t *c = q->client;
     cn_router_worker_t *w = c->w;
-    const cn_router_config_t *cfg = w->router->cfg;
-    const char *version =
-        q->role == CN_ROLE_CANARY ? cfg->canary_version : cfg->stable_version;
+    const char *version = q->wg->g->spec.sets[q->role].version;
     obuf_t body = OB_INIT(w);
     ob_fmt(&body, "{\"error\":\"%s\",\"status\":%u,\"request_id\":\"", what, status);
     /* ids are visible ASCII; escape the two JSON specials */
@@ -472,6 +480,7 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
     /* No response code: the upstream gave none. The failure kind is the
      * record; counting the 502 as well would count one error twice. */
     q->obs.role = q->role;
+    q->obs.key = (unsigned)q->wg->key[q->role];
     q->obs.status = 0;
     q->obs.failure = failure;
     q->obs.has_latency = true;
@@ -503,6 +512,7 @@ static void retry_on_stable(req_t *q, int kind)
     cn_router_worker_t *w = q->client->w;
     cn_router_obs_t o = {0};
     o.role = CN_ROLE_CANARY;
+    o.key = (unsigned)q->wg->key[CN_ROLE_CANARY];
     o.failure = kind;
     o.retried = true;
     o.prediction = -1;
@@ -513,7 +523,7 @@ static void retry_on_stable(req_t *q, int kind)
     q->retried = true;
     q->fresh_retry_done = false;
     q->attempt_ns = now_ns();
-    attempt(q, CN_ROLE_STABLE, NULL);
+    attempt_pool(q, CN_ROLE_STABLE, NULL);
 }
 
 /* An attempt failed. before_bytes: no byte of a response had arrived. */
@@ -522,6 +532,7 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
     cn_router_worker_t *w = u->w;
     const cn_router_config_t *cfg = w->router->cfg;
     cn_router_upstream_t *up = u->up;
+    cn_router_pool_t *pool = u->pool; /* alive: u's handles are not closed yet */
     req_t *q = u->req;
     shadow_t *sh = u->shadow;
     bool was_reused = u->reused;
@@ -534,13 +545,13 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
     if (was_reused && before_bytes && kind == CN_ROUTER_FAIL_RESET) {
         if (sh && !sh->fresh_retry_done) {
             sh->fresh_retry_done = true;
-            conn_start(w, up, NULL, sh, true);
+            conn_start(w, pool, NULL, sh, true);
             return;
         }
         if (q && !q->fresh_retry_done) {
             q->fresh_retry_done = true;
             q->conn = NULL;
-            attempt(q, q->role, up);
+            attempt_pool(q, q->role, pool);
             return;
         }
     }
@@ -548,7 +559,7 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
                                cfg->passive_cooldown_ms);
     if (sh) {
         record_shadow(w, sh, 0, kind, NULL);
-        shadow_free(sh);
+        shadow_free(w, sh);
         return;
     }
     if (!q)
@@ -567,7 +578,6 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
 static void response_complete(upconn_t *u, bool clean)
 {
     cn_router_worker_t *w = u->w;
-    const cn_router_config_t *cfg = w->router->cfg;
     const cn_http_message_t *m = &u->reader.msg;
     bool keep = clean && m->keep_alive;
     cn_router_upstream_success(u->up);
@@ -575,7 +585,7 @@ static void response_complete(upconn_t *u, bool clean)
     if (u->shadow) {
         shadow_t *sh = u->shadow;
         record_shadow(w, sh, m->status_code, -1, m);
-        shadow_free(sh);
+        shadow_free(w, sh);
         conn_release(u, keep);
         return;
     }
@@ -586,10 +596,10 @@ static void response_complete(upconn_t *u, bool clean)
     }
     q->conn = NULL;
     client_t *c = q->client;
-    const char *version =
-        q->role == CN_ROLE_CANARY ? cfg->canary_version : cfg->stable_version;
+    const char *version = q->wg->g->spec.sets[q->role].version;
 
     q->obs.role = q->role;
+    q->obs.key = (unsigned)q->wg->key[q->role];
     q->obs.status = m->status_code;
     q->obs.failure = -1;
     q->obs.has_latency = true;
@@ -633,6 +643,12 @@ static void response_complete(upconn_t *u, bool clean)
     if (!no_body)
         ob_add(&b, m->body, m->body_len);
     conn_release(u, keep);
+    if (b.overflow) {
+        cn_buf_dispose(&b);
+        respond_upstream_error(q, 502, CN_ROUTER_FAIL_BAD_RESPONSE,
+                               "upstream response too large to forward");
+        return;
+    }
     client_write_response(c, &b);
 }
 
@@ -725,8 +741,12 @@ static void conn_send(upconn_t *u, const char *buf, size_t len, bool head)
         }
     }
     if (!u->reading) {
+        int rc = uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_read);
+        if (rc < 0) {
+            attempt_failed(u, CN_ROUTER_FAIL_RESET, true);
+            return;
+        }
         u->reading = true;
-        uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_read);
     }
     uv_timer_start(&u->timer, conn_timeout, w->router->cfg->upstream_timeout_ms, 0);
 }
@@ -763,11 +783,11 @@ static void conn_connected(uv_connect_t *cr, int status)
     conn_send(u, buf, len, head);
 }
 
-/* Start an exchange on a pooled connection to `up`, or a new one. */
-static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req_t *q,
+/* Start an exchange on a pooled connection of `pool`, or a new one. */
+static upconn_t *conn_start(cn_router_worker_t *w, cn_router_pool_t *pool, req_t *q,
                             shadow_t *sh, bool fresh)
 {
-    upconn_t *u = fresh ? NULL : w->idle[up->index];
+    upconn_t *u = fresh ? NULL : pool->idle;
     if (u) {
         idle_unlink(u);
         uv_timer_stop(&u->timer);
@@ -780,11 +800,11 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req
         conn_send(u, buf, len, head);
         return u;
     }
-    u = conn_new(w, up);
+    u = conn_new(w, pool);
     u->req = q;
     u->shadow = sh;
     u->state = U_CONNECTING;
-    int rc = uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&up->addr,
+    int rc = uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&u->up->addr,
                             conn_connected);
     if (rc < 0) {
         /* Fail from the loop, not from inside the caller's stack. */
@@ -795,33 +815,33 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_upstream_t *up, req
     return u;
 }
 
-/* Round-robin over the usable addresses of a role; NULL if none. */
-static cn_router_upstream_t *pick(cn_router_worker_t *w, cn_role_t role, bool fail_open)
+/* Round-robin over the usable addresses of a role in the request's
+ * generation; NULL if none. */
+static cn_router_pool_t *pick(cn_router_worker_t *w, cn_router_wgen_t *v,
+                              cn_role_t role, bool fail_open)
 {
-    cn_router_t *r = w->router;
-    size_t n = r->count[role];
+    size_t n = v->g->count[role];
     if (n == 0)
         return NULL;
     uint64_t now = cn_router_now_ms();
     for (size_t k = 0; k < n; k++) {
         size_t i = w->rr[role]++ % n;
-        cn_router_upstream_t *up = &r->upstreams[r->first[role] + i];
-        if (cn_router_upstream_usable(up, now))
-            return up;
+        if (cn_router_upstream_usable(v->g->ups[role][i], now))
+            return v->pools[role][i];
     }
     /* Every address is marked down. Health is advisory: for stable, try one
      * anyway rather than refuse; a real failure then gives the 502. */
-    return fail_open ? &r->upstreams[r->first[role] + (w->rr[role]++ % n)] : NULL;
+    return fail_open ? v->pools[role][w->rr[role]++ % n] : NULL;
 }
 
-static void attempt(req_t *q, cn_role_t role, cn_router_upstream_t *force_up)
+static void attempt_pool(req_t *q, cn_role_t role, cn_router_pool_t *force)
 {
     cn_router_worker_t *w = q->client->w;
     const cn_router_config_t *cfg = w->router->cfg;
     q->role = role;
-    cn_router_upstream_t *up =
-        force_up ? force_up : pick(w, role, role == CN_ROLE_STABLE);
-    if (!up) {
+    cn_router_pool_t *pool =
+        force ? force : pick(w, q->wg, role, role == CN_ROLE_STABLE);
+    if (!pool) {
         /* canary has no usable address */
         if (cfg->retry_on_stable && !q->retried) {
             retry_on_stable(q, CN_ROUTER_FAIL_UNAVAILABLE);
@@ -831,15 +851,16 @@ static void attempt(req_t *q, cn_role_t role, cn_router_upstream_t *force_up)
                                failure_text(CN_ROUTER_FAIL_UNAVAILABLE));
         return;
     }
-    q->conn = conn_start(w, up, q, NULL, force_up != NULL);
+    q->conn = conn_start(w, pool, q, NULL, force != NULL);
 }
 
 static void start_shadow(cn_router_worker_t *w, req_t *q)
 {
-    cn_router_upstream_t *up = pick(w, CN_ROLE_CANARY, false);
-    if (!up) {
+    cn_router_pool_t *pool = pick(w, q->wg, CN_ROLE_CANARY, false);
+    if (!pool) {
         cn_router_obs_t o = {0};
         o.role = CN_ROLE_CANARY;
+        o.key = (unsigned)q->wg->key[CN_ROLE_CANARY];
         o.shadow = true;
         o.failure = CN_ROUTER_FAIL_UNAVAILABLE;
         o.prediction = -1;
@@ -848,6 +869,8 @@ static void start_shadow(cn_router_worker_t *w, req_t *q)
         return;
     }
     shadow_t *sh = cn_xcalloc(1, sizeof *sh);
+    sh->wg = q->wg;
+    sh->wg->inflight++;
     sh->buf = cn_xmalloc(q->up_len);
     memcpy(sh->buf, q->up_buf, q->up_len);
     sh->len = q->up_len;
@@ -863,7 +886,7 @@ static void start_shadow(cn_router_worker_t *w, req_t *q)
     p->step = q->step;
     sh->pair = p;
     q->pair = p;
-    conn_start(w, up, NULL, sh, false);
+    conn_start(w, pool, NULL, sh, false);
 }
 
 /* -------------------------------------------------------------- clients */
@@ -879,6 +902,7 @@ static void req_free(req_t *q)
         q->conn = NULL;
     }
     pair_release(q->pair);
+    wgen_put(q->client->w, q->wg);
     free(q->up_buf);
     free(q);
 }
@@ -1029,14 +1053,18 @@ static void dispatch(client_t *c)
         info.force_value = h->value;
         info.force_value_len = h->value_len;
     }
-    /* The step first, then the traffic: cn_router_set_traffic publishes
-     * the traffic first and then opens the step, so a request that sees the
-     * new step also sees the new traffic, and a step's data never holds a
-     * decision made under the config before it. */
+    /* The step first, then the generation: cn_router_publish stores the
+     * generation first and then opens the step, so a request that sees the
+     * new step also sees the new generation, and a step's data never holds
+     * a decision made with the generation before it. One atomic load per
+     * request; the request keeps the generation (split, sets, labels) to
+     * its end, retries and shadow copy included. */
     q->step = step_now(w);
-    cn_traffic_t t;
-    cn_router_traffic_acquire(&r->traffic, &t);
-    cn_router_split_decide(&t, &info, &w->rng, &q->decision);
+    if (atomic_load_explicit(&r->gen, memory_order_acquire) != w->cur->g)
+        cn_router__worker_adopt(w);
+    q->wg = w->cur;
+    q->wg->inflight++;
+    cn_router_split_decide(&q->wg->g->spec.traffic, &info, &w->rng, &q->decision);
 
     /* the request as the upstream sees it: hop-by-hop headers dropped, and
      * Expect too (the whole body is already here and goes with the head) */
@@ -1074,7 +1102,7 @@ static void dispatch(client_t *c)
 
     if (q->decision.shadow_copy)
         start_shadow(w, q);
-    attempt(q, q->decision.target, NULL);
+    attempt_pool(q, q->decision.target, NULL);
 }
 
 /* Parse what we have; dispatch a complete request. */
@@ -1187,7 +1215,7 @@ static void client_response_sent(client_t *c, int status, bool sync)
         q->obs.step = q->step;
         step_now(w);
         cn_router_shard_record(&w->shard, q->seg, &q->obs);
-        cn_router_shard_remember(&w->shard, q->id, q->id_len, q->obs.role, q->seg,
+        cn_router_shard_remember(&w->shard, q->id, q->id_len, q->obs.key, q->seg,
                                  q->decision.shadow_copy, unix_now());
         req_free(q);
         c->req = NULL;
@@ -1280,8 +1308,13 @@ static void client_continue(client_t *c)
     }
     uv_timer_start(&c->timer, client_timeout, w->router->cfg->idle_timeout_ms, 0);
     if (!c->reading && !c->eof) {
+        int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
+        if (rc < 0) {
+            wlog(w, "reading from %s: %s", c->peer, uv_strerror(rc));
+            client_close(c);
+            return;
+        }
         c->reading = true;
-        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
     }
 }
 
@@ -1329,8 +1362,13 @@ static void on_connection(uv_stream_t *server, int status)
     cn_http_limits_t lim = {r->cfg->max_header_bytes, r->cfg->max_body_bytes};
     cn_http_reader_init(&c->reader, CN_HTTP_REQUEST, &lim);
     uv_tcp_nodelay(&c->tcp, 1);
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
+    if (rc < 0) {
+        wlog(w, "reading from %s: %s", c->peer, uv_strerror(rc));
+        client_close(c);
+        return;
+    }
     c->reading = true;
-    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
     /* The first request must arrive within header_timeout. */
     uv_timer_start(&c->timer, client_timeout, r->cfg->header_timeout_ms, 0);
 }
@@ -1345,6 +1383,112 @@ static void grace_expired(uv_timer_t *t)
     while (w->conns)
         conn_close(w->conns);
 }
+
+/* -------------------------------------------------- generations and pools */
+
+/* Drop one hold on a pool; the last one (no generation view lists it, no
+ * connection was made through it) frees it and lets go of its address. */
+static void pool_unref(cn_router_worker_t *w, cn_router_pool_t *p)
+{
+    if (!p || --p->refs > 0)
+        return;
+    cn_router_pool_t **link = &w->pools;
+    while (*link && *link != p)
+        link = &(*link)->next;
+    if (*link)
+        *link = p->next;
+    cn_router__upstream_release(w->router, p->up);
+    free(p);
+}
+
+/* This worker's pool for an address, made on first use (one hold). */
+static cn_router_pool_t *pool_get(cn_router_worker_t *w, cn_router_upstream_t *up)
+{
+    cn_router_pool_t *p = w->pools;
+    while (p && p->up != up)
+        p = p->next;
+    if (!p) {
+        p = cn_xcalloc(1, sizeof *p);
+        p->up = up;
+        cn_router__upstream_hold(w->router, up);
+        p->next = w->pools;
+        w->pools = p;
+    }
+    p->refs++;
+    return p;
+}
+
+static void wgen_free(cn_router_worker_t *w, cn_router_wgen_t *v)
+{
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        for (size_t i = 0; i < v->g->count[role]; i++)
+            pool_unref(w, v->pools[role][i]);
+        free(v->pools[role]);
+        if (v->key[role] >= 0)
+            cn_router_shard_key_release(&w->shard, (unsigned)v->key[role]);
+    }
+    cn_router__gen_release(w->router, v->g);
+    free(v);
+}
+
+/* A request or shadow copy is done with its generation: the last one out
+ * of a generation that is no longer current lets it go. */
+static void wgen_put(cn_router_worker_t *w, cn_router_wgen_t *v)
+{
+    if (!v || --v->inflight > 0 || v == w->cur)
+        return;
+    cn_router_wgen_t **link = &w->old;
+    while (*link && *link != v)
+        link = &(*link)->next;
+    if (*link)
+        *link = v->next;
+    wgen_free(w, v);
+}
+
+void cn_router__worker_adopt(cn_router_worker_t *w)
+{
+    cn_router_t *r = w->router;
+    /* The router holds the current generation until every worker has
+     * taken it (cn_router_publish waits for that), so taking our hold
+     * after the load is safe. */
+    cn_router_gen_t *g = atomic_load_explicit(&r->gen, memory_order_acquire);
+    if (w->cur && w->cur->g == g)
+        return;
+    cn_router_wgen_t *v = cn_xcalloc(1, sizeof *v);
+    v->g = g;
+    cn_router__gen_hold(g);
+    for (cn_router_pool_t *p = w->pools; p; p = p->next)
+        p->live = false;
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        v->key[role] =
+            cn_router_shard_key(&w->shard, (cn_role_t)role, g->spec.sets[role].version);
+        if (v->key[role] < 0)
+            wlog(w, "no measurement key left for %s version '%s': not counted",
+                 cn_role_name((cn_role_t)role), g->spec.sets[role].version);
+        v->pools[role] = cn_xcalloc(g->count[role] + 1, sizeof *v->pools[role]);
+        for (size_t i = 0; i < g->count[role]; i++) {
+            v->pools[role][i] = pool_get(w, g->ups[role][i]);
+            v->pools[role][i]->live = true;
+        }
+    }
+    /* Idle connections to addresses that left go now; busy ones are
+     * closed when their exchange ends (conn_release). */
+    for (cn_router_pool_t *p = w->pools; p; p = p->next)
+        while (!p->live && p->idle)
+            conn_close(p->idle);
+    cn_router_wgen_t *prev = w->cur;
+    w->cur = v;
+    if (prev) {
+        if (prev->inflight == 0) {
+            wgen_free(w, prev);
+        } else {
+            prev->next = w->old;
+            w->old = prev;
+        }
+    }
+}
+
+/* ------------------------------------------------------------- lifecycle */
 
 static void begin_stop(cn_router_worker_t *w)
 {
@@ -1363,9 +1507,9 @@ static void begin_stop(cn_router_worker_t *w)
             c->close_after = true;
         c = next;
     }
-    for (size_t i = 0; i < w->router->nupstreams; i++)
-        while (w->idle[i])
-            conn_close(w->idle[i]);
+    for (cn_router_pool_t *p = w->pools; p; p = p->next)
+        while (p->idle)
+            conn_close(p->idle);
     uv_timer_start(&w->grace, grace_expired, 5000, 0);
     uv_unref((uv_handle_t *)&w->grace);
 }
@@ -1378,29 +1522,46 @@ static void on_wake(uv_async_t *a)
         begin_stop(w);
 }
 
-cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index)
+cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index, char *err,
+                                          size_t errlen)
 {
     cn_router_worker_t *w = cn_xcalloc(1, sizeof *w);
     w->router = r;
     w->index = index;
-    uv_loop_init(&w->loop);
+    const cn_router_config_t *cfg = r->cfg;
+    int rc = uv_loop_init(&w->loop);
+    if (rc < 0) {
+        snprintf(err, errlen, "worker %u: cannot make an event loop: %s", index,
+                 uv_strerror(rc));
+        free(w);
+        return NULL;
+    }
     w->loop.data = w;
     uv_tcp_init(&w->loop, &w->listener);
     w->listener.data = w;
-    uv_async_init(&w->loop, &w->wake, on_wake);
+    rc = uv_async_init(&w->loop, &w->wake, on_wake);
+    if (rc < 0) {
+        snprintf(err, errlen, "worker %u: cannot make a wake-up handle: %s", index,
+                 uv_strerror(rc));
+        uv_close((uv_handle_t *)&w->listener, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+        free(w);
+        return NULL;
+    }
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->grace);
     w->grace.data = w;
+    w->loop_ok = true;
     w->readbuf = cn_xmalloc(READBUF_BYTES);
-    w->idle = cn_xcalloc(r->nupstreams + 1, sizeof *w->idle);
-    w->nidle = cn_xcalloc(r->nupstreams + 1, sizeof *w->nidle);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     w->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
              ((uint64_t)(index + 1) * UINT64_C(0x9e3779b97f4a7c15));
     cn_rand_next(&w->rng);
-    const cn_router_config_t *cfg = r->cfg;
     cn_router_shard_params_t p = {
+        .segments = (const char *const *)cfg->segments.items,
+        .nsegments = cfg->segments.count,
         .max_segments = cfg->max_segments,
         .reservoir_size = cfg->reservoir_size,
         .request_id_map_size = cfg->request_id_map_size,
@@ -1409,6 +1570,7 @@ cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index)
         .seed = cn_rand_next(&w->rng),
     };
     cn_router_shard_init(&w->shard, &p);
+    cn_router__worker_adopt(w);
     return w;
 }
 
@@ -1416,10 +1578,27 @@ void cn_router__worker_free(cn_router_worker_t *w)
 {
     if (!w)
         return;
+    if (w->loop_ok && !w->ran) {
+        /* never ran: close the handles made in worker_new (a worker that
+         * ran closed its own loop, and must not be closed twice) */
+        uv_close((uv_handle_t *)&w->listener, NULL);
+        uv_close((uv_handle_t *)&w->wake, NULL);
+        uv_close((uv_handle_t *)&w->grace, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+    }
+    /* Every request has ended with the loop: let go of the generations,
+     * then of the pools they listed. */
+    while (w->old) {
+        cn_router_wgen_t *v = w->old;
+        w->old = v->next;
+        wgen_free(w, v);
+    }
+    if (w->cur)
+        wgen_free(w, w->cur);
+    w->cur = NULL;
     cn_router_shard_dispose(&w->shard);
     free(w->readbuf);
-    free(w->idle);
-    free(w->nidle);
     free(w);
 }
 

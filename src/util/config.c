@@ -493,17 +493,22 @@ static int list_add_address(const cn_config_key_t *k, value_t *v, const char *te
 {
     size_t skip = 0;
     char q[QUOTE_BUF];
-    if (cn_units_check_address(text, (k->opts & CN_CONFIG_LISTEN) != 0, &skip))
+    /* With a check, a list of other strings (the router's segments) */
+    const char *noun = k->check ? "value" : "address";
+    if (k->check) {
+        if (k->check(text, what, len))
+            return CN_EINVAL;
+    } else if (cn_units_check_address(text, (k->opts & CN_CONFIG_LISTEN) != 0, &skip))
         return failf(what, len,
                      "must be an address host:port or [ipv6]:port with a port in "
                      "[1, 65535], got '%s'",
                      quote(text, q));
     for (size_t i = 0; i < v->list.count; i++)
         if (strcmp(v->list.items[i], text + skip) == 0)
-            return failf(what, len, "duplicate address '%s'", quote(text, q));
+            return failf(what, len, "duplicate %s '%s'", noun, quote(text, q));
     if (v->list.count >= k->hi)
-        return failf(what, len, "at most %llu addresses, got more",
-                     (unsigned long long)k->hi);
+        return failf(what, len, "at most %llu %s, got more", (unsigned long long)k->hi,
+                     k->check ? "values" : "addresses");
     v->list.items =
         cn_xrealloc(v->list.items, (v->list.count + 1) * sizeof *v->list.items);
     v->list.items[v->list.count++] = cn_xstrdup(text + skip);
@@ -1288,8 +1293,9 @@ static int read_scalar_list(cn_yaml_t *y, const cn_config_key_t *k, void *record
     void *it = NULL;
     struct fy_node *item;
     size_t idx = 0;
-    const char *iwant =
-        k->type == CN_CONFIG_ADDRESS_LIST ? "an address host:port" : "a finite number";
+    const char *iwant = k->type != CN_CONFIG_ADDRESS_LIST ? "a finite number"
+                        : k->check                        ? "a string"
+                                                          : "an address host:port";
     while (!rc && !cn_yaml_is_null(n) && (item = fy_node_sequence_iterate(n, &it))) {
         snprintf(ipath, sizeof ipath, "%s[%zu]", path, idx++);
         cn_yaml_scalar_t s;

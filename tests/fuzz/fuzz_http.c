@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * libFuzzer target for the HTTP/1.1 message reader (router/http.c).
+ * libFuzzer target for the HTTP/1.1 message reader (http/reader.c).
  *
  * Input: two bytes of settings, then a byte stream. Byte 0 picks the kind
  * (bit 0: request or response), how the stream is cut into reads (bits
@@ -110,7 +110,8 @@ static uint64_t check_message(const cn_http_reader_t *r, cn_http_kind_t kind,
 static void check_error(const cn_http_reader_t *r, cn_http_kind_t kind)
 {
     unsigned st = r->error_status;
-    if (kind == CN_HTTP_REQUEST && st != 400 && st != 413 && st != 431 && st != 501)
+    if (kind == CN_HTTP_REQUEST && st != 400 && st != 413 && st != 414 && st != 431 &&
+        st != 501 && st != 505)
         abort();
     if (kind == CN_HTTP_RESPONSE && st != 502)
         abort();

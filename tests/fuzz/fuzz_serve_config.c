@@ -44,6 +44,8 @@ static int cross_field(const char *err)
         "must differ from",
         "must be at most health.interval",
         "the measurement state may take",
+        "list the expected values of measure.segment_header",
+        "at most measure.max_segments",
     };
     for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++)
         if (strstr(err, phrases[i]))

@@ -111,7 +111,7 @@ start_model canary 0.75
 
 start_canary px --workers 2 --stable "$stable_ADDR" --canary "$canary_ADDR" \
     --stable-version v1 --canary-version v2 --canary-weight 30 --mode random \
-    --sticky-header X-User --segment-header X-Region --health-interval 200ms --health-timeout 100ms
+    --sticky-header X-User --segment-header X-Region --segments eu,us --health-interval 200ms --health-timeout 100ms
 
 echo "router: random split at 30%"
 versions "$px_ADDR" 2000 >"$TMP/v"
@@ -348,11 +348,11 @@ grep -q '^HTTP/1.1 200' "$TMP/cont" || die "no final 200 after 100 Continue: $(c
 
 echo "router: the traffic survives a restart with --state"
 stop_canary lp
-start_canary st --workers 1 --stable "$lim_ADDR" --canary "$lim_ADDR" --canary-weight 5 \
+start_canary st --workers 1 --stable "$lim_ADDR" --canary 127.0.0.1:1 --canary-weight 5 \
     --state "$TMP/state.db"
 put_traffic "$st_ADMIN" '{"canary_weight":0}'
 stop_canary st
-start_canary st2 --workers 1 --stable "$lim_ADDR" --canary "$lim_ADDR" --canary-weight 5 \
+start_canary st2 --workers 1 --stable "$lim_ADDR" --canary 127.0.0.1:1 --canary-weight 5 \
     --state "$TMP/state.db"
 run curl -sf -H "Authorization: Bearer $TOKEN" "http://$st2_ADMIN/v1/traffic"
 json_eq .canary_weight 0

@@ -114,9 +114,19 @@ static void init_cell(cn_router_cell_t *c, cn_role_t role, const char *segment)
     memset(c, 0, sizeof *c);
     c->role = role;
     c->segment = copy_string(segment);
-    cn_metrics_hist_init(&c->latency);
-    cn_metrics_hist_init(&c->step_latency);
+    c->latency = cn_xmalloc(sizeof *c->latency);
+    c->step_latency = cn_xmalloc(sizeof *c->step_latency);
+    cn_metrics_hist_init(c->latency);
+    cn_metrics_hist_init(c->step_latency);
     c->prediction_le = cn_xcalloc(4, sizeof *c->prediction_le);
+}
+
+static void set_codes(cn_router_cell_t *c, const cn_router_code_count_t *codes,
+                      size_t n)
+{
+    c->codes = cn_xmallocarray(n, sizeof *c->codes);
+    memcpy(c->codes, codes, n * sizeof *codes);
+    c->ncodes = n;
 }
 
 cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
@@ -145,8 +155,7 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     cn_router_cell_t *c = &s->cells[0];
     init_cell(c, CN_ROLE_STABLE, "");
     c->requests = 100;
-    c->responses_by_code[200] = 95;
-    c->responses_by_code[503] = 3;
+    set_codes(c, (cn_router_code_count_t[]){{200, 95}, {503, 3}}, 2);
     c->responses_by_class[2] = 95;
     c->responses_by_class[5] = 3;
     c->failures[CN_ROUTER_FAIL_CONNECT] = 1;
@@ -158,12 +167,12 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     c->predictions[CN_ROUTER_PRED_MISSING] = 1;
     c->prediction_sum = 45.5;
     memcpy(c->prediction_le, (uint64_t[]){20, 50, 80, 90}, 4 * sizeof(uint64_t));
-    record(&c->latency, 1000, 50);
-    record(&c->latency, 3000, 48);
+    record(c->latency, 1000, 50);
+    record(c->latency, 3000, 48);
     c->step_requests = 40;
     c->step_errors = 2;
-    record(&c->step_latency, 1000, 20);
-    record(&c->step_latency, 3000, 20);
+    record(c->step_latency, 1000, 20);
+    record(c->step_latency, 3000, 20);
     c->step_latency_us = copy_values((double[]){1000, 3000, 1200}, 3);
     c->n_step_latency = 3;
     c->step_predictions = copy_values((double[]){0.1, 0.5, 0.9}, 3);
@@ -173,16 +182,15 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     c = &s->cells[1];
     init_cell(c, CN_ROLE_STABLE, "eu \"west\"\n");
     c->requests = 10;
-    c->responses_by_code[200] = 10;
+    set_codes(c, (cn_router_code_count_t[]){{200, 10}}, 1);
     c->responses_by_class[2] = 10;
-    record(&c->latency, 500, 10);
+    record(c->latency, 500, 10);
 
     c = &s->cells[2];
     init_cell(c, CN_ROLE_CANARY, "");
     c->requests = 20;
     c->shadow_requests = 15;
-    c->responses_by_code[200] = 18;
-    c->responses_by_code[500] = 1;
+    set_codes(c, (cn_router_code_count_t[]){{200, 18}, {500, 1}}, 2);
     c->responses_by_class[2] = 18;
     c->responses_by_class[5] = 1;
     c->failures[CN_ROUTER_FAIL_RESET] = 1;
@@ -191,10 +199,10 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     c->predictions[CN_ROUTER_PRED_NON_FINITE] = 1;
     c->prediction_sum = 9.5;
     memcpy(c->prediction_le, (uint64_t[]){5, 10, 15, 19}, 4 * sizeof(uint64_t));
-    record(&c->latency, 2000, 19);
+    record(c->latency, 2000, 19);
     c->step_requests = 20;
     c->step_errors = 2;
-    record(&c->step_latency, 2000, 19);
+    record(c->step_latency, 2000, 19);
     c->step_latency_us = copy_values((double[]){2000, 2100}, 2);
     c->n_step_latency = 2;
     c->step_predictions = copy_values((double[]){0.45, 0.55}, 2);
@@ -225,6 +233,9 @@ void fake_router_snapshot_free(cn_router_snapshot_t *s)
         return;
     for (size_t i = 0; i < s->ncells; i++) {
         free(s->cells[i].segment);
+        free(s->cells[i].codes);
+        free(s->cells[i].latency);
+        free(s->cells[i].step_latency);
         free(s->cells[i].prediction_le);
         free(s->cells[i].step_latency_us);
         free(s->cells[i].step_predictions);

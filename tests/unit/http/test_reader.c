@@ -394,6 +394,31 @@ Test(http, refuses_a_header_block_over_the_limit_with_431)
     cn_http_reader_dispose(&r);
 }
 
+Test(http, refuses_a_request_target_over_the_limit_with_414)
+{
+    /* The target alone over the header limit is 414, not 431, however
+     * the bytes are cut; a target that fits is read. */
+    const cn_http_limits_t limits = {.max_header_bytes = 100, .max_body_bytes = 10};
+    char req[512];
+    cn_http_reader_t r;
+    cn_http_reader_init(&r, CN_HTTP_REQUEST, &limits);
+    int len = snprintf(req, sizeof req, "GET /%099d HTTP/1.1\r\n\r\n", 0);
+    feed_whole(&r, req, (size_t)len);
+    cn_http_reader_dispose(&r);
+    len = snprintf(req, sizeof req, "GET /%0100d HTTP/1.1\r\n\r\n", 0);
+    for (size_t cut = 1; cut < (size_t)len; cut += 7) {
+        cn_http_reader_init(&r, CN_HTTP_REQUEST, &limits);
+        size_t used;
+        cn_http_feed_t st = cn_http_reader_feed(&r, req, cut, &used);
+        if (st != CN_HTTP_ERROR)
+            st = cn_http_reader_feed(&r, req + cut, (size_t)len - cut, &used);
+        cr_assert_eq(st, CN_HTTP_ERROR);
+        cr_assert_eq(r.error_status, 414, "cut %zu", cut);
+        cr_assert_str_eq(r.error_text, "request target is over 100 bytes");
+        cn_http_reader_dispose(&r);
+    }
+}
+
 Test(http, clamps_the_header_limit_to_80_kib)
 {
     const cn_http_limits_t limits = {.max_header_bytes = 1 << 20, .max_body_bytes = 10};
@@ -573,9 +598,153 @@ Test(http, refuses_what_non_strict_http_parser_lets_through)
     cr_assert_eq(
         request_error(S("GET / HTTP/1.1\r\nConnection: \x01close\r\n\r\n"), NULL, 0),
         400);
-    cr_assert_eq(request_error(S("GET / HTTP/2.0\r\n\r\n"), text, sizeof text), 400);
+    cr_assert_eq(request_error(S("GET / HTTP/2.0\r\n\r\n"), text, sizeof text), 505);
     cr_assert_str_eq(text, "request has unsupported HTTP version 2.0");
-    cr_assert_eq(request_error(S("GET /\r\n\r\n"), NULL, 0), 400, "HTTP/0.9");
+    cr_assert_eq(request_error(S("GET /\r\n\r\n"), NULL, 0), 505, "HTTP/0.9");
+}
+
+/* The request fails with 400 and a text containing `want`, however the
+ * bytes are cut into reads: whole, in two pieces at every offset, and one
+ * byte at a time. */
+static void assert_refused_in_any_pieces(const char *data, size_t len, const char *want)
+{
+    char out[4096];
+    for (size_t cut = 0; cut <= len + 1; cut++) {
+        cn_http_reader_t r;
+        cn_http_reader_init(&r, CN_HTTP_REQUEST, NULL);
+        size_t start = 0;
+        cn_http_feed_t st = CN_HTTP_NEED_MORE;
+        while (start < len && st != CN_HTTP_ERROR) {
+            /* cut == len + 1: one byte at a time */
+            size_t end = cut == len + 1 ? start + 1 : start < cut ? cut : len;
+            size_t used = 0;
+            st = cn_http_reader_feed(&r, data + start, end - start, &used);
+            cr_assert_neq(st, CN_HTTP_COMPLETE, "cut %zu: accepted", cut);
+            start = end;
+        }
+        cr_assert_eq(st, CN_HTTP_ERROR, "cut %zu: not refused", cut);
+        cr_assert_eq(r.error_status, 400, "cut %zu", cut);
+        cr_assert_not_null(strstr(r.error_text, want), "cut %zu: %s", cut,
+                           r.error_text);
+        cn_http_reader_dispose(&r);
+    }
+    (void)out;
+}
+
+Test(http, chunk_data_must_be_followed_by_exactly_crlf)
+{
+    assert_refused_in_any_pieces(
+        S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nabcXX0\r\n\r\n"),
+        "byte 53: chunk data not followed by CRLF");
+    assert_refused_in_any_pieces(
+        S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nabc\rX0\r\n\r\n"),
+        "byte 54: CR not followed by LF");
+    assert_refused_in_any_pieces(
+        S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nabc\n0\r\n\r\n"),
+        "chunk data not followed by CRLF");
+    /* the CR of a chunk-size line, too */
+    assert_refused_in_any_pieces(
+        S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\rXabc\r\n0\r\n\r\n"),
+        "byte 49: CR not followed by LF");
+}
+
+Test(http, chunk_extension_with_a_bare_lf_is_refused)
+{
+    assert_refused_in_any_pieces(
+        S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3;a\nb\r\nabc\r\n0\r\n\r\n"),
+        "byte 50: bare LF in a chunk extension");
+    assert_refused_in_any_pieces(
+        S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3;a=\x01\r\nabc\r\n0\r\n\r\n"),
+        "control character in a chunk extension");
+    /* A well-formed extension is still read, and ignored. */
+    cn_http_reader_t r;
+    cn_http_reader_init(&r, CN_HTTP_REQUEST, NULL);
+    feed_whole(&r, S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3;name=\"v al\"\t\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n"));
+    cr_assert_str_eq(r.msg.body, "abc");
+    cn_http_reader_dispose(&r);
+}
+
+Test(http, obs_fold_with_an_empty_first_line_is_refused)
+{
+    assert_refused_in_any_pieces(
+        S("GET / HTTP/1.1\r\nHost: a\r\nX-A:\r\n  folded\r\n\r\n"),
+        "byte 31: header value continued on the next line");
+    assert_refused_in_any_pieces(S("GET / HTTP/1.1\r\nX-A:\r\n\tfolded\r\n\r\n"),
+                                 "obsolete line folding");
+    /* in trailers as well */
+    assert_refused_in_any_pieces(
+        S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "0\r\nX-T:\r\n folded\r\n\r\n"),
+        "obsolete line folding");
+    /* and a head whose final CR is not followed by LF */
+    assert_refused_in_any_pieces(S("GET / HTTP/1.1\r\nHost: a\r\n\rX"),
+                                 "byte 26: CR not followed by LF");
+}
+
+Test(http, two_host_headers_are_refused)
+{
+    assert_refused_in_any_pieces(S("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+                                 "2 Host headers");
+    assert_refused_in_any_pieces(S("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"),
+                                 "2 Host headers");
+}
+
+Test(http, absolute_form_target_must_match_host)
+{
+    assert_refused_in_any_pieces(S("GET http://b/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+                                 "Host header does not match the authority");
+    assert_refused_in_any_pieces(S("GET http://a:8080/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+                                 "Host header does not match the authority");
+    assert_refused_in_any_pieces(S("GET https://a/x HTTP/1.1\r\nHost: a:80\r\n\r\n"),
+                                 "Host header does not match the authority");
+    assert_refused_in_any_pieces(S("GET http://a/x HTTP/1.1\r\nHost:\r\n\r\n"),
+                                 "Host header does not match the authority");
+    /* The same authority, spelled differently, is one target. */
+    static const char *const same[] = {
+        "GET http://A/x HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET http://a:80/x HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET http://a/x HTTP/1.1\r\nHost: a:80\r\n\r\n",
+        "GET https://a/x HTTP/1.1\r\nHost: a:443\r\n\r\n",
+        "GET http://[::1]:8080/ HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        "GET http://a/x HTTP/1.1\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        cn_http_reader_t r;
+        cn_http_reader_init(&r, CN_HTTP_REQUEST, NULL);
+        feed_whole(&r, same[i], strlen(same[i]));
+        cn_http_reader_dispose(&r);
+    }
+}
+
+Test(http, strict_framing_keeps_chunked_responses_and_interim_heads)
+{
+    /* A 100 Continue, then a chunked response with a trailer, fed at
+     * every cut: one final response, de-chunked. */
+    static const char resp[] = "HTTP/1.1 100 Continue\r\n\r\n"
+                               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "5\r\nhello\r\n1;x=y\r\n!\r\n0\r\nT: v\r\n\r\n";
+    char whole[2048], cut[2048];
+    feed_in_pieces(CN_HTTP_RESPONSE, resp, sizeof resp - 1, NULL, 0, whole,
+                   sizeof whole);
+    cr_assert_not_null(strstr(whole, "body(6)=[hello!]"), "%s", whole);
+    for (size_t c = 1; c < sizeof resp - 1; c++) {
+        size_t cuts[1] = {c};
+        feed_in_pieces(CN_HTTP_RESPONSE, resp, sizeof resp - 1, cuts, 1, cut,
+                       sizeof cut);
+        cr_assert_str_eq(cut, whole, "cut at %zu", c);
+    }
+    /* The response reader refuses bad framing with 502. */
+    static const char bad[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "5\r\nhelloXY0\r\n\r\n";
+    feed_in_pieces(CN_HTTP_RESPONSE, bad, sizeof bad - 1, NULL, 0, whole, sizeof whole);
+    cr_assert_str_eq(whole, "ERROR 502\n");
 }
 
 Test(http, refuses_transfer_codings_other_than_chunked_with_501)

@@ -138,7 +138,7 @@ Test(serve_config_defaults, the_table_is_consistent)
         cr_assert_not_null(k);
         cr_assert_str_eq(k->key, keys[n]);
     }
-    cr_assert_eq(n, 35, "the router's keys");
+    cr_assert_eq(n, 36, "the router's keys");
     cr_assert_null(cn_router_config_key(n));
     /* Every key of the assembled serve config: a flag, help, a want text,
      * and no two alike across the tables. */
@@ -163,7 +163,7 @@ Test(serve_config_defaults, the_table_is_consistent)
             }
         }
     }
-    cr_assert_eq(total, 38, "every key of the brief is in one of the tables");
+    cr_assert_eq(total, 39, "every key of the brief is in one of the tables");
     const char *const *sw = cn_router_config_switches();
     cr_assert_str_eq(sw[0], "no-retry");
     cr_assert_null(sw[1]);
@@ -261,6 +261,7 @@ Test(serve_config_yaml, every_key_is_read_in_the_root_form)
              "  retry_on_stable: False\n"
              "measure:\n"
              "  segment_header: X-Tenant\n"
+             "  segments: [acme, globex]\n"
              "  max_segments: 5\n"
              "  prediction: /predictions/0/score\n"
              "  prediction_buckets: [-1, 0, 1e3]\n"
@@ -301,6 +302,8 @@ Test(serve_config_yaml, every_key_is_read_in_the_root_form)
     cr_assert_str_eq(c.router.sticky_cookie, "session");
     cr_assert_eq(c.router.retry_on_stable, false);
     cr_assert_str_eq(c.router.segment_header, "X-Tenant");
+    cr_assert_eq(c.router.segments.count, 2);
+    cr_assert_str_eq(c.router.segments.items[1], "globex");
     cr_assert_eq(c.router.max_segments, 5);
     cr_assert_str_eq(c.router.prediction, "/predictions/0/score");
     cr_assert_eq(c.router.n_prediction_buckets, 3);
@@ -445,6 +448,7 @@ Test(serve_config_flags, every_flag_sets_its_field)
     flag_ok(&c, "sticky-cookie", "u");
     flag_ok(&c, "no-retry", NULL);
     flag_ok(&c, "segment-header", "X-R");
+    flag_ok(&c, "segments", "eu,us");
     flag_ok(&c, "max-segments", "1024");
     flag_ok(&c, "prediction", "tf-serving");
     flag_ok(&c, "prediction-buckets", "0.5,1,2.5");
@@ -484,6 +488,7 @@ Test(serve_config_flags, every_flag_sets_its_field)
     cr_assert_str_eq(c.router.sticky_cookie, "u");
     cr_assert_eq(c.router.retry_on_stable, false);
     cr_assert_str_eq(c.router.segment_header, "X-R");
+    cr_assert_eq(c.router.segments.count, 2);
     cr_assert_eq(c.router.max_segments, 1024);
     cr_assert_str_eq(c.router.prediction, "tf-serving");
     cr_assert_eq(c.router.n_prediction_buckets, 3);
@@ -692,7 +697,7 @@ Test(serve_config_docs, every_key_and_flag_is_in_the_example)
             }
         }
     }
-    cr_assert_eq(n, 38);
+    cr_assert_eq(n, 39);
     /* The check itself can fail. */
     cr_assert(!documented(text, "traffic.listen"));
     cr_assert(!documented(text, "limits.canary_weight"));
@@ -874,6 +879,11 @@ static const struct bad_case bad_cases[] = {
     {"measure:\n  prediction_buckets: [0, '1']\n", CN_EINVAL,
      "c.yaml:2: key 'measure.prediction_buckets[1]': must be a finite number, got the "
      "string '1'"},
+    {"measure: {segments: [eu, eu]}\n", CN_EINVAL,
+     "c.yaml:1: key 'measure.segments[1]': duplicate value 'eu'"},
+    {"measure: {segments: [_other]}\n", CN_EINVAL,
+     "c.yaml:1: key 'measure.segments[0]': must be a segment value of 1 to 64 visible "
+     "ASCII characters, no quotes or backslashes, not _other, got '_other'"},
     {"measure: {max_segments: 0}\n", CN_EINVAL,
      "c.yaml:1: key 'measure.max_segments': must be an integer in [1, 1024], got '0'"},
     {"measure: {reservoir_size: 10000001}\n", CN_EINVAL,

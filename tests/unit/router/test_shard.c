@@ -9,11 +9,22 @@
 #include <string.h>
 
 static const double bounds[] = {0.25, 0.5, 0.75};
+static const char *const regions[] = {"eu", "us"};
+
+/* Key 0 is (stable, "v1") and key 1 (canary, "v2"): key == role. */
+static void shard_init(cn_router_shard_t *sh, const cn_router_shard_params_t *p)
+{
+    cn_router_shard_init(sh, p);
+    cr_assert_eq(cn_router_shard_key(sh, CN_ROLE_STABLE, "v1"), 0);
+    cr_assert_eq(cn_router_shard_key(sh, CN_ROLE_CANARY, "v2"), 1);
+}
 
 static cn_router_shard_params_t params(unsigned max_segments, size_t reservoir,
                                        size_t ids)
 {
     cn_router_shard_params_t p = {
+        .segments = regions,
+        .nsegments = 2,
         .max_segments = max_segments,
         .reservoir_size = reservoir,
         .request_id_map_size = ids,
@@ -29,6 +40,7 @@ static cn_router_obs_t ok_obs(cn_role_t role, uint64_t latency_us, double predic
 {
     cn_router_obs_t o = {0};
     o.role = role;
+    o.key = role;
     o.status = 200;
     o.failure = -1;
     o.has_latency = true;
@@ -53,7 +65,7 @@ static cn_router_cell_t *find_cell(cn_router_snapshot_t *s, cn_role_t role,
 static cn_router_snapshot_t merge_one(cn_router_shard_t *sh, size_t reservoir)
 {
     cn_router_shard_part_t part;
-    cn_router_shard_copy(sh, &part);
+    cn_router_shard_copy(sh, CN_ROUTER_SNAP_ALL, &part);
     cn_router_snapshot_t snap = {0};
     cn_router_shard_merge(&part, 1, reservoir, 3, 7, &snap);
     cn_router_shard_part_dispose(&part);
@@ -70,7 +82,7 @@ Test(shard, records_counters_latency_and_predictions_per_role)
 {
     cn_router_shard_t sh;
     cn_router_shard_params_t p = params(4, 100, 10);
-    cn_router_shard_init(&sh, &p);
+    shard_init(&sh, &p);
     cn_router_shard_sync_step(&sh, 1);
     for (int i = 0; i < 10; i++) {
         cn_router_obs_t o = ok_obs(CN_ROLE_STABLE, 1000 + (uint64_t)i, 0.1 * i, 1);
@@ -78,6 +90,7 @@ Test(shard, records_counters_latency_and_predictions_per_role)
     }
     cn_router_obs_t f = {0};
     f.role = CN_ROLE_CANARY;
+    f.key = CN_ROLE_CANARY;
     f.failure = CN_ROUTER_FAIL_CONNECT;
     f.retried = true;
     f.prediction = -1;
@@ -94,10 +107,15 @@ Test(shard, records_counters_latency_and_predictions_per_role)
     cn_router_cell_t *ca = find_cell(&s, CN_ROLE_CANARY, "");
     cr_assert(st && ca);
     cr_assert_eq(st->requests, 10);
-    cr_assert_eq(st->responses_by_code[200], 10);
+    cr_assert_eq(st->ncodes, 1);
+    cr_assert_eq(st->codes[0].code, 200);
+    cr_assert_eq(st->codes[0].count, 10);
+    cr_assert_str_eq(st->version, "v1");
+    cr_assert_eq(ca->ncodes, 1);
+    cr_assert_eq(ca->codes[0].code, 503);
     cr_assert_eq(st->responses_by_class[2], 10);
     cr_assert_eq(st->request_bytes, 1000);
-    cr_assert_eq(cn_metrics_hist_count(&st->latency), 10);
+    cr_assert_eq(cn_metrics_hist_count(st->latency), 10);
     cr_assert_eq(st->predictions[CN_ROUTER_PRED_OK], 10);
     /* predictions 0, .1, ..., .9 against le bounds .25 .5 .75 +Inf */
     cr_assert_eq(st->prediction_le[0], 3);
@@ -120,7 +138,7 @@ Test(shard, a_new_step_resets_step_data_but_not_cumulative_counters)
 {
     cn_router_shard_t sh;
     cn_router_shard_params_t p = params(4, 100, 0);
-    cn_router_shard_init(&sh, &p);
+    shard_init(&sh, &p);
     cn_router_shard_sync_step(&sh, 1);
     for (int i = 0; i < 5; i++) {
         cn_router_obs_t o = ok_obs(CN_ROLE_CANARY, 100, 0.5, 1);
@@ -137,8 +155,8 @@ Test(shard, a_new_step_resets_step_data_but_not_cumulative_counters)
     cr_assert_eq(c->requests, 7);
     cr_assert_eq(c->step_requests, 1, "only the step-2 decision is in step 2");
     cr_assert_eq(c->n_step_latency, 1);
-    cr_assert_eq(cn_metrics_hist_count(&c->step_latency), 1);
-    cr_assert_eq(cn_metrics_hist_count(&c->latency), 7);
+    cr_assert_eq(cn_metrics_hist_count(c->step_latency), 1);
+    cr_assert_eq(cn_metrics_hist_count(c->latency), 7);
     snap_dispose(&s);
     /* an older step number never rewinds the shard */
     cn_router_shard_sync_step(&sh, 1);
@@ -150,26 +168,129 @@ Test(shard, a_new_step_resets_step_data_but_not_cumulative_counters)
     cn_router_shard_dispose(&sh);
 }
 
-Test(shard, segments_beyond_the_limit_share_other)
+Test(shard, only_the_listed_segments_get_their_own_label)
 {
     cn_router_shard_t sh;
-    cn_router_shard_params_t p = params(2, 10, 0);
-    cn_router_shard_init(&sh, &p);
-    unsigned a = cn_router_shard_segment(&sh, "eu", 2);
-    unsigned b = cn_router_shard_segment(&sh, "us", 2);
-    unsigned c = cn_router_shard_segment(&sh, "asia", 4);
-    unsigned d = cn_router_shard_segment(&sh, "africa", 6);
-    cr_assert_eq(cn_router_shard_segment(&sh, "eu", 2), a);
+    cn_router_shard_params_t p = params(32, 10, 0);
+    shard_init(&sh, &p);
+    /* a flood of junk first: it cannot take a real region's place */
+    char junk[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(junk, sizeof junk, "junk-%d", i);
+        cr_assert_str_eq(cn_router_shard_segment_name(
+                             &sh, cn_router_shard_segment(&sh, junk, strlen(junk))),
+                         "_other");
+    }
+    unsigned eu = cn_router_shard_segment(&sh, "eu", 2);
+    unsigned us = cn_router_shard_segment(&sh, "us", 2);
+    cr_assert_eq(eu, 1, "the list's order, on every worker");
+    cr_assert_eq(us, 2);
+    cr_assert_str_eq(cn_router_shard_segment_name(&sh, eu), "eu");
     cr_assert_eq(cn_router_shard_segment(&sh, NULL, 0), 0);
-    cr_assert_neq(a, b);
-    cr_assert_eq(c, d);
-    cr_assert_str_eq(cn_router_shard_segment_name(&sh, c), "_other");
-    /* control bytes cannot reach the exposition */
-    cn_router_shard_t sh2;
-    cn_router_shard_init(&sh2, &p);
-    unsigned e = cn_router_shard_segment(&sh2, "a\nb\"", 4);
-    cr_assert_str_eq(cn_router_shard_segment_name(&sh2, e), "a_b\"");
-    cn_router_shard_dispose(&sh2);
+    cr_assert_eq(cn_router_shard_segment(&sh, "e", 1), 3, "a prefix is not the value");
+    cr_assert_eq(cn_router_shard_segment(&sh, "eu\n", 3), 3);
+    cr_assert_str_eq(cn_router_shard_segment_name(&sh, 3), "_other");
+    cn_router_shard_dispose(&sh);
+}
+
+Test(shard, two_versions_of_a_role_never_share_a_cell)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(4, 10, 8);
+    shard_init(&sh, &p);
+    cn_router_shard_sync_step(&sh, 1);
+    cn_router_obs_t o = ok_obs(CN_ROLE_CANARY, 100, 0.5, 1);
+    for (int i = 0; i < 5; i++)
+        cn_router_shard_record(&sh, 0, &o);
+    /* the canary's addresses now serve v3 */
+    int v3 = cn_router_shard_key(&sh, CN_ROLE_CANARY, "v3");
+    cr_assert_eq(v3, 2);
+    cn_router_shard_key_release(&sh, 1);
+    cn_router_shard_sync_step(&sh, 2);
+    o = ok_obs(CN_ROLE_CANARY, 100, 0.5, 2);
+    o.key = (unsigned)v3;
+    cn_router_shard_record(&sh, 0, &o);
+    cn_router_shard_remember(&sh, "r-v3", 4, (unsigned)v3, 0, false, 1.0);
+    /* promotion: v3 as stable is a key of its own */
+    int v3s = cn_router_shard_key(&sh, CN_ROLE_STABLE, "v3");
+    cr_assert(v3s >= 0 && v3s != v3);
+    cn_router_snapshot_t s = merge_one(&sh, 10);
+    cr_assert_eq(s.ncells, 2);
+    cr_assert_str_eq(s.cells[0].version, "v2");
+    cr_assert_eq(s.cells[0].requests, 5);
+    cr_assert_str_eq(s.cells[1].version, "v3");
+    cr_assert_eq(s.cells[1].requests, 1, "v3 carries none of v2's history");
+    snap_dispose(&s);
+    /* every slot taken: the oldest one nobody holds (v2) is reused, its
+     * cells go, and a lookup of a request it served no longer names it */
+    cn_router_shard_remember(&sh, "r-v2", 4, 1, 0, false, 1.0);
+    char label[16];
+    for (unsigned k = 4; k < CN_ROUTER_SHARD_KEYS; k++) {
+        snprintf(label, sizeof label, "x%u", k);
+        cr_assert_geq(cn_router_shard_key(&sh, CN_ROLE_STABLE, label), 0);
+    }
+    cr_assert_eq(cn_router_shard_key(&sh, CN_ROLE_CANARY, "v4"), 1);
+    s = merge_one(&sh, 10);
+    cr_assert_eq(s.ncells, 1, "v2's cells went with its slot");
+    snap_dispose(&s);
+    cn_router_lookup_t l;
+    cr_assert(cn_router_shard_find(&sh, "r-v2", 4, &l));
+    cr_assert_str_eq(l.version, "");
+    cr_assert(cn_router_shard_find(&sh, "r-v3", 4, &l));
+    cr_assert_str_eq(l.version, "v3");
+    cr_assert_eq(l.role, CN_ROLE_CANARY);
+    /* all held: none to give */
+    for (unsigned k = 0; k < CN_ROUTER_SHARD_KEYS; k++)
+        (void)cn_router_shard_key(&sh, CN_ROLE_STABLE, sh.keys[k].version);
+    cr_assert_eq(cn_router_shard_key(&sh, CN_ROLE_CANARY, "v9"), -1);
+    cn_router_shard_dispose(&sh);
+}
+
+Test(shard, a_counters_only_copy_holds_no_histogram_or_sample)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(4, 100, 0);
+    shard_init(&sh, &p);
+    cn_router_shard_sync_step(&sh, 1);
+    for (int i = 0; i < 50; i++) {
+        cn_router_obs_t o = ok_obs(CN_ROLE_STABLE, 100, 0.5, 1);
+        o.status = i % 10 ? 200 : 503;
+        cn_router_shard_record(&sh, 1, &o);
+    }
+    cn_router_shard_pair(&sh, "r1", 0.1, 0.2, 1);
+    cn_router_shard_part_t part;
+    cn_router_shard_copy(&sh, CN_ROUTER_SNAP_COUNTERS, &part);
+    cr_assert_eq(part.ncells, 1);
+    cn_router_cell_t *c = &part.cells[0];
+    cr_assert_eq(c->requests, 50);
+    cr_assert_eq(c->step_requests, 50);
+    cr_assert_eq(c->ncodes, 2);
+    cr_assert_eq(c->codes[0].code, 200);
+    cr_assert_eq(c->codes[0].count, 45);
+    cr_assert_eq(c->codes[1].code, 503);
+    cr_assert_not_null(c->prediction_le);
+    cr_assert_null(c->latency);
+    cr_assert_null(c->step_latency);
+    cr_assert_null(c->step_latency_us);
+    cr_assert_null(c->step_predictions);
+    cr_assert_null(part.pairs);
+    cn_router_snapshot_t s = {0};
+    cn_router_shard_merge(&part, 1, 100, 3, 1, &s);
+    cr_assert_eq(s.cells[0].ncodes, 2);
+    cr_assert_eq(s.cells[0].codes[1].count, 5);
+    cr_assert_null(s.cells[0].latency);
+    cr_assert_null(s.cells[0].step_latency_us);
+    cr_assert_str_eq(s.cells[0].segment, "eu");
+    cr_assert_eq(s.npairs, 0);
+    snap_dispose(&s);
+    cn_router_shard_part_dispose(&part);
+    /* samples and pairs only */
+    cn_router_shard_copy(&sh, CN_ROUTER_SNAP_SAMPLES | CN_ROUTER_SNAP_PAIRS, &part);
+    cr_assert_eq(part.cells[0].n_step_latency, 50);
+    cr_assert_null(part.cells[0].latency);
+    cr_assert_null(part.cells[0].codes);
+    cr_assert_eq(part.npairs, 1);
+    cn_router_shard_part_dispose(&part);
     cn_router_shard_dispose(&sh);
 }
 
@@ -177,13 +298,12 @@ Test(shard, request_id_map_keeps_the_newest_entries)
 {
     cn_router_shard_t sh;
     cn_router_shard_params_t p = params(4, 10, 4);
-    cn_router_shard_init(&sh, &p);
+    shard_init(&sh, &p);
     unsigned eu = cn_router_shard_segment(&sh, "eu", 2);
     char id[16];
     for (int i = 0; i < 6; i++) {
         snprintf(id, sizeof id, "req-%d", i);
-        cn_router_shard_remember(&sh, id, strlen(id),
-                                 i % 2 ? CN_ROLE_CANARY : CN_ROLE_STABLE, eu, false,
+        cn_router_shard_remember(&sh, id, strlen(id), i % 2 ? 1 : 0, eu, false,
                                  1000.0 + i);
     }
     cn_router_lookup_t l;
@@ -193,18 +313,19 @@ Test(shard, request_id_map_keeps_the_newest_entries)
         snprintf(id, sizeof id, "req-%d", i);
         cr_assert(cn_router_shard_find(&sh, id, strlen(id), &l), "%s", id);
         cr_assert_eq(l.role, i % 2 ? CN_ROLE_CANARY : CN_ROLE_STABLE);
+        cr_assert_str_eq(l.version, i % 2 ? "v2" : "v1");
         cr_assert_str_eq(l.segment, "eu");
         cr_assert_float_eq(l.unix_s, 1000.0 + i, 1e-9);
     }
     /* a repeated id resolves to its latest request */
-    cn_router_shard_remember(&sh, "req-3", 5, CN_ROLE_STABLE, 0, true, 2000.0);
+    cn_router_shard_remember(&sh, "req-3", 5, 0, 0, true, 2000.0);
     cr_assert(cn_router_shard_find(&sh, "req-3", 5, &l));
     cr_assert_eq(l.role, CN_ROLE_STABLE);
     cr_assert(l.shadowed);
     /* many more than the capacity: still bounded and consistent */
     for (int i = 0; i < 10000; i++) {
         snprintf(id, sizeof id, "x%d", i);
-        cn_router_shard_remember(&sh, id, strlen(id), CN_ROLE_CANARY, 0, false, i);
+        cn_router_shard_remember(&sh, id, strlen(id), 1, 0, false, i);
     }
     cr_assert(cn_router_shard_find(&sh, "x9999", 5, &l));
     cr_assert_not(cn_router_shard_find(&sh, "x9995", 5, &l));
@@ -217,9 +338,9 @@ Test(shard, merge_samples_in_proportion_to_what_each_worker_saw)
      * keeps 500; the merged sample of 500 must be about 450 : 50 */
     cn_router_shard_t a, b;
     cn_router_shard_params_t p = params(4, 500, 0);
-    cn_router_shard_init(&a, &p);
+    shard_init(&a, &p);
     p.seed = 43;
-    cn_router_shard_init(&b, &p);
+    shard_init(&b, &p);
     cn_router_shard_sync_step(&a, 1);
     cn_router_shard_sync_step(&b, 1);
     for (int i = 0; i < 9000; i++) {
@@ -231,8 +352,8 @@ Test(shard, merge_samples_in_proportion_to_what_each_worker_saw)
         cn_router_shard_record(&b, 0, &o);
     }
     cn_router_shard_part_t parts[2];
-    cn_router_shard_copy(&a, &parts[0]);
-    cn_router_shard_copy(&b, &parts[1]);
+    cn_router_shard_copy(&a, CN_ROUTER_SNAP_ALL, &parts[0]);
+    cn_router_shard_copy(&b, CN_ROUTER_SNAP_ALL, &parts[1]);
     cn_router_snapshot_t s = {0};
     cn_router_shard_merge(parts, 2, 500, 3, 1, &s);
     cn_router_cell_t *c = find_cell(&s, CN_ROLE_STABLE, "");
@@ -244,7 +365,7 @@ Test(shard, merge_samples_in_proportion_to_what_each_worker_saw)
         twos += c->step_predictions[i] == 2.0;
     cr_assert_eq(twos, 50);
     cr_assert_eq(c->n_step_latency, 500);
-    cr_assert_eq(cn_metrics_hist_count(&c->latency), 10000);
+    cr_assert_eq(cn_metrics_hist_count(c->latency), 10000);
     snap_dispose(&s);
     cn_router_shard_part_dispose(&parts[0]);
     cn_router_shard_part_dispose(&parts[1]);
@@ -256,8 +377,8 @@ Test(shard, merge_keeps_every_value_when_under_capacity_and_sorts_cells)
 {
     cn_router_shard_t a, b;
     cn_router_shard_params_t p = params(4, 100, 0);
-    cn_router_shard_init(&a, &p);
-    cn_router_shard_init(&b, &p);
+    shard_init(&a, &p);
+    shard_init(&b, &p);
     cn_router_shard_sync_step(&a, 3);
     cn_router_shard_sync_step(&b, 3);
     unsigned us_a = cn_router_shard_segment(&a, "us", 2);
@@ -268,13 +389,14 @@ Test(shard, merge_keeps_every_value_when_under_capacity_and_sorts_cells)
     cn_router_shard_record(&b, us_b, &o);
     cn_router_shard_record(&b, eu_b, &o);
     o.role = CN_ROLE_STABLE;
+    o.key = 0;
     cn_router_shard_record(&b, eu_b, &o);
     cn_router_shard_pair(&a, "r1", 0.1, 0.2, 3);
     cn_router_shard_pair(&b, "r2", 0.3, 0.4, 3);
     cn_router_shard_pair(&b, "old", 0.3, 0.4, 2); /* another step: ignored */
     cn_router_shard_part_t parts[2];
-    cn_router_shard_copy(&a, &parts[0]);
-    cn_router_shard_copy(&b, &parts[1]);
+    cn_router_shard_copy(&a, CN_ROUTER_SNAP_ALL, &parts[0]);
+    cn_router_shard_copy(&b, CN_ROUTER_SNAP_ALL, &parts[1]);
     cn_router_snapshot_t s = {0};
     cn_router_shard_merge(parts, 2, 100, 3, 1, &s);
     cr_assert_eq(s.ncells, 3);

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Numeric addresses only: a name would depend on /etc/hosts and the
+ * resolver's configuration, which a test machine need not have. */
 Test(upstream, resolves_ipv4_ipv6_and_http_prefixed_addresses)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    char err[200];
-    /* Numeric addresses only: a name would depend on the machine's resolver
-     * configuration (/etc/hosts may not even exist). */
+    char err[200] = "";
     cr_assert_eq(cn_router_resolve("127.0.0.1:8080", &ss, &len, err, sizeof err), 0,
                  "%s", err);
     cr_assert_eq(ss.ss_family, AF_INET);
@@ -24,6 +24,7 @@ Test(upstream, resolves_ipv4_ipv6_and_http_prefixed_addresses)
     cr_assert_eq(cn_router_resolve("[::1]:9", &ss, &len, err, sizeof err), 0, "%s",
                  err);
     cr_assert_eq(ss.ss_family, AF_INET6);
+    cr_assert_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 9);
     cr_assert_eq(cn_router_resolve("http://127.0.0.1:1", &ss, &len, err, sizeof err), 0,
                  "%s", err);
     cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 1);
@@ -51,9 +52,8 @@ Test(upstream, passive_failures_mark_down_for_the_cooldown_and_success_resets)
 {
     cn_router_upstream_t u;
     char err[200];
-    cr_assert_eq(
-        cn_router_upstream_init(&u, "127.0.0.1:1", CN_ROLE_CANARY, 0, err, sizeof err),
-        0);
+    cr_assert_eq(cn_router_upstream_init(&u, "127.0.0.1:1", err, sizeof err), 0, "%s",
+                 err);
     uint64_t now = 1000000;
     cr_assert(cn_router_upstream_usable(&u, now));
     cn_router_upstream_failure(&u, now, 3, 5000);
@@ -122,20 +122,26 @@ Test(router, publishes_traffic_and_counts_steps_without_running)
     cr_assert_eq(cn_router_new(&c, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(cn_router_step(r), 1);
     cn_traffic_t t = {.canary_weight_bp = 250, .mode = CN_TRAFFIC_MODE_RANDOM};
+    cr_assert_eq(cn_router_set_traffic(r, &t), CN_EINVAL, "no canary address");
+    cr_assert_eq(cn_router_step(r), 1);
+    t.canary_weight_bp = 0;
+    t.force_enabled = true;
     cr_assert_eq(cn_router_set_traffic(r, &t), 0);
     cr_assert_eq(cn_router_step(r), 2);
     cn_traffic_t got;
     cn_router_get_traffic(r, &got);
-    cr_assert_eq(got.canary_weight_bp, 250);
+    cr_assert(got.force_enabled);
     t.canary_weight_bp = 10001;
     cr_assert_eq(cn_router_set_traffic(r, &t), CN_EINVAL);
     cr_assert_eq(cn_router_step(r), 2, "a refused change opens no step");
     /* a snapshot of a router that never ran is empty but complete */
-    cn_router_snapshot_t *s = cn_router_snapshot(r);
+    cn_router_snapshot_t *s = cn_router_snapshot(r, CN_ROUTER_SNAP_ALL);
     cr_assert_eq(s->ncells, 0);
     cr_assert_eq(s->step, 2);
+    cr_assert_eq(s->generation, 2);
     cr_assert_eq(s->nupstreams, 1);
-    cr_assert_eq(s->traffic.canary_weight_bp, 250);
+    cr_assert(s->traffic.force_enabled);
+    cr_assert_str_eq(s->version_name[CN_ROLE_STABLE], "stable");
     cn_router_snapshot_free(s);
     cn_router_lookup_t l;
     cr_assert_eq(cn_router_lookup(r, "x", 1, &l), CN_ENOTFOUND);
