@@ -89,8 +89,9 @@ static char *emit(cn_server_config_t *c, size_t *len)
     FILE *f = open_memstream(&buf, len);
     if (!f)
         abort();
-    cn_config_part_t part = {cn_server_config_table(), c};
-    cn_config_section_t section = {"serve", &part, 1};
+    cn_config_part_t parts[CN_SERVER_CONFIG_PARTS];
+    size_t n = cn_server_config_parts(c, parts);
+    cn_config_section_t section = {"serve", parts, n};
     if (cn_config_emit(f, CN_CONFIG_YAML, &section, 1) != 0)
         abort();
     fclose(f);
