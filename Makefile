@@ -8,7 +8,7 @@
 #   make test       install deps, build, run unit + integration tests, then
 #                   rebuild into build-asan/ and run it all again under
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
-#   make demo       the main job (see README.md)
+#   make demo       the main job (see README.md); installs only what it runs
 #   make bench      statistics benchmark next to scipy; writes docs/BENCHMARKS.md
 #   make golden     regenerate tests/golden/ from scipy/statsmodels/R
 #   make SAN=1 ...  any target, sanitized, in build-asan/
@@ -104,12 +104,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(COMPILE) -c -o $@ $<
 
+# Each target installs only what it runs (scripts/deps.sh): `make demo`
+# no test tools, `make test` no Prometheus server.
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh --test
 
 # The whole suite, twice: plain, then under ASan + UBSan; then a short,
 # fixed-length fuzz run over every parser.
-test: deps
+test:
+	scripts/deps.sh --test
 	$(MAKE) check
 	$(MAKE) SAN=1 check
 	$(MAKE) fuzz-smoke
@@ -120,8 +123,11 @@ check: lint unit integration
 # docs/ARCHITECTURE.md (and the checker's own self-test), the build flags.
 lint: format-check include-check flags-check
 
+# The C files git tracks (every C file below, outside a git checkout).
+C_FILES = $$(git ls-files '*.c' '*.h' 2>/dev/null || find src tests bench tools -name '*.[ch]')
+
 format-check:
-	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+	clang-format --dry-run -Werror $(C_FILES)
 
 include-check:
 	tools/check-includes-test.sh
@@ -138,12 +144,13 @@ integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/model-server
 	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim MODEL_SERVER=$(BUILD)/model-server \
 	  tests/integration/run.sh
 
-demo: deps
+demo:
+	scripts/deps.sh --demo
 	$(MAKE) all
 	scripts/demo.sh $(BUILD)/canary
 
-bench: deps
-	scripts/deps.sh --bench
+bench:
+	scripts/deps.sh --build --bench
 	$(MAKE) all
 	bench/run.sh $(BUILD)/bench-stats
 
@@ -153,8 +160,8 @@ bench-snapshot: $(BUILD)/bench-snapshot
 	$(BUILD)/bench-snapshot
 
 # The data plane next to HAProxy and NGINX, with wrk; writes docs/BENCHMARKS.md.
-bench-router: deps
-	scripts/deps.sh --bench-router
+bench-router:
+	scripts/deps.sh --build --demo --bench-router
 	$(MAKE) all
 	bench/router.sh $(BUILD)
 
@@ -189,15 +196,15 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfuzzcanary.a
 	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libfuzzcanary.a $(PKG_LIBS) -lhttp_parser -lm \
 	  -lpthread
 
-fuzz: deps
-	scripts/deps.sh --fuzz
+fuzz:
+	scripts/deps.sh --build --fuzz
 	$(MAKE) $(FUZZ_BINS)
 	@for b in $(FUZZ_BINS); do n=$${b#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
 	  $$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
 
 fuzz-smoke:
-	scripts/deps.sh --fuzz
+	scripts/deps.sh --build --fuzz
 	$(MAKE) $(FUZZ_BINS)
 	@for b in $(FUZZ_BINS); do n=$${b#build-fuzz/fuzz_}; \
 	  rm -rf build-fuzz/smoke-$$n; mkdir -p build-fuzz/smoke-$$n; \
@@ -206,7 +213,7 @@ fuzz-smoke:
 	  else tail -n 30 build-fuzz/smoke-$$n.log; echo "fuzz $$n: FAILED"; exit 1; fi; done
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $(C_FILES)
 
 clean:
 	rm -rf build build-asan build-fuzz

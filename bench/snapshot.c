@@ -17,7 +17,9 @@
  * the snapshot mask (main at e33a031, whose cn_router_snapshot takes no
  * mask and always copies everything): CN_ROUTER_SNAP_ALL tells them apart.
  *
- *   bench-snapshot [RUNS]     prints one Markdown table row per mask
+ *   bench-snapshot [RUNS]     prints one Markdown table row per mask:
+ *   | code | mask | worker wall us | worker CPU us | worker MiB | caller wait ms
+ *   | snapshot MiB | cells |   (medians of RUNS; the MiB are one run's)
  */
 #include "router/internal.h"
 #include "router/router.h"
@@ -66,6 +68,13 @@ static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -201,6 +210,8 @@ int main(int argc, char **argv)
         unsigned what;
     } masks[] = {{"counters only", SNAP_COUNTERS}, {"full", SNAP_FULL}};
     uint64_t *t = calloc((size_t)runs, sizeof *t);
+    uint64_t *cpu = calloc((size_t)runs, sizeof *cpu);
+    uint64_t worker_cpu_us[2];
     uint64_t worker_us[2], part_bytes[2] = {0}, wait_us[2], snap_bytes[2] = {0};
     size_t ncells[2] = {0};
     /* one worker's part, on this thread, before the workers run: the same
@@ -209,14 +220,16 @@ int main(int argc, char **argv)
         for (int k = 0; k < runs; k++) {
             cn_router_shard_part_t part;
             uint64_t b0 = atomic_load(&alloc_bytes);
-            uint64_t t0 = now_ns();
+            uint64_t t0 = now_ns(), c0 = cpu_ns();
             worker_part(r->workers[k % WORKERS], masks[m].what, cn_router_step(r),
                         &part);
             t[k] = now_ns() - t0;
+            cpu[k] = cpu_ns() - c0;
             part_bytes[m] = atomic_load(&alloc_bytes) - b0;
             cn_router_shard_part_dispose(&part);
         }
         worker_us[m] = median(t, (size_t)runs) / 1000;
+        worker_cpu_us[m] = median(cpu, (size_t)runs) / 1000;
     }
     /* the whole snapshot, as a caller waits for it, with idle workers */
     if (cn_router_start(r, err, sizeof err)) {
@@ -236,12 +249,13 @@ int main(int argc, char **argv)
         wait_us[m] = median(t, (size_t)runs) / 1000;
     }
     for (size_t m = 0; m < 2; m++)
-        printf("| %s | %s | %llu | %.2f | %.2f | %.2f | %zu |\n",
+        printf("| %s | %s | %llu | %llu | %.2f | %.2f | %.2f | %zu |\n",
                HAVE_MASK ? "after" : "before", masks[m].name,
-               (unsigned long long)worker_us[m], (double)part_bytes[m] / 1048576.0,
-               (double)wait_us[m] / 1000.0, (double)snap_bytes[m] / 1048576.0,
-               ncells[m]);
+               (unsigned long long)worker_us[m], (unsigned long long)worker_cpu_us[m],
+               (double)part_bytes[m] / 1048576.0, (double)wait_us[m] / 1000.0,
+               (double)snap_bytes[m] / 1048576.0, ncells[m]);
     free(t);
+    free(cpu);
     cn_router_free(r);
     cn_router_config_dispose(&cfg);
     return 0;

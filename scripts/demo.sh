@@ -86,7 +86,13 @@ simulate() {
         }
     }'
 }
-say() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+# Headings in bold only on a terminal: a log file or a pipe gets plain text
+# (no raw escapes), and so does NO_COLOR=1 or TERM=dumb.
+bold="" plain=""
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then
+    bold=$(printf '\033[1m') plain=$(printf '\033[0m')
+fi
+say() { printf '\n%s== %s%s\n$ %s\n' "$bold" "$1" "$plain" "$2"; }
 judge() {
     set +e
     "$canary" analyze --config analysis.yaml --data "$1"

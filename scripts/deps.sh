@@ -1,42 +1,100 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Install the Debian packages canary needs, and nothing when all are present.
-#   scripts/deps.sh            build + test dependencies
-#   scripts/deps.sh --bench    also what `make bench` compares against (scipy)
-#   scripts/deps.sh --fuzz     also clang and libFuzzer (make fuzz)
-#   scripts/deps.sh --bench-router  also HAProxy and NGINX (make bench-router)
-#   scripts/deps.sh --golden   also what tools/golden.py needs (scipy,
-#                              statsmodels, R)
+# Install the Debian packages a make target needs, and nothing when all are
+# present. Each target installs only what it runs:
+#   scripts/deps.sh --build         compiler and libraries (make, make all)
+#   scripts/deps.sh --demo          --build + what scripts/demo.sh runs (make demo)
+#   scripts/deps.sh --test          --build + what the tests run: Criterion,
+#                                   clang-format, curl, jq, wrk and promtool
+#                                   (make test; the default)
+#   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
+#   scripts/deps.sh --bench         scipy, for make bench
+#   scripts/deps.sh --bench-router  HAProxy, NGINX, wrk, python3 (make bench-router)
+#   scripts/deps.sh --golden        scipy, statsmodels and R (tools/golden.py)
+# Several options may be given.
+#
+# promtool (the tests check the metrics format with it) comes from Debian's
+# `prometheus` package, which also holds the Prometheus server and, on a
+# machine with systemd, starts it as a service when installed. The tests
+# need the checker, not a server: the package is downloaded (apt-get
+# download), promtool alone is taken out of it (dpkg-deb -x) into
+# /usr/local/bin, and the package is never installed.
 set -eu
 
-pkgs="gcc make pkg-config libc6-dev libgsl-dev libjansson-dev libfyaml-dev
-libuv1-dev libhttp-parser-dev libsqlite3-dev libcurl4-openssl-dev
-libcriterion-dev jq curl wrk prometheus"
-case "${1:-}" in
---bench) pkgs="$pkgs python3 python3-numpy python3-scipy" ;;
---fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
---bench-router) pkgs="$pkgs haproxy nginx wrk procps" ;;
---golden) pkgs="$pkgs python3 python3-numpy python3-scipy python3-statsmodels r-base-core" ;;
-"") ;;
-*) echo "deps.sh: unknown option '$1' (expected --bench, --bench-router, --fuzz or --golden)" >&2; exit 2 ;;
-esac
+build="gcc make pkg-config libc6-dev libgsl-dev libjansson-dev libfyaml-dev
+libuv1-dev libhttp-parser-dev libsqlite3-dev"
+pkgs=""
+want_promtool=0
+[ $# -eq 0 ] && set -- --test
+for opt in "$@"; do
+    case "$opt" in
+    --build) pkgs="$pkgs $build" ;;
+    --demo) pkgs="$pkgs $build curl jq wrk" ;;
+    --test)
+        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk bash coreutils"
+        want_promtool=1
+        ;;
+    --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+    --bench) pkgs="$pkgs python3 python3-numpy python3-scipy" ;;
+    --bench-router) pkgs="$pkgs haproxy nginx wrk procps python3" ;;
+    --golden) pkgs="$pkgs python3 python3-numpy python3-scipy python3-statsmodels r-base-core" ;;
+    *)
+        echo "deps.sh: unknown option '$opt' (expected --build, --demo, --test, --fuzz," \
+            "--bench, --bench-router or --golden)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 missing=""
 for p in $pkgs; do
+    case " $missing " in *" $p "*) continue ;; esac
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     case "$st" in
     *"install ok installed"*) ;;
     *) missing="$missing $p" ;;
     esac
 done
-[ -z "$missing" ] && exit 0
+need_promtool=0
+[ "$want_promtool" -eq 1 ] && ! command -v promtool >/dev/null 2>&1 && need_promtool=1
+[ -z "$missing" ] && [ "$need_promtool" -eq 0 ] && exit 0
 
-echo "deps.sh: installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-# A fresh machine may have no package lists; retry once after an update.
-if ! $SUDO apt-get install -y --no-install-recommends $missing; then
-    $SUDO apt-get update
-    $SUDO apt-get install -y --no-install-recommends $missing
+updated=0
+
+if [ -n "$missing" ]; then
+    echo "deps.sh: installing:$missing" >&2
+    # A fresh machine may have no package lists; retry once after an update.
+    # shellcheck disable=SC2086
+    if ! $SUDO apt-get install -y --no-install-recommends $missing; then
+        $SUDO apt-get update
+        updated=1
+        # shellcheck disable=SC2086
+        $SUDO apt-get install -y --no-install-recommends $missing
+    fi
+fi
+
+if [ "$need_promtool" -eq 1 ]; then
+    echo "deps.sh: installing promtool from Debian's prometheus package (the package" \
+        "itself, and its server, are not installed)" >&2
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    # As root, apt fetches as the _apt user, which must be able to write here.
+    [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$tmp"
+    if ! (cd "$tmp" && apt-get download prometheus >/dev/null); then
+        [ "$updated" -eq 1 ] || $SUDO apt-get update
+        (cd "$tmp" && apt-get download prometheus >/dev/null)
+    fi
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+    [ -x "$tmp/root/usr/bin/promtool" ] || {
+        echo "deps.sh: the prometheus package holds no usr/bin/promtool" >&2
+        exit 1
+    }
+    $SUDO install -m 755 "$tmp/root/usr/bin/promtool" /usr/local/bin/promtool
+    promtool --version >/dev/null 2>&1 || {
+        echo "deps.sh: /usr/local/bin/promtool does not run" >&2
+        exit 1
+    }
 fi

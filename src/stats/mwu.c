@@ -36,11 +36,12 @@
  * merge them once. Walking the merged order one tie group at a time, a
  * group of value v with cx members from x, cy from y, and `below` values of
  * y strictly smaller, adds cx * (2 below + cy) to 2 U1, and t^3 - t
- * (t = cx + cy) to T. Both sums are kept in 64-bit integers, so they are
- * exact: 2 U1 <= 2 nx ny, and T <= N^3 - N < 2^64 for N <= 2642245
- * (beyond, T is summed in long double). scipy's own rank sum is exact too
- * -- mid-ranks are multiples of 1/2 -- so the two agree exactly on U, and
- * on T up to scipy converting it to double.
+ * (t = cx + cy) to T. Both sums are exact integers: 2 U1 <= 2 nx ny in
+ * 64 bits, and T <= N^3 - N in 128 bits (64 would wrap from N = 2642246).
+ * scipy's own rank sum is exact too -- mid-ranks are multiples of 1/2 --
+ * so the two agree exactly on U, and on T up to scipy converting it to
+ * double. tests/unit/stats/test_mwu.c checks T beyond 2642245 values
+ * against a closed form.
  *
  * Memory, and why we do not call cn_stats_sort(). The sort is the LSD radix
  * sort of sort.c (cn__stats_sort_keys, radix.h), run here on the
@@ -71,8 +72,15 @@ void cn_stats_mwu_opts_init(cn_mwu_opts_t *opts)
     opts->method = CN_MWU_AUTO;
 }
 
-/* The largest N for which N^3 fits in 64 bits, so T is exact below it. */
-#define EXACT_TIE_TERM_MAX_N 2642245u
+/*
+ * T = sum of t^3 - t is summed in 128-bit integers: exact while N^3 < 2^128,
+ * N < 6.98e12, far beyond any sample that fits in memory. In 64 bits it
+ * would wrap from N = 2642246 on (a tie group of 2642246 values alone has
+ * t^3 > 2^64), which no test with fewer values could notice. GCC and Clang
+ * both provide the type on every 64-bit target; __extension__ keeps
+ * -pedantic quiet.
+ */
+__extension__ typedef unsigned __int128 tie_sum_t;
 
 /*
  * Fill keys[0..n) from v and the eight byte histograms of the keys, in one
@@ -102,9 +110,8 @@ static void merge_sorted(const uint64_t *xs, size_t nx, const uint64_t *ys, size
                          merge_stats_t *ms)
 {
     size_t i = 0, j = 0;
-    uint64_t twice_u1 = 0, tie_exact = 0;
-    long double tie_approx = 0;
-    int use_exact = nx + ny <= EXACT_TIE_TERM_MAX_N;
+    uint64_t twice_u1 = 0;
+    tie_sum_t tie_term = 0;
     int has_ties = 0;
     while (i < nx || j < ny) {
         uint64_t v = (j >= ny || (i < nx && xs[i] < ys[j])) ? xs[i] : ys[j];
@@ -119,17 +126,14 @@ static void merge_sorted(const uint64_t *xs, size_t nx, const uint64_t *ys, size
         }
         uint64_t below = j - cy;
         twice_u1 += (uint64_t)cx * (2 * below + cy);
-        uint64_t t = cx + cy;
+        tie_sum_t t = cx + cy;
         if (t > 1) {
             has_ties = 1;
-            if (use_exact)
-                tie_exact += t * t * t - t;
-            else
-                tie_approx += (long double)t * t * t - t;
+            tie_term += t * t * t - t;
         }
     }
     ms->twice_u1 = twice_u1;
-    ms->tie_term = use_exact ? (double)tie_exact : (double)tie_approx;
+    ms->tie_term = (double)tie_term;
     ms->has_ties = has_ties;
 }
 

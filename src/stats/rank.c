@@ -44,23 +44,19 @@ int cn_stats_rank(const double *values, size_t n, double *ranks_out,
     }
 
     if (tie_term_out) {
-        /* t^3 - t summed over tie groups is at most n^3 - n: exact in 64-bit
-         * integers while n^3 < 2^64, i.e. n <= 2642245. */
-        uint64_t exact = 0;
-        long double approx = 0;
-        int use_exact = n <= 2642245u;
+        /* t^3 - t summed over tie groups is at most n^3 - n: exact in
+         * 128-bit integers for any n that fits in memory, where 64 bits
+         * would wrap from n = 2642246 on (see mwu.c). */
+        __extension__ unsigned __int128 sum = 0;
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
             while (j < n && sorted[j] == sorted[i])
                 j++;
-            uint64_t t = j - i;
-            if (use_exact)
-                exact += t * t * t - t;
-            else
-                approx += (long double)t * t * t - t;
+            __extension__ unsigned __int128 t = j - i;
+            sum += t * t * t - t;
             i = j;
         }
-        *tie_term_out = use_exact ? (double)exact : (double)approx;
+        *tie_term_out = (double)sum;
     }
     free(sorted);
     return 0;

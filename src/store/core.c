@@ -75,6 +75,10 @@
 /* How long a call waits for another process's lock before failing. */
 #define BUSY_TIMEOUT_MS 5000
 
+/* Pause between attempts to switch to WAL while another connection holds
+ * the lock it needs. */
+#define WAL_RETRY_MS 10
+
 /* Longest excerpt of the path quoted in a message. */
 #define PATH_QUOTE_MAX 160
 
@@ -254,7 +258,17 @@ static int set_wal(cn_store_t *s, char *err, size_t errlen)
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return cn_store__fail_db(s->path, s->db, err, errlen, "cannot set WAL mode");
-    rc = sqlite3_step(st);
+    /* While another connection switches the file to WAL, this can be
+     * SQLITE_BUSY without the busy handler being asked (SQLite does not
+     * wait where waiting could deadlock), so wait here, as long as the
+     * busy timeout would. */
+    for (int waited_ms = 0;; waited_ms += WAL_RETRY_MS) {
+        rc = sqlite3_step(st);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
+            break;
+        sqlite3_reset(st);
+        sqlite3_sleep(WAL_RETRY_MS);
+    }
     const unsigned char *mode = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
     int wal = mode && strcmp((const char *)mode, "wal") == 0;
     char got[32];
@@ -353,9 +367,7 @@ static int check_path(const char *path, bool *had_wal, char *err, size_t errlen)
         return cn_store__failf(path, err, errlen, CN_EIO,
                                "cannot write: %s (the state file must be writable)",
                                strerror(errno));
-    size_t n = strlen(path);
-    char *copy = cn_xmalloc(n + 1);
-    memcpy(copy, path, n + 1);
+    char *copy = cn_xstrdup(path);
     const char *dir = dirname(copy);
     int rc = 0;
     if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0) {
@@ -429,12 +441,19 @@ static int migrate(cn_store_t *s, char *err, size_t errlen)
  */
 static int prepare_file(cn_store_t *s, char *err, size_t errlen)
 {
-    int64_t app_id, user_version, ntables;
-    int rc = cn_store__query_int(s->db, "PRAGMA application_id", &app_id);
+    int64_t app_id = 0, user_version = 0, ntables = 0;
+    /* One read transaction: a process creating the file at the same time
+     * commits the application_id and the tables together, and reading
+     * them from two snapshots could see its tables without its id. */
+    int rc = cn_store__exec(s->db, "BEGIN");
+    if (rc == SQLITE_OK)
+        rc = cn_store__query_int(s->db, "PRAGMA application_id", &app_id);
     if (rc == SQLITE_OK)
         rc = cn_store__query_int(s->db, "PRAGMA user_version", &user_version);
     if (rc == SQLITE_OK)
         rc = cn_store__query_int(s->db, "SELECT count(*) FROM sqlite_master", &ntables);
+    if (!sqlite3_get_autocommit(s->db))
+        cn_store__exec(s->db, "COMMIT");
     if ((rc & 0xff) == SQLITE_NOTADB)
         return cn_store__failf(s->path, err, errlen, CN_EINVAL,
                                "not a canary state file (not a SQLite database)");
@@ -491,9 +510,7 @@ int cn_store_open(const char *path, cn_store_t **out, char *err, size_t errlen)
         return rc;
 
     cn_store_t *s = cn_xcalloc(1, sizeof *s);
-    size_t n = strlen(path);
-    s->path = cn_xmalloc(n + 1);
-    memcpy(s->path, path, n + 1);
+    s->path = cn_xstrdup(path);
     pthread_mutex_init(&s->lock, NULL);
     /* NOMUTEX: the store's own mutex serialises every use of the
      * connection, so SQLite's would be a second lock for nothing. Without

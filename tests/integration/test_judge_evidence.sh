@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The judge's evidence (issue 3, "Evidence required"): judge-sim simulates
 # A/A rollouts, power at the power function's sample size, gross failures
-# at the first look, Kayenta's variance case and a one-segment regression,
+# at the first look, Kayenta's variance case, a one-segment regression, and
+# many metrics at their margin (false passes and fails) and below their floor,
 # all with fixed seeds, and exits 0 only when every asserted requirement
 # holds. This runs it once, checks the headline lines, and checks that the
 # measured section of docs/JUDGE.md is exactly what this code produces
@@ -33,6 +34,10 @@ holds 'gross failure \(error rate 50% vs 1%'
 holds 'gross failure \(latency_ms x3'
 holds 'regression in 1 of 10 segments: latency_ms fails with segment_by'
 holds 'regression in 1 of 10 segments: verdict fail with segment_by'
+holds '12 metrics each worse by exactly the margin, Holm: rollouts with any metric falsely passed <= 5%'
+holds '12 metrics each worse by exactly the margin, Holm: rollouts with any metric failed <= 5%'
+holds 'A/A with the floor unmet by one sample \(12 metrics, n=[0-9]+, min_samples=[0-9]+\): no metric passes'
+holds 'A/A with the floor unmet by one sample: no verdict pass'
 [ "$(grep -Ec "^\| Kayenta's variance case does not pass .*\| (marginal|fail) +\| holds +\|$" \
     "$TMP/out")" -eq 4 ] || die "Kayenta's variance case: expected 4 judges not passing it"
 
@@ -43,6 +48,7 @@ k=$(sed -n 's/^| \*\*canary (this judge)\*\* *| \*\*[0-9.]*% \[[0-9., ]*\] (\([0
 
 # The docs section: the same tables, and up to date.
 for h in '### 1. A/A' '### 2. Power' '### 3. Gross' "### 4. Kayenta's" '### 5. A regression' \
+    '### 6. Many metrics' \
     '### Side by side' '### Requirements'; do
     grep -q "^$h" "$TMP/evidence.md" || die "markdown has no '$h' section"
 done

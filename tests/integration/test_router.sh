@@ -72,7 +72,7 @@ stop_canary() {
     fi
 }
 
-model_requests() { curl -sf "http://$1/stats" | jq .requests; }
+model_requests() { http_json "http://$1/stats" .requests; }
 
 put_traffic() { # ADMIN JSON
     code=$(curl -s -o "$TMP/put.json" -w '%{http_code}' -X PUT \
@@ -358,6 +358,33 @@ run curl -sf -H "Authorization: Bearer $TOKEN" "http://$st2_ADMIN/v1/traffic"
 json_eq .canary_weight 0
 stop_canary st2
 stop_canary px
+
+echo "router: a flood of junk segment labels hides no real region"
+# Only the listed values get a label of their own, the same on both
+# workers; 150 junk values (more than max_segments) first, then eu.
+start_canary sg --workers 2 --stable "$lim_ADDR" --segment-header X-Region \
+    --segments eu,us --max-segments 2
+: >"$TMP/urls"
+i=0
+while [ $i -lt 150 ]; do
+    # one request each (next): a header in a curl config is otherwise global
+    [ $i -eq 0 ] || echo next >>"$TMP/urls"
+    printf 'url = "http://%s/v2/models/m/infer"\noutput = "/dev/null"\nheader = "X-Region: junk-%d"\ndata = "{}"\nfail\n' \
+        "$sg_ADDR" "$i" >>"$TMP/urls"
+    i=$((i + 1))
+done
+curl -s -K "$TMP/urls" || die "junk requests failed"
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    curl -sf -o /dev/null -H 'X-Region: eu' -H 'Content-Type: application/json' \
+        -d '{"inputs":[]}' "http://$sg_ADDR/v2/models/m/infer" || die "eu request failed"
+done
+run curl -sf -H "Authorization: Bearer $TOKEN" "http://$sg_ADMIN/v1/samples?window=all"
+json_eq '.versions.stable.segments.eu.requests' 20
+json_eq '.versions.stable.segments._other.requests' 150
+json_eq '[.versions.stable.segments | keys[]]' '["_other","eu"]'
+run "$CANARY" serve --stable 127.0.0.1:1 --segment-header X-Region
+expect_error 64 'measure.segments'
+stop_canary sg
 
 echo "router: bad flags are one-line errors"
 run "$CANARY" serve --stable 127.0.0.1:1 --canary-weight 150

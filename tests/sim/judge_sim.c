@@ -15,7 +15,11 @@
  *     6 with 50 samples per arm.
  *  4. Kayenta's reported variance case does not pass.
  *  5. A regression confined to 1 of 10 segments fails with segment_by.
- *  6. The same simulated data judged by Kayenta's method and by a plain
+ *  6. Many metrics: with 12 metrics each worse by exactly the margin, the
+ *     rate of rollouts with any false pass is <= alpha (the correction
+ *     works on the pass side); an A/A canary one sample short of its
+ *     floor never passes.
+ *  7. The same simulated data judged by Kayenta's method and by a plain
  *     threshold gate (Flagger / Argo Rollouts), for docs/JUDGE.md.
  *
  * Every rate is printed with its exact (Clopper-Pearson) 95% binomial
@@ -1859,6 +1863,235 @@ static void scenario_segments(void)
     cn_judge_config_dispose(&cfg_agg);
 }
 
+/* ------------------------------------- 6. many metrics: the pass side */
+
+/*
+ * The pass side of the error control, with many metrics. The judge
+ * promises that over a rollout the probability of any false pass is at
+ * most alpha: a metric whose canary is worse by exactly its margin is not
+ * non-inferior, and with MANY_METRICS of them a judge that tested each at
+ * the full alpha (no correction) would pass at least one in about
+ * 1 - 0.95^12 = 46% of rollouts. And a metric passes only once its floor
+ * is met: an A/A canary one sample short of min_samples never passes.
+ *
+ * Each rollout: MANY_METRICS independent metrics (Welch on normal(100, 20),
+ * margin 2, lower is better), n per arm from the power function, one look
+ * with the whole alpha, Holm. Truths: every canary worse by exactly the
+ * margin; and A/A. The margin truth sits on the null boundary, where Holm's
+ * rate of any false pass is 1 - (1 - alpha/12)^12 = 4.9%, so it is a
+ * boundary assertion (no significant excess, as in scenario 2). The floor
+ * truth is exact: zero passes.
+ */
+#define MANY_METRICS 12
+#define MANY_ROLLOUTS 1000
+
+typedef struct {
+    size_t n;
+    const cn_judge_config_t *cfg_met, *cfg_none, *cfg_short;
+    unsigned char *any_pass_met, *any_pass_none; /* margin truth */
+    unsigned char *any_fail_met, *any_fail_none;
+    unsigned *passes_met, *passes_short; /* A/A truth: passing metrics */
+    unsigned char *verdict_pass_short;
+} many_ctx_t;
+
+typedef struct {
+    gsl_rng *rng;
+    cn_judge_data_t *data;
+    double *v;
+} many_scratch_t;
+
+static void *many_scratch_new(void *ctx)
+{
+    const many_ctx_t *c = ctx;
+    many_scratch_t *s = cn_xcalloc(1, sizeof *s);
+    s->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    s->data = cn_judge_data_new();
+    s->v = cn_xmallocarray(c->n, sizeof *s->v);
+    return s;
+}
+
+static void many_scratch_free(void *scratch)
+{
+    many_scratch_t *s = scratch;
+    free(s->v);
+    cn_judge_data_free(s->data);
+    gsl_rng_free(s->rng);
+    free(s);
+}
+
+static unsigned count_class(const cn_judge_result_t *res, cn_judge_class_t cls)
+{
+    unsigned k = 0;
+    for (size_t i = 0; i < res->n_rows; i++)
+        k += res->rows[i].cls == cls;
+    return k;
+}
+
+/* Tasks [0, MANY_ROLLOUTS): the margin truth; the rest: A/A. */
+static void many_rollout(void *ctx, void *scratch, int task)
+{
+    const many_ctx_t *c = ctx;
+    many_scratch_t *s = scratch;
+    int aa = task >= MANY_ROLLOUTS, r = task % MANY_ROLLOUTS;
+    reseed(s->rng, 9100, task);
+    cn_judge_data_clear(s->data);
+    for (int m = 0; m < MANY_METRICS; m++) {
+        char name[16];
+        snprintf(name, sizeof name, "m%02d", m);
+        for (int arm = 0; arm < 2; arm++) {
+            double shift = arm == CN_ARM_CANARY && !aa ? 2.0 : 0.0;
+            for (size_t i = 0; i < c->n; i++)
+                s->v[i] = 100 + 20 * gsl_ran_gaussian_ziggurat(s->rng, 1) + shift;
+            add_values(s->data, name, (cn_judge_arm_t)arm, NULL, s->v, c->n);
+        }
+    }
+    cn_judge_result_t res;
+    if (!aa) {
+        judge(c->cfg_met, s->data, NULL, &res);
+        c->any_pass_met[r] = count_class(&res, CN_CLASS_PASS) > 0;
+        c->any_fail_met[r] = count_class(&res, CN_CLASS_FAIL) > 0;
+        cn_judge_result_dispose(&res);
+        judge(c->cfg_none, s->data, NULL, &res);
+        c->any_pass_none[r] = count_class(&res, CN_CLASS_PASS) > 0;
+        c->any_fail_none[r] = count_class(&res, CN_CLASS_FAIL) > 0;
+        cn_judge_result_dispose(&res);
+    } else {
+        judge(c->cfg_met, s->data, NULL, &res);
+        c->passes_met[r] = count_class(&res, CN_CLASS_PASS);
+        cn_judge_result_dispose(&res);
+        judge(c->cfg_short, s->data, NULL, &res);
+        c->passes_short[r] = count_class(&res, CN_CLASS_PASS);
+        c->verdict_pass_short[r] = res.verdict == CN_VERDICT_PASS;
+        cn_judge_result_dispose(&res);
+    }
+}
+
+static void scenario_many(void)
+{
+    double t0 = now_s();
+    double nn;
+    cn_stats_sample_size_means(2.0, 20, ALPHA, 0.8, 0, &nn);
+    size_t n = (size_t)ceil(nn);
+    sim_metric_t ms[MANY_METRICS];
+    char names[MANY_METRICS][16];
+    for (int m = 0; m < MANY_METRICS; m++) {
+        snprintf(names[m], sizeof names[m], "m%02d", m);
+        ms[m] = (sim_metric_t){names[m],
+                               CN_JTEST_WELCH,
+                               CN_JDIR_LOWER,
+                               2.0,
+                               ABS,
+                               1,
+                               0,
+                               {GEN_NORMAL, 100, 20},
+                               ""};
+    }
+    cn_judge_config_t cfg_met, cfg_none, cfg_short;
+    config_build(&cfg_met, ms, MANY_METRICS, 1, n);
+    config_build(&cfg_none, ms, MANY_METRICS, 1, n);
+    cfg_none.correction = CN_ADJUST_NONE;
+    config_build(&cfg_short, ms, MANY_METRICS, 1, n + 1);
+    many_ctx_t c = {
+        .n = n,
+        .cfg_met = &cfg_met,
+        .cfg_none = &cfg_none,
+        .cfg_short = &cfg_short,
+        .any_pass_met = cn_xcalloc(MANY_ROLLOUTS, 1),
+        .any_pass_none = cn_xcalloc(MANY_ROLLOUTS, 1),
+        .any_fail_met = cn_xcalloc(MANY_ROLLOUTS, 1),
+        .any_fail_none = cn_xcalloc(MANY_ROLLOUTS, 1),
+        .passes_met = cn_xcalloc(MANY_ROLLOUTS, sizeof(unsigned)),
+        .passes_short = cn_xcalloc(MANY_ROLLOUTS, sizeof(unsigned)),
+        .verdict_pass_short = cn_xcalloc(MANY_ROLLOUTS, 1),
+    };
+    parallel_for(2 * MANY_ROLLOUTS, &c, many_scratch_new, many_scratch_free,
+                 many_rollout);
+
+    tally_t any_met = {0, 0}, any_none = {0, 0}, fail_met = {0, 0}, fail_none = {0, 0},
+            aa_met = {0, 0}, aa_short = {0, 0}, aa_verdict_short = {0, 0};
+    for (int r = 0; r < MANY_ROLLOUTS; r++) {
+        tally_add(&any_met, c.any_pass_met[r]);
+        tally_add(&any_none, c.any_pass_none[r]);
+        tally_add(&fail_met, c.any_fail_met[r]);
+        tally_add(&fail_none, c.any_fail_none[r]);
+        tally_add(&aa_verdict_short, c.verdict_pass_short[r]);
+        for (unsigned m = 0; m < MANY_METRICS; m++) {
+            tally_add(&aa_met, m < c.passes_met[r]);
+            tally_add(&aa_short, m < c.passes_short[r]);
+        }
+    }
+
+    heading("6. Many metrics: false passes and the floor");
+    para(1,
+         "%d rollouts x %d metrics, one look with the whole alpha (0.05), Holm. Each "
+         "metric: Welch on normal(100, 20), margin 2, lower is better, n = %zu per arm "
+         "(the power function's, as in scenario 2). Truths: every canary worse by "
+         "exactly its margin (a pass of any metric is a false pass), and A/A. The "
+         "margin truth sits on the null boundary, where Holm's rate of any false pass "
+         "is 1 - (1 - 0.05/12)^12 = 4.9%%, so it is asserted like scenario 2's "
+         "boundary cases; without a correction it would be about 1 - 0.95^12 = 46%%. "
+         "The floor is the same data judged with min_samples = n + 1: one sample "
+         "short, no metric may pass.",
+         MANY_ROLLOUTS, MANY_METRICS, n);
+    char b[7][64];
+    tbl_begin(3);
+    tbl_cell("truth, judge");
+    tbl_cell("rate");
+    tbl_cell("want");
+    tbl_cell("every metric at its margin, Holm: rollouts with any metric passed");
+    tbl_cell("%s", fmt_rate(b[0], sizeof b[0], any_met));
+    tbl_cell("<= 5%% (boundary)");
+    tbl_cell(
+        "every metric at its margin, no correction: rollouts with any metric passed");
+    tbl_cell("%s", fmt_rate(b[1], sizeof b[1], any_none));
+    tbl_cell("(for comparison)");
+    tbl_cell("every metric at its margin, Holm: rollouts with any metric failed");
+    tbl_cell("%s", fmt_rate(b[5], sizeof b[5], fail_met));
+    tbl_cell("<= 5%% (boundary)");
+    tbl_cell(
+        "every metric at its margin, no correction: rollouts with any metric failed");
+    tbl_cell("%s", fmt_rate(b[6], sizeof b[6], fail_none));
+    tbl_cell("(for comparison)");
+    tbl_cell("A/A, floor = n: metrics passed");
+    tbl_cell("%s", fmt_rate(b[2], sizeof b[2], aa_met));
+    tbl_cell("(Holm's power over 12 metrics)");
+    tbl_cell("A/A, floor = n + 1 (unmet): metrics passed");
+    tbl_cell("%s", fmt_rate(b[3], sizeof b[3], aa_short));
+    tbl_cell("0");
+    tbl_cell("A/A, floor = n + 1 (unmet): verdict pass");
+    tbl_cell("%s", fmt_rate(b[4], sizeof b[4], aa_verdict_short));
+    tbl_cell("0");
+    tbl_print();
+    runtime("many metrics", t0);
+
+    require(1, tally_bound(any_met, BOUNDARY_TAIL, 0) <= ALPHA, b[0],
+            "%d metrics each worse by exactly the margin, Holm: rollouts with any "
+            "metric falsely passed <= 5%% (boundary: no significant violation)",
+            MANY_METRICS);
+    require(1, tally_bound(fail_met, BOUNDARY_TAIL, 0) <= ALPHA, b[5],
+            "%d metrics each worse by exactly the margin, Holm: rollouts with any "
+            "metric failed <= 5%% (at the margin a fail is false too; boundary: no "
+            "significant violation)",
+            MANY_METRICS);
+    require(
+        1, aa_short.k == 0, b[3],
+        "A/A with the floor unmet by one sample (%d metrics, n=%zu, min_samples=%zu): "
+        "no metric passes",
+        MANY_METRICS, n, n + 1);
+    require(1, aa_verdict_short.k == 0, b[4],
+            "A/A with the floor unmet by one sample: no verdict pass");
+    free(c.any_pass_met);
+    free(c.any_pass_none);
+    free(c.any_fail_met);
+    free(c.any_fail_none);
+    free(c.passes_met);
+    free(c.passes_short);
+    free(c.verdict_pass_short);
+    cn_judge_config_dispose(&cfg_met);
+    cn_judge_config_dispose(&cfg_none);
+    cn_judge_config_dispose(&cfg_short);
+}
+
 /* -------------------------------------------------------------- main */
 
 static void report_summary(void)
@@ -1961,7 +2194,7 @@ static void usage(FILE *f)
                "1 (one line per failed requirement on stderr) when one does not.\n"
                "  --markdown          print the docs/JUDGE.md section, not the report\n"
                "  --markdown-to FILE  print the report and write the section to FILE\n"
-               "  --only N            run only scenario N (1-5), for development\n"
+               "  --only N            run only scenario N (1-6), for development\n"
                "JUDGE_SIM_THREADS sets the number of threads (default: the CPUs, at\n"
                "most 8); the results do not depend on it.\n");
 }
@@ -1979,7 +2212,7 @@ int main(int argc, char **argv)
             md_path = argv[++i];
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = (unsigned)atoi(argv[++i]);
-            if (only < 1 || only > 5) {
+            if (only < 1 || only > 6) {
                 usage(stderr);
                 return 2;
             }
@@ -2028,9 +2261,10 @@ int main(int argc, char **argv)
          "metrics. The *threshold gate* is Flagger's / Argo Rollouts' check: the "
          "canary's mean or rate within the metric's margin of stable's (for drift, "
          "D <= 0.1), at every look, and \"no values found\" fails.");
-    void (*const scenarios[])(void) = {scenario_aa, scenario_power, scenario_gross,
-                                       scenario_kayenta_case, scenario_segments};
-    for (unsigned i = 0; i < 5; i++)
+    void (*const scenarios[])(void) = {scenario_aa,       scenario_power,
+                                       scenario_gross,    scenario_kayenta_case,
+                                       scenario_segments, scenario_many};
+    for (unsigned i = 0; i < 6; i++)
         if (!only || only == i + 1)
             scenarios[i]();
     report_summary();

@@ -6,13 +6,12 @@
 
 #include <stddef.h>
 
-#define PROMTOOL "/usr/bin/promtool"
-
 /*
  * Run `promtool check metrics` on text; return its exit status (0: valid
- * and lint-clean) and put what it said in out. promtool is a test
- * dependency (scripts/deps.sh installs the prometheus package), so its
- * absence fails the calling test rather than skipping it.
+ * and lint-clean) and put what it said in out. promtool is found on PATH:
+ * it is a test dependency (scripts/deps.sh --test puts Debian's promtool in
+ * /usr/local/bin, without the Prometheus server), so its absence fails the
+ * calling test rather than skipping it.
  */
 int promtool_check(const char *text, char *out, size_t outlen);
 

@@ -110,3 +110,29 @@ Test(rank, rejects_nan_and_infinity)
     cr_assert_eq(cn_stats_rank(with_nan, 3, ranks, &tie_term), CN_ENONFINITE);
     cr_assert_eq(cn_stats_rank(with_inf, 3, ranks, &tie_term), CN_ENONFINITE);
 }
+
+/*
+ * The tie term beyond 2642245 values (a regression test: in 64 bits it
+ * wraps). Three million values, 2779100 of them equal (t^3 > 2^64) and
+ * the rest equal to another value: T = N^3 - N - 3 t0 t1 N for two tie
+ * groups, with no cube of a group in it.
+ */
+Test(rank, tie_term_beyond_2642245_values_matches_the_closed_form)
+{
+    const size_t n = 3000000, ones = 220900;
+    double *v = malloc(n * sizeof *v), *ranks = malloc(n * sizeof *ranks);
+    cr_assert(v && ranks);
+    for (size_t i = 0; i < n; i++)
+        v[i] = i % 13 == 0 && i / 13 < ones ? 1 : 0;
+    double tie_term;
+    cr_assert_eq(cn_stats_rank(v, n, ranks, &tie_term), 0);
+    long double big_n = n, t1 = ones, t0 = big_n - t1;
+    double want = (double)(big_n * big_n * big_n - big_n - 3 * t0 * t1 * big_n);
+    cr_assert_float_eq(tie_term, want, 1e-15 * want, "T = %.17g, closed form %.17g",
+                       tie_term, want);
+    /* The zeros share rank (t0 + 1) / 2, the ones t0 + (t1 + 1) / 2. */
+    cr_assert_eq(ranks[1], ((double)t0 + 1) / 2);
+    cr_assert_eq(ranks[0], (double)t0 + ((double)t1 + 1) / 2);
+    free(v);
+    free(ranks);
+}

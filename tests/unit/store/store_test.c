@@ -5,6 +5,7 @@
  * module of src/ that does.
  */
 #include "store_test.h"
+#include "util/file.h"
 
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -121,16 +122,10 @@ void store_test_write_file(const char *path, const void *data, size_t len)
 
 char *store_test_read_all(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
+    char *data = NULL, err[512];
+    cr_assert_eq(cn_file_read(path, 64u << 20, &data, len, err, sizeof err), 0, "%s",
+                 err);
+    return data;
 }
 
 bool store_test_exists(const char *path)

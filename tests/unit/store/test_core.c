@@ -13,6 +13,7 @@
 #include "util/error.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,4 +434,53 @@ Test(store, an_unprivileged_user_can_use_a_file_it_may_write)
     int rc = store_test_open_unprivileged(path, err, sizeof err);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(sql_int(path, "PRAGMA application_id"), CN_STORE_APPLICATION_ID);
+}
+
+/* ----------------------------------------------------------- creation */
+
+struct opener {
+    const char *path;
+    pthread_barrier_t *start;
+    int rc;
+    char err[512];
+};
+
+static void *open_at_once(void *arg)
+{
+    struct opener *o = arg;
+    cn_store_t *s = NULL;
+    pthread_barrier_wait(o->start);
+    o->rc = cn_store_open(o->path, &s, o->err, sizeof o->err);
+    cn_store_close(s);
+    return NULL;
+}
+
+/*
+ * Handles racing to create the same new file: one creates the schema, the
+ * others wait for its lock and use it; none takes the half-made file for
+ * another application's.
+ */
+Test(store, handles_creating_one_file_at_once_all_succeed)
+{
+    enum { ROUNDS = 20, THREADS = 6 };
+    for (int round = 0; round < ROUNDS; round++) {
+        char name[32];
+        snprintf(name, sizeof name, "race-%d.db", round);
+        const char *path = in_dir(name);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, THREADS);
+        struct opener o[THREADS];
+        pthread_t th[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            o[i] = (struct opener){.path = path, .start = &start};
+            pthread_create(&th[i], NULL, open_at_once, &o[i]);
+        }
+        for (int i = 0; i < THREADS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&start);
+        for (int i = 0; i < THREADS; i++)
+            cr_assert_eq(o[i].rc, 0, "round %d, handle %d: %s", round, i, o[i].err);
+        cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 2,
+                     "the schema was made once");
+    }
 }
