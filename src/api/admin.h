@@ -2,60 +2,47 @@
 /*
  * The admin API: a small HTTP/1.1 server on its own libuv loop and thread,
  * apart from the data plane, through which people and the judge read the
- * measurements and change the traffic split.
+ * measurements and change the traffic split and the version sets.
  *
  *   GET /healthz              200 {"status":"ok"}                    no auth
  *   GET /metrics              Prometheus text format 0.0.4           no auth
  *   GET /v1/traffic           the published traffic config and step
  *   PUT /v1/traffic           change any subset of it (JSON object)
- *   GET /v1/samples?window=   step (default): this measurement step, with
- *                             raw samples and shadow pairs; all: cumulative
- *                             counters and quantiles, no samples
+ *   GET /v1/versions          the stable and canary version sets
+ *   PUT /v1/versions          replace either set or both
+ *   GET /v1/samples?window=   step (default) or all; see api/codec.h
  *   GET /v1/requests/<id>     which version and segment served a request
  *
- * HEAD is answered wherever GET is, with the same headers and no body.
- * Every route but /healthz and /metrics needs "Authorization: Bearer
- * <token>"; the token is compared in constant time. Errors are JSON
- * {"error": "..."} naming what was wrong; 401 carries WWW-Authenticate,
- * 405 carries Allow. Each rejected request (status >= 400) is logged as one
- * line: "admin: 401 PUT /v1/traffic from 127.0.0.1".
+ * The bodies are written and read by the pure codecs of api/codec.h, which
+ * a command-line client can link; their shapes are documented there.
  *
- * PUT /v1/traffic takes {"canary_weight": 2.5, "mode": "random",
- * "shadow_percent": 100, "force_enabled": false}, any subset: percentages
- * are JSON numbers in [0, 100] with at most two decimals, mode is "random",
- * "sticky" or "shadow". An unknown key, a wrong type, an out-of-range value
- * or a duplicate key is a 400 naming the key and the value, and nothing is
- * changed. A PUT that changes nothing publishes nothing (no new step). The
- * answer, like GET's, is the traffic object with "step".
+ * Routes. Each resource registers {methods, path pattern, token needed,
+ * handler} in a route table (cn_admin_add_route); the dispatcher knows no
+ * resource. HEAD is answered wherever GET is, with the same headers and no
+ * body. Order of checks: a route that needs no token is answered at once
+ * (probes, scrapers, static pages); every other path, known or not, needs
+ * "Authorization: Bearer <token>" first (compared in constant time), so an
+ * unauthenticated client learns nothing, not even which routes exist; then
+ * 404 for no route, 405 (with Allow) for a method the route does not take;
+ * then the handler. Errors are JSON {"error": "..."} naming what was
+ * wrong; 401 carries WWW-Authenticate. Each rejected request (status >=
+ * 400) is logged as one line: "admin: 401 PUT /v1/traffic from 127.0.0.1".
  *
- * GET /v1/samples answers
- *   {"window": "step", "step": N, "step_started": unix_s, "now": unix_s,
- *    "traffic": {...as GET /v1/traffic...},
- *    "versions": {"stable": {"version": "v1", "segments": {"<segment>": {
- *        "requests": n, "errors": n,
- *        "latency_us": {"count": n, "p50": us, "p95": us, "p99": us,
- *                       "sample": [us, ...]},
- *        "predictions": {"seen": n, "sample": [x, ...]}}}},
- *      "canary": {...}},
- *    "shadow_pairs": [{"request_id": "..", "stable": x, "canary": x}]}
- * with quantiles null when count is 0. window=all gives the cumulative
- * counters instead (plus "shadow_requests", "retried_on_stable" and
- * predictions "sum"), quantiles of the cumulative histogram, and no
- * "sample" arrays and no "shadow_pairs".
+ * Handlers may answer later (cn_admin_respond from any thread): the loop
+ * never blocks. A snapshot of the router (/metrics, /v1/samples) and a
+ * request-id lookup run on libuv's thread pool; a PUT is answered when the
+ * controller's reply comes. So /healthz is answered while a snapshot or a
+ * store write is in progress.
  *
- * The module reaches the router only through cn_admin_ops_t, so it can be
- * tested against a hand-built snapshot and so the CLI can add persistence
- * around set_traffic. Requests are parsed by cn_http_reader_t
- * (http/http.h) with a 64 KiB header and 1 MiB body limit; connections
- * are kept alive and pipelined requests are answered in order.
- *
- * Threads: cn_admin_run runs the loop on the calling thread; every ops
- * function is called on that thread. cn_admin_stop may be called from any
- * thread (and from a signal handler: it only does uv_async_send).
+ * Threads: cn_admin_run runs the loop on the calling thread; handlers and
+ * the router ops' completions run there too, the ops themselves on the
+ * thread pool. cn_admin_stop may be called from any thread (and from a
+ * signal handler: it only does uv_async_send).
  */
 #ifndef CN_API_ADMIN_H
 #define CN_API_ADMIN_H
 
+#include "controller/controller.h"
 #include "http/http.h"
 #include "router/router.h"
 #include "types/types.h"
@@ -67,59 +54,127 @@
 
 #define CN_ADMIN_MAX_HEADER_BYTES ((size_t)64 * 1024)
 #define CN_ADMIN_MAX_BODY_BYTES ((size_t)1024 * 1024)
+/* Open connections at most. At the limit a new connection evicts the
+ * oldest idle one without a valid token (then one still sending its head,
+ * then the oldest idle authenticated one), so idle clients cannot lock an
+ * operator out (http/server.h, "Limits"). */
 #define CN_ADMIN_MAX_CONNECTIONS 64u
 #define CN_ADMIN_IDLE_TIMEOUT_MS 60000u /* keep-alive connection idle */
-#define CN_ADMIN_REQUEST_TIMEOUT_MS                                                    \
-    10000u /* a request must arrive within,                                            \
-              and its response be sent */
+/* A request's head, and then its body, must arrive within this; a client
+ * that takes none of its response for as long is cut off. */
+#define CN_ADMIN_REQUEST_TIMEOUT_MS 10000u
 /* Bound of one response body (/v1/samples is the big one). */
 #define CN_ADMIN_MAX_RESPONSE_BYTES ((size_t)512 * 1024 * 1024)
+/* Routes at most. */
+#define CN_ADMIN_MAX_ROUTES 64u
 
 typedef struct cn_admin_s cn_admin_t;
+typedef struct cn_admin_request_s cn_admin_request_t;
 
 /*
- * How the admin API reaches the router. Every function is called on the
- * admin thread, with ctx as given. All are required.
+ * How the admin API reads the router. The functions run on libuv's thread
+ * pool (they may block, as cn_router_snapshot does), never on the admin
+ * loop. All are required.
  */
 typedef struct cn_admin_ops_s {
-    /* A new snapshot (cn_router_snapshot), freed with snapshot_free; NULL
-     * if none can be had (answered 503). */
-    cn_router_snapshot_t *(*snapshot)(void *ctx);
-    void (*snapshot_free)(cn_router_snapshot_t *s);
-    /* The published traffic config and the current measurement step. */
-    void (*get_traffic)(void *ctx, cn_traffic_t *out, uint64_t *step);
-    /*
-     * Publish (and persist) a new, already validated, traffic config and
-     * start a new step. 0, or a negative code with one line in err and
-     * nothing changed: CN_EINVAL is answered 400, anything else 500.
-     */
-    int (*set_traffic)(void *ctx, const cn_traffic_t *t, char *err, size_t errlen);
+    /* A new snapshot holding at least what mask (CN_ROUTER_SNAP_*) asks
+     * for, freed with snapshot_free; NULL if none can be had (503). */
+    cn_router_snapshot_t *(*snapshot)(void *ctx, unsigned mask);
+    void (*snapshot_free)(void *ctx, cn_router_snapshot_t *s);
     /* cn_router_lookup: 0, or CN_ENOTFOUND (404); other codes are 500. */
     int (*lookup)(void *ctx, const char *id, size_t len, cn_router_lookup_t *out);
     void *ctx;
 } cn_admin_ops_t;
 
-/* One response, as cn_admin_handle builds it. */
+/* One response. */
 typedef struct cn_admin_response_s {
     unsigned status;
-    const char *content_type; /* static string */
+    const char *content_type; /* static string; NULL: application/json */
     const char *allow;        /* 405: the Allow header value; else NULL */
     bool www_authenticate;    /* 401: send "WWW-Authenticate: Bearer" */
     char *body;               /* owned, NUL-terminated at body_len */
     size_t body_len;
 } cn_admin_response_t;
 
+void cn_admin_response_dispose(cn_admin_response_t *res);
+
+/* A JSON error response: {"error": "<formatted message>"}. */
+void cn_admin_response_error(cn_admin_response_t *res, unsigned status, const char *fmt,
+                             ...) __attribute__((format(printf, 3, 4)));
+
+/* Methods of a route (a bit set). GET implies HEAD. */
+#define CN_ADMIN_GET 1u
+#define CN_ADMIN_PUT 2u
+#define CN_ADMIN_POST 4u
+#define CN_ADMIN_DELETE 8u
+
+/*
+ * A handler: called on the admin loop for a request whose route, token and
+ * method matched. It must call cn_admin_respond exactly once, now or later
+ * (from any thread). The request's message is valid only until the handler
+ * returns: copy what an answer given later needs.
+ */
+typedef void (*cn_admin_handler_fn)(cn_admin_request_t *req);
+
+typedef struct cn_admin_route_s {
+    unsigned methods; /* CN_ADMIN_GET | ... */
+    /* "/v1/traffic" matches exactly; a pattern whose last segment is a
+     * lone '*' ("/v1/requests/" then '*') matches the prefix and one more
+     * non-empty segment without '/' (cn_admin_request_wildcard). Static. */
+    const char *pattern;
+    bool token; /* needs the bearer token */
+    cn_admin_handler_fn handler;
+    const void *data; /* the handler's own (cn_admin_request_route_data) */
+} cn_admin_route_t;
+
+/*
+ * Add a route (copied; pattern and data are borrowed and must outlive the
+ * server). Before cn_admin_run. The built-in routes are added by
+ * cn_admin_new. 0, or CN_EINVAL (bad pattern, a pattern already routed, no
+ * handler) / CN_ETOOBIG (CN_ADMIN_MAX_ROUTES) with one line in err.
+ */
+int cn_admin_add_route(cn_admin_t *a, const cn_admin_route_t *route, char *err,
+                       size_t errlen);
+
+/*
+ * An unauthenticated static resource (GET/HEAD) at path: body (borrowed,
+ * must outlive the server) of len bytes with content_type (static). For
+ * the dashboard's pages. Errors as cn_admin_add_route.
+ */
+int cn_admin_add_static(cn_admin_t *a, const char *path, const char *content_type,
+                        const char *body, size_t len, char *err, size_t errlen);
+
+/* In a handler (valid until it returns): the parsed request; the segment
+ * matched by a '*' pattern (percent-encoded, as sent); the query string
+ * after '?' (may be empty); who sent it ("127.0.0.1"). */
+const cn_http_message_t *cn_admin_request_message(const cn_admin_request_t *req);
+const char *cn_admin_request_wildcard(const cn_admin_request_t *req, size_t *len);
+const char *cn_admin_request_query(const cn_admin_request_t *req, size_t *len);
+/* Valid until the request is answered. */
+const char *cn_admin_request_peer(const cn_admin_request_t *req);
+const void *cn_admin_request_route_data(const cn_admin_request_t *req);
+cn_admin_t *cn_admin_request_server(const cn_admin_request_t *req);
+
+/*
+ * Answer a request: takes res's body (res is zeroed). Exactly once per
+ * request; any thread. If the client has gone meanwhile, the answer is
+ * dropped. After this the request is freed: do not touch it.
+ */
+void cn_admin_respond(cn_admin_request_t *req, cn_admin_response_t *res);
+
 /*
  * Create the server and bind it now (so "address in use" is reported
  * here): listen_addr is "host:port", "[v6addr]:port" or ":port" (all IPv4
  * interfaces); port 0 picks a free port (see cn_admin_address). token must
- * be non-empty: the API has no unauthenticated mode (the CLI generates a
- * token when none is given). token and ops are copied. Returns 0, or
- * CN_EINVAL (bad argument) / CN_EIO (resolve, bind or listen failed) with
- * one line in err; *out is then NULL.
+ * be non-empty: the API has no unauthenticated mode for its own routes.
+ * token and ops are copied; controller is borrowed (PUTs and the current
+ * traffic and versions go through it) and must outlive the server. Returns
+ * 0, or CN_EINVAL (bad argument) / CN_EIO (resolve, bind or listen failed)
+ * with one line in err; *out is then NULL.
  */
 int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_t *ops,
-                 cn_admin_t **out, char *err, size_t errlen);
+                 cn_controller_t *controller, cn_admin_t **out, char *err,
+                 size_t errlen);
 
 /* The bound address, e.g. "127.0.0.1:41234" or "[::1]:8081". Borrowed,
  * valid until cn_admin_free. */
@@ -135,9 +190,10 @@ void cn_admin_set_timeouts(cn_admin_t *a, uint32_t idle_ms, uint32_t request_ms)
 
 /*
  * Serve on the calling thread until cn_admin_stop: then the listener and
- * every connection are closed (responses in flight are abandoned) and this
- * returns 0. CN_EINVAL if called a second time. A stop that came before
- * run makes run return at once.
+ * every connection are closed (responses in flight are abandoned), the
+ * answers still owed by the controller and the thread pool are awaited and
+ * dropped, and this returns 0. CN_EINVAL if called a second time. A stop
+ * that came before run makes run return at once.
  */
 int cn_admin_run(cn_admin_t *a);
 
@@ -150,16 +206,14 @@ void cn_admin_stop(cn_admin_t *a);
 void cn_admin_free(cn_admin_t *a);
 
 /*
- * Answer one request: the whole routing, authentication and validation
- * logic, with no socket (the server calls it for each message; tests call
- * it directly). peer names the client for the log line ("127.0.0.1").
- * *res is filled; free it with cn_admin_response_dispose. Call on the admin
- * thread, or while the server is not running.
+ * Answer one request without a socket, for tests: routes it as the server
+ * would and, if the handler answers later, runs the server's loop on the
+ * calling thread until it does. peer names the client for the log line.
+ * *res is filled; free it with cn_admin_response_dispose. Only while the
+ * server is not running on another thread.
  */
 void cn_admin_handle(cn_admin_t *a, const cn_http_message_t *req, const char *peer,
                      cn_admin_response_t *res);
-
-void cn_admin_response_dispose(cn_admin_response_t *res);
 
 /*
  * Compare a presented token with the expected one in time that depends only

@@ -1,40 +1,144 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The admin server's state, shared by admin.c (sockets, libuv) and
- * handle.c (routing, pure). Not for other modules: use api/admin.h.
+ * The admin server's state, shared by admin.c (sockets, libuv), routes.c
+ * (the route table and dispatch), change.c (PUTs to the controller) and the
+ * resource files (res_health.c, res_metrics.c, res_traffic.c,
+ * res_versions.c, res_samples.c, res_requests.c; named apart from other
+ * modules' objects, which share one archive). Not for other modules: use
+ * api/admin.h.
  */
 #ifndef CN_API_ADMIN_INTERNAL_H
 #define CN_API_ADMIN_INTERNAL_H
 
 #include "api/admin.h"
+#include "api/jsonw.h"
+#include "http/server.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <uv.h>
 
-typedef struct cn_admin__conn_s cn_admin__conn_t;
+#define CN_ADMIN_JSON_TYPE "application/json"
+#define CN_ADMIN_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+struct cn_admin_request_s {
+    cn_admin_t *admin;
+    cn_http_req_t *conn;          /* NULL once the connection is gone, or
+                                     for cn_admin_handle */
+    const cn_http_message_t *msg; /* during the handler only */
+    const cn_admin_route_t *route;
+    const char *wildcard, *query; /* during the handler only */
+    size_t wildcard_len, query_len;
+    char peer[64];
+    char method[16];
+    char url[200]; /* for the reject log line, cut */
+    size_t url_len;
+    bool head_only, keep_alive;
+    cn_admin_response_t res;       /* the answer, once given */
+    cn_admin_response_t *sync_out; /* cn_admin_handle: where it goes */
+    bool answered;
+    struct cn_admin_request_s *next; /* answers posted from other threads */
+};
 
 struct cn_admin_s {
     /* settings */
     char *token; /* owned */
     size_t token_len;
     cn_admin_ops_t ops;
+    cn_controller_t *controller; /* borrowed */
     FILE *log;
     uint32_t idle_timeout_ms, request_timeout_ms;
     char address[80];
+    cn_admin_route_t routes[CN_ADMIN_MAX_ROUTES];
+    size_t nroutes;
+    void *owned[CN_ADMIN_MAX_ROUTES]; /* route data the server frees */
+    size_t nowned;
 
     /* loop (admin.c) */
     uv_loop_t loop;
-    uv_tcp_t listener;
+    cn_http_server_t *server; /* the connections (http/server.h) */
     uv_async_t stop_async;
-    bool ran;                /* cn_admin_run was called */
-    bool stopping;           /* handles are being closed */
-    cn_admin__conn_t *conns; /* open connections, doubly linked */
-    unsigned nconns;
-    char read_buf[64 * 1024]; /* one loop thread: one buffer for every read */
+    uv_async_t answer_async; /* answers posted from other threads */
+    pthread_t loop_thread;   /* whose thread runs the loop now */
+    bool loop_thread_set;
+    pthread_mutex_t answer_mu; /* guards answers */
+    cn_admin_request_t *answers_head, *answers_tail;
+    unsigned outstanding; /* requests not answered yet; loop thread */
+    bool ran;             /* cn_admin_run was called */
+    bool stopping;        /* handles are being closed */
+    bool answer_closed;
 };
 
 /* Log one rejected request ("admin: 401 PUT /v1/traffic from 1.2.3.4"). */
 void cn_admin__log_reject(cn_admin_t *a, unsigned status, const char *method,
                           const char *url, size_t url_len, const char *peer);
+
+/* A new request for msg (routes.c fills the route part); counted as
+ * outstanding until answered. Loop thread. */
+cn_admin_request_t *cn_admin__request_new(cn_admin_t *a, const cn_http_message_t *msg,
+                                          const char *peer);
+
+/* The request carried a valid token: its connection is privileged (evicted
+ * last at the connection limit). Loop thread. */
+void cn_admin__authenticated(cn_admin_request_t *req);
+
+/* Route and run the handler (routes.c). Loop thread. */
+void cn_admin__dispatch(cn_admin_request_t *req);
+
+/* Deliver an answer on the loop thread: to the connection, or to
+ * cn_admin_handle's caller (admin.c). Frees the request. */
+void cn_admin__deliver(cn_admin_request_t *req);
+
+/* Register the built-in routes (routes.c). */
+void cn_admin__add_builtin_routes(cn_admin_t *a);
+
+/*
+ * Run fn(req, arg) on libuv's thread pool, then after(req, arg) on the
+ * admin loop. For the router ops, which block. 0, or a libuv error (then
+ * neither runs).
+ */
+typedef void (*cn_admin__work_fn)(cn_admin_request_t *req, void *arg);
+int cn_admin__offload(cn_admin_request_t *req, cn_admin__work_fn fn,
+                      cn_admin__work_fn after, void *arg);
+
+/* Take a finished JSON body (with a final newline, for curl users); an
+ * overflowed writer becomes a 500. */
+void cn_admin__respond_json(cn_admin_request_t *req, unsigned status, cn_jsonw_t *w);
+/* Answer an error {"error": "..."}. */
+void cn_admin__respond_error(cn_admin_request_t *req, unsigned status, const char *fmt,
+                             ...) __attribute__((format(printf, 3, 4)));
+
+/* How a resource renders the state after a change (change.c). */
+typedef void (*cn_admin__render_fn)(cn_jsonw_t *w, const cn_generation_t *g,
+                                    uint64_t step);
+
+/* Send change (copied) to the controller; answer req with render's body
+ * when it is applied, 400 when refused, 500 when it failed, 503 when the
+ * controller takes no more (change.c). Loop thread. */
+void cn_admin__submit(cn_admin_request_t *req, const cn_controller_change_t *change,
+                      cn_admin__render_fn render);
+
+/* How a resource reads a PUT body into a change (api/codec.h). */
+typedef int (*cn_admin__parse_fn)(const char *body, size_t len,
+                                  cn_controller_change_t *change, char *err,
+                                  size_t errlen);
+
+/* A resource that is a view of the current generation: GET answers
+ * render's body of the controller's current state; PUT parses the body
+ * with parse (400 naming the field on error) and submits the change as
+ * cn_admin__submit does (change.c). */
+void cn_admin__generation_resource(cn_admin_request_t *req, cn_admin__parse_fn parse,
+                                   cn_admin__render_fn render);
+
+/* "admin <peer>" into buf (change.c). */
+void cn_admin__who(const cn_admin_request_t *req, char *buf, size_t len);
+
+/* The resources' routes (one file each). */
+void cn_admin__health_routes(cn_admin_t *a);
+void cn_admin__metrics_routes(cn_admin_t *a);
+void cn_admin__traffic_routes(cn_admin_t *a);
+void cn_admin__versions_routes(cn_admin_t *a);
+void cn_admin__samples_routes(cn_admin_t *a);
+void cn_admin__requests_routes(cn_admin_t *a);
 
 #endif

@@ -86,6 +86,8 @@ typedef enum cn_http_feed_e {
     CN_HTTP_NEED_MORE = 0, /* every byte consumed, the message is not complete */
     CN_HTTP_COMPLETE = 1,  /* a whole message is ready in reader->msg */
     CN_HTTP_ERROR = 2,     /* malformed or over a limit: see error_status */
+    CN_HTTP_HEAD = 3,      /* a streamed message's head is in reader->msg (no
+                              body yet): feed the rest (cn_http_reader_stream) */
 } cn_http_feed_t;
 
 /* A whole message. Every pointer points into the reader's buffers (or to a
@@ -110,9 +112,11 @@ typedef struct cn_http_message_s {
     size_t nheaders;
     const char *body; /* de-chunked; NUL-terminated at body_len; "" if none */
     size_t body_len;
-    size_t wire_bytes; /* bytes of this message as received, head + body,
-                          including empty lines and (for a response) any
-                          1xx interim responses before it */
+    size_t wire_bytes;      /* bytes of this message as received, head + body,
+                           including empty lines and (for a response) any
+                           1xx interim responses before it */
+    uint64_t body_streamed; /* streamed (cn_http_reader_stream): every body
+                               byte given to the sink; body holds a prefix */
 } cn_http_message_t;
 
 /* Private layout; use the functions below. Callers embed it; it holds no
@@ -154,6 +158,11 @@ typedef struct cn_http_reader_s {
      * interim 100 Continue before sending its body. */
     bool expect_continue;
     unsigned fail_status; /* set by a callback that refused the message */
+    /* streaming (cn_http_reader_stream) */
+    int (*body_fn)(void *ctx, const char *data, size_t len);
+    void *body_ctx;
+    size_t body_keep;
+    bool head_ready; /* the head is in msg; feed returns CN_HTTP_HEAD once */
     /* The framing scanner (reader.c, scan_framing) that runs over the
      * bytes http-parser consumed, for the checks it leaves out. */
     unsigned char scan_state;
@@ -202,6 +211,25 @@ cn_http_feed_t cn_http_reader_eof(cn_http_reader_t *r);
  * its headers say. Call after init, _next or _reset and before feeding the
  * message's first byte (response readers only); _next and _reset clear it. */
 void cn_http_reader_expect_no_body(cn_http_reader_t *r);
+
+/*
+ * Stream the next message's body instead of keeping it (the proxy relays
+ * responses it must not hold whole). Call after init, _next or _reset and
+ * before the message's first byte; _next and _reset end it.
+ *
+ * cn_http_reader_feed then returns CN_HTTP_HEAD once, as soon as the head
+ * of the final response (or the request) is complete: msg has the start
+ * line and headers, body_len 0. Feed the rest as usual. Each piece of the
+ * de-chunked body goes to fn(ctx, data, len) (data borrowed for the call)
+ * as it arrives; a non-zero return stops the reader (CN_HTTP_ERROR, 502 or
+ * 400, "the body's consumer stopped"). msg.body keeps only the first
+ * keep_bytes of the body (for a prediction extractor), msg.body_streamed
+ * counts all of it. max_body_bytes no longer applies: memory does not grow
+ * with the body. COMPLETE is returned at the end as before.
+ */
+void cn_http_reader_stream(cn_http_reader_t *r,
+                           int (*fn)(void *ctx, const char *data, size_t len),
+                           void *ctx, size_t keep_bytes);
 
 /* True once the first byte of the current message (not counting empty
  * lines before it) has been fed: a close before that is a clean one. */

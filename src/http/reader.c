@@ -144,6 +144,8 @@ static cn_http_reader_t *reader_of(http_parser *p)
     return p->data;
 }
 
+static void fill_message(cn_http_reader_t *r, http_parser *p);
+
 static int on_message_begin(http_parser *p)
 {
     reader_of(p)->started = true;
@@ -476,10 +478,24 @@ static int on_headers_complete(http_parser *p)
     if (!is_request(r) && (r->skip_body || p->status_code / 100 == 1 ||
                            p->status_code == 204 || p->status_code == 304)) {
         r->body_skipped = true;
+        if (r->body_fn && p->status_code / 100 != 1) {
+            fill_message(r, p);
+            r->head_ready = true;
+            http_parser_pause(p, 1);
+        }
         return 1;
     }
     r->chunked_body = (p->flags & F_CHUNKED) != 0;
 
+    if (r->body_fn) {
+        /* Streamed: the body limit does not apply, and only a prefix is
+         * kept; the caller takes the head now. */
+        r->body_max_cap = r->body_keep + 1;
+        fill_message(r, p);
+        r->head_ready = true;
+        http_parser_pause(p, 1);
+        return 0;
+    }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length != UINT64_MAX) {
         if (p->content_length > r->limits.max_body_bytes)
             return fail(r, 413, "%s body is over %zu bytes (Content-Length: %llu)",
@@ -502,7 +518,7 @@ static int on_chunk_header(http_parser *p)
 {
     cn_http_reader_t *r = reader_of(p);
     /* Refuse a chunk that cannot fit before reading it. */
-    if (p->content_length > r->limits.max_body_bytes - r->body_len)
+    if (!r->body_fn && p->content_length > r->limits.max_body_bytes - r->body_len)
         return body_too_big(r);
     return 0;
 }
@@ -510,6 +526,22 @@ static int on_chunk_header(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     cn_http_reader_t *r = reader_of(p);
+    if (r->body_fn) {
+        r->msg.body_streamed += len;
+        size_t keep = r->body_keep - r->body_len;
+        if (keep > len)
+            keep = len;
+        if (keep) {
+            r->body = reserve(r->body, &r->body_cap, r->body_len + keep + 1,
+                              MIN_BODY_BYTES, r->body_max_cap, 1);
+            memcpy(r->body + r->body_len, at, keep);
+            r->body_len += keep;
+            r->body[r->body_len] = '\0';
+        }
+        if (r->body_fn(r->body_ctx, at, len) != 0)
+            return fail(r, 400, "the %s body's consumer stopped", kind_name(r));
+        return 0;
+    }
     if (len > r->limits.max_body_bytes - r->body_len)
         return body_too_big(r);
     r->body = reserve(r->body, &r->body_cap, r->body_len + len + 1, MIN_BODY_BYTES,
@@ -545,7 +577,20 @@ static int on_message_complete(http_parser *p)
         skip_interim(r);
         return 0;
     }
+    fill_message(r, p);
+    m->keep_alive = http_should_keep_alive(p) != 0;
+    m->body = r->body_len ? r->body : "";
+    m->body_len = r->body_len;
+    r->complete = true;
+    http_parser_pause(p, 1);
+    return 0;
+}
 
+/* msg from what is parsed: start line and headers (whose strings no longer
+ * move once the head is complete), body so far. */
+static void fill_message(cn_http_reader_t *r, http_parser *p)
+{
+    cn_http_message_t *m = &r->msg;
     for (size_t i = 0; i < r->nhdr; i++) {
         size_t voff = r->hoff[2 * i + 1];
         r->hdrs[i].name = r->head + r->hoff[2 * i];
@@ -566,9 +611,6 @@ static int on_message_complete(http_parser *p)
     m->nheaders = r->nhdr;
     m->body = r->body_len ? r->body : "";
     m->body_len = r->body_len;
-    r->complete = true;
-    http_parser_pause(p, 1);
-    return 0;
 }
 
 static const http_parser_settings settings = {
@@ -620,6 +662,10 @@ static void clear_message(cn_http_reader_t *r)
     r->interim_heads = 0;
     r->scan_state = 0; /* SC_HEAD_START */
     r->scan_count = 0;
+    r->body_fn = NULL;
+    r->body_ctx = NULL;
+    r->body_keep = 0;
+    r->head_ready = false;
 }
 
 void cn_http_reader_init(cn_http_reader_t *r, cn_http_kind_t kind,
@@ -680,6 +726,16 @@ void cn_http_reader_next(cn_http_reader_t *r)
 void cn_http_reader_expect_no_body(cn_http_reader_t *r)
 {
     r->skip_body = true;
+}
+
+void cn_http_reader_stream(cn_http_reader_t *r,
+                           int (*fn)(void *ctx, const char *data, size_t len),
+                           void *ctx, size_t keep_bytes)
+{
+    r->body_fn = fn;
+    r->body_ctx = ctx;
+    r->body_keep = keep_bytes;
+    r->body_max_cap = keep_bytes + 1;
 }
 
 bool cn_http_reader_started(const cn_http_reader_t *r)
@@ -945,6 +1001,15 @@ cn_http_feed_t cn_http_reader_feed(cn_http_reader_t *r, const char *data, size_t
         r->msg.wire_bytes = r->wire_bytes;
         *consumed = n;
         return CN_HTTP_COMPLETE;
+    }
+    if (e == HPE_PAUSED && r->head_ready) {
+        /* Paused in on_headers_complete, before the head's last byte (the
+         * LF, which http-parser reads again on the next feed). */
+        r->head_ready = false;
+        http_parser_pause(&r->parser, 0);
+        r->wire_bytes += n;
+        *consumed = n;
+        return CN_HTTP_HEAD;
     }
     if (e == HPE_OK && n == len) {
         r->wire_bytes += n;

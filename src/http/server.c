@@ -50,6 +50,7 @@ struct cn_http_conn_s {
     int state;
     int timer_kind;
     bool in_idle, reading, eof, privileged, in_dispatch, continue_sent;
+    bool counted; /* conn_cb was told it opened */
     bool writing;
     bool wq_broken; /* an append to wq was refused (a bug): close */
     int api_depth;  /* inside a response function the handler called */
@@ -82,6 +83,8 @@ struct cn_http_server_s {
     size_t nroutes;
     cn_http_reject_fn reject_cb;
     void *reject_data;
+    cn_http_conn_fn conn_cb;
+    void *conn_data;
     cn_http_conn_t *first, *last;   /* every connection */
     cn_http_conn_t *ifirst, *ilast; /* idle */
     unsigned nconns;                /* allocated, including those still closing */
@@ -214,6 +217,9 @@ static void conn_close(cn_http_conn_t *c, bool cancel)
     else
         s->last = c->prev;
     c->prev = c->next = NULL;
+    if (c->counted && s->conn_cb)
+        s->conn_cb(s, c, false, s->conn_data);
+    c->counted = false;
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
     cn_http_cancel_fn fn = c->cancel;
@@ -1050,6 +1056,10 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     format_peer(c);
+    if (s->conn_cb) {
+        c->counted = true;
+        s->conn_cb(s, c, true, s->conn_data);
+    }
     if (s->nlive > s->lim.max_connections) {
         cn_http_conn_t *victim = pick_victim(s);
         if (!victim || victim == c) {
@@ -1087,6 +1097,16 @@ cn_http_server_t *cn_http_server_new(uv_loop_t *loop,
 {
     cn_http_server_t *s = cn_xcalloc(1, sizeof *s);
     s->loop = loop;
+    cn_http_server_set_limits(s, limits);
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    return s;
+}
+
+void cn_http_server_set_limits(cn_http_server_t *s,
+                               const cn_http_server_limits_t *limits)
+{
+    memset(&s->lim, 0, sizeof s->lim);
     if (limits)
         s->lim = *limits;
     cn_http_server_limits_t *l = &s->lim;
@@ -1119,9 +1139,6 @@ cn_http_server_t *cn_http_server_new(uv_loop_t *loop,
     /* room for a small whole response (see cn_http_respond) */
     if (l->max_output_bytes < 2 * KEEP_BUFFER_BYTES)
         l->max_output_bytes = 2 * KEEP_BUFFER_BYTES;
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    return s;
 }
 
 static int start_listening(cn_http_server_t *s, int backlog)
@@ -1170,6 +1187,12 @@ void cn_http_server_set_reject_cb(cn_http_server_t *s, cn_http_reject_fn fn, voi
 {
     s->reject_cb = fn;
     s->reject_data = data;
+}
+
+void cn_http_server_set_conn_cb(cn_http_server_t *s, cn_http_conn_fn fn, void *data)
+{
+    s->conn_cb = fn;
+    s->conn_data = data;
 }
 
 void cn_http_server_shutdown(cn_http_server_t *s)

@@ -168,12 +168,22 @@ int cn_http_server_listen_fd(cn_http_server_t *s, int fd, int backlog);
 /* The bound address as "host:port" (after listen), or "". */
 const char *cn_http_server_address(const cn_http_server_t *s);
 
+/* New limits (0 fields take the defaults): timeouts apply from the next
+ * time a timer is armed, the rest to connections accepted from now. */
+void cn_http_server_set_limits(cn_http_server_t *s,
+                               const cn_http_server_limits_t *limits);
+
 /* Register a route (copied). Routes are tried in the order added; the
  * first whose path matches and whose methods include the request's wins.
  * A path match with no method match is 405 with Allow; no match is 404. */
 void cn_http_server_add_route(cn_http_server_t *s, const cn_http_route_t *route);
 void cn_http_server_set_reject_cb(cn_http_server_t *s, cn_http_reject_fn fn,
                                   void *data);
+/* Called when a connection is accepted (opened true) and when it closes
+ * (false), once each, for connection gauges. */
+typedef void (*cn_http_conn_fn)(cn_http_server_t *s, cn_http_conn_t *c, bool opened,
+                                void *data);
+void cn_http_server_set_conn_cb(cn_http_server_t *s, cn_http_conn_fn fn, void *data);
 
 /* Stop accepting; close idle connections now; busy ones close after their
  * response. The loop ends once they are gone (if nothing else runs). */
@@ -216,7 +226,10 @@ cn_http_conn_t *cn_http_req_conn(cn_http_req_t *req);
 
 /* Body length values for cn_http_response_head_end. */
 #define CN_HTTP_BODY_CHUNKED (-1) /* unknown length: chunked encoding */
-#define CN_HTTP_BODY_NONE (-2)    /* no body and no length header (1xx/204/304) */
+#define CN_HTTP_BODY_NONE                                                              \
+    (-2) /* no body, and no framing header from the layer                              \
+            (1xx/204/304, or a response to HEAD whose                                  \
+            caller repeats an upstream's Content-Length) */
 
 /* Response-head writer. _begin writes the status line (reason from
  * cn_http_reason), _header one header (name and value as given; the

@@ -113,22 +113,21 @@ struct cn_router_worker_s {
     unsigned index;
     pthread_t thread;
     uv_loop_t loop;
-    uv_tcp_t listener;
-    uv_async_t wake; /* stop and cross-thread calls */
-    bool loop_ok;    /* uv_loop_init and the handles succeeded */
-    bool ran;        /* the thread ran (and closed the loop) */
+    struct cn_http_server_s *http; /* the client side (http/server.h) */
+    uv_async_t wake;               /* stop and cross-thread calls */
+    bool loop_ok;                  /* uv_loop_init and the handles succeeded */
+    bool ran;                      /* the thread ran (and closed the loop) */
     uint64_t call_seen;
     uint64_t rng;
     size_t rr[2];
     uint64_t next_id;
     cn_router_shard_t shard;
-    cn_router_wgen_t *cur;    /* the generation new requests use */
-    cn_router_wgen_t *old;    /* older ones with requests in flight */
-    cn_router_pool_t *pools;  /* every pool, live or draining */
-    struct client_s *clients; /* every open client connection */
-    struct upconn_s *conns;   /* every upstream connection */
-    uv_timer_t grace;         /* force-closes what is left at stop */
-    char *readbuf;            /* shared read buffer (reads are synchronous) */
+    cn_router_wgen_t *cur;   /* the generation new requests use */
+    cn_router_wgen_t *old;   /* older ones with requests in flight */
+    cn_router_pool_t *pools; /* every pool, live or draining */
+    struct upconn_s *conns;  /* every upstream connection */
+    uv_timer_t grace;        /* force-closes what is left at stop */
+    char *readbuf;           /* shared read buffer (reads are synchronous) */
     bool stopping;
     /* log rate limit */
     uint64_t log_second;

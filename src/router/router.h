@@ -177,7 +177,9 @@ typedef struct cn_router_lookup_s {
 int cn_router_new(const cn_router_config_t *cfg, cn_router_t **out, char *err,
                   size_t errlen);
 
-/* Start the worker threads and the health checker. 0 or CN_EIO. */
+/* Start the worker threads and the health checker. 0 or CN_EIO with one
+ * line in err. The process must ignore SIGPIPE (canary serve does): a
+ * write to a connection the peer has closed would otherwise kill it. */
 int cn_router_start(cn_router_t *r, char *err, size_t errlen);
 
 /* Close the listeners, finish or abort in-flight requests, join the

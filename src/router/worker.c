@@ -38,6 +38,7 @@
  * freed when both have closed.
  */
 #include "http/http.h"
+#include "http/server.h"
 #include "router/internal.h"
 #include "util/addr.h"
 #include "util/buf.h"
@@ -53,10 +54,17 @@
 
 #define READBUF_BYTES (64 * 1024)
 #define REQUEST_ID_MAX 128
-#define PENDING_MAX_BYTES (256 * 1024) /* pipelined bytes kept per client */
+/* Backpressure on a client that reads slowly: the upstream is read no
+ * more while this much of the response is unsent, and again below the low
+ * mark. One upstream read (READBUF_BYTES) may land past the high mark. */
+#define CLIENT_HIGH_WATER_BYTES ((size_t)256 * 1024)
+#define CLIENT_LOW_WATER_BYTES ((size_t)64 * 1024)
+/* The prefix of a relayed response kept for the prediction extractor: a
+ * longer body is counted as too_big. Model answers are far smaller; this
+ * bounds what a request holds whatever the upstream sends. */
+#define EXTRACT_PREFIX_BYTES ((size_t)64 * 1024)
 
 typedef struct upconn_s upconn_t;
-typedef struct client_s client_t;
 
 /* Both predictions of a shadowed request; freed by the last holder. */
 typedef struct pair_s {
@@ -68,7 +76,11 @@ typedef struct pair_s {
 } pair_t;
 
 typedef struct req_s {
-    client_t *client;
+    cn_router_worker_t *w;
+    cn_http_req_t *hreq;  /* the client's request (http/server.h); NULL once
+                             the client is gone */
+    bool streaming;       /* the response head went to the client: no retry,
+                             and a failure now cuts the response */
     cn_router_wgen_t *wg; /* the generation it was decided with (a hold) */
     char id[REQUEST_ID_MAX + 1];
     size_t id_len;
@@ -100,27 +112,6 @@ typedef struct shadow_s {
     bool fresh_retry_done;
 } shadow_t;
 
-struct client_s {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    cn_router_worker_t *w;
-    client_t *prev, *next;
-    cn_http_reader_t reader;
-    char *pending; /* bytes read but not parsed yet (pipelining) */
-    size_t pending_len, pending_cap;
-    req_t *req;
-    uv_write_t wr;
-    char *wbuf;
-    bool writing, close_after, closing, reading, eof;
-    bool continue_sent;    /* 100 Continue written for the current request */
-    bool continue_pending; /* client_continue is scheduled (zero timer) */
-    uv_write_t wr100;
-    int handles;
-    uint64_t first_byte_ns;
-    unsigned served;
-    char peer[64];
-};
-
 typedef enum upstate_e { U_CONNECTING, U_WAITING, U_IDLE, U_CLOSING } upstate_t;
 
 struct upconn_s {
@@ -136,13 +127,16 @@ struct upconn_s {
     cn_http_reader_t reader;
     upstate_t state;
     bool reused, got_bytes, writing, close_after_write, reading;
+    bool paused; /* not read while the client catches up */
     int handles;
     req_t *req;
     shadow_t *shadow;
 };
 
-static void client_close(client_t *c);
-static void client_continue(client_t *c);
+static void finish(req_t *q);
+static void req_free(req_t *q);
+static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void conn_timeout(uv_timer_t *t);
 static void conn_close(upconn_t *u);
 static void shadow_free(cn_router_worker_t *w, shadow_t *sh);
 static upconn_t *conn_start(cn_router_worker_t *w, cn_router_pool_t *pool, req_t *q,
@@ -195,7 +189,7 @@ static void wlog(cn_router_worker_t *w, const char *fmt, ...)
  * maximum holds the largest message the readers let through (a head within
  * 80 KiB, a body within the larger of max_body_bytes and the extraction
  * limit) and the headers the router adds, twice over: reaching it is a bug,
- * and a cut message is never sent (see client_write_response).
+ * and a cut message is never sent (see response_head).
  */
 typedef cn_buf_t obuf_t;
 #define OB_INIT(w)                                                                     \
@@ -449,14 +443,11 @@ static void record_shadow(cn_router_worker_t *w, shadow_t *sh, unsigned status,
     cn_router_shard_record(&w->shard, sh->seg, &o);
 }
 
-static void client_write_response(client_t *c, obuf_t *b);
-
 /* Answer the client with an error of the router's own (502/504). */
 static void respond_upstream_error(req_t *q, unsigned status, int failure,
                                    const char *what)
 {
-    client_t *c = q->client;
-    cn_router_worker_t *w = c->w;
+    cn_router_worker_t *w = q->w;
     const char *version = q->wg->g->spec.sets[q->role].version;
     obuf_t body = OB_INIT(w);
     ob_fmt(&body, "{\"error\":\"%s\",\"status\":%u,\"request_id\":\"", what, status);
@@ -467,16 +458,9 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
         ob_add(&body, &q->id[i], 1);
     }
     ob_fmt(&body, "\",\"version\":\"%s\"}\n", version);
-    obuf_t b = OB_INIT(w);
-    ob_fmt(&b,
-           "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-           "X-Request-Id: %.*s\r\nX-Model-Version: %s\r\n",
-           status, cn_http_reason(status), body.len, (int)q->id_len, q->id, version);
-    if (c->close_after)
-        ob_str(&b, "Connection: close\r\n");
-    ob_str(&b, "\r\n");
-    ob_add(&b, body.data, body.len);
-    cn_buf_dispose(&body);
+    obuf_t extra = OB_INIT(w);
+    ob_header(&extra, "X-Request-Id", 12, q->id, q->id_len);
+    ob_header(&extra, "X-Model-Version", 15, version, strlen(version));
     /* No response code: the upstream gave none. The failure kind is the
      * record; counting the 502 as well would count one error twice. */
     q->obs.role = q->role;
@@ -486,7 +470,14 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
     q->obs.has_latency = true;
     q->obs.prediction = -1;
     wlog(w, "%u for %s %.*s: %s", status, version, (int)q->id_len, q->id, what);
-    client_write_response(c, &b);
+    if (q->hreq) {
+        cn_http_req_on_cancel(q->hreq, NULL, NULL);
+        cn_http_respond(q->hreq, status, "application/json", extra.data, body.data,
+                        body.len);
+    }
+    cn_buf_dispose(&extra);
+    cn_buf_dispose(&body);
+    finish(q);
 }
 
 static const char *failure_text(int kind)
@@ -509,7 +500,7 @@ static const char *failure_text(int kind)
  * canary, then answer the user from stable (once per request). */
 static void retry_on_stable(req_t *q, int kind)
 {
-    cn_router_worker_t *w = q->client->w;
+    cn_router_worker_t *w = q->w;
     cn_router_obs_t o = {0};
     o.role = CN_ROLE_CANARY;
     o.key = (unsigned)q->wg->key[CN_ROLE_CANARY];
@@ -565,6 +556,24 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
     if (!q)
         return; /* the client left meanwhile */
     q->conn = NULL;
+    if (q->streaming) {
+        /* Part of the response is out: the client gets a cut response
+         * (its connection closed), never a wrong one. */
+        q->obs.role = q->role;
+        q->obs.key = (unsigned)q->wg->key[q->role];
+        q->obs.status = 0;
+        q->obs.failure = kind;
+        q->obs.has_latency = true;
+        q->obs.prediction = -1;
+        wlog(w, "response cut for %.*s: %s", (int)q->id_len, q->id, failure_text(kind));
+        if (q->hreq) {
+            cn_http_req_on_cancel(q->hreq, NULL, NULL);
+            cn_http_response_abort(q->hreq);
+            q->hreq = NULL;
+        }
+        finish(q);
+        return;
+    }
     if (q->role == CN_ROLE_CANARY && cfg->retry_on_stable && !q->retried &&
         before_bytes) {
         retry_on_stable(q, kind);
@@ -574,7 +583,86 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
                            failure_text(kind));
 }
 
-/* Build the client's response from the upstream's and send it. */
+/* The upstream's head is in: write the client's head (headers rewritten,
+ * framing from the upstream's) and stream the body as it comes. */
+static void response_head(upconn_t *u)
+{
+    req_t *q = u->req;
+    if (!q || !q->hreq)
+        return; /* the client left: relay_body drops the body */
+    const cn_http_message_t *m = &u->reader.msg;
+    cn_http_req_t *h = q->hreq;
+    const char *version = q->wg->g->spec.sets[q->role].version;
+    cn_http_response_begin(h, m->status_code);
+    const cn_http_header_t *length = NULL;
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const cn_http_header_t *hh = &m->headers[i];
+        if (name_is(hh, "Content-Length"))
+            length = hh;
+        if (name_is(hh, "X-Request-Id") || name_is(hh, "X-Model-Version") ||
+            cn_http_is_hop_header(hh->name, hh->name_len) ||
+            cn_http_connection_lists(m, hh->name, hh->name_len))
+            continue;
+        cn_http_response_header(h, hh->name, hh->name_len, hh->value, hh->value_len);
+    }
+    cn_http_response_header(h, "X-Request-Id", 12, q->id, q->id_len);
+    cn_http_response_header(h, "X-Model-Version", 15, version, strlen(version));
+    int64_t body_len = CN_HTTP_BODY_CHUNKED; /* chunked or read to EOF */
+    if (q->head || m->status_code == 204 || m->status_code == 304) {
+        body_len = CN_HTTP_BODY_NONE;
+        if (q->head && length) /* a HEAD answer keeps the length of the GET */
+            cn_http_response_header(h, "Content-Length", 14, length->value,
+                                    length->value_len);
+    } else if (length && !m->chunked) {
+        body_len = (int64_t)strtoull(length->value, NULL, 10);
+    }
+    cn_http_response_head_end(h, body_len);
+    q->streaming = true;
+}
+
+/* A piece of the upstream's body: to the client (or dropped if it left). */
+static int relay_body(void *ctx, const char *data, size_t len)
+{
+    upconn_t *u = ctx;
+    req_t *q = u->req;
+    if (!q || !q->hreq)
+        return 0;
+    int rc = cn_http_response_write(q->hreq, data, len);
+    if (rc != 0) {
+        /* The client's connection failed (or, a bug, a pause was not
+         * honoured): it is closed; the exchange is abandoned below. */
+        q->hreq = NULL;
+    }
+    return 0;
+}
+
+/* The client's unsent bytes crossed a water mark: stop or restart reading
+ * the upstream, so a client that does not read holds at most the layer's
+ * bounded buffers here, and the upstream waits in its own socket. */
+static void on_flow(cn_http_req_t *h, bool paused, void *data)
+{
+    (void)h;
+    req_t *q = data;
+    upconn_t *u = q->conn;
+    if (!u || u->state != U_WAITING)
+        return;
+    if (paused && !u->paused) {
+        u->paused = true;
+        if (u->reading)
+            uv_read_stop((uv_stream_t *)&u->tcp);
+        u->reading = false;
+        /* the client's send timeout governs now, not the upstream's */
+        uv_timer_stop(&u->timer);
+    } else if (!paused && u->paused) {
+        u->paused = false;
+        if (uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_read) == 0)
+            u->reading = true;
+        uv_timer_start(&u->timer, conn_timeout, q->w->router->cfg->upstream_timeout_ms,
+                       0);
+    }
+}
+
+/* The upstream's response is complete: measure it, end the client's. */
 static void response_complete(upconn_t *u, bool clean)
 {
     cn_router_worker_t *w = u->w;
@@ -595,9 +683,6 @@ static void response_complete(upconn_t *u, bool clean)
         return;
     }
     q->conn = NULL;
-    client_t *c = q->client;
-    const char *version = q->wg->g->spec.sets[q->role].version;
-
     q->obs.role = q->role;
     q->obs.key = (unsigned)q->wg->key[q->role];
     q->obs.status = m->status_code;
@@ -606,50 +691,21 @@ static void response_complete(upconn_t *u, bool clean)
     q->obs.response_bytes = m->wire_bytes;
     q->obs.prediction = -1;
     if (m->status_code >= 200 && m->status_code < 300 && !q->head) {
-        q->obs.prediction = extract(w, m, &q->obs.prediction_value);
+        /* The body went by; a prefix of it was kept for this. */
+        if (m->body_streamed > EXTRACT_PREFIX_BYTES)
+            q->obs.prediction = CN_ROUTER_PRED_TOO_BIG;
+        else
+            q->obs.prediction = extract(w, m, &q->obs.prediction_value);
         if (q->obs.prediction == CN_ROUTER_PRED_OK)
             pair_set(w, q->pair, q->role, q->obs.prediction_value);
     }
-
-    obuf_t b = OB_INIT(w);
-    ob_reserve(&b, 256 + m->body_len);
-    ob_add(&b, "HTTP/1.1 ", 9);
-    ob_u64(&b, m->status_code);
-    ob_add(&b, " ", 1);
-    ob_str(&b, cn_http_reason(m->status_code));
-    ob_add(&b, "\r\n", 2);
-    for (size_t i = 0; i < m->nheaders; i++) {
-        const cn_http_header_t *h = &m->headers[i];
-        if (name_is(h, "X-Request-Id") || name_is(h, "X-Model-Version"))
-            continue;
-        if (cn_http_is_hop_header(h->name, h->name_len) &&
-            !(q->head && name_is(h, "Content-Length")))
-            continue;
-        if (cn_http_connection_lists(m, h->name, h->name_len))
-            continue;
-        ob_header(&b, h->name, h->name_len, h->value, h->value_len);
-    }
-    ob_header(&b, "X-Request-Id", 12, q->id, q->id_len);
-    ob_header(&b, "X-Model-Version", 15, version, strlen(version));
-    bool no_body = q->head || m->status_code == 204 || m->status_code == 304;
-    if (!no_body) {
-        ob_add(&b, "Content-Length: ", 16);
-        ob_u64(&b, m->body_len);
-        ob_add(&b, "\r\n", 2);
-    }
-    if (c->close_after)
-        ob_str(&b, "Connection: close\r\n");
-    ob_add(&b, "\r\n", 2);
-    if (!no_body)
-        ob_add(&b, m->body, m->body_len);
     conn_release(u, keep);
-    if (b.overflow) {
-        cn_buf_dispose(&b);
-        respond_upstream_error(q, 502, CN_ROUTER_FAIL_BAD_RESPONSE,
-                               "upstream response too large to forward");
-        return;
+    if (q->hreq) {
+        cn_http_req_on_cancel(q->hreq, NULL, NULL);
+        cn_http_req_on_flow(q->hreq, NULL, NULL);
+        cn_http_response_end(q->hreq);
     }
-    client_write_response(c, &b);
+    finish(q);
 }
 
 /* -------------------------------------------------- upstream I/O callbacks */
@@ -691,17 +747,40 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     u->got_bytes = true;
-    size_t used = 0;
-    cn_http_feed_t r = cn_http_reader_feed(&u->reader, buf->base, (size_t)n, &used);
-    if (r == CN_HTTP_ERROR) {
-        wlog(u->w, "bad response from %s: %s", u->up->address, u->reader.error_text);
-        attempt_failed(u, CN_ROUTER_FAIL_BAD_RESPONSE, false);
-        return;
-    }
-    if (r == CN_HTTP_COMPLETE) {
-        uv_timer_stop(&u->timer);
-        /* Bytes after the response: the server is confused; don't reuse. */
-        response_complete(u, used == (size_t)n);
+    const char *p = buf->base;
+    size_t left = (size_t)n;
+    while (left > 0) {
+        size_t used = 0;
+        cn_http_feed_t r = cn_http_reader_feed(&u->reader, p, left, &used);
+        p += used;
+        left -= used;
+        if (r == CN_HTTP_ERROR) {
+            wlog(u->w, "bad response from %s: %s", u->up->address,
+                 u->reader.error_text);
+            attempt_failed(u, CN_ROUTER_FAIL_BAD_RESPONSE, false);
+            return;
+        }
+        if (u->req && u->req->streaming && !u->req->hreq) {
+            /* The client's connection failed under a write: nobody to
+             * relay to, and the upstream is mid-body: drop both. */
+            req_t *q = u->req;
+            u->req = NULL;
+            q->conn = NULL;
+            conn_close(u);
+            finish(q);
+            return;
+        }
+        if (r == CN_HTTP_HEAD) {
+            response_head(u);
+            continue;
+        }
+        if (r == CN_HTTP_COMPLETE) {
+            uv_timer_stop(&u->timer);
+            /* Bytes after the response: the server is confused; don't reuse. */
+            response_complete(u, left == 0);
+            return;
+        }
+        break;
     }
 }
 
@@ -723,7 +802,14 @@ static void conn_send(upconn_t *u, const char *buf, size_t len, bool head)
     cn_http_reader_next(&u->reader);
     if (head)
         cn_http_reader_expect_no_body(&u->reader);
-    /* uv_try_write first, for the reason given at client_write_response */
+    /* A client's response is relayed as it comes (bounded memory, whatever
+     * its size); a kept prefix feeds the prediction extractor, and one
+     * byte more tells a body too big to extract. A shadow's is kept whole
+     * (within max_body_bytes): nobody waits for it. */
+    if (u->req)
+        cn_http_reader_stream(&u->reader, relay_body, u, EXTRACT_PREFIX_BYTES + 1);
+    u->paused = false;
+    /* uv_try_write first, for the reason given in http/server.c */
     uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
     int n = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
     if (n < 0 && n != UV_EAGAIN) {
@@ -836,7 +922,7 @@ static cn_router_pool_t *pick(cn_router_worker_t *w, cn_router_wgen_t *v,
 
 static void attempt_pool(req_t *q, cn_role_t role, cn_router_pool_t *force)
 {
-    cn_router_worker_t *w = q->client->w;
+    cn_router_worker_t *w = q->w;
     const cn_router_config_t *cfg = w->router->cfg;
     q->role = role;
     cn_router_pool_t *pool =
@@ -902,95 +988,74 @@ static void req_free(req_t *q)
         q->conn = NULL;
     }
     pair_release(q->pair);
-    wgen_put(q->client->w, q->wg);
+    wgen_put(q->w, q->wg);
     free(q->up_buf);
     free(q);
 }
 
-static void client_handle_closed(uv_handle_t *h)
+/* The request is over (answered, cut, or its client gone): record it. */
+static void finish(req_t *q)
 {
-    client_t *c = h->data;
-    if (--c->handles > 0)
-        return;
-    cn_http_reader_dispose(&c->reader);
-    free(c->pending);
-    free(c->wbuf);
-    free(c);
+    cn_router_worker_t *w = q->w;
+    uint64_t from = q->retried ? q->attempt_ns : q->start_ns;
+    q->obs.latency_us = (now_ns() - from) / 1000;
+    q->obs.request_bytes = q->request_bytes;
+    q->obs.step = q->step;
+    step_now(w);
+    cn_router_shard_record(&w->shard, q->seg, &q->obs);
+    cn_router_shard_remember(&w->shard, q->id, q->id_len, q->obs.role, q->seg,
+                             q->decision.shadow_copy, unix_now());
+    req_free(q);
 }
 
-static void client_close(client_t *c)
+/* The client's connection closed before its response ended. */
+static void on_client_gone(cn_http_req_t *h, void *data)
 {
-    if (c->closing)
-        return;
-    c->closing = true;
-    cn_router_worker_t *w = c->w;
-    req_free(c->req);
-    c->req = NULL;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    atomic_fetch_sub_explicit(&w->router->connections_open, 1, memory_order_relaxed);
-    uv_close((uv_handle_t *)&c->tcp, client_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, client_handle_closed);
-}
-
-static void client_timeout(uv_timer_t *t)
-{
-    client_t *c = t->data;
-    if (c->req || c->writing || c->continue_pending)
-        return; /* the upstream's own timeout governs in-flight requests */
-    if (!cn_http_reader_started(&c->reader)) {
-        client_close(c); /* idle: close quietly */
-        return;
+    (void)h;
+    req_t *q = data;
+    q->hreq = NULL;
+    if (q->conn && q->streaming) {
+        /* mid-body: the upstream connection cannot be reused */
+        upconn_t *u = q->conn;
+        u->req = NULL;
+        q->conn = NULL;
+        conn_close(u);
     }
-    cn_router_worker_t *w = c->w;
-    atomic_fetch_add_explicit(&w->router->rejects[CN_ROUTER_REJECT_TIMEOUT], 1,
-                              memory_order_relaxed);
-    wlog(w, "408 from %s: request not complete within %" PRIu32 " ms", c->peer,
-         w->router->cfg->header_timeout_ms);
-    obuf_t b = OB_INIT(w);
-    const char *body = "{\"error\":\"request not received in time\",\"status\":408}\n";
-    ob_fmt(&b,
-           "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-           strlen(body), body);
-    c->close_after = true;
-    client_write_response(c, &b);
+    req_free(q); /* not measured: no response was given */
 }
 
-static void client_reject(client_t *c, unsigned status, const char *text)
+/* The HTTP layer answered an error itself, or made room: count and log. */
+static void on_reject(cn_http_server_t *s, cn_http_conn_t *c, unsigned status,
+                      const char *text, void *data)
 {
-    cn_router_worker_t *w = c->w;
+    (void)s;
+    cn_router_worker_t *w = data;
     int kind = status == 413   ? CN_ROUTER_REJECT_BODY_TOO_BIG
                : status == 431 ? CN_ROUTER_REJECT_HEADER_TOO_BIG
+               : status == 408 ? CN_ROUTER_REJECT_TIMEOUT
+               : status == 0   ? CN_ROUTER_REJECT_MAX_CONNECTIONS
                                : CN_ROUTER_REJECT_BAD_REQUEST;
-    atomic_fetch_add_explicit(&w->router->rejects[kind], 1, memory_order_relaxed);
-    wlog(w, "%u from %s: %s", status, c->peer, text);
-    obuf_t body = OB_INIT(w);
-    ob_fmt(&body, "{\"error\":\"");
-    for (const char *p = text; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            ob_add(&body, "\\", 1);
-        if ((unsigned char)*p >= 0x20)
-            ob_add(&body, p, 1);
+    if (status != 0 || strstr(text, "max_connections") || strstr(text, "evicted"))
+        atomic_fetch_add_explicit(&w->router->rejects[kind], 1, memory_order_relaxed);
+    if (status)
+        wlog(w, "%u from %s: %s", status, cn_http_conn_peer(c), text);
+    else
+        wlog(w, "%s: %s", cn_http_conn_peer(c), text);
+}
+
+static void on_conn(cn_http_server_t *s, cn_http_conn_t *c, bool opened, void *data)
+{
+    (void)s, (void)c;
+    cn_router_worker_t *w = data;
+    if (opened) {
+        atomic_fetch_add_explicit(&w->router->connections_open, 1,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->router->connections_total, 1,
+                                  memory_order_relaxed);
+    } else {
+        atomic_fetch_sub_explicit(&w->router->connections_open, 1,
+                                  memory_order_relaxed);
     }
-    ob_fmt(&body, "\",\"status\":%u}\n", status);
-    obuf_t b = OB_INIT(w);
-    ob_fmt(&b,
-           "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-           "Connection: close\r\n\r\n",
-           status, cn_http_reason(status), body.len);
-    ob_add(&b, body.data, body.len);
-    cn_buf_dispose(&body);
-    c->close_after = true;
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    }
-    client_write_response(c, &b);
 }
 
 static bool id_ok(const char *s, size_t n)
@@ -1003,24 +1068,24 @@ static bool id_ok(const char *s, size_t n)
     return true;
 }
 
-/* A whole request has arrived: decide, build the upstream request, go. */
-static void dispatch(client_t *c)
+/* A whole request has arrived (the layer's one route): decide, build the
+ * upstream request, go. */
+static void on_request(cn_http_req_t *hreq, void *data)
 {
-    cn_router_worker_t *w = c->w;
+    cn_router_worker_t *w = data;
     cn_router_t *r = w->router;
     const cn_router_config_t *cfg = r->cfg;
-    const cn_http_message_t *m = &c->reader.msg;
+    const cn_http_message_t *m = cn_http_req_message(hreq);
 
     req_t *q = cn_xcalloc(1, sizeof *q);
-    q->client = c;
-    q->start_ns = c->first_byte_ns;
+    q->w = w;
+    q->hreq = hreq;
+    q->start_ns = cn_http_req_start_ns(hreq);
     q->attempt_ns = q->start_ns;
     q->request_bytes = m->wire_bytes;
     q->head = m->method == HTTP_HEAD;
-    c->req = q;
-    if (!m->keep_alive || w->stopping)
-        c->close_after = true;
-
+    cn_http_req_on_cancel(hreq, on_client_gone, q);
+    cn_http_req_on_flow(hreq, on_flow, q);
     const cn_http_header_t *h = cn_http_find_header(m, "X-Request-Id");
     if (h && id_ok(h->value, h->value_len)) {
         memcpy(q->id, h->value, h->value_len);
@@ -1105,281 +1170,12 @@ static void dispatch(client_t *c)
     attempt_pool(q, q->decision.target, NULL);
 }
 
-/* Parse what we have; dispatch a complete request. */
-static void client_parse(client_t *c, const char *data, size_t n)
-{
-    cn_router_worker_t *w = c->w;
-    while (n > 0 && !c->req && !c->writing && !c->closing) {
-        if (!cn_http_reader_started(&c->reader)) {
-            c->first_byte_ns = now_ns();
-            uv_timer_start(&c->timer, client_timeout, w->router->cfg->header_timeout_ms,
-                           0);
-        }
-        size_t used = 0;
-        cn_http_feed_t r = cn_http_reader_feed(&c->reader, data, n, &used);
-        data += used;
-        n -= used;
-        if (r == CN_HTTP_ERROR) {
-            client_reject(c, c->reader.error_status, c->reader.error_text);
-            return;
-        }
-        if (r == CN_HTTP_NEED_MORE && c->reader.expect_continue && !c->continue_sent) {
-            /* The head asked for it and passed the limits: invite the
-             * body (RFC 9110 10.1.1) rather than let the client wait. */
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            uv_buf_t ub = uv_buf_init((char *)cont, sizeof cont - 1);
-            c->continue_sent = true;
-            if (uv_write(&c->wr100, (uv_stream_t *)&c->tcp, &ub, 1, NULL) < 0) {
-                client_close(c);
-                return;
-            }
-        }
-        if (r == CN_HTTP_COMPLETE) {
-            uv_timer_stop(&c->timer);
-            /* Keep reading (no epoll_ctl per request): bytes that arrive
-             * meanwhile are pipelined requests, kept in `pending`, and an
-             * EOF or reset is noticed at once. Keep the rest for later. */
-            if (n > 0) {
-                if (c->pending_cap < n) {
-                    c->pending = cn_xrealloc(c->pending, n);
-                    c->pending_cap = n;
-                }
-                memmove(c->pending, data, n);
-            }
-            c->pending_len = n;
-            dispatch(c);
-            return;
-        }
-    }
-}
-
-static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    client_t *c = s->data;
-    bool busy = c->req || c->writing || c->continue_pending;
-    if (n < 0) {
-        if (busy && n == UV_EOF) {
-            /* A half-close after a whole request: answer it, then close. */
-            c->close_after = true;
-            c->eof = true;
-            uv_read_stop(s);
-            c->reading = false;
-            return;
-        }
-        /* Idle, a request cut short, or a reset: the peer is gone. */
-        client_close(c);
-        return;
-    }
-    if (n == 0)
-        return;
-    if (busy) {
-        /* Pipelined bytes while a request is in flight: keep them; stop
-         * reading once a whole body's worth is waiting. */
-        size_t need = c->pending_len + (size_t)n;
-        if (c->pending_cap < need) {
-            c->pending_cap = need;
-            c->pending = cn_xrealloc(c->pending, need);
-        }
-        memcpy(c->pending + c->pending_len, buf->base, (size_t)n);
-        c->pending_len = need;
-        if (c->pending_len > PENDING_MAX_BYTES) {
-            uv_read_stop(s);
-            c->reading = false;
-        }
-        return;
-    }
-    client_parse(c, buf->base, (size_t)n);
-}
-
-static void client_continue_cb(uv_timer_t *t)
-{
-    client_continue(t->data);
-}
-
-/*
- * The response is out: measure the request, then close or take the next
- * one. sync: the write finished inside the code that produced the
- * response, so the next pipelined request is taken from the loop (a zero
- * timer), not from this stack, which could otherwise grow with every
- * pipelined request answered synchronously.
- */
-static void client_response_sent(client_t *c, int status, bool sync)
-{
-    cn_router_worker_t *w = c->w;
-    req_t *q = c->req;
-    if (q) {
-        uint64_t end = now_ns();
-        uint64_t from = q->retried ? q->attempt_ns : q->start_ns;
-        q->obs.latency_us = (end - from) / 1000;
-        q->obs.request_bytes = q->request_bytes;
-        q->obs.step = q->step;
-        step_now(w);
-        cn_router_shard_record(&w->shard, q->seg, &q->obs);
-        cn_router_shard_remember(&w->shard, q->id, q->id_len, q->obs.key, q->seg,
-                                 q->decision.shadow_copy, unix_now());
-        req_free(q);
-        c->req = NULL;
-        c->served++;
-    }
-    if (status < 0 || c->close_after || c->closing) {
-        client_close(c);
-        return;
-    }
-    if (sync) {
-        c->continue_pending = true;
-        uv_timer_start(&c->timer, client_continue_cb, 0, 0);
-        return;
-    }
-    client_continue(c);
-}
-
-static void client_written(uv_write_t *wr, int status)
-{
-    client_t *c = wr->data;
-    c->writing = false;
-    free(c->wbuf);
-    c->wbuf = NULL;
-    client_response_sent(c, status, false);
-}
-
-/*
- * Send a response (takes b->data; a cut one is not sent: the connection is
- * closed). uv_try_write first: a response that fits
- * the socket buffer (nearly all) is written at once, with no write request
- * and so no epoll_ctl to arm and disarm POLLOUT (libuv re-arms the watcher
- * after every queued write). The rest, if any, goes through uv_write.
- */
-static void client_write_response(client_t *c, obuf_t *b)
-{
-    if (c->closing) {
-        cn_buf_dispose(b);
-        return;
-    }
-    if (b->overflow) {
-        wlog(c->w, "internal error: response to %s over %zu bytes; closing", c->peer,
-             b->max);
-        cn_buf_dispose(b);
-        client_close(c);
-        return;
-    }
-    uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
-    if (n >= 0 && (size_t)n == b->len) {
-        cn_buf_dispose(b);
-        client_response_sent(c, 0, true);
-        return;
-    }
-    if (n < 0 && n != UV_EAGAIN) {
-        cn_buf_dispose(b);
-        client_response_sent(c, n, true);
-        return;
-    }
-    size_t done = n > 0 ? (size_t)n : 0;
-    c->wbuf = b->data;
-    c->writing = true;
-    ub = uv_buf_init(b->data + done, (unsigned)(b->len - done));
-    if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &ub, 1, client_written) < 0) {
-        c->writing = false;
-        client_close(c);
-    }
-}
-
-/* After a response: the next pipelined request, or wait for more. */
-static void client_continue(client_t *c)
-{
-    cn_router_worker_t *w = c->w;
-    c->continue_pending = false;
-    cn_http_reader_next(&c->reader);
-    c->continue_sent = false;
-    if (w->stopping) {
-        client_close(c);
-        return;
-    }
-    if (c->pending_len > 0) {
-        /* Parse from a private copy: client_parse may refill pending. */
-        size_t n = c->pending_len;
-        char *copy = cn_xmalloc(n);
-        memcpy(copy, c->pending, n);
-        c->pending_len = 0;
-        client_parse(c, copy, n);
-        free(copy);
-        if (c->req || c->writing || c->closing)
-            return;
-    }
-    uv_timer_start(&c->timer, client_timeout, w->router->cfg->idle_timeout_ms, 0);
-    if (!c->reading && !c->eof) {
-        int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
-        if (rc < 0) {
-            wlog(w, "reading from %s: %s", c->peer, uv_strerror(rc));
-            client_close(c);
-            return;
-        }
-        c->reading = true;
-    }
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-    cn_router_worker_t *w = server->data;
-    cn_router_t *r = w->router;
-    if (status < 0) {
-        wlog(w, "accept: %s", uv_strerror(status));
-        return;
-    }
-    client_t *c = cn_xcalloc(1, sizeof *c);
-    c->w = w;
-    uv_tcp_init(&w->loop, &c->tcp);
-    uv_timer_init(&w->loop, &c->timer);
-    c->tcp.data = c;
-    c->timer.data = c;
-    c->wr.data = c;
-    c->handles = 2;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-        c->closing = true;
-        uv_close((uv_handle_t *)&c->tcp, client_handle_closed);
-        uv_close((uv_handle_t *)&c->timer, client_handle_closed);
-        return;
-    }
-    uint64_t open =
-        atomic_fetch_add_explicit(&r->connections_open, 1, memory_order_relaxed) + 1;
-    atomic_fetch_add_explicit(&r->connections_total, 1, memory_order_relaxed);
-    c->next = w->clients;
-    if (w->clients)
-        w->clients->prev = c;
-    w->clients = c;
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        cn_addr_format((struct sockaddr *)&ss, true, c->peer, sizeof c->peer);
-    if (open > r->cfg->max_connections || w->stopping) {
-        atomic_fetch_add_explicit(&r->rejects[CN_ROUTER_REJECT_MAX_CONNECTIONS], 1,
-                                  memory_order_relaxed);
-        wlog(w, "closing %s: %" PRIu64 " connections open, max_connections is %u",
-             c->peer, open - 1, r->cfg->max_connections);
-        client_close(c);
-        return;
-    }
-    cn_http_limits_t lim = {r->cfg->max_header_bytes, r->cfg->max_body_bytes};
-    cn_http_reader_init(&c->reader, CN_HTTP_REQUEST, &lim);
-    uv_tcp_nodelay(&c->tcp, 1);
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read);
-    if (rc < 0) {
-        wlog(w, "reading from %s: %s", c->peer, uv_strerror(rc));
-        client_close(c);
-        return;
-    }
-    c->reading = true;
-    /* The first request must arrive within header_timeout. */
-    uv_timer_start(&c->timer, client_timeout, r->cfg->header_timeout_ms, 0);
-}
-
 /* ------------------------------------------------------------- lifecycle */
 
 static void grace_expired(uv_timer_t *t)
 {
     cn_router_worker_t *w = t->data;
-    while (w->clients)
-        client_close(w->clients);
+    cn_http_server_close_all(w->http);
     while (w->conns)
         conn_close(w->conns);
 }
@@ -1495,18 +1291,9 @@ static void begin_stop(cn_router_worker_t *w)
     if (w->stopping)
         return;
     w->stopping = true;
-    uv_close((uv_handle_t *)&w->listener, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
     /* idle clients and pooled connections go now; busy ones finish */
-    client_t *c = w->clients;
-    while (c) {
-        client_t *next = c->next;
-        if (!c->req && !c->writing)
-            client_close(c);
-        else
-            c->close_after = true;
-        c = next;
-    }
+    cn_http_server_shutdown(w->http);
     for (cn_router_pool_t *p = w->pools; p; p = p->next)
         while (p->idle)
             conn_close(p->idle);
@@ -1537,13 +1324,10 @@ cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index, char *
         return NULL;
     }
     w->loop.data = w;
-    uv_tcp_init(&w->loop, &w->listener);
-    w->listener.data = w;
     rc = uv_async_init(&w->loop, &w->wake, on_wake);
     if (rc < 0) {
         snprintf(err, errlen, "worker %u: cannot make a wake-up handle: %s", index,
                  uv_strerror(rc));
-        uv_close((uv_handle_t *)&w->listener, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
         free(w);
@@ -1554,6 +1338,24 @@ cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index, char *
     w->grace.data = w;
     w->loop_ok = true;
     w->readbuf = cn_xmalloc(READBUF_BYTES);
+    /* The client side: the HTTP layer. max_connections is for all workers
+     * together; each worker's share (SO_REUSEPORT spreads them evenly). */
+    cn_http_server_limits_t lim = {0};
+    lim.request.max_header_bytes = cfg->max_header_bytes;
+    lim.request.max_body_bytes = cfg->max_body_bytes;
+    lim.max_connections = (cfg->max_connections + r->nworkers - 1) / r->nworkers;
+    lim.header_timeout_ms = cfg->header_timeout_ms;
+    lim.body_timeout_ms = cfg->header_timeout_ms; /* the whole request, as before */
+    lim.idle_timeout_ms = cfg->idle_timeout_ms;
+    lim.send_timeout_ms = CN_HTTP_DEFAULT_SEND_TIMEOUT_MS;
+    lim.high_water_bytes = CLIENT_HIGH_WATER_BYTES;
+    lim.low_water_bytes = CLIENT_LOW_WATER_BYTES;
+    lim.max_output_bytes = CLIENT_HIGH_WATER_BYTES + 2 * READBUF_BYTES;
+    w->http = cn_http_server_new(&w->loop, &lim);
+    cn_http_server_set_reject_cb(w->http, on_reject, w);
+    cn_http_server_set_conn_cb(w->http, on_conn, w);
+    cn_http_route_t all = {CN_HTTP_ANY_METHOD, "", CN_HTTP_ROUTE_PREFIX, on_request, w};
+    cn_http_server_add_route(w->http, &all);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     w->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
@@ -1581,7 +1383,7 @@ void cn_router__worker_free(cn_router_worker_t *w)
     if (w->loop_ok && !w->ran) {
         /* never ran: close the handles made in worker_new (a worker that
          * ran closed its own loop, and must not be closed twice) */
-        uv_close((uv_handle_t *)&w->listener, NULL);
+        cn_http_server_free(w->http);
         uv_close((uv_handle_t *)&w->wake, NULL);
         uv_close((uv_handle_t *)&w->grace, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -1606,9 +1408,7 @@ void *cn_router__worker_main(void *arg)
 {
     cn_router_worker_t *w = arg;
     cn_router_t *r = w->router;
-    int rc = uv_tcp_open(&w->listener, r->listen_fds[w->index]);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
+    int rc = cn_http_server_listen_fd(w->http, r->listen_fds[w->index], 1024);
     if (rc < 0)
         fprintf(stderr, "router[%u]: listen: %s\n", w->index, uv_strerror(rc));
     r->listen_fds[w->index] = -1; /* owned by the loop now */
@@ -1619,6 +1419,8 @@ void *cn_router__worker_main(void *arg)
     /* close whatever is left (the unref'd grace timer) and drain */
     if (!uv_is_closing((uv_handle_t *)&w->grace))
         uv_close((uv_handle_t *)&w->grace, NULL);
+    cn_http_server_free(w->http); /* freed once its handles close, below */
+    w->http = NULL;
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     return NULL;

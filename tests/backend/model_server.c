@@ -88,6 +88,7 @@ typedef struct options_s {
     bool stall;
     bool unhealthy;
     uint64_t seed;
+    uint64_t pad_bytes; /* --pad-bytes: a "pad" member this long (big bodies) */
 } options_t;
 
 typedef struct buf_s {
@@ -532,8 +533,16 @@ static void model_body(const conn_t *c, unsigned status, buf_t *body,
     }
     buf_printf(body,
                ",\"outputs\":[{\"name\":\"score\",\"datatype\":\"FP64\","
-               "\"shape\":[1],\"data\":[%s]}]}",
+               "\"shape\":[1],\"data\":[%s]}]",
                opt.prediction);
+    if (opt.pad_bytes) {
+        buf_puts(body, ",\"pad\":\"");
+        buf_reserve(body, opt.pad_bytes + 2);
+        memset(body->data + body->len, 'x', opt.pad_bytes);
+        body->len += opt.pad_bytes;
+        buf_puts(body, "\"");
+    }
+    buf_puts(body, "}");
 }
 
 static void reset_request(conn_t *c)
@@ -915,6 +924,8 @@ static void usage(FILE *out)
           "  --unhealthy           GET /healthz answers 503 (until POST "
           "/admin/health\n"
           "                        {\"healthy\":true})\n"
+          "  --pad-bytes N         add a \"pad\" member of N bytes to every "
+          "model answer\n"
           "  --seed N              seed of --fail-rate's generator (default: "
           "time)\n"
           "Own paths: GET /healthz, GET /stats, POST /admin/reset-stats,\n"
@@ -957,6 +968,7 @@ static void parse_options(int argc, char **argv)
         {"stall", no_argument, NULL, 'S'},
         {"unhealthy", no_argument, NULL, 'U'},
         {"seed", required_argument, NULL, 'e'},
+        {"pad-bytes", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1015,6 +1027,9 @@ static void parse_options(int argc, char **argv)
         case 'e':
             opt.seed = parse_uint("--seed", optarg, UINT64_MAX);
             seeded = true;
+            break;
+        case 'P':
+            opt.pad_bytes = parse_uint("--pad-bytes", optarg, (uint64_t)1 << 30);
             break;
         case 'h':
             usage(stdout);

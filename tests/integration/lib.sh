@@ -121,13 +121,18 @@ wait_line() {
 
 addr_of() { wait_line "$1" "$2" | awk '{print $NF}'; }
 
-# start_model NAME PREDICTION [model-server args]: sets NAME_PID, NAME_ADDR;
-# the model server answers with "model_name": NAME
+# start_model NAME [PREDICTION [model-server args]]: sets NAME_PID,
+# NAME_ADDR; the model server answers with "model_name": NAME (and its
+# default prediction when PREDICTION is not given)
 start_model() {
     sm_n=$1
-    sm_p=$2
-    shift 2
-    start_bg "$sm_n" "$MODEL_SERVER" --listen 127.0.0.1:0 --name "$sm_n" --prediction "$sm_p" "$@"
+    shift
+    if [ $# -gt 0 ]; then
+        sm_p=$1
+        shift
+        set -- --prediction "$sm_p" "$@"
+    fi
+    start_bg "$sm_n" "$MODEL_SERVER" --listen 127.0.0.1:0 --name "$sm_n" "$@"
     eval "${sm_n}_PID=$LAST_PID"
     eval "${sm_n}_ADDR=$(addr_of "$sm_n" '^listening on')"
 }

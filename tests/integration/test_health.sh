@@ -53,9 +53,11 @@ logged() {
 
 start_model stable 0.25
 start_model canary 0.75
+# A long probe timeout: a 503 is seen at once, and a probe slowed by a
+# loaded machine does not take a healthy canary down.
 start_canary hp --workers 2 --stable "$stable_ADDR" --canary "$canary_ADDR" \
     --stable-version v1 --canary-version v2 --canary-weight 50 --mode random \
-    --health-interval 100ms --health-timeout 100ms --passive-failures 1000
+    --health-interval 500ms --health-timeout 500ms --passive-failures 1000
 
 echo "health: a healthy canary gets its share"
 send 300

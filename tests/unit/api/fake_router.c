@@ -18,46 +18,59 @@ void fake_router_init(fake_router_t *f)
     f->traffic.mode = CN_TRAFFIC_MODE_RANDOM;
     f->traffic.force_enabled = false;
     f->step = 7;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
 }
 
-static cn_router_snapshot_t *ops_snapshot(void *ctx)
+static cn_router_snapshot_t *ops_snapshot(void *ctx, unsigned mask)
 {
     fake_router_t *f = ctx;
-    if (f->no_snapshot)
+    pthread_mutex_lock(&f->mu);
+    f->last_mask = mask;
+    f->waiting++;
+    pthread_cond_broadcast(&f->cv);
+    while (f->gate_closed)
+        pthread_cond_wait(&f->cv, &f->mu);
+    f->waiting--;
+    if (f->no_snapshot) {
+        pthread_mutex_unlock(&f->mu);
         return NULL;
+    }
     f->snapshots_live++;
+    pthread_mutex_unlock(&f->mu);
     return fake_router_snapshot(f);
 }
 
-/* The ops table hands snapshot_free no context, so the count of live
- * snapshots of the last fake that handed one out is kept here. */
-static fake_router_t *last_fake;
-
-static void ops_snapshot_free(cn_router_snapshot_t *s)
+static void ops_snapshot_free(void *ctx, cn_router_snapshot_t *s)
 {
-    if (last_fake)
-        last_fake->snapshots_live--;
+    fake_router_t *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    f->snapshots_live--;
+    pthread_mutex_unlock(&f->mu);
     fake_router_snapshot_free(s);
 }
 
-static void ops_get_traffic(void *ctx, cn_traffic_t *out, uint64_t *step)
+void fake_router_close_gate(fake_router_t *f)
 {
-    fake_router_t *f = ctx;
-    *out = f->traffic;
-    *step = f->step;
+    pthread_mutex_lock(&f->mu);
+    f->gate_closed = true;
+    pthread_mutex_unlock(&f->mu);
 }
 
-static int ops_set_traffic(void *ctx, const cn_traffic_t *t, char *err, size_t errlen)
+void fake_router_wait_at_gate(fake_router_t *f, unsigned n)
 {
-    fake_router_t *f = ctx;
-    f->set_calls++;
-    if (f->set_rc) {
-        snprintf(err, errlen, "state file: disk full");
-        return f->set_rc;
-    }
-    f->traffic = *t;
-    f->step++;
-    return 0;
+    pthread_mutex_lock(&f->mu);
+    while (f->waiting < n)
+        pthread_cond_wait(&f->cv, &f->mu);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_router_open_gate(fake_router_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->gate_closed = false;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
 }
 
 static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t *out)
@@ -81,9 +94,7 @@ static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t 
 
 cn_admin_ops_t fake_router_ops(fake_router_t *f)
 {
-    last_fake = f;
-    cn_admin_ops_t ops = {ops_snapshot,    ops_snapshot_free, ops_get_traffic,
-                          ops_set_traffic, ops_lookup,        f};
+    cn_admin_ops_t ops = {ops_snapshot, ops_snapshot_free, ops_lookup, f};
     return ops;
 }
 

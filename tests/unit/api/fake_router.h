@@ -11,21 +11,33 @@
 #include "api/admin.h"
 #include "router/router.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 typedef struct fake_router_s {
-    cn_traffic_t traffic;
+    cn_traffic_t traffic; /* what the snapshot says */
     uint64_t step;
-    unsigned set_calls;      /* successful or not */
-    int set_rc;              /* what set_traffic returns (0: publish) */
     bool no_snapshot;        /* snapshot returns NULL */
     bool empty_snapshot;     /* snapshot has no cells, pairs or upstreams */
     unsigned snapshots_live; /* taken and not yet freed */
+    unsigned last_mask;      /* the mask of the last snapshot asked for */
+    /* A gate: while closed, a snapshot waits in the ops function (on the
+     * thread pool) until fake_router_open_gate, as a snapshot of full
+     * reservoirs would take its time. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool gate_closed;
+    unsigned waiting; /* snapshots waiting at the gate */
 } fake_router_t;
 
 /* Weight 2.5%, random, shadow 100%, force off, step 7. */
 void fake_router_init(fake_router_t *f);
+
+/* Close the gate; wait until n snapshots wait at it; open it. */
+void fake_router_close_gate(fake_router_t *f);
+void fake_router_wait_at_gate(fake_router_t *f, unsigned n);
+void fake_router_open_gate(fake_router_t *f);
 
 /* The ops table over f. */
 cn_admin_ops_t fake_router_ops(fake_router_t *f);

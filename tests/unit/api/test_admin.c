@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The admin API, one route at a time, through cn_admin_handle (no
- * sockets), against the fake router: authentication and its constant-time
- * comparison, every route's answer, PUT /v1/traffic validation, the log
- * line for rejected requests. test_admin_server.c does the same over real
- * sockets.
+ * sockets): the snapshots and lookups from the fake router (known
+ * numbers), the traffic and versions through a real controller over a real
+ * router (tests/unit/controller/plane.h). Authentication and its
+ * constant-time comparison, the route table, every route's answer, PUT
+ * validation, the log line for rejected requests. test_admin_server.c does
+ * the same over real sockets.
  */
+#include "../controller/plane.h"
 #include "api/admin.h"
 #include "fake_router.h"
 #include "promtool.h"
@@ -21,6 +24,7 @@
 #define AUTH "Bearer " TOKEN
 
 static fake_router_t fake;
+static test_plane_t plane;
 static cn_admin_t *admin;
 static FILE *admin_log;
 static cn_admin_response_t res;
@@ -28,10 +32,12 @@ static cn_admin_response_t res;
 static void setup(void)
 {
     fake_router_init(&fake);
+    test_plane_start(&plane, NULL, false);
     cn_admin_ops_t ops = fake_router_ops(&fake);
     char err[256];
-    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &admin, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, plane.controller, &admin, err,
+                              sizeof err),
+                 0, "%s", err);
     admin_log = tmpfile();
     cn_admin_set_log(admin, admin_log);
     memset(&res, 0, sizeof res);
@@ -42,7 +48,21 @@ static void teardown(void)
     cn_admin_response_dispose(&res);
     cn_admin_free(admin);
     fclose(admin_log);
+    test_plane_stop(&plane);
     cr_assert_eq(fake.snapshots_live, 0, "every snapshot was freed");
+}
+
+/* What the router runs now, and its step (1 at start). */
+static cn_traffic_t live(void)
+{
+    cn_traffic_t t;
+    cn_router_get_traffic(plane.router, &t);
+    return t;
+}
+
+static uint64_t live_step(void)
+{
+    return cn_router_step(plane.router);
 }
 
 /* Everything the admin log got so far. */
@@ -130,9 +150,8 @@ Test(admin_auth, refuses_a_request_without_a_token_and_changes_nothing, .init = 
         call_json(HTTP_PUT, "/v1/traffic", NULL, "{\"canary_weight\": 50}", 401);
     cr_assert_str_eq(error_of(j), "missing or wrong bearer token");
     cr_assert(res.www_authenticate);
-    cr_assert_eq(fake.set_calls, 0);
-    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
-    cr_assert_eq(fake.step, 7);
+    cr_assert_eq(live().canary_weight_bp, 250);
+    cr_assert_eq(live_step(), 1);
     json_decref(j);
 }
 
@@ -155,8 +174,8 @@ Test(admin_auth, refuses_wrong_tokens_and_schemes, .init = setup, .fini = teardo
         j = call_json(HTTP_GET, "/v1/samples", wrong[i], NULL, 401);
         json_decref(j);
     }
-    cr_assert_eq(fake.set_calls, 0);
-    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
+    cr_assert_eq(live().canary_weight_bp, 250);
+    cr_assert_eq(live_step(), 1);
 }
 
 Test(admin_auth, accepts_the_scheme_in_any_case_and_extra_spaces, .init = setup,
@@ -196,14 +215,19 @@ Test(admin_auth, requires_a_token_to_start)
 {
     fake_router_t f;
     fake_router_init(&f);
+    test_plane_start(&plane, NULL, false);
     cn_admin_ops_t ops = fake_router_ops(&f);
     cn_admin_t *a = (cn_admin_t *)&f;
     char err[256];
-    cr_assert_eq(cn_admin_new("127.0.0.1:0", "", &ops, &a, err, sizeof err), CN_EINVAL);
+    cr_assert_eq(
+        cn_admin_new("127.0.0.1:0", "", &ops, plane.controller, &a, err, sizeof err),
+        CN_EINVAL);
     cr_assert_null(a);
     cr_assert(strstr(err, "token"), "%s", err);
-    cr_assert_eq(cn_admin_new("127.0.0.1:0", NULL, &ops, &a, err, sizeof err),
-                 CN_EINVAL);
+    cr_assert_eq(
+        cn_admin_new("127.0.0.1:0", NULL, &ops, plane.controller, &a, err, sizeof err),
+        CN_EINVAL);
+    test_plane_stop(&plane);
 }
 
 /* ------------------------------------------------------------ server setup */
@@ -212,29 +236,34 @@ Test(admin_new, binds_port_zero_and_reports_the_port)
 {
     fake_router_t f;
     fake_router_init(&f);
+    test_plane_start(&plane, NULL, false);
     cn_admin_ops_t ops = fake_router_ops(&f);
     cn_admin_t *a;
     char err[256];
-    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &a, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(
+        cn_admin_new("127.0.0.1:0", TOKEN, &ops, plane.controller, &a, err, sizeof err),
+        0, "%s", err);
     const char *addr = cn_admin_address(a);
     cr_assert_eq(strncmp(addr, "127.0.0.1:", 10), 0, "%s", addr);
     cr_assert_gt(atoi(addr + 10), 0, "%s", addr);
 
     /* The same port again is taken. */
     cn_admin_t *b;
-    cr_assert_eq(cn_admin_new(addr, TOKEN, &ops, &b, err, sizeof err), CN_EIO);
+    cr_assert_eq(cn_admin_new(addr, TOKEN, &ops, plane.controller, &b, err, sizeof err),
+                 CN_EIO);
     cr_assert_null(b);
     cr_assert(strstr(err, addr), "%s", err);
     cr_assert(strstr(err, "address already in use"), "%s", err);
     cn_admin_free(a);
     cn_admin_free(NULL);
+    test_plane_stop(&plane);
 }
 
 Test(admin_new, rejects_malformed_addresses_naming_them)
 {
     fake_router_t f;
     fake_router_init(&f);
+    test_plane_start(&plane, NULL, false);
     cn_admin_ops_t ops = fake_router_ops(&f);
     cn_admin_t *a;
     char err[256];
@@ -246,27 +275,36 @@ Test(admin_new, rejects_malformed_addresses_naming_them)
                          "::1:80",
                          ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        cr_assert_eq(cn_admin_new(bad[i], TOKEN, &ops, &a, err, sizeof err), CN_EINVAL,
-                     "%s", bad[i]);
+        cr_assert_eq(
+            cn_admin_new(bad[i], TOKEN, &ops, plane.controller, &a, err, sizeof err),
+            CN_EINVAL, "%s", bad[i]);
         cr_assert(strstr(err, "expected host:port"), "%s", err);
     }
-    cr_assert_eq(cn_admin_new("[::1]:0", TOKEN, &ops, &a, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(
+        cn_admin_new("[::1]:0", TOKEN, &ops, plane.controller, &a, err, sizeof err), 0,
+        "%s", err);
     cr_assert_eq(strncmp(cn_admin_address(a), "[::1]:", 6), 0, "%s",
                  cn_admin_address(a));
     cn_admin_free(a);
+    test_plane_stop(&plane);
 }
 
 Test(admin_new, requires_every_operation)
 {
     fake_router_t f;
     fake_router_init(&f);
+    test_plane_start(&plane, NULL, false);
     cn_admin_ops_t ops = fake_router_ops(&f);
     ops.lookup = NULL;
     cn_admin_t *a;
     char err[256];
-    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &a, err, sizeof err),
-                 CN_EINVAL);
+    cr_assert_eq(
+        cn_admin_new("127.0.0.1:0", TOKEN, &ops, plane.controller, &a, err, sizeof err),
+        CN_EINVAL);
+    ops = fake_router_ops(&f);
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, NULL, &a, err, sizeof err),
+                 CN_EINVAL, "a controller is required");
+    test_plane_stop(&plane);
 }
 
 /* ------------------------------------------------------------ routes */
@@ -329,7 +367,7 @@ Test(admin, answers_get_traffic, .init = setup, .fini = teardown)
     json_t *j = call_json(HTTP_GET, "/v1/traffic", AUTH, NULL, 200);
     cr_assert_str_eq(res.body, "{\"canary_weight\":2.5,\"mode\":\"random\","
                                "\"shadow_percent\":100,\"force_enabled\":false,"
-                               "\"step\":7}\n");
+                               "\"step\":1}\n");
     json_decref(j);
 }
 
@@ -338,7 +376,10 @@ Test(admin, writes_weights_as_exact_percentages, .init = setup, .fini = teardown
     unsigned bps[] = {0, 1, 10, 99, 250, 1234, 9999, 10000};
     const char *want[] = {"0", "0.01", "0.1", "0.99", "2.5", "12.34", "99.99", "100"};
     for (size_t i = 0; i < 8; i++) {
-        fake.traffic.canary_weight_bp = (uint16_t)bps[i];
+        char body[64];
+        snprintf(body, sizeof body, "{\"canary_weight\": %s}", want[i]);
+        json_decref(call_json(HTTP_PUT, "/v1/traffic", AUTH, body, 200));
+        cr_assert_eq(live().canary_weight_bp, bps[i]);
         call(HTTP_GET, "/v1/traffic", AUTH, NULL);
         char expect[64];
         snprintf(expect, sizeof expect, "{\"canary_weight\":%s,", want[i]);
@@ -351,14 +392,13 @@ Test(admin, writes_weights_as_exact_percentages, .init = setup, .fini = teardown
 Test(admin_traffic, changes_only_the_keys_given, .init = setup, .fini = teardown)
 {
     json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH, "{\"canary_weight\": 5}", 200);
-    cr_assert_eq(fake.set_calls, 1);
-    cr_assert_eq(fake.traffic.canary_weight_bp, 500);
-    cr_assert_eq(fake.traffic.shadow_bp, 10000);
-    cr_assert_eq(fake.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
+    cr_assert_eq(live().canary_weight_bp, 500);
+    cr_assert_eq(live().shadow_bp, 10000);
+    cr_assert_eq(live().mode, CN_TRAFFIC_MODE_RANDOM);
     cr_assert_str_eq(res.body,
                      "{\"canary_weight\":5,\"mode\":\"random\","
                      "\"shadow_percent\":100,\"force_enabled\":false,"
-                     "\"step\":8}\n",
+                     "\"step\":2}\n",
                      "the new traffic and the new step");
     json_decref(j);
 
@@ -366,11 +406,11 @@ Test(admin_traffic, changes_only_the_keys_given, .init = setup, .fini = teardown
                   "{\"mode\": \"shadow\", \"shadow_percent\": 12.25, "
                   "\"force_enabled\": true}",
                   200);
-    cr_assert_eq(fake.traffic.canary_weight_bp, 500);
-    cr_assert_eq(fake.traffic.shadow_bp, 1225);
-    cr_assert_eq(fake.traffic.mode, CN_TRAFFIC_MODE_SHADOW);
-    cr_assert(fake.traffic.force_enabled);
-    cr_assert_eq(json_integer_value(json_object_get(j, "step")), 9);
+    cr_assert_eq(live().canary_weight_bp, 500);
+    cr_assert_eq(live().shadow_bp, 1225);
+    cr_assert_eq(live().mode, CN_TRAFFIC_MODE_SHADOW);
+    cr_assert(live().force_enabled);
+    cr_assert_eq(json_integer_value(json_object_get(j, "step")), 3);
     json_decref(j);
 }
 
@@ -381,11 +421,12 @@ Test(admin_traffic, accepts_percentages_with_up_to_two_decimals, .init = setup,
                             "100", "100.0", "99.99", "0.1",  "0.0"};
     unsigned want[] = {0, 1, 255, 250, 1000, 10000, 10000, 9999, 10, 0};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        fake.traffic.canary_weight_bp = 4321;
+        json_decref(call_json(HTTP_PUT, "/v1/traffic", AUTH,
+                              "{\"canary_weight\": 43.21}", 200));
         char body[64];
         snprintf(body, sizeof body, "{\"canary_weight\": %s}", bodies[i]);
         json_decref(call_json(HTTP_PUT, "/v1/traffic", AUTH, body, 200));
-        cr_assert_eq(fake.traffic.canary_weight_bp, want[i], "%s", body);
+        cr_assert_eq(live().canary_weight_bp, want[i], "%s", body);
     }
 }
 
@@ -395,8 +436,8 @@ Test(admin_traffic, does_not_publish_an_unchanged_config, .init = setup,
     json_decref(call_json(HTTP_PUT, "/v1/traffic", AUTH,
                           "{\"canary_weight\": 2.5, \"mode\": \"random\"}", 200));
     json_decref(call_json(HTTP_PUT, "/v1/traffic", AUTH, "{}", 200));
-    cr_assert_eq(fake.set_calls, 0);
-    cr_assert_eq(fake.step, 7, "no new measurement step");
+    cr_assert_eq(live_step(), 1, "no new measurement step");
+    cr_assert_str_empty(test_plane_log(&plane), "nothing published");
 }
 
 Test(admin_traffic, rejects_bad_values_naming_the_key_and_the_value, .init = setup,
@@ -430,9 +471,9 @@ Test(admin_traffic, rejects_bad_values_naming_the_key_and_the_value, .init = set
         cr_assert(strstr(e, cases[i].value), "%s: %s", cases[i].body, e);
         json_decref(j);
     }
-    cr_assert_eq(fake.set_calls, 0, "nothing was published");
-    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
-    cr_assert_eq(fake.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
+    cr_assert_eq(live_step(), 1, "nothing was published");
+    cr_assert_eq(live().canary_weight_bp, 250);
+    cr_assert_eq(live().mode, CN_TRAFFIC_MODE_RANDOM);
 }
 
 Test(admin_traffic, changes_nothing_when_one_of_several_keys_is_bad, .init = setup,
@@ -444,9 +485,9 @@ Test(admin_traffic, changes_nothing_when_one_of_several_keys_is_bad, .init = set
                           400);
     cr_assert(strstr(error_of(j), "force_enabled"));
     json_decref(j);
-    cr_assert_eq(fake.set_calls, 0);
-    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
-    cr_assert_eq(fake.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
+    cr_assert_eq(live_step(), 1);
+    cr_assert_eq(live().canary_weight_bp, 250);
+    cr_assert_eq(live().mode, CN_TRAFFIC_MODE_RANDOM);
 }
 
 Test(admin_traffic, rejects_bodies_that_are_not_one_json_object, .init = setup,
@@ -464,19 +505,48 @@ Test(admin_traffic, rejects_bodies_that_are_not_one_json_object, .init = setup,
         cr_assert(strstr(error_of(j), "body"), "%s: %s", bodies[i], error_of(j));
         json_decref(j);
     }
-    cr_assert_eq(fake.set_calls, 0);
+    cr_assert_eq(live_step(), 1);
 }
 
-Test(admin_traffic, passes_on_a_failure_to_publish, .init = setup, .fini = teardown)
+Test(admin_traffic, answers_400_naming_the_field_when_the_controller_refuses,
+     .init = setup, .fini = teardown)
 {
-    fake.set_rc = CN_EIO;
-    json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH, "{\"canary_weight\": 5}", 500);
-    cr_assert(strstr(error_of(j), "disk full"), "%s", error_of(j));
+    /* No sticky key is configured. */
+    json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH, "{\"mode\": \"sticky\"}", 400);
+    cr_assert(strstr(error_of(j), "mode: 'sticky' needs a sticky key"), "%s",
+              error_of(j));
     json_decref(j);
-    fake.set_rc = CN_EINVAL;
-    json_decref(
-        call_json(HTTP_PUT, "/v1/traffic", AUTH, "{\"canary_weight\": 5}", 400));
-    cr_assert_eq(fake.traffic.canary_weight_bp, 250);
+    cr_assert_eq(live().mode, CN_TRAFFIC_MODE_RANDOM);
+    cr_assert_eq(live_step(), 1);
+    cr_assert(strstr(log_text(), "admin: 400 PUT /v1/traffic from 127.0.0.1"), "%s",
+              log_text());
+}
+
+/* The live bug of issue 13 through the API: with no canary addresses,
+ * shadow mode was accepted and stored, and the next start refused the
+ * state file. */
+Test(admin_traffic, refuses_shadow_mode_without_a_canary)
+{
+    static const char *const flags[] = {"canary", "", "canary-weight", "0", NULL};
+    fake_router_init(&fake);
+    test_plane_start(&plane, flags, true);
+    cn_admin_ops_t ops = fake_router_ops(&fake);
+    char err[256];
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, plane.controller, &admin, err,
+                              sizeof err),
+                 0, "%s", err);
+    admin_log = tmpfile();
+    cn_admin_set_log(admin, admin_log);
+    json_t *j = call_json(HTTP_PUT, "/v1/traffic", AUTH, "{\"mode\": \"shadow\"}", 400);
+    cr_assert(strstr(error_of(j), "no canary addresses"), "%s", error_of(j));
+    json_decref(j);
+    cr_assert_eq(live().mode, CN_TRAFFIC_MODE_RANDOM);
+    cn_traffic_t stored;
+    bool found = true;
+    cr_assert_eq(cn_store_load_traffic(plane.store, &stored, &found, err, sizeof err),
+                 0);
+    cr_assert_not(found, "nothing was stored");
+    teardown();
 }
 
 /* ------------------------------------------------------------ samples */
@@ -626,4 +696,63 @@ Test(admin_lookup, answers_404_for_an_unknown_id, .init = setup, .fini = teardow
     json_t *j = call_json(HTTP_GET, "/v1/requests/nope", AUTH, NULL, 404);
     cr_assert(strstr(error_of(j), "'nope'"), "%s", error_of(j));
     json_decref(j);
+}
+
+/* ------------------------------------------------------------ versions */
+
+Test(admin_versions, answers_get_with_both_sets, .init = setup, .fini = teardown)
+{
+    call(HTTP_GET, "/v1/versions", AUTH, NULL);
+    cr_assert_eq(res.status, 200, "%s", res.body);
+    cr_assert_str_eq(res.body,
+                     "{\"stable\":{\"version\":\"v1\",\"addresses\":[\"127.0.0.1:1\"]},"
+                     "\"canary\":{\"version\":\"v2\",\"addresses\":[\"127.0.0.1:2\"]},"
+                     "\"generation\":1,\"step\":1}\n");
+    json_decref(call_json(HTTP_GET, "/v1/versions", NULL, NULL, 401));
+    json_decref(call_json(HTTP_DELETE, "/v1/versions", AUTH, NULL, 405));
+}
+
+Test(admin_versions, refuses_bad_sets_naming_the_field_and_changes_nothing,
+     .init = setup, .fini = teardown)
+{
+    static const struct {
+        const char *body, *field;
+    } cases[] = {
+        {"{\"canary\": {\"version\": \"v3\", \"addresses\": [\"127.0.0.1:9\", "
+         "\"127.0.0.1:9\"]}}",
+         "canary.addresses[1]: duplicate address '127.0.0.1:9'"},
+        {"{\"canary\": {\"version\": \"v3\", \"addresses\": [\"127.0.0.1:70000\"]}}",
+         "canary.addresses[0]"},
+        {"{\"stable\": {\"version\": \"v1\", \"addresses\": [\"127.0.0.1\"]}}",
+         "stable.addresses[0]"},
+        {"{\"canary\": {\"version\": \"v1\", \"addresses\": [\"127.0.0.1:9\"]}}",
+         "canary.version: must differ from stable.version"},
+        {"{\"stable\": {\"version\": \"v2\", \"addresses\": [\"127.0.0.1:9\"]}}",
+         "canary.version: must differ from stable.version"},
+        {"{\"canary\": {\"version\": \"v3\", \"addresses\": []}}",
+         "canary_weight: must stay 0"},
+        {"{\"stable\": {\"version\": \"v1\", \"addresses\": []}}", "stable.addresses"},
+        {"{\"canary\": {\"addresses\": [\"127.0.0.1:9\"]}}", "canary.version: missing"},
+        {"{\"canary\": {\"version\": \"v3\"}}", "canary.addresses: missing"},
+        {"{\"canary\": {\"version\": \"v3\", \"addresses\": \"127.0.0.1:9\"}}",
+         "canary.addresses: must be an array"},
+        {"{\"canary\": {\"version\": \"v3\", \"addresses\": [9]}}",
+         "canary.addresses[0]"},
+        {"{\"canary\": {\"version\": 3, \"addresses\": []}}", "canary.version"},
+        {"{\"canary\": {\"version\": \"v3\", \"addresses\": [], \"weight\": 1}}",
+         "canary: unknown key \"weight\""},
+        {"{\"canary\": [\"127.0.0.1:9\"]}", "canary: expected an object"},
+        {"{\"shadow\": {}}", "unknown key \"shadow\""},
+        {"{}", "body: expected \"stable\", \"canary\" or both"},
+        {"[]", "body: expected a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *j = call_json(HTTP_PUT, "/v1/versions", AUTH, cases[i].body, 400);
+        cr_assert(strstr(error_of(j), cases[i].field), "%s: %s", cases[i].body,
+                  error_of(j));
+        json_decref(j);
+    }
+    cr_assert_eq(live_step(), 1, "nothing was published");
+    call(HTTP_GET, "/v1/versions", AUTH, NULL);
+    cr_assert(strstr(res.body, "\"generation\":1"), "%s", res.body);
 }

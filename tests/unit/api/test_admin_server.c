@@ -5,6 +5,7 @@
  * the wire, keep-alive, pipelining, limits, timeouts, and stopping from
  * another thread.
  */
+#include "../controller/plane.h"
 #include "api/admin.h"
 #include "fake_router.h"
 #include "util/error.h"
@@ -15,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #define TOKEN "s3cret-token"
 
 static fake_router_t fake;
+static test_plane_t plane;
 static cn_admin_t *server;
 static pthread_t server_thread;
 static FILE *server_log;
@@ -38,11 +41,14 @@ static void *serve(void *arg)
 
 static void start(uint32_t idle_ms, uint32_t request_ms)
 {
+    static const char *const flags[] = {"sticky-header", "X-User", NULL};
     fake_router_init(&fake);
+    test_plane_start(&plane, flags, true);
     cn_admin_ops_t ops = fake_router_ops(&fake);
     char err[256];
-    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &server, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, plane.controller, &server,
+                              err, sizeof err),
+                 0, "%s", err);
     server_log = tmpfile();
     cn_admin_set_log(server, server_log);
     cn_admin_set_timeouts(server, idle_ms, request_ms);
@@ -61,6 +67,7 @@ static void stop(void)
     pthread_join(server_thread, NULL);
     cn_admin_free(server);
     fclose(server_log);
+    test_plane_stop(&plane);
 }
 
 static const char *log_text(void)
@@ -182,7 +189,8 @@ Test(admin_server, answers_healthz_with_complete_headers, .init = setup, .fini =
     cr_assert_str_eq(r.body, "{\"status\":\"ok\"}\n");
     cr_assert(has_header(&r, "Content-Type: application/json"), "%s", r.head);
     cr_assert(has_header(&r, "Content-Length: 16"), "%s", r.head);
-    cr_assert(has_header(&r, "Connection: keep-alive"), "%s", r.head);
+    /* HTTP/1.1: kept alive without saying so */
+    cr_assert(!has_header(&r, "Connection: close"), "%s", r.head);
     free(r.body);
     close_client(c);
 }
@@ -362,7 +370,7 @@ Test(admin_server, refuses_a_body_over_1_mib_with_413, .init = setup, .fini = st
     cr_assert(has_header(&r, "Connection: close"), "%s", r.head);
     free(r.body);
     close_client(c);
-    cr_assert_eq(fake.set_calls, 0);
+    cr_assert_eq(cn_router_step(plane.router), 1, "nothing was published");
 }
 
 Test(admin_server, refuses_a_head_over_64_kib_with_431, .init = setup, .fini = stop)
@@ -454,13 +462,232 @@ Test(admin_server, stops_from_another_thread_with_connections_open)
 Test(admin_server, a_stop_before_run_makes_run_return_at_once)
 {
     fake_router_init(&fake);
+    test_plane_start(&plane, NULL, false);
     cn_admin_ops_t ops = fake_router_ops(&fake);
     cn_admin_t *a;
     char err[256];
-    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, &a, err, sizeof err), 0);
+    cr_assert_eq(
+        cn_admin_new("127.0.0.1:0", TOKEN, &ops, plane.controller, &a, err, sizeof err),
+        0);
     cn_admin_stop(a);
     cn_admin_stop(a);
     cr_assert_eq(cn_admin_run(a), 0);
     cr_assert_eq(cn_admin_run(a), CN_EINVAL, "only once");
     cn_admin_free(a);
+    test_plane_stop(&plane);
+}
+
+/* True if no byte has arrived on c (without waiting). */
+static bool nothing_arrived(client_t *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return c->len == 0 && poll(&p, 1, 0) == 0;
+}
+
+/*
+ * /healthz is answered while a snapshot is in progress. The snapshot is
+ * held at a gate in the router's ops (on the thread pool) until the test
+ * has its /healthz answer: the order of events, not a clock, is asserted.
+ */
+Test(admin_server, answers_healthz_while_a_snapshot_is_in_progress, .init = setup,
+     .fini = stop)
+{
+    fake_router_close_gate(&fake);
+    client_t *scrape = connect_client();
+    client_t *samples = connect_client();
+    send_str(scrape, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_str(samples,
+             "GET /v1/samples HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+             "\r\n\r\n");
+    fake_router_wait_at_gate(&fake, 2);
+
+    client_t *probe = connect_client();
+    for (int i = 0; i < 3; i++) {
+        send_str(probe, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        response_t r;
+        read_response(probe, &r);
+        cr_assert_eq(r.status, 200);
+        free(r.body);
+    }
+    /* and the traffic, which the controller answers from its copy */
+    send_str(probe,
+             "GET /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+             "\r\n\r\n");
+    response_t t;
+    read_response(probe, &t);
+    cr_assert_eq(t.status, 200);
+    free(t.body);
+    cr_assert(nothing_arrived(scrape), "the scrape waits for its snapshot");
+    cr_assert(nothing_arrived(samples), "so do the samples");
+
+    fake_router_open_gate(&fake);
+    response_t r;
+    read_response(scrape, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "canary_requests_total"));
+    free(r.body);
+    read_response(samples, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "\"shadow_pairs\""));
+    free(r.body);
+    close_client(scrape);
+    close_client(samples);
+    close_client(probe);
+}
+
+Test(admin_server, metrics_asks_only_for_counters_and_histograms, .init = setup,
+     .fini = stop)
+{
+    client_t *c = connect_client();
+    send_str(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    free(r.body);
+    cr_assert_eq(fake.last_mask, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS);
+    send_str(
+        c,
+        "GET /v1/samples?window=all HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+        "\r\n\r\n");
+    read_response(c, &r);
+    free(r.body);
+    cr_assert_eq(fake.last_mask, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS);
+    send_str(c, "GET /v1/samples HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\n\r\n");
+    read_response(c, &r);
+    free(r.body);
+    cr_assert_eq(fake.last_mask, CN_ROUTER_SNAP_ALL,
+                 "the step window needs the samples");
+    close_client(c);
+}
+
+/*
+ * /healthz is answered while a change is being written. Another connection
+ * to the state file holds its write lock, so the controller's store write
+ * (after the publication) waits on SQLite's busy timeout; the test sees the
+ * publication in the router, asks /healthz, and only then releases the
+ * lock.
+ */
+Test(admin_server, answers_healthz_while_a_state_write_is_in_progress, .init = setup,
+     .fini = stop)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(plane.state_path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
+
+    client_t *put = connect_client();
+    send_str(put, "PUT /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                  "\r\nContent-Length: 21\r\n\r\n{\"canary_weight\": 10}");
+    /* The publication comes first, then the write, which now waits. */
+    cn_traffic_t t;
+    do {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        cn_router_get_traffic(plane.router, &t);
+    } while (t.canary_weight_bp != 1000);
+
+    client_t *probe = connect_client();
+    send_str(probe, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(probe, &r);
+    cr_assert_eq(r.status, 200);
+    free(r.body);
+    cr_assert(nothing_arrived(put), "the PUT is answered only once it is stored");
+
+    cr_assert_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    read_response(put, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.body, "\"canary_weight\":10"), "%s", r.body);
+    free(r.body);
+    close_client(put);
+    close_client(probe);
+}
+
+static const char page[] = "<!doctype html><title>canary</title>";
+
+Test(admin_server, serves_static_routes_without_a_token)
+{
+    start(0, 0);
+    /* Routes are added before run; start() runs the server already, so
+     * this test builds its own. */
+    stop();
+    fake_router_init(&fake);
+    test_plane_start(&plane, NULL, false);
+    cn_admin_ops_t ops = fake_router_ops(&fake);
+    char err[256];
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, plane.controller, &server,
+                              err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(cn_admin_add_static(server, "/ui/index.html", "text/html", page,
+                                     sizeof page - 1, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(cn_admin_add_static(server, "/ui/index.html", "text/html", page,
+                                     sizeof page - 1, err, sizeof err),
+                 CN_EINVAL, "a path is routed once");
+    cr_assert(strstr(err, "already routed"), "%s", err);
+    cn_admin_route_t bad = {CN_ADMIN_GET, "ui", false, NULL, NULL};
+    cr_assert_eq(cn_admin_add_route(server, &bad, err, sizeof err), CN_EINVAL);
+    server_log = tmpfile();
+    cn_admin_set_log(server, server_log);
+    server_port = atoi(strrchr(cn_admin_address(server), ':') + 1);
+    cr_assert_eq(pthread_create(&server_thread, NULL, serve, server), 0);
+
+    client_t *c = connect_client();
+    send_str(c, "GET /ui/index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(has_header(&r, "Content-Type: text/html"), "%s", r.head);
+    cr_assert_str_eq(r.body, page);
+    free(r.body);
+    send_str(c, "PUT /ui/index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    read_response(c, &r);
+    cr_assert_eq(r.status, 405);
+    free(r.body);
+    close_client(c);
+    stop();
+}
+
+/* Regression (issue 13): 64 idle connections kept alive with /healthz, and
+ * no token, used to make every authenticated PUT fail for minutes. Now the
+ * oldest idle connection gives way, and an authenticated one is kept. */
+Test(admin_server, idle_connections_cannot_lock_out_an_authenticated_put, .init = setup,
+     .fini = stop)
+{
+    client_t *idle[CN_ADMIN_MAX_CONNECTIONS];
+    for (unsigned i = 0; i < CN_ADMIN_MAX_CONNECTIONS; i++) {
+        idle[i] = connect_client();
+        send_str(idle[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        response_t r;
+        read_response(idle[i], &r);
+        cr_assert_eq(r.status, 200);
+        free(r.body);
+    }
+    client_t *op = connect_client();
+    send_str(op, "PUT /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                 "\r\nContent-Length: 20\r\n\r\n{\"canary_weight\": 0}");
+    response_t r;
+    read_response(op, &r);
+    cr_assert_eq(r.status, 200, "%s%s", r.head, r.body);
+    free(r.body);
+    assert_closed(idle[0]); /* the oldest idle one made room */
+    /* More unauthenticated newcomers never push the operator out. */
+    client_t *more[CN_ADMIN_MAX_CONNECTIONS];
+    for (unsigned i = 0; i < CN_ADMIN_MAX_CONNECTIONS; i++) {
+        more[i] = connect_client();
+        send_str(more[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        read_response(more[i], &r);
+        free(r.body);
+    }
+    send_str(op, "GET /v1/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                 "\r\n\r\n");
+    read_response(op, &r);
+    cr_assert_eq(r.status, 200);
+    free(r.body);
+    for (unsigned i = 0; i < CN_ADMIN_MAX_CONNECTIONS; i++) {
+        close_client(idle[i]);
+        close_client(more[i]);
+    }
+    close_client(op);
 }

@@ -1193,3 +1193,109 @@ Test(http, flags_expect_100_continue_once_the_head_is_complete)
     cr_assert_not(r.expect_continue);
     cn_http_reader_dispose(&r);
 }
+
+/* A sink that keeps what it is given. */
+typedef struct sink_s {
+    char data[4096];
+    size_t len;
+    int calls;
+    bool stop;
+} sink_t;
+
+static int sink_add(void *ctx, const char *data, size_t len)
+{
+    sink_t *s = ctx;
+    cr_assert_leq(s->len + len, sizeof s->data);
+    memcpy(s->data + s->len, data, len);
+    s->len += len;
+    s->calls++;
+    return s->stop ? -1 : 0;
+}
+
+/* Feed resp cut at `cut` into a streaming response reader; the head must
+ * come first, once, then the body through the sink. */
+static void stream_in_two(const char *resp, size_t len, size_t cut, size_t keep,
+                          bool no_body, sink_t *sink, cn_http_reader_t *r,
+                          cn_http_limits_t *lim)
+{
+    cn_http_reader_init(r, CN_HTTP_RESPONSE, lim);
+    if (no_body)
+        cn_http_reader_expect_no_body(r);
+    cn_http_reader_stream(r, sink_add, sink, keep);
+    memset(sink, 0, sizeof *sink);
+    size_t pos = 0;
+    int heads = 0;
+    bool complete = false;
+    while (pos < len && !complete) {
+        size_t end = pos < cut ? cut : len;
+        size_t used = 0;
+        cn_http_feed_t st = cn_http_reader_feed(r, resp + pos, end - pos, &used);
+        cr_assert_neq(st, CN_HTTP_ERROR, "cut %zu: %s", cut, r->error_text);
+        pos += used;
+        if (st == CN_HTTP_HEAD) {
+            heads++;
+            cr_assert_eq(sink->len, 0, "cut %zu: head before any body byte", cut);
+            cr_assert_eq(r->msg.status_code, 200);
+            cr_assert_str_eq(cn_http_find_header(&r->msg, "X-A")->value, "b");
+        }
+        complete = st == CN_HTTP_COMPLETE;
+    }
+    cr_assert(complete, "cut %zu", cut);
+    cr_assert_eq(pos, len, "cut %zu", cut);
+    cr_assert_eq(heads, 1, "cut %zu: one head", cut);
+}
+
+Test(http, streams_a_response_body_through_a_sink_keeping_a_prefix)
+{
+    static const char resp[] =
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nX-A: b\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
+    /* A body over max_body_bytes: the limit does not apply to a stream. */
+    cn_http_limits_t lim = {1024, 4};
+    for (size_t cut = 1; cut < sizeof resp - 1; cut++) {
+        cn_http_reader_t r;
+        sink_t sink;
+        stream_in_two(resp, sizeof resp - 1, cut, 4, false, &sink, &r, &lim);
+        cr_assert_eq(sink.len, 12);
+        cr_assert(memcmp(sink.data, "hello, world", 12) == 0);
+        cr_assert_eq(r.msg.body_len, 4, "the prefix kept");
+        cr_assert_str_eq(r.msg.body, "hell");
+        cr_assert_eq(r.msg.body_streamed, 12);
+        cr_assert_eq(r.msg.wire_bytes, sizeof resp - 1);
+        cr_assert(r.msg.chunked);
+        cn_http_reader_dispose(&r);
+    }
+    /* A response to HEAD: the head, then complete with no body. */
+    static const char head[] =
+        "HTTP/1.1 200 OK\r\nX-A: b\r\nContent-Length: 99\r\n\r\n";
+    for (size_t cut = 1; cut < sizeof head - 1; cut++) {
+        cn_http_reader_t r;
+        sink_t sink;
+        stream_in_two(head, sizeof head - 1, cut, 4, true, &sink, &r, &lim);
+        cr_assert_eq(sink.len, 0);
+        cr_assert_eq(r.msg.body_streamed, 0);
+        cn_http_reader_dispose(&r);
+    }
+}
+
+Test(http, a_sink_that_stops_fails_the_stream)
+{
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    cn_http_reader_t r;
+    cn_http_reader_init(&r, CN_HTTP_RESPONSE, NULL);
+    sink_t sink = {.stop = true};
+    cn_http_reader_stream(&r, sink_add, &sink, 0);
+    size_t used;
+    cr_assert_eq(cn_http_reader_feed(&r, resp, sizeof resp - 1, &used), CN_HTTP_HEAD);
+    cr_assert_eq(cn_http_reader_feed(&r, resp + used, sizeof resp - 1 - used, &used),
+                 CN_HTTP_ERROR);
+    cr_assert_eq(r.error_status, 502);
+    cr_assert_str_eq(r.error_text, "the response body's consumer stopped");
+    /* _next ends streaming: the next message is kept whole. */
+    cn_http_reader_reset(&r);
+    cr_assert_eq(cn_http_reader_feed(&r, resp, sizeof resp - 1, &used),
+                 CN_HTTP_COMPLETE);
+    cr_assert_str_eq(r.msg.body, "hello");
+    cn_http_reader_dispose(&r);
+}

@@ -462,7 +462,20 @@ static void add_routes(cn_http_server_t *s)
 
 /* ---------------------------------------------------------------- tests */
 
+/* Most tests are not about timeouts: they get long ones, so that a loaded
+ * machine that deschedules the test's client for a moment cannot close a
+ * connection under it. The timeout tests use setup_short. */
 static void setup(void)
+{
+    cn_http_server_limits_t l = short_limits();
+    l.header_timeout_ms = 10000;
+    l.body_timeout_ms = 10000;
+    l.idle_timeout_ms = 10000;
+    l.send_timeout_ms = 10000;
+    start(&l);
+}
+
+static void setup_short(void)
 {
     cn_http_server_limits_t l = short_limits();
     start(&l);
@@ -517,7 +530,7 @@ Test(http_server, partial_request_behind_a_complete_one_gets_the_header_timeout)
     cr_assert_eq(atomic_load(&rejects[408]), 1);
 }
 
-Test(http_server, idle_keep_alive_connection_is_closed_quietly, .init = setup)
+Test(http_server, idle_keep_alive_connection_is_closed_quietly, .init = setup_short)
 {
     client_t c;
     client_open(&c);
@@ -532,7 +545,7 @@ Test(http_server, idle_keep_alive_connection_is_closed_quietly, .init = setup)
     cr_assert_eq(atomic_load(&rejects[408]), 0);
 }
 
-Test(http_server, slow_body_gets_408, .init = setup)
+Test(http_server, slow_body_gets_408, .init = setup_short)
 {
     client_t c;
     client_open(&c);

@@ -161,12 +161,19 @@ Test(publish, refuses_bad_structure_naming_the_field)
 Test(publish, swaps_sets_and_split_together_and_opens_a_step)
 {
     char err[300];
+    cn_router_upstream_t *stable0 = atomic_load(&router->gen)->ups[CN_ROLE_STABLE][0];
+    atomic_store(&stable0->active_down, true);
     cn_generation_t g;
     next_of_current(&g);
     set_addresses(&g.sets[CN_ROLE_CANARY], "v2", "127.0.0.1:10", "[::1]:11");
     g.traffic.canary_weight_bp = 500;
     cr_assert_eq(cn_router_publish(router, &g, err, sizeof err), 0, "%s", err);
     cn_generation_dispose(&g);
+    /* an address kept across generations is the same object: its health
+     * state carries over */
+    cr_assert_eq(atomic_load(&router->gen)->ups[CN_ROLE_STABLE][0], stable0);
+    cr_assert(atomic_load(&stable0->active_down));
+    cn_router_upstream_t *canary1 = atomic_load(&router->gen)->ups[CN_ROLE_CANARY][1];
 
     cn_generation_t cur;
     cn_generation_init(&cur);
@@ -188,6 +195,8 @@ Test(publish, swaps_sets_and_split_together_and_opens_a_step)
     cn_router_current(router, &cur, &step);
     cr_assert_str_eq(cur.sets[CN_ROLE_STABLE].version, "v2");
     cr_assert_eq(cur.sets[CN_ROLE_STABLE].count, 2);
+    cr_assert_eq(atomic_load(&router->gen)->ups[CN_ROLE_STABLE][1], canary1,
+                 "a promoted address keeps its state");
     cr_assert_eq(cur.sets[CN_ROLE_CANARY].count, 0);
     cr_assert_eq(step.number, 3);
 

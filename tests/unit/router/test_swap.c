@@ -265,6 +265,7 @@ static void stop_backends(void)
 Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600,
      .fini = stop_backends)
 {
+    signal(SIGPIPE, SIG_IGN); /* as canary serve does (router.h) */
     char path[PATH_MAX + 16];
     model_server_path(path, sizeof path);
     const char *names[BACKENDS] = {"s1", "s2", "c1", "c2"};

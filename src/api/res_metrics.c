@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * GET /metrics: the Prometheus exposition, open to scrapers. The snapshot
+ * (which waits for every worker) and the rendering run on libuv's thread
+ * pool, never on the admin loop, and ask the router only for counters and
+ * histograms: a scrape copies no reservoir.
+ */
+#include "api/admin_internal.h"
+#include "api/exposition.h"
+#include "metrics/prom.h"
+#include "util/error.h"
+
+#include <stdlib.h>
+
+typedef struct scrape_s {
+    cn_admin_response_t res;
+} scrape_t;
+
+static void scrape_work(cn_admin_request_t *req, void *arg)
+{
+    scrape_t *job = arg;
+    cn_admin_t *a = cn_admin_request_server(req);
+    cn_router_snapshot_t *s = a->ops.snapshot(
+        a->ops.ctx, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS);
+    if (!s) {
+        cn_admin_response_error(&job->res, 503,
+                                "no snapshot of the router is available");
+        return;
+    }
+    cn_prom_writer_t w;
+    cn_prom_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
+    int rc = cn_admin_exposition(s, &w);
+    a->ops.snapshot_free(a->ops.ctx, s);
+    if (rc) {
+        cn_prom_dispose(&w);
+        cn_admin_response_error(&job->res, 500, "metrics: %s", cn_strerror(rc));
+        return;
+    }
+    job->res.status = 200;
+    job->res.content_type = CN_ADMIN_PROM_TYPE;
+    job->res.body = cn_prom_take(&w, &job->res.body_len);
+}
+
+static void scrape_done(cn_admin_request_t *req, void *arg)
+{
+    scrape_t *job = arg;
+    cn_admin_respond(req, &job->res);
+    free(job);
+}
+
+static void handle_metrics(cn_admin_request_t *req)
+{
+    scrape_t *job = cn_xcalloc(1, sizeof *job);
+    int rc = cn_admin__offload(req, scrape_work, scrape_done, job);
+    if (rc) {
+        free(job);
+        cn_admin__respond_error(req, 503, "metrics: %s", uv_strerror(rc));
+    }
+}
+
+void cn_admin__metrics_routes(cn_admin_t *a)
+{
+    static const cn_admin_route_t route = {CN_ADMIN_GET, "/metrics", false,
+                                           handle_metrics, NULL};
+    char err[128];
+    if (cn_admin_add_route(a, &route, err, sizeof err))
+        abort();
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The control loop: one thread with its own libuv loop that owns every
+ * change of the traffic split and of the two version sets (and, from the
+ * rollout issue on, the rollouts). Nothing else publishes to the router or
+ * writes the state file while serving.
+ *
+ * A change is a command: any thread submits it with a completion callback
+ * (cn_controller_submit). The loop takes commands one at a time, in the
+ * order they were submitted, and for each one:
+ *  1. applies it to the current generation (a partial change keeps the
+ *     other fields as they are *now*, not as they were when the command
+ *     was built, so two concurrent PUTs never undo each other);
+ *  2. validates the result against the running config
+ *     (cn_controller_validate: a canary weight or shadow mode with no
+ *     canary address, sticky mode without a sticky key, bad or duplicate
+ *     addresses, a label clash); a refusal changes nothing;
+ *  3. if it differs from the current generation: publishes it to the router
+ *     as one generation (a new measurement step), stores it with its
+ *     history in one transaction, and logs one line; steps 3's publication
+ *     and store write block (the router waits for its workers, the store
+ *     for fsync), so they run off the loop (uv_queue_work), and the next
+ *     command waits until they are done;
+ *  4. calls the command's callback with the result.
+ * A change that changes nothing publishes nothing, stores nothing and opens
+ * no step (PUT is idempotent).
+ *
+ * Order of publication and storage: the router first, then the store, so a
+ * slow or full disk never delays a rollback. A failed store is reported to
+ * the caller as CN_EIO ("published, but not stored"): the change is live
+ * but would not survive a restart.
+ *
+ * Threads: every function may be called from any thread, except that
+ * callbacks run on the control loop's thread and must not block (post the
+ * result to your own loop). Reading the current state
+ * (cn_controller_current) takes a mutex for a copy, never waits for a
+ * change in flight.
+ */
+#ifndef CN_CONTROLLER_CONTROLLER_H
+#define CN_CONTROLLER_CONTROLLER_H
+
+#include "router/router.h"
+#include "store/store.h"
+#include "types/types.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct cn_controller_s cn_controller_t;
+
+/* Longest `who` of a change (who asked for it, for the log and history). */
+#define CN_CONTROLLER_WHO_MAX 127u
+/* Commands waiting at most; more are refused with CN_ETOOBIG. */
+#define CN_CONTROLLER_QUEUE_MAX 1024u
+
+/*
+ * The running config a change is validated against: what was fixed at start
+ * and cannot change at run time.
+ */
+typedef struct cn_controller_limits_s {
+    bool sticky_key; /* a sticky header or cookie is configured */
+} cn_controller_limits_t;
+
+/*
+ * One change: any subset of the traffic fields and of the two version
+ * sets, or a promotion. Build it with cn_controller_change_init, set what
+ * you change, and dispose it after cn_controller_submit (which copies it).
+ */
+typedef struct cn_controller_change_s {
+    /* traffic: each field applies only when its has_ flag is set */
+    bool has_canary_weight, has_shadow, has_mode, has_force;
+    cn_traffic_t traffic;
+    /* versions: sets[role] replaces that role's set when has_set[role] */
+    bool has_set[CN_ROLE_COUNT];
+    cn_version_set_t sets[CN_ROLE_COUNT];
+    /*
+     * Promotion: the canary set becomes the stable set and the canary set
+     * becomes empty, with the canary weight at 0 (and shadow mode falls back
+     * to random, which needs no canary), in one publication. Exclusive with
+     * every other field.
+     */
+    bool promote;
+    char who[CN_CONTROLLER_WHO_MAX + 1]; /* "admin 127.0.0.1", "start" */
+} cn_controller_change_t;
+
+void cn_controller_change_init(cn_controller_change_t *c, const char *who);
+void cn_controller_change_dispose(cn_controller_change_t *c);
+
+/* What became of a change. */
+typedef struct cn_controller_result_s {
+    /*
+     * 0: applied (or nothing to change);
+     * CN_EINVAL: refused by validation, nothing changed (an API answers 400);
+     * CN_EIO: published but not stored (500); other codes: not published
+     * (500). `error` holds one line naming the field, for people.
+     */
+    int rc;
+    char error[512];
+    bool changed;               /* false: it changed nothing; no new step */
+    cn_generation_t generation; /* the current generation afterwards */
+    cn_step_t step;             /* the current step afterwards */
+} cn_controller_result_t;
+
+/* Called once per submitted change, on the control loop's thread, with
+ * the result (borrowed: valid during the call). Must not block. */
+typedef void (*cn_controller_done_cb)(const cn_controller_result_t *result, void *arg);
+
+typedef struct cn_controller_config_s {
+    cn_router_t *router;           /* borrowed; required */
+    cn_store_t *store;             /* borrowed; NULL: nothing is persisted */
+    cn_controller_limits_t limits; /* copied */
+    /* The generation the router was started with (copied). Its number and
+     * traffic must be what the router runs now. */
+    const cn_generation_t *initial;
+    FILE *log; /* one line per change; NULL: stderr */
+} cn_controller_config_t;
+
+/*
+ * Create the controller and start its thread. Returns 0, or CN_EINVAL (a
+ * missing router or initial generation, or an initial generation that does
+ * not validate) / CN_EIO (no loop or thread) with one line in err; *out is
+ * then NULL.
+ */
+int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
+                      char *err, size_t errlen);
+
+/*
+ * Submit a change (copied). done is called exactly once, on the control
+ * loop, unless this returns an error: CN_ETOOBIG when
+ * CN_CONTROLLER_QUEUE_MAX changes are waiting, CN_EINVAL after
+ * cn_controller_stop. Any thread.
+ */
+int cn_controller_submit(cn_controller_t *c, const cn_controller_change_t *change,
+                         cn_controller_done_cb done, void *arg);
+
+/* A copy of the current generation (out is disposed first if it was
+ * initialised; pass a zeroed or initialised one) and step. Any thread. */
+void cn_controller_current(cn_controller_t *c, cn_generation_t *out, cn_step_t *step);
+
+/*
+ * Finish every change already submitted (their callbacks run), refuse new
+ * ones, and join the thread. Idempotent. Any thread but the control loop's.
+ */
+void cn_controller_stop(cn_controller_t *c);
+
+/* Stop if needed and free. NULL is a no-op. */
+void cn_controller_free(cn_controller_t *c);
+
+/*
+ * The checks of a generation against the running config, as one pure
+ * function (the loop calls it for every change; the server for the
+ * generation it starts with). In order:
+ *  - each set: a label of 1..CN_VERSION_LABEL_MAX visible ASCII characters
+ *    without '"' or '\\' (as the config's labels),
+ *    at most CN_VERSION_MAX_ADDRESSES addresses, each "host:port" or
+ *    "[v6]:port" with a port in [1, 65535], no address twice in a set;
+ *  - at least one stable address (an address may serve both roles, as in
+ *    the config: e.g. one server that answers for two model versions);
+ *  - the two labels differ;
+ *  - a canary weight > 0, or shadow mode, needs a canary address;
+ *  - sticky mode needs a sticky key (limits->sticky_key);
+ *  - the traffic fields in range (cn_traffic_validate).
+ * Returns 0, or CN_EINVAL with one line in err naming the field as the API
+ * spells it, e.g. "canary.addresses[1]: duplicate address '127.0.0.1:9002'"
+ * or "canary_weight: must stay 0: the canary set has no addresses".
+ */
+int cn_controller_validate(const cn_generation_t *g,
+                           const cn_controller_limits_t *limits, char *err,
+                           size_t errlen);
+
+#endif

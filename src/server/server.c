@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * `canary serve` assembled (see server.h): the router, the state store,
+ * the controller and the admin API wired together, the signals, one exit
+ * that frees whatever was built.
+ *
+ * Threads: this (main) thread runs the admin API's loop; the controller
+ * has its own thread and loop; the router has its workers and its health
+ * thread; libuv's thread pool takes the admin API's snapshots and the
+ * controller's publications and store writes.
+ */
+#include "server/server.h"
+#include "api/admin.h"
+#include "controller/controller.h"
+#include "router/router.h"
+#include "store/store.h"
+#include "util/error.h"
+#include "util/fmt.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+static cn_admin_t *g_admin; /* for the signal handler */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_admin)
+        cn_admin_stop(g_admin);
+}
+
+/* ------------------------------------------------------------ admin ops */
+
+static cn_router_snapshot_t *ops_snapshot(void *ctx, unsigned mask)
+{
+    return cn_router_snapshot(ctx, mask);
+}
+
+static void ops_snapshot_free(void *ctx, cn_router_snapshot_t *s)
+{
+    (void)ctx;
+    cn_router_snapshot_free(s);
+}
+
+static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t *out)
+{
+    return cn_router_lookup(ctx, id, len, out);
+}
+
+/* ------------------------------------------------------------ state */
+
+/* The generation the config describes (g initialised). */
+static void config_generation(const cn_router_config_t *cfg, cn_generation_t *g)
+{
+    g->number = 1;
+    g->traffic = cfg->traffic;
+    const cn_router_addr_list_t *lists[CN_ROLE_COUNT] = {&cfg->stable, &cfg->canary};
+    const char *labels[CN_ROLE_COUNT] = {cfg->stable_version, cfg->canary_version};
+    for (int r = 0; r < CN_ROLE_COUNT; r++) {
+        cn_version_set_dispose(&g->sets[r]);
+        cn_version_set_init(&g->sets[r], labels[r]);
+        for (size_t i = 0; i < lists[r]->count; i++)
+            cn_version_set_add(&g->sets[r], lists[r]->items[i]);
+    }
+}
+
+/* "a:1,b:2": a list as the config's flags take it. */
+static char *join_addresses(const cn_version_set_t *set)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < set->count; i++)
+        len += strlen(set->addresses[i]) + 1;
+    char *text = cn_xmalloc(len);
+    text[0] = '\0';
+    for (size_t i = 0; i < set->count; i++) {
+        if (i)
+            strcat(text, ",");
+        strcat(text, set->addresses[i]);
+    }
+    return text;
+}
+
+/* Put the stored sets into the config, through its own flags (so they
+ * are checked as a flag would be). */
+static int sets_into_config(cn_router_config_t *cfg, const cn_generation_t *g,
+                            char *err, size_t errlen)
+{
+    static const char *const list_flag[CN_ROLE_COUNT] = {"stable", "canary"};
+    static const char *const label_flag[CN_ROLE_COUNT] = {"stable-version",
+                                                          "canary-version"};
+    for (int r = 0; r < CN_ROLE_COUNT; r++) {
+        char *list = join_addresses(&g->sets[r]);
+        int rc = cn_router_config_set_flag(cfg, list_flag[r], list, err, errlen);
+        free(list);
+        if (!rc)
+            rc = cn_router_config_set_flag(cfg, label_flag[r], g->sets[r].version, err,
+                                           errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * The rule at start: what the state file holds wins over the config file
+ * and the flags, for the split and for the version sets alike. A restart
+ * must come back to what was last published (after a rollback, the split;
+ * after a swap or a promotion, the sets), not to what the config said
+ * before the run. A file with nothing saved gets the configured generation,
+ * so that from then on it holds the truth. Returns a sysexits code; fills
+ * *g with the generation to start with.
+ */
+static int restore_state(cn_store_t *store, const char *path, cn_router_config_t *cfg,
+                         cn_generation_t *g, char *err, size_t errlen)
+{
+    char serr[512];
+    bool has_traffic = false, has_versions = false;
+    config_generation(cfg, g);
+    cn_generation_t configured;
+    cn_generation_init(&configured);
+    cn_generation_copy(&configured, g);
+    int code = 0;
+    if (cn_store_load_generation(store, g, &has_traffic, &has_versions, serr,
+                                 sizeof serr)) {
+        snprintf(err, errlen, "%s", serr);
+        code = EX_DATAERR;
+        goto out;
+    }
+    if (!has_traffic && !has_versions) {
+        g->number = 1;
+        if (cn_store_save_generation(store, g, "start", serr, sizeof serr)) {
+            snprintf(err, errlen, "%s", serr);
+            code = EX_NOINPUT;
+        }
+        goto out;
+    }
+    cfg->traffic = g->traffic;
+    if ((has_versions && sets_into_config(cfg, g, serr, sizeof serr)) ||
+        cn_router_config_validate(cfg, serr, sizeof serr)) {
+        snprintf(err, errlen, "the state stored in %s does not fit this config: %s",
+                 path, serr);
+        code = EX_DATAERR;
+        goto out;
+    }
+    const cn_traffic_t *t = &g->traffic;
+    char weight[CN_FMT_BP_BUF];
+    fprintf(stderr, "canary: traffic restored from %s: canary %s, mode %s\n", path,
+            cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
+            cn_traffic_mode_name(t->mode));
+    if (has_versions) {
+        bool differ = false;
+        for (int r = 0; r < CN_ROLE_COUNT; r++)
+            differ = differ || !cn_version_set_equal(&g->sets[r], &configured.sets[r]);
+        fprintf(stderr,
+                "canary: versions restored from %s (generation %llu): stable %s (%zu "
+                "addresses), canary %s (%zu addresses)%s\n",
+                path, (unsigned long long)g->number, g->sets[CN_ROLE_STABLE].version,
+                g->sets[CN_ROLE_STABLE].count, g->sets[CN_ROLE_CANARY].version,
+                g->sets[CN_ROLE_CANARY].count,
+                differ ? "; the config's differ, and the state wins" : "");
+    }
+out:
+    cn_generation_dispose(&configured);
+    return code;
+}
+
+/* ------------------------------------------------------------ run */
+
+int cn_server_run(cn_server_config_t *scfg)
+{
+    char err[768] = "";
+    int exit_code = 0;
+    cn_store_t *store = NULL;
+    cn_router_t *router = NULL;
+    cn_controller_t *controller = NULL;
+    cn_admin_t *admin = NULL;
+    cn_generation_t initial;
+    cn_generation_init(&initial);
+    char token[CN_SERVER_TOKEN_MAX_BYTES + 1];
+    bool generated = false;
+    cn_router_config_t *cfg = &scfg->router;
+
+    int rc = cn_server_load_token(scfg->own.token_file, token, &generated, stderr, err,
+                                  sizeof err);
+    if (rc) {
+        exit_code = rc == CN_EIO ? EX_NOINPUT : EX_DATAERR;
+        goto out;
+    }
+    if (scfg->store.path) {
+        if (cn_store_open(scfg->store.path, &store, err, sizeof err)) {
+            exit_code = EX_NOINPUT;
+            goto out;
+        }
+        exit_code =
+            restore_state(store, scfg->store.path, cfg, &initial, err, sizeof err);
+        if (exit_code)
+            goto out;
+    } else {
+        config_generation(cfg, &initial);
+    }
+
+    rc = cn_router_new(cfg, &router, err, sizeof err);
+    if (rc) {
+        exit_code = rc == CN_EIO ? EX_UNAVAILABLE : EX_USAGE;
+        goto out;
+    }
+    cn_controller_config_t ccfg = {
+        .router = router,
+        .store = store,
+        .limits = {.sticky_key = cfg->sticky_header || cfg->sticky_cookie},
+        .initial = &initial,
+        .log = stderr,
+    };
+    if (cn_controller_new(&ccfg, &controller, err, sizeof err)) {
+        exit_code = EX_DATAERR;
+        goto out;
+    }
+    cn_admin_ops_t ops = {
+        .snapshot = ops_snapshot,
+        .snapshot_free = ops_snapshot_free,
+        .lookup = ops_lookup,
+        .ctx = router,
+    };
+    rc = cn_admin_new(scfg->admin.address, token, &ops, controller, &admin, err,
+                      sizeof err);
+    if (rc) {
+        exit_code = rc == CN_EIO ? EX_UNAVAILABLE : EX_USAGE;
+        goto out;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    g_admin = admin;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (cn_router_start(router, err, sizeof err)) {
+        exit_code = EX_SOFTWARE;
+        goto out;
+    }
+    const cn_traffic_t *t = &initial.traffic;
+    char weight[CN_FMT_BP_BUF];
+    printf("listening on %s\nadmin on %s\n", cn_router_listen_address(router),
+           cn_admin_address(admin));
+    fflush(stdout);
+    fprintf(stderr,
+            "canary: serving on %s with %u workers; admin on %s; canary %s, mode %s\n",
+            cn_router_listen_address(router), cn_router_workers(router),
+            cn_admin_address(admin),
+            cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
+            cn_traffic_mode_name(t->mode));
+    if (generated)
+        fprintf(
+            stderr,
+            "canary: no CANARY_TOKEN or --token-file; admin token for this run: %s\n",
+            token);
+    cn_admin_run(admin);
+    fprintf(stderr, "canary: stopping\n");
+
+out:
+    if (exit_code)
+        fprintf(stderr, "canary serve: %s\n", err);
+    g_admin = NULL;
+    /* Reverse order of building: the admin API owes no answer once it has
+     * returned from run (or never ran); the controller finishes what it
+     * has; then the data plane drains. */
+    cn_admin_free(admin);
+    cn_controller_free(controller);
+    cn_router_free(router);
+    cn_store_close(store);
+    cn_generation_dispose(&initial);
+    memset(token, 0, sizeof token);
+    return exit_code;
+}
