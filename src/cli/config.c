@@ -22,6 +22,7 @@
 #include "judge/config.h"
 #include "judge/judge.h"
 #include "router/config.h"
+#include "server/config.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -118,12 +119,13 @@ static int check(const char *path, bool json)
         fprintf(stderr, "canary config: %s\n", err);
         return CN_EXIT_NOINPUT;
     }
-    cn_router_config_t serve;
+    cn_server_config_t serve;
     cn_judge_config_t analysis;
-    cn_router_config_init(&serve);
+    cn_server_config_init(&serve);
     cn_judge_config_init(&analysis);
-    cn_config_part_t serve_parts[] = {{cn_router_config_table(), &serve}};
-    size_t n_serve = sizeof serve_parts / sizeof serve_parts[0];
+    /* The serve section as the composition root assembles it. */
+    cn_config_part_t serve_parts[CN_SERVER_CONFIG_PARTS];
+    size_t n_serve = cn_server_config_parts(&serve, serve_parts);
     cn_config_part_t analysis_part = {cn_judge_config_table(), &analysis};
     bool present[SEC_COUNT] = {false, false};
     int exit_code = CN_EXIT_OK;
@@ -156,7 +158,7 @@ static int check(const char *path, bool json)
         goto out;
     }
     /* What `canary serve` checks once its flags are in. */
-    if (present[SEC_SERVE] && cn_router_config_validate(&serve, err, sizeof err)) {
+    if (present[SEC_SERVE] && cn_server_config_validate(&serve, err, sizeof err)) {
         fprintf(stderr, "canary config: %s: serve: %s\n", path, err);
         exit_code = CN_EXIT_DATAERR;
         goto out;
@@ -173,7 +175,7 @@ static int check(const char *path, bool json)
         exit_code = CN_EXIT_SOFTWARE;
     }
 out:
-    cn_router_config_dispose(&serve);
+    cn_server_config_dispose(&serve);
     cn_judge_config_dispose(&analysis);
     free(text);
     return exit_code;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * `canary serve`: argument parsing only. The config file and the flags
- * become one validated cn_router_config_t, which src/server/ (the
+ * become one validated cn_server_config_t (server/config.h), which src/server/ (the
  * composition root) runs.
  *
  * Configuration: --config FILE is read first, then every other flag is
@@ -10,7 +10,7 @@
  * (server/server.h).
  */
 #include "cli/cli.h"
-#include "router/config.h"
+#include "server/config.h"
 #include "server/server.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -52,8 +52,8 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
 
 int cn_cli_serve(int argc, char **argv)
 {
-    cn_router_config_t cfg;
-    cn_router_config_init(&cfg);
+    cn_server_config_t cfg;
+    cn_server_config_init(&cfg);
     char err[512] = "";
     int exit_code = CN_EXIT_OK;
 
@@ -62,14 +62,14 @@ int cn_cli_serve(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
-            cn_router_config_dispose(&cfg);
+            cn_server_config_dispose(&cfg);
             return CN_EXIT_OK;
         }
         const char *path = NULL;
         if (strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "canary serve: --config needs a FILE\n");
-                cn_router_config_dispose(&cfg);
+                cn_server_config_dispose(&cfg);
                 return CN_EXIT_USAGE;
             }
             path = argv[i + 1];
@@ -82,14 +82,14 @@ int cn_cli_serve(int argc, char **argv)
         size_t len;
         if (read_file(path, &text, &len, err, sizeof err)) {
             fprintf(stderr, "canary serve: %s\n", err);
-            cn_router_config_dispose(&cfg);
+            cn_server_config_dispose(&cfg);
             return CN_EXIT_NOINPUT;
         }
-        int rc = cn_router_config_parse_yaml(&cfg, text, len, path, err, sizeof err);
+        int rc = cn_server_config_parse_yaml(&cfg, text, len, path, err, sizeof err);
         free(text);
         if (rc) {
             fprintf(stderr, "canary serve: %s\n", err);
-            cn_router_config_dispose(&cfg);
+            cn_server_config_dispose(&cfg);
             return CN_EXIT_DATAERR;
         }
     }
@@ -116,7 +116,7 @@ int cn_cli_serve(int argc, char **argv)
         }
         if (strcmp(name, "config") == 0)
             continue;
-        int rc = cn_router_config_set_flag(&cfg, name, value, err, sizeof err);
+        int rc = cn_server_config_set_flag(&cfg, name, value, err, sizeof err);
         if (rc == CN_ENOTFOUND) {
             fprintf(stderr, "canary serve: unknown flag '--%s' (try --help)\n", name);
             exit_code = CN_EXIT_USAGE;
@@ -129,13 +129,13 @@ int cn_cli_serve(int argc, char **argv)
         }
     }
 
-    if (cn_router_config_validate(&cfg, err, sizeof err)) {
+    if (cn_server_config_validate(&cfg, err, sizeof err)) {
         fprintf(stderr, "canary serve: %s\n", err);
         exit_code = CN_EXIT_USAGE;
         goto out;
     }
     exit_code = cn_server_run(&cfg);
 out:
-    cn_router_config_dispose(&cfg);
+    cn_server_config_dispose(&cfg);
     return exit_code;
 }

@@ -111,18 +111,9 @@ static int check_segment(const char *text, char *what, size_t len)
     X("listen", .flag = "listen", .type = CN_CONFIG_ADDRESS, .opts = CN_CONFIG_LISTEN, \
       FIELD(listen), .default_text = "0.0.0.0:8080",                                   \
       .help = "address the proxy accepts clients on")                                  \
-    X("admin", .flag = "admin", .type = CN_CONFIG_ADDRESS, .opts = CN_CONFIG_LISTEN,   \
-      FIELD(admin), .default_text = "127.0.0.1:8081",                                  \
-      .help = "address of the admin API and /metrics")                                 \
     X("workers", .flag = "workers", .type = CN_CONFIG_UNSIGNED, .lo = 0, .hi = 256,    \
       FIELD(workers), .default_text = "0",                                             \
       .help = "worker threads; 0: one per online CPU")                                 \
-    X("state", .flag = "state", .type = CN_CONFIG_STRING, .kind = CN_CONFIG_FILE,      \
-      .opts = NULLABLE, FIELD(state_path),                                             \
-      .help = "SQLite file keeping the traffic split across restarts")                 \
-    X("token_file", .flag = "token-file", .type = CN_CONFIG_STRING,                    \
-      .kind = CN_CONFIG_FILE, .opts = NULLABLE, FIELD(token_file),                     \
-      .help = "file holding the admin API token; default $CANARY_TOKEN")               \
     X("stable.addresses", .flag = "stable", .type = CN_CONFIG_ADDRESS_LIST, .lo = 0,   \
       .hi = ADDRESSES_MAX, FIELD(stable),                                              \
       .help = "upstream addresses of the stable version")                              \
@@ -433,10 +424,6 @@ static int serve_check(const void *record, char *path, size_t pathlen, int *line
                     "key 'canary.version' (--canary-version): must differ from "
                     "stable.version, both are '%s'",
                     c->canary_version);
-    if (strcmp(c->listen, c->admin) == 0 && strcmp(strrchr(c->listen, ':'), ":0") != 0)
-        return fail(err, errlen,
-                    "key 'admin' (--admin): must differ from listen, both are '%s'",
-                    c->admin);
     if (c->segment_header && c->segments.count == 0)
         return fail(err, errlen,
                     "key 'measure.segments' (--segments): list the expected values of "

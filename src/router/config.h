@@ -4,7 +4,10 @@
  * (name, type, bounds, default), read by the config engine (util/config.h),
  * drives the YAML file, the command-line flags, the documentation check and
  * the effective configuration, in the manner of Redis's static_configs[].
- * Flags override the file; flags alone are enough for a quick start.
+ * Flags override the file; flags alone are enough for a quick start. The
+ * admin API's, the store's and the server's keys (admin, state,
+ * token_file) are in their own tables, read with this one under `serve:`
+ * by the composition root (server/config.h).
  *
  * Every key is documented in examples/canary.yaml, and a unit test checks
  * that every key of the table appears there.
@@ -29,7 +32,6 @@ typedef cn_config_strv_t cn_router_addr_list_t;
 typedef struct cn_router_config_s {
     /* where */
     char *listen; /* "0.0.0.0:8080" */
-    char *admin;  /* "127.0.0.1:8081" */
     cn_router_addr_list_t stable, canary;
     char *stable_version; /* label and X-Model-Version value; "stable" */
     char *canary_version; /* "canary" */
@@ -52,10 +54,8 @@ typedef struct cn_router_config_s {
     size_t reservoir_size;      /* values kept per version/segment; 10000 */
     size_t request_id_map_size; /* request ids remembered per worker; 100000 */
 
-    /* workers and state */
+    /* workers */
     unsigned workers; /* 0: number of online CPUs */
-    char *state_path; /* NULL: no persistence */
-    char *token_file; /* NULL: token from CANARY_TOKEN */
 
     /* health */
     char *health_path;            /* "/healthz"; NULL or "": no active checks */
@@ -82,7 +82,7 @@ typedef struct cn_router_config_s {
 
 /* Fill *c with every default (allocated strings). The defaults are the
  * table's default texts, parsed like a flag, so they are always in range.
- * Unset keys (state, token_file, sticky_*, segment_header) are NULL and the
+ * Unset keys (sticky_*, segment_header) are NULL and the
  * address lists are empty. */
 void cn_router_config_init(cn_router_config_t *c);
 
@@ -127,8 +127,8 @@ int cn_router_config_set_flag(cn_router_config_t *c, const char *name,
  * its key's type and bounds (so a config built in code is held to the same
  * rules as a parsed one); then across fields: at least one stable address;
  * canary addresses if the weight is > 0 or the mode is shadow; sticky mode
- * needs a sticky header or cookie; the two version labels differ; listen
- * and admin differ (unless port 0); health.timeout <= health.interval;
+ * needs a sticky header or cookie; the two version labels differ;
+ * health.timeout <= health.interval;
  * the measurement state fits limits.memory_budget (see
  * cn_router_config_memory_bytes()).
  * Returns 0 or CN_EINVAL with one line in err naming the key and its flag:

@@ -113,8 +113,8 @@ static int sets_into_config(cn_router_config_t *cfg, const cn_generation_t *g,
  * so that from then on it holds the truth. Returns a sysexits code; fills
  * *g with the generation to start with.
  */
-static int restore_state(cn_store_t *store, cn_router_config_t *cfg, cn_generation_t *g,
-                         char *err, size_t errlen)
+static int restore_state(cn_store_t *store, const char *path, cn_router_config_t *cfg,
+                         cn_generation_t *g, char *err, size_t errlen)
 {
     char serr[512];
     bool has_traffic = false, has_versions = false;
@@ -141,14 +141,14 @@ static int restore_state(cn_store_t *store, cn_router_config_t *cfg, cn_generati
     if ((has_versions && sets_into_config(cfg, g, serr, sizeof serr)) ||
         cn_router_config_validate(cfg, serr, sizeof serr)) {
         snprintf(err, errlen, "the state stored in %s does not fit this config: %s",
-                 cfg->state_path, serr);
+                 path, serr);
         code = EX_DATAERR;
         goto out;
     }
     const cn_traffic_t *t = &g->traffic;
     char weight[CN_FMT_BP_BUF];
-    fprintf(stderr, "canary: traffic restored from %s: canary %s, mode %s\n",
-            cfg->state_path, cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
+    fprintf(stderr, "canary: traffic restored from %s: canary %s, mode %s\n", path,
+            cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
             cn_traffic_mode_name(t->mode));
     if (has_versions) {
         bool differ = false;
@@ -157,9 +157,9 @@ static int restore_state(cn_store_t *store, cn_router_config_t *cfg, cn_generati
         fprintf(stderr,
                 "canary: versions restored from %s (generation %llu): stable %s (%zu "
                 "addresses), canary %s (%zu addresses)%s\n",
-                cfg->state_path, (unsigned long long)g->number,
-                g->sets[CN_ROLE_STABLE].version, g->sets[CN_ROLE_STABLE].count,
-                g->sets[CN_ROLE_CANARY].version, g->sets[CN_ROLE_CANARY].count,
+                path, (unsigned long long)g->number, g->sets[CN_ROLE_STABLE].version,
+                g->sets[CN_ROLE_STABLE].count, g->sets[CN_ROLE_CANARY].version,
+                g->sets[CN_ROLE_CANARY].count,
                 differ ? "; the config's differ, and the state wins" : "");
     }
 out:
@@ -169,7 +169,7 @@ out:
 
 /* ------------------------------------------------------------ run */
 
-int cn_server_run(cn_router_config_t *cfg)
+int cn_server_run(cn_server_config_t *scfg)
 {
     char err[768] = "";
     int exit_code = 0;
@@ -181,19 +181,21 @@ int cn_server_run(cn_router_config_t *cfg)
     cn_generation_init(&initial);
     char token[CN_SERVER_TOKEN_MAX_BYTES + 1];
     bool generated = false;
+    cn_router_config_t *cfg = &scfg->router;
 
-    int rc = cn_server_load_token(cfg->token_file, token, &generated, stderr, err,
+    int rc = cn_server_load_token(scfg->own.token_file, token, &generated, stderr, err,
                                   sizeof err);
     if (rc) {
         exit_code = rc == CN_EIO ? EX_NOINPUT : EX_DATAERR;
         goto out;
     }
-    if (cfg->state_path) {
-        if (cn_store_open(cfg->state_path, &store, err, sizeof err)) {
+    if (scfg->store.path) {
+        if (cn_store_open(scfg->store.path, &store, err, sizeof err)) {
             exit_code = EX_NOINPUT;
             goto out;
         }
-        exit_code = restore_state(store, cfg, &initial, err, sizeof err);
+        exit_code =
+            restore_state(store, scfg->store.path, cfg, &initial, err, sizeof err);
         if (exit_code)
             goto out;
     } else {
@@ -222,7 +224,8 @@ int cn_server_run(cn_router_config_t *cfg)
         .lookup = ops_lookup,
         .ctx = router,
     };
-    rc = cn_admin_new(cfg->admin, token, &ops, controller, &admin, err, sizeof err);
+    rc = cn_admin_new(scfg->admin.address, token, &ops, controller, &admin, err,
+                      sizeof err);
     if (rc) {
         exit_code = rc == CN_EIO ? EX_UNAVAILABLE : EX_USAGE;
         goto out;

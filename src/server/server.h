@@ -20,7 +20,7 @@
 #ifndef CN_SERVER_SERVER_H
 #define CN_SERVER_SERVER_H
 
-#include "router/config.h"
+#include "server/config.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,8 +32,8 @@
 #define CN_SERVER_TOKEN_MAX_BYTES 255u
 
 /*
- * Run `canary serve` with a config that cn_router_config_validate accepted
- * (cfg may be changed: the stored state is applied to it). Blocks until
+ * Run `canary serve` with a config that cn_server_config_validate accepted
+ * (cfg may be changed: the stored state is applied to its router part). Blocks until
  * SIGINT or SIGTERM. Prints "listening on ADDR" and "admin on ADDR" on
  * stdout once serving. Errors are one line on stderr
  * ("canary serve: ..."). Returns a sysexits(3) code: 0 after a signal, 64
@@ -41,7 +41,7 @@
  * for an unreadable token or state file, 69 when a port cannot be bound,
  * 70 for an internal failure.
  */
-int cn_server_run(cn_router_config_t *cfg);
+int cn_server_run(cn_server_config_t *cfg);
 
 /*
  * The admin token: read from token_file (one non-empty line; trailing

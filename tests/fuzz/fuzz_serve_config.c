@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * libFuzzer target for the serve configuration (router/config.c).
+ * libFuzzer target for the serve configuration as `canary serve` reads it
+ * (server/config.c: the router's, admin API's, store's and server's keys).
  *
  * An input that starts with "--" is a list of flags, one per line,
- * "name=value" or a bare "name", applied with cn_router_config_set_flag();
- * any other input is a YAML file for cn_router_config_parse_yaml(). Either
+ * "name=value" or a bare "name", applied with cn_server_config_set_flag();
+ * any other input is a YAML file for cn_server_config_parse_yaml(). Either
  * way the result must be one of the documented codes with a one-line
  * message naming the file or the flag, no crash, no leak and no output
  * from libfyaml. A config that parsed must also be consistent with the
@@ -17,6 +18,7 @@
 #include "router/config.h"
 #include "router/extract.h"
 #include "router/split.h"
+#include "server/config.h"
 #include "util/config.h"
 #include "util/error.h"
 
@@ -51,7 +53,7 @@ static int cross_field(const char *err)
     return 0;
 }
 
-static void apply_flags(cn_router_config_t *c, const char *text, size_t size, int *ok)
+static void apply_flags(cn_server_config_t *c, const char *text, size_t size, int *ok)
 {
     char *copy = malloc(size + 1);
     if (!copy)
@@ -69,7 +71,7 @@ static void apply_flags(cn_router_config_t *c, const char *text, size_t size, in
             *eq = '\0';
         char err[512] = "";
         int rc =
-            cn_router_config_set_flag(c, name, eq ? eq + 1 : NULL, err, sizeof err);
+            cn_server_config_set_flag(c, name, eq ? eq + 1 : NULL, err, sizeof err);
         if (rc != 0 &&
             ((rc != CN_EINVAL && rc != CN_ENOTFOUND) || !one_line(err, "--")))
             abort();
@@ -81,14 +83,15 @@ static void apply_flags(cn_router_config_t *c, const char *text, size_t size, in
 }
 
 /* c as the YAML `canary config check` prints; the caller frees it. */
-static char *emit(cn_router_config_t *c, size_t *len)
+static char *emit(cn_server_config_t *c, size_t *len)
 {
     char *buf = NULL;
     FILE *f = open_memstream(&buf, len);
     if (!f)
         abort();
-    cn_config_part_t part = {cn_router_config_table(), c};
-    cn_config_section_t section = {"serve", &part, 1};
+    cn_config_part_t parts[CN_SERVER_CONFIG_PARTS];
+    size_t n = cn_server_config_parts(c, parts);
+    cn_config_section_t section = {"serve", parts, n};
     if (cn_config_emit(f, CN_CONFIG_YAML, &section, 1) != 0)
         abort();
     fclose(f);
@@ -96,35 +99,35 @@ static char *emit(cn_router_config_t *c, size_t *len)
 }
 
 /* The effective configuration reads back to itself. */
-static void round_trip(cn_router_config_t *c)
+static void round_trip(cn_server_config_t *c)
 {
     size_t len1, len2;
     char *one = emit(c, &len1);
-    cn_router_config_t back;
-    cn_router_config_init(&back);
+    cn_server_config_t back;
+    cn_server_config_init(&back);
     char err[512];
-    if (cn_router_config_parse_yaml(&back, one, len1, "out.yaml", err, sizeof err) != 0)
+    if (cn_server_config_parse_yaml(&back, one, len1, "out.yaml", err, sizeof err) != 0)
         abort();
     char *two = emit(&back, &len2);
     if (len1 != len2 || memcmp(one, two, len1) != 0)
         abort();
     free(one);
     free(two);
-    cn_router_config_dispose(&back);
+    cn_server_config_dispose(&back);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     char err[512] = "";
     int ok = 1;
     if (size >= 2 && text[0] == '-' && text[1] == '-') {
         apply_flags(&c, text, size, &ok);
     } else {
         int rc =
-            cn_router_config_parse_yaml(&c, text, size, "fuzz.yaml", err, sizeof err);
+            cn_server_config_parse_yaml(&c, text, size, "fuzz.yaml", err, sizeof err);
         if (rc != 0 &&
             ((rc != CN_EINVAL && rc != CN_EPARSE) || !one_line(err, "fuzz.yaml")))
             abort();
@@ -134,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Whatever happened, the config holds whole values: validate() runs on
      * it without harm. */
     char verr[512] = "";
-    int vrc = cn_router_config_validate(&c, verr, sizeof verr);
+    int vrc = cn_server_config_validate(&c, verr, sizeof verr);
     if (vrc != 0 && (vrc != CN_EINVAL || !one_line(verr, "key '")))
         abort();
     if (ok && vrc != 0 && !cross_field(verr))
@@ -142,17 +145,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vrc == 0) {
         cn_router_pointer_t p;
         char perr[256];
-        if (cn_router_config_prediction(&c, &p, perr, sizeof perr) != 0)
+        if (cn_router_config_prediction(&c.router, &p, perr, sizeof perr) != 0)
             abort();
         cn_router_pointer_dispose(&p);
         cn_router_traffic_slot_t slot;
-        if (cn_router_traffic_slot_init(&slot, &c.traffic) != 0)
+        if (cn_router_traffic_slot_init(&slot, &c.router.traffic) != 0)
             abort();
-        if (c.stable.count == 0 || !c.listen || !c.admin || c.n_prediction_buckets == 0)
+        if (c.router.stable.count == 0 || !c.router.listen || !c.admin.address ||
+            c.router.n_prediction_buckets == 0)
             abort();
     }
     if (ok)
         round_trip(&c);
-    cn_router_config_dispose(&c);
+    cn_server_config_dispose(&c);
     return 0;
 }

@@ -20,7 +20,6 @@ void test_plane_start(test_plane_t *p, const char *const *flags, bool with_store
     memset(p, 0, sizeof *p);
     cn_router_config_init(&p->cfg);
     set(p, "listen", "127.0.0.1:0");
-    set(p, "admin", "127.0.0.1:0");
     set(p, "stable", "127.0.0.1:1");
     set(p, "canary", "127.0.0.1:2");
     set(p, "stable-version", "v1");

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The serve configuration (router/config.h): every default, the example
+ * The serve configuration as `canary serve` reads it (router/config.h, with
+ * the admin API's, the store's and the server's tables assembled by
+ * server/config.h): every default, the example
  * file read into the right fields, every flag, the documentation of every
  * key in examples/canary.yaml, the exact one-line message for each class of
  * bad input, and the cross-field checks of validate(). The unit binary runs
  * from the repository root, so examples/ is read from there.
  */
 #include "router/config.h"
+#include "server/config.h"
 #include "router/extract.h"
 #include "router/split.h"
 #include "util/error.h"
@@ -19,24 +22,24 @@
 
 #define EXAMPLE "examples/canary.yaml"
 
-static int parse(cn_router_config_t *c, const char *yaml, char *err)
+static int parse(cn_server_config_t *c, const char *yaml, char *err)
 {
-    return cn_router_config_parse_yaml(c, yaml, strlen(yaml), "c.yaml", err, 512);
+    return cn_server_config_parse_yaml(c, yaml, strlen(yaml), "c.yaml", err, 512);
 }
 
 /* Parse text that must be valid over the defaults. */
-static void parse_ok(const char *yaml, cn_router_config_t *c)
+static void parse_ok(const char *yaml, cn_server_config_t *c)
 {
     char err[512];
-    cn_router_config_init(c);
+    cn_server_config_init(c);
     int rc = parse(c, yaml, err);
     cr_assert_eq(rc, 0, "unexpected error: %s", err);
 }
 
-static void flag_ok(cn_router_config_t *c, const char *name, const char *value)
+static void flag_ok(cn_server_config_t *c, const char *name, const char *value)
 {
     char err[512];
-    int rc = cn_router_config_set_flag(c, name, value, err, sizeof err);
+    int rc = cn_server_config_set_flag(c, name, value, err, sizeof err);
     cr_assert_eq(rc, 0, "--%s %s: %s", name, value ? value : "(none)", err);
 }
 
@@ -76,53 +79,54 @@ static void assert_list(const cn_router_addr_list_t *l, size_t n, const char *a,
 
 Test(serve_config_defaults, init_sets_the_documented_defaults)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     memset(&c, 0xAB, sizeof c);
-    cn_router_config_init(&c);
-    cr_assert_str_eq(c.listen, "0.0.0.0:8080");
-    cr_assert_str_eq(c.admin, "127.0.0.1:8081");
-    cr_assert_eq(c.stable.count, 0);
-    cr_assert_eq(c.canary.count, 0);
-    cr_assert_str_eq(c.stable_version, "stable");
-    cr_assert_str_eq(c.canary_version, "canary");
-    cr_assert_eq(c.traffic.canary_weight_bp, 0);
-    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
-    cr_assert_eq(c.traffic.shadow_bp, 10000);
-    cr_assert_eq(c.traffic.force_enabled, false);
-    cr_assert_null(c.sticky_header);
-    cr_assert_null(c.sticky_cookie);
-    cr_assert_str_eq(c.force_header, "X-Canary");
-    cr_assert_eq(c.retry_on_stable, true);
-    cr_assert_null(c.segment_header);
-    cr_assert_eq(c.max_segments, 32);
-    cr_assert_str_eq(c.prediction, "kserve-v2");
-    cr_assert_eq(c.n_prediction_buckets, 11);
+    cn_server_config_init(&c);
+    cr_assert_str_eq(c.router.listen, "0.0.0.0:8080");
+    cr_assert_str_eq(c.admin.address, "127.0.0.1:8081");
+    cr_assert_eq(c.router.stable.count, 0);
+    cr_assert_eq(c.router.canary.count, 0);
+    cr_assert_str_eq(c.router.stable_version, "stable");
+    cr_assert_str_eq(c.router.canary_version, "canary");
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 0);
+    cr_assert_eq(c.router.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
+    cr_assert_eq(c.router.traffic.shadow_bp, 10000);
+    cr_assert_eq(c.router.traffic.force_enabled, false);
+    cr_assert_null(c.router.sticky_header);
+    cr_assert_null(c.router.sticky_cookie);
+    cr_assert_str_eq(c.router.force_header, "X-Canary");
+    cr_assert_eq(c.router.retry_on_stable, true);
+    cr_assert_null(c.router.segment_header);
+    cr_assert_eq(c.router.max_segments, 32);
+    cr_assert_str_eq(c.router.prediction, "kserve-v2");
+    cr_assert_eq(c.router.n_prediction_buckets, 11);
     for (size_t i = 0; i < 11; i++)
-        cr_assert_float_eq(c.prediction_buckets[i], i / 10.0, 1e-15, "bucket %zu", i);
-    cr_assert_eq(c.prediction_buckets[10], 1.0);
-    cr_assert_eq(c.reservoir_size, 10000);
-    cr_assert_eq(c.request_id_map_size, 100000);
-    cr_assert_eq(c.workers, 0);
-    cr_assert_null(c.state_path);
-    cr_assert_null(c.token_file);
-    cr_assert_str_eq(c.health_path, "/healthz");
-    cr_assert_eq(c.health_interval_ms, 2000);
-    cr_assert_eq(c.health_timeout_ms, 1000);
-    cr_assert_eq(c.passive_failures, 3);
-    cr_assert_eq(c.passive_cooldown_ms, 5000);
-    cr_assert_eq(c.max_header_bytes, 32 * 1024);
-    cr_assert_eq(c.max_body_bytes, 16 * 1024 * 1024);
-    cr_assert_eq(c.header_timeout_ms, 10000);
-    cr_assert_eq(c.idle_timeout_ms, 60000);
-    cr_assert_eq(c.connect_timeout_ms, 2000);
-    cr_assert_eq(c.upstream_timeout_ms, 30000);
-    cr_assert_eq(c.upstream_idle_ms, 30000);
-    cr_assert_eq(c.max_connections, 10000);
-    cr_assert_eq(c.max_idle_upstream, 64);
-    cn_router_config_dispose(&c);
-    cr_assert_null(c.listen);
-    cn_router_config_dispose(&c); /* twice is harmless */
-    cn_router_config_dispose(NULL);
+        cr_assert_float_eq(c.router.prediction_buckets[i], i / 10.0, 1e-15,
+                           "bucket %zu", i);
+    cr_assert_eq(c.router.prediction_buckets[10], 1.0);
+    cr_assert_eq(c.router.reservoir_size, 10000);
+    cr_assert_eq(c.router.request_id_map_size, 100000);
+    cr_assert_eq(c.router.workers, 0);
+    cr_assert_null(c.store.path);
+    cr_assert_null(c.own.token_file);
+    cr_assert_str_eq(c.router.health_path, "/healthz");
+    cr_assert_eq(c.router.health_interval_ms, 2000);
+    cr_assert_eq(c.router.health_timeout_ms, 1000);
+    cr_assert_eq(c.router.passive_failures, 3);
+    cr_assert_eq(c.router.passive_cooldown_ms, 5000);
+    cr_assert_eq(c.router.max_header_bytes, 32 * 1024);
+    cr_assert_eq(c.router.max_body_bytes, 16 * 1024 * 1024);
+    cr_assert_eq(c.router.header_timeout_ms, 10000);
+    cr_assert_eq(c.router.idle_timeout_ms, 60000);
+    cr_assert_eq(c.router.connect_timeout_ms, 2000);
+    cr_assert_eq(c.router.upstream_timeout_ms, 30000);
+    cr_assert_eq(c.router.upstream_idle_ms, 30000);
+    cr_assert_eq(c.router.max_connections, 10000);
+    cr_assert_eq(c.router.max_idle_upstream, 64);
+    cn_server_config_dispose(&c);
+    cr_assert_null(c.router.listen);
+    cn_server_config_dispose(&c); /* twice is harmless */
+    cn_server_config_dispose(NULL);
 }
 
 Test(serve_config_defaults, the_table_is_consistent)
@@ -133,18 +137,33 @@ Test(serve_config_defaults, the_table_is_consistent)
         const cn_router_config_key_t *k = cn_router_config_key(n);
         cr_assert_not_null(k);
         cr_assert_str_eq(k->key, keys[n]);
-        cr_assert(k->flag && *k->flag, "%s has a flag", k->key);
-        cr_assert(k->help && *k->help, "%s has help", k->key);
-        char want[200];
-        cr_assert_gt(strlen(cn_router_config_key_want(k, want, sizeof want)), 5);
-        for (size_t j = 0; j < n; j++) {
-            const cn_router_config_key_t *o = cn_router_config_key(j);
-            cr_assert_str_neq(o->key, k->key);
-            cr_assert_str_neq(o->flag, k->flag);
+    }
+    cr_assert_eq(n, 36, "the router's keys");
+    cr_assert_null(cn_router_config_key(n));
+    /* Every key of the assembled serve config: a flag, help, a want text,
+     * and no two alike across the tables. */
+    cn_server_config_t c;
+    cn_config_part_t parts[CN_SERVER_CONFIG_PARTS];
+    size_t np = cn_server_config_parts(&c, parts), total = 0;
+    for (size_t p = 0; p < np; p++) {
+        for (size_t i = 0; i < parts[p].table->n_keys; i++, total++) {
+            const cn_config_key_t *k = &parts[p].table->keys[i];
+            cr_assert(k->flag && *k->flag, "%s has a flag", k->key);
+            cr_assert(k->help && *k->help, "%s has help", k->key);
+            char want[200];
+            cr_assert_gt(strlen(cn_config_want(k, want, sizeof want)), 5);
+            for (size_t q = 0; q <= p; q++) {
+                for (size_t j = 0; j < parts[q].table->n_keys; j++) {
+                    const cn_config_key_t *o = &parts[q].table->keys[j];
+                    if (o == k)
+                        break;
+                    cr_assert_str_neq(o->key, k->key);
+                    cr_assert_str_neq(o->flag, k->flag);
+                }
+            }
         }
     }
-    cr_assert_eq(n, 39, "every key of the brief is in the table");
-    cr_assert_null(cn_router_config_key(n));
+    cr_assert_eq(total, 39, "every key of the brief is in one of the tables");
     const char *const *sw = cn_router_config_switches();
     cr_assert_str_eq(sw[0], "no-retry");
     cr_assert_null(sw[1]);
@@ -154,22 +173,22 @@ Test(serve_config_defaults, setting_each_flag_to_its_default_changes_nothing)
 {
     /* The defaults are the table's texts, so writing them as flags must
      * give the same config: the table and init cannot disagree. */
-    cn_router_config_t a, b;
-    cn_router_config_init(&a);
-    cn_router_config_init(&b);
+    cn_server_config_t a, b;
+    cn_server_config_init(&a);
+    cn_server_config_init(&b);
     for (size_t i = 0; cn_router_config_key(i); i++) {
         const cn_router_config_key_t *k = cn_router_config_key(i);
         flag_ok(&b, k->flag, k->default_text ? k->default_text : "");
     }
-    cr_assert_str_eq(a.listen, b.listen);
-    cr_assert_eq(a.traffic.shadow_bp, b.traffic.shadow_bp);
-    cr_assert_eq(a.max_body_bytes, b.max_body_bytes);
-    cr_assert_eq(a.n_prediction_buckets, b.n_prediction_buckets);
-    cr_assert_eq(a.retry_on_stable, b.retry_on_stable);
-    cr_assert_null(b.state_path);
-    cr_assert_str_eq(a.health_path, b.health_path);
-    cn_router_config_dispose(&a);
-    cn_router_config_dispose(&b);
+    cr_assert_str_eq(a.router.listen, b.router.listen);
+    cr_assert_eq(a.router.traffic.shadow_bp, b.router.traffic.shadow_bp);
+    cr_assert_eq(a.router.max_body_bytes, b.router.max_body_bytes);
+    cr_assert_eq(a.router.n_prediction_buckets, b.router.n_prediction_buckets);
+    cr_assert_eq(a.router.retry_on_stable, b.router.retry_on_stable);
+    cr_assert_null(b.store.path);
+    cr_assert_str_eq(a.router.health_path, b.router.health_path);
+    cn_server_config_dispose(&a);
+    cn_server_config_dispose(&b);
 }
 
 /* -------------------------------------------------------------- YAML */
@@ -178,47 +197,47 @@ Test(serve_config_yaml, the_example_file_parses_and_its_values_land)
 {
     size_t len;
     char *text = read_file(EXAMPLE, &len);
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     char err[512];
-    int rc = cn_router_config_parse_yaml(&c, text, len, EXAMPLE, err, sizeof err);
+    int rc = cn_server_config_parse_yaml(&c, text, len, EXAMPLE, err, sizeof err);
     cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_str_eq(c.listen, "0.0.0.0:8080");
-    cr_assert_str_eq(c.admin, "127.0.0.1:8081");
-    cr_assert_eq(c.workers, 0);
-    cr_assert_str_eq(c.state_path, "/var/lib/canary/state.db");
-    cr_assert_str_eq(c.token_file, "/etc/canary/token");
-    assert_list(&c.stable, 2, "model-v1-a:9000", "model-v1-b:9000");
-    assert_list(&c.canary, 2, "model-v2:9000", "[::1]:9001");
-    cr_assert_str_eq(c.stable_version, "v1");
-    cr_assert_str_eq(c.canary_version, "v2");
-    cr_assert_eq(c.traffic.canary_weight_bp, 250);
-    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
-    cr_assert_eq(c.traffic.shadow_bp, 1000);
-    cr_assert_eq(c.traffic.force_enabled, false);
-    cr_assert_str_eq(c.force_header, "X-Canary");
-    cr_assert_str_eq(c.sticky_header, "X-User-Id");
-    cr_assert_str_eq(c.sticky_cookie, "uid");
-    cr_assert_eq(c.retry_on_stable, true);
-    cr_assert_str_eq(c.segment_header, "X-Region");
-    cr_assert_eq(c.max_segments, 32);
-    cr_assert_str_eq(c.prediction, "kserve-v2");
-    cr_assert_eq(c.n_prediction_buckets, 11);
-    cr_assert_eq(c.reservoir_size, 10000);
-    cr_assert_eq(c.request_id_map_size, 100000);
-    cr_assert_str_eq(c.health_path, "/healthz");
-    cr_assert_eq(c.health_interval_ms, 2000);
-    cr_assert_eq(c.max_header_bytes, 32768);
-    cr_assert_eq(c.max_body_bytes, 16777216);
-    cr_assert_eq(c.max_idle_upstream, 64);
-    cr_assert_eq(cn_router_config_validate(&c, err, sizeof err), 0, "%s", err);
-    cn_router_config_dispose(&c);
+    cr_assert_str_eq(c.router.listen, "0.0.0.0:8080");
+    cr_assert_str_eq(c.admin.address, "127.0.0.1:8081");
+    cr_assert_eq(c.router.workers, 0);
+    cr_assert_str_eq(c.store.path, "/var/lib/canary/state.db");
+    cr_assert_str_eq(c.own.token_file, "/etc/canary/token");
+    assert_list(&c.router.stable, 2, "model-v1-a:9000", "model-v1-b:9000");
+    assert_list(&c.router.canary, 2, "model-v2:9000", "[::1]:9001");
+    cr_assert_str_eq(c.router.stable_version, "v1");
+    cr_assert_str_eq(c.router.canary_version, "v2");
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 250);
+    cr_assert_eq(c.router.traffic.mode, CN_TRAFFIC_MODE_RANDOM);
+    cr_assert_eq(c.router.traffic.shadow_bp, 1000);
+    cr_assert_eq(c.router.traffic.force_enabled, false);
+    cr_assert_str_eq(c.router.force_header, "X-Canary");
+    cr_assert_str_eq(c.router.sticky_header, "X-User-Id");
+    cr_assert_str_eq(c.router.sticky_cookie, "uid");
+    cr_assert_eq(c.router.retry_on_stable, true);
+    cr_assert_str_eq(c.router.segment_header, "X-Region");
+    cr_assert_eq(c.router.max_segments, 32);
+    cr_assert_str_eq(c.router.prediction, "kserve-v2");
+    cr_assert_eq(c.router.n_prediction_buckets, 11);
+    cr_assert_eq(c.router.reservoir_size, 10000);
+    cr_assert_eq(c.router.request_id_map_size, 100000);
+    cr_assert_str_eq(c.router.health_path, "/healthz");
+    cr_assert_eq(c.router.health_interval_ms, 2000);
+    cr_assert_eq(c.router.max_header_bytes, 32768);
+    cr_assert_eq(c.router.max_body_bytes, 16777216);
+    cr_assert_eq(c.router.max_idle_upstream, 64);
+    cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), 0, "%s", err);
+    cn_server_config_dispose(&c);
     free(text);
 }
 
 Test(serve_config_yaml, every_key_is_read_in_the_root_form)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     parse_ok("listen: \"[::]:9090\"\n"
              "admin: :9091\n"
              "workers: 4\n"
@@ -265,56 +284,56 @@ Test(serve_config_yaml, every_key_is_read_in_the_root_form)
              "  max_connections: 1000000\n"
              "  max_idle_upstream: 0\n",
              &c);
-    cr_assert_str_eq(c.listen, "[::]:9090");
-    cr_assert_str_eq(c.admin, ":9091");
-    cr_assert_eq(c.workers, 4);
-    cr_assert_str_eq(c.state_path, "/tmp/s.db");
-    cr_assert_str_eq(c.token_file, "/tmp/token");
-    assert_list(&c.stable, 2, "a:1", "10.0.0.2:80");
-    cr_assert_str_eq(c.stable_version, "model-1.2");
-    assert_list(&c.canary, 1, "b_1:2", NULL);
-    cr_assert_str_eq(c.canary_version, "model-1.3");
-    cr_assert_eq(c.traffic.canary_weight_bp, 1234);
-    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_STICKY);
-    cr_assert_eq(c.traffic.shadow_bp, 50);
-    cr_assert_str_eq(c.force_header, "X-Force");
-    cr_assert_eq(c.traffic.force_enabled, true);
-    cr_assert_str_eq(c.sticky_header, "X-User");
-    cr_assert_str_eq(c.sticky_cookie, "session");
-    cr_assert_eq(c.retry_on_stable, false);
-    cr_assert_str_eq(c.segment_header, "X-Tenant");
-    cr_assert_eq(c.segments.count, 2);
-    cr_assert_str_eq(c.segments.items[1], "globex");
-    cr_assert_eq(c.max_segments, 5);
-    cr_assert_str_eq(c.prediction, "/predictions/0/score");
-    cr_assert_eq(c.n_prediction_buckets, 3);
-    cr_assert_eq(c.prediction_buckets[0], -1);
-    cr_assert_eq(c.prediction_buckets[1], 0);
-    cr_assert_eq(c.prediction_buckets[2], 1000);
-    cr_assert_eq(c.reservoir_size, 1);
-    cr_assert_eq(c.request_id_map_size, 0);
-    cr_assert_str_eq(c.health_path, "/ready?x=1");
-    cr_assert_eq(c.health_interval_ms, 500);
-    cr_assert_eq(c.health_timeout_ms, 250);
-    cr_assert_eq(c.passive_failures, 0);
-    cr_assert_eq(c.passive_cooldown_ms, 60000);
-    cr_assert_eq(c.max_header_bytes, 1024);
-    cr_assert_eq(c.max_body_bytes, 1073741824);
-    cr_assert_eq(c.header_timeout_ms, 3600000);
-    cr_assert_eq(c.idle_timeout_ms, 1);
-    cr_assert_eq(c.connect_timeout_ms, 3000);
-    cr_assert_eq(c.upstream_timeout_ms, 120000);
-    cr_assert_eq(c.upstream_idle_ms, 15000);
-    cr_assert_eq(c.max_connections, 1000000);
-    cr_assert_eq(c.max_idle_upstream, 0);
+    cr_assert_str_eq(c.router.listen, "[::]:9090");
+    cr_assert_str_eq(c.admin.address, ":9091");
+    cr_assert_eq(c.router.workers, 4);
+    cr_assert_str_eq(c.store.path, "/tmp/s.db");
+    cr_assert_str_eq(c.own.token_file, "/tmp/token");
+    assert_list(&c.router.stable, 2, "a:1", "10.0.0.2:80");
+    cr_assert_str_eq(c.router.stable_version, "model-1.2");
+    assert_list(&c.router.canary, 1, "b_1:2", NULL);
+    cr_assert_str_eq(c.router.canary_version, "model-1.3");
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 1234);
+    cr_assert_eq(c.router.traffic.mode, CN_TRAFFIC_MODE_STICKY);
+    cr_assert_eq(c.router.traffic.shadow_bp, 50);
+    cr_assert_str_eq(c.router.force_header, "X-Force");
+    cr_assert_eq(c.router.traffic.force_enabled, true);
+    cr_assert_str_eq(c.router.sticky_header, "X-User");
+    cr_assert_str_eq(c.router.sticky_cookie, "session");
+    cr_assert_eq(c.router.retry_on_stable, false);
+    cr_assert_str_eq(c.router.segment_header, "X-Tenant");
+    cr_assert_eq(c.router.segments.count, 2);
+    cr_assert_str_eq(c.router.segments.items[1], "globex");
+    cr_assert_eq(c.router.max_segments, 5);
+    cr_assert_str_eq(c.router.prediction, "/predictions/0/score");
+    cr_assert_eq(c.router.n_prediction_buckets, 3);
+    cr_assert_eq(c.router.prediction_buckets[0], -1);
+    cr_assert_eq(c.router.prediction_buckets[1], 0);
+    cr_assert_eq(c.router.prediction_buckets[2], 1000);
+    cr_assert_eq(c.router.reservoir_size, 1);
+    cr_assert_eq(c.router.request_id_map_size, 0);
+    cr_assert_str_eq(c.router.health_path, "/ready?x=1");
+    cr_assert_eq(c.router.health_interval_ms, 500);
+    cr_assert_eq(c.router.health_timeout_ms, 250);
+    cr_assert_eq(c.router.passive_failures, 0);
+    cr_assert_eq(c.router.passive_cooldown_ms, 60000);
+    cr_assert_eq(c.router.max_header_bytes, 1024);
+    cr_assert_eq(c.router.max_body_bytes, 1073741824);
+    cr_assert_eq(c.router.header_timeout_ms, 3600000);
+    cr_assert_eq(c.router.idle_timeout_ms, 1);
+    cr_assert_eq(c.router.connect_timeout_ms, 3000);
+    cr_assert_eq(c.router.upstream_timeout_ms, 120000);
+    cr_assert_eq(c.router.upstream_idle_ms, 15000);
+    cr_assert_eq(c.router.max_connections, 1000000);
+    cr_assert_eq(c.router.max_idle_upstream, 0);
     char err[512];
-    cr_assert_eq(cn_router_config_validate(&c, err, sizeof err), 0, "%s", err);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), 0, "%s", err);
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_yaml, the_serve_section_is_read_and_other_sections_ignored)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     parse_ok("analysis:\n"
              "  alpha: 0.05\n"
              "  metrics: [{name: x, test: ks}]\n"
@@ -323,14 +342,14 @@ Test(serve_config_yaml, the_serve_section_is_read_and_other_sections_ignored)
              "  traffic: {canary_weight: 5}\n"
              "rollout: {steps: [1, 5]}\n",
              &c);
-    assert_list(&c.stable, 1, "a:1", NULL);
-    cr_assert_eq(c.traffic.canary_weight_bp, 500);
-    cn_router_config_dispose(&c);
+    assert_list(&c.router.stable, 1, "a:1", NULL);
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 500);
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_yaml, keys_present_change_and_the_rest_stay)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     parse_ok("traffic: {canary_weight: 1, sticky_header: X-A}\nstate: /a\n", &c);
     char err[512];
     /* A second file (an override) changes only what it names; ~ and ""
@@ -338,79 +357,79 @@ Test(serve_config_yaml, keys_present_change_and_the_rest_stay)
     cr_assert_eq(
         parse(&c, "traffic: {mode: shadow, sticky_header: ~}\nstate: ''\n", err), 0,
         "%s", err);
-    cr_assert_eq(c.traffic.canary_weight_bp, 100);
-    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_SHADOW);
-    cr_assert_null(c.sticky_header);
-    cr_assert_null(c.state_path);
-    cr_assert_str_eq(c.listen, "0.0.0.0:8080");
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 100);
+    cr_assert_eq(c.router.traffic.mode, CN_TRAFFIC_MODE_SHADOW);
+    cr_assert_null(c.router.sticky_header);
+    cr_assert_null(c.store.path);
+    cr_assert_str_eq(c.router.listen, "0.0.0.0:8080");
     cr_assert_eq(parse(&c, "health: {path: ~}\ncanary: {addresses: ~}\n", err), 0, "%s",
                  err);
-    cr_assert_null(c.health_path);
-    cr_assert_eq(c.canary.count, 0);
-    cn_router_config_dispose(&c);
+    cr_assert_null(c.router.health_path);
+    cr_assert_eq(c.router.canary.count, 0);
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_yaml, an_empty_file_sets_nothing)
 {
     const char *empties[] = {"", "# only a comment\n", "---\n", "~\n"};
     for (size_t i = 0; i < sizeof empties / sizeof empties[0]; i++) {
-        cn_router_config_t c;
+        cn_server_config_t c;
         parse_ok(empties[i], &c);
-        cr_assert_str_eq(c.listen, "0.0.0.0:8080");
-        cn_router_config_dispose(&c);
+        cr_assert_str_eq(c.router.listen, "0.0.0.0:8080");
+        cn_server_config_dispose(&c);
     }
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     char err[64];
-    cr_assert_eq(cn_router_config_parse_yaml(&c, NULL, 0, "x", err, sizeof err), 0);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(cn_server_config_parse_yaml(&c, NULL, 0, "x", err, sizeof err), 0);
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_yaml, percentages_are_numbers_or_strings)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     parse_ok("traffic: {canary_weight: 2.5, shadow_percent: '7.25'}\n", &c);
-    cr_assert_eq(c.traffic.canary_weight_bp, 250);
-    cr_assert_eq(c.traffic.shadow_bp, 725);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 250);
+    cr_assert_eq(c.router.traffic.shadow_bp, 725);
+    cn_server_config_dispose(&c);
     parse_ok("traffic: {canary_weight: 100, shadow_percent: 5%}\n", &c);
-    cr_assert_eq(c.traffic.canary_weight_bp, 10000);
-    cr_assert_eq(c.traffic.shadow_bp, 500);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 10000);
+    cr_assert_eq(c.router.traffic.shadow_bp, 500);
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_yaml, anchors_flow_style_and_crlf_are_yaml_as_usual)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     parse_ok("# comment\r\n"
              "stable: {addresses: &s [a:1, b:2]}\r\n"
              "canary: {addresses: *s, version: 'it''s'}\r\n",
              &c);
-    assert_list(&c.stable, 2, "a:1", "b:2");
-    assert_list(&c.canary, 2, "a:1", "b:2");
-    cr_assert_str_eq(c.canary_version, "it's");
-    cn_router_config_dispose(&c);
+    assert_list(&c.router.stable, 2, "a:1", "b:2");
+    assert_list(&c.router.canary, 2, "a:1", "b:2");
+    cr_assert_str_eq(c.router.canary_version, "it's");
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_yaml, the_buffer_need_not_be_nul_terminated)
 {
     const char text[] = "workers: 12";
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     char err[512];
     cr_assert_eq(
-        cn_router_config_parse_yaml(&c, text, sizeof text - 2, "c.yaml", err, 512), 0,
+        cn_server_config_parse_yaml(&c, text, sizeof text - 2, "c.yaml", err, 512), 0,
         "%s", err);
-    cr_assert_eq(c.workers, 1);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(c.router.workers, 1);
+    cn_server_config_dispose(&c);
 }
 
 /* ------------------------------------------------------------- flags */
 
 Test(serve_config_flags, every_flag_sets_its_field)
 {
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     flag_ok(&c, "listen", "127.0.0.1:0");
     flag_ok(&c, "admin", "http://[::1]:9");
     flag_ok(&c, "stable", "a:1, b:2");
@@ -451,94 +470,95 @@ Test(serve_config_flags, every_flag_sets_its_field)
     flag_ok(&c, "max-idle-upstream", "100000");
     flag_ok(&c, "memory-budget", "1024GiB");
 
-    cr_assert_str_eq(c.listen, "127.0.0.1:0");
-    cr_assert_str_eq(c.admin, "[::1]:9", "http:// is dropped");
-    assert_list(&c.stable, 2, "a:1", "b:2");
-    assert_list(&c.canary, 1, "c:3", NULL);
-    cr_assert_eq(c.traffic.canary_weight_bp, 1);
-    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_SHADOW);
-    cr_assert_eq(c.workers, 256);
-    cr_assert_str_eq(c.state_path, "s.db");
-    cr_assert_str_eq(c.token_file, "t");
-    cr_assert_str_eq(c.stable_version, "v1");
-    cr_assert_str_eq(c.canary_version, "v2");
-    cr_assert_eq(c.traffic.shadow_bp, 3330);
-    cr_assert_str_eq(c.force_header, "X-F");
-    cr_assert_eq(c.traffic.force_enabled, true);
-    cr_assert_str_eq(c.sticky_header, "X-U");
-    cr_assert_str_eq(c.sticky_cookie, "u");
-    cr_assert_eq(c.retry_on_stable, false);
-    cr_assert_str_eq(c.segment_header, "X-R");
-    cr_assert_eq(c.segments.count, 2);
-    cr_assert_eq(c.max_segments, 1024);
-    cr_assert_str_eq(c.prediction, "tf-serving");
-    cr_assert_eq(c.n_prediction_buckets, 3);
-    cr_assert_eq(c.prediction_buckets[2], 2.5);
-    cr_assert_eq(c.reservoir_size, 10000000);
-    cr_assert_eq(c.request_id_map_size, 100000000);
-    cr_assert_str_eq(c.health_path, "/up");
-    cr_assert_eq(c.health_interval_ms, 10);
-    cr_assert_eq(c.health_timeout_ms, 10);
-    cr_assert_eq(c.passive_failures, 1000);
-    cr_assert_eq(c.passive_cooldown_ms, 3600000);
-    cr_assert_eq(c.max_header_bytes, 81920);
-    cr_assert_eq(c.max_body_bytes, 1);
-    cr_assert_eq(c.header_timeout_ms, 1000);
-    cr_assert_eq(c.idle_timeout_ms, 2000);
-    cr_assert_eq(c.connect_timeout_ms, 3000);
-    cr_assert_eq(c.upstream_timeout_ms, 4000);
-    cr_assert_eq(c.upstream_idle_ms, 5000);
-    cr_assert_eq(c.max_connections, 1);
-    cr_assert_eq(c.max_idle_upstream, 100000);
-    cr_assert_eq(c.memory_budget_bytes, (uint64_t)1 << 40);
+    cr_assert_str_eq(c.router.listen, "127.0.0.1:0");
+    cr_assert_str_eq(c.admin.address, "[::1]:9", "http:// is dropped");
+    assert_list(&c.router.stable, 2, "a:1", "b:2");
+    assert_list(&c.router.canary, 1, "c:3", NULL);
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 1);
+    cr_assert_eq(c.router.traffic.mode, CN_TRAFFIC_MODE_SHADOW);
+    cr_assert_eq(c.router.workers, 256);
+    cr_assert_str_eq(c.store.path, "s.db");
+    cr_assert_str_eq(c.own.token_file, "t");
+    cr_assert_str_eq(c.router.stable_version, "v1");
+    cr_assert_str_eq(c.router.canary_version, "v2");
+    cr_assert_eq(c.router.traffic.shadow_bp, 3330);
+    cr_assert_str_eq(c.router.force_header, "X-F");
+    cr_assert_eq(c.router.traffic.force_enabled, true);
+    cr_assert_str_eq(c.router.sticky_header, "X-U");
+    cr_assert_str_eq(c.router.sticky_cookie, "u");
+    cr_assert_eq(c.router.retry_on_stable, false);
+    cr_assert_str_eq(c.router.segment_header, "X-R");
+    cr_assert_eq(c.router.segments.count, 2);
+    cr_assert_eq(c.router.max_segments, 1024);
+    cr_assert_str_eq(c.router.prediction, "tf-serving");
+    cr_assert_eq(c.router.n_prediction_buckets, 3);
+    cr_assert_eq(c.router.prediction_buckets[2], 2.5);
+    cr_assert_eq(c.router.reservoir_size, 10000000);
+    cr_assert_eq(c.router.request_id_map_size, 100000000);
+    cr_assert_str_eq(c.router.health_path, "/up");
+    cr_assert_eq(c.router.health_interval_ms, 10);
+    cr_assert_eq(c.router.health_timeout_ms, 10);
+    cr_assert_eq(c.router.passive_failures, 1000);
+    cr_assert_eq(c.router.passive_cooldown_ms, 3600000);
+    cr_assert_eq(c.router.max_header_bytes, 81920);
+    cr_assert_eq(c.router.max_body_bytes, 1);
+    cr_assert_eq(c.router.header_timeout_ms, 1000);
+    cr_assert_eq(c.router.idle_timeout_ms, 2000);
+    cr_assert_eq(c.router.connect_timeout_ms, 3000);
+    cr_assert_eq(c.router.upstream_timeout_ms, 4000);
+    cr_assert_eq(c.router.upstream_idle_ms, 5000);
+    cr_assert_eq(c.router.max_connections, 1);
+    cr_assert_eq(c.router.max_idle_upstream, 100000);
+    cr_assert_eq(c.router.memory_budget_bytes, (uint64_t)1 << 40);
     char err[512];
     /* Every maximum at once is far beyond any memory budget. */
-    cr_assert_eq(cn_router_config_validate(&c, err, sizeof err), CN_EINVAL);
+    cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), CN_EINVAL);
     cr_assert(strstr(err, "key 'limits.memory_budget' (--memory-budget): ") == err,
               "%s", err);
     flag_ok(&c, "workers", "1");
     flag_ok(&c, "request-id-map-size", "1000");
     flag_ok(&c, "reservoir-size", "1000");
-    cr_assert_eq(cn_router_config_validate(&c, err, sizeof err), 0, "%s", err);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), 0, "%s", err);
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_flags, booleans_switches_and_unsetting)
 {
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     flag_ok(&c, "force", NULL);
-    cr_assert_eq(c.traffic.force_enabled, true, "a bare boolean flag means true");
+    cr_assert_eq(c.router.traffic.force_enabled, true,
+                 "a bare boolean flag means true");
     flag_ok(&c, "force", "false");
-    cr_assert_eq(c.traffic.force_enabled, false);
+    cr_assert_eq(c.router.traffic.force_enabled, false);
     flag_ok(&c, "no-retry", NULL);
-    cr_assert_eq(c.retry_on_stable, false);
+    cr_assert_eq(c.router.retry_on_stable, false);
     flag_ok(&c, "retry-on-stable", "true");
-    cr_assert_eq(c.retry_on_stable, true);
+    cr_assert_eq(c.router.retry_on_stable, true);
     flag_ok(&c, "retry-on-stable", NULL);
-    cr_assert_eq(c.retry_on_stable, true);
+    cr_assert_eq(c.router.retry_on_stable, true);
     flag_ok(&c, "state", "x.db");
     flag_ok(&c, "state", "");
-    cr_assert_null(c.state_path, "'' unsets");
+    cr_assert_null(c.store.path, "'' unsets");
     flag_ok(&c, "health-path", "");
-    cr_assert_null(c.health_path);
+    cr_assert_null(c.router.health_path);
     flag_ok(&c, "stable", "a:1");
     flag_ok(&c, "stable", "");
-    cr_assert_eq(c.stable.count, 0, "'' is the empty list");
-    cn_router_config_dispose(&c);
+    cr_assert_eq(c.router.stable.count, 0, "'' is the empty list");
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_flags, flags_override_the_file)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     parse_ok("traffic: {canary_weight: 5, mode: sticky}\nstable: {addresses: [a:1]}\n",
              &c);
     flag_ok(&c, "canary-weight", "7.5");
     flag_ok(&c, "stable", "b:2,c:3");
-    cr_assert_eq(c.traffic.canary_weight_bp, 750);
-    cr_assert_eq(c.traffic.mode, CN_TRAFFIC_MODE_STICKY);
-    assert_list(&c.stable, 2, "b:2", "c:3");
-    cn_router_config_dispose(&c);
+    cr_assert_eq(c.router.traffic.canary_weight_bp, 750);
+    cr_assert_eq(c.router.traffic.mode, CN_TRAFFIC_MODE_STICKY);
+    assert_list(&c.router.stable, 2, "b:2", "c:3");
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_flags, bad_values_give_one_line_and_change_nothing)
@@ -607,18 +627,18 @@ Test(serve_config_flags, bad_values_give_one_line_and_change_nothing)
          "'healthz'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cn_router_config_t c;
-        cn_router_config_init(&c);
+        cn_server_config_t c;
+        cn_server_config_init(&c);
         char err[512];
-        int rc = cn_router_config_set_flag(&c, cases[i].name, cases[i].value, err,
+        int rc = cn_server_config_set_flag(&c, cases[i].name, cases[i].value, err,
                                            sizeof err);
         cr_assert_eq(rc, cases[i].rc, "--%s: rc %d", cases[i].name, rc);
         cr_assert_str_eq(err, cases[i].message);
-        cr_assert_eq(c.stable.count, 0, "unchanged");
-        cr_assert_eq(c.traffic.canary_weight_bp, 0);
-        cr_assert_eq(c.n_prediction_buckets, 11);
-        cr_assert_str_eq(c.prediction, "kserve-v2");
-        cn_router_config_dispose(&c);
+        cr_assert_eq(c.router.stable.count, 0, "unchanged");
+        cr_assert_eq(c.router.traffic.canary_weight_bp, 0);
+        cr_assert_eq(c.router.n_prediction_buckets, 11);
+        cr_assert_str_eq(c.router.prediction, "kserve-v2");
+        cn_server_config_dispose(&c);
     }
 }
 
@@ -658,21 +678,26 @@ Test(serve_config_docs, every_key_and_flag_is_in_the_example)
 {
     size_t len;
     char *text = read_file(EXAMPLE, &len);
-    const char *const *keys = cn_router_config_keys();
-    size_t n = 0;
-    for (; keys[n]; n++) {
-        const cn_router_config_key_t *k = cn_router_config_key(n);
-        cr_expect(documented(text, keys[n]), "key '%s' is not in %s", keys[n], EXAMPLE);
-        char flag[80];
-        snprintf(flag, sizeof flag, "--%s", k->flag);
-        cr_expect(strstr(text, flag) != NULL, "flag %s is not in %s", flag, EXAMPLE);
-        if (k->negated_flag) {
-            snprintf(flag, sizeof flag, "--%s", k->negated_flag);
+    cn_server_config_t c;
+    cn_config_part_t parts[CN_SERVER_CONFIG_PARTS];
+    size_t np = cn_server_config_parts(&c, parts), n = 0;
+    for (size_t p = 0; p < np; p++) {
+        for (size_t i = 0; i < parts[p].table->n_keys; i++, n++) {
+            const cn_config_key_t *k = &parts[p].table->keys[i];
+            cr_expect(documented(text, k->key), "key '%s' is not in %s", k->key,
+                      EXAMPLE);
+            char flag[80];
+            snprintf(flag, sizeof flag, "--%s", k->flag);
             cr_expect(strstr(text, flag) != NULL, "flag %s is not in %s", flag,
                       EXAMPLE);
+            if (k->negated_flag) {
+                snprintf(flag, sizeof flag, "--%s", k->negated_flag);
+                cr_expect(strstr(text, flag) != NULL, "flag %s is not in %s", flag,
+                          EXAMPLE);
+            }
         }
     }
-    cr_assert_gt(n, 30);
+    cr_assert_eq(n, 39);
     /* The check itself can fail. */
     cr_assert(!documented(text, "traffic.listen"));
     cr_assert(!documented(text, "limits.canary_weight"));
@@ -700,12 +725,12 @@ static const struct bad_case bad_cases[] = {
     {"%FOO bar\nworkers: 1\n", CN_EPARSE,
      "c.yaml:1: invalid YAML: unsupported directive '%FOO bar' (only %YAML and %TAG)"},
     {"- a\n- b\n", CN_EINVAL,
-     "c.yaml:1: the config must be a mapping of keys (listen, admin, workers, state, "
-     "token_file, stable, canary, traffic, measure, health, limits), got a list"},
+     "c.yaml:1: the config must be a mapping of keys (listen, workers, stable, canary, "
+     "traffic, measure, health, limits, admin, state, token_file), got a list"},
     /* unknown keys */
     {"listen: :80\nwrokers: 2\n", CN_EINVAL,
-     "c.yaml:2: key 'wrokers': unknown key (expected one of listen, admin, workers, "
-     "state, token_file, stable, canary, traffic, measure, health, limits)"},
+     "c.yaml:2: key 'wrokers': unknown key (expected one of listen, workers, stable, "
+     "canary, traffic, measure, health, limits, admin, state, token_file)"},
     {"traffic:\n  mode: random\n  weight: 5\n", CN_EINVAL,
      "c.yaml:3: key 'traffic.weight': unknown key (expected one of canary_weight, "
      "mode, shadow_percent, force_header, force_enabled, sticky_header, "
@@ -722,8 +747,8 @@ static const struct bad_case bad_cases[] = {
      "c.yaml:2: key 'analysis': unknown key; to keep the judge's section in this "
      "file, put the serve keys under 'serve:'"},
     {"traffic.mode: random\n", CN_EINVAL,
-     "c.yaml:1: key 'traffic.mode': unknown key (expected one of listen, admin, "
-     "workers, state, token_file, stable, canary, traffic, measure, health, limits)"},
+     "c.yaml:1: key 'traffic.mode': unknown key (expected one of listen, workers, "
+     "stable, canary, traffic, measure, health, limits, admin, state, token_file)"},
     {"[a]: 1\n", CN_EINVAL, "c.yaml:1: keys must be plain strings, got a list"},
     {"health:\n  ? [a]\n  : 1\n", CN_EINVAL,
      "c.yaml:2: key 'health': keys must be plain strings, got a list"},
@@ -804,8 +829,8 @@ static const struct bad_case bad_cases[] = {
      "shadow_percent, force_header, force_enabled, sticky_header, sticky_cookie, "
      "retry_on_stable), got null"},
     {"serve: 3\n", CN_EINVAL,
-     "c.yaml:1: key 'serve': must be a mapping of keys (listen, admin, workers, "
-     "state, token_file, stable, canary, traffic, measure, health, limits), got '3'"},
+     "c.yaml:1: key 'serve': must be a mapping of keys (listen, workers, stable, "
+     "canary, traffic, measure, health, limits, admin, state, token_file), got '3'"},
     {"workers: \"4\"\n", CN_EINVAL,
      "c.yaml:1: key 'workers': must be an integer in [0, 256], got the string '4'"},
     {"workers: 4.5\n", CN_EINVAL,
@@ -880,14 +905,14 @@ Test(serve_config_errors, each_bad_input_gives_one_exact_line)
 {
     for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
         const struct bad_case *b = &bad_cases[i];
-        cn_router_config_t c;
-        cn_router_config_init(&c);
+        cn_server_config_t c;
+        cn_server_config_init(&c);
         char err[512];
         int rc = parse(&c, b->yaml, err);
         cr_expect_eq(rc, b->rc, "case %zu: rc %d for:\n%s", i, rc, b->yaml);
-        cr_expect_str_eq(err, b->message, "case %zu", i);
+        cr_expect_str_eq(err, b->message, "case %zu: %s", i, err);
         cr_expect_null(strchr(err, '\n'), "one line");
-        cn_router_config_dispose(&c);
+        cn_server_config_dispose(&c);
     }
 }
 
@@ -895,45 +920,45 @@ Test(serve_config_errors, a_long_value_is_cut_in_the_message)
 {
     char yaml[400];
     snprintf(yaml, sizeof yaml, "limits: {max_body_bytes: lots%0300d}\n", 7);
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     char err[512];
     cr_assert_eq(parse(&c, yaml, err), CN_EINVAL);
     cr_assert(strstr(err, "...'") != NULL, "%s", err);
     cr_assert_lt(strlen(err), 160);
-    cn_router_config_dispose(&c);
+    cn_server_config_dispose(&c);
 }
 
 /* ---------------------------------------------------------- validate */
 
-static void valid_base(cn_router_config_t *c)
+static void valid_base(cn_server_config_t *c)
 {
-    cn_router_config_init(c);
+    cn_server_config_init(c);
     flag_ok(c, "stable", "s:1");
 }
 
-static void expect_invalid(cn_router_config_t *c, const char *message)
+static void expect_invalid(cn_server_config_t *c, const char *message)
 {
     char err[512];
-    cr_assert_eq(cn_router_config_validate(c, err, sizeof err), CN_EINVAL, "%s",
+    cr_assert_eq(cn_server_config_validate(c, err, sizeof err), CN_EINVAL, "%s",
                  message);
     cr_assert_str_eq(err, message);
-    cn_router_config_dispose(c);
+    cn_server_config_dispose(c);
 }
 
 Test(serve_config_validate, a_stable_address_is_enough)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     valid_base(&c);
     char err[512];
-    cr_assert_eq(cn_router_config_validate(&c, err, sizeof err), 0, "%s", err);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), 0, "%s", err);
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_validate, cross_field_failures)
 {
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     expect_invalid(&c, "key 'stable.addresses' (--stable): at least one stable "
                        "address is required");
 
@@ -971,7 +996,7 @@ Test(serve_config_validate, cross_field_failures)
 
 Test(serve_config_validate, what_passes_the_cross_field_checks)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
     char err[512];
     valid_base(&c);
     flag_ok(&c, "mode", "sticky");
@@ -980,71 +1005,71 @@ Test(serve_config_validate, what_passes_the_cross_field_checks)
     flag_ok(&c, "admin", "127.0.0.1:0");
     flag_ok(&c, "health-path", "");
     flag_ok(&c, "health-timeout", "1h"); /* no active checks: no constraint */
-    cr_assert_eq(cn_router_config_validate(&c, err, sizeof err), 0, "%s", err);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), 0, "%s", err);
+    cn_server_config_dispose(&c);
 
     valid_base(&c);
     flag_ok(&c, "canary", "c:1");
     flag_ok(&c, "canary-weight", "100");
-    cr_assert_eq(cn_router_config_validate(&c, err, sizeof err), 0, "%s", err);
-    cn_router_config_dispose(&c);
+    cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), 0, "%s", err);
+    cn_server_config_dispose(&c);
 }
 
 Test(serve_config_validate, a_config_built_in_code_meets_the_same_bounds)
 {
-    cn_router_config_t c;
+    cn_server_config_t c;
 
     valid_base(&c);
-    c.prediction_buckets[3] = c.prediction_buckets[2];
+    c.router.prediction_buckets[3] = c.router.prediction_buckets[2];
     expect_invalid(&c, "key 'measure.prediction_buckets' (--prediction-buckets): "
                        "bounds must be strictly ascending, got 0.2 after 0.2");
 
     valid_base(&c);
-    c.prediction_buckets[10] = NAN;
+    c.router.prediction_buckets[10] = NAN;
     expect_invalid(&c, "key 'measure.prediction_buckets' (--prediction-buckets): "
                        "bounds must be finite, got nan");
 
     valid_base(&c);
-    c.n_prediction_buckets = 0;
+    c.router.n_prediction_buckets = 0;
     expect_invalid(&c, "key 'measure.prediction_buckets' (--prediction-buckets): "
                        "must be a list of 1 to 64 finite numbers in ascending "
                        "order, got an empty list");
 
     valid_base(&c);
-    free(c.prediction);
-    c.prediction = strdup("/a~");
+    free(c.router.prediction);
+    c.router.prediction = strdup("/a~");
     expect_invalid(&c, "key 'measure.prediction' (--prediction): JSON pointer "
                        "'/a~': '~' at offset 2 must be followed by '0' or '1'");
 
     valid_base(&c);
-    c.max_header_bytes = 100 * 1024;
+    c.router.max_header_bytes = 100 * 1024;
     expect_invalid(&c, "key 'limits.max_header_bytes' (--max-header-bytes): must be "
                        "a size in [1KiB, 80KiB], got '100KiB'");
 
     valid_base(&c);
-    c.traffic.canary_weight_bp = 10001;
+    c.router.traffic.canary_weight_bp = 10001;
     expect_invalid(&c, "key 'traffic.canary_weight' (--canary-weight): must be a "
                        "percentage in [0, 100] with at most 2 decimals, got "
                        "'100.01'");
 
     valid_base(&c);
-    c.traffic.mode = (cn_traffic_mode_t)7;
+    c.router.traffic.mode = (cn_traffic_mode_t)7;
     expect_invalid(&c, "key 'traffic.mode' (--mode): must be one of random, sticky, "
                        "shadow, got 7");
 
     valid_base(&c);
-    c.workers = 1000;
+    c.router.workers = 1000;
     expect_invalid(&c, "key 'workers' (--workers): must be an integer in [0, 256], got "
                        "'1000'");
 
     valid_base(&c);
-    free(c.listen);
-    c.listen = NULL;
+    free(c.router.listen);
+    c.router.listen = NULL;
     expect_invalid(&c, "key 'listen' (--listen): must be set");
 
     valid_base(&c);
-    free(c.stable.items[0]);
-    c.stable.items[0] = strdup("nope");
+    free(c.router.stable.items[0]);
+    c.router.stable.items[0] = strdup("nope");
     expect_invalid(&c, "key 'stable.addresses' (--stable): must be an address "
                        "host:port or [ipv6]:port with a port in [1, 65535], got "
                        "'nope'");
@@ -1052,17 +1077,19 @@ Test(serve_config_validate, a_config_built_in_code_meets_the_same_bounds)
 
 Test(serve_config_validate, the_prediction_compiles_from_a_preset_or_a_pointer)
 {
-    cn_router_config_t c;
-    cn_router_config_init(&c);
+    cn_server_config_t c;
+    cn_server_config_init(&c);
     cn_router_pointer_t p;
     char err[256];
-    cr_assert_eq(cn_router_config_prediction(&c, &p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cn_router_config_prediction(&c.router, &p, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq(p.ntokens, 4, "kserve-v2 is /outputs/0/data/0");
     cn_router_pointer_dispose(&p);
     flag_ok(&c, "prediction", "/score");
-    cr_assert_eq(cn_router_config_prediction(&c, &p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cn_router_config_prediction(&c.router, &p, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq(p.ntokens, 1);
     cr_assert_str_eq(p.tokens[0].name, "score");
     cn_router_pointer_dispose(&p);
-    cn_router_config_dispose(&c);
+    cn_server_config_dispose(&c);
 }

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The assembled config of `canary serve` (config.h): the server's own
+ * table (the token file) and the composition of the four.
+ */
+#include "server/config.h"
+#include "util/error.h"
+#include "util/yaml.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cn_config_key_t own_keys[] = {
+    {.key = "token_file",
+     .flag = "token-file",
+     .type = CN_CONFIG_STRING,
+     .kind = CN_CONFIG_FILE,
+     .opts = CN_CONFIG_NULLABLE | CN_CONFIG_EMPTY_UNSETS,
+     .help = "file holding the admin API token; default $CANARY_TOKEN",
+     .offset = offsetof(cn_server_own_config_t, token_file),
+     .width = sizeof(char *)},
+};
+
+static const cn_config_table_t own_table = {
+    .keys = own_keys,
+    .n_keys = sizeof own_keys / sizeof own_keys[0],
+    .size = sizeof(cn_server_own_config_t),
+};
+
+size_t cn_server_config_parts(cn_server_config_t *c,
+                              cn_config_part_t parts[CN_SERVER_CONFIG_PARTS])
+{
+    parts[0] = (cn_config_part_t){cn_router_config_table(), &c->router};
+    parts[1] = (cn_config_part_t){cn_admin_config_table(), &c->admin};
+    parts[2] = (cn_config_part_t){cn_store_config_table(), &c->store};
+    parts[3] = (cn_config_part_t){&own_table, &c->own};
+    return CN_SERVER_CONFIG_PARTS;
+}
+
+void cn_server_config_init(cn_server_config_t *c)
+{
+    cn_config_part_t parts[CN_SERVER_CONFIG_PARTS];
+    size_t n = cn_server_config_parts(c, parts);
+    for (size_t i = 0; i < n; i++)
+        cn_config_init(parts[i].table, parts[i].record);
+}
+
+void cn_server_config_dispose(cn_server_config_t *c)
+{
+    if (!c)
+        return;
+    cn_config_part_t parts[CN_SERVER_CONFIG_PARTS];
+    size_t n = cn_server_config_parts(c, parts);
+    for (size_t i = 0; i < n; i++)
+        cn_config_dispose(parts[i].table, parts[i].record);
+}
+
+int cn_server_config_parse_yaml(cn_server_config_t *c, const char *text, size_t len,
+                                const char *filename, char *err, size_t errlen)
+{
+    cn_config_part_t parts[CN_SERVER_CONFIG_PARTS];
+    size_t n = cn_server_config_parts(c, parts);
+    cn_yaml_t yaml;
+    cn_yaml_init(&yaml, filename, err, errlen);
+    struct fy_document *doc;
+    int rc = cn_yaml_load(&yaml, text, len, &doc);
+    if (!rc)
+        rc = cn_router_config_read_section(&yaml, doc, parts, n);
+    cn_yaml_dispose(&yaml);
+    return rc;
+}
+
+int cn_server_config_set_flag(cn_server_config_t *c, const char *name,
+                              const char *value, char *err, size_t errlen)
+{
+    cn_config_part_t parts[CN_SERVER_CONFIG_PARTS];
+    size_t n = cn_server_config_parts(c, parts);
+    return cn_config_set_flag(parts, n, name, value, err, errlen);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return CN_EINVAL;
+}
+
+int cn_server_config_validate(const cn_server_config_t *c, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!c)
+        return fail(err, errlen, "no config");
+    /* The parts other than the router's, each against its table. */
+    const cn_config_table_t *tables[] = {cn_admin_config_table(),
+                                         cn_store_config_table(), &own_table};
+    const void *records[] = {&c->admin, &c->store, &c->own};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        cn_config_problem_t p;
+        if (cn_config_check(tables[i], records[i], &p)) {
+            if (p.key && p.key->flag)
+                return fail(err, errlen, "key '%s' (--%s): %s", p.path, p.key->flag,
+                            p.what);
+            return fail(err, errlen, "key '%s': %s", p.path, p.what);
+        }
+    }
+    int rc = cn_router_config_validate(&c->router, err, errlen);
+    if (rc)
+        return rc;
+    const char *listen = c->router.listen, *admin = c->admin.address;
+    if (strcmp(listen, admin) == 0 && strcmp(strrchr(listen, ':'), ":0") != 0)
+        return fail(err, errlen,
+                    "key 'admin' (--admin): must differ from listen, both are '%s'",
+                    admin);
+    return 0;
+}
