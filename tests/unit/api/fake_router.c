@@ -22,16 +22,25 @@ void fake_router_init(fake_router_t *f)
     pthread_cond_init(&f->cv, NULL);
 }
 
-static cn_router_snapshot_t *ops_snapshot(void *ctx, unsigned mask)
+void fake_router_pass_gate(fake_router_t *f)
 {
-    fake_router_t *f = ctx;
     pthread_mutex_lock(&f->mu);
-    f->last_mask = mask;
     f->waiting++;
     pthread_cond_broadcast(&f->cv);
     while (f->gate_closed)
         pthread_cond_wait(&f->cv, &f->mu);
     f->waiting--;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static cn_router_snapshot_t *ops_snapshot(void *ctx, unsigned mask)
+{
+    fake_router_t *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    f->last_mask = mask;
+    pthread_mutex_unlock(&f->mu);
+    fake_router_pass_gate(f);
+    pthread_mutex_lock(&f->mu);
     if (f->no_snapshot) {
         pthread_mutex_unlock(&f->mu);
         return NULL;

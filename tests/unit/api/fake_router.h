@@ -38,6 +38,9 @@ void fake_router_init(fake_router_t *f);
 void fake_router_close_gate(fake_router_t *f);
 void fake_router_wait_at_gate(fake_router_t *f, unsigned n);
 void fake_router_open_gate(fake_router_t *f);
+/* What a snapshot does at the gate: count itself waiting, and wait while
+ * it is closed. Any thread. */
+void fake_router_pass_gate(fake_router_t *f);
 
 /* The ops table over f. */
 cn_admin_ops_t fake_router_ops(fake_router_t *f);

@@ -8,11 +8,14 @@
 #include "../controller/plane.h"
 #include "api/admin.h"
 #include "fake_router.h"
+#include "router/internal.h"
+#include "router/shard.h"
 #include "util/error.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -531,6 +534,134 @@ Test(admin_server, answers_healthz_while_a_snapshot_is_in_progress, .init = setu
     cr_assert(strstr(r.body, "\"shadow_pairs\""));
     free(r.body);
     close_client(scrape);
+    close_client(samples);
+    close_client(probe);
+}
+
+/* ------------------------------------------------------------ a live router */
+
+#define LIVE_RESERVOIR 1000u
+
+/* Every reservoir of the plane's real router full: LIVE_RESERVOIR + 100
+ * observations in each (segment, role), written into the shards before
+ * the workers start (nothing else touches them then). */
+static void fill_live(cn_router_t *r)
+{
+    uint64_t step = cn_router_step(r);
+    static const char *const labels[] = {"eu", "us"};
+    for (unsigned i = 0; i < r->nworkers; i++) {
+        cn_router_shard_t *sh = &r->workers[i]->shard;
+        cn_router_shard_sync_step(sh, step);
+        for (size_t l = 0; l < 2; l++) {
+            unsigned seg = cn_router_shard_segment(sh, labels[l], strlen(labels[l]));
+            for (int role = 0; role < 2; role++)
+                for (unsigned k = 0; k < LIVE_RESERVOIR + 100; k++) {
+                    cn_router_obs_t o = {0};
+                    o.role = (cn_role_t)role;
+                    o.key = (unsigned)r->workers[i]->cur->key[role];
+                    o.status = 200;
+                    o.failure = -1;
+                    o.has_latency = true;
+                    o.latency_us = 1000 + (k * 7919) % 50000;
+                    o.prediction = CN_ROUTER_PRED_OK;
+                    o.prediction_value = (double)(k % 1000) / 1000.0;
+                    o.step = step;
+                    cn_router_shard_record(sh, seg, &o);
+                }
+        }
+    }
+}
+
+/* The real router's snapshot, then the gate: the admin API's snapshot job
+ * stays in progress on the thread pool, holding a snapshot of full
+ * reservoirs, until the test opens the gate. */
+static cn_router_snapshot_t *live_snapshot(void *ctx, unsigned mask)
+{
+    cn_router_snapshot_t *s = cn_router_snapshot(ctx, mask);
+    fake_router_pass_gate(&fake);
+    return s;
+}
+
+static void live_snapshot_free(void *ctx, cn_router_snapshot_t *s)
+{
+    (void)ctx;
+    cn_router_snapshot_free(s);
+}
+
+static int live_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t *out)
+{
+    return cn_router_lookup(ctx, id, len, out);
+}
+
+static void setup_live(void)
+{
+    static const char *const flags[] = {"segment-header", "X-Region", "segments", "eu,us",
+                                        "reservoir-size", "1000", "health-path", "",
+                                        NULL};
+    fake_router_init(&fake);
+    test_plane_start(&plane, flags, false);
+    fill_live(plane.router);
+    char err[256];
+    cr_assert_eq(cn_router_start(plane.router, err, sizeof err), 0, "%s", err);
+    cn_admin_ops_t ops = {.snapshot = live_snapshot,
+                          .snapshot_free = live_snapshot_free,
+                          .lookup = live_lookup,
+                          .ctx = plane.router};
+    cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, plane.controller, &server,
+                              err, sizeof err),
+                 0, "%s", err);
+    server_log = tmpfile();
+    cn_admin_set_log(server, server_log);
+    server_port = atoi(strrchr(cn_admin_address(server), ':') + 1);
+    cr_assert_eq(pthread_create(&server_thread, NULL, serve, server), 0);
+}
+
+/* The same with the real router: /healthz is answered while the snapshot
+ * job of /v1/samples, over full reservoirs, is in progress; the samples
+ * then come out whole (every reservoir at its size). */
+Test(admin_server, answers_healthz_while_a_real_full_snapshot_is_in_progress,
+     .init = setup_live, .fini = stop)
+{
+    fake_router_close_gate(&fake);
+    client_t *samples = connect_client();
+    send_str(samples,
+             "GET /v1/samples HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+             "\r\n\r\n");
+    fake_router_wait_at_gate(&fake, 1);
+    client_t *probe = connect_client();
+    for (int i = 0; i < 3; i++) {
+        send_str(probe, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        response_t r;
+        read_response(probe, &r);
+        cr_assert_eq(r.status, 200);
+        free(r.body);
+    }
+    cr_assert(nothing_arrived(samples), "the samples wait for their snapshot");
+    fake_router_open_gate(&fake);
+
+    response_t r;
+    read_response(samples, &r);
+    cr_assert_eq(r.status, 200, "%s", r.head);
+    json_error_t je;
+    json_t *j = json_loads(r.body, 0, &je);
+    cr_assert_not_null(j, "%s", je.text);
+    static const char *const roles[] = {"stable", "canary"};
+    static const char *const segs[] = {"eu", "us"};
+    for (int role = 0; role < 2; role++)
+        for (int sg = 0; sg < 2; sg++) {
+            json_t *cell = json_object_get(
+                json_object_get(json_object_get(json_object_get(j, "versions"),
+                                                roles[role]),
+                                "segments"),
+                segs[sg]);
+            cr_assert_not_null(cell, "no cell %s/%s in %.300s", roles[role], segs[sg],
+                               r.body);
+            json_t *lat = json_object_get(json_object_get(cell, "latency_us"), "sample");
+            cr_assert_eq(json_array_size(lat), LIVE_RESERVOIR, "%s/%s: %zu values",
+                         roles[role], segs[sg], json_array_size(lat));
+        }
+    json_decref(j);
+    free(r.body);
     close_client(samples);
     close_client(probe);
 }
