@@ -157,8 +157,9 @@ void cn_controller_free(cn_controller_t *c);
  *    without '"' or '\\' (as the config's labels),
  *    at most CN_VERSION_MAX_ADDRESSES addresses, each "host:port" or
  *    "[v6]:port" with a port in [1, 65535], no address twice in a set;
- *  - at least one stable address (an address may serve both roles, as in
- *    the config: e.g. one server that answers for two model versions);
+ *  - no address in both sets (one server is one version: as in the
+ *    config and the router);
+ *  - at least one stable address;
  *  - the two labels differ;
  *  - a canary weight > 0, or shadow mode, needs a canary address;
  *  - sticky mode needs a sticky key (limits->sticky_key);

@@ -107,6 +107,19 @@ int cn_controller_validate(const cn_generation_t *g,
         rc = check_set(ca, "canary", err, errlen);
     if (rc)
         return rc;
+    /* One server is one version: an address in both sets would be measured
+     * as two (the router refuses it too, as the config does). */
+    for (size_t i = 0; i < ca->count; i++)
+        for (size_t j = 0; j < st->count; j++)
+            if (strcmp(ca->addresses[i], st->addresses[j]) == 0) {
+                snprintf(
+                    err, errlen,
+                    "canary.addresses[%zu]: duplicate of stable.addresses[%zu] "
+                    "'%s'",
+                    i, j,
+                    cn_text_quote(ca->addresses[i], strlen(ca->addresses[i]), 80, q));
+                return CN_EINVAL;
+            }
     if (st->count == 0) {
         snprintf(err, errlen,
                  "stable.addresses: at least one stable address is required");

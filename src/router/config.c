@@ -424,6 +424,13 @@ static int serve_check(const void *record, char *path, size_t pathlen, int *line
                     "key 'canary.version' (--canary-version): must differ from "
                     "stable.version, both are '%s'",
                     c->canary_version);
+    for (size_t i = 0; i < c->canary.count; i++)
+        for (size_t j = 0; j < c->stable.count; j++)
+            if (strcmp(c->canary.items[i], c->stable.items[j]) == 0)
+                return fail(err, errlen,
+                            "key 'canary.addresses' (--canary): '%s' is also a stable "
+                            "address; one server cannot be measured as two versions",
+                            c->canary.items[i]);
     if (c->segment_header && c->segments.count == 0)
         return fail(err, errlen,
                     "key 'measure.segments' (--segments): list the expected values of "

@@ -595,9 +595,9 @@ static int live_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t
 
 static void setup_live(void)
 {
-    static const char *const flags[] = {"segment-header", "X-Region", "segments", "eu,us",
-                                        "reservoir-size", "1000", "health-path", "",
-                                        NULL};
+    static const char *const flags[] = {
+        "segment-header", "X-Region",    "segments", "eu,us", "reservoir-size",
+        "1000",           "health-path", "",         NULL};
     fake_router_init(&fake);
     test_plane_start(&plane, flags, false);
     fill_live(plane.router);
@@ -650,13 +650,14 @@ Test(admin_server, answers_healthz_while_a_real_full_snapshot_is_in_progress,
     for (int role = 0; role < 2; role++)
         for (int sg = 0; sg < 2; sg++) {
             json_t *cell = json_object_get(
-                json_object_get(json_object_get(json_object_get(j, "versions"),
-                                                roles[role]),
-                                "segments"),
+                json_object_get(
+                    json_object_get(json_object_get(j, "versions"), roles[role]),
+                    "segments"),
                 segs[sg]);
             cr_assert_not_null(cell, "no cell %s/%s in %.300s", roles[role], segs[sg],
                                r.body);
-            json_t *lat = json_object_get(json_object_get(cell, "latency_us"), "sample");
+            json_t *lat =
+                json_object_get(json_object_get(cell, "latency_us"), "sample");
             cr_assert_eq(json_array_size(lat), LIVE_RESERVOIR, "%s/%s: %zu values",
                          roles[role], segs[sg], json_array_size(lat));
         }

@@ -54,9 +54,6 @@ Test(controller_validate, accepts_a_sound_generation, .init = gen_setup,
     cr_assert_eq(cn_controller_validate(&gen, &limits, err, sizeof err), 0, "%s", err);
     gen.traffic.mode = CN_TRAFFIC_MODE_SHADOW;
     cr_assert_eq(cn_controller_validate(&gen, &limits, err, sizeof err), 0, "%s", err);
-    /* An address may serve both roles, as the config allows. */
-    cn_version_set_add(&gen.sets[1], "127.0.0.1:9001");
-    cr_assert_eq(cn_controller_validate(&gen, &limits, err, sizeof err), 0, "%s", err);
 }
 
 Test(controller_validate, refuses_a_weight_with_no_canary_address, .init = gen_setup,
@@ -115,6 +112,18 @@ Test(controller_validate, refuses_bad_and_duplicate_addresses_naming_the_index,
     cn_version_set_add(&gen.sets[0], "[::1]:9001");
     assert_refused("stable.addresses[2]");
     cr_assert(strstr(err, "duplicate address '[::1]:9001'"), "%s", err);
+
+    /* one server in both sets: refused here as the router refuses it */
+    cn_version_set_dispose(&gen.sets[0]);
+    cn_version_set_init(&gen.sets[0], "v1");
+    cn_version_set_add(&gen.sets[0], "127.0.0.1:9001");
+    cn_version_set_dispose(&gen.sets[1]);
+    cn_version_set_init(&gen.sets[1], "v2");
+    cn_version_set_add(&gen.sets[1], "127.0.0.1:9003");
+    cn_version_set_add(&gen.sets[1], "127.0.0.1:9001");
+    assert_refused("canary.addresses[1]");
+    cr_assert(strstr(err, "duplicate of stable.addresses[0] '127.0.0.1:9001'"), "%s",
+              err);
 }
 
 Test(controller_validate, refuses_a_label_clash_an_empty_stable_set_and_bad_labels,

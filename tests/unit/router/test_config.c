@@ -984,6 +984,11 @@ Test(serve_config_validate, cross_field_failures)
                        "stable.version, both are 'stable'");
 
     valid_base(&c);
+    flag_ok(&c, "canary", "c:2,s:1");
+    expect_invalid(&c, "key 'canary.addresses' (--canary): 's:1' is also a stable "
+                       "address; one server cannot be measured as two versions");
+
+    valid_base(&c);
     flag_ok(&c, "admin", "0.0.0.0:8080");
     expect_invalid(&c, "key 'admin' (--admin): must differ from listen, both are "
                        "'0.0.0.0:8080'");
