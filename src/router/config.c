@@ -307,23 +307,29 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /*
- * Memory the measurement state of one worker may take, at most. Each
- * worker keeps its own request id map (an entry of about 96 bytes and up
- * to 16 bytes of hash buckets per remembered id), its reservoir of shadow
- * pairs, and two reservoirs (latency, prediction) of reservoir_size
- * doubles in each of its cells, of which there are at most 2 (versions) x
- * (max_segments + 2: no segment, the labels, "_other"). The histograms and
- * counters are small next to these and not counted.
+ * Memory the measurement state of one worker may take, at most (see
+ * config.h): its request id map (an entry of about 96 bytes and up to 16
+ * bytes of hash buckets per remembered id), its reservoir of shadow pairs,
+ * the cells of every key slot, and the step data of the current step's
+ * cells (router/shard.h gives the sizes).
  */
 #define ID_ENTRY_BYTES 112
 
-static uint64_t per_worker_bytes(const cn_router_config_t *c, uint64_t *cells)
+typedef struct budget_s {
+    uint64_t ids, pairs, cells, cell_bytes, step_cells, step_bytes, total;
+} budget_t;
+
+static void per_worker(const cn_router_config_t *c, budget_t *b)
 {
-    *cells = 2 * ((uint64_t)c->max_segments + 2);
-    uint64_t ids = (uint64_t)c->request_id_map_size * ID_ENTRY_BYTES;
-    uint64_t pairs = (uint64_t)c->reservoir_size * sizeof(cn_router_pair_t);
-    uint64_t samples = *cells * 2 * (uint64_t)c->reservoir_size * sizeof(double);
-    return ids + pairs + samples;
+    uint64_t segs = (uint64_t)c->max_segments + 2;
+    b->ids = (uint64_t)c->request_id_map_size * ID_ENTRY_BYTES;
+    b->pairs = (uint64_t)c->reservoir_size * sizeof(cn_router_pair_t);
+    b->cells = CN_ROUTER_SHARD_KEYS * segs;
+    b->cell_bytes = cn_router_shard_cell_bytes(c->n_prediction_buckets);
+    b->step_cells = 2 * segs;
+    b->step_bytes = cn_router_shard_step_bytes(c->reservoir_size);
+    b->total =
+        b->ids + b->pairs + b->cells * b->cell_bytes + b->step_cells * b->step_bytes;
 }
 
 unsigned cn_router_config_workers(const cn_router_config_t *c)
@@ -336,8 +342,9 @@ unsigned cn_router_config_workers(const cn_router_config_t *c)
 
 uint64_t cn_router_config_memory_bytes(const cn_router_config_t *c)
 {
-    uint64_t cells;
-    return per_worker_bytes(c, &cells) * cn_router_config_workers(c);
+    budget_t b;
+    per_worker(c, &b);
+    return b.total * cn_router_config_workers(c);
 }
 
 /* "5.9 GiB" for a message. */
@@ -352,25 +359,29 @@ static const char *bytes_text(uint64_t v, char *buf, size_t len)
 
 static int check_budget(const cn_router_config_t *c, char *err, size_t errlen)
 {
-    uint64_t cells, one = per_worker_bytes(c, &cells);
+    budget_t b;
+    per_worker(c, &b);
     unsigned workers = cn_router_config_workers(c);
-    uint64_t total = one * workers;
+    uint64_t total = b.total * workers;
     if (total <= c->memory_budget_bytes)
         return 0;
-    char a[32], b[CN_UNITS_TEXT_BUF];
-    return fail(
-        err, errlen,
-        "key 'limits.memory_budget' (--memory-budget): the measurement state "
-        "may take up to %s, more than the budget of %s: %u workers%s x "
-        "(measure.request_id_map_size %zu x %d B + measure.reservoir_size %zu x "
-        "(%llu cells x 2 x 8 B + %zu B per shadow pair)); lower workers, "
-        "measure.request_id_map_size, measure.reservoir_size or "
-        "measure.max_segments, or raise limits.memory_budget",
-        bytes_text(total, a, sizeof a),
-        cn_units_size_text(c->memory_budget_bytes, b, sizeof b), workers,
-        c->workers ? "" : " (one per online CPU)", c->request_id_map_size,
-        ID_ENTRY_BYTES, c->reservoir_size, (unsigned long long)cells,
-        sizeof(cn_router_pair_t));
+    char t[32], budget[CN_UNITS_TEXT_BUF], ids[32], cells[32], steps[32];
+    return fail(err, errlen,
+                "key 'limits.memory_budget' (--memory-budget): the measurement state "
+                "may take up to %s, more than the budget of %s: %u workers%s x (%s "
+                "for measure.request_id_map_size %zu + %s for %llu cells of 16 "
+                "version keys x (measure.max_segments %u + 2) + %s for %llu step "
+                "cells of 2 reservoirs of measure.reservoir_size %zu); lower "
+                "workers, measure.request_id_map_size, measure.reservoir_size or "
+                "measure.max_segments, or raise limits.memory_budget",
+                bytes_text(total, t, sizeof t),
+                cn_units_size_text(c->memory_budget_bytes, budget, sizeof budget),
+                workers, c->workers ? "" : " (one per online CPU)",
+                bytes_text(b.ids, ids, sizeof ids), c->request_id_map_size,
+                bytes_text(b.cells * b.cell_bytes, cells, sizeof cells),
+                (unsigned long long)b.cells, c->max_segments,
+                bytes_text(b.step_cells * b.step_bytes + b.pairs, steps, sizeof steps),
+                (unsigned long long)b.step_cells, c->reservoir_size);
 }
 
 int cn_router_config_validate(const cn_router_config_t *c, char *err, size_t errlen)

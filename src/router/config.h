@@ -193,9 +193,13 @@ unsigned cn_router_config_workers(const cn_router_config_t *c);
 /*
  * The most memory the measurement state of all workers may take with c:
  * per worker, the request id map (112 bytes an id, hash buckets
- * included), the reservoir of shadow pairs, and two sample reservoirs per
- * cell of 2 x (max_segments + 2) cells. validate() refuses a config whose
- * figure exceeds limits.memory_budget, naming the keys.
+ * included), the reservoir of shadow pairs, the cells of every version
+ * key slot (counters and a ~35 KiB latency histogram each, for 16 keys x
+ * (max_segments + 2) segments: versions that left keep theirs until their
+ * slot is reused), and the current step's data (a histogram and two
+ * sample reservoirs) for the 2 x (max_segments + 2) cells of the step's
+ * two versions (router/shard.h). validate() refuses a config whose figure
+ * exceeds limits.memory_budget, naming the keys.
  */
 uint64_t cn_router_config_memory_bytes(const cn_router_config_t *c);
 

@@ -145,6 +145,17 @@ void cn_router_shard_dispose(cn_router_shard_t *s)
     memset(s, 0, sizeof *s);
 }
 
+size_t cn_router_shard_cell_bytes(size_t n_prediction_bounds)
+{
+    return sizeof(cn_router_shard_cell_t) +
+           (n_prediction_bounds + 1) * sizeof(uint64_t);
+}
+
+size_t cn_router_shard_step_bytes(size_t reservoir_size)
+{
+    return sizeof(step_data_t) + 2 * reservoir_size * sizeof(double);
+}
+
 void cn_router_shard_sync_step(cn_router_shard_t *s, uint64_t step)
 {
     if (step <= s->step)

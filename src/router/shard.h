@@ -118,6 +118,18 @@ typedef struct cn_router_shard_part_s {
     uint64_t pairs_seen;
 } cn_router_shard_part_t;
 
+/*
+ * Memory bounds, for the config's budget. A cell (counters, status codes,
+ * the cumulative latency histogram) is made on the first request of its
+ * (key, segment) and lives as long as its key slot: at most
+ * CN_ROUTER_SHARD_KEYS x (segments + 2) of them per shard, of at most
+ * cn_router_shard_cell_bytes() each. Its step data (the step's histogram
+ * and two reservoirs) exists only for the keys of the current step, two:
+ * at most 2 x (segments + 2) of cn_router_shard_step_bytes() each.
+ */
+size_t cn_router_shard_cell_bytes(size_t n_prediction_bounds);
+size_t cn_router_shard_step_bytes(size_t reservoir_size);
+
 void cn_router_shard_init(cn_router_shard_t *s, const cn_router_shard_params_t *p);
 void cn_router_shard_dispose(cn_router_shard_t *s);
 

@@ -83,7 +83,7 @@ expect_error 65 "bad4\\.yaml: serve: key 'stable\\.addresses' \\(--stable\\): at
 printf 'serve:\n  workers: 8\n  stable:\n    addresses: ["127.0.0.1:9001"]\n  measure:\n    request_id_map_size: 100000000\n' \
     >"$TMP/budget.yaml"
 run "$CANARY" config check "$TMP/budget.yaml"
-expect_error 65 "budget\\.yaml: serve: key 'limits\\.memory_budget' \\(--memory-budget\\): the measurement state may take up to [0-9.]+ GiB, more than the budget of 4GiB: 8 workers x \\(measure\\.request_id_map_size 100000000 x 112 B .*lower workers, measure\\.request_id_map_size"
+expect_error 65 "budget\\.yaml: serve: key 'limits\\.memory_budget' \\(--memory-budget\\): the measurement state may take up to [0-9.]+ GiB, more than the budget of 4GiB: 8 workers x \\([0-9.]+ GiB for measure\\.request_id_map_size 100000000 \\+ [0-9.]+ MiB for 544 cells of 16 version keys x \\(measure\\.max_segments 32 \\+ 2\\) \\+ [0-9.]+ MiB for 68 step cells .*lower workers, measure\\.request_id_map_size"
 printf '  limits:\n    memory_budget: 128GiB\n' >>"$TMP/budget.yaml"
 run "$CANARY" config check "$TMP/budget.yaml" --json
 expect_ok

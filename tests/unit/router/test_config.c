@@ -11,6 +11,7 @@
 #include "router/config.h"
 #include "server/config.h"
 #include "router/extract.h"
+#include "router/shard.h"
 #include "router/split.h"
 #include "util/error.h"
 
@@ -1096,5 +1097,29 @@ Test(serve_config_validate, the_prediction_compiles_from_a_preset_or_a_pointer)
     cr_assert_eq(p.ntokens, 1);
     cr_assert_str_eq(p.tokens[0].name, "score");
     cn_router_pointer_dispose(&p);
+    cn_server_config_dispose(&c);
+}
+
+/* The budget counts the cells of all 16 version key slots (a swapped-out
+ * version keeps its cells until its slot is reused), not just the two
+ * versions of the moment: one more segment costs 16 cells and 2 step
+ * cells per worker. */
+Test(serve_config_budget, counts_every_version_key_slot)
+{
+    cn_server_config_t c;
+    cn_server_config_init(&c);
+    flag_ok(&c, "stable", "s:1");
+    flag_ok(&c, "workers", "3");
+    flag_ok(&c, "max-segments", "4");
+    uint64_t four = cn_router_config_memory_bytes(&c.router);
+    flag_ok(&c, "max-segments", "5");
+    uint64_t five = cn_router_config_memory_bytes(&c.router);
+    uint64_t per_segment = CN_ROUTER_SHARD_KEYS * cn_router_shard_cell_bytes(
+                                                      c.router.n_prediction_buckets) +
+                           2 * cn_router_shard_step_bytes(10000);
+    cr_assert_eq(five - four, 3 * per_segment, "%llu",
+                 (unsigned long long)(five - four));
+    cr_assert_gt(cn_router_shard_cell_bytes(0), 32 * 1024,
+                 "a histogram is in each cell");
     cn_server_config_dispose(&c);
 }
