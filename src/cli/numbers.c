@@ -22,14 +22,8 @@
 /* Longest excerpt of a bad line quoted back in an error message. */
 #define QUOTE_MAX 40
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return CN_EPARSE;
-}
+/* One line in err; CN_EPARSE. */
+#define fail(err, errlen, ...) cn_fail(err, errlen, CN_EPARSE, __VA_ARGS__)
 
 static int is_blank(char c)
 {

@@ -44,68 +44,6 @@
 
 /* ------------------------------------------------------------ names */
 
-static const struct {
-    const char *name;
-    cn_judge_test_t test;
-} test_names[] = {
-    {"mann-whitney", CN_JTEST_MWU},
-    {"welch", CN_JTEST_WELCH},
-    {"proportion", CN_JTEST_PROPORTION},
-    {"ks", CN_JTEST_KS},
-    {"psi", CN_JTEST_PSI},
-    {"bootstrap", CN_JTEST_BOOTSTRAP},
-    {"threshold", CN_JTEST_THRESHOLD},
-};
-
-static const struct {
-    const char *name;
-    cn_judge_dir_t dir;
-} dir_names[] = {
-    {"lower-is-better", CN_JDIR_LOWER},
-    {"higher-is-better", CN_JDIR_HIGHER},
-    {"either", CN_JDIR_EITHER},
-};
-
-int cn_judge_parse_test(const char *s, cn_judge_test_t *out)
-{
-    for (size_t i = 0; s && i < COUNT(test_names); i++) {
-        if (strcmp(s, test_names[i].name) == 0) {
-            *out = test_names[i].test;
-            return 0;
-        }
-    }
-    return CN_EINVAL;
-}
-
-const char *cn_judge_test_name(cn_judge_test_t t)
-{
-    for (size_t i = 0; i < COUNT(test_names); i++)
-        if (test_names[i].test == t)
-            return test_names[i].name;
-    return "unknown";
-}
-
-int cn_judge_parse_direction(const char *s, cn_judge_dir_t *out)
-{
-    for (size_t i = 0; s && i < COUNT(dir_names); i++) {
-        if (strcmp(s, dir_names[i].name) == 0) {
-            *out = dir_names[i].dir;
-            return 0;
-        }
-    }
-    return CN_EINVAL;
-}
-
-const char *cn_judge_direction_name(cn_judge_dir_t d)
-{
-    for (size_t i = 0; i < COUNT(dir_names); i++)
-        if (dir_names[i].dir == d)
-            return dir_names[i].name;
-    return "unknown";
-}
-
-/* ------------------------------------------------------------ tables */
-
 static const cn_config_name_t test_choices[] = {
     {"mann-whitney", CN_JTEST_MWU},
     {"welch", CN_JTEST_WELCH},
@@ -139,6 +77,36 @@ static const cn_config_name_t boot_choices[] = {
     {"p99", CN_BOOT_P99},
     {NULL, 0},
 };
+
+int cn_judge_parse_test(const char *s, cn_judge_test_t *out)
+{
+    int v;
+    if (cn_config_name_value(test_choices, s, &v))
+        return CN_EINVAL;
+    *out = (cn_judge_test_t)v;
+    return 0;
+}
+
+const char *cn_judge_test_name(cn_judge_test_t t)
+{
+    const char *name = cn_config_name_of(test_choices, (int)t);
+    return name ? name : "unknown";
+}
+
+int cn_judge_parse_direction(const char *s, cn_judge_dir_t *out)
+{
+    int v;
+    if (cn_config_name_value(dir_choices, s, &v))
+        return CN_EINVAL;
+    *out = (cn_judge_dir_t)v;
+    return 0;
+}
+
+const char *cn_judge_direction_name(cn_judge_dir_t d)
+{
+    const char *name = cn_config_name_of(dir_choices, (int)d);
+    return name ? name : "unknown";
+}
 
 #define MARGIN_WANT                                                                    \
     "a number >= 0 (in the metric's unit) or a percentage of stable such as 5%"

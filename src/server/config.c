@@ -79,18 +79,8 @@ int cn_server_config_set_flag(cn_server_config_t *c, const char *name,
     return cn_config_set_flag(parts, n, name, value, err, errlen);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return CN_EINVAL;
-}
+/* One line in err; CN_EINVAL. */
+#define fail(err, errlen, ...) cn_fail(err, errlen, CN_EINVAL, __VA_ARGS__)
 
 int cn_server_config_validate(const cn_server_config_t *c, char *err, size_t errlen)
 {

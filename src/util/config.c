@@ -175,12 +175,28 @@ static int key_used(const cn_config_key_t *k, int disc)
     return !k->when || disc < 0 || disc >= 32 || (k->when & (1u << disc));
 }
 
-static const char *enum_name(const cn_config_key_t *k, int v)
+int cn_config_name_value(const cn_config_name_t *names, const char *s, int *out)
 {
-    for (const cn_config_name_t *n = k->names; n && n->name; n++)
+    for (const cn_config_name_t *n = names; s && n && n->name; n++) {
+        if (strcmp(n->name, s) == 0) {
+            *out = n->value;
+            return 0;
+        }
+    }
+    return CN_EINVAL;
+}
+
+const char *cn_config_name_of(const cn_config_name_t *names, int v)
+{
+    for (const cn_config_name_t *n = names; n && n->name; n++)
         if (n->value == v)
             return n->name;
     return NULL;
+}
+
+static const char *enum_name(const cn_config_key_t *k, int v)
+{
+    return cn_config_name_of(k->names, v);
 }
 
 /* ------------------------------------------------------------ strings */
@@ -595,14 +611,13 @@ static int parse_text(const cn_config_key_t *k, const char *text, int is_null,
         else
             return bad_value(k, text, what, len);
         return 0;
-    case CN_CONFIG_ENUM:
-        for (const cn_config_name_t *n = k->names; n && n->name; n++) {
-            if (strcmp(n->name, text) == 0) {
-                v->u = (uint64_t)n->value;
-                return 0;
-            }
-        }
-        return bad_value(k, text, what, len);
+    case CN_CONFIG_ENUM: {
+        int value;
+        if (cn_config_name_value(k->names, text, &value))
+            return bad_value(k, text, what, len);
+        v->u = (uint64_t)value;
+        return 0;
+    }
     case CN_CONFIG_PERCENT:
         if (cn_units_parse_percent_bp(text, &bp))
             return bad_value(k, text, what, len);

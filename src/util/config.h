@@ -108,6 +108,12 @@ typedef struct cn_config_name_s {
     int value;
 } cn_config_name_t;
 
+/* The value named s in names: 0, or CN_EINVAL (s NULL or not there). */
+int cn_config_name_value(const cn_config_name_t *names, const char *s, int *out);
+
+/* The name of value v in names, or NULL. */
+const char *cn_config_name_of(const cn_config_name_t *names, int v);
+
 typedef struct cn_config_key_s cn_config_key_t;
 typedef struct cn_config_table_s cn_config_table_t;
 

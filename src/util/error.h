@@ -29,6 +29,11 @@ enum {
 /* A static, human-readable description of an error code. Never NULL. */
 const char *cn_strerror(int code);
 
+/* Write the formatted one-line message into err (if err and errlen) and
+ * return code: `return cn_fail(err, errlen, CN_EINVAL, "key '%s': ...", k);` */
+int cn_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Allocation wrappers: never return NULL; abort with a message instead. */
 void *cn_xmalloc(size_t size);
 void *cn_xcalloc(size_t count, size_t size);
