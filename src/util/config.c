@@ -58,18 +58,8 @@ static const char *quote(const char *s, char *buf)
     return cn_text_quote(s, strlen(s), QUOTE_MAX, buf);
 }
 
-static int failf(char *what, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int failf(char *what, size_t len, const char *fmt, ...)
-{
-    if (what && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(what, len, fmt, ap);
-        va_end(ap);
-    }
-    return CN_EINVAL;
-}
+/* One line in what; CN_EINVAL. */
+#define failf(what, len, ...) cn_fail(what, len, CN_EINVAL, __VA_ARGS__)
 
 /* ------------------------------------------------------------ fields */
 
