@@ -25,7 +25,7 @@ put_versions() { # JSON
 for n in sa sb ca cb; do start_model "$n"; done
 start_bg cs "$CANARY" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 --workers 2 \
     --stable "$sa_ADDR" --stable-version v1 --canary "$ca_ADDR" --canary-version v2 \
-    --canary-weight 30 --health-interval 200ms --health-timeout 100ms
+    --canary-weight 30 --health-interval 400ms --health-timeout 400ms
 cs_PID=$LAST_PID
 cs_ADDR=$(addr_of cs '^listening on')
 cs_ADMIN=$(addr_of cs '^admin on')

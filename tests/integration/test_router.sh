@@ -30,7 +30,7 @@ start_model canary 0.75
 
 start_canary px --workers 2 --stable "$stable_ADDR" --canary "$canary_ADDR" \
     --stable-version v1 --canary-version v2 --canary-weight 30 --mode random \
-    --sticky-header X-User --segment-header X-Region --segments eu,us --health-interval 200ms --health-timeout 100ms
+    --sticky-header X-User --segment-header X-Region --segments eu,us --health-interval 400ms --health-timeout 400ms
 
 echo "router: random split at 30%"
 versions "$px_ADDR" 2000 >"$TMP/v"
@@ -156,7 +156,7 @@ WRK=$!
 sleep 1.5
 kill -9 "$canary_PID"
 wait "$WRK" || die "wrk failed: $(cat "$TMP/wrk")"
-# the health checker (every 200 ms) marks the dead canary down
+# the health checker (every 400 ms) marks the dead canary down
 curl -sf "http://$px_ADMIN/metrics" >"$TMP/metrics"
 grep -Eq '^canary_upstream_up\{.*role="canary".*\} 0$' "$TMP/metrics" ||
     die "canary not marked down: $(grep upstream_up "$TMP/metrics")"
