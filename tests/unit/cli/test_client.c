@@ -103,8 +103,8 @@ Test(client, reads_the_token_from_a_file, .init = setup, .fini = teardown)
     cn_client_t *c = client(url, path);
     cn_client_response_t r;
     char err[256];
-    cr_assert_eq(cn_client_call(c, "GET", "/v1/versions", NULL, &r, err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(cn_client_call(c, "GET", "/v1/versions", NULL, &r, err, sizeof err), 0,
+                 "%s", err);
     cr_assert_eq(r.status, 200, "the file wins over the environment: %s", r.body);
     cn_client_response_dispose(&r);
     cn_client_free(c);
@@ -148,8 +148,9 @@ Test(client, a_bad_request_is_65_with_the_servers_reason, .init = setup,
     cn_client_response_dispose(&r);
     cn_client_free(c);
     fflush(stderr);
-    cr_assert_stderr_eq_str("canary model: HTTP 400: canary_weight: must be a "
-                            "percentage in [0, 100] with at most 2 decimals, got 101\n");
+    cr_assert_stderr_eq_str(
+        "canary model: HTTP 400: canary_weight: must be a "
+        "percentage in [0, 100] with at most 2 decimals, got 101\n");
 }
 
 Test(client, an_unreachable_server_is_69_naming_it)
@@ -163,7 +164,8 @@ Test(client, an_unreachable_server_is_69_naming_it)
     cr_assert_eq(rc, CN_EIO);
     cr_assert(strstr(err, "cannot reach the canary server at http://127.0.0.1:1: "),
               "%s", err);
-    cr_assert_eq(cn_client_report(c, "rollout", rc, err, &r), CN_CLIENT_EXIT_UNAVAILABLE);
+    cr_assert_eq(cn_client_report(c, "rollout", rc, err, &r),
+                 CN_CLIENT_EXIT_UNAVAILABLE);
     cn_client_response_dispose(&r);
     cn_client_free(c);
 }
