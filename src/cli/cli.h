@@ -34,4 +34,8 @@ int cn_cli_serve(int argc, char **argv);
  * (valid; the effective configuration is printed), 65, 66 or 64. */
 int cn_cli_config(int argc, char **argv);
 
+/* `canary model register|tag|untag|list ...`; argv[0] is "model". Talks
+ * to a running canary serve (cli/client.h); returns 0 or an exit code. */
+int cn_cli_model(int argc, char **argv);
+
 #endif
