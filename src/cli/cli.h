@@ -38,4 +38,10 @@ int cn_cli_config(int argc, char **argv);
  * to a running canary serve (cli/client.h); returns 0 or an exit code. */
 int cn_cli_model(int argc, char **argv);
 
+/* `canary rollout start|status|list|history|pause|resume|promote|abort|
+ * retry ...`; argv[0] is "rollout". `status` returns 0 promoted, 1 rolled
+ * back or aborted, 2 holding or paused, 3 in progress; every command the
+ * client's codes on a failed call. */
+int cn_cli_rollout(int argc, char **argv);
+
 #endif

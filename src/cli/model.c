@@ -35,24 +35,13 @@ static void usage(FILE *f)
             CN_CLIENT_DEFAULT_SERVER);
 }
 
-/* A path segment, percent-encoded: names are free text for the server to
- * check; '/' or a space must not change the route. */
-static void path_segment(const char *s, char *out, size_t len)
+/* fmt with up to three escaped segments, for the caller to free. */
+static char *path_of(const char *fmt, const char *a, const char *b, const char *c)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < len; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-            (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
-            *p == '~') {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
-        }
-    }
-    out[o] = '\0';
+    size_t len = strlen(fmt) + strlen(a) + (b ? strlen(b) : 0) + (c ? strlen(c) : 0);
+    char *out = cn_xmalloc(len + 1);
+    snprintf(out, len + 1, fmt, a, b ? b : "", c ? c : "");
+    return out;
 }
 
 /* Run one call and print the answer: JSON as is, or the readable form. */
@@ -102,7 +91,8 @@ static void print_version(json_t *v)
     json_t *tags = json_object_get(v, "tags");
     size_t i;
     json_t *t;
-    json_array_foreach(tags, i, t) printf("%s%s", i ? ", " : " [", json_string_value(t));
+    json_array_foreach(tags, i, t)
+        printf("%s%s", i ? ", " : " [", json_string_value(t));
     if (json_array_size(tags))
         printf("]");
     printf("\n  upstreams:");
@@ -193,10 +183,11 @@ static int do_register(cn_args_t *a)
         return CN_EXIT_USAGE;
     }
     json_object_set_new(body, "metadata", meta);
-    char model[400], path[512];
-    path_segment(a->pos[1], model, sizeof model);
-    snprintf(path, sizeof path, "/v1/models/%s/versions", model);
+    char *model = cn_client_escape(a->pos[1]);
+    char *path = path_of("/v1/models/%s/versions", model, NULL, NULL);
     int code = call(a, "model register", "POST", path, body, print_version);
+    free(path);
+    free(model);
     json_decref(body);
     return code;
 }
@@ -208,13 +199,15 @@ static int do_tag(cn_args_t *a, bool untag)
         fprintf(stderr, "canary %s: needs MODEL VERSION TAG (try --help)\n", prog);
         return CN_EXIT_USAGE;
     }
-    char model[400], version[400], tag[400], path[1300];
-    path_segment(a->pos[1], model, sizeof model);
-    path_segment(a->pos[2], version, sizeof version);
-    path_segment(a->pos[3], tag, sizeof tag);
-    snprintf(path, sizeof path, "/v1/models/%s/versions/%s/tags/%s", model, version,
-             tag);
-    return call(a, prog, untag ? "DELETE" : "PUT", path, NULL, print_version);
+    char *model = cn_client_escape(a->pos[1]), *version = cn_client_escape(a->pos[2]),
+         *tag = cn_client_escape(a->pos[3]);
+    char *path = path_of("/v1/models/%s/versions/%s/tags/%s", model, version, tag);
+    int code = call(a, prog, untag ? "DELETE" : "PUT", path, NULL, print_version);
+    free(path);
+    free(model);
+    free(version);
+    free(tag);
+    return code;
 }
 
 static int do_list(cn_args_t *a)
@@ -225,10 +218,12 @@ static int do_list(cn_args_t *a)
     }
     if (a->npos == 1)
         return call(a, "model list", "GET", "/v1/models", NULL, print_models);
-    char model[400], path[512];
-    path_segment(a->pos[1], model, sizeof model);
-    snprintf(path, sizeof path, "/v1/models/%s", model);
-    return call(a, "model list", "GET", path, NULL, print_model);
+    char *model = cn_client_escape(a->pos[1]);
+    char *path = path_of("/v1/models/%s", model, NULL, NULL);
+    int code = call(a, "model list", "GET", path, NULL, print_model);
+    free(path);
+    free(model);
+    return code;
 }
 
 int cn_cli_model(int argc, char **argv)
