@@ -120,7 +120,8 @@ int cn_api_version_parse(const char *body, size_t len, cn_store_version_t *out,
     {
         if (strcmp(key, "version") == 0) {
             if (!json_is_string(v)) {
-                rc = cn_fail(err, errlen, CN_EINVAL, "version: expected a string, got %s",
+                rc = cn_fail(err, errlen, CN_EINVAL,
+                             "version: expected a string, got %s",
                              cn_api__quote_value(v, quoted));
                 goto out;
             }
@@ -141,7 +142,8 @@ int cn_api_version_parse(const char *body, size_t len, cn_store_version_t *out,
                 goto out;
             }
             free(out->artifact_uri);
-            out->artifact_uri = json_is_string(v) ? cn_xstrdup(json_string_value(v)) : NULL;
+            out->artifact_uri =
+                json_is_string(v) ? cn_xstrdup(json_string_value(v)) : NULL;
         } else if (strcmp(key, "metadata") == 0) {
             if (!json_is_object(v)) {
                 rc = cn_fail(err, errlen, CN_EINVAL,

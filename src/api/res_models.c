@@ -31,8 +31,15 @@
 #include <string.h>
 
 /* What one request asks for, decoded on the admin loop. */
-typedef enum { OP_LIST, OP_ADD_MODEL, OP_GET_MODEL, OP_ADD_VERSION, OP_GET_VERSION,
-               OP_TAG, OP_UNTAG } op_t;
+typedef enum {
+    OP_LIST,
+    OP_ADD_MODEL,
+    OP_GET_MODEL,
+    OP_ADD_VERSION,
+    OP_GET_VERSION,
+    OP_TAG,
+    OP_UNTAG
+} op_t;
 
 typedef struct models_job_s {
     op_t op;
@@ -204,9 +211,9 @@ static bool param(cn_admin_request_t *req, size_t i, const char *what, char *out
         memcpy(out, tmp, n);
         out[n] = '\0';
     } else {
-        cn_admin__respond_error(req, 400,
-                                "%s: bad percent-encoding, or longer than %zu bytes: '%s'",
-                                what, len - 1, cn_text_quote(raw, raw_len, 64, quoted));
+        cn_admin__respond_error(
+            req, 400, "%s: bad percent-encoding, or longer than %zu bytes: '%s'", what,
+            len - 1, cn_text_quote(raw, raw_len, 64, quoted));
     }
     free(tmp);
     return ok;
