@@ -352,6 +352,42 @@ int cn_stats_ks2(const double *x, size_t nx, const double *y, size_t ny,
                  cn_alternative_t alt, cn_ks_method_t method, cn_ks_result_t *out);
 const char *cn_stats_ks_method_name(cn_ks_method_t m);
 
+/* --------------------------- KS distance against a limit (DKW bound) */
+
+/*
+ * The two-sample DKW effective size h = n m / (sqrt n + sqrt m)^2 of
+ * samples of n and m values (0 if either is 0). See dkw.c for why this h
+ * and not n m / (n + m).
+ */
+double cn_stats_dkw_h(size_t n, size_t m);
+
+/*
+ * The DKW p-value 4 exp(-2 gap^2 h), at most 1; exactly 1 when gap <= 0
+ * (or h <= 0, or either is NaN). With gap = D - limit it is the p-value
+ * of H0: D_true <= limit; with gap = limit - D, of H0: D_true >= limit
+ * (Massart's bound applied to each sample, dkw.c).
+ */
+double cn_stats_dkw_p(double gap, double h);
+
+typedef struct {
+    double d;       /* two-sided KS distance of the samples, as
+                       scipy.stats.ks_2samp(x, y, method='asymp') reports */
+    double h;       /* cn_stats_dkw_h(nx, ny) */
+    double p_above; /* H0: D_true <= limit vs D_true > limit (harm) */
+    double p_below; /* H0: D_true >= limit vs D_true < limit (within) */
+} cn_ks_limit_result_t;
+
+/*
+ * Test the true KS distance of the distributions behind x and y against
+ * `limit` in [0, 1], both ways, by the DKW bound: p_above =
+ * cn_stats_dkw_p(D - limit, h), p_below = cn_stats_dkw_p(limit - D, h).
+ * Valid at every n and for any distributions (no continuity needed).
+ * nx or ny == 0: CN_ETOOFEW; a non-finite value: CN_ENONFINITE; limit
+ * outside [0, 1] or NaN: CN_EINVAL; nx * ny >= 2^62: CN_ETOOBIG.
+ */
+int cn_stats_ks_limit(const double *x, size_t nx, const double *y, size_t ny,
+                      double limit, cn_ks_limit_result_t *out);
+
 /* ------------------------------------------ population stability index */
 
 typedef struct {
