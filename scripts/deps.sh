@@ -22,7 +22,7 @@
 set -eu
 
 build="gcc make pkg-config libc6-dev libgsl-dev libjansson-dev libfyaml-dev
-libuv1-dev libhttp-parser-dev libsqlite3-dev"
+libuv1-dev libhttp-parser-dev libsqlite3-dev libcurl4-openssl-dev"
 pkgs=""
 want_promtool=0
 [ $# -eq 0 ] && set -- --test

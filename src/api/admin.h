@@ -67,6 +67,8 @@
 #define CN_ADMIN_MAX_RESPONSE_BYTES ((size_t)512 * 1024 * 1024)
 /* Routes at most. */
 #define CN_ADMIN_MAX_ROUTES 64u
+/* '*' segments in a route pattern, at most. */
+#define CN_ADMIN_MAX_PARAMS 4u
 
 typedef struct cn_admin_s cn_admin_t;
 typedef struct cn_admin_request_s cn_admin_request_t;
@@ -118,9 +120,10 @@ typedef void (*cn_admin_handler_fn)(cn_admin_request_t *req);
 
 typedef struct cn_admin_route_s {
     unsigned methods; /* CN_ADMIN_GET | ... */
-    /* "/v1/traffic" matches exactly; a pattern whose last segment is a
-     * lone '*' ("/v1/requests/" then '*') matches the prefix and one more
-     * non-empty segment without '/' (cn_admin_request_wildcard). Static. */
+    /* "/v1/traffic" matches exactly; a segment that is a lone '*'
+     * ("/v1/models/" '*' "/versions/" '*') matches any one non-empty
+     * segment (no '/'), at most CN_ADMIN_MAX_PARAMS of them
+     * (cn_admin_request_param). Static. */
     const char *pattern;
     bool token; /* needs the bearer token */
     cn_admin_handler_fn handler;
@@ -149,6 +152,11 @@ int cn_admin_add_static(cn_admin_t *a, const char *path, const char *content_typ
  * after '?' (may be empty); who sent it ("127.0.0.1"). */
 const cn_http_message_t *cn_admin_request_message(const cn_admin_request_t *req);
 const char *cn_admin_request_wildcard(const cn_admin_request_t *req, size_t *len);
+/* The segment matched by the pattern's i-th '*' (0-based; percent-encoded,
+ * as sent), or "" with *len 0 if there is none. Valid until the handler
+ * returns. cn_admin_request_wildcard is parameter 0. */
+const char *cn_admin_request_param(const cn_admin_request_t *req, size_t i,
+                                   size_t *len);
 const char *cn_admin_request_query(const cn_admin_request_t *req, size_t *len);
 /* Valid until the request is answered. */
 const char *cn_admin_request_peer(const cn_admin_request_t *req);

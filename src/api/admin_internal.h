@@ -27,8 +27,10 @@ struct cn_admin_request_s {
                                      for cn_admin_handle */
     const cn_http_message_t *msg; /* during the handler only */
     const cn_admin_route_t *route;
-    const char *wildcard, *query; /* during the handler only */
-    size_t wildcard_len, query_len;
+    /* during the handler only: the segments matched by the pattern's
+     * '*'s, in order, and the query */
+    const char *params[CN_ADMIN_MAX_PARAMS], *query;
+    size_t param_len[CN_ADMIN_MAX_PARAMS], nparams, query_len;
     char peer[64];
     char method[16];
     char url[200]; /* for the reject log line, cut */

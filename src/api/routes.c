@@ -137,15 +137,20 @@ static bool authorized(const cn_admin_t *a, const cn_http_message_t *req)
 
 /* ------------------------------------------------------------ the table */
 
-/* A pattern is "/..." with no '?' and no "//"; '*' only as the whole last
- * segment. */
+/* A pattern is "/..." with no '?' and no "//"; a '*' only as a whole
+ * segment, at most CN_ADMIN_MAX_PARAMS of them. */
 static bool pattern_ok(const char *p)
 {
     size_t n = strlen(p);
     if (n == 0 || p[0] != '/' || strchr(p, '?') || strstr(p, "//"))
         return false;
-    const char *star = strchr(p, '*');
-    return !star || (star == p + n - 1 && star[-1] == '/');
+    size_t stars = 0;
+    for (const char *s = strchr(p, '*'); s; s = strchr(s + 1, '*')) {
+        if (s[-1] != '/' || (s[1] != '\0' && s[1] != '/'))
+            return false;
+        stars++;
+    }
+    return stars <= CN_ADMIN_MAX_PARAMS;
 }
 
 int cn_admin_add_route(cn_admin_t *a, const cn_admin_route_t *route, char *err,
@@ -154,9 +159,9 @@ int cn_admin_add_route(cn_admin_t *a, const cn_admin_route_t *route, char *err,
     if (!route || !route->handler || !route->pattern || !pattern_ok(route->pattern) ||
         !route->methods) {
         snprintf(err, errlen,
-                 "admin route '%s': needs a pattern \"/path\" or \"/path/*\", "
-                 "methods and a handler",
-                 route && route->pattern ? route->pattern : "");
+                 "admin route '%s': needs a pattern \"/path\" (a '*' may stand "
+                 "for whole segments, at most %u), methods and a handler",
+                 route && route->pattern ? route->pattern : "", CN_ADMIN_MAX_PARAMS);
         return CN_EINVAL;
     }
     for (size_t i = 0; i < a->nroutes; i++) {
@@ -208,21 +213,35 @@ int cn_admin_add_static(cn_admin_t *a, const char *path, const char *content_typ
     return rc;
 }
 
-/* Does path[0..len) match the pattern? Sets the wildcard segment. */
-static bool match(const char *pattern, const char *path, size_t len, const char **wild,
-                  size_t *wild_len)
+/* Does path[0..len) match the pattern? Sets the segments matched by its
+ * '*'s. */
+static bool match(const char *pattern, const char *path, size_t len,
+                  cn_admin_request_t *req)
 {
-    size_t n = strlen(pattern);
-    if (n && pattern[n - 1] == '*') {
-        size_t prefix = n - 1;
-        if (len <= prefix || memcmp(path, pattern, prefix) != 0 ||
-            memchr(path + prefix, '/', len - prefix))
+    const char *p = pattern, *u = path, *end = path + len;
+    size_t np = 0;
+    while (*p) {
+        if (*p == '*') {
+            const char *seg_end = memchr(u, '/', (size_t)(end - u));
+            if (!seg_end)
+                seg_end = end;
+            if (seg_end == u)
+                return false; /* an empty segment */
+            req->params[np] = u;
+            req->param_len[np++] = (size_t)(seg_end - u);
+            u = seg_end;
+            p++;
+            continue;
+        }
+        if (u == end || *u != *p)
             return false;
-        *wild = path + prefix;
-        *wild_len = len - prefix;
-        return true;
+        u++;
+        p++;
     }
-    return len == n && memcmp(path, pattern, n) == 0;
+    if (u != end)
+        return false;
+    req->nparams = np;
+    return true;
 }
 
 static unsigned method_bit(const cn_http_message_t *m)
@@ -280,8 +299,7 @@ void cn_admin__dispatch(cn_admin_request_t *req)
 
     const cn_admin_route_t *route = NULL;
     for (size_t i = 0; i < a->nroutes && !route; i++)
-        if (match(a->routes[i].pattern, url, path_len, &req->wildcard,
-                  &req->wildcard_len))
+        if (match(a->routes[i].pattern, url, path_len, req))
             route = &a->routes[i];
     req->route = route;
 
@@ -329,10 +347,19 @@ const cn_http_message_t *cn_admin_request_message(const cn_admin_request_t *req)
     return req->msg;
 }
 
+const char *cn_admin_request_param(const cn_admin_request_t *req, size_t i, size_t *len)
+{
+    if (i >= req->nparams) {
+        *len = 0;
+        return "";
+    }
+    *len = req->param_len[i];
+    return req->params[i];
+}
+
 const char *cn_admin_request_wildcard(const cn_admin_request_t *req, size_t *len)
 {
-    *len = req->wildcard ? req->wildcard_len : 0;
-    return req->wildcard ? req->wildcard : "";
+    return cn_admin_request_param(req, 0, len);
 }
 
 const char *cn_admin_request_query(const cn_admin_request_t *req, size_t *len)

@@ -40,6 +40,8 @@ typedef struct cmd_s {
 
 struct cn_controller_s {
     cn_router_t *router;
+    cn_engine_router_t router_engine; /* the default traffic engine */
+    cn_traffic_engine_t *engine;      /* what apply goes to */
     cn_store_t *store;
     cn_controller_limits_t limits;
     FILE *log;
@@ -193,18 +195,17 @@ static void work_cb(uv_work_t *w)
     cn_controller_result_t *res = &cmd->result;
     char err[384] = "";
 
-    /* One generation: the split and both sets together. This waits for
-     * every worker to take it (and may resolve names): off the loop. */
-    int rc = cn_router_publish(c->router, &cmd->next_gen, err, sizeof err);
+    /* One generation: the split and both sets together. The router waits
+     * for every worker to take it (and may resolve names): off the loop. */
+    cn_traffic_applied_t applied;
+    int rc = c->engine->apply(c->engine, &cmd->next_gen, &applied, err, sizeof err);
     if (rc) {
         snprintf(res->error, sizeof res->error, "%s", err[0] ? err : cn_strerror(rc));
         res->rc = rc == CN_EINVAL ? CN_EINVAL : rc;
         return;
     }
-    cn_generation_t live;
-    cn_generation_init(&live);
-    cn_router_current(c->router, &live, &res->step);
-    cn_generation_dispose(&live);
+    res->step = applied.step;
+    res->effective_weight_bp = applied.effective_weight_bp;
     if (c->store) {
         /* The split and both sets with their history, in one transaction. */
         rc = cn_store_save_generation(c->store, &cmd->next_gen, cmd->change.who, err,
@@ -334,6 +335,8 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
     }
     cn_controller_t *c = cn_xcalloc(1, sizeof *c);
     c->router = cfg->router;
+    cn_engine_router_init(&c->router_engine, cfg->router);
+    c->engine = cfg->engine ? cfg->engine : &c->router_engine.traffic;
     c->store = cfg->store;
     c->limits = cfg->limits;
     c->log = cfg->log ? cfg->log : stderr;

@@ -15,8 +15,9 @@
  *     (cn_controller_validate: a canary weight or shadow mode with no
  *     canary address, sticky mode without a sticky key, bad or duplicate
  *     addresses, a label clash); a refusal changes nothing;
- *  3. if it differs from the current generation: publishes it to the router
- *     as one generation (a new measurement step), stores it with its
+ *  3. if it differs from the current generation: applies it through the
+ *     traffic engine (engine.h; the router unless another is given) as one
+ *     generation (a new measurement step), stores it with its
  *     history in one transaction, and logs one line; steps 3's publication
  *     and store write block (the router waits for its workers, the store
  *     for fsync), so they run off the loop (uv_queue_work), and the next
@@ -39,6 +40,7 @@
 #ifndef CN_CONTROLLER_CONTROLLER_H
 #define CN_CONTROLLER_CONTROLLER_H
 
+#include "controller/engine.h"
 #include "router/router.h"
 #include "store/store.h"
 #include "types/types.h"
@@ -99,9 +101,11 @@ typedef struct cn_controller_result_s {
      */
     int rc;
     char error[512];
-    bool changed;               /* false: it changed nothing; no new step */
-    cn_generation_t generation; /* the current generation afterwards */
-    cn_step_t step;             /* the current step afterwards */
+    bool changed;                 /* false: it changed nothing; no new step */
+    uint16_t effective_weight_bp; /* what the engine applies, when changed
+                                     (an engine may quantise the weight) */
+    cn_generation_t generation;   /* the current generation afterwards */
+    cn_step_t step;               /* the current step afterwards */
 } cn_controller_result_t;
 
 /* Called once per submitted change, on the control loop's thread, with
@@ -109,7 +113,10 @@ typedef struct cn_controller_result_s {
 typedef void (*cn_controller_done_cb)(const cn_controller_result_t *result, void *arg);
 
 typedef struct cn_controller_config_s {
-    cn_router_t *router;           /* borrowed; required */
+    cn_router_t *router; /* borrowed; required */
+    /* Where changes are applied (borrowed); NULL: the router itself
+     * (engine.h). */
+    cn_traffic_engine_t *engine;
     cn_store_t *store;             /* borrowed; NULL: nothing is persisted */
     cn_controller_limits_t limits; /* copied */
     /* The generation the router was started with (copied). Its number and

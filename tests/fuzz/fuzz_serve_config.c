@@ -46,6 +46,7 @@ static int cross_field(const char *err)
         "the measurement state may take",
         "list the expected values of measure.segment_header",
         "at most measure.max_segments",
+        "is also a stable address",
     };
     for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++)
         if (strstr(err, phrases[i]))

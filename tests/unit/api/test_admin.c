@@ -756,3 +756,50 @@ Test(admin_versions, refuses_bad_sets_naming_the_field_and_changes_nothing,
     call(HTTP_GET, "/v1/versions", AUTH, NULL);
     cr_assert(strstr(res.body, "\"generation\":1"), "%s", res.body);
 }
+
+/* A handler that answers with the segments its pattern's '*'s matched. */
+static void echo_params(cn_admin_request_t *req)
+{
+    char text[256] = "";
+    for (size_t i = 0; i < CN_ADMIN_MAX_PARAMS + 1; i++) {
+        size_t len;
+        const char *p = cn_admin_request_param(req, i, &len);
+        snprintf(text + strlen(text), sizeof text - strlen(text), "[%.*s]", (int)len,
+                 p);
+    }
+    cn_admin_response_t r = {.status = 200, .content_type = "text/plain"};
+    r.body = cn_xstrdup(text);
+    r.body_len = strlen(text);
+    cn_admin_respond(req, &r);
+}
+
+Test(admin_routes, a_star_stands_for_one_whole_segment_anywhere, .init = setup,
+     .fini = teardown)
+{
+    char err[256];
+    cn_admin_route_t r = {CN_ADMIN_GET, "/t/*/x/*", false, echo_params, NULL};
+    cr_assert_eq(cn_admin_add_route(admin, &r, err, sizeof err), 0, "%s", err);
+    cn_admin_route_t r2 = {CN_ADMIN_GET, "/t/*", false, echo_params, NULL};
+    cr_assert_eq(cn_admin_add_route(admin, &r2, err, sizeof err), 0, "%s", err);
+
+    call(HTTP_GET, "/t/a%20b/x/v2?q=1", NULL, NULL);
+    cr_assert_eq(res.status, 200);
+    cr_assert_str_eq(res.body, "[a%20b][v2][][][]");
+    call(HTTP_GET, "/t/m", NULL, NULL);
+    cr_assert_eq(res.status, 200);
+    cr_assert_str_eq(res.body, "[m][][][][]");
+    static const char *const no[] = {"/t//x/b",  "/t/a/x", "/t/a/x/", "/t/a/x/b/c",
+                                     "/t/a/y/b", "/t/",    "/tt/a"};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        call(HTTP_GET, no[i], "Bearer " TOKEN, NULL);
+        cr_assert_eq(res.status, 404, "%s: %ld", no[i], (long)res.status);
+    }
+    static const char *const bad[] = {"/t/a*",      "/t/*x", "t/*",
+                                      "/*/*/*/*/*", "/a?b",  "/a//b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cn_admin_route_t b = {CN_ADMIN_GET, bad[i], false, echo_params, NULL};
+        cr_assert_eq(cn_admin_add_route(admin, &b, err, sizeof err), CN_EINVAL, "%s",
+                     bad[i]);
+        cr_assert(strstr(err, "a '*' may stand for whole segments"), "%s", err);
+    }
+}

@@ -17,6 +17,12 @@ static void set(test_plane_t *p, const char *name, const char *value)
 
 void test_plane_start(test_plane_t *p, const char *const *flags, bool with_store)
 {
+    test_plane_start_engine(p, flags, with_store, NULL);
+}
+
+void test_plane_start_engine(test_plane_t *p, const char *const *flags, bool with_store,
+                             cn_traffic_engine_t *engine)
+{
     memset(p, 0, sizeof *p);
     cn_router_config_init(&p->cfg);
     set(p, "listen", "127.0.0.1:0");
@@ -54,6 +60,7 @@ void test_plane_start(test_plane_t *p, const char *const *flags, bool with_store
     p->log = tmpfile();
     cn_controller_config_t cc = {
         .router = p->router,
+        .engine = engine,
         .store = p->store,
         .limits = {.sticky_key = p->cfg.sticky_header || p->cfg.sticky_cookie},
         .initial = &g,

@@ -35,6 +35,11 @@ typedef struct test_plane_s {
  */
 void test_plane_start(test_plane_t *p, const char *const *flags, bool with_store);
 
+/* The same with the controller applying changes through engine (borrowed;
+ * NULL: the router). */
+void test_plane_start_engine(test_plane_t *p, const char *const *flags, bool with_store,
+                             cn_traffic_engine_t *engine);
+
 /* Stop and free everything, and remove the temporary directory. */
 void test_plane_stop(test_plane_t *p);
 

@@ -448,3 +448,111 @@ Test(controller, refuses_to_start_from_a_generation_that_does_not_validate)
     cn_generation_dispose(&g);
     test_plane_stop(&plane);
 }
+
+/* ------------------------------------------------------------ engines */
+
+/* A traffic engine like HAProxy's: weights in 0..256, so the weight it
+ * applies is the desired one rounded to 1/256; refuses what `refuse`
+ * names; remembers what it was given. */
+typedef struct quantising_engine_s {
+    cn_traffic_engine_t super;
+    unsigned applies;
+    uint64_t last_generation;
+    bool refuse;
+} quantising_engine_t;
+
+static int quantising_apply(cn_traffic_engine_t *self, const cn_generation_t *desired,
+                            cn_traffic_applied_t *out, char *e, size_t elen)
+{
+    quantising_engine_t *q = (quantising_engine_t *)self;
+    if (q->refuse)
+        return cn_fail(e, elen, CN_EINVAL, "engine: no such backend");
+    q->applies++;
+    q->last_generation = desired->number;
+    unsigned w256 = (desired->traffic.canary_weight_bp * 256u + 5000u) / 10000u;
+    out->generation = desired->number;
+    out->effective_weight_bp = (uint16_t)((w256 * 10000u + 128u) / 256u);
+    out->step = (cn_step_t){.number = 100 + q->applies, .generation = desired->number};
+    return 0;
+}
+
+Test(controller_engine, answers_what_the_engine_applies_and_stores_the_generation)
+{
+    quantising_engine_t q = {.super = {"quantising", quantising_apply, NULL}};
+    test_plane_start_engine(&plane, NULL, true, &q.super);
+    size_t rows0 = history_count();
+    cn_controller_change_t ch;
+    cn_controller_change_init(&ch, "t");
+    ch.has_canary_weight = true;
+    ch.traffic.canary_weight_bp = 100; /* 1% is 2.56/256: 3/256 = 1.17% */
+    cn_controller_result_t r;
+    cr_assert_eq(test_plane_apply(&plane, &ch, &r), 0);
+    cr_assert_eq(r.rc, 0, "%s", r.error);
+    cr_assert_eq(q.applies, 1);
+    cr_assert_eq(q.last_generation, 2);
+    cr_assert_eq(r.effective_weight_bp, 117);
+    cr_assert_eq(r.generation.traffic.canary_weight_bp, 100, "the desired weight");
+    cr_assert_eq(r.step.number, 101, "the engine's step");
+    cn_generation_dispose(&r.generation);
+    cr_assert_eq(history_count(), rows0 + 1, "the change is stored");
+
+    q.refuse = true;
+    ch.traffic.canary_weight_bp = 200;
+    cr_assert_eq(test_plane_apply(&plane, &ch, &r), 0);
+    cr_assert_eq(r.rc, CN_EINVAL);
+    cr_assert_str_eq(r.error, "engine: no such backend");
+    cr_assert_not(r.changed);
+    cr_assert_eq(r.generation.traffic.canary_weight_bp, 100, "nothing changed");
+    cr_assert_eq(history_count(), rows0 + 1, "nothing more stored");
+    cn_generation_dispose(&r.generation);
+    cn_controller_change_dispose(&ch);
+    test_plane_stop(&plane);
+}
+
+Test(controller_engine, the_router_reads_only_its_current_generation)
+{
+    test_plane_start(&plane, NULL, false);
+    cn_engine_router_t e;
+    cn_engine_router_init(&e, plane.router);
+    cn_router_snapshot_t *s = NULL;
+    char e_text[256];
+    cn_metrics_window_t now = {.kind = CN_WINDOW_GENERATION, .generation = 1};
+    cr_assert_eq(e.metrics.read(&e.metrics, &now, CN_ROUTER_SNAP_COUNTERS, &s, e_text,
+                                sizeof e_text),
+                 0, "%s", e_text);
+    cr_assert_eq(s->generation, 1);
+    e.metrics.release(&e.metrics, s);
+
+    cn_controller_change_t ch;
+    cn_controller_change_init(&ch, "t");
+    ch.has_canary_weight = true;
+    ch.traffic.canary_weight_bp = 700;
+    cn_controller_result_t r;
+    cr_assert_eq(test_plane_apply(&plane, &ch, &r), 0);
+    cr_assert_eq(r.rc, 0, "%s", r.error);
+    cr_assert_eq(r.effective_weight_bp, 700, "the router applies the weight as is");
+    cn_generation_dispose(&r.generation);
+    cn_controller_change_dispose(&ch);
+
+    cr_assert_eq(e.metrics.read(&e.metrics, &now, CN_ROUTER_SNAP_COUNTERS, &s, e_text,
+                                sizeof e_text),
+                 CN_ENOTFOUND);
+    cr_assert_null(s);
+    cr_assert(strstr(e_text, "generation 1 is no longer measured"), "%s", e_text);
+    cn_metrics_window_t range = {
+        .kind = CN_WINDOW_TIME, .from_unix_ms = 0, .to_unix_ms = 1};
+    cr_assert_eq(e.metrics.read(&e.metrics, &range, 0, &s, e_text, sizeof e_text),
+                 CN_EINVAL);
+
+    /* apply is idempotent: the running generation again publishes nothing */
+    cn_generation_t cur;
+    cn_step_t step;
+    cn_generation_init(&cur);
+    cn_router_current(plane.router, &cur, &step);
+    cn_traffic_applied_t applied;
+    cr_assert_eq(e.traffic.apply(&e.traffic, &cur, &applied, e_text, sizeof e_text), 0);
+    cr_assert_eq(applied.generation, cur.number);
+    cr_assert_eq(applied.step.number, step.number, "no new step");
+    cn_generation_dispose(&cur);
+    test_plane_stop(&plane);
+}
