@@ -134,6 +134,8 @@ int cn_judge_stratify(const cn_judge_stratum_t *strata, size_t n_strata, uint64_
     for (size_t s = 0; s < n_strata; s++) {
         const cn_judge_stratum_t *st = &strata[s];
         size_t m = take[s] < st->k ? take[s] : st->k;
+        if (m == 0)
+            continue; /* values may be NULL */
         if (m == st->k) {
             memcpy(out + w, st->values, m * sizeof *out);
         } else {
