@@ -19,6 +19,12 @@ static int is_flag(const char *name, size_t len, const char *const *flags)
 int cn_args_parse(cn_args_t *a, const char *cmd, int argc, char **argv,
                   const char *const *flags)
 {
+    return cn_args_parse_repeat(a, cmd, argc, argv, flags, NULL);
+}
+
+int cn_args_parse_repeat(cn_args_t *a, const char *cmd, int argc, char **argv,
+                         const char *const *flags, const char *const *repeatable)
+{
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
     for (int i = 0; i < argc; i++) {
@@ -40,7 +46,7 @@ int cn_args_parse(cn_args_t *a, const char *cmd, int argc, char **argv,
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         cn_arg_opt_t *o = &a->opts[a->nopts];
-        for (size_t j = 0; j < a->nopts; j++) {
+        for (size_t j = 0; j < a->nopts && !is_flag(name, len, repeatable); j++) {
             if (strlen(a->opts[j].name) == len &&
                 strncmp(a->opts[j].name, name, len) == 0) {
                 fprintf(stderr, "canary %s: option --%.*s given twice\n", cmd, (int)len,

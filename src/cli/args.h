@@ -38,6 +38,12 @@ typedef struct {
 int cn_args_parse(cn_args_t *a, const char *cmd, int argc, char **argv,
                   const char *const *flags);
 
+/* The same, where the options named in `repeatable` (NULL-terminated; NULL
+ * for none) may be given more than once: each is its own entry of
+ * a->opts, in order (cn_args_str returns the first). */
+int cn_args_parse_repeat(cn_args_t *a, const char *cmd, int argc, char **argv,
+                         const char *const *flags, const char *const *repeatable);
+
 /* Is the flag present? Marks it used. */
 int cn_args_flag(cn_args_t *a, const char *name);
 

@@ -34,4 +34,14 @@ int cn_cli_serve(int argc, char **argv);
  * (valid; the effective configuration is printed), 65, 66 or 64. */
 int cn_cli_config(int argc, char **argv);
 
+/* `canary model register|tag|untag|list ...`; argv[0] is "model". Talks
+ * to a running canary serve (cli/client.h); returns 0 or an exit code. */
+int cn_cli_model(int argc, char **argv);
+
+/* `canary rollout start|status|list|history|pause|resume|promote|abort|
+ * retry ...`; argv[0] is "rollout". `status` returns 0 promoted, 1 rolled
+ * back or aborted, 2 holding or paused, 3 in progress; every command the
+ * client's codes on a failed call. */
+int cn_cli_rollout(int argc, char **argv);
+
 #endif

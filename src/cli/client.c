@@ -131,6 +131,26 @@ void cn_client_free(cn_client_t *c)
     free(c);
 }
 
+char *cn_client_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = cn_xmallocarray(strlen(s) + 1, 3);
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
+            *p == '~') {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 const char *cn_client_server(const cn_client_t *c)
 {
     return c->server;

@@ -60,6 +60,12 @@ int cn_client_new(const char *server, const char *token_file, cn_client_t **out,
                   char *err, size_t errlen);
 void cn_client_free(cn_client_t *c);
 
+/* s percent-encoded for a path segment or a query value (every byte but
+ * the unreserved A-Z a-z 0-9 - _ . ~), for the caller to free: a name is
+ * the server's to check, and a '/' or '&' in it must not change the
+ * request. */
+char *cn_client_escape(const char *s);
+
 /* The server's base URL, as used. */
 const char *cn_client_server(const cn_client_t *c);
 

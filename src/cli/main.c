@@ -19,6 +19,10 @@ static void usage(FILE *f)
                "  config check FILE\n"
                "                  check a config file; print it with every\n"
                "                  default (canary config --help)\n"
+               "  model ...       register model versions and tag them, on a running\n"
+               "                  canary serve (canary model --help)\n"
+               "  rollout ...     start, follow and steer rollouts on a running\n"
+               "                  canary serve (canary rollout --help)\n"
                "  serve ...       proxy live traffic to stable and canary, measure\n"
                "                  both (canary serve --help)\n"
                "  stat TEST ...   run one statistical test on two samples\n"
@@ -41,6 +45,10 @@ int main(int argc, char **argv)
         return cn_cli_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return cn_cli_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "model") == 0)
+        return cn_cli_model(argc - 1, argv + 1);
+    if (strcmp(cmd, "rollout") == 0)
+        return cn_cli_rollout(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("canary %s\n", CN_VERSION);
         return CN_EXIT_OK;
