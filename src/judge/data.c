@@ -19,6 +19,11 @@ struct cn_judge_data_s {
     size_t last; /* index of the last metric looked up */
     char **segments;
     size_t n_segments, cap_segments;
+    /* Requests per arm and segment id (cn_judge_data_set_requests): slot
+     * id holds the count, UINT64_MAX when not given. */
+    uint64_t *requests[2];
+    size_t cap_requests[2];
+    int has_requests[2];
 };
 
 cn_judge_data_t *cn_judge_data_new(void)
@@ -42,6 +47,8 @@ void cn_judge_data_free(cn_judge_data_t *d)
         free(d->segments[i]);
     free(d->metrics);
     free(d->segments);
+    free(d->requests[0]);
+    free(d->requests[1]);
     free(d);
 }
 
@@ -52,6 +59,11 @@ void cn_judge_data_clear(cn_judge_data_t *d)
             d->metrics[i].arm[a].n = 0;
             d->metrics[i].arm[a].n_counts = 0;
         }
+    for (int a = 0; a < 2; a++) {
+        d->has_requests[a] = 0;
+        for (size_t i = 0; i < d->cap_requests[a]; i++)
+            d->requests[a][i] = UINT64_MAX;
+    }
 }
 
 static size_t find_metric(const cn_judge_data_t *d, const char *name)
@@ -156,6 +168,42 @@ int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_ar
     c->successes += successes;
     c->trials += trials;
     return 0;
+}
+
+int cn_judge_data_set_requests(cn_judge_data_t *d, cn_judge_arm_t arm,
+                               const char *segment, uint64_t requests)
+{
+    if (!d || (arm != CN_ARM_STABLE && arm != CN_ARM_CANARY) || requests == UINT64_MAX)
+        return CN_EINVAL;
+    uint32_t seg = segment_id(d, segment);
+    if (seg >= d->cap_requests[arm]) {
+        size_t cap = d->cap_requests[arm] ? d->cap_requests[arm] : 8;
+        while (cap <= seg)
+            cap *= 2;
+        d->requests[arm] =
+            cn_xrealloc(d->requests[arm], cap * sizeof *d->requests[arm]);
+        for (size_t i = d->cap_requests[arm]; i < cap; i++)
+            d->requests[arm][i] = UINT64_MAX;
+        d->cap_requests[arm] = cap;
+    }
+    d->requests[arm][seg] = requests;
+    d->has_requests[arm] = 1;
+    return 0;
+}
+
+int cn__judge_data_requests(const cn_judge_data_t *d, cn_judge_arm_t arm, uint32_t seg,
+                            uint64_t *requests)
+{
+    if (!d->has_requests[arm] || seg >= d->cap_requests[arm] ||
+        d->requests[arm][seg] == UINT64_MAX)
+        return 0;
+    *requests = d->requests[arm][seg];
+    return 1;
+}
+
+int cn__judge_data_has_requests(const cn_judge_data_t *d, cn_judge_arm_t arm)
+{
+    return d->has_requests[arm];
 }
 
 size_t cn__judge_arm_counts(const cn__judge_arm_t *a, uint32_t segment,

@@ -42,6 +42,13 @@ const char *cn__judge_data_segment(const cn_judge_data_t *d, uint32_t id);
  */
 double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment, size_t *n_out);
 
+/* Whether cn_judge_data_set_requests was given for the arm, and the
+ * request count of one of its segment ids (0: no label); returns 0 when
+ * that segment has none. */
+int cn__judge_data_has_requests(const cn_judge_data_t *d, cn_judge_arm_t arm);
+int cn__judge_data_requests(const cn_judge_data_t *d, cn_judge_arm_t arm, uint32_t seg,
+                            uint64_t *requests);
+
 /*
  * The counts of one arm given whole, summed over all segments
  * (segment == UINT32_MAX) or for one segment id. Returns the number of

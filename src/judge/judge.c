@@ -575,6 +575,68 @@ static void family_reason(work_t *w, double alpha_pass, double alpha_fail)
 
 /* -------------------------------------------------------------- run */
 
+/*
+ * One arm's values for a metric's aggregate row: all of them, or, once the
+ * data has the arm's request counts per segment, the proportionally
+ * stratified sample of its own traffic (stratify.c): a reservoir per
+ * segment pooled as is would weight each segment by its reservoir, and
+ * stable's fill while the canary's do not. A segment without values is
+ * left out (it has nothing to contribute). Returns a fresh array, or NULL
+ * with a reason in why[0..why_len) when the counts do not fit the values.
+ */
+static double *aggregate_values(const cn_judge_data_t *data, const cn__judge_arm_t *a,
+                                cn_judge_arm_t arm, size_t *n_out, char *why,
+                                size_t why_len)
+{
+    if (!cn__judge_data_has_requests(data, arm))
+        return cn__judge_arm_values(a, UINT32_MAX, n_out);
+    const char *arm_name = arm == CN_ARM_CANARY ? "canary" : "stable";
+    size_t nseg = cn__judge_data_n_segments(data);
+    cn_judge_stratum_t *st = cn_xcalloc(nseg + 1, sizeof *st);
+    size_t used = 0;
+    double *out = NULL;
+    int ok = 1;
+    for (uint32_t id = 0; id <= nseg && ok; id++) {
+        size_t k;
+        double *v = cn__judge_arm_values(a, id, &k);
+        uint64_t req;
+        const char *label = id ? cn__judge_data_segment(data, id) : "(none)";
+        if (k == 0) {
+            free(v);
+        } else if (!cn__judge_data_requests(data, arm, id, &req)) {
+            snprintf(why, why_len,
+                     "%s has samples in segment '%s' but no request count", arm_name,
+                     label);
+            free(v);
+            ok = 0;
+        } else if (req < k) {
+            snprintf(why, why_len,
+                     "%s has %zu samples in segment '%s' but only %llu requests",
+                     arm_name, k, label, (unsigned long long)req);
+            free(v);
+            ok = 0;
+        } else {
+            st[used++] = (cn_judge_stratum_t){v, k, req};
+        }
+    }
+    size_t n = 0;
+    if (ok && cn_judge_stratify_size(st, used, &n) == 0) {
+        out = cn_xmallocarray(n ? n : 1, sizeof *out);
+        /* A fixed seed per arm: the same data gives the same verdict. */
+        if (cn_judge_stratify(st, used, UINT64_C(0x5EED) + (uint64_t)arm, out, n,
+                              n_out)) {
+            free(out);
+            out = NULL;
+        }
+    }
+    if (ok && !out)
+        snprintf(why, why_len, "%s's segments could not be pooled", arm_name);
+    for (size_t i = 0; i < used; i++)
+        free((void *)st[i].values);
+    free(st);
+    return out;
+}
+
 /* Build the work list: each metric's aggregate row, then one row per
  * segment label present in its data when segment_by is set. */
 static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
@@ -596,13 +658,28 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             size_t nc = 0, ns = 0;
             uint64_t kc = 0, tc = 0, ks = 0, ts = 0;
             int counted = 0;
+            char pool_err[200] = "";
             if (md) {
-                c = cn__judge_arm_values(&md->arm[CN_ARM_CANARY], seg, &nc);
-                s = cn__judge_arm_values(&md->arm[CN_ARM_STABLE], seg, &ns);
                 counted =
                     cn__judge_arm_counts(&md->arm[CN_ARM_CANARY], seg, &kc, &tc) +
                         cn__judge_arm_counts(&md->arm[CN_ARM_STABLE], seg, &ks, &ts) >
                     0;
+                if (sg == 0 && !counted) {
+                    c = aggregate_values(data, &md->arm[CN_ARM_CANARY], CN_ARM_CANARY,
+                                         &nc, pool_err, sizeof pool_err);
+                    if (c)
+                        s = aggregate_values(data, &md->arm[CN_ARM_STABLE],
+                                             CN_ARM_STABLE, &ns, pool_err,
+                                             sizeof pool_err);
+                    if (!c || !s) {
+                        free(c);
+                        c = s = NULL;
+                        nc = ns = 0;
+                    }
+                } else {
+                    c = cn__judge_arm_values(&md->arm[CN_ARM_CANARY], seg, &nc);
+                    s = cn__judge_arm_values(&md->arm[CN_ARM_STABLE], seg, &ns);
+                }
             }
             if (sg > 0 && nc == 0 && ns == 0 && !counted) {
                 free(c);
@@ -654,6 +731,10 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             if (!md) {
                 r->cls = CN_CLASS_NODATA;
                 reason(r, "no samples named '%s' in the data", src);
+                w->decided = 1;
+            } else if (pool_err[0]) {
+                r->cls = CN_CLASS_ERROR;
+                reason(r, "the aggregate cannot be stratified: %s", pool_err);
                 w->decided = 1;
             } else if (counted && m->test != CN_JTEST_PROPORTION) {
                 r->cls = CN_CLASS_ERROR;

@@ -157,8 +157,26 @@ int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric, cn_judge_arm_
 int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
                              const char *segment, uint64_t successes, uint64_t trials);
 
-/* Remove every observation and count, keeping allocated capacity (for
- * simulations that reuse one data set across rollouts). */
+/*
+ * The number of the arm's requests in one segment (NULL: the values
+ * without a segment label) over the window the samples come from. Once
+ * any is given for an arm, each sample-based metric's aggregate row for
+ * that arm is a proportionally stratified sample of the arm's own traffic
+ * (cn_judge_stratify below) instead of the union of its segments'
+ * reservoirs, so that stable (whose reservoirs fill) and the canary
+ * (whose do not) are compared over the same segment mix; segment rows
+ * still use every value of their segment. Every segment with values must
+ * then have a request count (else that metric's row is an error row); a
+ * segment with requests but no values of a metric is left out of that
+ * metric's aggregate. Counted rates (cn_judge_data_add_counts) are whole
+ * already and are not resampled. Setting a segment again replaces its
+ * count. A bad arm, NULL data or requests == UINT64_MAX: CN_EINVAL.
+ */
+int cn_judge_data_set_requests(cn_judge_data_t *d, cn_judge_arm_t arm,
+                               const char *segment, uint64_t requests);
+
+/* Remove every observation, count and request count, keeping allocated
+ * capacity (for simulations that reuse one data set across rollouts). */
 void cn_judge_data_clear(cn_judge_data_t *d);
 
 /* ------------------------------------------------ stratified pooling */

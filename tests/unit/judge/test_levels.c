@@ -589,3 +589,78 @@ Test(stratify, bad_input_is_an_error_code)
     cn_judge_stratum_t huge[2] = {{v, 2, UINT64_MAX}, {v, 2, 2}};
     cr_assert_eq(cn_judge_stratify_size(huge, 2, &n), CN_ETOOBIG);
 }
+
+/* The same A/A data through the judge: with the arms' request counts per
+ * segment the aggregate row is stratified and the identical canary is not
+ * failed; without them it is pooled naively and is. */
+Test(stratify, the_judge_stratifies_the_aggregate_once_it_has_request_counts)
+{
+    arm_t stable, canary;
+    arm_fill(&stable, 90000, 10000);
+    arm_fill(&canary, 900, 100);
+    cn_judge_config_t cfg;
+    cn_judge_config_init(&cfg);
+    cfg.segment_by = strdup("region");
+    cn_judge_metric_t *m = add(&cfg, "prediction", CN_JTEST_KS, NAN);
+    m->direction = CN_JDIR_EITHER;
+    cn_judge_data_t *d = cn_judge_data_new();
+    const char *seg[2] = {"a", "b"};
+    for (int s = 0; s < 2; s++) {
+        cn_judge_data_add_many(d, "prediction", CN_ARM_STABLE, seg[s], stable.values[s],
+                               stable.strata[s].k);
+        cn_judge_data_add_many(d, "prediction", CN_ARM_CANARY, seg[s], canary.values[s],
+                               canary.strata[s].k);
+    }
+    cn_judge_result_t r;
+    cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+    cr_assert_eq(row(&r, "prediction", NULL)->cls, CN_CLASS_FAIL, "naive pooling: %s",
+                 row(&r, "prediction", NULL)->reason);
+    cn_judge_result_dispose(&r);
+
+    for (int s = 0; s < 2; s++) {
+        cr_assert_eq(cn_judge_data_set_requests(d, CN_ARM_STABLE, seg[s],
+                                                stable.strata[s].requests),
+                     0);
+        cr_assert_eq(cn_judge_data_set_requests(d, CN_ARM_CANARY, seg[s],
+                                                canary.strata[s].requests),
+                     0);
+    }
+    cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+    const cn_judge_row_t *agg = row(&r, "prediction", NULL);
+    cr_assert_neq(agg->cls, CN_CLASS_FAIL, "%s", agg->reason);
+    cr_assert_eq(agg->stable.n, 2222);
+    cr_assert_eq(agg->canary.n, 1000);
+    cr_assert_float_eq(agg->stable.mean, agg->canary.mean, 4);
+    cr_assert_eq(row(&r, "prediction", "a")->stable.n, CAP, "segment rows keep all");
+    cr_assert_neq(r.verdict, CN_VERDICT_FAIL);
+    cn_judge_result_dispose(&r);
+
+    /* More samples than requests, or a segment without a count: an error
+     * row that says why, never a verdict fail. */
+    cr_assert_eq(cn_judge_data_set_requests(d, CN_ARM_CANARY, "b", 50), 0);
+    cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+    agg = row(&r, "prediction", NULL);
+    cr_assert_eq(agg->cls, CN_CLASS_ERROR);
+    cr_assert(strstr(agg->reason,
+                     "canary has 100 samples in segment 'b' but only 50") != NULL,
+              "%s", agg->reason);
+    cn_judge_result_dispose(&r);
+    cn_judge_data_add(d, "prediction", CN_ARM_STABLE, "c", 1.0);
+    cr_assert_eq(cn_judge_data_set_requests(d, CN_ARM_CANARY, "b", 100), 0);
+    cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+    agg = row(&r, "prediction", NULL);
+    cr_assert_eq(agg->cls, CN_CLASS_ERROR);
+    cr_assert(strstr(agg->reason, "segment 'c' but no request count") != NULL, "%s",
+              agg->reason);
+    cn_judge_result_dispose(&r);
+    cr_assert_eq(cn_judge_data_set_requests(d, (cn_judge_arm_t)3, "b", 1), CN_EINVAL);
+    cr_assert_eq(cn_judge_data_set_requests(d, CN_ARM_STABLE, "b", UINT64_MAX),
+                 CN_EINVAL);
+
+    for (int s = 0; s < 2; s++) {
+        free(stable.values[s]);
+        free(canary.values[s]);
+    }
+    cn_judge_data_free(d);
+    cn_judge_config_dispose(&cfg);
+}
