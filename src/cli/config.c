@@ -19,6 +19,7 @@
  * address) fails here.
  */
 #include "cli/cli.h"
+#include "controller/strategy.h"
 #include "judge/config.h"
 #include "judge/judge.h"
 #include "router/config.h"
@@ -40,16 +41,17 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: canary config check FILE [--json]\n"
-               "Check every section of a config file (serve:, analysis:, or one of\n"
-               "them at the top level) and print the effective configuration with\n"
+               "Check every section of a config file (serve:, analysis:, strategy:,\n"
+               "or the keys of serve: or analysis: at the top level) and print the\n"
+               "effective configuration with\n"
                "every default filled in, as YAML (or JSON with --json).\n"
                "Exit 0 if valid, 65 if not (one line naming the file, line and key),\n"
                "66 if the file cannot be read, 64 on a usage error.\n");
 }
 
 /* The sections a file may have, in the order they are printed. */
-enum { SEC_SERVE, SEC_ANALYSIS, SEC_COUNT };
-static const char *const section_names[SEC_COUNT] = {"serve", "analysis"};
+enum { SEC_SERVE, SEC_ANALYSIS, SEC_STRATEGY, SEC_COUNT };
+static const char *const section_names[SEC_COUNT] = {"serve", "analysis", "strategy"};
 
 /* Which sections the document holds; 0, or CN_EINVAL after reporting an
  * unknown top-level key next to sections. */
@@ -102,9 +104,9 @@ static int find_sections(cn_yaml_t *y, struct fy_node *root,
             known |= cn_yaml_key_is(key, klen, section_names[s]) != 0;
         if (!known) {
             char q[CN_TEXT_QUOTE_BUF(CN_YAML_QUOTE_MAX)];
-            return cn_yaml_report(y, CN_EINVAL, kline,
-                                  cn_text_quote(key, klen, CN_YAML_QUOTE_MAX, q),
-                                  "unknown section (expected serve or analysis)");
+            return cn_yaml_report(
+                y, CN_EINVAL, kline, cn_text_quote(key, klen, CN_YAML_QUOTE_MAX, q),
+                "unknown section (expected serve, analysis or strategy)");
         }
     }
     return 0;
@@ -121,13 +123,16 @@ static int check(const char *path, bool json)
     }
     cn_server_config_t serve;
     cn_judge_config_t analysis;
+    cn_strategy_t strategy;
     cn_server_config_init(&serve);
     cn_judge_config_init(&analysis);
+    cn_strategy_init(&strategy);
     /* The serve section as the composition root assembles it. */
     cn_config_part_t serve_parts[CN_SERVER_CONFIG_PARTS];
     size_t n_serve = cn_server_config_parts(&serve, serve_parts);
     cn_config_part_t analysis_part = {cn_judge_config_table(), &analysis};
-    bool present[SEC_COUNT] = {false, false};
+    cn_config_part_t strategy_part = cn_strategy_config_part(&strategy);
+    bool present[SEC_COUNT] = {false, false, false};
     int exit_code = CN_EXIT_OK;
 
     cn_yaml_t y;
@@ -151,6 +156,12 @@ static int check(const char *path, bool json)
         rc = cn_router_config_read_section(&y, doc, serve_parts, n_serve);
     if (!rc && present[SEC_ANALYSIS])
         rc = cn_judge_config_read_section(&y, doc, &analysis);
+    if (!rc && present[SEC_STRATEGY])
+        rc = cn_strategy_read_section(&y, doc, &strategy, &present[SEC_STRATEGY]);
+    /* A strategy judges with the analysis section: each analysis step is
+     * one look, and names only the section's metrics. */
+    if (!rc && present[SEC_STRATEGY] && present[SEC_ANALYSIS])
+        rc = cn_strategy_check_analysis(&y, doc, &strategy, &analysis);
     cn_yaml_dispose(&y);
     if (rc) {
         fprintf(stderr, "canary config: %s\n", err);
@@ -169,6 +180,8 @@ static int check(const char *path, bool json)
         sections[n++] = (cn_config_section_t){"serve", serve_parts, n_serve};
     if (present[SEC_ANALYSIS])
         sections[n++] = (cn_config_section_t){"analysis", &analysis_part, 1};
+    if (present[SEC_STRATEGY])
+        sections[n++] = (cn_config_section_t){"strategy", &strategy_part, 1};
     if (cn_config_emit(stdout, json ? CN_CONFIG_JSON : CN_CONFIG_YAML, sections, n) ||
         fflush(stdout)) {
         fprintf(stderr, "canary config: cannot write the configuration\n");
@@ -177,6 +190,7 @@ static int check(const char *path, bool json)
 out:
     cn_server_config_dispose(&serve);
     cn_judge_config_dispose(&analysis);
+    cn_strategy_dispose(&strategy);
     free(text);
     return exit_code;
 }

@@ -28,24 +28,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: canary rollout COMMAND [ARGS] [--server URL] [--token-file PATH] "
-            "[--json]\n"
-            "The rollouts of a running canary serve (its admin API).\n"
-            "  start MODEL VERSION [--dry-run]   roll VERSION out along the strategy\n"
-            "  status [ID|MODEL] [--watch]       one rollout (default: the newest);\n"
-            "                                    exit 0 promoted, 1 rolled back or\n"
-            "                                    aborted, 2 holding or paused, 3 in\n"
-            "                                    progress; --watch follows it to the end\n"
-            "  list [--model MODEL] [--state S]  rollouts, newest first\n"
-            "  history ID                        the audit trail of a rollout\n"
-            "  pause|resume|abort|retry ID [--reason TEXT]\n"
-            "  promote ID [--full] [--reason TEXT]\n"
-            "                                    finish the current step now; --full\n"
-            "                                    skips every remaining step\n"
-            "The server is --server or $CANARY_SERVER (default %s); the token\n"
-            "is --token-file or $CANARY_TOKEN.\n",
-            CN_CLIENT_DEFAULT_SERVER);
+    fprintf(
+        f,
+        "usage: canary rollout COMMAND [ARGS] [--server URL] [--token-file PATH] "
+        "[--json]\n"
+        "The rollouts of a running canary serve (its admin API).\n"
+        "  start MODEL VERSION [--dry-run]   roll VERSION out along the strategy\n"
+        "  status [ID|MODEL] [--watch]       one rollout (default: the newest);\n"
+        "                                    exit 0 promoted, 1 rolled back or\n"
+        "                                    aborted, 2 holding or paused, 3 in\n"
+        "                                    progress; --watch follows it to the end\n"
+        "  list [--model MODEL] [--state S]  rollouts, newest first\n"
+        "  history ID                        the audit trail of a rollout\n"
+        "  pause|resume|abort|retry ID [--reason TEXT]\n"
+        "  promote ID [--full] [--reason TEXT]\n"
+        "                                    finish the current step now; --full\n"
+        "                                    skips every remaining step\n"
+        "The server is --server or $CANARY_SERVER (default %s); the token\n"
+        "is --token-file or $CANARY_TOKEN.\n",
+        CN_CLIENT_DEFAULT_SERVER);
 }
 
 static const char *str(json_t *o, const char *key)
@@ -73,13 +74,15 @@ static int state_code(const char *state)
 
 static void print_rollout(json_t *r)
 {
-    printf("rollout %lld: %s %s: %s", (long long)json_integer_value(json_object_get(r, "id")),
-           str(r, "model"), str(r, "version"), str(r, "state"));
+    printf("rollout %lld: %s %s: %s",
+           (long long)json_integer_value(json_object_get(r, "id")), str(r, "model"),
+           str(r, "version"), str(r, "state"));
     if (json_is_true(json_object_get(r, "dry_run")))
         printf(" (dry run)");
     printf(", step %lld of %lld, canary weight %g%%\n",
            (long long)json_integer_value(json_object_get(r, "step")),
-           (long long)json_integer_value(json_object_get(r, "steps")), num(r, "weight"));
+           (long long)json_integer_value(json_object_get(r, "steps")),
+           num(r, "weight"));
     if (*str(r, "reason"))
         printf("  reason: %s\n", str(r, "reason"));
     json_t *v = json_object_get(r, "last_verdict");
@@ -106,16 +109,15 @@ static void print_list(json_t *list)
         printf("no rollouts\n");
         return;
     }
-    printf("%6s  %-20s %-12s %-12s %5s %8s\n", "ID", "MODEL", "VERSION", "STATE", "STEP",
-           "WEIGHT");
+    printf("%6s  %-20s %-12s %-12s %5s %8s\n", "ID", "MODEL", "VERSION", "STATE",
+           "STEP", "WEIGHT");
     size_t i;
     json_t *r;
-    json_array_foreach(items, i, r)
-        printf("%6lld  %-20s %-12s %-12s %5lld %7g%%\n",
-               (long long)json_integer_value(json_object_get(r, "id")), str(r, "model"),
-               str(r, "version"), str(r, "state"),
-               (long long)json_integer_value(json_object_get(r, "step")),
-               num(r, "weight"));
+    json_array_foreach(items, i, r) printf(
+        "%6lld  %-20s %-12s %-12s %5lld %7g%%\n",
+        (long long)json_integer_value(json_object_get(r, "id")), str(r, "model"),
+        str(r, "version"), str(r, "state"),
+        (long long)json_integer_value(json_object_get(r, "step")), num(r, "weight"));
 }
 
 static void print_history(json_t *h)
@@ -124,7 +126,8 @@ static void print_history(json_t *h)
     json_t *e;
     json_array_foreach(json_object_get(h, "entries"), i, e)
     {
-        time_t t = (time_t)(json_integer_value(json_object_get(e, "time_unix_ms")) / 1000);
+        time_t t =
+            (time_t)(json_integer_value(json_object_get(e, "time_unix_ms")) / 1000);
         struct tm tm;
         char when[32];
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
@@ -249,8 +252,8 @@ int cn_cli_rollout(int argc, char **argv)
     char prog[64];
     snprintf(prog, sizeof prog, "rollout %.20s", cmd);
     bool json_out = cn_args_flag(&a, "json");
-    static const char *const actions[] = {"pause", "resume", "promote", "abort", "retry",
-                                          NULL};
+    static const char *const actions[] = {"pause", "resume", "promote",
+                                          "abort", "retry",  NULL};
     bool is_action = false;
     for (size_t i = 0; actions[i]; i++)
         is_action = is_action || strcmp(cmd, actions[i]) == 0;

@@ -1955,12 +1955,36 @@ static void emit_items(emit_t *e, const char *name, const cn_config_key_t *k,
         fputc(']', e->out);
 }
 
+/* Whether emit_table() writes any key of record (a record whose keys are
+ * all optional and unset, as `pause: {}`, writes none). */
+static int table_has_output(const cn_config_table_t *t, const void *record)
+{
+    int disc = discriminant(t, record);
+    for (size_t i = 0; i < t->n_keys; i++) {
+        const cn_config_key_t *k = &t->keys[i];
+        if (!key_used(k, disc) || !key_is_set(record, k))
+            continue;
+        if ((k->opts & CN_CONFIG_ZERO_UNSETS) &&
+            !load_uint(cfield(record, k), k->width))
+            continue;
+        if (is_unset(k, record) && !(k->opts & CN_CONFIG_NULLABLE))
+            continue;
+        return 1;
+    }
+    return 0;
+}
+
 static void emit_key(emit_t *e, const char *name, const cn_config_key_t *k,
                      const void *record)
 {
     char text[4096];
     switch (k->type) {
     case CN_CONFIG_RECORD:
+        /* An empty block mapping would read back as null: flow style. */
+        if (!table_has_output(k->table, cfield(record, k))) {
+            scalar(e, name, "{}", 1);
+            return;
+        }
         open_map(e, name);
         emit_table(e, k->table, cfield(record, k), NULL);
         close_map(e);

@@ -72,7 +72,7 @@ expect_error 65 "bad2\\.yaml:8: key 'analysis\\.metrics\\[0\\]\\.margin': must b
 printf 'serve:\n  stable:\n    addresses: ["127.0.0.1:9001"]\nanalysys:\n  alpha: 0.1\n' \
     >"$TMP/bad3.yaml"
 run "$CANARY" config check "$TMP/bad3.yaml"
-expect_error 65 "bad3\\.yaml:4: key 'analysys': unknown section \\(expected serve or analysis\\)"
+expect_error 65 "bad3\\.yaml:4: key 'analysys': unknown section \\(expected serve, analysis or strategy\\)"
 
 # Cross-field rules as `canary serve` applies them: no stable address.
 printf 'serve:\n  traffic:\n    canary_weight: 5\n' >"$TMP/bad4.yaml"
@@ -128,5 +128,32 @@ run "$CANARY" config lint examples/canary.yaml
 run "$CANARY" config check --help
 expect_ok
 grep -q "usage: canary config check FILE" "$TMP/out" || die "no usage text"
+
+# A strategy: section is checked with the rest, against the analysis
+# section it judges with, and printed with its defaults.
+cat >"$TMP/strategy.yaml" <<'YAML'
+serve:
+  stable: {addresses: ["127.0.0.1:9001"]}
+analysis:
+  metrics:
+    - {name: latency_ms, test: mann-whitney, direction: lower-is-better, margin: 5%}
+strategy:
+  steps:
+    - set_weight: 5
+    - pause: {duration: 10m}
+    - analysis: {metrics: [latency_ms]}
+    - set_weight: 100
+YAML
+run "$CANARY" config check "$TMP/strategy.yaml" --json
+expect_ok
+json_eq '.strategy.steps[0].set_weight' 5
+json_eq '.strategy.warmup' '"30s"'
+json_eq '.strategy.triggers.level' 1e-07
+printf 'strategy:\n  steps:\n    - set_weight: 100\n    - analysis: {}\n' >"$TMP/s100.yaml"
+run "$CANARY" config check "$TMP/s100.yaml"
+expect_error 65 "s100\\.yaml:4: key 'strategy\\.steps\\[1\\]\\.analysis': not allowed after set_weight 100"
+sed 's/latency_ms\]}/p50]}/' "$TMP/strategy.yaml" >"$TMP/s-metric.yaml"
+run "$CANARY" config check "$TMP/s-metric.yaml"
+expect_error 65 "strategy\\.steps\\[2\\]\\.analysis\\.metrics"
 
 echo "  $NCHECK checks"

@@ -1,0 +1,718 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The rollout strategy's key tables and cross-field rules (strategy.h).
+ *
+ * Steps are one-of items (CN_CONFIG_ONEOF_LIST): `- set_weight: 5` is a
+ * percentage in basis points like every weight of the serve config, and
+ * `pause`, `analysis` and `shadow` are records, so that `pause: {}` (until
+ * a person promotes) and `pause: {duration: 10m}` read the way Argo
+ * Rollouts writes them. The rules between steps run as the table's check,
+ * after the whole section is read, and name the step that breaks them with
+ * its line.
+ */
+#include "controller/strategy.h"
+#include "judge/judge.h"
+#include "util/config.h"
+#include "util/error.h"
+#include "util/text.h"
+#include "util/units.h"
+#include "util/yaml.h"
+
+#include <libfyaml.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+#define QUOTE_BUF CN_TEXT_QUOTE_BUF(CN_YAML_QUOTE_MAX)
+
+static const cn_config_name_t marginal_names[] = {
+    {"hold", CN_STRATEGY_MARGINAL_HOLD},
+    {"retry", CN_STRATEGY_MARGINAL_RETRY},
+    {"rollback", CN_STRATEGY_MARGINAL_ROLLBACK},
+    {NULL, 0},
+};
+
+const char *cn_strategy_marginal_name(cn_strategy_marginal_t m)
+{
+    const char *name = cn_config_name_of(marginal_names, (int)m);
+    return name ? name : "?";
+}
+
+const char *cn_strategy_step_kind_name(cn_strategy_step_kind_t kind)
+{
+    switch (kind) {
+    case CN_STRATEGY_SET_WEIGHT:
+        return "set_weight";
+    case CN_STRATEGY_PAUSE:
+        return "pause";
+    case CN_STRATEGY_ANALYSIS:
+        return "analysis";
+    case CN_STRATEGY_SHADOW:
+        return "shadow";
+    }
+    return "?";
+}
+
+/* ------------------------------------------------------------- steps */
+
+static const cn_config_key_t pause_keys[] = {
+    {.key = "duration",
+     .type = CN_CONFIG_DURATION,
+     .lo = CN_UNITS_SECOND_MS,
+     .hi = 24 * CN_UNITS_HOUR_MS,
+     .set_at = CN_CONFIG_AT(cn_strategy_pause_t, has_duration),
+     .help = "bake at least this long; unset: until a person promotes",
+     .offset = offsetof(cn_strategy_pause_t, duration_ms),
+     .width = sizeof(uint64_t)},
+};
+
+static const cn_config_table_t pause_table = {
+    .keys = pause_keys,
+    .n_keys = COUNT(pause_keys),
+    .size = sizeof(cn_strategy_pause_t),
+};
+
+/* A metric name as the analysis section spells it: what the judge's CSV
+ * and the router's built-in metrics use. The check against the section's
+ * names is cn_strategy_check_analysis(). */
+#define METRICS_WANT "a list of metric names of the analysis section"
+
+static int check_metric_name(const char *text, char *what, size_t len)
+{
+    size_t n = strlen(text);
+    bool ok = n >= 1 && n <= 63;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = text[i] > 0x20 && text[i] < 0x7f;
+    if (ok)
+        return 0;
+    char q[QUOTE_BUF];
+    snprintf(what, len,
+             "must be a metric name of 1 to 63 visible ASCII characters, got '%s'",
+             cn_text_quote(text, n, CN_YAML_QUOTE_MAX, q));
+    return CN_EINVAL;
+}
+
+static const cn_config_key_t analysis_keys[] = {
+    {.key = "metrics",
+     .type = CN_CONFIG_ADDRESS_LIST,
+     .lo = 0,
+     .hi = 64,
+     .check = check_metric_name,
+     .want = METRICS_WANT,
+     .help = "judge only these metrics of the analysis section; empty: all",
+     .offset = offsetof(cn_strategy_analysis_t, metrics),
+     .width = sizeof(cn_config_strv_t)},
+    {.key = "min_samples",
+     .type = CN_CONFIG_UNSIGNED,
+     .lo = 1,
+     .hi = 1000000000,
+     .opts = CN_CONFIG_ZERO_UNSETS,
+     .help = "samples per arm the last analysis waits for; unset: derived",
+     .offset = offsetof(cn_strategy_analysis_t, min_samples),
+     .width = sizeof(uint64_t)},
+};
+
+static const cn_config_table_t analysis_table = {
+    .keys = analysis_keys,
+    .n_keys = COUNT(analysis_keys),
+    .size = sizeof(cn_strategy_analysis_t),
+};
+
+static const cn_config_key_t shadow_keys[] = {
+    {.key = "percent",
+     .type = CN_CONFIG_PERCENT,
+     .default_text = "100",
+     .help = "share of requests copied to the canary",
+     .offset = offsetof(cn_strategy_shadow_t, percent_bp),
+     .width = sizeof(uint16_t)},
+    {.key = "duration",
+     .type = CN_CONFIG_DURATION,
+     .lo = CN_UNITS_SECOND_MS,
+     .hi = 24 * CN_UNITS_HOUR_MS,
+     .opts = CN_CONFIG_REQUIRED,
+     .help = "how long the canary answers shadow copies",
+     .offset = offsetof(cn_strategy_shadow_t, duration_ms),
+     .width = sizeof(uint64_t)},
+};
+
+static int shadow_check(const void *record, char *path, size_t pathlen, int *line,
+                        char *what, size_t len)
+{
+    const cn_strategy_shadow_t *s = record;
+    (void)line;
+    if (s->duration_ms == 0) {
+        snprintf(path, pathlen, "duration");
+        snprintf(what, len, "required: how long the canary answers shadow copies");
+        return CN_EINVAL;
+    }
+    if (s->percent_bp == 0) {
+        snprintf(path, pathlen, "percent");
+        snprintf(what, len, "must be above 0: a shadow step at 0%% copies nothing");
+        return CN_EINVAL;
+    }
+    return 0;
+}
+
+static const cn_config_table_t shadow_table = {
+    .keys = shadow_keys,
+    .n_keys = COUNT(shadow_keys),
+    .size = sizeof(cn_strategy_shadow_t),
+    .check = shadow_check,
+};
+
+#define STEP(f)                                                                        \
+    .offset = offsetof(cn_strategy_step_t, f),                                         \
+    .width = sizeof(((cn_strategy_step_t *)0)->f)
+
+static const cn_config_key_t step_keys[] = {
+    {.key = "set_weight",
+     .type = CN_CONFIG_PERCENT,
+     .tag = CN_STRATEGY_SET_WEIGHT,
+     .help = "the canary's share of requests from this step on",
+     STEP(weight_bp)},
+    {.key = "pause",
+     .type = CN_CONFIG_RECORD,
+     .table = &pause_table,
+     .tag = CN_STRATEGY_PAUSE,
+     .help = "bake for a duration, or until a person promotes",
+     STEP(pause)},
+    {.key = "analysis",
+     .type = CN_CONFIG_RECORD,
+     .table = &analysis_table,
+     .tag = CN_STRATEGY_ANALYSIS,
+     .help = "judge the window of the last set_weight or shadow step",
+     STEP(analysis)},
+    {.key = "shadow",
+     .type = CN_CONFIG_RECORD,
+     .table = &shadow_table,
+     .tag = CN_STRATEGY_SHADOW,
+     .help = "copy requests to the canary, answer from stable",
+     STEP(shadow)},
+};
+
+/* The rule of one step alone (the engine runs it on every item). */
+static int step_check(const void *record, char *path, size_t pathlen, int *line,
+                      char *what, size_t len)
+{
+    const cn_strategy_step_t *s = record;
+    (void)line;
+    if (s->kind == CN_STRATEGY_SET_WEIGHT && s->weight_bp == 0) {
+        snprintf(path, pathlen, "set_weight");
+        snprintf(what, len,
+                 "must be above 0: a step at 0%% gives the canary nothing to judge "
+                 "(to stop a rollout, abort it)");
+        return CN_EINVAL;
+    }
+    return 0;
+}
+
+static const cn_config_table_t step_table = {
+    .keys = step_keys,
+    .n_keys = COUNT(step_keys),
+    .size = sizeof(cn_strategy_step_t),
+    .tag_at = CN_CONFIG_AT(cn_strategy_step_t, kind),
+    .line_at = CN_CONFIG_AT(cn_strategy_step_t, line),
+    .check = step_check,
+};
+
+/* ---------------------------------------------------------- triggers */
+
+#define LIMIT(f)                                                                       \
+    .offset = offsetof(cn_strategy_limit_t, f),                                        \
+    .width = sizeof(((cn_strategy_limit_t *)0)->f)
+
+static const cn_config_key_t error_rate_keys[] = {
+    {.key = "max",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 0,
+     .dhi = 1,
+     .opts = CN_CONFIG_LO_OPEN | CN_CONFIG_HI_OPEN,
+     .set_at = CN_CONFIG_AT(cn_strategy_limit_t, has_max),
+     .help = "fire when the canary's error rate is significantly above this",
+     LIMIT(max)},
+    {.key = "max_ratio",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 1,
+     .dhi = 1000,
+     .set_at = CN_CONFIG_AT(cn_strategy_limit_t, has_max_ratio),
+     .help = "fire when canary / stable error rate is significantly above this",
+     LIMIT(max_ratio)},
+    {.key = "min_rate",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 0,
+     .dhi = 1,
+     .opts = CN_CONFIG_HI_OPEN,
+     .default_text = "0.001",
+     .help = "max_ratio fires only when the canary's rate is also above this",
+     LIMIT(min_rate)},
+};
+
+static int limit_check(const void *record, char *path, size_t pathlen, int *line,
+                       char *what, size_t len)
+{
+    const cn_strategy_limit_t *l = record;
+    (void)line;
+    if (!l->has_max && !l->has_max_ratio) {
+        snprintf(path, pathlen, "%s", "");
+        snprintf(what, len,
+                 "needs a limit: max (absolute) and/or max_ratio (canary / "
+                 "stable)");
+        return CN_EINVAL;
+    }
+    return 0;
+}
+
+static const cn_config_table_t error_rate_table = {
+    .keys = error_rate_keys,
+    .n_keys = COUNT(error_rate_keys),
+    .size = sizeof(cn_strategy_limit_t),
+    .check = limit_check,
+};
+
+static const cn_config_key_t latency_keys[] = {
+    {.key = "max",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 0,
+     .dhi = 3600000,
+     .opts = CN_CONFIG_LO_OPEN,
+     .set_at = CN_CONFIG_AT(cn_strategy_limit_t, has_max),
+     .help = "fire when over 1% of canary requests are significantly slower",
+     LIMIT(max)},
+    {.key = "max_ratio",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 1,
+     .dhi = 1000,
+     .set_at = CN_CONFIG_AT(cn_strategy_limit_t, has_max_ratio),
+     .help = "fire when the canary's p99 is significantly above this x stable's",
+     LIMIT(max_ratio)},
+};
+
+static const cn_config_table_t latency_table = {
+    .keys = latency_keys,
+    .n_keys = COUNT(latency_keys),
+    .size = sizeof(cn_strategy_limit_t),
+    .check = limit_check,
+};
+
+static const cn_config_key_t shift_keys[] = {
+    {.key = "max_statistic",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 0,
+     .dhi = 1,
+     .opts = CN_CONFIG_HI_OPEN | CN_CONFIG_REQUIRED,
+     .help = "fire when the predictions' KS distance is significantly above this",
+     .offset = offsetof(cn_strategy_shift_t, max_statistic),
+     .width = sizeof(double)},
+};
+
+static const cn_config_table_t shift_table = {
+    .keys = shift_keys,
+    .n_keys = COUNT(shift_keys),
+    .size = sizeof(cn_strategy_shift_t),
+};
+
+/* ------------------------------------------------------------- top */
+
+#define TOP(f)                                                                         \
+    .offset = offsetof(cn_strategy_t, f), .width = sizeof(((cn_strategy_t *)0)->f)
+
+static int strategy_check(const void *record, char *path, size_t pathlen, int *line,
+                          char *what, size_t len);
+
+static const cn_config_key_t strategy_keys[] = {
+    {.key = "warmup",
+     .type = CN_CONFIG_DURATION,
+     .lo = 0,
+     .hi = CN_UNITS_HOUR_MS,
+     .default_text = "30s",
+     .help = "samples of the canary's first traffic that are not judged",
+     TOP(warmup_ms)},
+    {.key = "progress_deadline",
+     .type = CN_CONFIG_DURATION,
+     .lo = CN_UNITS_SECOND_MS,
+     .hi = 24 * CN_UNITS_HOUR_MS,
+     .default_text = "10m",
+     .help = "the canary must be healthy and take traffic by then, else abort",
+     TOP(progress_deadline_ms)},
+    {.key = "steps",
+     .type = CN_CONFIG_ONEOF_LIST,
+     .table = &step_table,
+     .lo = 1,
+     .want = "a list of steps (set_weight, pause, analysis, shadow)",
+     .help = "the ramp: set_weight, pause, analysis and shadow steps",
+     TOP(steps),
+     .count_offset = offsetof(cn_strategy_t, n_steps)},
+    {.key = "max_bake",
+     .type = CN_CONFIG_DURATION,
+     .lo = CN_UNITS_SECOND_MS,
+     .hi = 7 * 24 * CN_UNITS_HOUR_MS,
+     .default_text = "1h",
+     .help = "an analysis short of its samples by then holds, and says why",
+     TOP(max_bake_ms)},
+    {.key = "on_marginal",
+     .type = CN_CONFIG_ENUM,
+     .names = marginal_names,
+     .default_text = "hold",
+     .help = "a marginal verdict: hold, retry (up to retries) or rollback",
+     TOP(on_marginal)},
+    {.key = "retries",
+     .type = CN_CONFIG_UNSIGNED,
+     .lo = 0,
+     .hi = 10,
+     .default_text = "2",
+     .help = "further attempts of an analysis step (its budget is split)",
+     TOP(retries)},
+    {.key = "dry_run",
+     .type = CN_CONFIG_BOOL,
+     .default_text = "false",
+     .help = "judge, record and notify, but never change traffic",
+     TOP(dry_run)},
+    {.key = "triggers.error_rate",
+     .type = CN_CONFIG_RECORD,
+     .table = &error_rate_table,
+     .set_at = CN_CONFIG_AT(cn_strategy_t, triggers.has_error_rate),
+     .help = "roll back at once on too many canary errors",
+     TOP(triggers.error_rate)},
+    {.key = "triggers.p99_latency_ms",
+     .type = CN_CONFIG_RECORD,
+     .table = &latency_table,
+     .set_at = CN_CONFIG_AT(cn_strategy_t, triggers.has_p99_latency),
+     .help = "roll back at once on a too slow canary",
+     TOP(triggers.p99_latency)},
+    {.key = "triggers.prediction_shift",
+     .type = CN_CONFIG_RECORD,
+     .table = &shift_table,
+     .set_at = CN_CONFIG_AT(cn_strategy_t, triggers.has_prediction_shift),
+     .help = "roll back at once on shifted predictions",
+     TOP(triggers.prediction_shift)},
+    {.key = "triggers.level",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 0,
+     .dhi = 0.01,
+     .opts = CN_CONFIG_LO_OPEN,
+     .default_text = "1e-7",
+     .help = "significance level of each trigger check (one per second)",
+     TOP(triggers.level)},
+};
+
+static const cn_config_table_t strategy_table = {
+    .keys = strategy_keys,
+    .n_keys = COUNT(strategy_keys),
+    .size = sizeof(cn_strategy_t),
+    .check = strategy_check,
+};
+
+/* "set_weight 5% at line 4" or "set_weight 5% at steps[2]" */
+static const char *where(const cn_strategy_step_t *s, size_t i, char *buf, size_t len)
+{
+    if (s->line > 0)
+        snprintf(buf, len, "line %d", s->line);
+    else
+        snprintf(buf, len, "steps[%zu]", i);
+    return buf;
+}
+
+/*
+ * The rules between steps (strategy.h explains each). The blamed path is
+ * the step's key, so the message reads
+ *     FILE:LINE: key 'strategy.steps[7].analysis': ...
+ */
+static int strategy_check(const void *record, char *path, size_t pathlen, int *line,
+                          char *what, size_t len)
+{
+    const cn_strategy_t *s = record;
+    char pct[CN_UNITS_TEXT_BUF], at[40];
+    if (s->n_steps > CN_STRATEGY_STEPS_MAX) {
+        snprintf(path, pathlen, "steps");
+        snprintf(what, len, "at most %u steps, got %zu", CN_STRATEGY_STEPS_MAX,
+                 s->n_steps);
+        return CN_EINVAL;
+    }
+    uint16_t weight = 0;
+    size_t weight_at = 0;
+    bool window = false, any_weight = false;
+    for (size_t i = 0; i < s->n_steps; i++) {
+        const cn_strategy_step_t *st = &s->steps[i];
+        *line = st->line;
+        switch (st->kind) {
+        case CN_STRATEGY_SET_WEIGHT:
+            if (any_weight && st->weight_bp <= weight) {
+                snprintf(path, pathlen, "steps[%zu].set_weight", i);
+                snprintf(what, len,
+                         "must be above the previous set_weight (%s%% at %s): weights "
+                         "only rise, so that no sticky user is sent back to stable "
+                         "and the last analysis runs at the highest weight",
+                         cn_units_percent_text(weight, pct, sizeof pct),
+                         where(&s->steps[weight_at], weight_at, at, sizeof at));
+                return CN_EINVAL;
+            }
+            weight = st->weight_bp;
+            weight_at = i;
+            any_weight = window = true;
+            break;
+        case CN_STRATEGY_SHADOW:
+            if (any_weight) {
+                snprintf(path, pathlen, "steps[%zu].shadow", i);
+                snprintf(what, len,
+                         "a shadow step must come before the first set_weight (%s): "
+                         "once users get canary answers a shadow copy adds nothing",
+                         where(&s->steps[weight_at], weight_at, at, sizeof at));
+                return CN_EINVAL;
+            }
+            window = true;
+            break;
+        case CN_STRATEGY_ANALYSIS:
+            if (!window) {
+                snprintf(path, pathlen, "steps[%zu].analysis", i);
+                snprintf(what, len,
+                         "nothing to judge yet: an analysis judges the window of the "
+                         "set_weight or shadow step before it");
+                return CN_EINVAL;
+            }
+            if (weight == CN_UNITS_BP_MAX) {
+                snprintf(path, pathlen, "steps[%zu].analysis", i);
+                snprintf(what, len,
+                         "not allowed after set_weight 100 (%s): at 100%% there is no "
+                         "concurrent stable arm to compare with, and a past window is "
+                         "confounded by time of day, request mix and load; run the "
+                         "last analysis at the highest weight below 100",
+                         where(&s->steps[weight_at], weight_at, at, sizeof at));
+                return CN_EINVAL;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    *line = 0;
+    if (!any_weight) {
+        snprintf(path, pathlen, "steps");
+        snprintf(what, len,
+                 "no set_weight step: the canary would never get traffic to judge "
+                 "(add one, e.g. '- set_weight: 5')");
+        return CN_EINVAL;
+    }
+    return 0;
+}
+
+const cn_config_table_t *cn_strategy_config_table(void)
+{
+    return &strategy_table;
+}
+
+cn_config_part_t cn_strategy_config_part(cn_strategy_t *s)
+{
+    return (cn_config_part_t){&strategy_table, s};
+}
+
+void cn_strategy_init(cn_strategy_t *s)
+{
+    cn_config_init(&strategy_table, s);
+}
+
+void cn_strategy_dispose(cn_strategy_t *s)
+{
+    if (s)
+        cn_config_dispose(&strategy_table, s);
+}
+
+/* ---------------------------------------------------------- reading */
+
+int cn_strategy_read_section(cn_yaml_t *y, struct fy_document *doc, cn_strategy_t *s,
+                             bool *present)
+{
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    *present = false;
+    if (!root || cn_yaml_is_null(root) || !fy_node_is_mapping(root))
+        return 0;
+    char expected[400];
+    cn_config_part_t part = {&strategy_table, s};
+    cn_config_children(&part, 1, "", expected, sizeof expected);
+    struct fy_node *section;
+    int kline;
+    int rc = cn_yaml_section(y, root, "strategy", expected, &section, &kline);
+    if (rc || !section)
+        return rc;
+    *present = true;
+    const char *prefix = y->prefix;
+    y->prefix = "strategy.";
+    rc = cn_config_read(y, &part, 1, section, kline);
+    y->prefix = prefix;
+    return rc;
+}
+
+int cn_strategy_parse(const char *text, size_t len, const char *filename,
+                      cn_strategy_t *out, char *err, size_t errlen)
+{
+    cn_strategy_init(out);
+    cn_yaml_t y;
+    cn_yaml_init(&y, filename, err, errlen);
+    struct fy_document *doc;
+    int rc = cn_yaml_load(&y, text, len, &doc);
+    bool present = false;
+    if (!rc)
+        rc = cn_strategy_read_section(&y, doc, out, &present);
+    if (!rc && !present) {
+        struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+        if (!root || cn_yaml_is_null(root))
+            rc = cn_yaml_report(&y, CN_EINVAL, 1, NULL,
+                                "empty config: expected a strategy with steps");
+        else {
+            cn_config_part_t part = {&strategy_table, out};
+            rc = cn_config_read(&y, &part, 1, root, cn_yaml_node_line(root, 1));
+        }
+    }
+    cn_yaml_dispose(&y);
+    if (rc) {
+        cn_strategy_dispose(out);
+        cn_strategy_init(out);
+    }
+    return rc;
+}
+
+int cn_strategy_validate(const cn_strategy_t *s, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!s)
+        return cn_fail(err, errlen, CN_EINVAL, "no strategy");
+    cn_config_problem_t p;
+    if (!cn_config_check(&strategy_table, s, &p))
+        return 0;
+    if (p.line > 0)
+        return cn_fail(err, errlen, CN_EINVAL, "key '%s' (line %d): %s", p.path, p.line,
+                       p.what);
+    return cn_fail(err, errlen, CN_EINVAL, "key '%s': %s", p.path, p.what);
+}
+
+/* The line of key `name` in the mapping `map`, or 0 when it is not there. */
+static int key_line(cn_yaml_t *y, struct fy_node *map, const char *name)
+{
+    if (!map || !fy_node_is_mapping(map))
+        return 0;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        size_t klen = 0;
+        if (!k || !fy_node_is_scalar(k) || fy_node_is_alias(k))
+            continue;
+        const char *key = cn_yaml_scalar_text(y, k, &klen);
+        if (cn_yaml_key_is(key, klen, name))
+            return cn_yaml_node_line(k, 1);
+    }
+    return 0;
+}
+
+/* The value of key `name` in the mapping `map`, or NULL. */
+static struct fy_node *key_value(cn_yaml_t *y, struct fy_node *map, const char *name)
+{
+    if (!map || !fy_node_is_mapping(map))
+        return NULL;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        size_t klen = 0;
+        if (!k || !fy_node_is_scalar(k) || fy_node_is_alias(k))
+            continue;
+        const char *key = cn_yaml_scalar_text(y, k, &klen);
+        if (cn_yaml_key_is(key, klen, name))
+            return fy_node_pair_value(p);
+    }
+    return NULL;
+}
+
+int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
+                               const cn_strategy_t *s, const cn_judge_config_t *a)
+{
+    unsigned J = cn_strategy_analysis_count(s);
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    int line = 0;
+    bool given = a->looks != 1;
+    if (root) {
+        struct fy_node *section = key_value(y, root, "analysis");
+        if (section && fy_node_is_mapping(section))
+            line = key_line(y, section, "looks");
+        given = given || line > 0;
+    }
+    if (given) {
+        const char *prefix = y->prefix;
+        y->prefix = "";
+        int rc = cn_yaml_report(y, CN_EINVAL, line, "analysis.looks",
+                                "not used with a strategy: each of its %u analysis "
+                                "steps is one look, and the error budget is spent "
+                                "over them; remove looks",
+                                J);
+        y->prefix = prefix;
+        return rc;
+    }
+    char names[300], q[QUOTE_BUF];
+    for (size_t i = 0; i < s->n_steps; i++) {
+        const cn_strategy_step_t *st = &s->steps[i];
+        if (st->kind != CN_STRATEGY_ANALYSIS)
+            continue;
+        for (size_t m = 0; m < st->analysis.metrics.count; m++) {
+            const char *name = st->analysis.metrics.items[m];
+            bool found = false;
+            for (size_t k = 0; k < a->n_metrics && !found; k++)
+                found = a->metrics[k].name && strcmp(a->metrics[k].name, name) == 0;
+            if (found)
+                continue;
+            size_t used = 0;
+            names[0] = '\0';
+            for (size_t k = 0; k < a->n_metrics && used + 1 < sizeof names; k++) {
+                int n =
+                    snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "",
+                             a->metrics[k].name ? a->metrics[k].name : "?");
+                if (n < 0)
+                    break;
+                used += (size_t)n;
+            }
+            char path[80];
+            snprintf(path, sizeof path, "strategy.steps[%zu].analysis.metrics[%zu]", i,
+                     m);
+            const char *prefix = y->prefix;
+            y->prefix = "";
+            int rc =
+                cn_yaml_report(y, CN_EINVAL, st->line, path,
+                               "no metric '%s' in the analysis section (it has %s)",
+                               cn_text_quote(name, strlen(name), CN_YAML_QUOTE_MAX, q),
+                               a->n_metrics ? names : "none");
+            y->prefix = prefix;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------- derived */
+
+unsigned cn_strategy_analysis_count(const cn_strategy_t *s)
+{
+    unsigned n = 0;
+    for (size_t i = 0; s && i < s->n_steps; i++)
+        n += s->steps[i].kind == CN_STRATEGY_ANALYSIS;
+    return n;
+}
+
+unsigned cn_strategy_analysis_rank(const cn_strategy_t *s, size_t index)
+{
+    if (!s || index >= s->n_steps || s->steps[index].kind != CN_STRATEGY_ANALYSIS)
+        return 0;
+    unsigned j = 0;
+    for (size_t i = 0; i <= index; i++)
+        j += s->steps[i].kind == CN_STRATEGY_ANALYSIS;
+    return j;
+}
+
+uint16_t cn_strategy_weight_at(const cn_strategy_t *s, size_t index)
+{
+    uint16_t w = 0;
+    for (size_t i = 0; s && i < s->n_steps && i <= index; i++)
+        if (s->steps[i].kind == CN_STRATEGY_SET_WEIGHT)
+            w = s->steps[i].weight_bp;
+    return w;
+}
