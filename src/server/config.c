@@ -7,6 +7,8 @@
 #include "util/error.h"
 #include "util/yaml.h"
 
+#include <libfyaml.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +46,10 @@ void cn_server_config_init(cn_server_config_t *c)
     size_t n = cn_server_config_parts(c, parts);
     for (size_t i = 0; i < n; i++)
         cn_config_init(parts[i].table, parts[i].record);
+    cn_strategy_init(&c->strategy);
+    c->has_strategy = false;
+    cn_judge_config_init(&c->analysis);
+    c->has_analysis = false;
 }
 
 void cn_server_config_dispose(cn_server_config_t *c)
@@ -54,6 +60,8 @@ void cn_server_config_dispose(cn_server_config_t *c)
     size_t n = cn_server_config_parts(c, parts);
     for (size_t i = 0; i < n; i++)
         cn_config_dispose(parts[i].table, parts[i].record);
+    cn_strategy_dispose(&c->strategy);
+    cn_judge_config_dispose(&c->analysis);
 }
 
 int cn_server_config_parse_yaml(cn_server_config_t *c, const char *text, size_t len,
@@ -67,6 +75,16 @@ int cn_server_config_parse_yaml(cn_server_config_t *c, const char *text, size_t 
     int rc = cn_yaml_load(&yaml, text, len, &doc);
     if (!rc)
         rc = cn_router_config_read_section(&yaml, doc, parts, n);
+    if (!rc)
+        rc = cn_strategy_read_section(&yaml, doc, &c->strategy, &c->has_strategy);
+    struct fy_node *root = !rc && doc ? fy_document_root(doc) : NULL;
+    if (root && fy_node_is_mapping(root) &&
+        fy_node_mapping_lookup_by_string(root, "analysis", FY_NT)) {
+        c->has_analysis = true;
+        rc = cn_judge_config_read_section(&yaml, doc, &c->analysis);
+    }
+    if (!rc && c->has_strategy && c->has_analysis)
+        rc = cn_strategy_check_analysis(&yaml, doc, &c->strategy, &c->analysis);
     cn_yaml_dispose(&yaml);
     return rc;
 }

@@ -11,6 +11,9 @@
 #define CN_SERVER_CONFIG_H
 
 #include "api/config.h"
+#include "controller/strategy.h"
+#include "judge/config.h"
+#include "judge/judge.h"
 #include "router/config.h"
 #include "store/config.h"
 #include "util/config.h"
@@ -27,6 +30,12 @@ typedef struct cn_server_config_s {
     cn_admin_config_t admin;
     cn_store_config_t store;
     cn_server_own_config_t own;
+    /* The file's other sections that serve uses (from a file only; no
+     * flags): the rollout strategy and the analysis it judges with. */
+    cn_strategy_t strategy;
+    bool has_strategy;
+    cn_judge_config_t analysis;
+    bool has_analysis;
 } cn_server_config_t;
 
 /* Tables read as the `serve:` section. */
@@ -47,7 +56,9 @@ size_t cn_server_config_parts(cn_server_config_t *c,
 /*
  * Parse YAML text over c, as cn_router_config_parse_yaml() does for the
  * router alone (the `serve:` section or the root mapping; messages
- * "FILE:LINE: key 'serve.limits.max_body_bytes': ..."), for every part.
+ * "FILE:LINE: key 'serve.limits.max_body_bytes': ..."), for every part;
+ * then the `strategy:` and `analysis:` sections when the file has them,
+ * checked against each other (cn_strategy_check_analysis).
  * Returns 0, CN_EPARSE or CN_EINVAL with one line in err.
  */
 int cn_server_config_parse_yaml(cn_server_config_t *c, const char *text, size_t len,

@@ -46,6 +46,18 @@
  *     versions_history(id, time_unix_ms, generation, changed,
  *                      stable_version, stable_addresses, canary_version,
  *                      canary_addresses, who)    every saved generation
+ *   version 3 adds the registry and the rollouts (see migrate_v3):
+ *     models(id, name, created_unix_ms, created_by)
+ *     model_versions(id, model_id, version, addresses, artifact_uri,
+ *                    metadata, created_unix_ms, created_by)
+ *     tags(version_id, model_id, tag, time_unix_ms, who)
+ *     rollouts(id, model_id, version_id, baseline_version_id, state,
+ *              resume_state, step_index, weight_bp, dry_run,
+ *              analysis_attempts, generation, reason, strategy,
+ *              created_by, started_unix_ms, updated_unix_ms,
+ *              step_started_unix_ms, ended_unix_ms, audit_seq)
+ *     rollout_audit(rollout_id, seq, time_unix_ms, actor, kind, state,
+ *                   step_index, weight_bp, reason, payload)
  * Modes and roles are stored by name ("sticky"), addresses as a JSON array
  * of strings, so that the file reads well in the sqlite3 shell; CHECK
  * constraints keep hand edits in range, and a loaded row is checked again
@@ -139,8 +151,160 @@ static const char migrate_v2[] =
     "    who TEXT NOT NULL\n"
     ");\n";
 
+/*
+ * Version 2 to 3: the model registry and the rollout records.
+ *
+ * A version has at most one tag (its status: a version that is stable is
+ * neither a candidate nor rolled back nor retired), so tags is keyed by
+ * the version. The rules that involve several rows are enforced here, not
+ * only in C, so that no writer (nor a hand edit with foreign keys on)
+ * can break them:
+ *  - every model that has a version has exactly one stable version: at
+ *    most one by a partial unique index; at least one because a model's
+ *    first version is made stable by a trigger, and the stable row can
+ *    only be moved (an UPDATE of its version_id), never deleted or
+ *    re-tagged;
+ *  - at most one production candidate per model (partial unique index);
+ *  - a tag and a rollout name a version of their own model;
+ *  - at most one active rollout per model (partial unique index over the
+ *    states that are not final);
+ *  - the audit trail is append-only (no UPDATE, no DELETE) and numbered
+ *    1, 2, 3, ... per rollout without a gap, and rollouts.audit_seq is
+ *    the number of its last entry (a trigger keeps it so).
+ * Addresses, metadata, the strategy and audit payloads are JSON text, so
+ * the file reads well in the sqlite3 shell.
+ */
+static const char migrate_v3[] =
+    "CREATE TABLE models (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 63),\n"
+    "    created_unix_ms INTEGER NOT NULL,\n"
+    "    created_by TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE model_versions (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    model_id INTEGER NOT NULL REFERENCES models (id),\n"
+    "    version TEXT NOT NULL CHECK (length(version) BETWEEN 1 AND 63),\n"
+    "    addresses TEXT NOT NULL\n"
+    "        CHECK (json_valid(addresses) AND json_type(addresses) = 'array'),\n"
+    "    artifact_uri TEXT NOT NULL,\n"
+    "    metadata TEXT NOT NULL\n"
+    "        CHECK (json_valid(metadata) AND json_type(metadata) = 'object'),\n"
+    "    created_unix_ms INTEGER NOT NULL,\n"
+    "    created_by TEXT NOT NULL,\n"
+    "    UNIQUE (model_id, version)\n"
+    ");\n"
+    "CREATE TABLE tags (\n"
+    "    version_id INTEGER PRIMARY KEY REFERENCES model_versions (id),\n"
+    "    model_id INTEGER NOT NULL REFERENCES models (id),\n"
+    "    tag TEXT NOT NULL CHECK (tag IN ('stable', 'production-candidate',\n"
+    "                                     'rolled-back', 'retired')),\n"
+    "    time_unix_ms INTEGER NOT NULL,\n"
+    "    who TEXT NOT NULL\n"
+    ");\n"
+    "CREATE UNIQUE INDEX tags_one_stable ON tags (model_id) WHERE tag = 'stable';\n"
+    "CREATE UNIQUE INDEX tags_one_candidate ON tags (model_id)\n"
+    "    WHERE tag = 'production-candidate';\n"
+    "CREATE TRIGGER tags_insert_same_model BEFORE INSERT ON tags\n"
+    "    WHEN NEW.model_id IS NOT\n"
+    "        (SELECT model_id FROM model_versions WHERE id = NEW.version_id)\n"
+    "BEGIN SELECT RAISE(ABORT, 'tags: a tag names a version of its own model'); END;\n"
+    "CREATE TRIGGER tags_update_same_model BEFORE UPDATE ON tags\n"
+    "    WHEN NEW.model_id IS NOT\n"
+    "        (SELECT model_id FROM model_versions WHERE id = NEW.version_id)\n"
+    "BEGIN SELECT RAISE(ABORT, 'tags: a tag names a version of its own model'); END;\n"
+    "CREATE TRIGGER tags_stable_is_kept BEFORE DELETE ON tags WHEN OLD.tag = 'stable'\n"
+    "BEGIN SELECT RAISE(ABORT, 'tags: a model keeps exactly one stable version');\n"
+    "END;\n"
+    "CREATE TRIGGER tags_stable_stays_stable BEFORE UPDATE OF tag, model_id ON tags\n"
+    "    WHEN OLD.tag = 'stable' AND\n"
+    "        (NEW.tag IS NOT 'stable' OR NEW.model_id IS NOT OLD.model_id)\n"
+    "BEGIN SELECT RAISE(ABORT, 'tags: a model keeps exactly one stable version');\n"
+    "END;\n"
+    "CREATE TRIGGER model_versions_first_is_stable AFTER INSERT ON model_versions\n"
+    "    WHEN NOT EXISTS (SELECT 1 FROM tags WHERE model_id = NEW.model_id\n"
+    "                     AND tag = 'stable')\n"
+    "BEGIN INSERT INTO tags VALUES (NEW.id, NEW.model_id, 'stable',\n"
+    "                               NEW.created_unix_ms, NEW.created_by); END;\n"
+    "CREATE TABLE rollouts (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    model_id INTEGER NOT NULL REFERENCES models (id),\n"
+    "    version_id INTEGER NOT NULL REFERENCES model_versions (id),\n"
+    "    baseline_version_id INTEGER REFERENCES model_versions (id),\n"
+    "    state TEXT NOT NULL CHECK (state IN ('pending', 'warmup', 'progressing',\n"
+    "        'paused', 'holding', 'promoting', 'promoted', 'rolling-back',\n"
+    "        'rolled-back', 'aborted')),\n"
+    "    resume_state TEXT CHECK (resume_state IS NULL OR resume_state IN (\n"
+    "        'pending', 'warmup', 'progressing', 'paused', 'holding',\n"
+    "        'promoting', 'rolling-back')),\n"
+    "    step_index INTEGER NOT NULL CHECK (step_index BETWEEN 0 AND 65535),\n"
+    "    weight_bp INTEGER NOT NULL CHECK (weight_bp BETWEEN 0 AND 10000),\n"
+    "    dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1)),\n"
+    "    analysis_attempts INTEGER NOT NULL\n"
+    "        CHECK (analysis_attempts BETWEEN 0 AND 65535),\n"
+    "    generation INTEGER NOT NULL CHECK (generation >= 0),\n"
+    "    reason TEXT NOT NULL,\n"
+    "    strategy TEXT CHECK (strategy IS NULL OR json_valid(strategy)),\n"
+    "    created_by TEXT NOT NULL,\n"
+    "    started_unix_ms INTEGER NOT NULL,\n"
+    "    updated_unix_ms INTEGER NOT NULL,\n"
+    "    step_started_unix_ms INTEGER NOT NULL,\n"
+    "    ended_unix_ms INTEGER,\n"
+    "    audit_seq INTEGER NOT NULL DEFAULT 0 CHECK (audit_seq >= 0),\n"
+    "    CHECK ((ended_unix_ms IS NULL) =\n"
+    "           (state NOT IN ('promoted', 'rolled-back', 'aborted')))\n"
+    ");\n"
+    "CREATE UNIQUE INDEX rollouts_one_active ON rollouts (model_id)\n"
+    "    WHERE state NOT IN ('promoted', 'rolled-back', 'aborted');\n"
+    "CREATE INDEX rollouts_by_model ON rollouts (model_id, id);\n"
+    "CREATE TRIGGER rollouts_insert_same_model BEFORE INSERT ON rollouts\n"
+    "    WHEN NEW.model_id IS NOT\n"
+    "        (SELECT model_id FROM model_versions WHERE id = NEW.version_id)\n"
+    "BEGIN SELECT RAISE(ABORT, 'rollouts: a rollout names a version of its model');\n"
+    "END;\n"
+    "CREATE TRIGGER rollouts_identity_is_fixed BEFORE UPDATE OF model_id, version_id,\n"
+    "    baseline_version_id, dry_run, created_by, started_unix_ms ON rollouts\n"
+    "    WHEN NEW.model_id IS NOT OLD.model_id OR NEW.version_id IS NOT "
+    "OLD.version_id\n"
+    "        OR NEW.baseline_version_id IS NOT OLD.baseline_version_id\n"
+    "        OR NEW.dry_run IS NOT OLD.dry_run OR NEW.created_by IS NOT "
+    "OLD.created_by\n"
+    "        OR NEW.started_unix_ms IS NOT OLD.started_unix_ms\n"
+    "BEGIN SELECT RAISE(ABORT, 'rollouts: what a rollout rolls out never changes');\n"
+    "END;\n"
+    "CREATE TABLE rollout_audit (\n"
+    "    rollout_id INTEGER NOT NULL REFERENCES rollouts (id),\n"
+    "    seq INTEGER NOT NULL CHECK (seq >= 1),\n"
+    "    time_unix_ms INTEGER NOT NULL,\n"
+    "    actor TEXT NOT NULL,\n"
+    "    kind TEXT NOT NULL\n"
+    "        CHECK (kind IN ('transition', 'analysis', 'trigger', 'manual')),\n"
+    "    state TEXT NOT NULL,\n"
+    "    step_index INTEGER NOT NULL,\n"
+    "    weight_bp INTEGER NOT NULL,\n"
+    "    reason TEXT NOT NULL,\n"
+    "    payload TEXT CHECK (payload IS NULL OR json_valid(payload)),\n"
+    "    PRIMARY KEY (rollout_id, seq)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TRIGGER rollout_audit_in_order BEFORE INSERT ON rollout_audit\n"
+    "    WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM rollout_audit\n"
+    "                         WHERE rollout_id = NEW.rollout_id)\n"
+    "BEGIN SELECT RAISE(ABORT, 'rollout_audit: entries are numbered 1, 2, 3, ... per "
+    "rollout');\n"
+    "END;\n"
+    "CREATE TRIGGER rollout_audit_seq AFTER INSERT ON rollout_audit\n"
+    "BEGIN UPDATE rollouts SET audit_seq = NEW.seq WHERE id = NEW.rollout_id; END;\n"
+    "CREATE TRIGGER rollout_audit_no_update BEFORE UPDATE ON rollout_audit\n"
+    "BEGIN SELECT RAISE(ABORT, 'rollout_audit: the audit trail is append-only'); END;\n"
+    "CREATE TRIGGER rollout_audit_no_delete BEFORE DELETE ON rollout_audit\n"
+    "BEGIN SELECT RAISE(ABORT, 'rollout_audit: the audit trail is append-only'); END;\n"
+    "CREATE TRIGGER rollouts_seq_follows_audit BEFORE UPDATE OF audit_seq ON rollouts\n"
+    "    WHEN NEW.audit_seq IS NOT (SELECT coalesce(max(seq), 0) FROM rollout_audit\n"
+    "                               WHERE rollout_id = NEW.id)\n"
+    "BEGIN SELECT RAISE(ABORT, 'rollouts: audit_seq is the last audit entry'); END;\n";
+
 /* migrations[v - 2] takes schema v - 1 to v. */
-static const char *const migrations[] = {migrate_v2};
+static const char *const migrations[] = {migrate_v2, migrate_v3};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == CN_STORE_SCHEMA_VERSION - 1,
                "one migration per schema version after the first");
@@ -225,6 +389,92 @@ int cn_store__end(cn_store_t *s, int rc, const char *what, char *err, size_t err
     if (rc)
         cn_store__exec(s->db, "ROLLBACK");
     return rc;
+}
+
+static int bind_all(sqlite3_stmt *st, const char *types, va_list ap)
+{
+    int rc = SQLITE_OK;
+    for (int i = 0; rc == SQLITE_OK && types[i]; i++) {
+        if (types[i] == 't') {
+            const char *text = va_arg(ap, const char *);
+            rc = text ? sqlite3_bind_text(st, i + 1, text, -1, SQLITE_TRANSIENT)
+                      : sqlite3_bind_null(st, i + 1);
+        } else {
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        }
+    }
+    return rc;
+}
+
+int cn_store__prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql,
+                      const char *types, ...)
+{
+    *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    if (rc == SQLITE_OK) {
+        va_list ap;
+        va_start(ap, types);
+        rc = bind_all(*st, types, ap);
+        va_end(ap);
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+    }
+    return rc;
+}
+
+int cn_store__run(sqlite3 *db, const char *sql, const char *types, ...)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        va_list ap;
+        va_start(ap, types);
+        rc = bind_all(st, types, ap);
+        va_end(ap);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : sqlite3_errcode(db);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+const char *cn_store__column_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? (const char *)t : "";
+}
+
+const char *cn_store__text_problem(const char *text, size_t max, bool may_be_empty)
+{
+    if (!text || !*text)
+        return may_be_empty ? NULL : "is empty";
+    size_t n = strlen(text);
+    if (n > max) {
+        /* The limits are the store's constants; name the one that applies. */
+        return max == CN_STORE_REASON_MAX     ? "is longer than 1000 bytes"
+               : max == CN_STORE_ARTIFACT_MAX ? "is longer than 1024 bytes"
+               : max == CN_STORE_NAME_MAX     ? "is longer than 63 bytes"
+               : max == CN_STORE_WHO_MAX      ? "is longer than 200 bytes"
+                                              : "is too long";
+    }
+    for (size_t i = 0; i < n;) {
+        size_t len = cn_text_utf8_len(text + i, n - i);
+        if (len == 0)
+            return "is not valid UTF-8";
+        if (len == 1 && ((unsigned char)text[i] < 0x20 || text[i] == 0x7f))
+            return "holds a control character";
+        i += len;
+    }
+    return NULL;
+}
+
+bool cn_store__is_constraint(int rc)
+{
+    return (rc & 0xff) == SQLITE_CONSTRAINT;
 }
 
 /* Up to three table names, for the refusal of a foreign database. */
@@ -539,9 +789,14 @@ int cn_store_open(const char *path, cn_store_t **out, char *err, size_t errlen)
         goto fail;
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     /* Per connection, not stored in the file: every commit is fsynced,
-     * and so is the WAL at checkpoints. */
+     * and so is the WAL at checkpoints; the registry's references (a tag,
+     * a rollout, an audit entry naming a row that exists) are checked. */
     if (cn_store__exec(s->db, "PRAGMA synchronous = FULL") != SQLITE_OK) {
         rc = cn_store__fail_db(path, s->db, err, errlen, "cannot set synchronous=FULL");
+        goto fail;
+    }
+    if (cn_store__exec(s->db, "PRAGMA foreign_keys = ON") != SQLITE_OK) {
+        rc = cn_store__fail_db(path, s->db, err, errlen, "cannot set foreign_keys=ON");
         goto fail;
     }
     *out = s;

@@ -4,7 +4,10 @@
  * one-line error messages, and small SQLite helpers. core.c opens,
  * recognises and migrates the file; traffic.c and versions.c read and
  * write their tables through these. Functions named cn_store__* expect the
- * caller to hold s->lock unless they say otherwise.
+ * caller to hold s->lock unless they say otherwise. registry.c (models,
+ * versions, tags) and rollouts.c (rollouts and their audit trail) share
+ * the tag writer, so that a rollout's state change and the tags it moves
+ * are written in one transaction.
  */
 #ifndef CN_STORE_INTERNAL_H
 #define CN_STORE_INTERNAL_H
@@ -71,5 +74,84 @@ int cn_store__traffic_read(cn_store_t *s, cn_traffic_t *t, uint64_t *generation,
  */
 int cn_store__traffic_write(cn_store_t *s, const cn_traffic_t *t, int64_t generation,
                             int64_t now_ms, const char *who);
+
+/*
+ * Prepare sql and bind ?1, ?2, ... from the arguments, one per character
+ * of types: 't' a const char * (NULL binds NULL), 'i' an int64_t (pass
+ * exactly that type). SQLITE_OK with *st to finalize, or an SQLite code
+ * with *st NULL.
+ */
+int cn_store__prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql,
+                      const char *types, ...);
+
+/* As cn_store__prepare, then one step that must end the statement:
+ * SQLITE_OK, or an SQLite code (a constraint, an I/O error). */
+int cn_store__run(sqlite3 *db, const char *sql, const char *types, ...);
+
+/* A column as text, "" for NULL. */
+const char *cn_store__column_text(sqlite3_stmt *st, int col);
+
+/* NULL if text may be stored as a one-line field of at most max bytes
+ * (valid UTF-8 without control characters; empty only if may_be_empty),
+ * else why not ("is longer than 1000 bytes"). */
+const char *cn_store__text_problem(const char *text, size_t max, bool may_be_empty);
+
+/* Whether the SQLite code is a constraint (a rule of the schema said no). */
+bool cn_store__is_constraint(int rc);
+
+/* versions.c: NULL if a version label may be saved, else why not. */
+const char *cn_store__label_problem(const char *label);
+
+/* versions.c: NULL if an address (len bytes) may be saved, else why not. */
+const char *cn_store__address_problem(const char *address, size_t len);
+
+/* versions.c: ["a","b"] for a checked set, to free. */
+char *cn_store__addresses_json(const cn_version_set_t *set);
+
+/*
+ * versions.c: fill *set (initialised) from a row's label and JSON
+ * addresses, checking both as a save would. `where` names the table and
+ * row for a message.
+ */
+int cn_store__read_set(cn_store_t *s, const unsigned char *label, const char *json,
+                       cn_version_set_t *set, const char *where, char *err,
+                       size_t errlen);
+
+/* versions.c: the checks of cn_store_save_generation that need no file
+ * (lock not needed). 0 or CN_EINVAL. */
+int cn_store__generation_check(const cn_store_t *s, const cn_generation_t *g, char *err,
+                               size_t errlen);
+
+/* versions.c: inside a transaction, save a checked generation as
+ * cn_store_save_generation does (its number must be above the last).
+ * 0 or a CN_E* code with the message; the caller rolls back. */
+int cn_store__generation_write(cn_store_t *s, const cn_generation_t *g, int64_t now_ms,
+                               const char *who, char *err, size_t errlen);
+
+/*
+ * registry.c: inside a transaction, apply one tag operation to a version
+ * of a model (by row ids), with the rules of cn_store_tag_set; the names
+ * are for messages. active_ok: a stable move is allowed while the model
+ * has an active rollout (the rollout's own promotion). 0 or a CN_E* code
+ * with the message; *changed tells whether a row changed, previous (if
+ * not NULL, CN_VERSION_LABEL_MAX + 1 bytes) the version that held a
+ * moving tag before ("" if none).
+ */
+int cn_store__tag_write(cn_store_t *s, int64_t model_id, const char *model,
+                        int64_t version_id, const char *version, cn_store_tag_t tag,
+                        bool set, bool active_ok, int64_t now_ms, const char *who,
+                        bool *changed, char *previous, char *err, size_t errlen);
+
+/* registry.c: 0 if text (at most max bytes) is valid JSON, of `type`
+ * ("object") unless type is NULL; else CN_EINVAL naming the field. */
+int cn_store__json_check(cn_store_t *s, const char *field, const char *text, size_t max,
+                         const char *type, char *err, size_t errlen);
+
+/* registry.c: the row id of a model (0 and SQLITE_OK if there is none). */
+int cn_store__model_id(cn_store_t *s, const char *model, int64_t *id);
+
+/* registry.c: the row id of a version of a model (0 if there is none). */
+int cn_store__version_id(cn_store_t *s, int64_t model_id, const char *version,
+                         int64_t *id);
 
 #endif

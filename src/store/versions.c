@@ -23,8 +23,7 @@
 
 /* ------------------------------------------------------------ checks */
 
-/* NULL if label may be saved, else why not. */
-static const char *label_problem(const char *label)
+const char *cn_store__label_problem(const char *label)
 {
     if (!label || !*label)
         return "is empty";
@@ -37,8 +36,7 @@ static const char *label_problem(const char *label)
     return NULL;
 }
 
-/* NULL if address may be saved, else why not. */
-static const char *address_problem(const char *address, size_t len)
+const char *cn_store__address_problem(const char *address, size_t len)
 {
     if (!address || len == 0)
         return "is empty";
@@ -57,7 +55,7 @@ static const char *address_problem(const char *address, size_t len)
 static int check_set(const cn_store_t *s, cn_role_t role, const cn_version_set_t *set,
                      char *err, size_t errlen)
 {
-    const char *name = cn_role_name(role), *why = label_problem(set->version);
+    const char *name = cn_role_name(role), *why = cn_store__label_problem(set->version);
     if (why)
         return cn_store__failf(s->path, err, errlen, CN_EINVAL,
                                "refusing to save the %s version: its label %s", name,
@@ -71,7 +69,7 @@ static int check_set(const cn_store_t *s, cn_role_t role, const cn_version_set_t
         return cn_store__failf(s->path, err, errlen, CN_EINVAL, "bad arguments");
     for (size_t i = 0; i < set->count; i++) {
         const char *a = set->addresses[i];
-        if ((why = address_problem(a, a ? strlen(a) : 0)))
+        if ((why = cn_store__address_problem(a, a ? strlen(a) : 0)))
             return cn_store__failf(s->path, err, errlen, CN_EINVAL,
                                    "refusing to save the %s version: address %zu %s",
                                    name, i + 1, why);
@@ -79,8 +77,7 @@ static int check_set(const cn_store_t *s, cn_role_t role, const cn_version_set_t
     return 0;
 }
 
-/* ["a","b"] for a checked set, to free. */
-static char *addresses_json(const cn_version_set_t *set)
+char *cn_store__addresses_json(const cn_version_set_t *set)
 {
     size_t len = 3;
     for (size_t i = 0; i < set->count; i++)
@@ -101,14 +98,11 @@ static char *addresses_json(const cn_version_set_t *set)
     return json;
 }
 
-/*
- * Fill *set (initialised) from a row's label and JSON addresses, checking
- * both as a save would. `where` names the table and role for a message.
- */
-static int read_set(cn_store_t *s, const unsigned char *label, const char *json,
-                    cn_version_set_t *set, const char *where, char *err, size_t errlen)
+int cn_store__read_set(cn_store_t *s, const unsigned char *label, const char *json,
+                       cn_version_set_t *set, const char *where, char *err,
+                       size_t errlen)
 {
-    const char *why = label_problem((const char *)label);
+    const char *why = cn_store__label_problem((const char *)label);
     if (why)
         return cn_store__failf(s->path, err, errlen, CN_EINVAL, "%s: the label %s",
                                where, why);
@@ -146,7 +140,7 @@ static int read_set(cn_store_t *s, const unsigned char *label, const char *json,
             why = "more than 256 addresses";
         else if (!t || strcmp((const char *)t, "text") != 0)
             why = "an address that is not a string";
-        else if (address_problem(a, (size_t)len) || strlen(a) != (size_t)len)
+        else if (cn_store__address_problem(a, (size_t)len) || strlen(a) != (size_t)len)
             why = "an address that is not printable ASCII of 1 to 255 bytes";
         if (why) {
             rc = cn_store__failf(s->path, err, errlen, CN_EINVAL, "%s: %s", where, why);
@@ -301,14 +295,9 @@ static int write_generation(cn_store_t *s, const cn_generation_t *g, char *const
     return 0;
 }
 
-int cn_store_save_generation(cn_store_t *s, const cn_generation_t *g, const char *who,
-                             char *err, size_t errlen)
+int cn_store__generation_check(const cn_store_t *s, const cn_generation_t *g, char *err,
+                               size_t errlen)
 {
-    if (err && errlen)
-        err[0] = '\0';
-    if (!s || !g)
-        return cn_store__failf(s ? s->path : NULL, err, errlen, CN_EINVAL,
-                               "bad arguments");
     if (cn_traffic_validate(&g->traffic))
         return cn_store__failf(s->path, err, errlen, CN_EINVAL,
                                "refusing to save an out-of-range traffic split "
@@ -323,20 +312,41 @@ int cn_store_save_generation(cn_store_t *s, const cn_generation_t *g, const char
     for (int r = 0; r < CN_ROLE_COUNT; r++)
         if ((rc = check_set(s, (cn_role_t)r, &g->sets[r], err, errlen)))
             return rc;
-    if ((rc = cn_store__check_who(s, &who, err, errlen)))
-        return rc;
+    return 0;
+}
+
+int cn_store__generation_write(cn_store_t *s, const cn_generation_t *g, int64_t now_ms,
+                               const char *who, char *err, size_t errlen)
+{
     char *json[CN_ROLE_COUNT];
     for (int r = 0; r < CN_ROLE_COUNT; r++)
-        json[r] = addresses_json(&g->sets[r]);
+        json[r] = cn_store__addresses_json(&g->sets[r]);
+    int rc = write_generation(s, g, json, now_ms, who, err, errlen);
+    for (int r = 0; r < CN_ROLE_COUNT; r++)
+        free(json[r]);
+    return rc;
+}
+
+int cn_store_save_generation(cn_store_t *s, const cn_generation_t *g, const char *who,
+                             char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!s || !g)
+        return cn_store__failf(s ? s->path : NULL, err, errlen, CN_EINVAL,
+                               "bad arguments");
+    int rc = cn_store__generation_check(s, g, err, errlen);
+    if (rc == 0)
+        rc = cn_store__check_who(s, &who, err, errlen);
+    if (rc)
+        return rc;
     int64_t now_ms = cn_store__now_ms();
     pthread_mutex_lock(&s->lock);
     if ((rc = cn_store__begin(s, "cannot save the generation", err, errlen)) == 0) {
-        rc = write_generation(s, g, json, now_ms, who, err, errlen);
+        rc = cn_store__generation_write(s, g, now_ms, who, err, errlen);
         rc = cn_store__end(s, rc, "cannot save the generation", err, errlen);
     }
     pthread_mutex_unlock(&s->lock);
-    for (int r = 0; r < CN_ROLE_COUNT; r++)
-        free(json[r]);
     return rc;
 }
 
@@ -375,9 +385,9 @@ static int read_versions(cn_store_t *s, cn_version_set_t *sets, uint64_t *genera
                                 "%s: generation %lld is negative", where, (long long)g);
             break;
         }
-        rc = read_set(s, sqlite3_column_text(st, 1),
-                      (const char *)sqlite3_column_text(st, 2), &sets[r], where, err,
-                      errlen);
+        rc = cn_store__read_set(s, sqlite3_column_text(st, 1),
+                                (const char *)sqlite3_column_text(st, 2), &sets[r],
+                                where, err, errlen);
         seen[r] = true;
         if (g > max_generation)
             max_generation = g;
@@ -510,9 +520,9 @@ int cn_store_versions_history(cn_store_t *s, cn_store_versions_change_t *out,
             char role_where[100];
             snprintf(role_where, sizeof role_where, "%s, %s", where,
                      cn_role_name((cn_role_t)r));
-            rc = read_set(s, sqlite3_column_text(st, 4 + 2 * r),
-                          (const char *)sqlite3_column_text(st, 5 + 2 * r), &c->sets[r],
-                          role_where, err, errlen);
+            rc = cn_store__read_set(s, sqlite3_column_text(st, 4 + 2 * r),
+                                    (const char *)sqlite3_column_text(st, 5 + 2 * r),
+                                    &c->sets[r], role_where, err, errlen);
         }
         const unsigned char *who = sqlite3_column_text(st, 8);
         snprintf(c->who, sizeof c->who, "%s", who ? (const char *)who : "");

@@ -43,6 +43,8 @@ const char *cn_strerror(int code)
         return "I/O error";
     case CN_ENOTFOUND:
         return "not found";
+    case CN_ECONFLICT:
+        return "conflict with the current state";
     }
     return "unknown error";
 }

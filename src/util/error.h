@@ -24,6 +24,9 @@ enum {
     CN_EPARSE = -6,      /* text that does not parse */
     CN_EIO = -7,         /* a read or write failed; see errno */
     CN_ENOTFOUND = -8,   /* a named thing does not exist */
+    CN_ECONFLICT = -9,   /* refused by the current state (another active
+                            rollout, a stale or repeated decision): the
+                            409 of the admin API */
 };
 
 /* A static, human-readable description of an error code. Never NULL. */

@@ -156,4 +156,10 @@ sed 's/latency_ms\]}/p50]}/' "$TMP/strategy.yaml" >"$TMP/s-metric.yaml"
 run "$CANARY" config check "$TMP/s-metric.yaml"
 expect_error 65 "strategy\\.steps\\[2\\]\\.analysis\\.metrics"
 
+# canary serve reads the same sections, and refuses a bad strategy at start.
+printf 'serve:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  stable: {addresses: ["127.0.0.1:9"]}\n' >"$TMP/serve-s100.yaml"
+cat "$TMP/s100.yaml" >>"$TMP/serve-s100.yaml"
+run "$CANARY" serve --config "$TMP/serve-s100.yaml"
+expect_error 65 "^canary serve: .*serve-s100\\.yaml:8: key 'strategy\\.steps\\[1\\]\\.analysis': not allowed after set_weight 100"
+
 echo "  $NCHECK checks"

@@ -9,6 +9,7 @@
 
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <grp.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -110,6 +111,62 @@ void store_test_sql_text(const char *path, const char *sql, char *buf, size_t le
     snprintf(buf, len, "%s", t ? (const char *)t : "NULL");
     sqlite3_finalize(st);
     sqlite3_close(db);
+}
+
+char *store_test_dump(const char *path)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *tables = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT name FROM sqlite_master WHERE type = "
+                                    "'table' ORDER BY name",
+                                    -1, &tables, NULL),
+                 SQLITE_OK);
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    while (sqlite3_step(tables) == SQLITE_ROW) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"",
+                 sqlite3_column_text(tables, 0));
+        sqlite3_stmt *rows = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &rows, NULL), SQLITE_OK);
+        while (sqlite3_step(rows) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(rows); c++) {
+                const unsigned char *v = sqlite3_column_text(rows, c);
+                size_t need = len + (v ? strlen((const char *)v) : 4) + 64;
+                if (need > cap) {
+                    cap = need * 2;
+                    out = realloc(out, cap);
+                }
+                len += (size_t)snprintf(
+                    out + len, cap - len, "%s%s|",
+                    c ? "" : (const char *)sqlite3_column_text(tables, 0),
+                    v ? (const char *)v : "NULL");
+            }
+            out[len++] = '\n';
+            out[len] = '\0';
+        }
+        sqlite3_finalize(rows);
+    }
+    sqlite3_finalize(tables);
+    sqlite3_close(db);
+    return out;
+}
+
+void store_test_version(cn_store_version_t *v, const char *model, const char *version,
+                        ...)
+{
+    cn_store_version_init(v);
+    snprintf(v->model, sizeof v->model, "%s", model);
+    cn_version_set_dispose(&v->set);
+    cn_version_set_init(&v->set, version);
+    va_list ap;
+    va_start(ap, version);
+    for (const char *a; (a = va_arg(ap, const char *));)
+        cn_version_set_add(&v->set, a);
+    va_end(ap);
 }
 
 void store_test_write_file(const char *path, const void *data, size_t len)

@@ -36,6 +36,15 @@ long long store_test_sql_int(const char *path, const char *query);
 /* Copied into buf (len bytes); "NULL" for NULL. */
 void store_test_sql_text(const char *path, const char *query, char *buf, size_t len);
 
+/* Every row of every table of the file, as text (to free): what a refused
+ * write must leave as it was. */
+char *store_test_dump(const char *path);
+
+/* A version of model with one address per address argument (NULL ends
+ * them), for cn_store_version_add; dispose it. */
+void store_test_version(cn_store_version_t *v, const char *model, const char *version,
+                        ...);
+
 /* Whole-file helpers. */
 void store_test_write_file(const char *path, const void *data, size_t len);
 char *store_test_read_all(const char *path, size_t *len); /* to free */

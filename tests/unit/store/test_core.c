@@ -40,10 +40,10 @@ Test(store, a_new_path_gets_the_current_schema_in_wal_mode)
     cn_store_close(s);
     cr_assert_eq(sql_int(path, "PRAGMA application_id"), CN_STORE_APPLICATION_ID);
     cr_assert_eq(sql_int(path, "PRAGMA user_version"), 0);
-    cr_assert_eq(CN_STORE_SCHEMA_VERSION, 2);
-    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 2);
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 2,
-                 "version 1, then the migration to 2");
+    cr_assert_eq(CN_STORE_SCHEMA_VERSION, 3);
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 3);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 3,
+                 "version 1, then the migrations to 2 and 3");
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM traffic"), 0);
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM traffic_history"), 0);
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM versions"), 0);
@@ -79,7 +79,7 @@ Test(store, reopening_does_not_migrate_again)
     const char *path = in_dir("state.db");
     cn_store_close(open_ok(path));
     cn_store_close(open_ok(path));
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 2);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 3);
 }
 
 /* ---------------------------------------------------------- migration */
@@ -120,15 +120,15 @@ static const char v1_ddl[] =
     "    (1700000003000, 0, 'shadow', 500, 0, 'api');\n"
     "INSERT INTO traffic VALUES (1, 0, 'shadow', 500, 0, 1700000003000, 'api');\n";
 
-Test(store, a_version_1_file_is_migrated_to_2_with_its_rows)
+Test(store, a_version_1_file_is_migrated_to_the_current_schema_with_its_rows)
 {
     const char *path = in_dir("v1.db");
     sql(path, v1_ddl);
     cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 1);
 
     cn_store_t *s = open_ok(path);
-    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 2);
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 2);
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 3);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 3);
 
     /* The split and its history, as they were; generation 0. */
     char err[512];
@@ -172,7 +172,159 @@ Test(store, a_version_1_file_is_migrated_to_2_with_its_rows)
     cn_generation_dispose(&g);
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM traffic_history"), 4);
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM versions_history"), 1);
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 2);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 3);
+}
+
+/* A file of schema version 2 exactly as canary wrote it (version 1's
+ * tables, then the migration to 2, before the registry), frozen here with
+ * rows in every table: the migration to 3 must keep them. */
+static const char v2_ddl[] =
+    "CREATE TABLE schema_version (\n"
+    "    version INTEGER NOT NULL,\n"
+    "    applied_unix_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE traffic (\n"
+    "    id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+    "    canary_weight_bp INTEGER NOT NULL\n"
+    "        CHECK (canary_weight_bp BETWEEN 0 AND 10000),\n"
+    "    mode TEXT NOT NULL CHECK (mode IN ('random', 'sticky', 'shadow')),\n"
+    "    shadow_bp INTEGER NOT NULL CHECK (shadow_bp BETWEEN 0 AND 10000),\n"
+    "    force_enabled INTEGER NOT NULL CHECK (force_enabled IN (0, 1)),\n"
+    "    time_unix_ms INTEGER NOT NULL,\n"
+    "    who TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE traffic_history (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    time_unix_ms INTEGER NOT NULL,\n"
+    "    canary_weight_bp INTEGER NOT NULL,\n"
+    "    mode TEXT NOT NULL,\n"
+    "    shadow_bp INTEGER NOT NULL,\n"
+    "    force_enabled INTEGER NOT NULL,\n"
+    "    who TEXT NOT NULL\n"
+    ");\n"
+    "ALTER TABLE traffic ADD COLUMN generation INTEGER NOT NULL DEFAULT 0\n"
+    "    CHECK (generation >= 0);\n"
+    "ALTER TABLE traffic_history ADD COLUMN generation INTEGER NOT NULL\n"
+    "    DEFAULT 0;\n"
+    "CREATE TABLE versions (\n"
+    "    role TEXT PRIMARY KEY CHECK (role IN ('stable', 'canary')),\n"
+    "    version TEXT NOT NULL CHECK (length(version) BETWEEN 1 AND 63),\n"
+    "    addresses TEXT NOT NULL CHECK (json_type(addresses) = 'array'),\n"
+    "    generation INTEGER NOT NULL CHECK (generation >= 0),\n"
+    "    time_unix_ms INTEGER NOT NULL,\n"
+    "    who TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE versions_history (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    time_unix_ms INTEGER NOT NULL,\n"
+    "    generation INTEGER NOT NULL,\n"
+    "    changed TEXT NOT NULL,\n"
+    "    stable_version TEXT NOT NULL,\n"
+    "    stable_addresses TEXT NOT NULL,\n"
+    "    canary_version TEXT NOT NULL,\n"
+    "    canary_addresses TEXT NOT NULL,\n"
+    "    who TEXT NOT NULL\n"
+    ");\n"
+    "PRAGMA application_id = 1129206361;\n"
+    "PRAGMA journal_mode = WAL;\n"
+    "INSERT INTO schema_version VALUES (1, 1700000000000), (2, 1700000000500);\n"
+    "INSERT INTO traffic_history (time_unix_ms, canary_weight_bp, mode, shadow_bp,\n"
+    "    force_enabled, who, generation) VALUES\n"
+    "    (1700000001000, 0, 'random', 10000, 0, 'start', 1),\n"
+    "    (1700000002000, 500, 'random', 10000, 0, 'api', 2);\n"
+    "INSERT INTO traffic VALUES (1, 500, 'random', 10000, 0, 1700000002000, 'api',\n"
+    "    2);\n"
+    "INSERT INTO versions VALUES\n"
+    "    ('stable', 'v1', '[\"127.0.0.1:9001\",\"127.0.0.1:9002\"]', 2,\n"
+    "     1700000002000, 'api'),\n"
+    "    ('canary', 'v2', '[\"127.0.0.1:9003\"]', 2, 1700000002000, 'api');\n"
+    "INSERT INTO versions_history (time_unix_ms, generation, changed,\n"
+    "    stable_version, stable_addresses, canary_version, canary_addresses, who)\n"
+    "    VALUES\n"
+    "    (1700000001000, 1, 'stable canary', 'v1', '[\"127.0.0.1:9001\"]',\n"
+    "     'canary', '[]', 'start'),\n"
+    "    (1700000002000, 2, 'stable canary', 'v1',\n"
+    "     '[\"127.0.0.1:9001\",\"127.0.0.1:9002\"]', 'v2', '[\"127.0.0.1:9003\"]',\n"
+    "     'api');\n";
+
+Test(store, a_version_2_file_is_migrated_to_3_with_its_rows)
+{
+    const char *path = in_dir("v2.db");
+    sql(path, v2_ddl);
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 2);
+
+    cn_store_t *s = open_ok(path);
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 3);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 3);
+
+    /* The generation, as it was. */
+    char err[512];
+    cn_generation_t g;
+    cn_generation_init(&g);
+    bool has_traffic = false, has_versions = false;
+    cr_assert_eq(
+        cn_store_load_generation(s, &g, &has_traffic, &has_versions, err, sizeof err),
+        0, "%s", err);
+    cr_assert(has_traffic && has_versions);
+    cr_assert_eq(g.number, 2);
+    cr_assert_eq(g.traffic.canary_weight_bp, 500);
+    cr_assert_str_eq(g.sets[CN_ROLE_STABLE].version, "v1");
+    cr_assert_eq(g.sets[CN_ROLE_STABLE].count, 2);
+    cr_assert_str_eq(g.sets[CN_ROLE_STABLE].addresses[1], "127.0.0.1:9002");
+    cr_assert_str_eq(g.sets[CN_ROLE_CANARY].version, "v2");
+    cr_assert_eq(g.sets[CN_ROLE_CANARY].count, 1);
+
+    /* Both histories, as they were. */
+    cn_store_change_t rows[4];
+    size_t n = 0;
+    cr_assert_eq(cn_store_history(s, rows, 4, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(rows[1].generation, 2);
+    cr_assert_str_eq(rows[1].who, "api");
+    cn_store_versions_change_t vh[4];
+    cr_assert_eq(cn_store_versions_history(s, vh, 4, &n, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(vh[0].changed, CN_STORE_CHANGED_STABLE | CN_STORE_CHANGED_CANARY);
+    cr_assert_str_eq(vh[1].sets[CN_ROLE_CANARY].addresses[0], "127.0.0.1:9003");
+    for (size_t i = 0; i < n; i++)
+        cn_store_versions_change_dispose(&vh[i]);
+
+    /* The registry starts empty and works. */
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM models"), 0);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM rollouts"), 0);
+    cn_store_version_t v;
+    cn_store_version_init(&v);
+    snprintf(v.model, sizeof v.model, "fraud");
+    cn_version_set_dispose(&v.set);
+    cn_version_set_init(&v.set, "v1");
+    cn_version_set_add(&v.set, "127.0.0.1:9001");
+    cr_assert_eq(cn_store_version_add(s, &v, "test", NULL, err, sizeof err), 0, "%s",
+                 err);
+    cn_store_version_dispose(&v);
+
+    /* And the next generation goes on from 2. */
+    g.number = 3;
+    cr_assert_eq(cn_store_save_generation(s, &g, "api", err, sizeof err), 0, "%s", err);
+    cn_generation_dispose(&g);
+    cn_store_close(s);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM traffic_history"), 3);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM versions_history"), 3);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM model_versions"), 1);
+}
+
+/* Reopening a migrated file runs no migration again (it would fail on the
+ * tables that exist). */
+Test(store, a_version_2_file_is_migrated_only_once_when_reopened)
+{
+    const char *path = in_dir("v2.db");
+    sql(path, v2_ddl);
+    cn_store_close(open_ok(path));
+    cn_store_close(open_ok(path));
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 3);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = "
+                               "'rollout_audit'"),
+                 1);
 }
 
 /* ------------------------------------------------------------ refusals */
@@ -327,11 +479,19 @@ Test(store, a_newer_schema_is_refused)
 {
     const char *path = in_dir("state.db");
     cn_store_close(open_ok(path));
-    sql(path, "INSERT INTO schema_version VALUES (3, 0);");
+    sql(path, "INSERT INTO schema_version VALUES (4, 0);");
+    size_t len;
+    char *before = store_test_read_all(path, &len);
     expect_refused(path, CN_EINVAL,
-                   "written by a newer canary (schema version 3; this build knows "
-                   "up to 2)");
-    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 3);
+                   "written by a newer canary (schema version 4; this build knows "
+                   "up to 3)");
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 4);
+    size_t len_after;
+    char *after = store_test_read_all(path, &len_after);
+    cr_assert_eq(len_after, len);
+    cr_assert_eq(memcmp(before, after, len), 0, "not a byte changed");
+    free(before);
+    free(after);
 }
 
 Test(store, our_id_without_a_schema_version_table_is_refused)
@@ -480,7 +640,7 @@ Test(store, handles_creating_one_file_at_once_all_succeed)
         pthread_barrier_destroy(&start);
         for (int i = 0; i < THREADS; i++)
             cr_assert_eq(o[i].rc, 0, "round %d, handle %d: %s", round, i, o[i].err);
-        cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 2,
+        cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 3,
                      "the schema was made once");
     }
 }
