@@ -535,6 +535,88 @@ int cn_store_version_list(cn_store_t *s, const char *model, size_t offset,
     return rc;
 }
 
+static int active_of(cn_store_t *s, int64_t model_id, int64_t *id, int64_t *version_id,
+                     char *version, size_t vlen, char *state, size_t slen);
+
+/* The label and addresses of version_id into *set (initialised). */
+static int read_version_set(cn_store_t *s, int64_t version_id, cn_version_set_t *set,
+                            char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (cn_store__prepare(s->db, &st,
+                          "SELECT version, addresses FROM model_versions WHERE id = ?1",
+                          "i", version_id) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = cn_store__fail_db(s->path, s->db, err, errlen, "cannot read the versions");
+    } else {
+        char where[120];
+        snprintf(where, sizeof where, "table model_versions, id %lld",
+                 (long long)version_id);
+        rc = cn_store__read_set(s, sqlite3_column_text(st, 0),
+                                cn_store__column_text(st, 1), set, where, err, errlen);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int cn_store_model_sets(cn_store_t *s, const char *model,
+                        cn_version_set_t sets[CN_ROLE_COUNT], int64_t *rollout,
+                        char *err, size_t errlen)
+{
+    static const char what[] = "cannot read the versions";
+    if (err && errlen)
+        err[0] = '\0';
+    if (!s || !model || !sets)
+        return cn_store__failf(s ? s->path : NULL, err, errlen, CN_EINVAL,
+                               "bad arguments");
+    cn_version_set_t got[CN_ROLE_COUNT];
+    cn_version_set_init(&got[CN_ROLE_STABLE], "");
+    cn_version_set_init(&got[CN_ROLE_CANARY], "canary");
+    int64_t model_id = 0, stable_id = 0, active = 0, active_version_id = 0;
+    char active_version[CN_VERSION_LABEL_MAX + 1], state[16], q[QBUF];
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&s->lock);
+    int rc = cn_store__exec(s->db, "BEGIN") == SQLITE_OK
+                 ? 0
+                 : cn_store__fail_db(s->path, s->db, err, errlen, what);
+    if (rc == 0)
+        rc = find(s, model, NULL, &model_id, NULL, err, errlen);
+    if (rc == 0 && (cn_store__prepare(s->db, &st,
+                                      "SELECT version_id FROM tags WHERE model_id = ?1 "
+                                      "AND tag = 'stable'",
+                                      "i", model_id) != SQLITE_OK ||
+                    sqlite3_step(st) == SQLITE_ERROR))
+        rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+    if (rc == 0)
+        stable_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc == 0 && !stable_id)
+        rc = cn_store__failf(s->path, err, errlen, CN_EINVAL,
+                             "model '%s' has no version yet", Q(q, model));
+    if (rc == 0)
+        rc = read_version_set(s, stable_id, &got[CN_ROLE_STABLE], err, errlen);
+    if (rc == 0 && active_of(s, model_id, &active, &active_version_id, active_version,
+                             sizeof active_version, state, sizeof state) != SQLITE_OK)
+        rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+    if (rc == 0 && active)
+        rc = read_version_set(s, active_version_id, &got[CN_ROLE_CANARY], err, errlen);
+    if (!sqlite3_get_autocommit(s->db))
+        cn_store__exec(s->db, "COMMIT");
+    pthread_mutex_unlock(&s->lock);
+    for (int r = 0; r < CN_ROLE_COUNT; r++) {
+        if (rc == 0) {
+            cn_version_set_dispose(&sets[r]);
+            sets[r] = got[r];
+        } else {
+            cn_version_set_dispose(&got[r]);
+        }
+    }
+    if (rc == 0 && rollout)
+        *rollout = active;
+    return rc;
+}
+
 /* --------------------------------------------------------------- tags */
 
 /* The tag a version holds (NONE), or -1 on an SQLite error. */

@@ -348,6 +348,19 @@ int cn_store_version_list(cn_store_t *s, const char *model, size_t offset,
                           cn_store_version_t *out, size_t max, size_t *n, size_t *total,
                           char *err, size_t errlen);
 
+/*
+ * The version sets a model's rows imply, read in one transaction:
+ * sets[CN_ROLE_STABLE] the stable version (label and addresses),
+ * sets[CN_ROLE_CANARY] the version of its active rollout, or an empty set
+ * labelled "canary" when none is active; *rollout (may be NULL) that
+ * rollout's id or 0. sets[] must be initialised; replaced on success.
+ * CN_ENOTFOUND for an unknown model, CN_EINVAL for a model with no
+ * version ("model 'm' has no version yet").
+ */
+int cn_store_model_sets(cn_store_t *s, const char *model,
+                        cn_version_set_t sets[CN_ROLE_COUNT], int64_t *rollout,
+                        char *err, size_t errlen);
+
 /* What cn_store_tag_set did, and what the model looks like after it. */
 typedef struct cn_store_tag_result_s {
     bool changed; /* false: the version had the tag already (or, to remove,
