@@ -383,6 +383,11 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
     return 0;
 }
 
+void cn_admin_set_store(cn_admin_t *a, cn_store_t *store)
+{
+    a->store = store;
+}
+
 const char *cn_admin_address(const cn_admin_t *a)
 {
     return a->address;

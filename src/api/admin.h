@@ -45,6 +45,7 @@
 #include "controller/controller.h"
 #include "http/http.h"
 #include "router/router.h"
+#include "store/store.h"
 #include "types/types.h"
 
 #include <stdbool.h>
@@ -183,6 +184,10 @@ void cn_admin_respond(cn_admin_request_t *req, cn_admin_response_t *res);
 int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_t *ops,
                  cn_controller_t *controller, cn_admin_t **out, char *err,
                  size_t errlen);
+
+/* The state file that holds the model registry (borrowed; it must outlive
+ * the server). Without one, /v1/models answers 503. Before cn_admin_run. */
+void cn_admin_set_store(cn_admin_t *a, cn_store_t *store);
 
 /* The bound address, e.g. "127.0.0.1:41234" or "[::1]:8081". Borrowed,
  * valid until cn_admin_free. */

@@ -48,6 +48,7 @@ struct cn_admin_s {
     size_t token_len;
     cn_admin_ops_t ops;
     cn_controller_t *controller; /* borrowed */
+    cn_store_t *store;           /* borrowed; NULL: no registry (no --state) */
     FILE *log;
     uint32_t idle_timeout_ms, request_timeout_ms;
     char address[80];
@@ -140,6 +141,7 @@ void cn_admin__health_routes(cn_admin_t *a);
 void cn_admin__metrics_routes(cn_admin_t *a);
 void cn_admin__traffic_routes(cn_admin_t *a);
 void cn_admin__versions_routes(cn_admin_t *a);
+void cn_admin__models_routes(cn_admin_t *a);
 void cn_admin__samples_routes(cn_admin_t *a);
 void cn_admin__requests_routes(cn_admin_t *a);
 

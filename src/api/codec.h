@@ -22,6 +22,14 @@
  *              "generation": 4, "step": 3}
  *             (PUT: "stable", "canary" or both, each with both keys)
  *   samples   see cn_api_samples_write
+ *   models    {"models": [{"name": "fraud", "version_count": 2, "stable":
+ *              "v1", "candidate": null, "active_rollout": null,
+ *              "created_unix_ms": .., "created_by": ".."}]}
+ *   model     the same fields, and "versions": [version, ...]
+ *   version   {"model": "fraud", "version": "v2", "addresses": [".."],
+ *              "artifact": "s3://..", "metadata": {..}, "tags": ["stable"],
+ *              "created_unix_ms": .., "created_by": ".."}
+ *             (POST: version and addresses required; artifact, metadata)
  *   requests  {"request_id": "..", "version": "v2", "role": "canary",
  *              "segment": "eu", "time": unix_s, "shadowed": false}
  *   errors    {"error": "..."}
@@ -32,6 +40,7 @@
 #include "api/jsonw.h"
 #include "controller/controller.h"
 #include "router/router.h"
+#include "store/store.h"
 #include "types/types.h"
 
 #include <stdbool.h>
@@ -98,5 +107,19 @@ void cn_api_lookup_write(cn_jsonw_t *w, const char *id, size_t id_len,
  */
 bool cn_api_percent_decode(const char *s, size_t len, bool plus_is_space, char *out,
                            size_t *out_len);
+
+/* The model registry (codec_models.c). */
+void cn_api_model_write_fields(cn_jsonw_t *w, const cn_store_model_t *m);
+void cn_api_models_write(cn_jsonw_t *w, const cn_store_model_t *models, size_t n);
+void cn_api_model_write(cn_jsonw_t *w, const cn_store_model_t *m,
+                        const cn_store_version_t *versions, size_t n);
+void cn_api_version_write(cn_jsonw_t *w, const cn_store_version_t *v);
+
+/* A version to register into *out (cn_store_version_init'ed by the caller,
+ * who sets out->model and disposes it either way): the shape checks; the
+ * store checks the values (addresses, labels, sizes). CN_EINVAL with one
+ * line naming the key. */
+int cn_api_version_parse(const char *body, size_t len, cn_store_version_t *out,
+                         char *err, size_t errlen);
 
 #endif

@@ -124,7 +124,7 @@ static void print_models(json_t *list)
     printf("%-24s %8s  %-16s %s\n", "MODEL", "VERSIONS", "STABLE", "CANDIDATE");
     json_array_foreach(models, i, m)
     {
-        json_t *n = json_object_get(m, "versions");
+        json_t *n = json_object_get(m, "version_count");
         printf("%-24s %8lld  %-16s %s\n", str(m, "name"),
                json_is_integer(n) ? json_integer_value(n) : 0LL,
                *str(m, "stable") ? str(m, "stable") : "-",

@@ -230,6 +230,7 @@ int cn_server_run(cn_server_config_t *scfg)
         exit_code = rc == CN_EIO ? EX_UNAVAILABLE : EX_USAGE;
         goto out;
     }
+    cn_admin_set_store(admin, store);
 
     signal(SIGPIPE, SIG_IGN);
     g_admin = admin;

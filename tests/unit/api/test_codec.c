@@ -88,3 +88,51 @@ Test(codec, writes_versions_and_reads_them_back)
     cn_controller_change_dispose(&c);
     cn_generation_dispose(&g);
 }
+
+/* A version to register: the shape is checked here, field by field, and
+ * a refused body leaves nothing half-read for the caller to store. */
+Test(codec, parses_a_version_to_register_and_names_each_bad_field)
+{
+    cn_store_version_t v;
+    cn_store_version_init(&v);
+    char err[256];
+    const char *good = "{\"version\": \"v2\", \"addresses\": [\"10.0.0.1:80\", "
+                       "\"[::1]:9001\"], \"artifact\": \"s3://b/m\", "
+                       "\"metadata\": {\"b\": 1, \"a\": [true]}}";
+    cr_assert_eq(cn_api_version_parse(good, strlen(good), &v, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_str_eq(v.set.version, "v2");
+    cr_assert_eq(v.set.count, 2);
+    cr_assert_str_eq(v.set.addresses[1], "[::1]:9001");
+    cr_assert_str_eq(v.artifact_uri, "s3://b/m");
+    cr_assert_str_eq(v.metadata, "{\"a\":[true],\"b\":1}");
+    cn_store_version_dispose(&v);
+
+    static const struct {
+        const char *body, *want;
+    } bad[] = {
+        {"[]", "body: expected an object"},
+        {"{\"version\": \"v\"}", "addresses: at least one"},
+        {"{\"addresses\": [\"a:1\"]}", "version: required"},
+        {"{\"version\": 2, \"addresses\": [\"a:1\"]}", "version: expected a string"},
+        {"{\"version\": \"v\", \"addresses\": [\"a:1\", \"a\"]}",
+         "addresses[1]: expected host:port"},
+        {"{\"version\": \"v\", \"addresses\": [\"a:0\"]}", "addresses[0]: expected"},
+        {"{\"version\": \"v\", \"addresses\": [\"a:1\", \"a:1\"]}",
+         "addresses[1]: duplicate address 'a:1'"},
+        {"{\"version\": \"v\", \"addresses\": [\"a:1\"], \"metadata\": [1]}",
+         "metadata: expected an object"},
+        {"{\"version\": \"v\", \"addresses\": [\"a:1\"], \"tags\": []}",
+         "unknown key \"tags\""},
+        {"{\"version\": \"v\", \"version\": \"w\", \"addresses\": [\"a:1\"]}",
+         "body: not JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cn_store_version_init(&v);
+        cr_assert_eq(
+            cn_api_version_parse(bad[i].body, strlen(bad[i].body), &v, err, sizeof err),
+            CN_EINVAL, "%s", bad[i].body);
+        cr_assert(strstr(err, bad[i].want), "%s: %s", bad[i].body, err);
+        cn_store_version_dispose(&v);
+    }
+}
