@@ -238,7 +238,7 @@ static const cn_config_key_t metric_keys[] = {
      .dhi = 1,
      .default_text = "0.1",
      .when = T(CN_JTEST_KS),
-     .help = "KS: fail only if D is above this",
+     .help = "KS: the tolerated distance; fail when shown above it",
      MFIELD(max_statistic)},
     {.key = "max_psi",
      .type = CN_CONFIG_DOUBLE,

@@ -19,6 +19,11 @@ struct cn_judge_data_s {
     size_t last; /* index of the last metric looked up */
     char **segments;
     size_t n_segments, cap_segments;
+    /* Requests per arm and segment id (cn_judge_data_set_requests): slot
+     * id holds the count, UINT64_MAX when not given. */
+    uint64_t *requests[2];
+    size_t cap_requests[2];
+    int has_requests[2];
 };
 
 cn_judge_data_t *cn_judge_data_new(void)
@@ -35,20 +40,30 @@ void cn_judge_data_free(cn_judge_data_t *d)
         for (int a = 0; a < 2; a++) {
             free(d->metrics[i].arm[a].values);
             free(d->metrics[i].arm[a].segment);
+            free(d->metrics[i].arm[a].counts);
         }
     }
     for (size_t i = 0; i < d->n_segments; i++)
         free(d->segments[i]);
     free(d->metrics);
     free(d->segments);
+    free(d->requests[0]);
+    free(d->requests[1]);
     free(d);
 }
 
 void cn_judge_data_clear(cn_judge_data_t *d)
 {
     for (size_t i = 0; i < d->n_metrics; i++)
-        for (int a = 0; a < 2; a++)
+        for (int a = 0; a < 2; a++) {
             d->metrics[i].arm[a].n = 0;
+            d->metrics[i].arm[a].n_counts = 0;
+        }
+    for (int a = 0; a < 2; a++) {
+        d->has_requests[a] = 0;
+        for (size_t i = 0; i < d->cap_requests[a]; i++)
+            d->requests[a][i] = UINT64_MAX;
+    }
 }
 
 static size_t find_metric(const cn_judge_data_t *d, const char *name)
@@ -125,6 +140,84 @@ int cn_judge_data_add(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm
                       const char *segment, double value)
 {
     return cn_judge_data_add_many(d, metric, arm, segment, &value, 1);
+}
+
+int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                             const char *segment, uint64_t successes, uint64_t trials)
+{
+    if (!d || !metric || (arm != CN_ARM_STABLE && arm != CN_ARM_CANARY))
+        return CN_EINVAL;
+    if (successes > trials)
+        return CN_EINVAL;
+    cn__judge_arm_t *a = &metric_for_add(d, metric)->arm[arm];
+    uint32_t seg = segment_id(d, segment);
+    size_t i = 0;
+    while (i < a->n_counts && a->counts[i].segment != seg)
+        i++;
+    if (i == a->n_counts) {
+        if (a->n_counts == a->cap_counts) {
+            a->cap_counts = a->cap_counts ? 2 * a->cap_counts : 4;
+            a->counts = cn_xrealloc(a->counts, a->cap_counts * sizeof *a->counts);
+        }
+        a->counts[a->n_counts++] = (cn__judge_count_t){seg, 0, 0};
+    }
+    cn__judge_count_t *c = &a->counts[i];
+    /* Sums past 2^53 would no longer be exact in the tests' doubles. */
+    if (trials > (UINT64_C(1) << 53) - c->trials)
+        return CN_ETOOBIG;
+    c->successes += successes;
+    c->trials += trials;
+    return 0;
+}
+
+int cn_judge_data_set_requests(cn_judge_data_t *d, cn_judge_arm_t arm,
+                               const char *segment, uint64_t requests)
+{
+    if (!d || (arm != CN_ARM_STABLE && arm != CN_ARM_CANARY) || requests == UINT64_MAX)
+        return CN_EINVAL;
+    uint32_t seg = segment_id(d, segment);
+    if (seg >= d->cap_requests[arm]) {
+        size_t cap = d->cap_requests[arm] ? d->cap_requests[arm] : 8;
+        while (cap <= seg)
+            cap *= 2;
+        d->requests[arm] =
+            cn_xrealloc(d->requests[arm], cap * sizeof *d->requests[arm]);
+        for (size_t i = d->cap_requests[arm]; i < cap; i++)
+            d->requests[arm][i] = UINT64_MAX;
+        d->cap_requests[arm] = cap;
+    }
+    d->requests[arm][seg] = requests;
+    d->has_requests[arm] = 1;
+    return 0;
+}
+
+int cn__judge_data_requests(const cn_judge_data_t *d, cn_judge_arm_t arm, uint32_t seg,
+                            uint64_t *requests)
+{
+    if (!d->has_requests[arm] || seg >= d->cap_requests[arm] ||
+        d->requests[arm][seg] == UINT64_MAX)
+        return 0;
+    *requests = d->requests[arm][seg];
+    return 1;
+}
+
+int cn__judge_data_has_requests(const cn_judge_data_t *d, cn_judge_arm_t arm)
+{
+    return d->has_requests[arm];
+}
+
+size_t cn__judge_arm_counts(const cn__judge_arm_t *a, uint32_t segment,
+                            uint64_t *successes, uint64_t *trials)
+{
+    size_t matched = 0;
+    *successes = *trials = 0;
+    for (size_t i = 0; i < a->n_counts; i++)
+        if (segment == UINT32_MAX || a->counts[i].segment == segment) {
+            *successes += a->counts[i].successes;
+            *trials += a->counts[i].trials;
+            matched++;
+        }
+    return matched;
 }
 
 const cn__judge_metric_data_t *cn__judge_data_metric(const cn_judge_data_t *d,

@@ -9,10 +9,18 @@
 
 #include "judge/judge.h"
 
+/* Counts given whole (cn_judge_data_add_counts), summed per segment id. */
+typedef struct {
+    uint32_t segment;
+    uint64_t successes, trials;
+} cn__judge_count_t;
+
 typedef struct {
     double *values;
     uint32_t *segment; /* segment id of each value */
     size_t n, cap;
+    cn__judge_count_t *counts; /* one entry per segment id that has counts */
+    size_t n_counts, cap_counts;
 } cn__judge_arm_t;
 
 typedef struct {
@@ -33,5 +41,20 @@ const char *cn__judge_data_segment(const cn_judge_data_t *d, uint32_t id);
  * those of one segment id, into a fresh array (caller frees; never NULL).
  */
 double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment, size_t *n_out);
+
+/* Whether cn_judge_data_set_requests was given for the arm, and the
+ * request count of one of its segment ids (0: no label); returns 0 when
+ * that segment has none. */
+int cn__judge_data_has_requests(const cn_judge_data_t *d, cn_judge_arm_t arm);
+int cn__judge_data_requests(const cn_judge_data_t *d, cn_judge_arm_t arm, uint32_t seg,
+                            uint64_t *requests);
+
+/*
+ * The counts of one arm given whole, summed over all segments
+ * (segment == UINT32_MAX) or for one segment id. Returns the number of
+ * count entries that matched (0: the arm has no counts there).
+ */
+size_t cn__judge_arm_counts(const cn__judge_arm_t *a, uint32_t segment,
+                            uint64_t *successes, uint64_t *trials);
 
 #endif

@@ -67,10 +67,13 @@ const char *cn_judge_verdict_name(cn_verdict_t v)
 typedef struct {
     cn_judge_row_t *row;
     const cn_judge_metric_t *m;
-    double *c, *s; /* canary and stable values, sorted; owned */
-    size_t nc, ns;
-    int in_family; /* has p_noninf and p_harm */
-    int decided;   /* class set before the families are adjusted */
+    double *c, *s;   /* canary and stable values, sorted; owned */
+    size_t vc, vs;   /* number of values in c and s */
+    size_t nc, ns;   /* observations per arm: the values plus counted trials */
+    uint64_t kc, ks; /* successes given as counts (proportion) */
+    int counted;     /* some of the data came as counts */
+    int in_family;   /* has p_noninf and p_harm */
+    int decided;     /* class set before the families are adjusted */
 } work_t;
 
 static void reason(cn_judge_row_t *r, const char *fmt, ...)
@@ -96,6 +99,35 @@ static void summarize(const double *sorted, size_t n, cn_judge_arm_summary_t *s)
     s->median = cn_stats_quantile_sorted(sorted, n, 0.5);
     s->p95 = cn_stats_quantile_sorted(sorted, n, 0.95);
     s->p99 = cn_stats_quantile_sorted(sorted, n, 0.99);
+}
+
+/*
+ * The type-7 quantile q of a 0/1 sample of n values of which k are 1,
+ * without the sample: sorted, it is n - k zeros then k ones.
+ */
+static double binary_quantile(uint64_t k, uint64_t n, double q)
+{
+    double h = (double)(n - 1) * q;
+    double lo = floor(h);
+    double at_lo = (uint64_t)lo >= n - k ? 1 : 0;
+    double at_hi = (uint64_t)ceil(h) >= n - k ? 1 : 0;
+    return at_lo + (h - lo) * (at_hi - at_lo);
+}
+
+/* The summary of a rate arm given as counts (plus any 0/1 values, which
+ * the caller has folded into k and n): what summarize() would say of the
+ * expanded sample. */
+static void summarize_counts(uint64_t k, uint64_t n, cn_judge_arm_summary_t *s)
+{
+    s->n = (size_t)n;
+    if (n == 0) {
+        s->mean = s->median = s->p95 = s->p99 = NAN;
+        return;
+    }
+    s->mean = (double)k / (double)n;
+    s->median = binary_quantile(k, n, 0.5);
+    s->p95 = binary_quantile(k, n, 0.95);
+    s->p99 = binary_quantile(k, n, 0.99);
 }
 
 static double sample_sd(const double *v, size_t n)
@@ -276,17 +308,18 @@ static int eval_proportion(work_t *w, double conf, double alpha_fam, double powe
 {
     const cn_judge_metric_t *m = w->m;
     cn_judge_row_t *r = w->row;
-    uint64_t kc = 0, ks = 0;
-    for (size_t i = 0; i < w->nc; i++)
+    /* Full counts (cn_judge_data_add_counts) and 0/1 samples add up. */
+    uint64_t kc = w->kc, ks = w->ks;
+    for (size_t i = 0; i < w->vc; i++)
         kc += w->c[i] == 1;
-    for (size_t i = 0; i < w->ns; i++)
+    for (size_t i = 0; i < w->vs; i++)
         ks += w->s[i] == 1;
-    for (size_t i = 0; i < w->nc; i++)
+    for (size_t i = 0; i < w->vc; i++)
         if (w->c[i] != 0 && w->c[i] != 1) {
             reason(r, "rate samples must be 0 or 1 (canary has %g)", w->c[i]);
             return CN_EINVAL;
         }
-    for (size_t i = 0; i < w->ns; i++)
+    for (size_t i = 0; i < w->vs; i++)
         if (w->s[i] != 0 && w->s[i] != 1) {
             reason(r, "rate samples must be 0 or 1 (stable has %g)", w->s[i]);
             return CN_EINVAL;
@@ -298,6 +331,10 @@ static int eval_proportion(work_t *w, double conf, double alpha_fam, double powe
         cn_stats_prop(kc, w->nc, ks, w->ns, m->margin, m->margin_kind, dir, conf, &pr);
     if (rc)
         return rc;
+    if (w->counted) {
+        summarize_counts(kc, w->nc, &r->canary);
+        summarize_counts(ks, w->ns, &r->stable);
+    }
     /*
      * The decisions use the Agresti-Caffo adjustment (Agresti & Caffo 2000,
      * Am. Stat. 54(4)): one success and one failure added to each arm
@@ -332,33 +369,34 @@ static int eval_proportion(work_t *w, double conf, double alpha_fam, double powe
 }
 
 /*
- * KS drift. Fail: D > max_statistic and the KS test significant (harm
- * family). Pass: drift shown to be below max_statistic, by the
- * Dvoretzky-Kiefer-Wolfowitz inequality (Massart 1990):
- * P(sup|F_n - F| > e) <= 2 exp(-2 n e^2) per sample, so the true distance
- * exceeds D + e_c + e_s with probability at most 2e^{-2 n_c e_c^2} +
- * 2e^{-2 n_s e_s^2}. Splitting the gap g = max - D so both terms are equal
- * gives the p-value 4 exp(-2 g^2 h), h = n_c n_s / (sqrt n_c + sqrt n_s)^2.
+ * KS drift against the tolerated distance L = max_statistic, both ways by
+ * the DKW bound (cn_stats_ks_limit, stats/dkw.c): harm tests H0: D_true
+ * <= L, p = 4 exp(-2 (D - L)^2 h); non-inferiority tests H0: D_true >= L,
+ * p = 4 exp(-2 (L - D)^2 h); h = n_c n_s / (sqrt n_c + sqrt n_s)^2. So a
+ * canary fails only when its true distance is shown to exceed the limit:
+ * the equality test this replaced (significant AND D > L) failed a canary
+ * with D_true = 0.08 against L = 0.1 almost half the time (docs/JUDGE.md
+ * measures both). The interval D -/+ e, e = sqrt(ln(8 / (1 - conf)) /
+ * (2h)), is the inversion of the same bound with (1 - conf) / 2 in each
+ * tail, so it lies wholly above L exactly when p_harm < (1 - conf) / 2.
  */
 static int eval_ks(work_t *w, double conf, double alpha_fam)
 {
     const cn_judge_metric_t *m = w->m;
     cn_judge_row_t *r = w->row;
-    cn_ks_result_t ks;
-    int rc = cn_stats_ks2(w->c, w->nc, w->s, w->ns, CN_ALT_TWO_SIDED, CN_KS_AUTO, &ks);
+    cn_ks_limit_result_t kl;
+    int rc = cn_stats_ks_limit(w->c, w->nc, w->s, w->ns, m->max_statistic, &kl);
     if (rc)
         return rc;
-    double rc_ = sqrt((double)w->nc), rs = sqrt((double)w->ns);
-    double h = (double)w->nc * (double)w->ns / ((rc_ + rs) * (rc_ + rs));
-    double g = m->max_statistic - ks.d;
-    r->effect = ks.d;
+    r->effect = kl.d;
     r->margin_abs = m->max_statistic;
-    r->p_harm = ks.pvalue;
-    r->p_noninf = g > 0 ? fmin(1, 4 * exp(-2 * g * g * h)) : 1;
-    double e = sqrt(log(4 / (1 - conf)) / (2 * h));
-    r->ci_low = fmax(0, ks.d - e);
-    r->ci_high = fmin(1, ks.d + e);
-    /* At D = 0 the pass p-value is 4 exp(-2 max^2 h) <= alpha. */
+    r->p_harm = kl.p_above;
+    r->p_noninf = kl.p_below;
+    double e = sqrt(log(8 / (1 - conf)) / (2 * kl.h));
+    r->ci_low = fmax(0, kl.d - e);
+    r->ci_high = fmin(1, kl.d + e);
+    /* At D = 0 the pass p-value is 4 exp(-2 max^2 h) <= alpha; with equal
+     * arms h = n/4. */
     r->min_samples = m->min_samples
                          ? m->min_samples
                          : (size_t)ceil(2 * log(4 / alpha_fam) /
@@ -537,6 +575,68 @@ static void family_reason(work_t *w, double alpha_pass, double alpha_fail)
 
 /* -------------------------------------------------------------- run */
 
+/*
+ * One arm's values for a metric's aggregate row: all of them, or, once the
+ * data has the arm's request counts per segment, the proportionally
+ * stratified sample of its own traffic (stratify.c): a reservoir per
+ * segment pooled as is would weight each segment by its reservoir, and
+ * stable's fill while the canary's do not. A segment without values is
+ * left out (it has nothing to contribute). Returns a fresh array, or NULL
+ * with a reason in why[0..why_len) when the counts do not fit the values.
+ */
+static double *aggregate_values(const cn_judge_data_t *data, const cn__judge_arm_t *a,
+                                cn_judge_arm_t arm, size_t *n_out, char *why,
+                                size_t why_len)
+{
+    if (!cn__judge_data_has_requests(data, arm))
+        return cn__judge_arm_values(a, UINT32_MAX, n_out);
+    const char *arm_name = arm == CN_ARM_CANARY ? "canary" : "stable";
+    size_t nseg = cn__judge_data_n_segments(data);
+    cn_judge_stratum_t *st = cn_xcalloc(nseg + 1, sizeof *st);
+    size_t used = 0;
+    double *out = NULL;
+    int ok = 1;
+    for (uint32_t id = 0; id <= nseg && ok; id++) {
+        size_t k;
+        double *v = cn__judge_arm_values(a, id, &k);
+        uint64_t req;
+        const char *label = id ? cn__judge_data_segment(data, id) : "(none)";
+        if (k == 0) {
+            free(v);
+        } else if (!cn__judge_data_requests(data, arm, id, &req)) {
+            snprintf(why, why_len,
+                     "%s has samples in segment '%s' but no request count", arm_name,
+                     label);
+            free(v);
+            ok = 0;
+        } else if (req < k) {
+            snprintf(why, why_len,
+                     "%s has %zu samples in segment '%s' but only %llu requests",
+                     arm_name, k, label, (unsigned long long)req);
+            free(v);
+            ok = 0;
+        } else {
+            st[used++] = (cn_judge_stratum_t){v, k, req};
+        }
+    }
+    size_t n = 0;
+    if (ok && cn_judge_stratify_size(st, used, &n) == 0) {
+        out = cn_xmallocarray(n ? n : 1, sizeof *out);
+        /* A fixed seed per arm: the same data gives the same verdict. */
+        if (cn_judge_stratify(st, used, UINT64_C(0x5EED) + (uint64_t)arm, out, n,
+                              n_out)) {
+            free(out);
+            out = NULL;
+        }
+    }
+    if (ok && !out)
+        snprintf(why, why_len, "%s's segments could not be pooled", arm_name);
+    for (size_t i = 0; i < used; i++)
+        free((void *)st[i].values);
+    free(st);
+    return out;
+}
+
 /* Build the work list: each metric's aggregate row, then one row per
  * segment label present in its data when segment_by is set. */
 static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
@@ -556,11 +656,32 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             uint32_t seg = sg == 0 ? UINT32_MAX : (uint32_t)sg;
             double *c = NULL, *s = NULL;
             size_t nc = 0, ns = 0;
+            uint64_t kc = 0, tc = 0, ks = 0, ts = 0;
+            int counted = 0;
+            char pool_err[200] = "";
             if (md) {
-                c = cn__judge_arm_values(&md->arm[CN_ARM_CANARY], seg, &nc);
-                s = cn__judge_arm_values(&md->arm[CN_ARM_STABLE], seg, &ns);
+                counted =
+                    cn__judge_arm_counts(&md->arm[CN_ARM_CANARY], seg, &kc, &tc) +
+                        cn__judge_arm_counts(&md->arm[CN_ARM_STABLE], seg, &ks, &ts) >
+                    0;
+                if (sg == 0 && !counted) {
+                    c = aggregate_values(data, &md->arm[CN_ARM_CANARY], CN_ARM_CANARY,
+                                         &nc, pool_err, sizeof pool_err);
+                    if (c)
+                        s = aggregate_values(data, &md->arm[CN_ARM_STABLE],
+                                             CN_ARM_STABLE, &ns, pool_err,
+                                             sizeof pool_err);
+                    if (!c || !s) {
+                        free(c);
+                        c = s = NULL;
+                        nc = ns = 0;
+                    }
+                } else {
+                    c = cn__judge_arm_values(&md->arm[CN_ARM_CANARY], seg, &nc);
+                    s = cn__judge_arm_values(&md->arm[CN_ARM_STABLE], seg, &ns);
+                }
             }
-            if (sg > 0 && nc == 0 && ns == 0) {
+            if (sg > 0 && nc == 0 && ns == 0 && !counted) {
                 free(c);
                 free(s);
                 continue; /* this metric has no data in this segment */
@@ -576,8 +697,13 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             w->m = m;
             w->c = c;
             w->s = s;
-            w->nc = nc;
-            w->ns = ns;
+            w->vc = nc;
+            w->vs = ns;
+            w->nc = nc + (size_t)tc;
+            w->ns = ns + (size_t)ts;
+            w->kc = kc;
+            w->ks = ks;
+            w->counted = counted;
             cn_judge_row_t *r = w->row;
             r->name = m->name;
             if (sg > 0) {
@@ -589,16 +715,38 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             r->effect = r->ci_low = r->ci_high = r->margin_abs = NAN;
             r->pvalue = r->adjusted_pvalue = NAN;
             r->p_noninf = r->p_noninf_adj = r->p_harm = r->p_harm_adj = NAN;
-            summarize(c, nc, &r->canary);
-            summarize(s, ns, &r->stable);
+            if (counted) {
+                /* eval_proportion repeats this with the values checked. */
+                uint64_t ones_c = kc, ones_s = ks;
+                for (size_t v = 0; v < nc; v++)
+                    ones_c += c[v] == 1;
+                for (size_t v = 0; v < ns; v++)
+                    ones_s += s[v] == 1;
+                summarize_counts(ones_c, w->nc, &r->canary);
+                summarize_counts(ones_s, w->ns, &r->stable);
+            } else {
+                summarize(c, nc, &r->canary);
+                summarize(s, ns, &r->stable);
+            }
             if (!md) {
                 r->cls = CN_CLASS_NODATA;
                 reason(r, "no samples named '%s' in the data", src);
                 w->decided = 1;
-            } else if (nc < cfg->min_per_arm || ns < cfg->min_per_arm) {
+            } else if (pool_err[0]) {
+                r->cls = CN_CLASS_ERROR;
+                reason(r, "the aggregate cannot be stratified: %s", pool_err);
+                w->decided = 1;
+            } else if (counted && m->test != CN_JTEST_PROPORTION) {
+                r->cls = CN_CLASS_ERROR;
+                reason(r,
+                       "counts were given for '%s', but only a proportion test "
+                       "can use counts (this metric's test is %s)",
+                       src, cn_judge_test_name(m->test));
+                w->decided = 1;
+            } else if (w->nc < cfg->min_per_arm || w->ns < cfg->min_per_arm) {
                 r->cls = CN_CLASS_NODATA;
                 reason(r, "n_canary=%zu, n_stable=%zu: below the floor of %zu per arm",
-                       nc, ns, cfg->min_per_arm);
+                       w->nc, w->ns, cfg->min_per_arm);
                 w->decided = 1;
             }
             n++;
@@ -722,8 +870,22 @@ int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
         if (!(t > 0 && t <= 1) || !(t_prev >= 0 && t_prev < t))
             return CN_EINVAL;
     }
-    double alpha_pass = cn_judge_spend_obf(cfg->alpha, t_prev, t);
-    double alpha_fail = cn_judge_spend_pocock(cfg->alpha, t_prev, t);
+    cn_judge_levels_t lv = {
+        .alpha_fail = cn_judge_spend_pocock(cfg->alpha, t_prev, t),
+        .alpha_pass = cn_judge_spend_obf(cfg->alpha, t_prev, t),
+    };
+    return cn_judge_run_levels(cfg, data, &lv, out);
+}
+
+int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
+                        const cn_judge_levels_t *levels, cn_judge_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!cfg || !data || !levels || !(cfg->alpha > 0 && cfg->alpha < 1))
+        return CN_EINVAL;
+    double alpha_pass = levels->alpha_pass, alpha_fail = levels->alpha_fail;
+    if (!(alpha_pass >= 0 && alpha_pass < 1) || !(alpha_fail >= 0 && alpha_fail < 1))
+        return CN_EINVAL;
     out->alpha_pass = alpha_pass;
     out->alpha_fail = alpha_fail;
 
@@ -737,7 +899,10 @@ int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
     size_t fam = 0;
     for (size_t i = 0; i < n; i++)
         fam += !works[i].decided && uses_family(works[i].m->test);
-    double conf = 1 - 2 * alpha_fail / (double)(fam ? fam : 1);
+    /* With failing turned off (alpha_fail 0) the intervals are still
+     * reported, at the rollout's alpha. */
+    double conf =
+        1 - 2 * (alpha_fail > 0 ? alpha_fail : cfg->alpha) / (double)(fam ? fam : 1);
     if (conf < 0.5)
         conf = 0.5;
     if (conf > 1 - 1e-12)
@@ -792,13 +957,13 @@ int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
         cn_judge_row_t *r = w->row;
         if (!w->in_family)
             continue;
-        int harm = r->p_harm_adj <= alpha_fail;
-        if (w->m->test == CN_JTEST_KS)
-            harm = harm && r->effect > w->m->max_statistic;
+        /* A level of 0 turns its decision off, even for a p-value that
+         * underflowed to 0. */
+        int harm = alpha_fail > 0 && r->p_harm_adj <= alpha_fail;
         int enough = w->nc >= r->min_samples && w->ns >= r->min_samples;
         if (harm)
             r->cls = CN_CLASS_FAIL;
-        else if (r->p_noninf_adj <= alpha_pass && enough)
+        else if (alpha_pass > 0 && r->p_noninf_adj <= alpha_pass && enough)
             r->cls = CN_CLASS_PASS;
         else
             r->cls = CN_CLASS_INCONCLUSIVE;

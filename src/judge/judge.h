@@ -24,8 +24,8 @@
 typedef enum {
     CN_JTEST_MWU = 0,    /* "mann-whitney": HL shift, MWU non-inferiority */
     CN_JTEST_WELCH,      /* "welch": mean difference, Welch t */
-    CN_JTEST_PROPORTION, /* "proportion": rates from 0/1 samples */
-    CN_JTEST_KS,         /* "ks": distribution drift, two-sided */
+    CN_JTEST_PROPORTION, /* "proportion": rates from 0/1 samples or counts */
+    CN_JTEST_KS,         /* "ks": distribution drift against a limit */
     CN_JTEST_PSI,        /* "psi": population stability index gate */
     CN_JTEST_BOOTSTRAP,  /* "bootstrap": difference in mean/median/p95/p99 */
     CN_JTEST_THRESHOLD,  /* "threshold": hard gate on a quantile */
@@ -52,8 +52,9 @@ typedef struct {
     size_t min_samples; /* per arm, to pass; 0 = derive from margin,
                            alpha and power */
     /* ks */
-    double max_statistic; /* fail only if D > this AND significant;
-                             default 0.1 */
+    double max_statistic; /* the tolerated KS distance, default 0.1: fail
+                             when D_true > this is shown, pass when
+                             D_true < this is (DKW bound, stats/dkw.c) */
     /* psi */
     double max_psi; /* default 0.2 */
     size_t bins;    /* default 10 */
@@ -141,9 +142,82 @@ int cn_judge_data_add(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm
 int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
                            const char *segment, const double *values, size_t n);
 
-/* Remove every observation, keeping allocated capacity (for simulations
- * that reuse one data set across rollouts). */
+/*
+ * Add a rate metric's full counts for one arm: `successes` of `trials`
+ * (for `error`, the failed requests of all requests), without a reservoir
+ * of 0/1 values. Counts add up over calls, per segment (NULL: no segment
+ * label), and add to any 0/1 samples given with cn_judge_data_add for the
+ * same metric, arm and segment: a count of k of n is the same evidence as
+ * n samples of which k are 1. Only a `proportion` metric can use counts;
+ * any other test gives that metric an error row. trials == 0 is allowed
+ * (a window without requests: the row is nodata). successes > trials, a
+ * bad arm or a NULL metric: CN_EINVAL; a segment's trials beyond 2^53
+ * (where doubles stop counting exactly): CN_ETOOBIG. Strings are copied.
+ */
+int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                             const char *segment, uint64_t successes, uint64_t trials);
+
+/*
+ * The number of the arm's requests in one segment (NULL: the values
+ * without a segment label) over the window the samples come from. Once
+ * any is given for an arm, each sample-based metric's aggregate row for
+ * that arm is a proportionally stratified sample of the arm's own traffic
+ * (cn_judge_stratify below) instead of the union of its segments'
+ * reservoirs, so that stable (whose reservoirs fill) and the canary
+ * (whose do not) are compared over the same segment mix; segment rows
+ * still use every value of their segment. Every segment with values must
+ * then have a request count (else that metric's row is an error row); a
+ * segment with requests but no values of a metric is left out of that
+ * metric's aggregate. Counted rates (cn_judge_data_add_counts) are whole
+ * already and are not resampled. Setting a segment again replaces its
+ * count. A bad arm, NULL data or requests == UINT64_MAX: CN_EINVAL.
+ */
+int cn_judge_data_set_requests(cn_judge_data_t *d, cn_judge_arm_t arm,
+                               const char *segment, uint64_t requests);
+
+/* Remove every observation, count and request count, keeping allocated
+ * capacity (for simulations that reuse one data set across rollouts). */
 void cn_judge_data_clear(cn_judge_data_t *d);
+
+/* ------------------------------------------------ stratified pooling */
+
+/*
+ * One segment of one arm: the reservoir sample the router kept for it
+ * (`k` values, borrowed) and the number of the arm's requests in the
+ * segment over the same window (`requests` >= k).
+ */
+typedef struct {
+    const double *values;
+    size_t k;
+    uint64_t requests;
+} cn_judge_stratum_t;
+
+/*
+ * The size n of the arm's proportionally stratified sample (stratify.c):
+ * the largest total such that every segment s can give its share
+ * n N_s / N, i.e. min over segments with N_s > 0 of floor(k_s N / N_s);
+ * 0 when the arm has no requests. A segment with requests and an empty
+ * reservoir makes n 0 (its share cannot be represented). k > requests,
+ * or values NULL with k > 0: CN_EINVAL; a non-finite value: CN_ENONFINITE;
+ * total requests beyond UINT64_MAX: CN_ETOOBIG.
+ */
+int cn_judge_stratify_size(const cn_judge_stratum_t *strata, size_t n_strata,
+                           size_t *n_out);
+
+/*
+ * Build one arm's pooled sample in proportion to its own traffic: from
+ * segment s, n N_s / N values (apportioned by largest remainders, summing
+ * to exactly n = cn_judge_stratify_size), all of the reservoir when its
+ * share is the whole reservoir, else a uniform random subset drawn
+ * deterministically from `seed`. Values are written to out[0..n), segment
+ * by segment, and *n_out = n. Give each arm its own strata (its own N_s
+ * and reservoirs): the two arms' sampling fractions differ, their segment
+ * mixes do not. Errors as cn_judge_stratify_size, and CN_ETOOBIG when
+ * n > out_cap (nothing is written then). Pure; O(sum of k) time, O(max k)
+ * extra memory.
+ */
+int cn_judge_stratify(const cn_judge_stratum_t *strata, size_t n_strata, uint64_t seed,
+                      double *out, size_t out_cap, size_t *n_out);
 
 /* ------------------------------------------------------ sequential */
 
@@ -173,6 +247,41 @@ typedef struct {
 
 /* The look `index` (1-based) of `total` equally spaced looks. */
 cn_judge_look_t cn_judge_look_index(unsigned index, unsigned total);
+
+/*
+ * The two levels one analysis is judged at: alpha_fail for declaring harm
+ * (a false fail is a false rollback), alpha_pass for declaring
+ * non-inferiority (a false pass is a false promotion). Each in [0, 1); 0
+ * means that decision cannot be taken at this analysis.
+ */
+typedef struct {
+    double alpha_fail;
+    double alpha_pass;
+} cn_judge_levels_t;
+
+/*
+ * How a rollout spends its analysis `alpha` (issue 14): the levels of
+ * attempt `attempt` (1-based; attempts after the first are the strategy's
+ * retries) of analysis step `step` (1-based) of `n_steps` analysis steps,
+ * with `retries` retries allowed per step:
+ *
+ *   alpha_fail = (a*(step / n_steps) - a*((step - 1) / n_steps)) / (1 + retries)
+ *   alpha_pass = alpha / (1 + retries) at the last step (step == n_steps),
+ *                0 before it (only the last analysis can pass),
+ *
+ * where a*(t) = alpha ln(1 + (e - 1) t) is the Pocock-type spending
+ * function of cn_judge_spend_pocock. Summed over every step and attempt
+ * each budget is alpha, so by the union bound a rollout falsely fails
+ * (or falsely passes) with probability at most alpha. Attempts that were
+ * interrupted count as spent: the caller numbers attempts durably.
+ *
+ * Returns 0 with the levels in *out; CN_ETOOBIG when attempt > 1 +
+ * retries (the step's analysis budget is spent: hold, never judge);
+ * CN_EINVAL when alpha is not in (0, 1), n_steps == 0, step or attempt is
+ * 0, or step > n_steps. Pure.
+ */
+int cn_judge_rollout_levels(double alpha, unsigned step, unsigned n_steps,
+                            unsigned retries, unsigned attempt, cn_judge_levels_t *out);
 
 /* ----------------------------------------------------------- result */
 
@@ -220,9 +329,10 @@ typedef struct {
 typedef struct {
     cn_verdict_t verdict;
     double score;         /* 0..100 */
-    double alpha_pass;    /* alpha spent on passing at this look (OBF) */
-    double alpha_fail;    /* alpha spent on failing at this look
-                             (Pocock-type) */
+    double alpha_pass;    /* the level a pass was judged at: this look's
+                             O'Brien-Fleming increment, or the given level */
+    double alpha_fail;    /* the level a fail was judged at: this look's
+                             Pocock-type increment, or the given level */
     cn_judge_row_t *rows; /* aggregate row of each metric, followed by
                              its segment rows */
     size_t n_rows;
@@ -236,6 +346,19 @@ typedef struct {
  */
 int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
                  const cn_judge_look_t *look, cn_judge_result_t *out);
+
+/*
+ * Judge one analysis at explicit levels (from cn_judge_rollout_levels, or
+ * the caller's own plan) instead of a look's spending: harm is declared at
+ * levels->alpha_fail and non-inferiority at levels->alpha_pass, each after
+ * the family's correction; a level of 0 turns that decision off. The
+ * derived sample floors still use cfg->alpha. cn_judge_run with a NULL
+ * look is this with both levels equal to cfg->alpha. Returns 0 (the
+ * verdict is in out) or CN_EINVAL for an invalid config, a NULL levels, or
+ * a level outside [0, 1) or NaN; out is then zeroed (nothing to dispose).
+ */
+int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
+                        const cn_judge_levels_t *levels, cn_judge_result_t *out);
 
 void cn_judge_result_dispose(cn_judge_result_t *r);
 

@@ -30,6 +30,7 @@
  * rollback), each controlled at alpha over the whole rollout.
  */
 #include "judge/judge.h"
+#include "util/error.h"
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
@@ -73,4 +74,27 @@ cn_judge_look_t cn_judge_look_index(unsigned index, unsigned total)
     look.t = (double)index / total;
     look.t_prev = (double)(index - 1) / total;
     return look;
+}
+
+/*
+ * The rollout's plan (issue 14). Fail: the analysis steps are the looks of
+ * a Pocock-type spending (harm must be caught early, at the smallest blast
+ * radius), each step's increment split evenly over its attempts. Pass:
+ * only the last step may promote, so it gets the whole alpha, split evenly
+ * over its attempts; earlier steps pass nothing, they only advance when
+ * they find no harm. Both sums over all attempts are alpha.
+ */
+int cn_judge_rollout_levels(double alpha, unsigned step, unsigned n_steps,
+                            unsigned retries, unsigned attempt, cn_judge_levels_t *out)
+{
+    if (!out || !(alpha > 0 && alpha < 1) || n_steps == 0 || step == 0 ||
+        step > n_steps || attempt == 0)
+        return CN_EINVAL;
+    if (attempt > 1 + (uint64_t)retries)
+        return CN_ETOOBIG;
+    double attempts = 1.0 + (double)retries;
+    cn_judge_look_t look = cn_judge_look_index(step, n_steps);
+    out->alpha_fail = cn_judge_spend_pocock(alpha, look.t_prev, look.t) / attempts;
+    out->alpha_pass = step == n_steps ? alpha / attempts : 0;
+    return 0;
 }

@@ -162,6 +162,110 @@ typedef struct {
 int cn_stats_hl(const double *x, size_t nx, const double *y, size_t ny,
                 double confidence, cn_hl_result_t *out);
 
+/* ---------------------------------------------- paired: signed-rank test */
+
+/*
+ * What a zero difference (x_i == y_i) does in the signed-rank test
+ * (signrank.c says why Pratt is the default):
+ *  - PRATT:  ranked with the others, then its rank is dropped (Pratt 1959;
+ *            scipy zero_method='pratt');
+ *  - WILCOX: dropped before ranking (scipy's default 'wilcox', R's rule);
+ *  - ZSPLIT: ranked, its rank split between R+ and R- (scipy 'zsplit').
+ */
+typedef enum {
+    CN_ZERO_PRATT = 0,
+    CN_ZERO_WILCOX,
+    CN_ZERO_ZSPLIT,
+} cn_zero_method_t;
+
+typedef enum {
+    CN_SIGNRANK_AUTO = 0, /* exact if n <= 50, no zeros and no ties */
+    CN_SIGNRANK_EXACT,    /* falls back to APPROX with zeros or ties */
+    CN_SIGNRANK_APPROX,   /* normal, tie- and zero-corrected */
+} cn_signrank_method_t;
+
+typedef struct {
+    cn_alternative_t alternative; /* GREATER: x tends to exceed y */
+    cn_zero_method_t zero_method; /* default PRATT */
+    int use_continuity;           /* 0.5 correction (APPROX); default off, as
+                                     scipy's correction=False */
+    cn_signrank_method_t method;  /* default AUTO */
+} cn_signrank_opts_t;
+
+/* Defaults: two-sided, Pratt, no continuity correction, auto. */
+void cn_stats_signrank_opts_init(cn_signrank_opts_t *opts);
+const char *cn_stats_zero_method_name(cn_zero_method_t z);
+const char *cn_stats_signrank_method_name(cn_signrank_method_t m);
+
+typedef struct {
+    double statistic; /* min(R+, R-) two-sided, R+ one-sided (scipy) */
+    double r_plus, r_minus;
+    double pvalue;
+    double z;                    /* normal score (APPROX) or NAN (EXACT) */
+    cn_signrank_method_t method; /* the method actually used */
+    size_t n;                    /* pairs */
+    size_t n_zero;               /* pairs with x_i == y_i */
+} cn_signrank_result_t;
+
+/*
+ * The Wilcoxon signed-rank test of the pairs (x_i, y_i), i < n, on the
+ * differences x_i - y_i; with y == NULL (and ny == 0), x holds the
+ * differences. Matches scipy.stats.wilcoxon(x, y, zero_method,
+ * correction, alternative, method) of scipy 1.10, with the rules for
+ * ties in AUTO and for all-zero differences (statistic 0, p = 1, where
+ * scipy raises) documented in signrank.c. opts may be NULL (defaults).
+ * nx == 0: CN_ETOOFEW; nx != ny with y given, a bad option or NULL out:
+ * CN_EINVAL; a non-finite value: CN_ENONFINITE; a difference that
+ * overflows, or EXACT asked for n > 1000: CN_ETOOBIG. O(n log n).
+ */
+int cn_stats_signrank(const double *x, size_t nx, const double *y, size_t ny,
+                      const cn_signrank_opts_t *opts, cn_signrank_result_t *out);
+
+/*
+ * Hodges-Lehmann estimate of the paired shift: the median of the Walsh
+ * averages (d_i + d_j) / 2, i <= j, of the differences d_i = x_i - y_i
+ * (or of x when y == NULL and ny == 0), zeros included, with the
+ * confidence interval that inverts the signed-rank test, both ends exact
+ * Walsh averages. n < 50 with no zero and no tie among |d|: exact, as R's
+ * wilcox.test(x, y, paired = TRUE, conf.int = TRUE); otherwise the normal
+ * order statistics, k = floor(N/2 - z sqrt(n(n+1)(2n+1)/24)), N =
+ * n(n+1)/2 (signrank.c). The result's `exact` and `achieved_confidence`
+ * are as cn_stats_hl's. O(n log n) time and O(n) memory at any n (no
+ * Walsh average is stored). Errors as cn_stats_signrank; confidence
+ * outside (0, 1): CN_EINVAL; a sum of two differences beyond DBL_MAX:
+ * CN_ETOOBIG.
+ */
+int cn_stats_hl_paired(const double *x, size_t nx, const double *y, size_t ny,
+                       double confidence, cn_hl_result_t *out);
+
+/* ------------------------------------- agreement of predicted classes */
+
+/*
+ * Wilson score interval of a proportion k / n at two-sided `confidence`,
+ * as scipy 1.10's binomtest(k, n).proportion_ci(confidence, 'wilson'):
+ * center (2k + z^2) / (2(n + z^2)) -/+ z sqrt(4 n p q + z^2) / (2(n +
+ * z^2)), with lo = 0 when k == 0 and hi = 1 when k == n. n == 0:
+ * CN_ETOOFEW; k > n, confidence outside (0, 1), NULL outputs: CN_EINVAL.
+ */
+int cn_stats_wilson_ci(uint64_t k, uint64_t n, double confidence, double *lo,
+                       double *hi);
+
+typedef struct {
+    uint64_t agree, n;      /* pairs with x_i == y_i, and all pairs */
+    double rate;            /* agree / n */
+    double ci_low, ci_high; /* Wilson interval of the rate */
+} cn_agreement_result_t;
+
+/*
+ * The agreement rate of two versions' predicted classes over the same
+ * requests: the share of pairs with x_i == y_i (class labels as numbers,
+ * compared exactly), with its Wilson interval at `confidence`. nx != ny,
+ * NULL arrays with n > 0, confidence outside (0, 1): CN_EINVAL; nx == 0:
+ * CN_ETOOFEW; a NaN or infinite label: CN_ENONFINITE.
+ */
+int cn_stats_agreement(const double *x, size_t nx, const double *y, size_t ny,
+                       double confidence, cn_agreement_result_t *out);
+
 /* ---------------------------------------------------------- Welch's t */
 
 typedef struct {
@@ -247,6 +351,42 @@ typedef struct {
 int cn_stats_ks2(const double *x, size_t nx, const double *y, size_t ny,
                  cn_alternative_t alt, cn_ks_method_t method, cn_ks_result_t *out);
 const char *cn_stats_ks_method_name(cn_ks_method_t m);
+
+/* --------------------------- KS distance against a limit (DKW bound) */
+
+/*
+ * The two-sample DKW effective size h = n m / (sqrt n + sqrt m)^2 of
+ * samples of n and m values (0 if either is 0). See dkw.c for why this h
+ * and not n m / (n + m).
+ */
+double cn_stats_dkw_h(size_t n, size_t m);
+
+/*
+ * The DKW p-value 4 exp(-2 gap^2 h), at most 1; exactly 1 when gap <= 0
+ * (or h <= 0, or either is NaN). With gap = D - limit it is the p-value
+ * of H0: D_true <= limit; with gap = limit - D, of H0: D_true >= limit
+ * (Massart's bound applied to each sample, dkw.c).
+ */
+double cn_stats_dkw_p(double gap, double h);
+
+typedef struct {
+    double d;       /* two-sided KS distance of the samples, as
+                       scipy.stats.ks_2samp(x, y, method='asymp') reports */
+    double h;       /* cn_stats_dkw_h(nx, ny) */
+    double p_above; /* H0: D_true <= limit vs D_true > limit (harm) */
+    double p_below; /* H0: D_true >= limit vs D_true < limit (within) */
+} cn_ks_limit_result_t;
+
+/*
+ * Test the true KS distance of the distributions behind x and y against
+ * `limit` in [0, 1], both ways, by the DKW bound: p_above =
+ * cn_stats_dkw_p(D - limit, h), p_below = cn_stats_dkw_p(limit - D, h).
+ * Valid at every n and for any distributions (no continuity needed).
+ * nx or ny == 0: CN_ETOOFEW; a non-finite value: CN_ENONFINITE; limit
+ * outside [0, 1] or NaN: CN_EINVAL; nx * ny >= 2^62: CN_ETOOBIG.
+ */
+int cn_stats_ks_limit(const double *x, size_t nx, const double *y, size_t ny,
+                      double limit, cn_ks_limit_result_t *out);
 
 /* ------------------------------------------ population stability index */
 

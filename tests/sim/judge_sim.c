@@ -19,7 +19,10 @@
  *     rate of rollouts with any false pass is <= alpha (the correction
  *     works on the pass side); an A/A canary one sample short of its
  *     floor never passes.
- *  7. The same simulated data judged by Kayenta's method and by a plain
+ *  7. KS as a test of harm (issue 14): the fail rate of a drift metric
+ *     whose true KS distance is below, at and above max_statistic, next
+ *     to the equality-test rule it replaced.
+ *  8. The same simulated data judged by Kayenta's method and by a plain
  *     threshold gate (Flagger / Argo Rollouts), for docs/JUDGE.md.
  *
  * Every rate is printed with its exact (Clopper-Pearson) 95% binomial
@@ -1574,6 +1577,166 @@ static void scenario_gross(void)
     cn_judge_config_dispose(&cfg);
 }
 
+/* --------------------------------------- 7. KS as a test of harm */
+
+/*
+ * The canary's prediction is Uniform(delta, 1 + delta) against stable's
+ * Uniform(0, 1), so the true KS distance is exactly delta; the limit is
+ * max_statistic = 0.1. One metric, one look with the whole alpha. Each
+ * repetition draws both arms once per (size, delta) and judges them with
+ * this judge, and applies the rule the judge had before issue 14: the KS
+ * equality test significant at alpha AND D > the limit.
+ */
+#define KS_REPS 1000
+#define KS_LIMIT 0.1
+static const double ks_deltas[] = {0.05, 0.08, 0.10, 0.12, 0.15};
+#define KS_ND (sizeof ks_deltas / sizeof ks_deltas[0])
+static const size_t ks_sizes[][2] = {{1000, 1000}, {5000, 5000}, {1000, 19000}};
+#define KS_NS (sizeof ks_sizes / sizeof ks_sizes[0])
+
+typedef struct {
+    const cn_judge_config_t *cfg;
+    unsigned char fail[KS_NS][KS_ND][KS_REPS], pass[KS_NS][KS_ND][KS_REPS],
+        old_fail[KS_NS][KS_ND][KS_REPS];
+} ks_ctx_t;
+
+typedef struct {
+    gsl_rng *rng;
+    cn_judge_data_t *data;
+    double *c, *s;
+} ks_scratch_t;
+
+static void *ks_scratch_new(void *ctx)
+{
+    (void)ctx;
+    size_t most = 0;
+    for (size_t z = 0; z < KS_NS; z++)
+        for (int a = 0; a < 2; a++)
+            most = ks_sizes[z][a] > most ? ks_sizes[z][a] : most;
+    ks_scratch_t *s = cn_xcalloc(1, sizeof *s);
+    s->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    s->data = cn_judge_data_new();
+    s->c = cn_xmallocarray(most, sizeof *s->c);
+    s->s = cn_xmallocarray(most, sizeof *s->s);
+    return s;
+}
+
+static void ks_scratch_free(void *scratch)
+{
+    ks_scratch_t *s = scratch;
+    free(s->c);
+    free(s->s);
+    cn_judge_data_free(s->data);
+    gsl_rng_free(s->rng);
+    free(s);
+}
+
+static void ks_rep(void *ctx, void *scratch, int task)
+{
+    ks_ctx_t *c = ctx;
+    ks_scratch_t *s = scratch;
+    reseed(s->rng, 7100, task);
+    for (size_t z = 0; z < KS_NS; z++)
+        for (size_t k = 0; k < KS_ND; k++) {
+            size_t nc = ks_sizes[z][0], ns = ks_sizes[z][1];
+            for (size_t i = 0; i < nc; i++)
+                s->c[i] = gsl_rng_uniform(s->rng) + ks_deltas[k];
+            for (size_t i = 0; i < ns; i++)
+                s->s[i] = gsl_rng_uniform(s->rng);
+            cn_judge_data_clear(s->data);
+            add_values(s->data, "prediction", CN_ARM_CANARY, NULL, s->c, nc);
+            add_values(s->data, "prediction", CN_ARM_STABLE, NULL, s->s, ns);
+            cn_judge_result_t res;
+            judge(c->cfg, s->data, NULL, &res);
+            c->fail[z][k][task] = res.rows[0].cls == CN_CLASS_FAIL;
+            c->pass[z][k][task] = res.rows[0].cls == CN_CLASS_PASS;
+            cn_judge_result_dispose(&res);
+            cn_ks_result_t ks;
+            if (cn_stats_ks2(s->c, nc, s->s, ns, CN_ALT_TWO_SIDED, CN_KS_ASYMPTOTIC,
+                             &ks))
+                die("cn_stats_ks2 failed");
+            c->old_fail[z][k][task] = ks.pvalue <= ALPHA && ks.d > KS_LIMIT;
+        }
+}
+
+static void scenario_ks(void)
+{
+    double t0 = now_s();
+    cn_judge_config_t cfg;
+    cn_judge_config_init(&cfg);
+    cfg.alpha = ALPHA;
+    cn_judge_metric_t m;
+    cn_judge_metric_init(&m);
+    m.name = xstrdup("prediction");
+    m.test = CN_JTEST_KS;
+    m.direction = CN_JDIR_EITHER;
+    m.max_statistic = KS_LIMIT;
+    cn_judge_config_add_metric(&cfg, &m);
+    ks_ctx_t *c = cn_xcalloc(1, sizeof *c);
+    c->cfg = &cfg;
+    parallel_for(KS_REPS, c, ks_scratch_new, ks_scratch_free, ks_rep);
+
+    heading("7. KS as a test of harm");
+    para(1,
+         "One drift metric (`ks`, max_statistic %.2g), one look with the whole alpha "
+         "(%.2g). Stable's prediction is Uniform(0, 1) and the canary's Uniform(d, 1 + "
+         "d), so the true KS distance is exactly d. %d repetitions per cell. *This "
+         "judge* fails when H0: D_true <= %.2g is rejected by the DKW bound, p = 4 "
+         "exp(-2 (D - %.2g)^2 h), h = n_c n_s / (sqrt n_c + sqrt n_s)^2, and passes "
+         "when H0: D_true >= %.2g is. *Equality rule* is what the judge did before: "
+         "fail when the KS equality test (asymptotic p-value) is significant at %.2g "
+         "and D > %.2g. A fail at d <= %.2g is a false rollback.",
+         KS_LIMIT, ALPHA, KS_REPS, KS_LIMIT, KS_LIMIT, KS_LIMIT, ALPHA, KS_LIMIT,
+         KS_LIMIT);
+    tbl_begin(6);
+    tbl_cell("true distance d");
+    tbl_cell("canary / stable n");
+    tbl_cell("this judge: fails");
+    tbl_cell("this judge: passes");
+    tbl_cell("equality rule: fails");
+    tbl_cell("want (fail)");
+    tally_t worst_false = {0, 0};
+    double worst_rate = -1;
+    for (size_t k = 0; k < KS_ND; k++)
+        for (size_t z = 0; z < KS_NS; z++) {
+            tally_t f = {0, 0}, p = {0, 0}, o = {0, 0};
+            for (int r = 0; r < KS_REPS; r++) {
+                tally_add(&f, c->fail[z][k][r]);
+                tally_add(&p, c->pass[z][k][r]);
+                tally_add(&o, c->old_fail[z][k][r]);
+            }
+            char b[3][64];
+            tbl_cell(z == 0 ? "%.2f" : "", ks_deltas[k]);
+            tbl_cell("%zu / %zu", ks_sizes[z][0], ks_sizes[z][1]);
+            tbl_cell("%s", fmt_rate(b[0], sizeof b[0], f));
+            tbl_cell("%s", fmt_rate(b[1], sizeof b[1], p));
+            tbl_cell("%s", fmt_rate(b[2], sizeof b[2], o));
+            tbl_cell("%s", ks_deltas[k] <= KS_LIMIT + 1e-12 ? "<= 5%" : "(power)");
+            if (ks_deltas[k] <= KS_LIMIT + 1e-12 && tally_rate(f) > worst_rate) {
+                worst_rate = tally_rate(f);
+                worst_false = f;
+            }
+        }
+    tbl_print();
+    char b[64];
+    fmt_rate(b, sizeof b, worst_false);
+    /* The bound is conservative, so the rate is asserted on its point
+     * estimate, not only as "no significant violation". */
+    require(1, tally_rate(worst_false) <= ALPHA, b,
+            "ks, true distance at or below max_statistic (0.05, 0.08, 0.10), every n: "
+            "false-fail rate <= 5%% (the worst cell)");
+    tally_t old008 = {0, 0};
+    for (int r = 0; r < KS_REPS; r++)
+        tally_add(&old008, c->old_fail[0][1][r]);
+    fmt_rate(b, sizeof b, old008);
+    require(0, tally_rate(old008) <= ALPHA, b,
+            "the equality rule it replaced, true distance 0.08, 1000 / 1000: "
+            "false-fail rate <= 5%%");
+    runtime("ks", t0);
+    free(c);
+    cn_judge_config_dispose(&cfg);
+}
+
 /* ------------------------------------------ 4. Kayenta's variance case */
 
 static void scenario_kayenta_case(void)
@@ -2194,7 +2357,7 @@ static void usage(FILE *f)
                "1 (one line per failed requirement on stderr) when one does not.\n"
                "  --markdown          print the docs/JUDGE.md section, not the report\n"
                "  --markdown-to FILE  print the report and write the section to FILE\n"
-               "  --only N            run only scenario N (1-6), for development\n"
+               "  --only N            run only scenario N (1-7), for development\n"
                "JUDGE_SIM_THREADS sets the number of threads (default: the CPUs, at\n"
                "most 8); the results do not depend on it.\n");
 }
@@ -2212,7 +2375,7 @@ int main(int argc, char **argv)
             md_path = argv[++i];
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = (unsigned)atoi(argv[++i]);
-            if (only < 1 || only > 6) {
+            if (only < 1 || only > 7) {
                 usage(stderr);
                 return 2;
             }
@@ -2261,10 +2424,10 @@ int main(int argc, char **argv)
          "metrics. The *threshold gate* is Flagger's / Argo Rollouts' check: the "
          "canary's mean or rate within the metric's margin of stable's (for drift, "
          "D <= 0.1), at every look, and \"no values found\" fails.");
-    void (*const scenarios[])(void) = {scenario_aa,       scenario_power,
-                                       scenario_gross,    scenario_kayenta_case,
-                                       scenario_segments, scenario_many};
-    for (unsigned i = 0; i < 6; i++)
+    void (*const scenarios[])(void) = {
+        scenario_aa,       scenario_power, scenario_gross, scenario_kayenta_case,
+        scenario_segments, scenario_many,  scenario_ks};
+    for (unsigned i = 0; i < 7; i++)
         if (!only || only == i + 1)
             scenarios[i]();
     report_summary();
