@@ -332,6 +332,15 @@ static void handle_tag(cn_admin_request_t *req)
         free(job);
         return;
     }
+    if (job->tag == CN_STORE_TAG_ROLLED_BACK || job->tag == CN_STORE_TAG_RETIRED) {
+        cn_admin__respond_error(
+            req, 400,
+            "tag: '%s' is set by the rollout controller, not by hand "
+            "(people set stable and production-candidate)",
+            cn_store_tag_name(job->tag));
+        free(job);
+        return;
+    }
     start(req, job);
 }
 

@@ -34,6 +34,8 @@ run "$CANARY" model register fraud v3 --upstream 127.0.0.1:1,127.0.0.1:1
 expect_error 65 "addresses\\[1\\]: duplicate address '127.0.0.1:1'"
 run "$CANARY" model tag fraud v2 gold
 expect_error 65 "tag: unknown 'gold' \\(expected stable, production-candidate"
+run "$CANARY" model tag fraud v2 retired
+expect_error 65 "tag: 'retired' is set by the rollout controller, not by hand"
 run "$CANARY" model tag fraud v9 stable
 expect_error 65 "HTTP 404: .*v9"
 run "$CANARY" model list nosuch
