@@ -180,10 +180,8 @@ int cn_api_version_parse(const char *body, size_t len, cn_store_version_t *out,
                          cn_api__quote_value(v, quoted));
             goto out;
         }
-        char host[CN_ADDR_HOST_BUF];
-        uint16_t port;
         const char *text = json_string_value(v);
-        if (cn_addr_split(text, 0, host, &port) || !*host) {
+        if (!cn_addr_upstream_ok(text, 0)) {
             rc = cn_fail(err, errlen, CN_EINVAL,
                          "addresses[%zu]: expected host:port or [ipv6]:port with a "
                          "port in [1, 65535], got '%s'",

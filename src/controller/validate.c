@@ -12,16 +12,8 @@
 #include "util/error.h"
 #include "util/text.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-
-/* A host name's characters (names of containers may hold '_'). */
-static bool is_host_char(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
-}
 
 /* A label is sent as a header value and quoted as a metric label: visible
  * ASCII without quotes or backslashes keeps both simple (as the config's
@@ -34,26 +26,6 @@ static bool is_label_char(char ch)
 /* "host:port" or "[v6]:port", port 1..65535 (cn_addr_split); then, as
  * the config checks a host: a v6 literal must parse, a host of digits and
  * dots must be an IPv4 address, a name is letters, digits, '-', '.', '_'. */
-static bool address_ok(const char *s)
-{
-    char host[CN_ADDR_HOST_BUF];
-    uint16_t port;
-    if (cn_addr_split(s, 0, host, &port) || !host[0])
-        return false;
-    if (s[0] == '[') {
-        struct in6_addr a6;
-        return inet_pton(AF_INET6, host, &a6) == 1;
-    }
-    bool dotted = true;
-    for (const char *p = host; *p; p++) {
-        if (!is_host_char(*p))
-            return false;
-        dotted &= (*p >= '0' && *p <= '9') || *p == '.';
-    }
-    struct in_addr a4;
-    return !dotted || inet_pton(AF_INET, host, &a4) == 1;
-}
-
 static int check_set(const cn_version_set_t *s, const char *role, char *err,
                      size_t errlen)
 {
@@ -77,7 +49,7 @@ static int check_set(const cn_version_set_t *s, const char *role, char *err,
     }
     for (size_t i = 0; i < s->count; i++) {
         const char *a = s->addresses[i];
-        if (!address_ok(a)) {
+        if (!cn_addr_upstream_ok(a, 0)) {
             snprintf(err, errlen,
                      "%s.addresses[%zu]: must be an address host:port or [ipv6]:port "
                      "with a port in [1, 65535], got '%s'",

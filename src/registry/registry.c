@@ -17,7 +17,6 @@
 #include "util/error.h"
 #include "util/text.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,36 +113,6 @@ int cn_registry_check_version(const char *version, char *err, size_t errlen)
     return 0;
 }
 
-/* A host name's characters (names of containers may hold '_'), as the
- * controller's check of a published set. */
-static bool is_host_char(char c)
-{
-    return is_alnum(c) || c == '.' || c == '_' || c == '-';
-}
-
-/* "host:port" or "[v6]:port" (util/addr.h's syntax), the host a name, an
- * IPv4 address or an IPv6 literal: what the controller will publish. */
-static bool address_ok(const char *s)
-{
-    char host[CN_ADDR_HOST_BUF];
-    uint16_t port;
-    if (!s || strlen(s) > CN_STORE_ADDRESS_MAX || cn_addr_split(s, 0, host, &port) ||
-        !host[0])
-        return false;
-    if (s[0] == '[') {
-        struct in6_addr a6;
-        return inet_pton(AF_INET6, host, &a6) == 1;
-    }
-    bool dotted = true;
-    for (const char *p = host; *p; p++) {
-        if (!is_host_char(*p))
-            return false;
-        dotted &= (*p >= '0' && *p <= '9') || *p == '.';
-    }
-    struct in_addr a4;
-    return !dotted || inet_pton(AF_INET, host, &a4) == 1;
-}
-
 int cn_registry_check_addresses(const char *const *addresses, size_t n, char *err,
                                 size_t errlen)
 {
@@ -157,7 +126,8 @@ int cn_registry_check_addresses(const char *const *addresses, size_t n, char *er
     if (!addresses)
         return cn_fail(err, errlen, CN_EINVAL, "addresses: missing");
     for (size_t i = 0; i < n; i++) {
-        if (!address_ok(addresses[i]))
+        if (strlen(addresses[i]) > CN_STORE_ADDRESS_MAX ||
+            !cn_addr_upstream_ok(addresses[i], 0))
             return cn_fail(err, errlen, CN_EINVAL,
                            "addresses[%zu]: must be host:port or [ipv6]:port (port "
                            "1..65535), got '%s'",

@@ -27,7 +27,6 @@
 #include "util/addr.h"
 #include "util/error.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -188,36 +187,6 @@ static const char *role_key(int role)
     return role == CN_ROLE_CANARY ? "canary" : "stable";
 }
 
-/* "host:port", "[v6]:port" or "http://" before either, port 1..65535;
- * the syntax only (no DNS). */
-static bool address_syntax_ok(const char *text)
-{
-    const char *s = text;
-    if (strncmp(s, "http://", 7) == 0)
-        s += 7;
-    const char *port;
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (!end || end == s + 1 || end[1] != ':')
-            return false;
-        port = end + 2;
-    } else {
-        const char *colon = strrchr(s, ':');
-        if (!colon || colon == s)
-            return false;
-        port = colon + 1;
-    }
-    if (!*port || strlen(port) > 5)
-        return false;
-    unsigned long p = 0;
-    for (const char *c = port; *c; c++) {
-        if (*c < '0' || *c > '9')
-            return false;
-        p = p * 10 + (unsigned long)(*c - '0');
-    }
-    return p >= 1 && p <= 65535;
-}
-
 static bool label_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -255,7 +224,7 @@ static int validate_generation(const cn_generation_t *g, char *err, size_t errle
         }
         for (size_t i = 0; i < vs->count; i++) {
             const char *a = vs->addresses[i];
-            if (!a || !address_syntax_ok(a)) {
+            if (!cn_addr_upstream_ok(a, CN_ADDR_SCHEME)) {
                 snprintf(err, errlen,
                          "%s.addresses[%zu]: must be host:port or [ipv6]:port with a "
                          "port in [1, 65535], got '%.80s'",

@@ -121,3 +121,30 @@ const char *cn_addr_format(const struct sockaddr *sa, bool with_port, char *buf,
     }
     return buf;
 }
+
+static bool is_host_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+}
+
+bool cn_addr_upstream_ok(const char *text, unsigned flags)
+{
+    char host[CN_ADDR_HOST_BUF];
+    uint16_t port;
+    if (!text || cn_addr_split(text, flags & ~(unsigned)CN_ADDR_LISTEN, host, &port) ||
+        !host[0])
+        return false;
+    if (strchr(text, '[')) {
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, host, &a6) == 1;
+    }
+    bool dotted = true;
+    for (const char *p = host; *p; p++) {
+        if (!is_host_char(*p))
+            return false;
+        dotted &= (*p >= '0' && *p <= '9') || *p == '.';
+    }
+    struct in_addr a4;
+    return !dotted || inet_pton(AF_INET, host, &a4) == 1;
+}

@@ -39,6 +39,16 @@ int cn_addr_split(const char *text, unsigned flags, char host[CN_ADDR_HOST_BUF],
                   uint16_t *port);
 
 /*
+ * Is text an upstream address as it may be published: cn_addr_split's
+ * syntax (flags as there; CN_ADDR_LISTEN makes no sense here) with a host
+ * that is an IPv6 literal in brackets, a dotted IPv4 address, or a name of
+ * letters, digits, '.', '_' and '-' (container names may hold '_'). No
+ * DNS. The one check of the router's publication, the controller's
+ * validation, the registry and the admin API's codecs.
+ */
+bool cn_addr_upstream_ok(const char *text, unsigned flags);
+
+/*
  * Split text (see cn_addr_split) and resolve it with getaddrinfo: a
  * numeric address, or a name (this may block on DNS: never call it on an
  * event loop). The first address wins; an empty host is the wildcard

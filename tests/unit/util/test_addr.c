@@ -111,3 +111,22 @@ Test(addr, formats_socket_addresses)
     struct sockaddr un = {.sa_family = AF_UNIX};
     cr_assert_str_eq(cn_addr_format(&un, true, buf, sizeof buf), "?");
 }
+
+/* The one upstream check (router, controller, registry, admin API). */
+Test(addr, an_upstream_has_a_real_host_and_port)
+{
+    static const char *const good[] = {"127.0.0.1:80", "[::1]:9001",
+                                       "model-a.internal:80", "svc_b:8080",
+                                       "10.0.0.1:65535"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_assert(cn_addr_upstream_ok(good[i], 0), "%s", good[i]);
+    static const char *const bad[] = {"127.0.0.1",    "127.0.0.1:0",  "127.0.0.1:65536",
+                                      "300.1.1.1:80", "[nothost]:80", "host name:80",
+                                      ":80",          "a:1:2",        ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not(cn_addr_upstream_ok(bad[i], 0), "%s", bad[i]);
+    cr_assert_not(cn_addr_upstream_ok(NULL, 0));
+    cr_assert_not(cn_addr_upstream_ok("http://127.0.0.1:80", 0));
+    cr_assert(cn_addr_upstream_ok("http://127.0.0.1:80", CN_ADDR_SCHEME));
+    cr_assert(cn_addr_upstream_ok("http://[::1]:80", CN_ADDR_SCHEME));
+}
