@@ -245,3 +245,38 @@ int cn_client_report(const cn_client_t *c, const char *prog, int call_rc,
             message[0] ? message : "the server gave no reason");
     return res->status >= 500 ? CN_EXIT_SOFTWARE : CN_EXIT_DATAERR;
 }
+
+cn_client_t *cn_client_for(const char *server, const char *token_file, const char *prog,
+                           int *code)
+{
+    char err[512];
+    cn_client_t *c;
+    int rc = cn_client_new(server, token_file, &c, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "canary %s: %s\n", prog, err);
+        *code = rc == CN_EIO ? CN_EXIT_NOINPUT : CN_EXIT_USAGE;
+        return NULL;
+    }
+    return c;
+}
+
+int cn_client_exchange(cn_client_t *c, const char *prog, const char *method,
+                       const char *path, const json_t *body, bool print_raw,
+                       json_t **answer)
+{
+    char err[512];
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    cn_client_response_t res;
+    int rc = cn_client_call(c, method, path, text, &res, err, sizeof err);
+    free(text);
+    int code = cn_client_report(c, prog, rc, err, &res);
+    *answer = NULL;
+    if (code == 0) {
+        *answer = json_loadb(res.body, res.body_len, 0, NULL);
+        if (print_raw || !*answer)
+            printf("%s%s", res.body,
+                   res.body_len && res.body[res.body_len - 1] == '\n' ? "" : "\n");
+    }
+    cn_client_response_dispose(&res);
+    return code;
+}

@@ -24,6 +24,7 @@
 #ifndef CN_CLI_CLIENT_H
 #define CN_CLI_CLIENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -88,5 +89,24 @@ int cn_client_call(cn_client_t *c, const char *method, const char *path,
  */
 int cn_client_report(const cn_client_t *c, const char *prog, int call_rc,
                      const char *call_err, const cn_client_response_t *res);
+
+/*
+ * What every client command does: a client for server and token_file
+ * (NULL: the environment), or NULL after printing "canary PROG: ..." with
+ * the exit code in *code (66 unreadable token file, 64 otherwise).
+ */
+cn_client_t *cn_client_for(const char *server, const char *token_file, const char *prog,
+                           int *code);
+
+/*
+ * One call, reported: the body (NULL: none) is sent as compact JSON; a
+ * failure is reported by cn_client_report; on a 2xx answer *answer is the
+ * parsed body (NULL if it is not JSON; the caller decrefs it), and the
+ * body is printed to stdout as it came when print_raw or when it is not
+ * JSON. Returns the exit code (0 on a 2xx).
+ */
+int cn_client_exchange(cn_client_t *c, const char *prog, const char *method,
+                       const char *path, const json_t *body, bool print_raw,
+                       json_t **answer);
 
 #endif

@@ -53,28 +53,15 @@ static int call(cn_args_t *a, const char *prog, const char *method, const char *
     const char *token_file = cn_args_str(a, "token-file", NULL);
     if (cn_args_finish(a))
         return CN_EXIT_USAGE;
-    char err[512];
-    cn_client_t *c;
-    int rc = cn_client_new(server, token_file, &c, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "canary %s: %s\n", prog, err);
-        return rc == CN_EIO ? CN_EXIT_NOINPUT : CN_EXIT_USAGE;
-    }
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    cn_client_response_t res;
-    rc = cn_client_call(c, method, path, text, &res, err, sizeof err);
-    free(text);
-    int code = cn_client_report(c, prog, rc, err, &res);
-    if (code == 0) {
-        json_t *answer = json_loadb(res.body, res.body_len, 0, NULL);
-        if (json_out || !answer || !readable)
-            printf("%s%s", res.body,
-                   res.body_len && res.body[res.body_len - 1] == '\n' ? "" : "\n");
-        else
-            readable(answer);
-        json_decref(answer);
-    }
-    cn_client_response_dispose(&res);
+    int code = 0;
+    cn_client_t *c = cn_client_for(server, token_file, prog, &code);
+    if (!c)
+        return code;
+    json_t *answer;
+    code = cn_client_exchange(c, prog, method, path, body, json_out, &answer);
+    if (code == 0 && answer && !json_out)
+        readable(answer);
+    json_decref(answer);
     cn_client_free(c);
     return code;
 }

@@ -137,44 +137,6 @@ static void print_history(json_t *h)
     }
 }
 
-/* A client for a's --server and --token-file; NULL after a message. */
-static cn_client_t *client_for(cn_args_t *a, const char *prog, int *code)
-{
-    const char *server = cn_args_str(a, "server", NULL);
-    const char *token_file = cn_args_str(a, "token-file", NULL);
-    char err[512];
-    cn_client_t *c;
-    int rc = cn_client_new(server, token_file, &c, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "canary %s: %s\n", prog, err);
-        *code = rc == CN_EIO ? CN_EXIT_NOINPUT : CN_EXIT_USAGE;
-        return NULL;
-    }
-    return c;
-}
-
-/* One call; on success *answer is the parsed JSON (or NULL if it did not
- * parse) and the body is printed if json_out. Returns the exit code. */
-static int exchange(cn_client_t *c, const char *prog, const char *method,
-                    const char *path, json_t *body, bool json_out, json_t **answer)
-{
-    char err[512];
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    cn_client_response_t res;
-    int rc = cn_client_call(c, method, path, text, &res, err, sizeof err);
-    free(text);
-    int code = cn_client_report(c, prog, rc, err, &res);
-    *answer = NULL;
-    if (code == 0) {
-        *answer = json_loadb(res.body, res.body_len, 0, NULL);
-        if (json_out || !*answer)
-            printf("%s%s", res.body,
-                   res.body_len && res.body[res.body_len - 1] == '\n' ? "" : "\n");
-    }
-    cn_client_response_dispose(&res);
-    return code;
-}
-
 /* A rollout id: digits only. */
 static bool id_ok(const char *s)
 {
@@ -201,7 +163,8 @@ static int do_status(cn_args_t *a, cn_client_t *c, bool json_out, bool watch)
     char last[4096] = "";
     for (;;) {
         json_t *answer;
-        int code = exchange(c, "rollout status", "GET", path, NULL, json_out, &answer);
+        int code = cn_client_exchange(c, "rollout status", "GET", path, NULL, json_out,
+                                      &answer);
         if (code) {
             json_decref(answer);
             return code;
@@ -270,7 +233,8 @@ int cn_cli_rollout(int argc, char **argv)
     const char *model_filter = cn_args_str(&a, "model", NULL);
     const char *state_filter = cn_args_str(&a, "state", NULL);
     int code = 0;
-    cn_client_t *c = client_for(&a, prog, &code);
+    cn_client_t *c = cn_client_for(cn_args_str(&a, "server", NULL),
+                                   cn_args_str(&a, "token-file", NULL), prog, &code);
     if (!c)
         return code;
     if (cn_args_finish(&a)) {
@@ -286,7 +250,8 @@ int cn_cli_rollout(int argc, char **argv)
         } else {
             body = json_pack("{s:s, s:s, s:b}", "model", a.pos[1], "version", a.pos[2],
                              "dry_run", dry_run);
-            code = exchange(c, prog, "POST", "/v1/rollouts", body, json_out, &answer);
+            code = cn_client_exchange(c, prog, "POST", "/v1/rollouts", body, json_out,
+                                      &answer);
             if (!code && !json_out && answer)
                 print_rollout(answer);
         }
@@ -304,7 +269,7 @@ int cn_cli_rollout(int argc, char **argv)
                  m ? m : "", s ? "&state=" : "", s ? s : "");
         free(m);
         free(s);
-        code = exchange(c, prog, "GET", path, NULL, json_out, &answer);
+        code = cn_client_exchange(c, prog, "GET", path, NULL, json_out, &answer);
         if (!code && !json_out && answer)
             print_list(answer);
     } else if (a.npos != 2 || !id_ok(a.pos[1])) {
@@ -313,7 +278,7 @@ int cn_cli_rollout(int argc, char **argv)
         code = CN_EXIT_USAGE;
     } else if (strcmp(cmd, "history") == 0) {
         snprintf(path, sizeof path, "/v1/rollouts/%s/history", a.pos[1]);
-        code = exchange(c, prog, "GET", path, NULL, json_out, &answer);
+        code = cn_client_exchange(c, prog, "GET", path, NULL, json_out, &answer);
         if (!code && !json_out && answer)
             print_history(answer);
     } else {
@@ -323,7 +288,7 @@ int cn_cli_rollout(int argc, char **argv)
             json_object_set_new(body, "reason", json_string(reason));
         if (full)
             json_object_set_new(body, "full", json_true());
-        code = exchange(c, prog, "POST", path, body, json_out, &answer);
+        code = cn_client_exchange(c, prog, "POST", path, body, json_out, &answer);
         if (!code && !json_out && answer)
             print_rollout(answer);
     }

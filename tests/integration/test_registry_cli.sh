@@ -77,6 +77,18 @@ run "$CANARY" model register fraud
 expect_error 64 "needs MODEL VERSION"
 run "$CANARY" model list --server 127.0.0.1:1
 expect_error 64 "expected http://HOST:PORT"
+
+echo "registry: canary rollout's client side (the server's /v1/rollouts is not built: 404)"
+run "$CANARY" rollout list
+expect_error 65 "^canary rollout list: HTTP 404: no such resource: /v1/rollouts$"
+run "$CANARY" rollout start fraud v2 --dry-run
+expect_error 65 "^canary rollout start: HTTP 404"
+run "$CANARY" rollout pause abc
+expect_error 64 "needs the rollout's ID"
+run "$CANARY" rollout status --server http://127.0.0.1:1
+expect_error 69 "cannot reach the canary server"
+run "$CANARY" rollout frob
+expect_error 64 "unknown command 'frob'"
 stop_canary r2
 
 echo "registry: without a state file there is no registry (503, exit 70)"
