@@ -17,28 +17,23 @@
 #include "api/codec.h"
 #include "util/error.h"
 
+#include <jansson.h>
 #include <stdlib.h>
-#include <string.h>
 
 static void handle_versions(cn_admin_request_t *req)
 {
     cn_admin__generation_resource(req, cn_api_versions_parse, cn_api_versions_write);
 }
 
-/* An empty body, or {} with any white space around and inside. */
+/* No body, or an empty JSON object. */
 static bool empty_object(const char *body, size_t len)
 {
-    char seen[2];
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = body[i];
-        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-            continue;
-        if (n == 2)
-            return false;
-        seen[n++] = ch;
-    }
-    return n == 0 || (n == 2 && seen[0] == '{' && seen[1] == '}');
+    if (len == 0)
+        return true;
+    json_t *j = json_loadb(body, len, 0, NULL);
+    bool empty = json_is_object(j) && json_object_size(j) == 0;
+    json_decref(j);
+    return empty;
 }
 
 static void handle_promote(cn_admin_request_t *req)
