@@ -18,6 +18,7 @@
  * the lower tail, summed downwards the same way.
  */
 #include "controller/triggers.h"
+#include "stats/stats.h"
 #include "util/error.h"
 
 #include <math.h>
@@ -164,12 +165,10 @@ uint64_t cn_triggers_p99_bound_rank(uint64_t m, double level)
 
 double cn_triggers_ks_excess_p(double d, double max, uint64_t n, uint64_t m)
 {
-    if (n == 0 || m == 0 || !(d > max))
+    if (n == 0 || m == 0)
         return 1;
-    double sn = sqrt((double)n), sm = sqrt((double)m);
-    double h = (double)n * (double)m / ((sn + sm) * (sn + sm));
-    double p = 4 * exp(-2 * (d - max) * (d - max) * h);
-    return p > 1 ? 1 : p;
+    /* the judge's ks uses the same bound (stats/dkw.c) */
+    return cn_stats_dkw_p(d - max, cn_stats_dkw_h((size_t)n, (size_t)m));
 }
 
 /* ------------------------------------------------------------ checks */
