@@ -203,9 +203,24 @@ static int is_tchar(unsigned char ch)
            (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
+/* Every string must be UTF-8: the effective config is written as YAML,
+ * which holds nothing else, and must read back as itself. */
+static int utf8_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t l = cn_text_utf8_len(s + i, n - i);
+        if (!l)
+            return 0;
+        i += l;
+    }
+    return 1;
+}
+
 static int check_string(cn_config_kind_t kind, const char *s)
 {
     size_t n = strlen(s);
+    if (!utf8_ok(s, n))
+        return CN_EINVAL;
     switch (kind) {
     case CN_CONFIG_ANY:
         return 0;
@@ -248,7 +263,7 @@ static const char *kind_want(cn_config_kind_t kind)
 {
     switch (kind) {
     case CN_CONFIG_ANY:
-        return "a string";
+        return "a string of UTF-8 text";
     case CN_CONFIG_HEADER:
         return "an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, at most "
                "128)";
@@ -260,7 +275,7 @@ static const char *kind_want(cn_config_kind_t kind)
     case CN_CONFIG_URLPATH:
         return "a URL path starting with '/', without spaces";
     case CN_CONFIG_FILE:
-        return "a file path without control characters";
+        return "a file path of UTF-8 text without control characters";
     }
     return "a string";
 }

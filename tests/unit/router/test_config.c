@@ -626,6 +626,10 @@ Test(serve_config_flags, bad_values_give_one_line_and_change_nothing)
         {"health-path", "healthz", CN_EINVAL,
          "--health-path: must be a URL path starting with '/', without spaces, got "
          "'healthz'"},
+        /* Not UTF-8: the effective YAML could not hold it (found by fuzzing). */
+        {"state", "\x8a\xff.db", CN_EINVAL,
+         "--state: must be a file path of UTF-8 text without control characters, got "
+         "'??.db'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cn_server_config_t c;
