@@ -253,17 +253,44 @@ static void move_role(cn_router_t *r, cn_role_t role, const backend_t *to,
     cn_generation_dispose(&g);
 }
 
+/*
+ * Everything the test starts lives here, not on the test's stack, and
+ * teardown() (.fini) stops it in order: the clients, then the router, then
+ * the backends. A failed assertion ends the test body with a longjmp; the
+ * client threads and the router's worker and health threads would
+ * otherwise keep running on the body's dead frame (the config, the load
+ * counters) and crash the test process, leaving the backends orphaned.
+ */
 static backend_t b[BACKENDS];
+static cn_router_config_t cfg;
+static bool cfg_ready;
+static cn_router_t *router;
+static load_t load = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static pthread_t clients[CLIENTS];
+static int nclients;
 
-/* Runs even when an assertion ends the test early: no backend outlives it. */
-static void stop_backends(void)
+static void stop_clients(void)
 {
+    atomic_store(&load.stop, true);
+    for (int i = 0; i < nclients; i++)
+        pthread_join(clients[i], NULL);
+    nclients = 0;
+}
+
+static void teardown(void)
+{
+    stop_clients();
+    cn_router_free(router);
+    router = NULL;
+    if (cfg_ready)
+        cn_router_config_dispose(&cfg);
+    cfg_ready = false;
     for (int i = 0; i < BACKENDS; i++)
         backend_stop(&b[i]);
 }
 
 Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600,
-     .fini = stop_backends)
+     .fini = teardown)
 {
     signal(SIGPIPE, SIG_IGN); /* as canary serve does (router.h) */
     char path[PATH_MAX + 16];
@@ -272,8 +299,8 @@ Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600,
     for (int i = 0; i < BACKENDS; i++)
         backend_start(&b[i], path, names[i]);
 
-    cn_router_config_t cfg;
     cn_router_config_init(&cfg);
+    cfg_ready = true;
     char err[300];
     const char *flags[][2] = {{"listen", "127.0.0.1:0"},  {"workers", "2"},
                               {"stable", b[0].address},   {"canary", b[2].address},
@@ -284,15 +311,15 @@ Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600,
             cn_router_config_set_flag(&cfg, flags[i][0], flags[i][1], err, sizeof err),
             0, "%s", err);
     cr_assert_eq(cn_router_config_validate(&cfg, err, sizeof err), 0, "%s", err);
-    cn_router_t *r;
-    cr_assert_eq(cn_router_new(&cfg, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cn_router_new(&cfg, &router, err, sizeof err), 0, "%s", err);
+    cn_router_t *r = router;
     cr_assert_eq(cn_router_start(r, err, sizeof err), 0, "%s", err);
 
-    load_t load = {.address = cn_router_listen_address(r)};
-    pthread_mutex_init(&load.mu, NULL);
-    pthread_t clients[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++)
-        pthread_create(&clients[i], NULL, client_main, &load);
+    load.address = cn_router_listen_address(r);
+    for (int i = 0; i < CLIENTS; i++) {
+        cr_assert_eq(pthread_create(&clients[i], NULL, client_main, &load), 0);
+        nclients++;
+    }
     sleep_ms(300);
 
     int stable = 0, canary = 2; /* indices of the current backends */
@@ -320,9 +347,7 @@ Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600,
             cr_assert_gt(atomic_load(&load.ok), served_before, "the load kept flowing");
         }
     }
-    atomic_store(&load.stop, true);
-    for (int i = 0; i < CLIENTS; i++)
-        pthread_join(clients[i], NULL);
+    stop_clients();
     cr_assert_eq(atomic_load(&load.errors), 0, "client errors: %ld (first: %s)",
                  atomic_load(&load.errors), load.first_error);
     cr_assert_gt(atomic_load(&load.ok), 1000);
@@ -333,11 +358,7 @@ Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600,
         cr_assert_gt(backend_requests(&b[i]), 0, "%s got nothing", names[i]);
 
     cn_router_snapshot_t *s = cn_router_snapshot(r, CN_ROUTER_SNAP_COUNTERS);
-    cr_assert_eq(s->generation, 1 + 2 * SWAPS);
+    uint64_t generation = s->generation;
     cn_router_snapshot_free(s);
-    cn_router_free(r);
-    cn_router_config_dispose(&cfg);
-    pthread_mutex_destroy(&load.mu);
-    for (int i = 0; i < BACKENDS; i++)
-        backend_stop(&b[i]);
+    cr_assert_eq(generation, 1 + 2 * SWAPS);
 }
