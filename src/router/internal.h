@@ -105,6 +105,8 @@ struct cn_router_s {
     bool health_running;
 
     bool started, stopped;
+    /* Set by join_workers under call_mu, which it holds until it has sent
+     * every worker its last wake; read with cn_router__stop_requested. */
     _Atomic bool stopping;
 };
 
@@ -143,6 +145,17 @@ void cn_router__upstream_release(cn_router_t *r, cn_router_upstream_t *u);
 /* router.c, tests only: make the n-th thread cn_router_start creates fail
  * (workers, then the health checker; 1-based). 0: never. */
 extern int cn_router__test_fail_thread;
+/* router.c, tests only: widen the window of the stop race (see
+ * join_workers): a worker waits this long after running a cross-thread
+ * call, before it looks at `stopping`, and join_workers waits this long
+ * before each wake it sends. 0: never. */
+extern unsigned cn_router__test_stop_race_ms;
+void cn_router__test_pause(void);
+
+/* router.c: whether cn_router_stop asked the workers to stop. A worker
+ * may begin its stop (and close its wake handle) only once this is true:
+ * by then it has been sent its last wake. */
+bool cn_router__stop_requested(cn_router_t *r);
 
 /* worker.c */
 /* NULL with err if the loop or its handles cannot be made. */

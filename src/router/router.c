@@ -545,13 +545,49 @@ static int thread_create(pthread_t *t, void *(*fn)(void *), void *arg, int *coun
     return pthread_create(t, NULL, fn, arg);
 }
 
-/* Stop and join the first n workers (they close their own loops). */
+unsigned cn_router__test_stop_race_ms = 0;
+
+void cn_router__test_pause(void)
+{
+    if (!cn_router__test_stop_race_ms)
+        return;
+    struct timespec ts = {cn_router__test_stop_race_ms / 1000,
+                          (long)(cn_router__test_stop_race_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+bool cn_router__stop_requested(cn_router_t *r)
+{
+    pthread_mutex_lock(&r->call_mu);
+    bool stop = atomic_load(&r->stopping);
+    pthread_mutex_unlock(&r->call_mu);
+    return stop;
+}
+
+/*
+ * Stop and join the first n workers (they close their own loops).
+ *
+ * `stopping` is set and every wake sent under call_mu. A worker checks it
+ * on every wake, also one left over from an earlier call (a snapshot just
+ * before cn_router_free), and stops at once: it closes its wake handle,
+ * and its loop, with the eventfd that uv_async_send writes to. Seen
+ * without the lock, a worker could do all that between the store and our
+ * send to it, and the send would write to a closed descriptor, which
+ * libuv answers with abort() (SIGABRT, no sanitizer report: the
+ * swap test's rare crash in cn_router_free). Under the lock, a worker
+ * sees `stopping` only once its last wake has been sent.
+ */
 static void join_workers(cn_router_t *r, unsigned n)
 {
     pthread_mutex_lock(&r->call_lock); /* no call is in flight */
+    pthread_mutex_lock(&r->call_mu);
     atomic_store(&r->stopping, true);
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
+        cn_router__test_pause();
         uv_async_send(&r->workers[i]->wake);
+    }
+    pthread_mutex_unlock(&r->call_mu);
     for (unsigned i = 0; i < n; i++)
         pthread_join(r->workers[i]->thread, NULL);
     /* Set before letting callers in: a snapshot or publication now runs on

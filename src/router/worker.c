@@ -1305,7 +1305,8 @@ static void on_wake(uv_async_t *a)
 {
     cn_router_worker_t *w = a->data;
     cn_router__worker_service_call(w);
-    if (atomic_load(&w->router->stopping))
+    cn_router__test_pause();
+    if (cn_router__stop_requested(w->router))
         begin_stop(w);
 }
 
@@ -1413,7 +1414,7 @@ void *cn_router__worker_main(void *arg)
         fprintf(stderr, "router[%u]: listen: %s\n", w->index, uv_strerror(rc));
     r->listen_fds[w->index] = -1; /* owned by the loop now */
     /* a stop requested before the loop ran */
-    if (atomic_load(&r->stopping))
+    if (cn_router__stop_requested(r))
         begin_stop(w);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* close whatever is left (the unref'd grace timer) and drain */

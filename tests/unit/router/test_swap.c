@@ -12,7 +12,14 @@
  * A request decided before a publication may still reach the old address
  * just after it (it keeps its generation); the first read, 200 ms later,
  * is after any such request has long been answered.
+ *
+ * And the stop that ends it: cn_router_free right after a snapshot, with
+ * the router's hook widening the window in which a worker still finishing
+ * the snapshot's call could stop and close its loop before cn_router_free
+ * had sent it its own wake (libuv then aborted the process: the swap
+ * test's rare SIGABRT).
  */
+#include "router/internal.h"
 #include "router/router.h"
 #include "util/error.h"
 
@@ -361,4 +368,40 @@ Test(swap, under_load_no_request_reaches_an_address_that_left, .timeout = 600,
     uint64_t generation = s->generation;
     cn_router_snapshot_free(s);
     cr_assert_eq(generation, 1 + 2 * SWAPS);
+}
+
+static void stop_race_reset(void)
+{
+    cn_router__test_stop_race_ms = 0;
+}
+
+/* Snapshot, then free at once: every worker is still inside the
+ * snapshot's wake (the hook holds it there 100 ms) when cn_router_free
+ * sets `stopping`, and cn_router_free waits 100 ms before each wake it
+ * sends. A worker that stopped on seeing `stopping` alone would close its
+ * loop before the second wake reaches it, and uv_async_send would abort
+ * the test process. */
+Test(swap, free_right_after_a_snapshot_wakes_no_closed_loop, .fini = stop_race_reset)
+{
+    for (int round = 0; round < 3; round++) {
+        cn_router_config_t c;
+        cn_router_config_init(&c);
+        char err[300];
+        const char *flags[][2] = {
+            {"listen", "127.0.0.1:0"}, {"workers", "2"}, {"stable", "127.0.0.1:9"}};
+        for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+            cr_assert_eq(cn_router_config_set_flag(&c, flags[i][0], flags[i][1], err,
+                                                   sizeof err),
+                         0, "%s", err);
+        cr_assert_eq(cn_router_config_validate(&c, err, sizeof err), 0, "%s", err);
+        cn_router_t *r;
+        cr_assert_eq(cn_router_new(&c, &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(cn_router_start(r, err, sizeof err), 0, "%s", err);
+        cn_router__test_stop_race_ms = 100;
+        cn_router_snapshot_t *s = cn_router_snapshot(r, CN_ROUTER_SNAP_COUNTERS);
+        cn_router_snapshot_free(s);
+        cn_router_free(r);
+        cn_router__test_stop_race_ms = 0;
+        cn_router_config_dispose(&c);
+    }
 }
