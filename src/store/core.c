@@ -53,7 +53,7 @@
  *     tags(version_id, model_id, tag, time_unix_ms, who)
  *     rollouts(id, model_id, version_id, baseline_version_id, state,
  *              resume_state, step_index, weight_bp, dry_run,
- *              analysis_attempts, generation, reason, strategy,
+ *              analysis_attempts, generation, reason, strategy, machine,
  *              created_by, started_unix_ms, updated_unix_ms,
  *              step_started_unix_ms, ended_unix_ms, audit_seq)
  *     rollout_audit(rollout_id, seq, time_unix_ms, actor, kind, state,
@@ -245,6 +245,7 @@ static const char migrate_v3[] =
     "    generation INTEGER NOT NULL CHECK (generation >= 0),\n"
     "    reason TEXT NOT NULL,\n"
     "    strategy TEXT CHECK (strategy IS NULL OR json_valid(strategy)),\n"
+    "    machine TEXT CHECK (machine IS NULL OR json_valid(machine)),\n"
     "    created_by TEXT NOT NULL,\n"
     "    started_unix_ms INTEGER NOT NULL,\n"
     "    updated_unix_ms INTEGER NOT NULL,\n"

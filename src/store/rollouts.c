@@ -106,6 +106,7 @@ void cn_store_rollout_dispose(cn_store_rollout_t *r)
     if (!r)
         return;
     free(r->strategy);
+    free(r->machine);
     cn_store_rollout_init(r);
 }
 
@@ -184,6 +185,9 @@ static int check_json(cn_store_t *s, const cn_store_rollout_t *r,
     if (r->strategy)
         rc = cn_store__json_check(s, "rollout strategy", r->strategy,
                                   CN_STORE_STRATEGY_MAX, "object", err, errlen);
+    if (rc == 0 && r->machine)
+        rc = cn_store__json_check(s, "rollout machine", r->machine,
+                                  CN_STORE_STRATEGY_MAX, "object", err, errlen);
     if (rc == 0 && e->payload)
         rc = cn_store__json_check(s, "audit payload", e->payload, CN_STORE_PAYLOAD_MAX,
                                   NULL, err, errlen);
@@ -219,7 +223,7 @@ static const char rollout_columns[] =
     "SELECT r.id, m.name, v.version, b.version, r.state, r.resume_state,"
     " r.step_index, r.weight_bp, r.dry_run, r.analysis_attempts, r.generation,"
     " r.reason, r.strategy, r.created_by, r.started_unix_ms, r.updated_unix_ms,"
-    " r.step_started_unix_ms, r.ended_unix_ms, r.audit_seq"
+    " r.step_started_unix_ms, r.ended_unix_ms, r.audit_seq, r.machine"
     " FROM rollouts r JOIN models m ON m.id = r.model_id"
     " JOIN model_versions v ON v.id = r.version_id"
     " LEFT JOIN model_versions b ON b.id = r.baseline_version_id ";
@@ -272,6 +276,8 @@ static int row_rollout(cn_store_t *s, sqlite3_stmt *st, cn_store_rollout_t *out,
     r.step_started_unix_ms = sqlite3_column_int64(st, 16);
     r.ended_unix_ms = sqlite3_column_int64(st, 17);
     r.audit_seq = sqlite3_column_int64(st, 18);
+    if (sqlite3_column_type(st, 19) != SQLITE_NULL)
+        r.machine = cn_xstrdup(cn_store__column_text(st, 19));
     cn_store_rollout_dispose(out);
     *out = r;
     return 0;
@@ -471,16 +477,16 @@ int cn_store_rollout_start(cn_store_t *s, cn_store_rollout_t *r,
                 "INSERT INTO rollouts (model_id, version_id, baseline_version_id, "
                 "state, resume_state, step_index, weight_bp, dry_run, "
                 "analysis_attempts, generation, reason, strategy, created_by, "
-                "started_unix_ms, updated_unix_ms, step_started_unix_ms) VALUES (?1, "
-                "?2, nullif(?3, 0), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                "?14, ?15)",
-                "iiittiiiiitttii", model_id, version_id, baseline_id,
+                "started_unix_ms, updated_unix_ms, step_started_unix_ms, machine) "
+                "VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                "?13, ?14, ?14, ?15, ?16)",
+                "iiittiiiiitttiit", model_id, version_id, baseline_id,
                 state_names[r->state],
                 r->resume_state == CN_STORE_ROLLOUT_NONE ? NULL
                                                          : state_names[r->resume_state],
                 (int64_t)r->step_index, (int64_t)r->weight_bp, (int64_t)r->dry_run,
                 (int64_t)r->analysis_attempts, (int64_t)r->generation, r->reason,
-                r->strategy, entry->actor, now_ms, now_ms) != SQLITE_OK)
+                r->strategy, entry->actor, now_ms, now_ms, r->machine) != SQLITE_OK)
             rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
         if (rc == 0) {
             id = sqlite3_last_insert_rowid(s->db);
@@ -579,14 +585,14 @@ int cn_store_rollout_update(cn_store_t *s, cn_store_rollout_t *r,
                 "UPDATE rollouts SET state = ?1, resume_state = ?2, step_index = ?3, "
                 "weight_bp = ?4, analysis_attempts = ?5, generation = ?6, reason = ?7, "
                 "strategy = coalesce(?8, strategy), updated_unix_ms = ?9, "
-                "step_started_unix_ms = ?10, ended_unix_ms = nullif(?11, 0) WHERE id "
-                "= ?12",
-                "ttiiiittiiii", state_names[r->state],
+                "step_started_unix_ms = ?10, ended_unix_ms = nullif(?11, 0), "
+                "machine = coalesce(?13, machine) WHERE id = ?12",
+                "ttiiiittiiiit", state_names[r->state],
                 r->resume_state == CN_STORE_ROLLOUT_NONE ? NULL
                                                          : state_names[r->resume_state],
                 (int64_t)r->step_index, (int64_t)r->weight_bp,
                 (int64_t)r->analysis_attempts, (int64_t)r->generation, r->reason,
-                r->strategy, now_ms, step_started, ended, r->id) != SQLITE_OK)
+                r->strategy, now_ms, step_started, ended, r->id, r->machine) != SQLITE_OK)
             rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
         if (rc == 0 &&
             insert_entry(s, r->id, old.audit_seq + 1, now_ms, entry, entry->reason,

@@ -446,6 +446,10 @@ typedef struct cn_store_rollout_s {
     uint64_t generation;                  /* the last generation it published; 0 */
     char reason[CN_STORE_REASON_MAX + 1]; /* why it is in its state */
     char *strategy; /* owned: the strategy it runs, as JSON; NULL none */
+    /* owned: the controller's whole state machine as a JSON object (what a
+     * restart resumes from; the named columns above are its queryable
+     * part); NULL none. At most CN_STORE_STRATEGY_MAX bytes. */
+    char *machine;
     char created_by[CN_STORE_WHO_MAX + 1]; /* set by the store */
     int64_t started_unix_ms;               /* set by the store */
     int64_t updated_unix_ms;               /* set by the store */
