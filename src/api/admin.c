@@ -386,6 +386,14 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
 void cn_admin_set_store(cn_admin_t *a, cn_store_t *store)
 {
     a->store = store;
+    cn_registry_free(a->registry);
+    a->registry = store ? cn_registry_new(store) : NULL;
+}
+
+void cn_admin_set_rollouts(cn_admin_t *a, const char *model, const cn_strategy_t *strategy)
+{
+    snprintf(a->model, sizeof a->model, "%s", model ? model : "");
+    a->strategy = strategy;
 }
 
 const char *cn_admin_address(const cn_admin_t *a)
@@ -436,6 +444,7 @@ void cn_admin_free(cn_admin_t *a)
     pthread_mutex_destroy(&a->answer_mu);
     for (size_t i = 0; i < a->nowned; i++)
         free(a->owned[i]);
+    cn_registry_free(a->registry);
     free(a->token);
     free(a);
 }

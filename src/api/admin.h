@@ -189,6 +189,13 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
  * the server). Without one, /v1/models answers 503. Before cn_admin_run. */
 void cn_admin_set_store(cn_admin_t *a, cn_store_t *store);
 
+/* The model this canary serve fronts (NULL: none; a tag on another
+ * model's version changes no traffic) and its rollout strategy (borrowed;
+ * NULL: none), for /v1/rollouts and the registry's tags. Before
+ * cn_admin_run. */
+void cn_admin_set_rollouts(cn_admin_t *a, const char *model,
+                           const cn_strategy_t *strategy);
+
 /* The bound address, e.g. "127.0.0.1:41234" or "[::1]:8081". Borrowed,
  * valid until cn_admin_free. */
 const char *cn_admin_address(const cn_admin_t *a);

@@ -49,6 +49,9 @@ struct cn_admin_s {
     cn_admin_ops_t ops;
     cn_controller_t *controller; /* borrowed */
     cn_store_t *store;           /* borrowed; NULL: no registry (no --state) */
+    cn_registry_t *registry;     /* owned; over store */
+    const cn_strategy_t *strategy; /* borrowed; NULL: none configured */
+    char model[CN_STORE_NAME_MAX + 1]; /* the model this serve fronts; "" none */
     FILE *log;
     uint32_t idle_timeout_ms, request_timeout_ms;
     char address[80];
@@ -142,6 +145,12 @@ void cn_admin__metrics_routes(cn_admin_t *a);
 void cn_admin__traffic_routes(cn_admin_t *a);
 void cn_admin__versions_routes(cn_admin_t *a);
 void cn_admin__models_routes(cn_admin_t *a);
+void cn_admin__rollouts_routes(cn_admin_t *a);
+/* Start a rollout of model/version for req (the registry's
+ * production-candidate tag did it) and answer req with *pre (taken) once
+ * it started, or with the error that stopped it (res_rollouts.c). */
+void cn_admin__rollout_start(cn_admin_request_t *req, const char *model,
+                             const char *version, cn_admin_response_t *pre);
 void cn_admin__samples_routes(cn_admin_t *a);
 void cn_admin__requests_routes(cn_admin_t *a);
 

@@ -152,11 +152,18 @@ int cn_api_traffic_parse(const char *body, size_t len, cn_controller_change_t *c
             }
             c.traffic.force_enabled = json_is_true(v);
             c.has_force = true;
+        } else if (strcmp(key, "override") == 0) {
+            if (!json_is_boolean(v)) {
+                snprintf(err, errlen, "override: must be true or false, got %s",
+                         cn_api__quote_value(v, quoted));
+                goto out;
+            }
+            c.override = json_is_true(v);
         } else {
             snprintf(
                 err, errlen,
-                "unknown key \"%s\" (expected canary_weight, mode, shadow_percent or "
-                "force_enabled)",
+                "unknown key \"%s\" (expected canary_weight, mode, shadow_percent, "
+                "force_enabled or override)",
                 cn_text_quote(key, strlen(key), 64, key_quoted));
             goto out;
         }

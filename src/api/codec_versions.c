@@ -130,11 +130,21 @@ int cn_api_versions_parse(const char *body, size_t len, cn_controller_change_t *
     memset(sets, 0, sizeof sets);
     const char *key;
     json_t *v;
+    bool override = false;
     json_object_foreach(root, key, v)
     {
+        if (strcmp(key, "override") == 0) {
+            if (!json_is_boolean(v)) {
+                snprintf(err, errlen, "override: must be true or false");
+                goto out;
+            }
+            override = json_is_true(v);
+            continue;
+        }
         if (strcmp(key, "stable") != 0 && strcmp(key, "canary") != 0) {
             snprintf(err, errlen,
-                     "unknown key \"%s\" (expected stable, canary or both)",
+                     "unknown key \"%s\" (expected stable, canary, both, and "
+                     "override)",
                      cn_text_quote(key, strlen(key), 64, quoted));
             goto out;
         }
@@ -159,6 +169,7 @@ int cn_api_versions_parse(const char *body, size_t len, cn_controller_change_t *
         memset(&sets[r], 0, sizeof sets[r]);
         change->has_set[r] = true;
     }
+    change->override = override;
     rc = 0;
 out:
     for (int r = 0; r < CN_ROLE_COUNT; r++)

@@ -17,9 +17,11 @@
  * refuses (a stable tag during an active rollout), 503 without a state
  * file (--state): the registry lives in it.
  *
- * Not yet: the stable tag records the cut-over but does not switch the
- * router's stable set, and production-candidate starts no rollout; the
- * rollout controller (issue 14) wires both through the control loop.
+ * Tags go through the registry's rules (registry/registry.h). On the
+ * model this canary serve fronts, a tag acts before it is answered: a
+ * stable tag switches the router's stable set through the control loop (a
+ * manual cut-over; the answer is the versions then live), and
+ * production-candidate starts a rollout (the answer is the rollout).
  */
 #include "api/admin_internal.h"
 #include "api/codec.h"
@@ -50,6 +52,9 @@ typedef struct models_job_s {
     char *body; /* owned copy (POST) */
     size_t body_len;
     cn_admin_response_t res;
+    /* a tag's consequence, on the serve's model */
+    bool start_rollout, publish;
+    cn_version_set_t sets[CN_ROLE_COUNT];
 } models_job_t;
 
 /* A store error as an HTTP status. */
@@ -177,21 +182,65 @@ static void models_work(cn_admin_request_t *req, void *arg)
         answer_version(job, s, 200);
         return;
     case OP_TAG:
-    case OP_UNTAG:
-        rc = cn_store_tag_set(s, job->model, job->version, job->tag, job->op == OP_TAG,
-                              job->who, NULL, err, sizeof err);
-        if (rc)
+    case OP_UNTAG: {
+        cn_admin_t *a = cn_admin_request_server(req);
+        cn_registry_tag_result_t tr;
+        memset(&tr, 0, sizeof tr);
+        rc = job->op == OP_TAG
+                 ? cn_registry_tag(a->registry, job->model, job->version,
+                                   cn_store_tag_name(job->tag), job->who, &tr, err,
+                                   sizeof err)
+                 : cn_registry_untag(a->registry, job->model, job->version,
+                                     cn_store_tag_name(job->tag), job->who, &tr, err,
+                                     sizeof err);
+        if (rc) {
             cn_admin_response_error(&job->res, status_of(rc), "%s", err);
-        else
-            answer_version(job, s, 200);
+            return;
+        }
+        bool ours = a->model[0] && strcmp(a->model, job->model) == 0;
+        if (ours && job->op == OP_TAG && tr.start_rollout) {
+            job->start_rollout = true;
+            answer_version(job, s, 200); /* the answer once it started */
+            return;
+        }
+        if (ours && tr.publish) {
+            for (int r = 0; r < CN_ROLE_COUNT; r++)
+                cn_version_set_init(&job->sets[r], "");
+            if (cn_registry_sets(a->registry, job->model, job->sets, NULL, err,
+                                 sizeof err) == 0) {
+                job->publish = true;
+                return;
+            }
+            for (int r = 0; r < CN_ROLE_COUNT; r++)
+                cn_version_set_dispose(&job->sets[r]);
+            cn_admin_response_error(&job->res, 500, "tagged, but not applied: %s", err);
+            return;
+        }
+        answer_version(job, s, 200);
         return;
+    }
     }
 }
 
 static void models_done(cn_admin_request_t *req, void *arg)
 {
     models_job_t *job = arg;
-    cn_admin_respond(req, &job->res);
+    if (job->start_rollout && job->res.status == 200) {
+        cn_admin__rollout_start(req, job->model, job->version, &job->res);
+    } else if (job->publish) {
+        /* the registry's stable moved: the router follows (a cut-over) */
+        cn_controller_change_t change;
+        cn_controller_change_init(&change, job->who);
+        for (int r = 0; r < CN_ROLE_COUNT; r++) {
+            change.has_set[r] = true;
+            cn_version_set_copy(&change.sets[r], &job->sets[r]);
+            cn_version_set_dispose(&job->sets[r]);
+        }
+        cn_admin__submit(req, &change, cn_api_versions_write);
+        cn_controller_change_dispose(&change);
+    } else {
+        cn_admin_respond(req, &job->res);
+    }
     free(job->body);
     free(job);
 }

@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/json_out.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -163,8 +164,8 @@ static int do_status(cn_args_t *a, cn_client_t *c, bool json_out, bool watch)
     char last[4096] = "";
     for (;;) {
         json_t *answer;
-        int code = cn_client_exchange(c, "rollout status", "GET", path, NULL, json_out,
-                                      &answer);
+        int code =
+            cn_client_exchange(c, "rollout status", "GET", path, NULL, false, &answer);
         if (code) {
             json_decref(answer);
             return code;
@@ -182,8 +183,12 @@ static int do_status(cn_args_t *a, cn_client_t *c, bool json_out, bool watch)
         const char *state = str(r, "state");
         int sc = state_code(state);
         char *now = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-        if (!json_out && (!watch || strcmp(now ? now : "", last) != 0))
-            print_rollout(r);
+        if (!watch || strcmp(now ? now : "", last) != 0) {
+            if (json_out)
+                cn_json_print(stdout, r); /* the rollout, as GET /v1/rollouts/ID */
+            else
+                print_rollout(r);
+        }
         snprintf(last, sizeof last, "%s", now ? now : "");
         free(now);
         json_decref(answer);

@@ -18,6 +18,7 @@
  * one is published.
  */
 #include "controller/controller.h"
+#include "controller/controller_internal.h"
 #include "util/error.h"
 #include "util/fmt.h"
 
@@ -25,42 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-typedef struct cmd_s {
-    struct cmd_s *next;
-    cn_controller_change_t change;
-    cn_controller_done_cb done;
-    void *arg;
-    cn_controller_t *ctl;
-    uv_work_t work;
-    cn_generation_t next_gen; /* what is published */
-    bool traffic_changed, sets_changed;
-    cn_controller_result_t result;
-} cmd_t;
-
-struct cn_controller_s {
-    cn_router_t *router;
-    cn_engine_router_t router_engine; /* the default traffic engine */
-    cn_traffic_engine_t *engine;      /* what apply goes to */
-    cn_store_t *store;
-    cn_controller_limits_t limits;
-    FILE *log;
-
-    uv_loop_t loop;
-    uv_async_t wake;
-    uv_thread_t thread;
-    bool thread_started;
-
-    pthread_mutex_t mu; /* guards what follows */
-    cmd_t *inbox_head, *inbox_tail;
-    size_t inbox_count;
-    bool stopping;
-    cn_generation_t current;
-    cn_step_t step;
-
-    cmd_t *busy; /* the change in flight; loop thread only */
-    bool closed; /* wake is closed; loop thread only */
-};
 
 void cn_controller_change_init(cn_controller_change_t *c, const char *who)
 {
@@ -87,6 +52,7 @@ static void change_copy(cn_controller_change_t *dst, const cn_controller_change_
     dst->has_force = src->has_force;
     dst->traffic = src->traffic;
     dst->promote = src->promote;
+    dst->override = src->override;
     for (int r = 0; r < CN_ROLE_COUNT; r++) {
         dst->has_set[r] = src->has_set[r];
         if (src->has_set[r])
@@ -144,29 +110,29 @@ static void log_set(FILE *f, const char *role, const cn_version_set_t *s)
     fprintf(f, "]");
 }
 
-static void log_change(cn_controller_t *c, const cmd_t *cmd)
+static void log_generation(cn_controller_t *c, const cn_generation_t *g, const char *who,
+                           bool promote, uint64_t step, bool sets_changed,
+                           const char *error)
 {
     FILE *f = c->log;
-    const cn_generation_t *g = &cmd->next_gen;
     const cn_traffic_t *t = &g->traffic;
     char weight[CN_FMT_BP_BUF], shadow[CN_FMT_BP_BUF];
     flockfile(f);
     fprintf(f,
             "canary: %s by %s: generation %llu, step %llu: canary %s, mode %s, "
             "shadow %s, force %s",
-            cmd->change.promote ? "promotion" : "change",
-            cmd->change.who[0] ? cmd->change.who : "?", (unsigned long long)g->number,
-            (unsigned long long)cmd->result.step.number,
+            promote ? "promotion" : "change", who[0] ? who : "?",
+            (unsigned long long)g->number, (unsigned long long)step,
             cn_fmt_bp(t->canary_weight_bp, weight, sizeof weight),
             cn_traffic_mode_name(t->mode),
             cn_fmt_bp(t->shadow_bp, shadow, sizeof shadow),
             t->force_enabled ? "on" : "off");
-    if (cmd->sets_changed) {
+    if (sets_changed) {
         log_set(f, "stable", &g->sets[CN_ROLE_STABLE]);
         log_set(f, "canary", &g->sets[CN_ROLE_CANARY]);
     }
-    if (cmd->result.rc)
-        fprintf(f, " (%s)", cmd->result.error);
+    if (error && error[0])
+        fprintf(f, " (%s)", error);
     fputc('\n', f);
     funlockfile(f);
     fflush(f);
@@ -175,6 +141,7 @@ static void log_change(cn_controller_t *c, const cmd_t *cmd)
 /* ------------------------------------------------------------ the loop */
 
 static void take_next(cn_controller_t *c);
+static void after_work_cb(uv_work_t *w, int status);
 
 static void finish(cn_controller_t *c, cmd_t *cmd)
 {
@@ -187,11 +154,45 @@ static void finish(cn_controller_t *c, cmd_t *cmd)
     (void)c;
 }
 
-/* Off the loop: the blocking part of a change. */
+int cn_controller__publish(cn_controller_t *c, cn_generation_t *g, const char *who,
+                           bool store_it, cn_traffic_applied_t *applied, char *err,
+                           size_t errlen)
+{
+    /* Only one command is in flight, so current is stable here. */
+    pthread_mutex_lock(&c->mu);
+    g->number = c->current.number + 1;
+    bool sets_changed = false;
+    for (int r = 0; r < CN_ROLE_COUNT; r++)
+        sets_changed = sets_changed || !cn_version_set_equal(&g->sets[r], &c->current.sets[r]);
+    pthread_mutex_unlock(&c->mu);
+    int rc = c->engine->apply(c->engine, g, applied, err, errlen);
+    if (rc)
+        return rc;
+    int stored = 0;
+    char serr[384] = "";
+    if (store_it && c->store &&
+        cn_store_save_generation(c->store, g, who, serr, sizeof serr)) {
+        snprintf(err, errlen, "published, but not stored: %s", serr);
+        stored = CN_EIO;
+    }
+    pthread_mutex_lock(&c->mu);
+    cn_generation_copy(&c->current, g);
+    c->step = applied->step;
+    pthread_mutex_unlock(&c->mu);
+    log_generation(c, g, who, false, applied->step.number, sets_changed,
+                   stored ? err : NULL);
+    return stored;
+}
+
+/* Off the loop: the blocking part of a command. */
 static void work_cb(uv_work_t *w)
 {
     cmd_t *cmd = w->data;
     cn_controller_t *c = cmd->ctl;
+    if (cmd->kind == CMD_JOB) {
+        cmd->job_work(c, cmd->arg);
+        return;
+    }
     cn_controller_result_t *res = &cmd->result;
     char err[384] = "";
 
@@ -216,6 +217,12 @@ static void work_cb(uv_work_t *w)
             res->rc = CN_EIO;
         }
     }
+    pthread_mutex_lock(&c->mu);
+    cn_generation_copy(&c->current, &cmd->next_gen);
+    c->step = applied.step;
+    pthread_mutex_unlock(&c->mu);
+    if (c->driver)
+        cn_driver__changed(c->driver, &cmd->change, &cmd->next_gen);
 }
 
 static void after_work_cb(uv_work_t *w, int status)
@@ -223,19 +230,23 @@ static void after_work_cb(uv_work_t *w, int status)
     cmd_t *cmd = w->data;
     cn_controller_t *c = cmd->ctl;
     (void)status; /* work is never cancelled: nothing calls uv_cancel */
+    c->busy = NULL;
+    if (cmd->kind == CMD_JOB) {
+        cmd->job_after(c, cmd->arg);
+        free(cmd);
+        take_next(c);
+        return;
+    }
     bool published = cmd->result.rc == 0 || cmd->result.rc == CN_EIO;
     pthread_mutex_lock(&c->mu);
-    if (published) {
-        cn_generation_copy(&c->current, &cmd->next_gen);
-        c->step = cmd->result.step;
+    if (published)
         cmd->result.changed = true;
-    }
     cn_generation_copy(&cmd->result.generation, &c->current);
     cmd->result.step = c->step;
     pthread_mutex_unlock(&c->mu);
     if (published)
-        log_change(c, cmd);
-    c->busy = NULL;
+        log_generation(c, &cmd->next_gen, cmd->change.who, cmd->change.promote,
+                       cmd->result.step.number, cmd->sets_changed, cmd->result.error);
     finish(c, cmd);
     take_next(c);
 }
@@ -258,9 +269,22 @@ static void take_next(cn_controller_t *c)
         if (!cmd) {
             if (stopping) {
                 c->closed = true;
+                if (c->driver)
+                    cn_driver__close(c->driver);
                 uv_close((uv_handle_t *)&c->wake, NULL);
             }
             return;
+        }
+        if (cmd->kind == CMD_JOB) {
+            c->busy = cmd;
+            cmd->work.data = cmd;
+            if (uv_queue_work(&c->loop, &cmd->work, work_cb, after_work_cb)) {
+                /* cannot happen with a live loop; run it here rather than
+                 * lose it */
+                work_cb(&cmd->work);
+                after_work_cb(&cmd->work, 0);
+            }
+            continue;
         }
 
         /* Only this thread writes current: reading it here needs no lock. */
@@ -283,6 +307,9 @@ static void take_next(cn_controller_t *c)
         if (!rc)
             rc = cn_controller_validate(&cmd->next_gen, &c->limits, res->error,
                                         sizeof res->error);
+        if (!rc && c->driver && (cmd->traffic_changed || cmd->sets_changed))
+            rc = cn_driver__check_change(c->driver, &cmd->change, &cmd->next_gen,
+                                         res->error, sizeof res->error);
         if (rc || (!cmd->traffic_changed && !cmd->sets_changed)) {
             res->rc = rc;
             cn_generation_copy(&res->generation, &c->current);
@@ -314,6 +341,8 @@ static void on_wake(uv_async_t *h)
 static void thread_main(void *arg)
 {
     cn_controller_t *c = arg;
+    if (c->driver)
+        cn_driver__start(c->driver);
     uv_run(&c->loop, UV_RUN_DEFAULT);
 }
 
@@ -337,6 +366,7 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
     c->router = cfg->router;
     cn_engine_router_init(&c->router_engine, cfg->router);
     c->engine = cfg->engine ? cfg->engine : &c->router_engine.traffic;
+    c->metrics = cfg->metrics ? cfg->metrics : &c->router_engine.metrics;
     c->store = cfg->store;
     c->limits = cfg->limits;
     c->log = cfg->log ? cfg->log : stderr;
@@ -364,6 +394,8 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
         goto fail;
     }
     c->wake.data = c;
+    if (cfg->registry && cfg->strategy && cfg->analysis && cfg->model && cfg->store)
+        c->driver = cn_driver__new(c, cfg);
     rc = uv_thread_create(&c->thread, thread_main, c);
     if (rc) {
         snprintf(err, errlen, "controller: thread: %s", uv_strerror(rc));
@@ -382,15 +414,9 @@ fail:
     return CN_EIO;
 }
 
-int cn_controller_submit(cn_controller_t *c, const cn_controller_change_t *change,
-                         cn_controller_done_cb done, void *arg)
+/* Put cmd in the inbox; 0, or an error and cmd is not queued. */
+static int enqueue(cn_controller_t *c, cmd_t *cmd)
 {
-    cmd_t *cmd = cn_xcalloc(1, sizeof *cmd);
-    change_copy(&cmd->change, change);
-    cmd->done = done;
-    cmd->arg = arg;
-    cmd->ctl = c;
-    cn_generation_init(&cmd->result.generation);
     pthread_mutex_lock(&c->mu);
     int rc = 0;
     if (c->stopping)
@@ -408,6 +434,55 @@ int cn_controller_submit(cn_controller_t *c, const cn_controller_change_t *chang
         uv_async_send(&c->wake);
     }
     pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int cn_controller__job(cn_controller_t *c, cn_job_fn work, cn_job_fn after, void *arg)
+{
+    cmd_t *cmd = cn_xcalloc(1, sizeof *cmd);
+    cmd->kind = CMD_JOB;
+    cmd->job_work = work;
+    cmd->job_after = after;
+    cmd->arg = arg;
+    cmd->ctl = c;
+    int rc = enqueue(c, cmd);
+    if (rc)
+        free(cmd);
+    return rc;
+}
+
+int cn_controller_rollout_op(cn_controller_t *c, const cn_controller_op_t *op,
+                             cn_controller_op_cb done, void *arg)
+{
+    if (!c->driver) {
+        cn_controller_op_result_t res = {.rc = CN_EINVAL};
+        snprintf(res.error, sizeof res.error,
+                 "rollouts need a state file (--state), a model and a strategy: "
+                 "section in the config");
+        done(&res, arg);
+        return 0;
+    }
+    return cn_driver__op(c->driver, op, done, arg);
+}
+
+void cn_controller_live(cn_controller_t *c, cn_controller_live_t *out)
+{
+    pthread_mutex_lock(&c->mu);
+    *out = c->live;
+    pthread_mutex_unlock(&c->mu);
+}
+
+int cn_controller_submit(cn_controller_t *c, const cn_controller_change_t *change,
+                         cn_controller_done_cb done, void *arg)
+{
+    cmd_t *cmd = cn_xcalloc(1, sizeof *cmd);
+    cmd->kind = CMD_CHANGE;
+    change_copy(&cmd->change, change);
+    cmd->done = done;
+    cmd->arg = arg;
+    cmd->ctl = c;
+    cn_generation_init(&cmd->result.generation);
+    int rc = enqueue(c, cmd);
     if (rc) {
         cn_generation_dispose(&cmd->result.generation);
         cn_controller_change_dispose(&cmd->change);
@@ -448,6 +523,7 @@ void cn_controller_free(cn_controller_t *c)
     if (!c)
         return;
     cn_controller_stop(c);
+    cn_driver__free(c->driver);
     pthread_mutex_destroy(&c->mu);
     cn_generation_dispose(&c->current);
     free(c);

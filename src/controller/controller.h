@@ -41,6 +41,11 @@
 #define CN_CONTROLLER_CONTROLLER_H
 
 #include "controller/engine.h"
+#include "controller/rollout.h"
+#include "controller/strategy.h"
+#include "controller/triggers.h"
+#include "judge/judge.h"
+#include "registry/registry.h"
 #include "router/router.h"
 #include "store/store.h"
 #include "types/types.h"
@@ -85,6 +90,14 @@ typedef struct cn_controller_change_s {
      * addresses: there is nothing to promote.
      */
     bool promote;
+    /*
+     * While a rollout is running, a change of the traffic or the version
+     * sets is refused (CN_ECONFLICT, naming the rollout) unless it sets
+     * `override`, which pauses the rollout and is recorded in its audit
+     * trail; a canary weight of 0 is always accepted, and aborts the
+     * rollout (the operator's way out is never refused).
+     */
+    bool override;
     char who[CN_CONTROLLER_WHO_MAX + 1]; /* "admin 127.0.0.1", "start" */
 } cn_controller_change_t;
 
@@ -96,6 +109,7 @@ typedef struct cn_controller_result_s {
     /*
      * 0: applied (or nothing to change);
      * CN_EINVAL: refused by validation, nothing changed (an API answers 400);
+     * CN_ECONFLICT: refused because a rollout is running (409);
      * CN_EIO: published but not stored (500); other codes: not published
      * (500). `error` holds one line naming the field, for people.
      */
@@ -123,6 +137,18 @@ typedef struct cn_controller_config_s {
      * traffic must be what the router runs now. */
     const cn_generation_t *initial;
     FILE *log; /* one line per change; NULL: stderr */
+
+    /*
+     * Rollouts (driver.c). registry NULL or strategy NULL: no rollouts
+     * (cn_controller_rollout_op answers CN_EINVAL saying why). All
+     * borrowed; they must outlive the controller.
+     */
+    cn_registry_t *registry;
+    const char *model;                 /* the model this canary serve fronts */
+    const cn_strategy_t *strategy;     /* valid (cn_strategy_validate) */
+    const cn_judge_config_t *analysis; /* valid; what each analysis judges */
+    cn_metrics_source_t *metrics;      /* NULL: the router's snapshots */
+    unsigned tick_ms;                  /* the rollout clock; 0: 1000 */
 } cn_controller_config_t;
 
 /*
@@ -155,6 +181,77 @@ void cn_controller_stop(cn_controller_t *c);
 
 /* Stop if needed and free. NULL is a no-op. */
 void cn_controller_free(cn_controller_t *c);
+
+/* ------------------------------------------------------------ rollouts */
+
+/* A person's (or the registry's) command to the rollout machine. */
+typedef enum cn_controller_op_kind_e {
+    CN_CONTROLLER_OP_START = 1, /* model, version, dry_run: start a rollout
+                                   (superseding the model's active one) */
+    CN_CONTROLLER_OP_PAUSE,
+    CN_CONTROLLER_OP_RESUME,
+    CN_CONTROLLER_OP_PROMOTE,      /* finish the current step now */
+    CN_CONTROLLER_OP_PROMOTE_FULL, /* skip the remaining steps */
+    CN_CONTROLLER_OP_ABORT,
+    CN_CONTROLLER_OP_RETRY,
+} cn_controller_op_kind_t;
+
+typedef struct cn_controller_op_s {
+    cn_controller_op_kind_t kind;
+    int64_t id; /* every op but START: the rollout */
+    char model[CN_STORE_NAME_MAX + 1];
+    char version[CN_VERSION_LABEL_MAX + 1];
+    bool dry_run;                       /* START, RETRY */
+    char actor[CN_ROLLOUT_ACTOR_MAX];   /* "admin 127.0.0.1" */
+    char reason[CN_ROLLOUT_REASON_MAX]; /* may be "" */
+} cn_controller_op_t;
+
+typedef struct cn_controller_op_result_s {
+    /* 0; CN_EINVAL (a bad request: an unknown model or version, the
+     * stable version, no strategy); CN_ENOTFOUND (no such rollout, or it
+     * is not this serve's model's active one for a control);
+     * CN_ECONFLICT (refused in its state: the machine's reason); CN_EIO
+     * (the state file failed). error: one line for people. */
+    int rc;
+    char error[512];
+    int64_t id; /* the rollout acted on (START: the new one) */
+    /* When has_row: the rollout as stored after the command (its
+     * strategy and machine pointers NULL) and its state machine. */
+    bool has_row;
+    cn_store_rollout_t row;
+    cn_rollout_t machine;
+} cn_controller_op_result_t;
+
+typedef void (*cn_controller_op_cb)(const cn_controller_op_result_t *result, void *arg);
+
+/*
+ * Submit a rollout command; done is called exactly once on the control
+ * loop (must not block) unless this returns CN_ETOOBIG / CN_EINVAL as
+ * cn_controller_submit does. Commands and changes share one queue, so
+ * they are applied one at a time in submission order.
+ */
+int cn_controller_rollout_op(cn_controller_t *c, const cn_controller_op_t *op,
+                             cn_controller_op_cb done, void *arg);
+
+/* What the controller knows of the active rollout now, beyond its row. */
+typedef struct cn_controller_live_s {
+    int64_t id;                 /* 0: no active rollout */
+    cn_rollout_t machine;       /* its state machine */
+    uint64_t canary_requests;   /* in the current window */
+    uint64_t stable_requests;   /* in the current window */
+    uint64_t canary_served;     /* canary requests since the rollout began
+                                   (this process) */
+    bool has_triggers;          /* triggers ran at the last tick */
+    cn_trigger_result_t triggers;
+    bool has_verdict;           /* an analysis finished */
+    char verdict[16];           /* pass, fail, marginal */
+    char verdict_reason[320];
+    int64_t verdict_ms;
+} cn_controller_live_t;
+
+/* A copy of the live view of the model's active rollout (id 0 if none).
+ * Any thread; never waits for work in flight. */
+void cn_controller_live(cn_controller_t *c, cn_controller_live_t *out);
 
 /*
  * The checks of a generation against the running config, as one pure

@@ -4,6 +4,7 @@
  * table (the token file) and the composition of the four.
  */
 #include "server/config.h"
+#include "registry/registry.h"
 #include "util/error.h"
 #include "util/yaml.h"
 
@@ -13,7 +14,28 @@
 #include <stdio.h>
 #include <string.h>
 
+static int check_model(const char *text, char *what, size_t len)
+{
+    char err[256];
+    if (cn_registry_check_model(text, err, sizeof err) == 0)
+        return 0;
+    /* the registry's line starts with "model: " */
+    const char *colon = strstr(err, ": ");
+    snprintf(what, len, "%s", colon ? colon + 2 : err);
+    return CN_EINVAL;
+}
+
 static const cn_config_key_t own_keys[] = {
+    {.key = "model",
+     .flag = "model",
+     .type = CN_CONFIG_STRING,
+     .opts = CN_CONFIG_NULLABLE | CN_CONFIG_EMPTY_UNSETS,
+     .check = check_model,
+     .help = "the registered model this canary serve fronts (its versions, tags "
+             "and rollouts live in the state file); default: the only registered "
+             "model, if there is one",
+     .offset = offsetof(cn_server_own_config_t, model),
+     .width = sizeof(char *)},
     {.key = "token_file",
      .flag = "token-file",
      .type = CN_CONFIG_STRING,
@@ -127,5 +149,18 @@ int cn_server_config_validate(const cn_server_config_t *c, char *err, size_t err
         return fail(err, errlen,
                     "key 'admin' (--admin): must differ from listen, both are '%s'",
                     admin);
+    if (c->own.model && !c->store.path)
+        return fail(err, errlen,
+                    "key 'model' (--model): the registry lives in the state file, "
+                    "so it needs state (--state)");
+    if (c->has_strategy) {
+        rc = cn_strategy_validate(&c->strategy, err, errlen);
+        if (rc)
+            return rc;
+        if (cn_strategy_analysis_count(&c->strategy) > 0 && !c->has_analysis)
+            return fail(err, errlen,
+                        "key 'strategy.steps': analysis steps need an analysis: "
+                        "section saying what to judge");
+    }
     return 0;
 }

@@ -22,6 +22,7 @@
 
 /* The server's own keys. */
 typedef struct cn_server_own_config_s {
+    char *model;      /* NULL: the only registered model, if any */
     char *token_file; /* NULL: the token comes from CANARY_TOKEN */
 } cn_server_own_config_t;
 

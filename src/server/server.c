@@ -12,6 +12,7 @@
 #include "server/server.h"
 #include "api/admin.h"
 #include "controller/controller.h"
+#include "registry/registry.h"
 #include "router/router.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -167,6 +168,114 @@ out:
     return code;
 }
 
+/* ------------------------------------------------------------ registry */
+
+/*
+ * Which model this serve fronts: the configured one, or the only
+ * registered model. *model is "" when there is none to front (no model
+ * configured and zero or several registered): rollouts are then off.
+ */
+static int pick_model(cn_registry_t *reg, const char *configured, char *model,
+                      size_t len, char *err, size_t errlen)
+{
+    model[0] = '\0';
+    if (configured) {
+        snprintf(model, len, "%s", configured);
+        return 0;
+    }
+    cn_store_model_t ms[2];
+    size_t n = 0;
+    char serr[512];
+    if (cn_registry_list_models(reg, NULL, ms, 2, &n, serr, sizeof serr)) {
+        snprintf(err, errlen, "%s", serr);
+        return EX_DATAERR;
+    }
+    if (n == 1)
+        snprintf(model, len, "%s", ms[0].name);
+    else if (n > 1)
+        fprintf(stderr,
+                "canary: the registry holds several models and no model is "
+                "configured (--model): rollouts are off\n");
+    return 0;
+}
+
+/*
+ * The registry owns the version sets of the model this serve fronts: its
+ * stable version (and the candidate of its active rollout) are what the
+ * router runs, whatever the config or the flags say. A model with no
+ * version yet gets the configured stable set as its first version, tagged
+ * stable (the flags fill an empty registry). Returns a sysexits code.
+ */
+static int registry_generation(cn_registry_t *reg, const char *model,
+                               cn_router_config_t *cfg, cn_generation_t *g, char *err,
+                               size_t errlen)
+{
+    char serr[512];
+    cn_version_set_t sets[CN_ROLE_COUNT];
+    for (int r = 0; r < CN_ROLE_COUNT; r++)
+        cn_version_set_init(&sets[r], "");
+    int rc = cn_registry_sets(reg, model, sets, NULL, serr, sizeof serr);
+    if (rc == CN_ENOTFOUND || rc == CN_EINVAL) {
+        /* an unknown model, or one with no version: fill it from the config */
+        const cn_version_set_t *st = &g->sets[CN_ROLE_STABLE];
+        cn_registry_version_spec_t spec = {
+            .model = model,
+            .version = st->version,
+            .addresses = (const char *const *)st->addresses,
+            .n_addresses = st->count,
+        };
+        rc = cn_registry_register(reg, &spec, "start", NULL, serr, sizeof serr);
+        if (!rc)
+            rc = cn_registry_tag(reg, model, st->version, "stable", "start", NULL, serr,
+                                 sizeof serr);
+        if (rc) {
+            snprintf(err, errlen, "model '%s': the config's stable set cannot be "
+                     "registered: %s", model, serr);
+            rc = EX_DATAERR;
+        } else {
+            fprintf(stderr,
+                    "canary: model '%s' registered with its first version '%s' "
+                    "(stable, %zu addresses) from the config\n",
+                    model, st->version, st->count);
+        }
+        goto out;
+    }
+    if (rc) {
+        snprintf(err, errlen, "%s", serr);
+        rc = EX_DATAERR;
+        goto out;
+    }
+    bool differ = false;
+    for (int r = 0; r < CN_ROLE_COUNT; r++) {
+        if (r == CN_ROLE_CANARY && sets[r].count == 0)
+            continue; /* no active rollout: the canary set stays as it is */
+        if (!cn_version_set_equal(&sets[r], &g->sets[r])) {
+            differ = true;
+            cn_version_set_copy(&g->sets[r], &sets[r]);
+        }
+    }
+    if (differ) {
+        if (sets_into_config(cfg, g, serr, sizeof serr) ||
+            cn_router_config_validate(cfg, serr, sizeof serr)) {
+            snprintf(err, errlen, "model '%s': the registry's versions do not fit this "
+                     "config: %s", model, serr);
+            rc = EX_DATAERR;
+            goto out;
+        }
+        fprintf(stderr,
+                "canary: model '%s': the registry's versions win: stable %s (%zu "
+                "addresses)%s%s\n",
+                model, g->sets[CN_ROLE_STABLE].version, g->sets[CN_ROLE_STABLE].count,
+                sets[CN_ROLE_CANARY].count ? ", canary " : "",
+                sets[CN_ROLE_CANARY].count ? sets[CN_ROLE_CANARY].version : "");
+    }
+    rc = 0;
+out:
+    for (int r = 0; r < CN_ROLE_COUNT; r++)
+        cn_version_set_dispose(&sets[r]);
+    return rc;
+}
+
 /* ------------------------------------------------------------ run */
 
 int cn_server_run(cn_server_config_t *scfg)
@@ -177,6 +286,8 @@ int cn_server_run(cn_server_config_t *scfg)
     cn_router_t *router = NULL;
     cn_controller_t *controller = NULL;
     cn_admin_t *admin = NULL;
+    cn_registry_t *registry = NULL;
+    char model[CN_STORE_NAME_MAX + 1] = "";
     cn_generation_t initial;
     cn_generation_init(&initial);
     char token[CN_SERVER_TOKEN_MAX_BYTES + 1];
@@ -198,6 +309,14 @@ int cn_server_run(cn_server_config_t *scfg)
             restore_state(store, scfg->store.path, cfg, &initial, err, sizeof err);
         if (exit_code)
             goto out;
+        registry = cn_registry_new(store);
+        exit_code = pick_model(registry, scfg->own.model, model, sizeof model, err,
+                               sizeof err);
+        if (!exit_code && model[0])
+            exit_code =
+                registry_generation(registry, model, cfg, &initial, err, sizeof err);
+        if (exit_code)
+            goto out;
     } else {
         config_generation(cfg, &initial);
     }
@@ -213,7 +332,15 @@ int cn_server_run(cn_server_config_t *scfg)
         .limits = {.sticky_key = cfg->sticky_header || cfg->sticky_cookie},
         .initial = &initial,
         .log = stderr,
+        .registry = registry,
+        .model = model[0] ? model : NULL,
+        .strategy = scfg->has_strategy ? &scfg->strategy : NULL,
+        .analysis = &scfg->analysis,
     };
+    if (model[0] && !scfg->has_strategy)
+        fprintf(stderr, "canary: model '%s': no strategy: section, so no rollouts "
+                        "(the registry and manual changes work)\n",
+                model);
     if (cn_controller_new(&ccfg, &controller, err, sizeof err)) {
         exit_code = EX_DATAERR;
         goto out;
@@ -231,6 +358,8 @@ int cn_server_run(cn_server_config_t *scfg)
         goto out;
     }
     cn_admin_set_store(admin, store);
+    cn_admin_set_rollouts(admin, model[0] ? model : NULL,
+                          scfg->has_strategy ? &scfg->strategy : NULL);
 
     signal(SIGPIPE, SIG_IGN);
     g_admin = admin;
@@ -273,6 +402,7 @@ out:
     cn_admin_free(admin);
     cn_controller_free(controller);
     cn_router_free(router);
+    cn_registry_free(registry);
     cn_store_close(store);
     cn_generation_dispose(&initial);
     memset(token, 0, sizeof token);

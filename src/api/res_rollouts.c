@@ -1,0 +1,672 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * /v1/rollouts: start, read and steer rollouts.
+ *
+ *   GET  /v1/rollouts[?model=M&state=S&latest=1]   rollouts, newest first
+ *   POST /v1/rollouts {"model", "version", "dry_run", "reason"}   start one
+ *   GET  /v1/rollouts/{id}                         one rollout, with what the
+ *                                                  controller sees now
+ *   POST /v1/rollouts/{id}/pause|resume|promote|abort|retry
+ *        {"reason": "..", "full": true (promote only), "dry_run" (retry)}
+ *   GET  /v1/rollouts/{id}/history                 the audit trail
+ *   GET  /v1/rollouts/{id}/analyses                its analyses, each with
+ *                                                  the judge's full JSON
+ *
+ * Reads run on the thread pool (the store does disk I/O); commands go to
+ * the control loop (cn_controller_rollout_op) and are answered from its
+ * reply, so the admin loop never waits. Answers: 200 (201 for a start),
+ * 400 naming the field, 404 for an unknown rollout, 409 when the rollout's
+ * state refuses the command (with the machine's reason), 503 without a
+ * state file.
+ */
+#include "api/admin_internal.h"
+#include "api/codec.h"
+#include "api/codec_internal.h"
+#include "util/error.h"
+#include "util/text.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROLLOUTS_PAGE 100
+
+static unsigned status_of(int rc)
+{
+    switch (rc) {
+    case CN_ENOTFOUND:
+        return 404;
+    case CN_ECONFLICT:
+        return 409;
+    case CN_EINVAL:
+        return 400;
+    default:
+        return 500;
+    }
+}
+
+/* ------------------------------------------------------------ rendering */
+
+static void key_i64(cn_jsonw_t *w, const char *k, int64_t v)
+{
+    cn_jsonw_key(w, k);
+    if (v < 0)
+        cn_jsonw_double(w, (double)v);
+    else
+        cn_jsonw_u64(w, (uint64_t)v);
+}
+
+static void key_str(cn_jsonw_t *w, const char *k, const char *v)
+{
+    cn_jsonw_key(w, k);
+    cn_jsonw_cstr(w, v);
+}
+
+/*
+ * One rollout: its stored row, and when the controller has it, its state
+ * machine (m) and the live view (live: its id matches).
+ */
+static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
+                           const cn_rollout_t *m, const cn_controller_live_t *live,
+                           size_t n_steps, int64_t now)
+{
+    cn_jsonw_object_begin(w);
+    key_i64(w, "id", r->id);
+    key_str(w, "model", r->model);
+    key_str(w, "version", r->version);
+    key_str(w, "baseline", r->baseline);
+    key_str(w, "state", cn_store_rollout_state_name(r->state));
+    cn_jsonw_key(w, "dry_run");
+    cn_jsonw_bool(w, r->dry_run);
+    key_i64(w, "step", r->step_index);
+    key_i64(w, "steps", (int64_t)n_steps);
+    cn_jsonw_key(w, "weight");
+    cn_jsonw_double(w, r->weight_bp / 100.0);
+    key_str(w, "reason", r->reason);
+    key_i64(w, "analysis_attempts", r->analysis_attempts);
+    key_i64(w, "generation", (int64_t)r->generation);
+    key_str(w, "created_by", r->created_by);
+    key_i64(w, "started_unix_ms", r->started_unix_ms);
+    key_i64(w, "updated_unix_ms", r->updated_unix_ms);
+    key_i64(w, "step_started_unix_ms", r->step_started_unix_ms);
+    if (r->ended_unix_ms)
+        key_i64(w, "ended_unix_ms", r->ended_unix_ms);
+    if (m) {
+        if (m->state == CN_ROLLOUT_HOLDING)
+            key_str(w, "hold", cn_rollout_hold_name(m->hold));
+        if (cn_rollout_active(m->state) && m->step_started_ms && now > m->step_started_ms) {
+            cn_jsonw_key(w, "time_in_step_s");
+            cn_jsonw_double(w, (double)(now - m->step_started_ms) / 1000.0);
+        }
+        if (m->warmup_ends_ms) {
+            key_i64(w, "warmup_ends_unix_ms", m->warmup_ends_ms);
+        }
+    }
+    if (live && live->id == r->id) {
+        cn_jsonw_key(w, "samples");
+        cn_jsonw_object_begin(w);
+        key_i64(w, "stable", (int64_t)live->stable_requests);
+        key_i64(w, "canary", (int64_t)live->canary_requests);
+        key_i64(w, "needed", (int64_t)live->machine.samples_need);
+        cn_jsonw_key(w, "per_minute");
+        cn_jsonw_double(w, live->machine.samples_per_minute);
+        cn_jsonw_object_end(w);
+        key_i64(w, "canary_served", (int64_t)live->canary_served);
+        if (live->has_verdict) {
+            cn_jsonw_key(w, "last_verdict");
+            cn_jsonw_object_begin(w);
+            key_str(w, "verdict", live->verdict);
+            cn_jsonw_key(w, "reasons");
+            cn_jsonw_array_begin(w);
+            cn_jsonw_cstr(w, live->verdict_reason);
+            cn_jsonw_array_end(w);
+            key_i64(w, "time_unix_ms", live->verdict_ms);
+            cn_jsonw_object_end(w);
+        }
+        if (live->has_triggers) {
+            cn_jsonw_key(w, "triggers");
+            cn_jsonw_array_begin(w);
+            for (int i = 0; i < CN_TRIGGER_CHECKS; i++) {
+                const cn_trigger_row_t *t = &live->triggers.rows[i];
+                if (!t->configured)
+                    continue;
+                cn_jsonw_object_begin(w);
+                key_str(w, "check", cn_trigger_check_name((cn_trigger_check_t)i));
+                cn_jsonw_key(w, "ran");
+                cn_jsonw_bool(w, t->ran);
+                cn_jsonw_key(w, "fired");
+                cn_jsonw_bool(w, t->fired);
+                cn_jsonw_key(w, "limit");
+                cn_jsonw_double(w, t->limit);
+                if (t->ran) {
+                    cn_jsonw_key(w, "observed");
+                    cn_jsonw_double(w, t->observed);
+                    cn_jsonw_key(w, "pvalue");
+                    cn_jsonw_double(w, t->pvalue);
+                }
+                cn_jsonw_object_end(w);
+            }
+            cn_jsonw_array_end(w);
+        }
+    }
+    cn_jsonw_object_end(w);
+}
+
+/* ------------------------------------------------------------ reads */
+
+typedef enum { READ_LIST, READ_ONE, READ_HISTORY, READ_ANALYSES } read_op_t;
+
+typedef struct read_job_s {
+    read_op_t op;
+    int64_t id;
+    char model[CN_STORE_NAME_MAX + 1];
+    bool has_model, latest;
+    unsigned states;
+    cn_admin_response_t res;
+} read_job_t;
+
+static size_t steps_of(const cn_admin_t *a)
+{
+    return a->strategy ? a->strategy->n_steps : 0;
+}
+
+static void respond_json(read_job_t *job, unsigned status, cn_jsonw_t *w)
+{
+    if (w->overflow) {
+        cn_jsonw_dispose(w);
+        cn_admin_response_error(&job->res, 500, "response too large");
+        return;
+    }
+    cn_jsonw_newline(w);
+    job->res.status = status;
+    job->res.content_type = CN_ADMIN_JSON_TYPE;
+    job->res.body = cn_jsonw_take(w, &job->res.body_len);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void read_work(cn_admin_request_t *req, void *arg)
+{
+    read_job_t *job = arg;
+    cn_admin_t *a = cn_admin_request_server(req);
+    cn_store_t *s = a->store;
+    char err[512];
+    cn_controller_live_t live;
+    cn_controller_live(a->controller, &live);
+    int64_t now = wall_ms();
+    cn_jsonw_t w;
+    cn_jsonw_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
+    int rc = 0;
+    switch (job->op) {
+    case READ_LIST: {
+        cn_store_rollout_t *rs = cn_xcalloc(ROLLOUTS_PAGE, sizeof *rs);
+        size_t n = 0;
+        rc = cn_store_rollout_list(s, job->has_model ? job->model : NULL, job->states, 0,
+                                   rs, job->latest ? 1 : ROLLOUTS_PAGE, &n, err,
+                                   sizeof err);
+        if (!rc) {
+            cn_jsonw_object_begin(&w);
+            cn_jsonw_key(&w, "rollouts");
+            cn_jsonw_array_begin(&w);
+            for (size_t i = 0; i < n; i++)
+                render_rollout(&w, &rs[i], live.id == rs[i].id ? &live.machine : NULL,
+                               &live, steps_of(a), now);
+            cn_jsonw_array_end(&w);
+            cn_jsonw_object_end(&w);
+        }
+        for (size_t i = 0; i < n; i++)
+            cn_store_rollout_dispose(&rs[i]);
+        free(rs);
+        break;
+    }
+    case READ_ONE: {
+        cn_store_rollout_t r;
+        cn_store_rollout_init(&r);
+        rc = cn_store_rollout_get(s, job->id, &r, err, sizeof err);
+        if (!rc)
+            render_rollout(&w, &r, live.id == r.id ? &live.machine : NULL, &live,
+                           steps_of(a), now);
+        cn_store_rollout_dispose(&r);
+        break;
+    }
+    case READ_HISTORY:
+    case READ_ANALYSES: {
+        cn_store_audit_t *es = cn_xcalloc(CN_STORE_PAGE_MAX, sizeof *es);
+        int64_t after = 0;
+        cn_jsonw_object_begin(&w);
+        key_i64(&w, "id", job->id);
+        cn_jsonw_key(&w, job->op == READ_HISTORY ? "entries" : "analyses");
+        cn_jsonw_array_begin(&w);
+        for (;;) {
+            size_t n = 0;
+            rc = cn_store_audit_list(s, job->id, after, es, CN_STORE_PAGE_MAX, &n, err,
+                                     sizeof err);
+            if (rc)
+                break;
+            for (size_t i = 0; i < n; i++) {
+                const cn_store_audit_t *e = &es[i];
+                after = e->seq;
+                if (job->op == READ_ANALYSES &&
+                    (e->kind != CN_STORE_AUDIT_ANALYSIS || !e->payload))
+                    continue;
+                cn_jsonw_object_begin(&w);
+                key_i64(&w, "seq", e->seq);
+                key_i64(&w, "time_unix_ms", e->time_unix_ms);
+                key_str(&w, "kind", cn_store_audit_kind_name(e->kind));
+                key_str(&w, "actor", e->actor);
+                key_str(&w, "reason", e->reason);
+                key_str(&w, "state", cn_store_rollout_state_name(e->state));
+                key_i64(&w, "step", e->step_index);
+                cn_jsonw_key(&w, "weight");
+                cn_jsonw_double(&w, e->weight_bp / 100.0);
+                if (e->payload) {
+                    cn_jsonw_key(&w, job->op == READ_ANALYSES ? "result" : "payload");
+                    cn_jsonw_raw(&w, e->payload);
+                }
+                cn_jsonw_object_end(&w);
+            }
+            for (size_t i = 0; i < n; i++)
+                cn_store_audit_dispose(&es[i]);
+            if (n < CN_STORE_PAGE_MAX)
+                break;
+        }
+        free(es);
+        cn_jsonw_array_end(&w);
+        cn_jsonw_object_end(&w);
+        break;
+    }
+    }
+    if (rc) {
+        cn_jsonw_dispose(&w);
+        cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+        return;
+    }
+    respond_json(job, 200, &w);
+}
+
+static void read_done(cn_admin_request_t *req, void *arg)
+{
+    read_job_t *job = arg;
+    cn_admin_respond(req, &job->res);
+    free(job);
+}
+
+static bool need_store(cn_admin_request_t *req)
+{
+    if (cn_admin_request_server(req)->store)
+        return true;
+    cn_admin__respond_error(req, 503,
+                            "rollouts live in the state file: start canary serve with "
+                            "--state PATH");
+    return false;
+}
+
+static void start_read(cn_admin_request_t *req, read_job_t *job)
+{
+    int rc = cn_admin__offload(req, read_work, read_done, job);
+    if (rc) {
+        free(job);
+        cn_admin__respond_error(req, 503, "rollouts: %s", uv_strerror(rc));
+    }
+}
+
+/* The rollout id in path parameter 0: false after answering 400. */
+static bool param_id(cn_admin_request_t *req, int64_t *id)
+{
+    size_t len;
+    const char *raw = cn_admin_request_param(req, 0, &len);
+    int64_t v = 0;
+    bool ok = len > 0 && len <= 18;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = raw[i] >= '0' && raw[i] <= '9';
+        v = v * 10 + (raw[i] - '0');
+    }
+    if (!ok || v <= 0) {
+        char quoted[CN_TEXT_QUOTE_BUF(64)];
+        cn_admin__respond_error(req, 400, "id: must be a rollout number, got '%s'",
+                                cn_text_quote(raw, len, 64, quoted));
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+/* ?model=M&state=S&latest=1: false after answering 400. */
+static bool parse_query(cn_admin_request_t *req, read_job_t *job)
+{
+    size_t qlen;
+    const char *q = cn_admin_request_query(req, &qlen);
+    char quoted[CN_TEXT_QUOTE_BUF(64)];
+    while (q && qlen) {
+        const char *amp = memchr(q, '&', qlen);
+        size_t n = amp ? (size_t)(amp - q) : qlen;
+        const char *eq = memchr(q, '=', n);
+        size_t klen = eq ? (size_t)(eq - q) : n;
+        const char *v = eq ? eq + 1 : q + n;
+        size_t vlen = eq ? n - klen - 1 : 0;
+        char value[CN_STORE_NAME_MAX + 1];
+        size_t dlen = 0;
+        char *tmp = cn_xmalloc(vlen + 1);
+        bool ok = cn_api_percent_decode(v, vlen, true, tmp, &dlen) && dlen < sizeof value &&
+                  !memchr(tmp, '\0', dlen);
+        if (ok) {
+            memcpy(value, tmp, dlen);
+            value[dlen] = '\0';
+        }
+        free(tmp);
+        if (!ok) {
+            cn_admin__respond_error(req, 400, "query: bad value '%s'",
+                                    cn_text_quote(v, vlen, 64, quoted));
+            return false;
+        }
+        if (klen == 5 && memcmp(q, "model", 5) == 0) {
+            snprintf(job->model, sizeof job->model, "%s", value);
+            job->has_model = true;
+        } else if (klen == 5 && memcmp(q, "state", 5) == 0) {
+            cn_store_rollout_state_t st;
+            if (strcmp(value, "active") == 0) {
+                job->states |= CN_STORE_ROLLOUT_ACTIVE_BITS;
+            } else if (cn_store_rollout_state_parse(value, &st) == 0 &&
+                       st != CN_STORE_ROLLOUT_NONE) {
+                job->states |= CN_STORE_ROLLOUT_BIT(st);
+            } else {
+                cn_admin__respond_error(req, 400,
+                                        "state: unknown '%s' (expected active or a state: "
+                                        "pending, warmup, progressing, paused, holding, "
+                                        "promoting, rolling-back, promoted, rolled-back, "
+                                        "aborted)",
+                                        cn_text_quote(value, strlen(value), 64, quoted));
+                return false;
+            }
+        } else if (klen == 6 && memcmp(q, "latest", 6) == 0) {
+            job->latest = strcmp(value, "0") != 0;
+        } else {
+            cn_admin__respond_error(req, 400,
+                                    "query: unknown key '%s' (expected model, state or "
+                                    "latest)",
+                                    cn_text_quote(q, klen, 64, quoted));
+            return false;
+        }
+        if (!amp)
+            break;
+        qlen -= n + 1;
+        q = amp + 1;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ commands */
+
+typedef struct pending_s {
+    cn_admin_request_t *req;
+    size_t n_steps;
+    unsigned ok_status;
+    cn_admin_response_t pre; /* when pre.body: the answer on success */
+} pending_t;
+
+/* On the control loop's thread. */
+static void on_op(const cn_controller_op_result_t *r, void *arg)
+{
+    pending_t *p = arg;
+    if (r->rc) {
+        cn_admin__respond_error(p->req, r->rc == CN_EIO ? 500 : status_of(r->rc), "%s",
+                                r->error[0] ? r->error : cn_strerror(r->rc));
+        cn_admin_response_dispose(&p->pre);
+    } else if (p->pre.body) {
+        cn_admin_respond(p->req, &p->pre);
+    } else if (r->has_row) {
+        cn_controller_live_t live;
+        memset(&live, 0, sizeof live);
+        cn_jsonw_t w;
+        cn_jsonw_init(&w, 1024 * 1024);
+        render_rollout(&w, &r->row, &r->machine, &live, p->n_steps, wall_ms());
+        cn_admin__respond_json(p->req, p->ok_status, &w);
+    } else {
+        cn_jsonw_t w;
+        cn_jsonw_init(&w, 1024);
+        cn_jsonw_object_begin(&w);
+        key_i64(&w, "id", r->id);
+        cn_jsonw_object_end(&w);
+        cn_admin__respond_json(p->req, p->ok_status, &w);
+    }
+    free(p);
+}
+
+static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op, unsigned ok_status,
+                      cn_admin_response_t *pre)
+{
+    cn_admin_t *a = cn_admin_request_server(req);
+    char who[CN_ROLLOUT_ACTOR_MAX];
+    cn_admin__who(req, who, sizeof who);
+    snprintf(op->actor, sizeof op->actor, "%s", who);
+    pending_t *p = cn_xcalloc(1, sizeof *p);
+    p->req = req;
+    p->n_steps = steps_of(a);
+    p->ok_status = ok_status;
+    if (pre) {
+        p->pre = *pre;
+        memset(pre, 0, sizeof *pre);
+    }
+    int rc = cn_controller_rollout_op(a->controller, op, on_op, p);
+    if (rc) {
+        cn_admin_response_dispose(&p->pre);
+        free(p);
+        cn_admin__respond_error(req, 503, "%s",
+                                rc == CN_ETOOBIG ? "too many commands waiting; try again"
+                                                 : "the controller is stopping");
+    }
+}
+
+/* The body of a command: an object with only the keys allowed; false
+ * after answering 400. */
+static bool command_body(cn_admin_request_t *req, const char *const *keys, json_t **out)
+{
+    const cn_http_message_t *msg = cn_admin_request_message(req);
+    char err[256];
+    *out = NULL;
+    if (!msg->body || msg->body_len == 0) {
+        *out = json_object();
+        return true;
+    }
+    json_t *root = cn_api__load_object(msg->body, msg->body_len, err, sizeof err);
+    if (!root) {
+        cn_admin__respond_error(req, 400, "%s", err);
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    char quoted[CN_TEXT_QUOTE_BUF(64)];
+    json_object_foreach(root, key, v)
+    {
+        bool known = false;
+        for (size_t i = 0; keys[i]; i++)
+            known = known || strcmp(key, keys[i]) == 0;
+        bool type_ok = strcmp(key, "reason") == 0 || strcmp(key, "model") == 0 ||
+                               strcmp(key, "version") == 0
+                           ? json_is_string(v)
+                           : json_is_boolean(v);
+        if (!known || !type_ok) {
+            cn_admin__respond_error(req, 400,
+                                    known ? "%s: wrong type (a %s is expected)"
+                                          : "unknown key \"%s\"%s",
+                                    cn_text_quote(key, strlen(key), 64, quoted),
+                                    known ? (type_ok ? "" : "string or boolean") : "");
+            json_decref(root);
+            return false;
+        }
+    }
+    json_t *reason = json_object_get(root, "reason");
+    if (reason && strlen(json_string_value(reason)) >= CN_ROLLOUT_REASON_MAX) {
+        cn_admin__respond_error(req, 400, "reason: longer than %d bytes",
+                                CN_ROLLOUT_REASON_MAX - 1);
+        json_decref(root);
+        return false;
+    }
+    *out = root;
+    return true;
+}
+
+void cn_admin__rollout_start(cn_admin_request_t *req, const char *model,
+                             const char *version, cn_admin_response_t *pre)
+{
+    cn_controller_op_t op;
+    memset(&op, 0, sizeof op);
+    op.kind = CN_CONTROLLER_OP_START;
+    snprintf(op.model, sizeof op.model, "%s", model);
+    snprintf(op.version, sizeof op.version, "%s", version);
+    snprintf(op.reason, sizeof op.reason, "tagged production-candidate");
+    submit_op(req, &op, pre->status, pre);
+}
+
+static void handle_rollouts(cn_admin_request_t *req)
+{
+    if (!need_store(req))
+        return;
+    const cn_http_message_t *msg = cn_admin_request_message(req);
+    if (msg->method != HTTP_POST) {
+        read_job_t *job = cn_xcalloc(1, sizeof *job);
+        job->op = READ_LIST;
+        if (!parse_query(req, job)) {
+            free(job);
+            return;
+        }
+        start_read(req, job);
+        return;
+    }
+    static const char *const keys[] = {"model", "version", "dry_run", "reason", NULL};
+    json_t *body;
+    if (!command_body(req, keys, &body))
+        return;
+    const char *model = json_string_value(json_object_get(body, "model"));
+    const char *version = json_string_value(json_object_get(body, "version"));
+    char err[256];
+    if (!model || !version) {
+        cn_admin__respond_error(req, 400, "%s: required", !model ? "model" : "version");
+    } else if (cn_registry_check_model(model, err, sizeof err) ||
+               cn_registry_check_version(version, err, sizeof err)) {
+        cn_admin__respond_error(req, 400, "%s", err);
+    } else {
+        cn_controller_op_t op;
+        memset(&op, 0, sizeof op);
+        op.kind = CN_CONTROLLER_OP_START;
+        snprintf(op.model, sizeof op.model, "%s", model);
+        snprintf(op.version, sizeof op.version, "%s", version);
+        op.dry_run = json_is_true(json_object_get(body, "dry_run"));
+        json_t *reason = json_object_get(body, "reason");
+        if (reason)
+            snprintf(op.reason, sizeof op.reason, "%s", json_string_value(reason));
+        submit_op(req, &op, 201, NULL);
+    }
+    json_decref(body);
+}
+
+static void handle_rollout(cn_admin_request_t *req)
+{
+    if (!need_store(req))
+        return;
+    read_job_t *job = cn_xcalloc(1, sizeof *job);
+    job->op = READ_ONE;
+    if (!param_id(req, &job->id)) {
+        free(job);
+        return;
+    }
+    start_read(req, job);
+}
+
+static void handle_audit(cn_admin_request_t *req, read_op_t op)
+{
+    if (!need_store(req))
+        return;
+    read_job_t *job = cn_xcalloc(1, sizeof *job);
+    job->op = op;
+    if (!param_id(req, &job->id)) {
+        free(job);
+        return;
+    }
+    start_read(req, job);
+}
+
+static void handle_history(cn_admin_request_t *req)
+{
+    handle_audit(req, READ_HISTORY);
+}
+
+static void handle_analyses(cn_admin_request_t *req)
+{
+    handle_audit(req, READ_ANALYSES);
+}
+
+static void handle_command(cn_admin_request_t *req, cn_controller_op_kind_t kind)
+{
+    if (!need_store(req))
+        return;
+    cn_controller_op_t op;
+    memset(&op, 0, sizeof op);
+    op.kind = kind;
+    if (!param_id(req, &op.id))
+        return;
+    static const char *const plain[] = {"reason", NULL};
+    static const char *const promote[] = {"reason", "full", NULL};
+    static const char *const retry[] = {"reason", "dry_run", NULL};
+    json_t *body;
+    if (!command_body(req,
+                      kind == CN_CONTROLLER_OP_PROMOTE ? promote
+                      : kind == CN_CONTROLLER_OP_RETRY ? retry
+                                                       : plain,
+                      &body))
+        return;
+    json_t *reason = json_object_get(body, "reason");
+    if (reason)
+        snprintf(op.reason, sizeof op.reason, "%s", json_string_value(reason));
+    if (kind == CN_CONTROLLER_OP_PROMOTE && json_is_true(json_object_get(body, "full")))
+        op.kind = CN_CONTROLLER_OP_PROMOTE_FULL;
+    op.dry_run = json_is_true(json_object_get(body, "dry_run"));
+    json_decref(body);
+    submit_op(req, &op, 200, NULL);
+}
+
+static void handle_pause(cn_admin_request_t *req)
+{
+    handle_command(req, CN_CONTROLLER_OP_PAUSE);
+}
+static void handle_resume(cn_admin_request_t *req)
+{
+    handle_command(req, CN_CONTROLLER_OP_RESUME);
+}
+static void handle_promote(cn_admin_request_t *req)
+{
+    handle_command(req, CN_CONTROLLER_OP_PROMOTE);
+}
+static void handle_abort(cn_admin_request_t *req)
+{
+    handle_command(req, CN_CONTROLLER_OP_ABORT);
+}
+static void handle_retry(cn_admin_request_t *req)
+{
+    handle_command(req, CN_CONTROLLER_OP_RETRY);
+}
+
+void cn_admin__rollouts_routes(cn_admin_t *a)
+{
+    static const cn_admin_route_t routes[] = {
+        {CN_ADMIN_GET | CN_ADMIN_POST, "/v1/rollouts", true, handle_rollouts, NULL},
+        {CN_ADMIN_GET, "/v1/rollouts/*", true, handle_rollout, NULL},
+        {CN_ADMIN_GET, "/v1/rollouts/*/history", true, handle_history, NULL},
+        {CN_ADMIN_GET, "/v1/rollouts/*/analyses", true, handle_analyses, NULL},
+        {CN_ADMIN_POST, "/v1/rollouts/*/pause", true, handle_pause, NULL},
+        {CN_ADMIN_POST, "/v1/rollouts/*/resume", true, handle_resume, NULL},
+        {CN_ADMIN_POST, "/v1/rollouts/*/promote", true, handle_promote, NULL},
+        {CN_ADMIN_POST, "/v1/rollouts/*/abort", true, handle_abort, NULL},
+        {CN_ADMIN_POST, "/v1/rollouts/*/retry", true, handle_retry, NULL},
+    };
+    char err[128];
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (cn_admin_add_route(a, &routes[i], err, sizeof err))
+            abort();
+}

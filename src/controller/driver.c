@@ -1,0 +1,1331 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The rollout driver: runs the pure state machine (rollout.c) on the
+ * control loop and carries out what it decides.
+ *
+ * Every step runs as a job in the controller's one queue (see
+ * controller_internal.h), so it never overlaps a change or another job:
+ *  - a tick a second reads the current window's counters from the metrics
+ *    source, feeds the machine the canary's health, its first request, the
+ *    progress deadline, the triggers (triggers.c) and the sample counts,
+ *    then a TICK;
+ *  - a person's command (start, pause, resume, promote, abort, retry) or
+ *    a manual traffic change becomes its event;
+ *  - an analysis runs on the thread pool *outside* the queue (it may take
+ *    seconds over 10^6 samples, and a rollback must not wait for it) and
+ *    comes back as a job with its verdict.
+ * The actions are carried out in order: traffic first (through the
+ * controller's engine, stored with its history), then the state with its
+ * audit entries in one store transaction per entry (a rollback's weight 0
+ * is live before its decision is stored), then PUBLISHED for a promotion
+ * or a rollback. A window is one measurement step: when the machine opens
+ * a new window without a traffic change (warmup over, a new attempt), the
+ * same generation is published again under a new number, which starts a
+ * new step, so that each analysis judges exactly its window.
+ *
+ * Crash safety: the machine's whole state is stored as JSON with every
+ * entry (store `machine` column); on start the model's active rollout is
+ * read back and gets a RESTART event (rollout.h says what it does).
+ */
+#include "controller/controller_internal.h"
+#include "judge/json.h"
+#include "stats/stats.h"
+#include "util/error.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ENTRIES_MAX CN_ROLLOUT_ACTIONS_MAX
+
+struct cn_driver_s {
+    cn_controller_t *c;
+    cn_registry_t *reg;
+    cn_store_t *store;
+    char model[CN_STORE_NAME_MAX + 1];
+    const cn_strategy_t *strategy;
+    const cn_judge_config_t *analysis;
+    cn_rollout_config_t rcfg;
+    unsigned tick_ms;
+
+    /* loop thread only */
+    uv_timer_t timer;
+    bool timer_open;
+    bool tick_queued;
+    bool analysis_running;
+
+    /* jobs only (one at a time) */
+    bool loaded; /* row and m hold the model's current rollout */
+    cn_store_rollout_t row;
+    cn_rollout_t m;
+    cn_version_set_t canary_set; /* the candidate's addresses */
+    uint64_t floor_hint;         /* the last analysis's derived floor */
+    uint64_t canary_served;
+    uint64_t canary_seen_step; /* canary requests seen in the current step */
+    uint64_t seen_generation;
+    /* the promotion published and not yet recorded (PROMOTE, then
+     * PUBLISHED records it with the registry's stable move) */
+    bool has_promoted;
+    cn_generation_t promoted;
+    bool want_analysis; /* set by a job's work, taken by its after */
+    cn_rollout_analysis_t analysis_req;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ machine JSON */
+
+#define MACHINE_INTS(X)                                                                \
+    X(state)                                                                           \
+    X(resume_state)                                                                    \
+    X(end_state)                                                                       \
+    X(hold)                                                                            \
+    X(step)                                                                            \
+    X(run)                                                                             \
+    X(weight_bp)                                                                       \
+    X(shadow_bp)                                                                       \
+    X(shadow)                                                                          \
+    X(dry_run)                                                                         \
+    X(paused_by_step)                                                                  \
+    X(step_done)                                                                       \
+    X(healthy)                                                                         \
+    X(analysis_in_flight)                                                              \
+    X(superseded)                                                                      \
+    X(attempt)                                                                         \
+    X(started_ms)                                                                      \
+    X(traffic_started_ms)                                                              \
+    X(first_request_ms)                                                                \
+    X(warmup_ends_ms)                                                                  \
+    X(step_started_ms)                                                                 \
+    X(window_started_ms)                                                               \
+    X(updated_ms)                                                                      \
+    X(samples_have)                                                                    \
+    X(samples_need)                                                                    \
+    X(transitions)
+
+/* The machine as a JSON object (the caller frees the text). */
+static char *machine_json(const cn_rollout_t *m)
+{
+    json_t *o = json_object();
+#define PUT(f) json_object_set_new(o, #f, json_integer((json_int_t)m->f));
+    MACHINE_INTS(PUT)
+#undef PUT
+    json_object_set_new(o, "samples_per_minute",
+                        json_real(isfinite(m->samples_per_minute) ? m->samples_per_minute
+                                                                  : 0));
+    json_object_set_new(o, "reason", json_string(m->reason));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* Read a machine back: 0, or CN_EINVAL naming the first bad key. */
+static int machine_parse(const char *text, cn_rollout_t *m, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *o = text ? json_loads(text, 0, &je) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return cn_fail(err, errlen, CN_EINVAL, "the stored rollout state is not a JSON object");
+    }
+    cn_rollout_t r;
+    cn_rollout_init(&r);
+    const char *bad = NULL;
+#define GET(f)                                                                         \
+    if (!bad) {                                                                        \
+        json_t *v = json_object_get(o, #f);                                            \
+        if (!json_is_integer(v) || json_integer_value(v) < 0)                          \
+            bad = #f;                                                                  \
+        else                                                                           \
+            r.f = (__typeof__(r.f))json_integer_value(v);                              \
+    }
+    MACHINE_INTS(GET)
+#undef GET
+    json_t *spm = json_object_get(o, "samples_per_minute");
+    json_t *reason = json_object_get(o, "reason");
+    if (!bad && !json_is_number(spm))
+        bad = "samples_per_minute";
+    if (!bad && !json_is_string(reason))
+        bad = "reason";
+    if (!bad && (r.state >= CN_ROLLOUT_STATES || r.resume_state >= CN_ROLLOUT_STATES ||
+                 r.end_state >= CN_ROLLOUT_STATES || r.weight_bp > 10000))
+        bad = "state";
+    if (bad) {
+        json_decref(o);
+        return cn_fail(err, errlen, CN_EINVAL, "the stored rollout state has a bad '%s'",
+                       bad);
+    }
+    r.samples_per_minute = json_number_value(spm);
+    snprintf(r.reason, sizeof r.reason, "%s", json_string_value(reason));
+    json_decref(o);
+    *m = r;
+    return 0;
+}
+
+/* ------------------------------------------------------------ live view */
+
+static void live_update(cn_driver_t *d, const cn_trigger_result_t *trig,
+                        uint64_t canary_req, uint64_t stable_req)
+{
+    cn_controller_t *c = d->c;
+    pthread_mutex_lock(&c->mu);
+    cn_controller_live_t *l = &c->live;
+    if (!d->loaded || !cn_rollout_active(d->m.state)) {
+        memset(l, 0, sizeof *l); /* no active rollout */
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    if (l->id != d->row.id)
+        memset(l, 0, sizeof *l);
+    l->id = d->row.id;
+    l->machine = d->m;
+    l->canary_served = d->canary_served;
+    if (trig) {
+        l->has_triggers = true;
+        l->triggers = *trig;
+        l->canary_requests = canary_req;
+        l->stable_requests = stable_req;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void live_verdict(cn_driver_t *d, const char *verdict, const char *reason)
+{
+    cn_controller_t *c = d->c;
+    pthread_mutex_lock(&c->mu);
+    if (c->live.id == d->row.id) {
+        c->live.has_verdict = true;
+        snprintf(c->live.verdict, sizeof c->live.verdict, "%s", verdict);
+        snprintf(c->live.verdict_reason, sizeof c->live.verdict_reason, "%s", reason);
+        c->live.verdict_ms = now_ms();
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ------------------------------------------------------------ traffic */
+
+static void log_line(cn_driver_t *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void log_line(cn_driver_t *d, const char *fmt, ...)
+{
+    FILE *f = d->c->log;
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(f);
+    fprintf(f, "canary: rollout %" PRId64 " (%s %s): ", d->row.id, d->row.model,
+            d->row.version);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    funlockfile(f);
+    fflush(f);
+    va_end(ap);
+}
+
+/* Publish the rollout's traffic: the candidate's set as canary at the
+ * action's weight (or shadow share). */
+static int set_traffic(cn_driver_t *d, const cn_rollout_action_t *a, char *err,
+                       size_t errlen)
+{
+    cn_controller_t *c = d->c;
+    cn_generation_t g;
+    cn_generation_init(&g);
+    pthread_mutex_lock(&c->mu);
+    cn_generation_copy(&g, &c->current);
+    pthread_mutex_unlock(&c->mu);
+    if (d->canary_set.count) {
+        cn_version_set_dispose(&g.sets[CN_ROLE_CANARY]);
+        cn_version_set_init(&g.sets[CN_ROLE_CANARY], d->canary_set.version);
+        cn_version_set_copy(&g.sets[CN_ROLE_CANARY], &d->canary_set);
+    }
+    if (a->shadow) {
+        g.traffic.mode = CN_TRAFFIC_MODE_SHADOW;
+        g.traffic.shadow_bp = a->shadow_bp;
+        g.traffic.canary_weight_bp = 0;
+    } else {
+        if (g.traffic.mode == CN_TRAFFIC_MODE_SHADOW)
+            g.traffic.mode = CN_TRAFFIC_MODE_RANDOM;
+        g.traffic.canary_weight_bp = a->weight_bp;
+    }
+    int rc = cn_controller_validate(&g, &c->limits, err, errlen);
+    cn_traffic_applied_t applied;
+    char who[96];
+    snprintf(who, sizeof who, "rollout %" PRId64, d->row.id);
+    if (!rc)
+        rc = cn_controller__publish(c, &g, who, true, &applied, err, errlen);
+    if (!rc || rc == CN_EIO)
+        d->row.generation = g.number;
+    cn_generation_dispose(&g);
+    return rc;
+}
+
+/* The same generation under a new number: a new measurement step. */
+static int restep(cn_driver_t *d, char *err, size_t errlen)
+{
+    cn_controller_t *c = d->c;
+    cn_generation_t g;
+    cn_generation_init(&g);
+    pthread_mutex_lock(&c->mu);
+    cn_generation_copy(&g, &c->current);
+    pthread_mutex_unlock(&c->mu);
+    cn_traffic_applied_t applied;
+    char who[96];
+    snprintf(who, sizeof who, "rollout %" PRId64 " (new window)", d->row.id);
+    int rc = cn_controller__publish(c, &g, who, true, &applied, err, errlen);
+    if (!rc || rc == CN_EIO)
+        d->row.generation = g.number;
+    cn_generation_dispose(&g);
+    return rc;
+}
+
+/* The promotion's generation, published but not stored (the registry
+ * stores it with the promotion, in one transaction). */
+static int publish_promotion(cn_driver_t *d, cn_generation_t *g, char *err, size_t errlen)
+{
+    cn_controller_t *c = d->c;
+    pthread_mutex_lock(&c->mu);
+    cn_generation_copy(g, &c->current);
+    pthread_mutex_unlock(&c->mu);
+    if (d->canary_set.count == 0)
+        return cn_fail(err, errlen, CN_EINVAL, "the candidate has no addresses");
+    cn_version_set_copy(&g->sets[CN_ROLE_STABLE], &d->canary_set);
+    cn_version_set_dispose(&g->sets[CN_ROLE_CANARY]);
+    cn_version_set_init(&g->sets[CN_ROLE_CANARY],
+                        strcmp(d->canary_set.version, "canary") ? "canary" : "canary-none");
+    g->traffic.canary_weight_bp = 0;
+    if (g->traffic.mode == CN_TRAFFIC_MODE_SHADOW)
+        g->traffic.mode = CN_TRAFFIC_MODE_RANDOM;
+    cn_traffic_applied_t applied;
+    char who[96];
+    snprintf(who, sizeof who, "rollout %" PRId64 " (promotion)", d->row.id);
+    int rc = cn_controller__publish(c, g, who, false, &applied, err, errlen);
+    if (!rc)
+        d->row.generation = g->number;
+    return rc;
+}
+
+/* ------------------------------------------------------------ persistence */
+
+typedef struct entry_s {
+    cn_store_audit_kind_t kind;
+    char actor[CN_STORE_WHO_MAX + 1];
+    char text[CN_STORE_REASON_MAX + 1];
+} entry_t;
+
+static cn_store_rollout_state_t store_state(cn_rollout_state_t s)
+{
+    cn_store_rollout_state_t out = CN_STORE_ROLLOUT_PENDING;
+    cn_store_rollout_state_parse(cn_rollout_state_name(s), &out);
+    return out;
+}
+
+/* The row's columns from the machine. */
+static void row_from_machine(cn_driver_t *d)
+{
+    cn_store_rollout_t *r = &d->row;
+    const cn_rollout_t *m = &d->m;
+    r->state = store_state(m->state);
+    r->resume_state = CN_STORE_ROLLOUT_NONE;
+    if (m->state == CN_ROLLOUT_PAUSED)
+        r->resume_state = m->resume_state == CN_ROLLOUT_PENDING
+                              ? CN_STORE_ROLLOUT_PROGRESSING
+                              : store_state(m->resume_state);
+    else if (m->state == CN_ROLLOUT_HOLDING)
+        r->resume_state = CN_STORE_ROLLOUT_PROGRESSING;
+    if (r->resume_state != CN_STORE_ROLLOUT_NONE &&
+        !cn_store_rollout_state_active(r->resume_state))
+        r->resume_state = CN_STORE_ROLLOUT_PROGRESSING;
+    r->step_index = m->step > 65535 ? 65535 : m->step;
+    r->weight_bp = m->weight_bp;
+    r->analysis_attempts = m->attempt > 65535 ? 65535 : m->attempt;
+    snprintf(r->reason, sizeof r->reason, "%s", m->reason);
+    free(r->machine);
+    r->machine = machine_json(m);
+}
+
+/*
+ * Store the machine with each entry, one transaction per entry; the last
+ * carries the end of a rollback (the rolled-back tag) or a promotion (the
+ * stable move and its generation) when the machine reached it.
+ */
+static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
+                   const char *payload, char *err, size_t errlen)
+{
+    const cn_generation_t *promoted = d->has_promoted ? &d->promoted : NULL;
+    row_from_machine(d);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        cn_store_audit_t e;
+        memset(&e, 0, sizeof e);
+        e.kind = entries[i].kind;
+        snprintf(e.actor, sizeof e.actor, "%s", entries[i].actor);
+        snprintf(e.reason, sizeof e.reason, "%s", entries[i].text);
+        e.payload = i == 0 ? (char *)payload : NULL;
+        bool last = i + 1 == n;
+        if (last && promoted && d->m.state == CN_ROLLOUT_PROMOTED) {
+            rc = cn_registry_promote(d->reg, &d->row, &e, promoted, err, errlen);
+            if (!rc)
+                d->has_promoted = false;
+        }
+        else if (last && tag &&
+                 (d->m.state == CN_ROLLOUT_ROLLED_BACK || d->m.state == CN_ROLLOUT_ABORTED))
+            rc = cn_registry_roll_back(d->reg, &d->row, store_state(d->m.state), &e, err,
+                                       errlen);
+        else
+            rc = cn_store_rollout_update(d->store, &d->row, &e, NULL, err, errlen);
+        if (!rc) {
+            /* the store gave back what it holds; keep our machine text */
+            free(d->row.machine);
+            d->row.machine = machine_json(&d->m);
+        }
+    }
+    if (rc)
+        log_line(d, "NOT STORED: %s", err);
+    return rc;
+}
+
+/* ------------------------------------------------------------ events */
+
+static cn_store_audit_kind_t entry_kind(cn_rollout_event_kind_t k)
+{
+    switch (k) {
+    case CN_ROLLOUT_EV_TRIGGER:
+        return CN_STORE_AUDIT_TRIGGER;
+    case CN_ROLLOUT_EV_ANALYSIS_RESULT:
+        return CN_STORE_AUDIT_ANALYSIS;
+    case CN_ROLLOUT_EV_PAUSE:
+    case CN_ROLLOUT_EV_RESUME:
+    case CN_ROLLOUT_EV_PROMOTE:
+    case CN_ROLLOUT_EV_PROMOTE_FULL:
+    case CN_ROLLOUT_EV_ABORT:
+    case CN_ROLLOUT_EV_RETRY:
+    case CN_ROLLOUT_EV_MANUAL_TRAFFIC:
+    case CN_ROLLOUT_EV_START:
+        return CN_STORE_AUDIT_MANUAL;
+    default:
+        return CN_STORE_AUDIT_TRANSITION;
+    }
+}
+
+/*
+ * Feed one event and carry out its actions. 0; CN_ECONFLICT when the
+ * machine refuses the event (its reason in err); another code when the
+ * traffic or the store failed (the machine has moved on regardless: the
+ * next tick carries on from what it decided).
+ */
+static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *payload,
+                     char *err, size_t errlen)
+{
+    cn_rollout_output_t out;
+    int64_t window_before = d->m.window_started_ms;
+    if (cn_rollout_step(&d->rcfg, &d->m, ev, &out))
+        return cn_fail(err, errlen, CN_ECONFLICT, "%s", out.error);
+    entry_t entries[ENTRIES_MAX];
+    size_t n = 0;
+    bool tag = false, traffic_set = false, published = false;
+    int rc = 0;
+    char aerr[384];
+    for (size_t i = 0; i < out.n_actions; i++) {
+        const cn_rollout_action_t *a = &out.actions[i];
+        switch (a->kind) {
+        case CN_ROLLOUT_SET_TRAFFIC:
+            traffic_set = true;
+            if (!a->dry_run && set_traffic(d, a, aerr, sizeof aerr)) {
+                log_line(d, "traffic not set: %s", aerr);
+                if (!rc)
+                    rc = cn_fail(err, errlen, CN_EIO, "traffic not set: %s", aerr);
+            }
+            published = true;
+            break;
+        case CN_ROLLOUT_PROMOTE:
+            if (a->dry_run) {
+                published = true;
+            } else if (publish_promotion(d, &d->promoted, aerr, sizeof aerr)) {
+                log_line(d, "promotion not published: %s", aerr);
+                if (!rc)
+                    rc = cn_fail(err, errlen, CN_EIO, "promotion not published: %s",
+                                 aerr);
+            } else {
+                d->has_promoted = true;
+                published = true;
+            }
+            break;
+        case CN_ROLLOUT_START_ANALYSIS:
+            d->want_analysis = true;
+            d->analysis_req = a->analysis;
+            break;
+        case CN_ROLLOUT_RECORD:
+            if (n < ENTRIES_MAX) {
+                /* the event's own kind (and its payload) on its first
+                 * entry; what follows from it is a transition */
+                entries[n].kind = n == 0 ? entry_kind(ev->kind) : CN_STORE_AUDIT_TRANSITION;
+                snprintf(entries[n].actor, sizeof entries[n].actor, "%s",
+                         a->actor[0] ? a->actor : "controller");
+                snprintf(entries[n].text, sizeof entries[n].text, "%s%s",
+                         a->dry_run ? "[dry run] " : "", a->text);
+                n++;
+            }
+            break;
+        case CN_ROLLOUT_TAG:
+            tag = !a->dry_run;
+            break;
+        case CN_ROLLOUT_NOTIFY:
+            log_line(d, "%s", a->text);
+            break;
+        }
+    }
+    if (payload && n == 0 && ev->kind == CN_ROLLOUT_EV_ANALYSIS_RESULT) {
+        /* every analysis is in the trail, even one the machine ignores */
+        entries[0].kind = CN_STORE_AUDIT_ANALYSIS;
+        snprintf(entries[0].actor, sizeof entries[0].actor, "controller");
+        snprintf(entries[0].text, sizeof entries[0].text,
+                 "analysis of step %u attempt %u (not acted on): %.200s", ev->step,
+                 ev->attempt, ev->reason);
+        n = 1;
+    }
+    if (n == 0 && (tag || (d->has_promoted && d->m.state == CN_ROLLOUT_PROMOTED))) {
+        entries[0].kind = CN_STORE_AUDIT_TRANSITION;
+        snprintf(entries[0].actor, sizeof entries[0].actor, "controller");
+        snprintf(entries[0].text, sizeof entries[0].text, "%s", d->m.reason);
+        n = 1;
+    }
+    if (n) {
+        int prc = persist(d, entries, n, tag, payload, aerr, sizeof aerr);
+        if (prc && !rc)
+            rc = cn_fail(err, errlen, prc, "not stored: %s", aerr);
+    }
+    if (published &&
+        (d->m.state == CN_ROLLOUT_ROLLING_BACK || d->m.state == CN_ROLLOUT_PROMOTING)) {
+        cn_rollout_event_t pe;
+        memset(&pe, 0, sizeof pe);
+        pe.kind = CN_ROLLOUT_EV_PUBLISHED;
+        pe.now_ms = now_ms();
+        snprintf(pe.actor, sizeof pe.actor, "controller");
+        char perr[384];
+        int prc = run_event(d, &pe, NULL, perr, sizeof perr);
+        if (prc && !rc)
+            rc = cn_fail(err, errlen, prc, "%s", perr);
+    }
+    if (!traffic_set && d->m.window_started_ms != window_before &&
+        d->m.window_started_ms && !d->m.dry_run && cn_rollout_active(d->m.state) &&
+        d->m.traffic_started_ms) {
+        if (restep(d, aerr, sizeof aerr))
+            log_line(d, "new window not opened: %s", aerr);
+    }
+    if (cn_rollout_final(d->m.state))
+        d->want_analysis = false;
+    return rc;
+}
+
+static void event_init(cn_rollout_event_t *ev, cn_rollout_event_kind_t kind,
+                       const char *actor, const char *reason)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->now_ms = now_ms();
+    snprintf(ev->actor, sizeof ev->actor, "%s", actor ? actor : "controller");
+    snprintf(ev->reason, sizeof ev->reason, "%s", reason ? reason : "");
+}
+
+static bool running(const cn_driver_t *d)
+{
+    return d->loaded && cn_rollout_active(d->m.state);
+}
+
+/* The candidate's addresses, from the registry. */
+static int load_candidate(cn_driver_t *d, const char *version, char *err, size_t errlen)
+{
+    cn_store_version_t v;
+    cn_store_version_init(&v);
+    int rc = cn_registry_get_version(d->reg, d->model, version, &v, err, errlen);
+    if (!rc) {
+        cn_version_set_dispose(&d->canary_set);
+        cn_version_set_init(&d->canary_set, version);
+        for (size_t i = 0; i < v.set.count; i++)
+            cn_version_set_add(&d->canary_set, v.set.addresses[i]);
+    }
+    cn_store_version_dispose(&v);
+    return rc;
+}
+
+/* ------------------------------------------------------------ analysis */
+
+typedef struct analysis_s {
+    cn_driver_t *d;
+    uv_work_t work;
+    int64_t rollout_id;
+    uint64_t generation;
+    cn_rollout_analysis_t req;
+    /* result */
+    int rc;
+    cn_rollout_verdict_t verdict;
+    char reason[CN_ROLLOUT_REASON_MAX];
+    char *json;
+    uint64_t floor;
+} analysis_t;
+
+static bool metric_wanted(const cn_judge_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_metrics; i++)
+        if (strcmp(cfg->metrics[i].name, name) == 0 ||
+            (cfg->metrics[i].source && strcmp(cfg->metrics[i].source, name) == 0))
+            return true;
+    return false;
+}
+
+/* The window's samples, as the judge takes them: the reservoirs per arm
+ * and segment, the error counts whole, each arm's requests per segment
+ * (so that its aggregate is stratified by its own traffic). */
+static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *cfg,
+                       cn_judge_data_t *data)
+{
+    bool lat = metric_wanted(cfg, "latency_ms"), pred = metric_wanted(cfg, "prediction"),
+         errm = metric_wanted(cfg, "error");
+    double *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < s->ncells && !rc; i++) {
+        const cn_router_cell_t *cell = &s->cells[i];
+        const char *label = s->version_name[cell->role];
+        if (!label || strcmp(cell->version, label) != 0)
+            continue; /* a version that left */
+        cn_judge_arm_t arm = cell->role == CN_ROLE_CANARY ? CN_ARM_CANARY : CN_ARM_STABLE;
+        const char *seg = cell->segment && cell->segment[0] ? cell->segment : NULL;
+        if (cell->step_requests == 0)
+            continue;
+        rc = cn_judge_data_set_requests(data, arm, seg, cell->step_requests);
+        if (!rc && lat && cell->n_step_latency) {
+            if (cap < cell->n_step_latency) {
+                cap = cell->n_step_latency;
+                buf = cn_xrealloc(buf, cap * sizeof *buf);
+            }
+            for (size_t k = 0; k < cell->n_step_latency; k++)
+                buf[k] = cell->step_latency_us[k] / 1000.0;
+            rc = cn_judge_data_add_many(data, "latency_ms", arm, seg, buf,
+                                        cell->n_step_latency);
+        }
+        if (!rc && pred && cell->n_step_predictions)
+            rc = cn_judge_data_add_many(data, "prediction", arm, seg,
+                                        cell->step_predictions, cell->n_step_predictions);
+        if (!rc && errm)
+            rc = cn_judge_data_add_counts(data, "error", arm, seg,
+                                          cell->step_errors > cell->step_requests
+                                              ? cell->step_requests
+                                              : cell->step_errors,
+                                          cell->step_requests);
+    }
+    free(buf);
+    return rc;
+}
+
+static void analysis_work(uv_work_t *w)
+{
+    analysis_t *a = w->data;
+    cn_driver_t *d = a->d;
+    cn_metrics_source_t *src = d->c->metrics;
+    cn_router_snapshot_t *s = NULL;
+    char err[384];
+    cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION, .generation = a->generation};
+    a->rc = src->read(src, &win, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s, err,
+                      sizeof err);
+    if (a->rc) {
+        snprintf(a->reason, sizeof a->reason, "no window: %.200s", err);
+        return;
+    }
+    cn_judge_data_t *data = cn_judge_data_new();
+    int rc = window_data(s, d->analysis, data);
+    src->release(src, s);
+    if (rc) {
+        cn_judge_data_free(data);
+        a->rc = rc;
+        snprintf(a->reason, sizeof a->reason, "the window's samples: %s", cn_strerror(rc));
+        return;
+    }
+    cn_judge_levels_t levels = {.alpha_fail = a->req.alpha_fail,
+                                .alpha_pass = a->req.alpha_pass};
+    cn_judge_result_t res;
+    rc = cn_judge_run_levels(d->analysis, data, &levels, &res);
+    cn_judge_data_free(data);
+    if (rc) {
+        a->rc = rc;
+        snprintf(a->reason, sizeof a->reason, "the judge refused: %s", cn_strerror(rc));
+        return;
+    }
+    /* The machine's verdicts (rollout.h): harm rolls back; a failing
+     * non-critical metric is marginal; an analysis before the last has
+     * done its job when it finds no harm (it cannot pass: only the last
+     * spends pass budget), so "not shown non-inferior" there is no data,
+     * never a failure; the last must pass. */
+    bool nodata = false, failing = false;
+    for (size_t i = 0; i < res.n_rows; i++) {
+        if (res.rows[i].segment)
+            continue;
+        /* below the floor its test needs: the window lacks data (the last
+         * analysis waits for it and tries again), it is not marginal */
+        if (res.rows[i].cls == CN_CLASS_NODATA ||
+            (res.rows[i].cls == CN_CLASS_INCONCLUSIVE &&
+             (res.rows[i].canary.n < res.rows[i].min_samples ||
+              res.rows[i].stable.n < res.rows[i].min_samples)))
+            nodata = true;
+        if (res.rows[i].cls == CN_CLASS_FAIL)
+            failing = true;
+        if (res.rows[i].min_samples > a->floor)
+            a->floor = res.rows[i].min_samples;
+    }
+    if (res.verdict == CN_VERDICT_FAIL)
+        a->verdict = CN_ROLLOUT_VERDICT_FAIL;
+    else if (failing)
+        a->verdict = CN_ROLLOUT_VERDICT_MARGINAL;
+    else if (res.verdict == CN_VERDICT_PASS)
+        a->verdict = CN_ROLLOUT_VERDICT_PASS;
+    else if (!a->req.last || nodata)
+        a->verdict = CN_ROLLOUT_VERDICT_NODATA;
+    else
+        a->verdict = CN_ROLLOUT_VERDICT_MARGINAL;
+    snprintf(a->reason, sizeof a->reason, "%.250s", res.reason);
+    json_t *o = cn_judge_result_json(&res, NULL);
+    json_object_set_new(o, "step", json_integer(a->req.step));
+    json_object_set_new(o, "attempt", json_integer(a->req.attempt));
+    json_object_set_new(o, "generation", json_integer((json_int_t)a->generation));
+    a->json = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    cn_judge_result_dispose(&res);
+}
+
+static void verdict_work(cn_controller_t *c, void *arg)
+{
+    analysis_t *a = arg;
+    cn_driver_t *d = c->driver;
+    if (!running(d) || d->row.id != a->rollout_id)
+        return; /* the rollout ended meanwhile: nothing to act on */
+    cn_rollout_event_t ev;
+    event_init(&ev, CN_ROLLOUT_EV_ANALYSIS_RESULT, "judge", a->reason);
+    ev.step = a->req.step;
+    ev.attempt = a->req.attempt;
+    if (a->rc) {
+        /* No window (a manual change opened a new step meanwhile): never a
+         * failure. */
+        ev.verdict = CN_ROLLOUT_VERDICT_NODATA;
+    } else {
+        ev.verdict = a->verdict;
+        d->floor_hint = a->floor;
+    }
+    static const char *const names[] = {"pass", "fail", "marginal", "nodata"};
+    live_verdict(d, names[ev.verdict], a->reason);
+    char err[384];
+    if (run_event(d, &ev, a->json, err, sizeof err))
+        log_line(d, "analysis verdict: %s", err);
+    live_update(d, NULL, 0, 0);
+}
+
+static void analysis_start(cn_driver_t *d);
+
+static void verdict_after(cn_controller_t *c, void *arg)
+{
+    analysis_t *a = arg;
+    free(a->json);
+    free(a);
+    analysis_start(c->driver);
+}
+
+static void analysis_after(uv_work_t *w, int status)
+{
+    analysis_t *a = w->data;
+    cn_driver_t *d = a->d;
+    (void)status;
+    d->analysis_running = false;
+    if (cn_controller__job(d->c, verdict_work, verdict_after, a)) {
+        free(a->json);
+        free(a);
+    }
+}
+
+/* Loop thread: start the analysis a job asked for. */
+static void analysis_start(cn_driver_t *d)
+{
+    if (!d->want_analysis || d->analysis_running || !running(d))
+        return;
+    d->want_analysis = false;
+    analysis_t *a = cn_xcalloc(1, sizeof *a);
+    a->d = d;
+    a->rollout_id = d->row.id;
+    a->req = d->analysis_req;
+    pthread_mutex_lock(&d->c->mu);
+    a->generation = d->c->current.number;
+    pthread_mutex_unlock(&d->c->mu);
+    a->work.data = a;
+    d->analysis_running = true;
+    if (uv_queue_work(&d->c->loop, &a->work, analysis_work, analysis_after)) {
+        d->analysis_running = false;
+        free(a);
+    }
+}
+
+/* ------------------------------------------------------------ tick */
+
+static bool has_canary_up(const cn_router_snapshot_t *s)
+{
+    for (size_t i = 0; i < s->nupstreams; i++)
+        if (s->upstreams[i].role == CN_ROLE_CANARY && s->upstreams[i].up)
+            return true;
+    return false;
+}
+
+/* The KS distance of the arms' prediction samples. */
+static bool prediction_ks(const cn_router_snapshot_t *s, double *dist, uint64_t *nc,
+                          uint64_t *ns)
+{
+    size_t n[2] = {0, 0};
+    for (size_t i = 0; i < s->ncells; i++) {
+        const cn_router_cell_t *cell = &s->cells[i];
+        const char *label = s->version_name[cell->role];
+        if (label && strcmp(cell->version, label) == 0)
+            n[cell->role] += cell->n_step_predictions;
+    }
+    if (!n[0] || !n[1])
+        return false;
+    double *v[2] = {cn_xmalloc(n[0] * sizeof(double)), cn_xmalloc(n[1] * sizeof(double))};
+    size_t k[2] = {0, 0};
+    for (size_t i = 0; i < s->ncells; i++) {
+        const cn_router_cell_t *cell = &s->cells[i];
+        const char *label = s->version_name[cell->role];
+        if (!label || strcmp(cell->version, label) != 0)
+            continue;
+        memcpy(v[cell->role] + k[cell->role], cell->step_predictions,
+               cell->n_step_predictions * sizeof(double));
+        k[cell->role] += cell->n_step_predictions;
+    }
+    cn_ks_result_t ks;
+    /* only D is used (the trigger tests it against its limit): the
+     * asymptotic method skips the exact p-value's cost */
+    int rc = cn_stats_ks2(v[CN_ROLE_CANARY], n[CN_ROLE_CANARY], v[CN_ROLE_STABLE],
+                          n[CN_ROLE_STABLE], CN_ALT_TWO_SIDED, CN_KS_ASYMPTOTIC, &ks);
+    free(v[0]);
+    free(v[1]);
+    if (rc)
+        return false;
+    *dist = ks.d;
+    *nc = n[CN_ROLE_CANARY];
+    *ns = n[CN_ROLE_STABLE];
+    return true;
+}
+
+/* Stable's p99 upper bound (ms) from its step histogram: the bucket upper
+ * edge of the order statistic of rank j. */
+static bool p99_bound(const cn_metrics_hist_t *h, uint64_t m, double level, double *out_ms)
+{
+    uint64_t j = cn_triggers_p99_bound_rank(m, level);
+    if (!j || !h)
+        return false;
+    uint64_t seen = 0;
+    for (size_t b = 0; b < CN_METRICS_HIST_BUCKETS; b++) {
+        seen += h->counts[b];
+        if (seen >= j) {
+            uint64_t lo, hi;
+            cn_metrics_hist_bucket_bounds(b, &lo, &hi);
+            *out_ms = hi / 1000.0;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void tick_work(cn_controller_t *c, void *arg)
+{
+    (void)arg;
+    cn_driver_t *d = c->driver;
+    if (!running(d))
+        return;
+    const cn_strategy_triggers_t *t = &d->strategy->triggers;
+    unsigned mask = CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS;
+    if (t->has_prediction_shift)
+        mask |= CN_ROUTER_SNAP_SAMPLES;
+    uint64_t gen;
+    pthread_mutex_lock(&c->mu);
+    gen = c->current.number;
+    pthread_mutex_unlock(&c->mu);
+    cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION, .generation = gen};
+    cn_router_snapshot_t *s = NULL;
+    char err[384];
+    if (c->metrics->read(c->metrics, &win, mask, &s, err, sizeof err))
+        return; /* the generation moved under us: next tick */
+    uint64_t req[2] = {0, 0}, errs[2] = {0, 0};
+    cn_metrics_hist_t *lat[2];
+    lat[0] = cn_xmalloc(sizeof *lat[0]);
+    lat[1] = cn_xmalloc(sizeof *lat[1]);
+    cn_metrics_hist_init(lat[0]);
+    cn_metrics_hist_init(lat[1]);
+    for (size_t i = 0; i < s->ncells; i++) {
+        const cn_router_cell_t *cell = &s->cells[i];
+        const char *label = s->version_name[cell->role];
+        if (!label || strcmp(cell->version, label) != 0)
+            continue;
+        req[cell->role] += cell->step_requests - cell->shadow_requests;
+        errs[cell->role] += cell->step_errors;
+        if (cell->step_latency)
+            cn_metrics_hist_merge(lat[cell->role], cell->step_latency);
+    }
+    uint64_t cr = req[CN_ROLE_CANARY], sr = req[CN_ROLE_STABLE];
+    if (errs[0] > req[0])
+        errs[0] = req[0];
+    if (errs[1] > req[1])
+        errs[1] = req[1];
+    if (gen != d->seen_generation) {
+        d->seen_generation = gen;
+        d->canary_seen_step = 0;
+    }
+    if (cr > d->canary_seen_step) {
+        d->canary_served += cr - d->canary_seen_step;
+        d->canary_seen_step = cr;
+    }
+    bool healthy = has_canary_up(s);
+    cn_rollout_event_t ev;
+    if (healthy && !d->m.healthy) {
+        event_init(&ev, CN_ROLLOUT_EV_CANARY_HEALTHY, "controller", "health check");
+        run_event(d, &ev, NULL, err, sizeof err);
+    }
+    if (cr > 0 && !d->m.first_request_ms && running(d)) {
+        event_init(&ev, CN_ROLLOUT_EV_FIRST_REQUEST, "controller", "");
+        run_event(d, &ev, NULL, err, sizeof err);
+    }
+    int64_t now = now_ms();
+    if (running(d) && d->m.state == CN_ROLLOUT_WARMUP && !d->m.first_request_ms &&
+        d->m.traffic_started_ms &&
+        now - d->m.traffic_started_ms > (int64_t)d->strategy->progress_deadline_ms) {
+        event_init(&ev, CN_ROLLOUT_EV_PROGRESS_DEADLINE, "controller", "");
+        run_event(d, &ev, NULL, err, sizeof err);
+    }
+    cn_trigger_result_t tr;
+    bool has_tr = false;
+    if (running(d) && cr > 0 && d->m.state != CN_ROLLOUT_PROMOTING &&
+        d->m.state != CN_ROLLOUT_ROLLING_BACK && !d->m.shadow) {
+        cn_trigger_input_t in;
+        memset(&in, 0, sizeof in);
+        in.phase = d->m.state == CN_ROLLOUT_WARMUP ? CN_TRIGGER_PHASE_WARMUP
+                   : d->m.weight_bp >= 10000       ? CN_TRIGGER_PHASE_FULL
+                                                   : CN_TRIGGER_PHASE_NORMAL;
+        in.canary = (cn_trigger_arm_t){cr, errs[CN_ROLE_CANARY]};
+        in.stable = (cn_trigger_arm_t){sr, errs[CN_ROLE_STABLE]};
+        uint64_t cn_lat = cn_metrics_hist_count(lat[CN_ROLE_CANARY]);
+        if (t->has_p99_latency && t->p99_latency.has_max) {
+            uint64_t le =
+                cn_metrics_hist_count_le(lat[CN_ROLE_CANARY],
+                                         (uint64_t)(t->p99_latency.max * 1000.0));
+            uint64_t slow = cn_lat - le;
+            in.canary_slower_than_max = slow > cr ? cr : slow;
+        }
+        double bound_ms;
+        if (t->has_p99_latency && t->p99_latency.has_max_ratio &&
+            p99_bound(lat[CN_ROLE_STABLE], cn_metrics_hist_count(lat[CN_ROLE_STABLE]),
+                      t->level, &bound_ms)) {
+            in.has_p99_bound = true;
+            uint64_t le = cn_metrics_hist_count_le(
+                lat[CN_ROLE_CANARY],
+                (uint64_t)(t->p99_latency.max_ratio * bound_ms * 1000.0));
+            uint64_t slow = cn_lat - le;
+            in.canary_slower_than_bound = slow > cr ? cr : slow;
+        }
+        if (t->has_prediction_shift)
+            in.has_ks = prediction_ks(s, &in.ks_distance, &in.ks_n_canary, &in.ks_n_stable);
+        if (cn_triggers_check(t, &in, &tr) == 0) {
+            has_tr = true;
+            if (tr.fired >= 0) {
+                const cn_trigger_row_t *row = &tr.rows[tr.fired];
+                char why[CN_ROLLOUT_REASON_MAX];
+                snprintf(why, sizeof why, "%s: %.200s",
+                         cn_trigger_check_name((cn_trigger_check_t)tr.fired), row->reason);
+                event_init(&ev, CN_ROLLOUT_EV_TRIGGER, "trigger", why);
+                json_t *o = json_pack("{s:s, s:f, s:f, s:f, s:I, s:I, s:I, s:I}", "check",
+                                      cn_trigger_check_name((cn_trigger_check_t)tr.fired),
+                                      "observed", isfinite(row->observed) ? row->observed : 0,
+                                      "limit", row->limit, "pvalue",
+                                      isfinite(row->pvalue) ? row->pvalue : 1,
+                                      "canary_requests", (json_int_t)cr, "canary_errors",
+                                      (json_int_t)errs[CN_ROLE_CANARY], "stable_requests",
+                                      (json_int_t)sr, "stable_errors",
+                                      (json_int_t)errs[CN_ROLE_STABLE]);
+                char *payload = json_dumps(o, JSON_COMPACT);
+                json_decref(o);
+                run_event(d, &ev, payload, err, sizeof err);
+                free(payload);
+            }
+        }
+    }
+    if (running(d)) {
+        event_init(&ev, CN_ROLLOUT_EV_SAMPLES, "controller", "");
+        ev.samples_have = cr < sr ? cr : sr;
+        ev.samples_min_per_arm = d->analysis->min_per_arm;
+        uint64_t floor = d->analysis->min_per_arm;
+        for (size_t i = 0; i < d->analysis->n_metrics; i++)
+            if (d->analysis->metrics[i].min_samples > floor)
+                floor = d->analysis->metrics[i].min_samples;
+        if (d->floor_hint > floor)
+            floor = d->floor_hint;
+        ev.samples_floor_last = floor;
+        double minutes = d->m.window_started_ms && now > d->m.window_started_ms
+                             ? (double)(now - d->m.window_started_ms) / 60000.0
+                             : 0;
+        ev.samples_per_minute = minutes > 0 ? (double)ev.samples_have / minutes : 0;
+        run_event(d, &ev, NULL, err, sizeof err);
+    }
+    if (running(d)) {
+        event_init(&ev, CN_ROLLOUT_EV_TICK, "controller", "");
+        run_event(d, &ev, NULL, err, sizeof err);
+    }
+    c->metrics->release(c->metrics, s);
+    free(lat[0]);
+    free(lat[1]);
+    live_update(d, has_tr ? &tr : NULL, cr, sr);
+}
+
+static void tick_after(cn_controller_t *c, void *arg)
+{
+    (void)arg;
+    cn_driver_t *d = c->driver;
+    d->tick_queued = false;
+    analysis_start(d);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    cn_driver_t *d = h->data;
+    if (d->tick_queued)
+        return; /* the last tick has not run yet: no pile-up */
+    if (cn_controller__job(d->c, tick_work, tick_after, NULL) == 0)
+        d->tick_queued = true;
+}
+
+/* ------------------------------------------------------------ resume */
+
+static void resume_work(cn_controller_t *c, void *arg)
+{
+    (void)arg;
+    cn_driver_t *d = c->driver;
+    char err[512];
+    bool found = false;
+    cn_store_rollout_t row;
+    cn_store_rollout_init(&row);
+    int rc = cn_store_rollout_active(d->store, d->model, &row, &found, err, sizeof err);
+    if (rc || !found) {
+        if (rc && rc != CN_ENOTFOUND)
+            fprintf(c->log, "canary: cannot read the active rollout: %s\n", err);
+        cn_store_rollout_dispose(&row);
+        return;
+    }
+    cn_rollout_t m;
+    if (machine_parse(row.machine, &m, err, sizeof err) ||
+        load_candidate(d, row.version, err, sizeof err)) {
+        fprintf(c->log, "canary: rollout %" PRId64 " cannot resume: %s\n", row.id, err);
+        cn_store_rollout_dispose(&row);
+        return;
+    }
+    cn_store_rollout_dispose(&d->row);
+    d->row = row;
+    d->m = m;
+    d->loaded = true;
+    cn_rollout_event_t ev;
+    event_init(&ev, CN_ROLLOUT_EV_RESTART, "controller", "canary serve started again");
+    pthread_mutex_lock(&c->mu);
+    ev.has_weight = true;
+    ev.weight_bp = c->current.traffic.canary_weight_bp;
+    pthread_mutex_unlock(&c->mu);
+    log_line(d, "resuming in state %s at step %u", cn_rollout_state_name(m.state), m.step);
+    if (run_event(d, &ev, NULL, err, sizeof err))
+        log_line(d, "resume: %s", err);
+    live_update(d, NULL, 0, 0);
+}
+
+static void plain_after(cn_controller_t *c, void *arg)
+{
+    (void)arg;
+    analysis_start(c->driver);
+}
+
+/* ------------------------------------------------------------ ops */
+
+typedef struct op_job_s {
+    cn_controller_op_t op;
+    cn_controller_op_cb done;
+    void *arg;
+    cn_controller_op_result_t res;
+} op_job_t;
+
+static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err, size_t errlen,
+                    int64_t *id)
+{
+    if (strcmp(op->model, d->model) != 0)
+        return cn_fail(err, errlen, CN_EINVAL,
+                       "model: this canary serve fronts model '%s', not '%s'", d->model,
+                       op->model);
+    cn_store_version_t v;
+    cn_store_version_init(&v);
+    int rc = cn_registry_get_version(d->reg, d->model, op->version, &v, err, errlen);
+    bool is_stable = !rc && v.tag == CN_STORE_TAG_STABLE;
+    cn_store_version_dispose(&v);
+    if (rc)
+        return rc == CN_ENOTFOUND ? cn_fail(err, errlen, CN_EINVAL, "%s", err) : rc;
+    if (is_stable)
+        return cn_fail(err, errlen, CN_EINVAL,
+                       "version: '%s' is the stable version of model '%s'; there is "
+                       "nothing to roll out",
+                       op->version, d->model);
+    char reason[CN_ROLLOUT_REASON_MAX];
+    if (running(d)) {
+        if (strcmp(d->row.version, op->version) == 0 && d->m.state != CN_ROLLOUT_PENDING) {
+            *id = d->row.id;
+            return cn_fail(err, errlen, CN_ECONFLICT,
+                           "rollout %" PRId64 " of version '%s' is %s already", d->row.id,
+                           op->version, cn_rollout_state_name(d->m.state));
+        }
+        cn_rollout_event_t ev;
+        snprintf(reason, sizeof reason, "%s", op->version);
+        event_init(&ev, CN_ROLLOUT_EV_SUPERSEDED, op->actor, reason);
+        rc = run_event(d, &ev, NULL, err, errlen);
+        if (rc)
+            return rc;
+    }
+    char verr[256];
+    if (load_candidate(d, op->version, verr, sizeof verr))
+        return cn_fail(err, errlen, CN_EINVAL, "%s", verr);
+    cn_store_rollout_t row;
+    cn_store_rollout_init(&row);
+    snprintf(row.model, sizeof row.model, "%s", d->model);
+    snprintf(row.version, sizeof row.version, "%s", op->version);
+    row.state = CN_STORE_ROLLOUT_PENDING;
+    row.dry_run = op->dry_run || d->strategy->dry_run;
+    snprintf(row.reason, sizeof row.reason, "started");
+    cn_rollout_t m;
+    cn_rollout_init(&m);
+    row.machine = machine_json(&m);
+    cn_store_audit_t e;
+    memset(&e, 0, sizeof e);
+    e.kind = CN_STORE_AUDIT_MANUAL;
+    snprintf(e.actor, sizeof e.actor, "%s", op->actor[0] ? op->actor : "controller");
+    snprintf(e.reason, sizeof e.reason, "rollout of version '%s' started by %s%s%s%s",
+             op->version, e.actor, row.dry_run ? " (dry run)" : "", op->reason[0] ? ": " : "",
+             op->reason);
+    pthread_mutex_lock(&d->c->mu);
+    row.generation = d->c->current.number;
+    pthread_mutex_unlock(&d->c->mu);
+    rc = cn_store_rollout_start(d->store, &row, &e, 0, NULL, err, errlen);
+    if (rc) {
+        cn_store_rollout_dispose(&row);
+        return rc;
+    }
+    cn_store_rollout_dispose(&d->row);
+    d->row = row;
+    d->m = m;
+    d->loaded = true;
+    d->floor_hint = 0;
+    d->canary_served = 0;
+    *id = row.id;
+    cn_rollout_event_t ev;
+    event_init(&ev, CN_ROLLOUT_EV_START, op->actor, op->reason);
+    ev.dry_run = row.dry_run;
+    return run_event(d, &ev, NULL, err, errlen);
+}
+
+static void op_work(cn_controller_t *c, void *arg)
+{
+    op_job_t *j = arg;
+    cn_driver_t *d = c->driver;
+    const cn_controller_op_t *op = &j->op;
+    cn_controller_op_result_t *res = &j->res;
+    res->id = op->id;
+    if (op->kind == CN_CONTROLLER_OP_START) {
+        res->rc = op_start(d, op, res->error, sizeof res->error, &res->id);
+        live_update(d, NULL, 0, 0);
+        return;
+    }
+    /* A control acts on the loaded rollout; a retry may bring back an
+     * ended one. */
+    if (!d->loaded || d->row.id != op->id) {
+        if (op->kind != CN_CONTROLLER_OP_RETRY || running(d)) {
+            cn_store_rollout_t row;
+            cn_store_rollout_init(&row);
+            char err[256];
+            int rc = cn_store_rollout_get(d->store, op->id, &row, err, sizeof err);
+            if (rc == CN_ENOTFOUND)
+                res->rc = cn_fail(res->error, sizeof res->error, CN_ENOTFOUND,
+                                  "no rollout %" PRId64, op->id);
+            else if (rc)
+                res->rc = cn_fail(res->error, sizeof res->error, rc, "%s", err);
+            else if (strcmp(row.model, d->model) != 0)
+                res->rc = cn_fail(res->error, sizeof res->error, CN_ENOTFOUND,
+                                  "rollout %" PRId64 " is of model '%s'; this canary serve "
+                                  "fronts '%s'",
+                                  op->id, row.model, d->model);
+            else
+                res->rc = cn_fail(res->error, sizeof res->error, CN_ECONFLICT,
+                                  "rollout %" PRId64 " is %s%s", op->id,
+                                  cn_store_rollout_state_name(row.state),
+                                  running(d) ? "; another rollout is active" : "");
+            cn_store_rollout_dispose(&row);
+            return;
+        }
+        cn_store_rollout_t row;
+        cn_store_rollout_init(&row);
+        char err[256];
+        cn_rollout_t m;
+        int rc = cn_store_rollout_get(d->store, op->id, &row, err, sizeof err);
+        if (!rc && strcmp(row.model, d->model) != 0)
+            rc = cn_fail(err, sizeof err, CN_ENOTFOUND,
+                         "rollout %" PRId64 " is of model '%s'", op->id, row.model);
+        if (!rc)
+            rc = machine_parse(row.machine, &m, err, sizeof err);
+        if (!rc)
+            rc = load_candidate(d, row.version, err, sizeof err);
+        if (rc) {
+            res->rc = cn_fail(res->error, sizeof res->error, rc, "%s", err);
+            cn_store_rollout_dispose(&row);
+            return;
+        }
+        cn_store_rollout_dispose(&d->row);
+        d->row = row;
+        d->m = m;
+        d->loaded = true;
+    }
+    static const cn_rollout_event_kind_t kinds[] = {
+        [CN_CONTROLLER_OP_PAUSE] = CN_ROLLOUT_EV_PAUSE,
+        [CN_CONTROLLER_OP_RESUME] = CN_ROLLOUT_EV_RESUME,
+        [CN_CONTROLLER_OP_PROMOTE] = CN_ROLLOUT_EV_PROMOTE,
+        [CN_CONTROLLER_OP_PROMOTE_FULL] = CN_ROLLOUT_EV_PROMOTE_FULL,
+        [CN_CONTROLLER_OP_ABORT] = CN_ROLLOUT_EV_ABORT,
+        [CN_CONTROLLER_OP_RETRY] = CN_ROLLOUT_EV_RETRY,
+    };
+    cn_rollout_event_t ev;
+    event_init(&ev, kinds[op->kind], op->actor, op->reason);
+    ev.dry_run = op->dry_run || d->row.dry_run;
+    res->rc = run_event(d, &ev, NULL, res->error, sizeof res->error);
+    live_update(d, NULL, 0, 0);
+}
+
+static void op_after(cn_controller_t *c, void *arg)
+{
+    op_job_t *j = arg;
+    cn_driver_t *d = c->driver;
+    if (d->loaded && d->row.id == j->res.id) {
+        j->res.has_row = true;
+        j->res.row = d->row;
+        j->res.row.strategy = NULL;
+        j->res.row.machine = NULL;
+        j->res.machine = d->m;
+    }
+    j->done(&j->res, j->arg);
+    free(j);
+    analysis_start(c->driver);
+}
+
+int cn_driver__op(cn_driver_t *d, const cn_controller_op_t *op, cn_controller_op_cb done,
+                  void *arg)
+{
+    if (op->kind < CN_CONTROLLER_OP_START || op->kind > CN_CONTROLLER_OP_RETRY)
+        return CN_EINVAL;
+    op_job_t *j = cn_xcalloc(1, sizeof *j);
+    j->op = *op;
+    j->done = done;
+    j->arg = arg;
+    int rc = cn_controller__job(d->c, op_work, op_after, j);
+    if (rc)
+        free(j);
+    return rc;
+}
+
+/* ------------------------------------------------------------ changes */
+
+int cn_driver__check_change(cn_driver_t *d, const cn_controller_change_t *ch,
+                            const cn_generation_t *next, char *err, size_t errlen)
+{
+    if (!running(d) || d->m.dry_run || d->m.state == CN_ROLLOUT_PENDING)
+        return 0;
+    if (d->m.state == CN_ROLLOUT_PROMOTING || d->m.state == CN_ROLLOUT_ROLLING_BACK)
+        return cn_fail(err, errlen, CN_ECONFLICT,
+                       "rollout %" PRId64 " of model '%s' version '%s' is %s; try again in "
+                       "a moment",
+                       d->row.id, d->model, d->row.version, cn_rollout_state_name(d->m.state));
+    if (next->traffic.canary_weight_bp == 0 && next->traffic.mode != CN_TRAFFIC_MODE_SHADOW)
+        return 0; /* the way out: always accepted; it aborts the rollout */
+    if (ch->override)
+        return 0;
+    return cn_fail(err, errlen, CN_ECONFLICT,
+                   "rollout %" PRId64 " of model '%s' version '%s' is %s at step %u: send "
+                   "\"override\": true to change it anyway (which pauses the rollout), or "
+                   "canary_weight 0 (which aborts it)",
+                   d->row.id, d->model, d->row.version, cn_rollout_state_name(d->m.state),
+                   d->m.step);
+}
+
+void cn_driver__changed(cn_driver_t *d, const cn_controller_change_t *ch,
+                        const cn_generation_t *published)
+{
+    if (!running(d) || d->m.dry_run || d->m.state == CN_ROLLOUT_PENDING)
+        return;
+    cn_rollout_event_t ev;
+    event_init(&ev, CN_ROLLOUT_EV_MANUAL_TRAFFIC, ch->who, "");
+    ev.weight_bp = published->traffic.mode == CN_TRAFFIC_MODE_SHADOW
+                       ? published->traffic.shadow_bp
+                       : published->traffic.canary_weight_bp;
+    ev.override = ch->override;
+    d->row.generation = published->number;
+    char err[384];
+    if (run_event(d, &ev, NULL, err, sizeof err))
+        log_line(d, "manual change: %s", err);
+    live_update(d, NULL, 0, 0);
+}
+
+/* ------------------------------------------------------------ life */
+
+cn_driver_t *cn_driver__new(cn_controller_t *c, const cn_controller_config_t *cfg)
+{
+    cn_driver_t *d = cn_xcalloc(1, sizeof *d);
+    d->c = c;
+    d->reg = cfg->registry;
+    d->store = cfg->store;
+    snprintf(d->model, sizeof d->model, "%s", cfg->model);
+    d->strategy = cfg->strategy;
+    d->analysis = cfg->analysis;
+    d->rcfg.strategy = cfg->strategy;
+    d->rcfg.alpha = cfg->analysis->alpha;
+    d->tick_ms = cfg->tick_ms ? cfg->tick_ms : 1000;
+    cn_store_rollout_init(&d->row);
+    cn_rollout_init(&d->m);
+    cn_version_set_init(&d->canary_set, "canary");
+    cn_generation_init(&d->promoted);
+    return d;
+}
+
+void cn_driver__start(cn_driver_t *d)
+{
+    uv_timer_init(&d->c->loop, &d->timer);
+    d->timer.data = d;
+    d->timer_open = true;
+    uv_timer_start(&d->timer, on_timer, d->tick_ms, d->tick_ms);
+    if (cn_controller__job(d->c, resume_work, plain_after, NULL))
+        fprintf(d->c->log, "canary: the rollout resume could not be queued\n");
+}
+
+void cn_driver__close(cn_driver_t *d)
+{
+    if (d->timer_open) {
+        d->timer_open = false;
+        uv_close((uv_handle_t *)&d->timer, NULL);
+    }
+}
+
+void cn_driver__free(cn_driver_t *d)
+{
+    if (!d)
+        return;
+    cn_store_rollout_dispose(&d->row);
+    cn_version_set_dispose(&d->canary_set);
+    cn_generation_dispose(&d->promoted);
+    free(d);
+}
