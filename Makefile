@@ -166,7 +166,7 @@ bench:
 bench-snapshot: $(BUILD)/bench-snapshot
 	$(BUILD)/bench-snapshot
 
-# Whole rollouts in simulated time: the full report (about 10 CPU minutes),
+# Whole rollouts in simulated time: the full report (about 5 CPU minutes),
 # spliced into docs/JUDGE.md ("Whole rollouts"). `make test` runs only its
 # smoke mode (tests/integration/test_rollout_sim.sh).
 sim-rollout: $(BUILD)/rollout-sim

@@ -4,7 +4,7 @@
 # between `<!-- rollout-sim:begin -->` and `<!-- rollout-sim:end -->` --
 # from `rollout-sim --markdown`, so the numbers in the docs are the ones the
 # code produces. Nothing outside the markers is touched. The full run takes
-# about 10 CPU minutes (`make sim-rollout`).
+# about 5 CPU minutes (`make sim-rollout`).
 #
 #   tests/sim/update_rollout_docs.sh [ROLLOUT_SIM]   default: build/rollout-sim
 #
