@@ -390,7 +390,8 @@ void cn_admin_set_store(cn_admin_t *a, cn_store_t *store)
     a->registry = store ? cn_registry_new(store) : NULL;
 }
 
-void cn_admin_set_rollouts(cn_admin_t *a, const char *model, const cn_strategy_t *strategy)
+void cn_admin_set_rollouts(cn_admin_t *a, const char *model,
+                           const cn_strategy_t *strategy)
 {
     snprintf(a->model, sizeof a->model, "%s", model ? model : "");
     a->strategy = strategy;

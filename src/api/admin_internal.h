@@ -47,10 +47,10 @@ struct cn_admin_s {
     char *token; /* owned */
     size_t token_len;
     cn_admin_ops_t ops;
-    cn_controller_t *controller; /* borrowed */
-    cn_store_t *store;           /* borrowed; NULL: no registry (no --state) */
-    cn_registry_t *registry;     /* owned; over store */
-    const cn_strategy_t *strategy; /* borrowed; NULL: none configured */
+    cn_controller_t *controller;       /* borrowed */
+    cn_store_t *store;                 /* borrowed; NULL: no registry (no --state) */
+    cn_registry_t *registry;           /* owned; over store */
+    const cn_strategy_t *strategy;     /* borrowed; NULL: none configured */
     char model[CN_STORE_NAME_MAX + 1]; /* the model this serve fronts; "" none */
     FILE *log;
     uint32_t idle_timeout_ms, request_timeout_ms;

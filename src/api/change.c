@@ -25,8 +25,7 @@ static void on_result(const cn_controller_result_t *r, void *arg)
                                 r->rc == CN_EINVAL      ? 400
                                 : r->rc == CN_ECONFLICT ? 409
                                                         : 500,
-                                "%s",
-                                r->error[0] ? r->error : cn_strerror(r->rc));
+                                "%s", r->error[0] ? r->error : cn_strerror(r->rc));
     } else {
         cn_jsonw_t w;
         cn_jsonw_init(&w, 1024 * 1024);

@@ -95,7 +95,8 @@ static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
     if (m) {
         if (m->state == CN_ROLLOUT_HOLDING)
             key_str(w, "hold", cn_rollout_hold_name(m->hold));
-        if (cn_rollout_active(m->state) && m->step_started_ms && now > m->step_started_ms) {
+        if (cn_rollout_active(m->state) && m->step_started_ms &&
+            now > m->step_started_ms) {
             cn_jsonw_key(w, "time_in_step_s");
             cn_jsonw_double(w, (double)(now - m->step_started_ms) / 1000.0);
         }
@@ -207,8 +208,8 @@ static void read_work(cn_admin_request_t *req, void *arg)
     case READ_LIST: {
         cn_store_rollout_t *rs = cn_xcalloc(ROLLOUTS_PAGE, sizeof *rs);
         size_t n = 0;
-        rc = cn_store_rollout_list(s, job->has_model ? job->model : NULL, job->states, 0,
-                                   rs, job->latest ? 1 : ROLLOUTS_PAGE, &n, err,
+        rc = cn_store_rollout_list(s, job->has_model ? job->model : NULL, job->states,
+                                   0, rs, job->latest ? 1 : ROLLOUTS_PAGE, &n, err,
                                    sizeof err);
         if (!rc) {
             cn_jsonw_object_begin(&w);
@@ -353,8 +354,8 @@ static bool parse_query(cn_admin_request_t *req, read_job_t *job)
         char value[CN_STORE_NAME_MAX + 1];
         size_t dlen = 0;
         char *tmp = cn_xmalloc(vlen + 1);
-        bool ok = cn_api_percent_decode(v, vlen, true, tmp, &dlen) && dlen < sizeof value &&
-                  !memchr(tmp, '\0', dlen);
+        bool ok = cn_api_percent_decode(v, vlen, true, tmp, &dlen) &&
+                  dlen < sizeof value && !memchr(tmp, '\0', dlen);
         if (ok) {
             memcpy(value, tmp, dlen);
             value[dlen] = '\0';
@@ -376,12 +377,13 @@ static bool parse_query(cn_admin_request_t *req, read_job_t *job)
                        st != CN_STORE_ROLLOUT_NONE) {
                 job->states |= CN_STORE_ROLLOUT_BIT(st);
             } else {
-                cn_admin__respond_error(req, 400,
-                                        "state: unknown '%s' (expected active or a state: "
-                                        "pending, warmup, progressing, paused, holding, "
-                                        "promoting, rolling-back, promoted, rolled-back, "
-                                        "aborted)",
-                                        cn_text_quote(value, strlen(value), 64, quoted));
+                cn_admin__respond_error(
+                    req, 400,
+                    "state: unknown '%s' (expected active or a state: "
+                    "pending, warmup, progressing, paused, holding, "
+                    "promoting, rolling-back, promoted, rolled-back, "
+                    "aborted)",
+                    cn_text_quote(value, strlen(value), 64, quoted));
                 return false;
             }
         } else if (klen == 6 && memcmp(q, "latest", 6) == 0) {
@@ -438,8 +440,8 @@ static void on_op(const cn_controller_op_result_t *r, void *arg)
     free(p);
 }
 
-static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op, unsigned ok_status,
-                      cn_admin_response_t *pre)
+static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op,
+                      unsigned ok_status, cn_admin_response_t *pre)
 {
     cn_admin_t *a = cn_admin_request_server(req);
     char who[CN_ROLLOUT_ACTOR_MAX];
@@ -458,8 +460,9 @@ static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op, unsigned 
         cn_admin_response_dispose(&p->pre);
         free(p);
         cn_admin__respond_error(req, 503, "%s",
-                                rc == CN_ETOOBIG ? "too many commands waiting; try again"
-                                                 : "the controller is stopping");
+                                rc == CN_ETOOBIG
+                                    ? "too many commands waiting; try again"
+                                    : "the controller is stopping");
     }
 }
 

@@ -110,9 +110,9 @@ static void log_set(FILE *f, const char *role, const cn_version_set_t *s)
     fprintf(f, "]");
 }
 
-static void log_generation(cn_controller_t *c, const cn_generation_t *g, const char *who,
-                           bool promote, uint64_t step, bool sets_changed,
-                           const char *error)
+static void log_generation(cn_controller_t *c, const cn_generation_t *g,
+                           const char *who, bool promote, uint64_t step,
+                           bool sets_changed, const char *error)
 {
     FILE *f = c->log;
     const cn_traffic_t *t = &g->traffic;
@@ -163,7 +163,8 @@ int cn_controller__publish(cn_controller_t *c, cn_generation_t *g, const char *w
     g->number = c->current.number + 1;
     bool sets_changed = false;
     for (int r = 0; r < CN_ROLE_COUNT; r++)
-        sets_changed = sets_changed || !cn_version_set_equal(&g->sets[r], &c->current.sets[r]);
+        sets_changed =
+            sets_changed || !cn_version_set_equal(&g->sets[r], &c->current.sets[r]);
     pthread_mutex_unlock(&c->mu);
     int rc = c->engine->apply(c->engine, g, applied, err, errlen);
     if (rc)

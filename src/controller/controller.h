@@ -235,16 +235,16 @@ int cn_controller_rollout_op(cn_controller_t *c, const cn_controller_op_t *op,
 
 /* What the controller knows of the active rollout now, beyond its row. */
 typedef struct cn_controller_live_s {
-    int64_t id;                 /* 0: no active rollout */
-    cn_rollout_t machine;       /* its state machine */
-    uint64_t canary_requests;   /* in the current window */
-    uint64_t stable_requests;   /* in the current window */
-    uint64_t canary_served;     /* canary requests since the rollout began
-                                   (this process) */
-    bool has_triggers;          /* triggers ran at the last tick */
+    int64_t id;               /* 0: no active rollout */
+    cn_rollout_t machine;     /* its state machine */
+    uint64_t canary_requests; /* in the current window */
+    uint64_t stable_requests; /* in the current window */
+    uint64_t canary_served;   /* canary requests since the rollout began
+                                 (this process) */
+    bool has_triggers;        /* triggers ran at the last tick */
     cn_trigger_result_t triggers;
-    bool has_verdict;           /* an analysis finished */
-    char verdict[16];           /* pass, fail, marginal */
+    bool has_verdict; /* an analysis finished */
+    char verdict[16]; /* pass, fail, marginal */
     char verdict_reason[320];
     int64_t verdict_ms;
 } cn_controller_live_t;

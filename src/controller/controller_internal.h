@@ -62,8 +62,8 @@ struct cn_controller_s {
     cn_step_t step;
     cn_controller_live_t live; /* the driver's view, for readers */
 
-    cmd_t *busy; /* the command in flight; loop thread only */
-    bool closed; /* wake is closed; loop thread only */
+    cmd_t *busy;         /* the command in flight; loop thread only */
+    bool closed;         /* wake is closed; loop thread only */
     cn_driver_t *driver; /* NULL: no rollouts */
 };
 

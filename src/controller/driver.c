@@ -119,9 +119,9 @@ static char *machine_json(const cn_rollout_t *m)
 #define PUT(f) json_object_set_new(o, #f, json_integer((json_int_t)m->f));
     MACHINE_INTS(PUT)
 #undef PUT
-    json_object_set_new(o, "samples_per_minute",
-                        json_real(isfinite(m->samples_per_minute) ? m->samples_per_minute
-                                                                  : 0));
+    json_object_set_new(
+        o, "samples_per_minute",
+        json_real(isfinite(m->samples_per_minute) ? m->samples_per_minute : 0));
     json_object_set_new(o, "reason", json_string(m->reason));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -135,7 +135,8 @@ static int machine_parse(const char *text, cn_rollout_t *m, char *err, size_t er
     json_t *o = text ? json_loads(text, 0, &je) : NULL;
     if (!json_is_object(o)) {
         json_decref(o);
-        return cn_fail(err, errlen, CN_EINVAL, "the stored rollout state is not a JSON object");
+        return cn_fail(err, errlen, CN_EINVAL,
+                       "the stored rollout state is not a JSON object");
     }
     cn_rollout_t r;
     cn_rollout_init(&r);
@@ -161,8 +162,8 @@ static int machine_parse(const char *text, cn_rollout_t *m, char *err, size_t er
         bad = "state";
     if (bad) {
         json_decref(o);
-        return cn_fail(err, errlen, CN_EINVAL, "the stored rollout state has a bad '%s'",
-                       bad);
+        return cn_fail(err, errlen, CN_EINVAL,
+                       "the stored rollout state has a bad '%s'", bad);
     }
     r.samples_per_minute = json_number_value(spm);
     snprintf(r.reason, sizeof r.reason, "%s", json_string_value(reason));
@@ -288,7 +289,8 @@ static int restep(cn_driver_t *d, char *err, size_t errlen)
 
 /* The promotion's generation, published but not stored (the registry
  * stores it with the promotion, in one transaction). */
-static int publish_promotion(cn_driver_t *d, cn_generation_t *g, char *err, size_t errlen)
+static int publish_promotion(cn_driver_t *d, cn_generation_t *g, char *err,
+                             size_t errlen)
 {
     cn_controller_t *c = d->c;
     pthread_mutex_lock(&c->mu);
@@ -299,7 +301,8 @@ static int publish_promotion(cn_driver_t *d, cn_generation_t *g, char *err, size
     cn_version_set_copy(&g->sets[CN_ROLE_STABLE], &d->canary_set);
     cn_version_set_dispose(&g->sets[CN_ROLE_CANARY]);
     cn_version_set_init(&g->sets[CN_ROLE_CANARY],
-                        strcmp(d->canary_set.version, "canary") ? "canary" : "canary-none");
+                        strcmp(d->canary_set.version, "canary") ? "canary"
+                                                                : "canary-none");
     g->traffic.canary_weight_bp = 0;
     if (g->traffic.mode == CN_TRAFFIC_MODE_SHADOW)
         g->traffic.mode = CN_TRAFFIC_MODE_RANDOM;
@@ -374,11 +377,11 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
             rc = cn_registry_promote(d->reg, &d->row, &e, promoted, err, errlen);
             if (!rc)
                 d->has_promoted = false;
-        }
-        else if (last && tag &&
-                 (d->m.state == CN_ROLLOUT_ROLLED_BACK || d->m.state == CN_ROLLOUT_ABORTED))
-            rc = cn_registry_roll_back(d->reg, &d->row, store_state(d->m.state), &e, err,
-                                       errlen);
+        } else if (last && tag &&
+                   (d->m.state == CN_ROLLOUT_ROLLED_BACK ||
+                    d->m.state == CN_ROLLOUT_ABORTED))
+            rc = cn_registry_roll_back(d->reg, &d->row, store_state(d->m.state), &e,
+                                       err, errlen);
         else
             rc = cn_store_rollout_update(d->store, &d->row, &e, NULL, err, errlen);
         if (!rc) {
@@ -466,7 +469,8 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
             if (n < ENTRIES_MAX) {
                 /* the event's own kind (and its payload) on its first
                  * entry; what follows from it is a transition */
-                entries[n].kind = n == 0 ? entry_kind(ev->kind) : CN_STORE_AUDIT_TRANSITION;
+                entries[n].kind =
+                    n == 0 ? entry_kind(ev->kind) : CN_STORE_AUDIT_TRANSITION;
                 snprintf(entries[n].actor, sizeof entries[n].actor, "%s",
                          a->actor[0] ? a->actor : "controller");
                 snprintf(entries[n].text, sizeof entries[n].text, "%s%s",
@@ -587,8 +591,8 @@ static bool metric_wanted(const cn_judge_config_t *cfg, const char *name)
 static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *cfg,
                        cn_judge_data_t *data)
 {
-    bool lat = metric_wanted(cfg, "latency_ms"), pred = metric_wanted(cfg, "prediction"),
-         errm = metric_wanted(cfg, "error");
+    bool lat = metric_wanted(cfg, "latency_ms"),
+         pred = metric_wanted(cfg, "prediction"), errm = metric_wanted(cfg, "error");
     double *buf = NULL;
     size_t cap = 0;
     int rc = 0;
@@ -597,7 +601,8 @@ static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *c
         const char *label = s->version_name[cell->role];
         if (!label || strcmp(cell->version, label) != 0)
             continue; /* a version that left */
-        cn_judge_arm_t arm = cell->role == CN_ROLE_CANARY ? CN_ARM_CANARY : CN_ARM_STABLE;
+        cn_judge_arm_t arm =
+            cell->role == CN_ROLE_CANARY ? CN_ARM_CANARY : CN_ARM_STABLE;
         const char *seg = cell->segment && cell->segment[0] ? cell->segment : NULL;
         if (cell->step_requests == 0)
             continue;
@@ -614,7 +619,8 @@ static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *c
         }
         if (!rc && pred && cell->n_step_predictions)
             rc = cn_judge_data_add_many(data, "prediction", arm, seg,
-                                        cell->step_predictions, cell->n_step_predictions);
+                                        cell->step_predictions,
+                                        cell->n_step_predictions);
         if (!rc && errm)
             rc = cn_judge_data_add_counts(data, "error", arm, seg,
                                           cell->step_errors > cell->step_requests
@@ -633,9 +639,10 @@ static void analysis_work(uv_work_t *w)
     cn_metrics_source_t *src = d->c->metrics;
     cn_router_snapshot_t *s = NULL;
     char err[384];
-    cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION, .generation = a->generation};
-    a->rc = src->read(src, &win, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s, err,
-                      sizeof err);
+    cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION,
+                               .generation = a->generation};
+    a->rc = src->read(src, &win, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s,
+                      err, sizeof err);
     if (a->rc) {
         snprintf(a->reason, sizeof a->reason, "no window: %.200s", err);
         return;
@@ -646,7 +653,8 @@ static void analysis_work(uv_work_t *w)
     if (rc) {
         cn_judge_data_free(data);
         a->rc = rc;
-        snprintf(a->reason, sizeof a->reason, "the window's samples: %s", cn_strerror(rc));
+        snprintf(a->reason, sizeof a->reason, "the window's samples: %s",
+                 cn_strerror(rc));
         return;
     }
     cn_judge_levels_t levels = {.alpha_fail = a->req.alpha_fail,
@@ -792,7 +800,8 @@ static bool prediction_ks(const cn_router_snapshot_t *s, double *dist, uint64_t 
     }
     if (!n[0] || !n[1])
         return false;
-    double *v[2] = {cn_xmalloc(n[0] * sizeof(double)), cn_xmalloc(n[1] * sizeof(double))};
+    double *v[2] = {cn_xmalloc(n[0] * sizeof(double)),
+                    cn_xmalloc(n[1] * sizeof(double))};
     size_t k[2] = {0, 0};
     for (size_t i = 0; i < s->ncells; i++) {
         const cn_router_cell_t *cell = &s->cells[i];
@@ -820,7 +829,8 @@ static bool prediction_ks(const cn_router_snapshot_t *s, double *dist, uint64_t 
 
 /* Stable's p99 upper bound (ms) from its step histogram: the bucket upper
  * edge of the order statistic of rank j. */
-static bool p99_bound(const cn_metrics_hist_t *h, uint64_t m, double level, double *out_ms)
+static bool p99_bound(const cn_metrics_hist_t *h, uint64_t m, double level,
+                      double *out_ms)
 {
     uint64_t j = cn_triggers_p99_bound_rank(m, level);
     if (!j || !h)
@@ -916,9 +926,8 @@ static void tick_work(cn_controller_t *c, void *arg)
         in.stable = (cn_trigger_arm_t){sr, errs[CN_ROLE_STABLE]};
         uint64_t cn_lat = cn_metrics_hist_count(lat[CN_ROLE_CANARY]);
         if (t->has_p99_latency && t->p99_latency.has_max) {
-            uint64_t le =
-                cn_metrics_hist_count_le(lat[CN_ROLE_CANARY],
-                                         (uint64_t)(t->p99_latency.max * 1000.0));
+            uint64_t le = cn_metrics_hist_count_le(
+                lat[CN_ROLE_CANARY], (uint64_t)(t->p99_latency.max * 1000.0));
             uint64_t slow = cn_lat - le;
             in.canary_slower_than_max = slow > cr ? cr : slow;
         }
@@ -934,24 +943,25 @@ static void tick_work(cn_controller_t *c, void *arg)
             in.canary_slower_than_bound = slow > cr ? cr : slow;
         }
         if (t->has_prediction_shift)
-            in.has_ks = prediction_ks(s, &in.ks_distance, &in.ks_n_canary, &in.ks_n_stable);
+            in.has_ks =
+                prediction_ks(s, &in.ks_distance, &in.ks_n_canary, &in.ks_n_stable);
         if (cn_triggers_check(t, &in, &tr) == 0) {
             has_tr = true;
             if (tr.fired >= 0) {
                 const cn_trigger_row_t *row = &tr.rows[tr.fired];
                 char why[CN_ROLLOUT_REASON_MAX];
                 snprintf(why, sizeof why, "%s: %.200s",
-                         cn_trigger_check_name((cn_trigger_check_t)tr.fired), row->reason);
+                         cn_trigger_check_name((cn_trigger_check_t)tr.fired),
+                         row->reason);
                 event_init(&ev, CN_ROLLOUT_EV_TRIGGER, "trigger", why);
-                json_t *o = json_pack("{s:s, s:f, s:f, s:f, s:I, s:I, s:I, s:I}", "check",
-                                      cn_trigger_check_name((cn_trigger_check_t)tr.fired),
-                                      "observed", isfinite(row->observed) ? row->observed : 0,
-                                      "limit", row->limit, "pvalue",
-                                      isfinite(row->pvalue) ? row->pvalue : 1,
-                                      "canary_requests", (json_int_t)cr, "canary_errors",
-                                      (json_int_t)errs[CN_ROLE_CANARY], "stable_requests",
-                                      (json_int_t)sr, "stable_errors",
-                                      (json_int_t)errs[CN_ROLE_STABLE]);
+                json_t *o = json_pack(
+                    "{s:s, s:f, s:f, s:f, s:I, s:I, s:I, s:I}", "check",
+                    cn_trigger_check_name((cn_trigger_check_t)tr.fired), "observed",
+                    isfinite(row->observed) ? row->observed : 0, "limit", row->limit,
+                    "pvalue", isfinite(row->pvalue) ? row->pvalue : 1,
+                    "canary_requests", (json_int_t)cr, "canary_errors",
+                    (json_int_t)errs[CN_ROLE_CANARY], "stable_requests", (json_int_t)sr,
+                    "stable_errors", (json_int_t)errs[CN_ROLE_STABLE]);
                 char *payload = json_dumps(o, JSON_COMPACT);
                 json_decref(o);
                 run_event(d, &ev, payload, err, sizeof err);
@@ -1037,7 +1047,8 @@ static void resume_work(cn_controller_t *c, void *arg)
     ev.has_weight = true;
     ev.weight_bp = c->current.traffic.canary_weight_bp;
     pthread_mutex_unlock(&c->mu);
-    log_line(d, "resuming in state %s at step %u", cn_rollout_state_name(m.state), m.step);
+    log_line(d, "resuming in state %s at step %u", cn_rollout_state_name(m.state),
+             m.step);
     if (run_event(d, &ev, NULL, err, sizeof err))
         log_line(d, "resume: %s", err);
     live_update(d, NULL, 0, 0);
@@ -1058,8 +1069,8 @@ typedef struct op_job_s {
     cn_controller_op_result_t res;
 } op_job_t;
 
-static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err, size_t errlen,
-                    int64_t *id)
+static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
+                    size_t errlen, int64_t *id)
 {
     if (strcmp(op->model, d->model) != 0)
         return cn_fail(err, errlen, CN_EINVAL,
@@ -1079,11 +1090,12 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err, siz
                        op->version, d->model);
     char reason[CN_ROLLOUT_REASON_MAX];
     if (running(d)) {
-        if (strcmp(d->row.version, op->version) == 0 && d->m.state != CN_ROLLOUT_PENDING) {
+        if (strcmp(d->row.version, op->version) == 0 &&
+            d->m.state != CN_ROLLOUT_PENDING) {
             *id = d->row.id;
             return cn_fail(err, errlen, CN_ECONFLICT,
-                           "rollout %" PRId64 " of version '%s' is %s already", d->row.id,
-                           op->version, cn_rollout_state_name(d->m.state));
+                           "rollout %" PRId64 " of version '%s' is %s already",
+                           d->row.id, op->version, cn_rollout_state_name(d->m.state));
         }
         cn_rollout_event_t ev;
         snprintf(reason, sizeof reason, "%s", op->version);
@@ -1110,8 +1122,8 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err, siz
     e.kind = CN_STORE_AUDIT_MANUAL;
     snprintf(e.actor, sizeof e.actor, "%s", op->actor[0] ? op->actor : "controller");
     snprintf(e.reason, sizeof e.reason, "rollout of version '%s' started by %s%s%s%s",
-             op->version, e.actor, row.dry_run ? " (dry run)" : "", op->reason[0] ? ": " : "",
-             op->reason);
+             op->version, e.actor, row.dry_run ? " (dry run)" : "",
+             op->reason[0] ? ": " : "", op->reason);
     pthread_mutex_lock(&d->c->mu);
     row.generation = d->c->current.number;
     pthread_mutex_unlock(&d->c->mu);
@@ -1159,10 +1171,11 @@ static void op_work(cn_controller_t *c, void *arg)
             else if (rc)
                 res->rc = cn_fail(res->error, sizeof res->error, rc, "%s", err);
             else if (strcmp(row.model, d->model) != 0)
-                res->rc = cn_fail(res->error, sizeof res->error, CN_ENOTFOUND,
-                                  "rollout %" PRId64 " is of model '%s'; this canary serve "
-                                  "fronts '%s'",
-                                  op->id, row.model, d->model);
+                res->rc =
+                    cn_fail(res->error, sizeof res->error, CN_ENOTFOUND,
+                            "rollout %" PRId64 " is of model '%s'; this canary serve "
+                            "fronts '%s'",
+                            op->id, row.model, d->model);
             else
                 res->rc = cn_fail(res->error, sizeof res->error, CN_ECONFLICT,
                                   "rollout %" PRId64 " is %s%s", op->id,
@@ -1224,8 +1237,8 @@ static void op_after(cn_controller_t *c, void *arg)
     analysis_start(c->driver);
 }
 
-int cn_driver__op(cn_driver_t *d, const cn_controller_op_t *op, cn_controller_op_cb done,
-                  void *arg)
+int cn_driver__op(cn_driver_t *d, const cn_controller_op_t *op,
+                  cn_controller_op_cb done, void *arg)
 {
     if (op->kind < CN_CONTROLLER_OP_START || op->kind > CN_CONTROLLER_OP_RETRY)
         return CN_EINVAL;
@@ -1247,20 +1260,23 @@ int cn_driver__check_change(cn_driver_t *d, const cn_controller_change_t *ch,
     if (!running(d) || d->m.dry_run || d->m.state == CN_ROLLOUT_PENDING)
         return 0;
     if (d->m.state == CN_ROLLOUT_PROMOTING || d->m.state == CN_ROLLOUT_ROLLING_BACK)
-        return cn_fail(err, errlen, CN_ECONFLICT,
-                       "rollout %" PRId64 " of model '%s' version '%s' is %s; try again in "
-                       "a moment",
-                       d->row.id, d->model, d->row.version, cn_rollout_state_name(d->m.state));
-    if (next->traffic.canary_weight_bp == 0 && next->traffic.mode != CN_TRAFFIC_MODE_SHADOW)
+        return cn_fail(
+            err, errlen, CN_ECONFLICT,
+            "rollout %" PRId64 " of model '%s' version '%s' is %s; try again in "
+            "a moment",
+            d->row.id, d->model, d->row.version, cn_rollout_state_name(d->m.state));
+    if (next->traffic.canary_weight_bp == 0 &&
+        next->traffic.mode != CN_TRAFFIC_MODE_SHADOW)
         return 0; /* the way out: always accepted; it aborts the rollout */
     if (ch->override)
         return 0;
-    return cn_fail(err, errlen, CN_ECONFLICT,
-                   "rollout %" PRId64 " of model '%s' version '%s' is %s at step %u: send "
-                   "\"override\": true to change it anyway (which pauses the rollout), or "
-                   "canary_weight 0 (which aborts it)",
-                   d->row.id, d->model, d->row.version, cn_rollout_state_name(d->m.state),
-                   d->m.step);
+    return cn_fail(
+        err, errlen, CN_ECONFLICT,
+        "rollout %" PRId64 " of model '%s' version '%s' is %s at step %u: send "
+        "\"override\": true to change it anyway (which pauses the rollout), or "
+        "canary_weight 0 (which aborts it)",
+        d->row.id, d->model, d->row.version, cn_rollout_state_name(d->m.state),
+        d->m.step);
 }
 
 void cn_driver__changed(cn_driver_t *d, const cn_controller_change_t *ch,

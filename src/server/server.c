@@ -193,9 +193,8 @@ static int pick_model(cn_registry_t *reg, const char *configured, char *model,
     if (n == 1)
         snprintf(model, len, "%s", ms[0].name);
     else if (n > 1)
-        fprintf(stderr,
-                "canary: the registry holds several models and no model is "
-                "configured (--model): rollouts are off\n");
+        fprintf(stderr, "canary: the registry holds several models and no model is "
+                        "configured (--model): rollouts are off\n");
     return 0;
 }
 
@@ -229,8 +228,10 @@ static int registry_generation(cn_registry_t *reg, const char *model,
             rc = cn_registry_tag(reg, model, st->version, "stable", "start", NULL, serr,
                                  sizeof serr);
         if (rc) {
-            snprintf(err, errlen, "model '%s': the config's stable set cannot be "
-                     "registered: %s", model, serr);
+            snprintf(err, errlen,
+                     "model '%s': the config's stable set cannot be "
+                     "registered: %s",
+                     model, serr);
             rc = EX_DATAERR;
         } else {
             fprintf(stderr,
@@ -257,8 +258,10 @@ static int registry_generation(cn_registry_t *reg, const char *model,
     if (differ) {
         if (sets_into_config(cfg, g, serr, sizeof serr) ||
             cn_router_config_validate(cfg, serr, sizeof serr)) {
-            snprintf(err, errlen, "model '%s': the registry's versions do not fit this "
-                     "config: %s", model, serr);
+            snprintf(err, errlen,
+                     "model '%s': the registry's versions do not fit this "
+                     "config: %s",
+                     model, serr);
             rc = EX_DATAERR;
             goto out;
         }
@@ -310,8 +313,8 @@ int cn_server_run(cn_server_config_t *scfg)
         if (exit_code)
             goto out;
         registry = cn_registry_new(store);
-        exit_code = pick_model(registry, scfg->own.model, model, sizeof model, err,
-                               sizeof err);
+        exit_code =
+            pick_model(registry, scfg->own.model, model, sizeof model, err, sizeof err);
         if (!exit_code && model[0])
             exit_code =
                 registry_generation(registry, model, cfg, &initial, err, sizeof err);
@@ -338,8 +341,9 @@ int cn_server_run(cn_server_config_t *scfg)
         .analysis = &scfg->analysis,
     };
     if (model[0] && !scfg->has_strategy)
-        fprintf(stderr, "canary: model '%s': no strategy: section, so no rollouts "
-                        "(the registry and manual changes work)\n",
+        fprintf(stderr,
+                "canary: model '%s': no strategy: section, so no rollouts "
+                "(the registry and manual changes work)\n",
                 model);
     if (cn_controller_new(&ccfg, &controller, err, sizeof err)) {
         exit_code = EX_DATAERR;

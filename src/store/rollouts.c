@@ -592,7 +592,8 @@ int cn_store_rollout_update(cn_store_t *s, cn_store_rollout_t *r,
                                                          : state_names[r->resume_state],
                 (int64_t)r->step_index, (int64_t)r->weight_bp,
                 (int64_t)r->analysis_attempts, (int64_t)r->generation, r->reason,
-                r->strategy, now_ms, step_started, ended, r->id, r->machine) != SQLITE_OK)
+                r->strategy, now_ms, step_started, ended, r->id,
+                r->machine) != SQLITE_OK)
             rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
         if (rc == 0 &&
             insert_entry(s, r->id, old.audit_seq + 1, now_ms, entry, entry->reason,

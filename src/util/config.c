@@ -219,8 +219,6 @@ static int utf8_ok(const char *s, size_t n)
 static int check_string(cn_config_kind_t kind, const char *s)
 {
     size_t n = strlen(s);
-    if (!utf8_ok(s, n))
-        return CN_EINVAL;
     switch (kind) {
     case CN_CONFIG_ANY:
         return 0;
@@ -263,7 +261,7 @@ static const char *kind_want(cn_config_kind_t kind)
 {
     switch (kind) {
     case CN_CONFIG_ANY:
-        return "a string of UTF-8 text";
+        return "a string";
     case CN_CONFIG_HEADER:
         return "an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, at most "
                "128)";
@@ -275,7 +273,7 @@ static const char *kind_want(cn_config_kind_t kind)
     case CN_CONFIG_URLPATH:
         return "a URL path starting with '/', without spaces";
     case CN_CONFIG_FILE:
-        return "a file path of UTF-8 text without control characters";
+        return "a file path without control characters";
     }
     return "a string";
 }
@@ -592,6 +590,8 @@ static int parse_text(const cn_config_key_t *k, const char *text, int is_null,
             return 0;
         if (!*text)
             return failf(what, len, "must not be empty");
+        if (!utf8_ok(text, strlen(text)))
+            return failf(what, len, "must be UTF-8 text, got '%s'", quote(text, q));
         if (check_string(k->kind, text))
             return bad_value(k, text, what, len);
         if (k->check && k->check(text, what, len))
