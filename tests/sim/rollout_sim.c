@@ -62,8 +62,12 @@
  *                               arms' pooled reservoirs (as driver.c does
  *                               today) and from full counts: the first
  *                               rolls identical canaries back
+ *   rollout-sim --margin        a canary worse by exactly the judge's margins
+ *                               (latency +5%, errors +0.5 points): both a
+ *                               rollback and a promotion are false there,
+ *                               each at most alpha
  *   rollout-sim --rollouts N    A/A rollouts per A/A scenario (default 400;
- *                               --pooled-ks: 50 per way)
+ *                               --pooled-ks: 50 per way; --margin: 200)
  *
  * Exit 0 when every asserted requirement holds, 1 otherwise (one line per
  * failure on stderr), 2 on a usage or internal error. Seeds are fixed: the
@@ -1029,7 +1033,7 @@ static const behave_t base = {50, 0.5, 0.01, -1, 1, 0};
 static const behave_t seg_a = {50, 0.5, 0.005, -1, 1, 0};
 static const behave_t seg_b = {100, 0.5, 0.03, 0, 1, 0};
 
-static traffic_t t_aa, t_seg, t_seg_wide, t_err3, t_slow, t_gross;
+static traffic_t t_aa, t_seg, t_seg_wide, t_err3, t_slow, t_gross, t_margin;
 
 static void traffic_setup(void)
 {
@@ -1051,6 +1055,14 @@ static void traffic_setup(void)
     t_seg_wide.name = "A/A, segments 90/10, predictions far apart";
     t_seg_wide.arm[0][0].pred_mu = t_seg_wide.arm[1][0].pred_mu = -1.5;
     t_seg_wide.arm[0][1].pred_mu = t_seg_wide.arm[1][1].pred_mu = 1.5;
+
+    /* Worse by exactly the judge's margins: latency x 1.05 (margin 5%) and
+     * errors 1.5% against 1% (margin 0.5 points), where a rollback and a
+     * promotion are both false, each at most alpha. */
+    t_margin = t_aa;
+    t_margin.name = "at the margins";
+    t_margin.arm[1][0].lat_median_ms = 1.05 * base.lat_median_ms;
+    t_margin.arm[1][0].err = base.err + 0.005;
 
     t_err3 = t_aa;
     t_err3.name = "3x error rate";
@@ -1109,7 +1121,8 @@ static void print_detect(const summary_t *s)
 
 static void usage(void)
 {
-    fputs("usage: rollout-sim [--quick | --pooled-ks] [--markdown] [--verbose] "
+    fputs("usage: rollout-sim [--quick | --pooled-ks | --margin] [--markdown] "
+          "[--verbose] "
           "[--rollouts N]\n",
           stderr);
     exit(2);
@@ -1117,13 +1130,15 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, markdown = 0, pooled = 0;
+    int quick = 0, markdown = 0, pooled = 0, margin = 0;
     unsigned aa_n = 400;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strcmp(argv[i], "--pooled-ks") == 0)
             pooled = 1;
+        else if (strcmp(argv[i], "--margin") == 0)
+            margin = 1;
         else if (strcmp(argv[i], "--verbose") == 0)
             verbose++;
         else if (strcmp(argv[i], "--markdown") == 0)
@@ -1140,6 +1155,43 @@ int main(int argc, char **argv)
     out = stdout;
     traffic_setup();
     double t0 = now_s();
+
+    if (margin) {
+        /* At the boundary of harm both errors are possible: a rollback
+         * (false: the canary is not worse than the margins) and a promotion
+         * (false: it is not better either), each at most alpha. */
+        unsigned n = aa_n == 400 ? 200 : aa_n;
+        scenario_t m = {"latency +5% and errors +0.5 points (both at the margin)",
+                        &t_margin,
+                        example_yaml,
+                        500,
+                        1,
+                        n,
+                        301,
+                        4 * 3600,
+                        0};
+        summary_t sm;
+        run_scenario(&m, &sm);
+        double lo, hi, plo, phi;
+        cp95(rollbacks(&sm), sm.n, &lo, &hi);
+        cp95(sm.count[OUT_PROMOTED], sm.n, &plo, &phi);
+        fprintf(
+            out,
+            "| scenario | rollouts | rolled back (by analysis / trigger) | promoted | "
+            "held |\n|---|---|---|---|---|\n"
+            "| %s | %u | %u (%u / %u): %.1f%%, 95%% CI %.1f-%.1f%% | %u: %.1f%%, "
+            "95%% CI %.1f-%.1f%% | %u |\n",
+            m.name, sm.n, rollbacks(&sm), sm.count[OUT_ROLLBACK_ANALYSIS],
+            sm.count[OUT_ROLLBACK_TRIGGER], 100.0 * rollbacks(&sm) / sm.n, 100 * lo,
+            100 * hi, sm.count[OUT_PROMOTED], 100.0 * sm.count[OUT_PROMOTED] / sm.n,
+            100 * plo, 100 * phi, sm.count[OUT_HELD]);
+        if (sm.example_reason[0])
+            fprintf(out, "\nFor example: \"%s\"\n", sm.example_reason);
+        require(lo <= guarantee(&sm), "at the margins: rollbacks above %.2f%%",
+                100 * guarantee(&sm));
+        require(plo <= 0.05, "at the margins: promotions above 5%%");
+        return n_failed ? 1 : 0;
+    }
 
     if (pooled) {
         /* The prediction trigger's KS distance computed two ways over the
