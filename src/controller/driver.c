@@ -35,6 +35,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,11 @@ struct cn_driver_s {
     cn_rollout_t m;
     cn_version_set_t canary_set; /* the candidate's addresses */
     uint64_t floor_hint;         /* the last analysis's derived floor */
+    /* the last probe of the window (see probe()): what the judge can use */
+    int64_t probe_ms;
+    uint64_t probe_generation;
+    bool probe_valid;
+    uint64_t probe_have, probe_floor;
     uint64_t canary_served;
     uint64_t canary_seen_step; /* canary requests seen in the current step */
     uint64_t seen_generation;
@@ -74,6 +80,26 @@ struct cn_driver_s {
     bool want_analysis; /* set by a job's work, taken by its after */
     cn_rollout_analysis_t analysis_req;
 };
+
+/*
+ * Fault injection for the crash tests (tests/integration): with
+ * CANARY_CRASH_AT=NAME in the environment, the process kills itself with
+ * SIGKILL at that point, as `kill -9` landing there would:
+ *   warmup     the rollout's warmup began and was stored;
+ *   analysis   an analysis is running (its attempt stored as spent);
+ *   promotion  the promotion is published, not yet recorded;
+ *   rollback   the canary's weight 0 is published, not yet recorded.
+ * Unset (always, in production) it costs one getenv per point reached.
+ */
+static void crash_point(const char *name)
+{
+    const char *at = getenv("CANARY_CRASH_AT");
+    if (at && strcmp(at, name) == 0) {
+        fprintf(stderr, "canary: CANARY_CRASH_AT=%s: killing myself\n", name);
+        fflush(stderr);
+        raise(SIGKILL);
+    }
+}
 
 static int64_t now_ms(void)
 {
@@ -447,6 +473,8 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
                     rc = cn_fail(err, errlen, CN_EIO, "traffic not set: %s", aerr);
             }
             published = true;
+            if (d->m.state == CN_ROLLOUT_ROLLING_BACK)
+                crash_point("rollback");
             break;
         case CN_ROLLOUT_PROMOTE:
             if (a->dry_run) {
@@ -459,11 +487,20 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
             } else {
                 d->has_promoted = true;
                 published = true;
+                crash_point("promotion");
             }
             break;
         case CN_ROLLOUT_START_ANALYSIS:
             d->want_analysis = true;
             d->analysis_req = a->analysis;
+            /* stored before it runs, so a crash leaves it spent */
+            if (n < ENTRIES_MAX) {
+                entries[n].kind = CN_STORE_AUDIT_TRANSITION;
+                snprintf(entries[n].actor, sizeof entries[n].actor, "controller");
+                snprintf(entries[n].text, sizeof entries[n].text, "step %u: %s",
+                         a->analysis.step, a->text);
+                n++;
+            }
             break;
         case CN_ROLLOUT_RECORD:
             if (n < ENTRIES_MAX) {
@@ -505,6 +542,8 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
         int prc = persist(d, entries, n, tag, payload, aerr, sizeof aerr);
         if (prc && !rc)
             rc = cn_fail(err, errlen, prc, "not stored: %s", aerr);
+        if (!prc && d->m.state == CN_ROLLOUT_WARMUP)
+            crash_point("warmup");
     }
     if (published &&
         (d->m.state == CN_ROLLOUT_ROLLING_BACK || d->m.state == CN_ROLLOUT_PROMOTING)) {
@@ -636,6 +675,7 @@ static void analysis_work(uv_work_t *w)
 {
     analysis_t *a = w->data;
     cn_driver_t *d = a->d;
+    crash_point("analysis");
     cn_metrics_source_t *src = d->c->metrics;
     cn_router_snapshot_t *s = NULL;
     char err[384];
@@ -848,6 +888,72 @@ static bool p99_bound(const cn_metrics_hist_t *h, uint64_t m, double level,
     return false;
 }
 
+/* Whether the next analysis at or after the current step is the last. */
+static bool next_is_last(const cn_driver_t *d)
+{
+    const cn_strategy_t *s = d->strategy;
+    unsigned J = cn_strategy_analysis_count(s);
+    for (size_t i = d->m.step; i < s->n_steps; i++)
+        if (s->steps[i].kind == CN_STRATEGY_ANALYSIS)
+            return cn_strategy_analysis_rank(s, i) == J &&
+                   !s->steps[i].analysis.min_samples;
+    return false;
+}
+
+/* Seconds between two probes of the same window. */
+#define PROBE_EVERY_MS 5000
+
+/*
+ * Before the last analysis: what the judge could use now. The floor a
+ * metric's test needs to pass (derived from its margin, alpha and power,
+ * and the data's spread) and the sample the judge would really have
+ * (each arm's stratified sample, which the reservoirs bound) are only
+ * known by judging the window, so the driver judges it, without acting on
+ * the verdict, every PROBE_EVERY_MS: the last analysis then starts when it
+ * can pass, rather than spend an attempt of its budget on a window that is
+ * too small. On the tick's job (the thread pool), over the reservoirs:
+ * milliseconds at their default size.
+ */
+static void probe(cn_driver_t *d, uint64_t gen, int64_t now)
+{
+    if (d->probe_valid && d->probe_generation == gen &&
+        now - d->probe_ms < PROBE_EVERY_MS)
+        return;
+    cn_metrics_source_t *src = d->c->metrics;
+    cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION, .generation = gen};
+    cn_router_snapshot_t *s = NULL;
+    char err[256];
+    if (src->read(src, &win, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s, err,
+                  sizeof err))
+        return;
+    cn_judge_data_t *data = cn_judge_data_new();
+    int rc = window_data(s, d->analysis, data);
+    src->release(src, s);
+    cn_judge_result_t res;
+    if (!rc)
+        rc = cn_judge_run(d->analysis, data, NULL, &res);
+    cn_judge_data_free(data);
+    if (rc)
+        return;
+    uint64_t have = UINT64_MAX, floor = 0;
+    for (size_t i = 0; i < res.n_rows; i++) {
+        const cn_judge_row_t *r = &res.rows[i];
+        if (r->segment || !r->min_samples)
+            continue;
+        uint64_t n = r->canary.n < r->stable.n ? r->canary.n : r->stable.n;
+        if (n < have)
+            have = n;
+        if (r->min_samples > floor)
+            floor = r->min_samples;
+    }
+    cn_judge_result_dispose(&res);
+    d->probe_ms = now;
+    d->probe_generation = gen;
+    d->probe_valid = have != UINT64_MAX;
+    d->probe_have = have;
+    d->probe_floor = floor;
+}
+
 static void tick_work(cn_controller_t *c, void *arg)
 {
     (void)arg;
@@ -980,6 +1086,18 @@ static void tick_work(cn_controller_t *c, void *arg)
         if (d->floor_hint > floor)
             floor = d->floor_hint;
         ev.samples_floor_last = floor;
+        if ((d->m.state == CN_ROLLOUT_PROGRESSING ||
+             d->m.state == CN_ROLLOUT_HOLDING) &&
+            !d->m.analysis_in_flight && ev.samples_have >= d->analysis->min_per_arm &&
+            next_is_last(d)) {
+            probe(d, gen, now);
+            if (d->probe_valid && d->probe_generation == gen) {
+                /* the judge's own sample, bounded by the reservoirs */
+                ev.samples_have = d->probe_have;
+                if (d->probe_floor > ev.samples_floor_last)
+                    ev.samples_floor_last = d->probe_floor;
+            }
+        }
         double minutes = d->m.window_started_ms && now > d->m.window_started_ms
                              ? (double)(now - d->m.window_started_ms) / 60000.0
                              : 0;

@@ -53,7 +53,7 @@ analysis:
   metrics:
     - name: latency_ms
       test: mann-whitney
-      margin: 30%
+      margin: 100%
     - name: error
       test: proportion
       margin: 0.05
