@@ -477,6 +477,18 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
                 crash_point("rollback");
             break;
         case CN_ROLLOUT_PROMOTE:
+            /* The decision first (state promoting, with the entries that
+             * led to it), then the publication: a crash in between finds
+             * the rollout promoting and issues the promotion again, rather
+             * than judge the step again. (A rollback goes the other way:
+             * weight 0 first.) */
+            if (n) {
+                int prc = persist(d, entries, n, false, payload, aerr, sizeof aerr);
+                if (prc && !rc)
+                    rc = cn_fail(err, errlen, prc, "not stored: %s", aerr);
+                n = 0;
+                payload = NULL;
+            }
             if (a->dry_run) {
                 published = true;
             } else if (publish_promotion(d, &d->promoted, aerr, sizeof aerr)) {
@@ -822,7 +834,8 @@ static void analysis_start(cn_driver_t *d)
 static bool has_canary_up(const cn_router_snapshot_t *s)
 {
     for (size_t i = 0; i < s->nupstreams; i++)
-        if (s->upstreams[i].role == CN_ROLE_CANARY && s->upstreams[i].up)
+        if (s->upstreams[i].role == CN_ROLE_CANARY && s->upstreams[i].up &&
+            s->upstreams[i].checked)
             return true;
     return false;
 }
