@@ -98,6 +98,16 @@ died() {
     kill "$WRK" 2>/dev/null || true
 }
 
+# wait_err NAME PATTERN: wait (20 s) for a stderr line of NAME
+wait_err() {
+    we_i=0
+    until grep -Eq -e "$2" "$TMP/$1.err" 2>/dev/null; do
+        we_i=$((we_i + 1))
+        [ $we_i -lt 400 ] || die "$1 did not log /$2/: $(tail -5 "$TMP/$1.err")"
+        sleep 0.05
+    done
+}
+
 # trail_ok ID: numbered 1..N, no gap, no duplicate
 trail_ok() {
     run "$CANARY" rollout history "$1" --json
@@ -141,8 +151,7 @@ crash_run() {
     done
     serve "${1}_ok" "$cr_db"
     [ -n "$SV_ADMIN" ] || die "$1: the clean start died: $(cat "$TMP/${1}_ok.err")"
-    grep -q "rollout 1 (fraud $2): resuming" "$TMP/${1}_ok.err" ||
-        die "$1: no resume line: $(cat "$TMP/${1}_ok.err")"
+    wait_err "${1}_ok" "rollout 1 \\(fraud $2\\): resuming"
 }
 
 echo "crash: warmup, three times"
