@@ -477,6 +477,18 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
                 crash_point("rollback");
             break;
         case CN_ROLLOUT_PROMOTE:
+            /* The decision first (state promoting, with the entries that
+             * led to it), then the publication: a crash in between finds
+             * the rollout promoting and issues the promotion again, rather
+             * than judge the step again. (A rollback goes the other way:
+             * weight 0 first.) */
+            if (n) {
+                int prc = persist(d, entries, n, false, payload, aerr, sizeof aerr);
+                if (prc && !rc)
+                    rc = cn_fail(err, errlen, prc, "not stored: %s", aerr);
+                n = 0;
+                payload = NULL;
+            }
             if (a->dry_run) {
                 published = true;
             } else if (publish_promotion(d, &d->promoted, aerr, sizeof aerr)) {
@@ -822,44 +834,70 @@ static void analysis_start(cn_driver_t *d)
 static bool has_canary_up(const cn_router_snapshot_t *s)
 {
     for (size_t i = 0; i < s->nupstreams; i++)
-        if (s->upstreams[i].role == CN_ROLE_CANARY && s->upstreams[i].up)
+        if (s->upstreams[i].role == CN_ROLE_CANARY && s->upstreams[i].up &&
+            s->upstreams[i].checked)
             return true;
     return false;
 }
 
-/* The KS distance of the arms' prediction samples. */
+/*
+ * One arm's predictions as a proportionally stratified sample of its own
+ * traffic (as the judge builds its aggregates): pooling the reservoirs
+ * would compare different segment mixes (a full reservoir of stable's big
+ * segment against all of the canary's few values), which shifts an
+ * identical canary whenever segments differ (rollout-sim --pooled-ks).
+ * *out is allocated; returns its size, 0 when the arm has none.
+ */
+static size_t stratified_predictions(const cn_router_snapshot_t *s, cn_role_t role,
+                                     double **out)
+{
+    *out = NULL;
+    cn_judge_stratum_t *strata = cn_xcalloc(s->ncells + 1, sizeof *strata);
+    size_t n_strata = 0;
+    for (size_t i = 0; i < s->ncells; i++) {
+        const cn_router_cell_t *cell = &s->cells[i];
+        const char *label = s->version_name[cell->role];
+        if (cell->role != role || !label || strcmp(cell->version, label) != 0 ||
+            cell->step_predictions_seen == 0)
+            continue;
+        strata[n_strata].values = cell->step_predictions;
+        strata[n_strata].k = cell->n_step_predictions;
+        strata[n_strata].requests = cell->step_predictions_seen < cell->n_step_predictions
+                                        ? cell->n_step_predictions
+                                        : cell->step_predictions_seen;
+        n_strata++;
+    }
+    size_t n = 0;
+    if (n_strata && cn_judge_stratify_size(strata, n_strata, &n) == 0 && n > 0) {
+        *out = cn_xmalloc(n * sizeof **out);
+        if (cn_judge_stratify(strata, n_strata, 1, *out, n, &n)) {
+            free(*out);
+            *out = NULL;
+            n = 0;
+        }
+    }
+    free(strata);
+    return n;
+}
+
+/* The KS distance of the arms' predictions (stratified samples). */
 static bool prediction_ks(const cn_router_snapshot_t *s, double *dist, uint64_t *nc,
                           uint64_t *ns)
 {
-    size_t n[2] = {0, 0};
-    for (size_t i = 0; i < s->ncells; i++) {
-        const cn_router_cell_t *cell = &s->cells[i];
-        const char *label = s->version_name[cell->role];
-        if (label && strcmp(cell->version, label) == 0)
-            n[cell->role] += cell->n_step_predictions;
-    }
-    if (!n[0] || !n[1])
-        return false;
-    double *v[2] = {cn_xmalloc(n[0] * sizeof(double)),
-                    cn_xmalloc(n[1] * sizeof(double))};
-    size_t k[2] = {0, 0};
-    for (size_t i = 0; i < s->ncells; i++) {
-        const cn_router_cell_t *cell = &s->cells[i];
-        const char *label = s->version_name[cell->role];
-        if (!label || strcmp(cell->version, label) != 0)
-            continue;
-        memcpy(v[cell->role] + k[cell->role], cell->step_predictions,
-               cell->n_step_predictions * sizeof(double));
-        k[cell->role] += cell->n_step_predictions;
-    }
+    double *v[2];
+    size_t n[2];
+    n[CN_ROLE_STABLE] = stratified_predictions(s, CN_ROLE_STABLE, &v[CN_ROLE_STABLE]);
+    n[CN_ROLE_CANARY] = stratified_predictions(s, CN_ROLE_CANARY, &v[CN_ROLE_CANARY]);
+    bool ok = n[0] && n[1];
     cn_ks_result_t ks;
     /* only D is used (the trigger tests it against its limit): the
      * asymptotic method skips the exact p-value's cost */
-    int rc = cn_stats_ks2(v[CN_ROLE_CANARY], n[CN_ROLE_CANARY], v[CN_ROLE_STABLE],
-                          n[CN_ROLE_STABLE], CN_ALT_TWO_SIDED, CN_KS_ASYMPTOTIC, &ks);
+    if (ok)
+        ok = cn_stats_ks2(v[CN_ROLE_CANARY], n[CN_ROLE_CANARY], v[CN_ROLE_STABLE],
+                          n[CN_ROLE_STABLE], CN_ALT_TWO_SIDED, CN_KS_ASYMPTOTIC, &ks) == 0;
     free(v[0]);
     free(v[1]);
-    if (rc)
+    if (!ok)
         return false;
     *dist = ks.d;
     *nc = n[CN_ROLE_CANARY];
