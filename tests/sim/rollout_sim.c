@@ -59,8 +59,8 @@
  *                               failure set, with assertions
  *   rollout-sim --pooled-ks     A/A with unequal segments, the prediction
  *                               trigger's KS distance computed from the
- *                               arms' pooled reservoirs (as driver.c does
- *                               today) and from full counts: the first
+ *                               arms' pooled reservoirs (as driver.c did
+ *                               before f1957c7) and from full counts: the first
  *                               rolls identical canaries back
  *   rollout-sim --margin        a canary worse by exactly the judge's margins
  *                               (latency +5%, errors +0.5 points): both a
@@ -475,7 +475,7 @@ static void trigger_input(const sim_t *sim, const cn_rollout_t *r,
         in->canary_slower_than_bound = slow;
     }
     if (sim->pooled_ks) {
-        /* As src/controller/driver.c's prediction_ks() does today: the
+        /* As src/controller/driver.c's prediction_ks() did before f1957c7: the
          * union of each arm's per-segment reservoirs, whose segment mixes
          * differ when stable's fill and the canary's do not. */
         size_t n[2] = {0, 0};
@@ -1196,17 +1196,18 @@ int main(int argc, char **argv)
     if (pooled) {
         /* The prediction trigger's KS distance computed two ways over the
          * same A/A traffic with unequal segments: from the arms' pooled
-         * reservoirs (driver.c today) and from full counts. */
+         * reservoirs (driver.c before f1957c7) and from full counts. */
         unsigned n = aa_n == 400 ? 50 : aa_n;
-        scenario_t p = {"prediction trigger from pooled reservoirs (driver.c today)",
-                        &t_seg_wide,
-                        example_yaml,
-                        500,
-                        1,
-                        n,
-                        201,
-                        4 * 3600,
-                        1};
+        scenario_t p = {
+            "prediction trigger from pooled reservoirs (driver.c before f1957c7)",
+            &t_seg_wide,
+            example_yaml,
+            500,
+            1,
+            n,
+            201,
+            4 * 3600,
+            1};
         scenario_t f = {"prediction trigger from full counts (this simulation)",
                         &t_seg_wide,
                         example_yaml,
