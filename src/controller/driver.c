@@ -862,9 +862,10 @@ static size_t stratified_predictions(const cn_router_snapshot_t *s, cn_role_t ro
             continue;
         strata[n_strata].values = cell->step_predictions;
         strata[n_strata].k = cell->n_step_predictions;
-        strata[n_strata].requests = cell->step_predictions_seen < cell->n_step_predictions
-                                        ? cell->n_step_predictions
-                                        : cell->step_predictions_seen;
+        strata[n_strata].requests =
+            cell->step_predictions_seen < cell->n_step_predictions
+                ? cell->n_step_predictions
+                : cell->step_predictions_seen;
         n_strata++;
     }
     size_t n = 0;
@@ -894,7 +895,8 @@ static bool prediction_ks(const cn_router_snapshot_t *s, double *dist, uint64_t 
      * asymptotic method skips the exact p-value's cost */
     if (ok)
         ok = cn_stats_ks2(v[CN_ROLE_CANARY], n[CN_ROLE_CANARY], v[CN_ROLE_STABLE],
-                          n[CN_ROLE_STABLE], CN_ALT_TWO_SIDED, CN_KS_ASYMPTOTIC, &ks) == 0;
+                          n[CN_ROLE_STABLE], CN_ALT_TWO_SIDED, CN_KS_ASYMPTOTIC,
+                          &ks) == 0;
     free(v[0]);
     free(v[1]);
     if (!ok)
@@ -973,16 +975,23 @@ static void probe(cn_driver_t *d, uint64_t gen, int64_t now)
     cn_judge_data_free(data);
     if (rc)
         return;
+    /* The binding metric: the aggregate row whose smaller arm is the
+     * smallest share of its own floor. Mixing one row's n with another's
+     * floor (the error rate's floor against the latency reservoirs' n)
+     * would wait forever (rollout-sim found it). */
     uint64_t have = UINT64_MAX, floor = 0;
+    double share = INFINITY;
     for (size_t i = 0; i < res.n_rows; i++) {
         const cn_judge_row_t *r = &res.rows[i];
         if (r->segment || !r->min_samples)
             continue;
         uint64_t n = r->canary.n < r->stable.n ? r->canary.n : r->stable.n;
-        if (n < have)
+        double sh = (double)n / (double)r->min_samples;
+        if (sh < share) {
+            share = sh;
             have = n;
-        if (r->min_samples > floor)
             floor = r->min_samples;
+        }
     }
     cn_judge_result_dispose(&res);
     d->probe_ms = now;
@@ -990,6 +999,21 @@ static void probe(cn_driver_t *d, uint64_t gen, int64_t now)
     d->probe_valid = have != UINT64_MAX;
     d->probe_have = have;
     d->probe_floor = floor;
+}
+
+/* Values in buckets wholly above bound_us: a count that never includes a
+ * value at or below the bound (the bucket straddling it is left out), so
+ * the triggers' "slower than" counts never overstate. */
+static uint64_t count_above(const cn_metrics_hist_t *h, uint64_t bound_us)
+{
+    uint64_t n = 0;
+    for (size_t b = 0; b < CN_METRICS_HIST_BUCKETS; b++) {
+        uint64_t lo, hi;
+        if (h->counts[b] && cn_metrics_hist_bucket_bounds(b, &lo, &hi) == 0 &&
+            lo > bound_us)
+            n += h->counts[b];
+    }
+    return n;
 }
 
 static void tick_work(cn_controller_t *c, void *arg)
@@ -1068,11 +1092,9 @@ static void tick_work(cn_controller_t *c, void *arg)
                                                    : CN_TRIGGER_PHASE_NORMAL;
         in.canary = (cn_trigger_arm_t){cr, errs[CN_ROLE_CANARY]};
         in.stable = (cn_trigger_arm_t){sr, errs[CN_ROLE_STABLE]};
-        uint64_t cn_lat = cn_metrics_hist_count(lat[CN_ROLE_CANARY]);
         if (t->has_p99_latency && t->p99_latency.has_max) {
-            uint64_t le = cn_metrics_hist_count_le(
-                lat[CN_ROLE_CANARY], (uint64_t)(t->p99_latency.max * 1000.0));
-            uint64_t slow = cn_lat - le;
+            uint64_t slow = count_above(lat[CN_ROLE_CANARY],
+                                        (uint64_t)(t->p99_latency.max * 1000.0));
             in.canary_slower_than_max = slow > cr ? cr : slow;
         }
         double bound_ms;
@@ -1080,10 +1102,9 @@ static void tick_work(cn_controller_t *c, void *arg)
             p99_bound(lat[CN_ROLE_STABLE], cn_metrics_hist_count(lat[CN_ROLE_STABLE]),
                       t->level, &bound_ms)) {
             in.has_p99_bound = true;
-            uint64_t le = cn_metrics_hist_count_le(
-                lat[CN_ROLE_CANARY],
-                (uint64_t)(t->p99_latency.max_ratio * bound_ms * 1000.0));
-            uint64_t slow = cn_lat - le;
+            uint64_t slow =
+                count_above(lat[CN_ROLE_CANARY],
+                            (uint64_t)(t->p99_latency.max_ratio * bound_ms * 1000.0));
             in.canary_slower_than_bound = slow > cr ? cr : slow;
         }
         if (t->has_prediction_shift)
