@@ -252,6 +252,19 @@ run "$CANARY" rollout resume 6
 expect_error 75 "nothing to resume"
 run "$CANARY" rollout abort 999
 expect_error 65 "HTTP 404: no rollout 999"
+CANARY_TOKEN=wrong run "$CANARY" rollout list
+expect_error 77 "refused the token \\(HTTP 401\\)"
+run "$CANARY" rollout status 6 --server http://127.0.0.1:1
+expect_error 69 "cannot reach the canary server"
+run "$CANARY" rollout promote 6 --bogus
+expect_error 64 "bogus"
+run "$CANARY" rollout history 6 --json
+json_eq '.entries[0] | keys' '["actor","kind","reason","seq","state","step","time_unix_ms","weight"]'
+json_eq '.entries[0].kind' '"manual"'
+run "$CANARY" rollout list --state promoted --json
+json_eq '[.rollouts[].state] | unique' '["promoted"]'
+code=$(api GET '/v1/rollouts?state=nope')
+[ "$code" = 400 ] || die "a bad state filter: HTTP $code"
 trail_ok 6
 
 echo "rollout: 6b. a newer candidate supersedes the active rollout"
