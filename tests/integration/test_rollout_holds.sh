@@ -7,8 +7,10 @@
 #     reservoir cap (3000) that stable's big segment reaches and the canary's does
 #     not, is promoted, not failed (each arm's aggregate is stratified by
 #     its own traffic);
-#  6. a canary that never becomes healthy takes no request and aborts at
-#     its progress deadline.
+#  6. a canary that never passes a health check aborts at its progress
+#     deadline;
+#  8. a corrupt or foreign state file is refused with one line naming it,
+#     and never written to.
 . tests/integration/lib.sh
 TOKEN=holds-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
@@ -188,4 +190,20 @@ json_eq '.reason | test("progress deadline")' true
 w=$(http_json "$CANARY_SERVER/v1/traffic" '.canary_weight' -H "Authorization: Bearer $TOKEN")
 [ "$w" = 0 ] || die "aborted, but the canary weight is $w"
 stop_canary h3
+echo "holds: 8. a corrupt or foreign state file is refused with one line and kept"
+head -c 8192 /dev/urandom >"$TMP/corrupt.db"
+printf 'SQLite format 3\000' | dd of="$TMP/corrupt.db" conv=notrunc 2>/dev/null
+cp "$TMP/corrupt.db" "$TMP/corrupt.copy"
+run "$CANARY" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 --config "$TMP/few.yaml" \
+    --stable "$s1_ADDR" --state "$TMP/corrupt.db"
+[ "$RC" -ne 0 ] || die "a corrupt state file was accepted"
+[ "$(wc -l <"$TMP/err")" -eq 1 ] || die "expected one line: $(cat "$TMP/err")"
+grep -q "corrupt.db" "$TMP/err" || die "the message names the file: $(cat "$TMP/err")"
+cmp -s "$TMP/corrupt.db" "$TMP/corrupt.copy" || die "the corrupt state file was written to"
+echo "notes: not a database" >"$TMP/foreign.db"
+run "$CANARY" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 --config "$TMP/few.yaml" \
+    --stable "$s1_ADDR" --state "$TMP/foreign.db"
+[ "$RC" -ne 0 ] || die "a foreign state file was accepted"
+grep -q "foreign.db" "$TMP/err" || die "the message names the file: $(cat "$TMP/err")"
+[ "$(cat "$TMP/foreign.db")" = "notes: not a database" ] || die "the foreign file was changed"
 echo "holds: all checks passed ($NCHECK)"
