@@ -11,6 +11,7 @@
 #   make demo       the main job (see README.md); installs only what it runs
 #   make bench      statistics benchmark next to scipy; writes docs/BENCHMARKS.md
 #   make golden     regenerate tests/golden/ from scipy/statsmodels/R
+#   make sim-rollout  whole rollouts in simulated time; writes docs/JUDGE.md
 #   make SAN=1 ...  any target, sanitized, in build-asan/
 
 CC      ?= cc
@@ -52,10 +53,10 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all deps test check lint format-check include-check flags-check unit integration \
-        demo bench bench-router bench-snapshot golden clean format fuzz fuzz-smoke
+        demo bench bench-router bench-snapshot golden clean format fuzz fuzz-smoke sim-rollout
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
-     $(BUILD)/model-server $(BUILD)/idle-conns
+     $(BUILD)/rollout-sim $(BUILD)/model-server $(BUILD)/idle-conns
 
 # Rebuilt from scratch (`ar r` would keep the objects of deleted sources),
 # also when a source is only removed: the list of sources is a prerequisite,
@@ -75,6 +76,11 @@ $(BUILD)/bench-stats: $(BUILD)/obj/bench/bench_stats.o $(BUILD)/libcanary.a
 	$(LINK)
 
 $(BUILD)/judge-sim: $(BUILD)/obj/tests/sim/judge_sim.o $(BUILD)/libcanary.a
+	$(LINK)
+
+# Whole rollouts in simulated time (docs/JUDGE.md, "Whole rollouts");
+# `make sim-rollout` runs the full report (minutes; not part of `make test`).
+$(BUILD)/rollout-sim: $(BUILD)/obj/tests/sim/rollout_sim.o $(BUILD)/libcanary.a
 	$(LINK)
 
 # A real HTTP model server for the tests and benchmarks (libuv): answers
@@ -109,12 +115,15 @@ $(BUILD)/obj/%.o: %.c
 deps:
 	@scripts/deps.sh --test
 
-# The whole suite, twice: plain, then under ASan + UBSan; then a short,
-# fixed-length fuzz run over every parser.
+# The checks and the unit tests plain, then the whole suite (unit and
+# integration) under ASan + UBSan; then a short, fixed-length fuzz run over
+# every parser. The integration tests run once, sanitized: the plain run
+# checked nothing the sanitized one does not, and whole rollouts on real
+# processes take minutes (`make check` runs them plain).
 test:
 	scripts/deps.sh --test
-	$(MAKE) check
-	$(MAKE) SAN=1 check
+	$(MAKE) lint unit
+	$(MAKE) SAN=1 unit integration
 	$(MAKE) fuzz-smoke
 
 check: lint unit integration
@@ -140,8 +149,9 @@ flags-check:
 unit: $(BUILD)/test-unit $(BUILD)/model-server
 	$(BUILD)/test-unit --jobs 2
 
-integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/model-server
-	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim MODEL_SERVER=$(BUILD)/model-server \
+integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/rollout-sim $(BUILD)/model-server
+	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim ROLLOUT_SIM=$(BUILD)/rollout-sim \
+	  MODEL_SERVER=$(BUILD)/model-server \
 	  tests/integration/run.sh
 
 demo:
@@ -158,6 +168,12 @@ bench:
 # Markdown row per mask; the numbers in docs/BENCHMARKS.md come from it).
 bench-snapshot: $(BUILD)/bench-snapshot
 	$(BUILD)/bench-snapshot
+
+# Whole rollouts in simulated time: the full report (about 5 CPU minutes),
+# spliced into docs/JUDGE.md ("Whole rollouts"). `make test` runs only its
+# smoke mode (tests/integration/test_rollout_sim.sh).
+sim-rollout: $(BUILD)/rollout-sim
+	tests/sim/update_rollout_docs.sh $(BUILD)/rollout-sim
 
 # The data plane next to HAProxy and NGINX, with wrk; writes docs/BENCHMARKS.md.
 bench-router:

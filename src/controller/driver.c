@@ -35,6 +35,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,11 @@ struct cn_driver_s {
     cn_rollout_t m;
     cn_version_set_t canary_set; /* the candidate's addresses */
     uint64_t floor_hint;         /* the last analysis's derived floor */
+    /* the last probe of the window (see probe()): what the judge can use */
+    int64_t probe_ms;
+    uint64_t probe_generation;
+    bool probe_valid;
+    uint64_t probe_have, probe_floor;
     uint64_t canary_served;
     uint64_t canary_seen_step; /* canary requests seen in the current step */
     uint64_t seen_generation;
@@ -74,6 +80,26 @@ struct cn_driver_s {
     bool want_analysis; /* set by a job's work, taken by its after */
     cn_rollout_analysis_t analysis_req;
 };
+
+/*
+ * Fault injection for the crash tests (tests/integration): with
+ * CANARY_CRASH_AT=NAME in the environment, the process kills itself with
+ * SIGKILL at that point, as `kill -9` landing there would:
+ *   warmup     the rollout's warmup began and was stored;
+ *   analysis   an analysis is running (its attempt stored as spent);
+ *   promotion  the promotion is published, not yet recorded;
+ *   rollback   the canary's weight 0 is published, not yet recorded.
+ * Unset (always, in production) it costs one getenv per point reached.
+ */
+static void crash_point(const char *name)
+{
+    const char *at = getenv("CANARY_CRASH_AT");
+    if (at && strcmp(at, name) == 0) {
+        fprintf(stderr, "canary: CANARY_CRASH_AT=%s: killing myself\n", name);
+        fflush(stderr);
+        raise(SIGKILL);
+    }
+}
 
 static int64_t now_ms(void)
 {
@@ -447,8 +473,22 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
                     rc = cn_fail(err, errlen, CN_EIO, "traffic not set: %s", aerr);
             }
             published = true;
+            if (d->m.state == CN_ROLLOUT_ROLLING_BACK)
+                crash_point("rollback");
             break;
         case CN_ROLLOUT_PROMOTE:
+            /* The decision first (state promoting, with the entries that
+             * led to it), then the publication: a crash in between finds
+             * the rollout promoting and issues the promotion again, rather
+             * than judge the step again. (A rollback goes the other way:
+             * weight 0 first.) */
+            if (n) {
+                int prc = persist(d, entries, n, false, payload, aerr, sizeof aerr);
+                if (prc && !rc)
+                    rc = cn_fail(err, errlen, prc, "not stored: %s", aerr);
+                n = 0;
+                payload = NULL;
+            }
             if (a->dry_run) {
                 published = true;
             } else if (publish_promotion(d, &d->promoted, aerr, sizeof aerr)) {
@@ -459,11 +499,20 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
             } else {
                 d->has_promoted = true;
                 published = true;
+                crash_point("promotion");
             }
             break;
         case CN_ROLLOUT_START_ANALYSIS:
             d->want_analysis = true;
             d->analysis_req = a->analysis;
+            /* stored before it runs, so a crash leaves it spent */
+            if (n < ENTRIES_MAX) {
+                entries[n].kind = CN_STORE_AUDIT_TRANSITION;
+                snprintf(entries[n].actor, sizeof entries[n].actor, "controller");
+                snprintf(entries[n].text, sizeof entries[n].text, "step %u: %s",
+                         a->analysis.step, a->text);
+                n++;
+            }
             break;
         case CN_ROLLOUT_RECORD:
             if (n < ENTRIES_MAX) {
@@ -505,6 +554,8 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
         int prc = persist(d, entries, n, tag, payload, aerr, sizeof aerr);
         if (prc && !rc)
             rc = cn_fail(err, errlen, prc, "not stored: %s", aerr);
+        if (!prc && d->m.state == CN_ROLLOUT_WARMUP)
+            crash_point("warmup");
     }
     if (published &&
         (d->m.state == CN_ROLLOUT_ROLLING_BACK || d->m.state == CN_ROLLOUT_PROMOTING)) {
@@ -636,6 +687,7 @@ static void analysis_work(uv_work_t *w)
 {
     analysis_t *a = w->data;
     cn_driver_t *d = a->d;
+    crash_point("analysis");
     cn_metrics_source_t *src = d->c->metrics;
     cn_router_snapshot_t *s = NULL;
     char err[384];
@@ -782,44 +834,72 @@ static void analysis_start(cn_driver_t *d)
 static bool has_canary_up(const cn_router_snapshot_t *s)
 {
     for (size_t i = 0; i < s->nupstreams; i++)
-        if (s->upstreams[i].role == CN_ROLE_CANARY && s->upstreams[i].up)
+        if (s->upstreams[i].role == CN_ROLE_CANARY && s->upstreams[i].up &&
+            s->upstreams[i].checked)
             return true;
     return false;
 }
 
-/* The KS distance of the arms' prediction samples. */
+/*
+ * One arm's predictions as a proportionally stratified sample of its own
+ * traffic (as the judge builds its aggregates): pooling the reservoirs
+ * would compare different segment mixes (a full reservoir of stable's big
+ * segment against all of the canary's few values), which shifts an
+ * identical canary whenever segments differ (rollout-sim --pooled-ks).
+ * *out is allocated; returns its size, 0 when the arm has none.
+ */
+static size_t stratified_predictions(const cn_router_snapshot_t *s, cn_role_t role,
+                                     double **out)
+{
+    *out = NULL;
+    cn_judge_stratum_t *strata = cn_xcalloc(s->ncells + 1, sizeof *strata);
+    size_t n_strata = 0;
+    for (size_t i = 0; i < s->ncells; i++) {
+        const cn_router_cell_t *cell = &s->cells[i];
+        const char *label = s->version_name[cell->role];
+        if (cell->role != role || !label || strcmp(cell->version, label) != 0 ||
+            cell->step_predictions_seen == 0)
+            continue;
+        strata[n_strata].values = cell->step_predictions;
+        strata[n_strata].k = cell->n_step_predictions;
+        strata[n_strata].requests =
+            cell->step_predictions_seen < cell->n_step_predictions
+                ? cell->n_step_predictions
+                : cell->step_predictions_seen;
+        n_strata++;
+    }
+    size_t n = 0;
+    if (n_strata && cn_judge_stratify_size(strata, n_strata, &n) == 0 && n > 0) {
+        *out = cn_xmalloc(n * sizeof **out);
+        if (cn_judge_stratify(strata, n_strata, 1, *out, n, &n)) {
+            free(*out);
+            *out = NULL;
+            n = 0;
+        }
+    }
+    free(strata);
+    return n;
+}
+
+/* The KS distance of the arms' predictions (stratified samples). */
 static bool prediction_ks(const cn_router_snapshot_t *s, double *dist, uint64_t *nc,
                           uint64_t *ns)
 {
-    size_t n[2] = {0, 0};
-    for (size_t i = 0; i < s->ncells; i++) {
-        const cn_router_cell_t *cell = &s->cells[i];
-        const char *label = s->version_name[cell->role];
-        if (label && strcmp(cell->version, label) == 0)
-            n[cell->role] += cell->n_step_predictions;
-    }
-    if (!n[0] || !n[1])
-        return false;
-    double *v[2] = {cn_xmalloc(n[0] * sizeof(double)),
-                    cn_xmalloc(n[1] * sizeof(double))};
-    size_t k[2] = {0, 0};
-    for (size_t i = 0; i < s->ncells; i++) {
-        const cn_router_cell_t *cell = &s->cells[i];
-        const char *label = s->version_name[cell->role];
-        if (!label || strcmp(cell->version, label) != 0)
-            continue;
-        memcpy(v[cell->role] + k[cell->role], cell->step_predictions,
-               cell->n_step_predictions * sizeof(double));
-        k[cell->role] += cell->n_step_predictions;
-    }
+    double *v[2];
+    size_t n[2];
+    n[CN_ROLE_STABLE] = stratified_predictions(s, CN_ROLE_STABLE, &v[CN_ROLE_STABLE]);
+    n[CN_ROLE_CANARY] = stratified_predictions(s, CN_ROLE_CANARY, &v[CN_ROLE_CANARY]);
+    bool ok = n[0] && n[1];
     cn_ks_result_t ks;
     /* only D is used (the trigger tests it against its limit): the
      * asymptotic method skips the exact p-value's cost */
-    int rc = cn_stats_ks2(v[CN_ROLE_CANARY], n[CN_ROLE_CANARY], v[CN_ROLE_STABLE],
-                          n[CN_ROLE_STABLE], CN_ALT_TWO_SIDED, CN_KS_ASYMPTOTIC, &ks);
+    if (ok)
+        ok = cn_stats_ks2(v[CN_ROLE_CANARY], n[CN_ROLE_CANARY], v[CN_ROLE_STABLE],
+                          n[CN_ROLE_STABLE], CN_ALT_TWO_SIDED, CN_KS_ASYMPTOTIC,
+                          &ks) == 0;
     free(v[0]);
     free(v[1]);
-    if (rc)
+    if (!ok)
         return false;
     *dist = ks.d;
     *nc = n[CN_ROLE_CANARY];
@@ -846,6 +926,94 @@ static bool p99_bound(const cn_metrics_hist_t *h, uint64_t m, double level,
         }
     }
     return false;
+}
+
+/* Whether the next analysis at or after the current step is the last. */
+static bool next_is_last(const cn_driver_t *d)
+{
+    const cn_strategy_t *s = d->strategy;
+    unsigned J = cn_strategy_analysis_count(s);
+    for (size_t i = d->m.step; i < s->n_steps; i++)
+        if (s->steps[i].kind == CN_STRATEGY_ANALYSIS)
+            return cn_strategy_analysis_rank(s, i) == J &&
+                   !s->steps[i].analysis.min_samples;
+    return false;
+}
+
+/* Seconds between two probes of the same window. */
+#define PROBE_EVERY_MS 5000
+
+/*
+ * Before the last analysis: what the judge could use now. The floor a
+ * metric's test needs to pass (derived from its margin, alpha and power,
+ * and the data's spread) and the sample the judge would really have
+ * (each arm's stratified sample, which the reservoirs bound) are only
+ * known by judging the window, so the driver judges it, without acting on
+ * the verdict, every PROBE_EVERY_MS: the last analysis then starts when it
+ * can pass, rather than spend an attempt of its budget on a window that is
+ * too small. On the tick's job (the thread pool), over the reservoirs:
+ * milliseconds at their default size.
+ */
+static void probe(cn_driver_t *d, uint64_t gen, int64_t now)
+{
+    if (d->probe_valid && d->probe_generation == gen &&
+        now - d->probe_ms < PROBE_EVERY_MS)
+        return;
+    cn_metrics_source_t *src = d->c->metrics;
+    cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION, .generation = gen};
+    cn_router_snapshot_t *s = NULL;
+    char err[256];
+    if (src->read(src, &win, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s, err,
+                  sizeof err))
+        return;
+    cn_judge_data_t *data = cn_judge_data_new();
+    int rc = window_data(s, d->analysis, data);
+    src->release(src, s);
+    cn_judge_result_t res;
+    if (!rc)
+        rc = cn_judge_run(d->analysis, data, NULL, &res);
+    cn_judge_data_free(data);
+    if (rc)
+        return;
+    /* The binding metric: the aggregate row whose smaller arm is the
+     * smallest share of its own floor. Mixing one row's n with another's
+     * floor (the error rate's floor against the latency reservoirs' n)
+     * would wait forever (rollout-sim found it). */
+    uint64_t have = UINT64_MAX, floor = 0;
+    double share = INFINITY;
+    for (size_t i = 0; i < res.n_rows; i++) {
+        const cn_judge_row_t *r = &res.rows[i];
+        if (r->segment || !r->min_samples)
+            continue;
+        uint64_t n = r->canary.n < r->stable.n ? r->canary.n : r->stable.n;
+        double sh = (double)n / (double)r->min_samples;
+        if (sh < share) {
+            share = sh;
+            have = n;
+            floor = r->min_samples;
+        }
+    }
+    cn_judge_result_dispose(&res);
+    d->probe_ms = now;
+    d->probe_generation = gen;
+    d->probe_valid = have != UINT64_MAX;
+    d->probe_have = have;
+    d->probe_floor = floor;
+}
+
+/* Values in buckets wholly above bound_us: a count that never includes a
+ * value at or below the bound (the bucket straddling it is left out), so
+ * the triggers' "slower than" counts never overstate. */
+static uint64_t count_above(const cn_metrics_hist_t *h, uint64_t bound_us)
+{
+    uint64_t n = 0;
+    for (size_t b = 0; b < CN_METRICS_HIST_BUCKETS; b++) {
+        uint64_t lo, hi;
+        if (h->counts[b] && cn_metrics_hist_bucket_bounds(b, &lo, &hi) == 0 &&
+            lo > bound_us)
+            n += h->counts[b];
+    }
+    return n;
 }
 
 static void tick_work(cn_controller_t *c, void *arg)
@@ -924,11 +1092,9 @@ static void tick_work(cn_controller_t *c, void *arg)
                                                    : CN_TRIGGER_PHASE_NORMAL;
         in.canary = (cn_trigger_arm_t){cr, errs[CN_ROLE_CANARY]};
         in.stable = (cn_trigger_arm_t){sr, errs[CN_ROLE_STABLE]};
-        uint64_t cn_lat = cn_metrics_hist_count(lat[CN_ROLE_CANARY]);
         if (t->has_p99_latency && t->p99_latency.has_max) {
-            uint64_t le = cn_metrics_hist_count_le(
-                lat[CN_ROLE_CANARY], (uint64_t)(t->p99_latency.max * 1000.0));
-            uint64_t slow = cn_lat - le;
+            uint64_t slow = count_above(lat[CN_ROLE_CANARY],
+                                        (uint64_t)(t->p99_latency.max * 1000.0));
             in.canary_slower_than_max = slow > cr ? cr : slow;
         }
         double bound_ms;
@@ -936,10 +1102,9 @@ static void tick_work(cn_controller_t *c, void *arg)
             p99_bound(lat[CN_ROLE_STABLE], cn_metrics_hist_count(lat[CN_ROLE_STABLE]),
                       t->level, &bound_ms)) {
             in.has_p99_bound = true;
-            uint64_t le = cn_metrics_hist_count_le(
-                lat[CN_ROLE_CANARY],
-                (uint64_t)(t->p99_latency.max_ratio * bound_ms * 1000.0));
-            uint64_t slow = cn_lat - le;
+            uint64_t slow =
+                count_above(lat[CN_ROLE_CANARY],
+                            (uint64_t)(t->p99_latency.max_ratio * bound_ms * 1000.0));
             in.canary_slower_than_bound = slow > cr ? cr : slow;
         }
         if (t->has_prediction_shift)
@@ -980,6 +1145,18 @@ static void tick_work(cn_controller_t *c, void *arg)
         if (d->floor_hint > floor)
             floor = d->floor_hint;
         ev.samples_floor_last = floor;
+        if ((d->m.state == CN_ROLLOUT_PROGRESSING ||
+             d->m.state == CN_ROLLOUT_HOLDING) &&
+            !d->m.analysis_in_flight && ev.samples_have >= d->analysis->min_per_arm &&
+            next_is_last(d)) {
+            probe(d, gen, now);
+            if (d->probe_valid && d->probe_generation == gen) {
+                /* the judge's own sample, bounded by the reservoirs */
+                ev.samples_have = d->probe_have;
+                if (d->probe_floor > ev.samples_floor_last)
+                    ev.samples_floor_last = d->probe_floor;
+            }
+        }
         double minutes = d->m.window_started_ms && now > d->m.window_started_ms
                              ? (double)(now - d->m.window_started_ms) / 60000.0
                              : 0;

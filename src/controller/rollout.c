@@ -448,13 +448,14 @@ static void warmup_tick(ctx_t *c)
     int64_t now = c->ev->now_ms;
     if (r->state != CN_ROLLOUT_WARMUP)
         return;
-    if (!r->first_request_ms) {
+    /* The canary must be healthy (an active check passed) and take
+     * traffic by the deadline; warmup ends only when it is both. */
+    if (!r->first_request_ms || !r->healthy) {
         if (now - r->traffic_started_ms >= (int64_t)c->s->progress_deadline_ms) {
             char why[200];
-            snprintf(why, sizeof why,
-                     "progress deadline: the canary took no request within %llu ms%s",
-                     (unsigned long long)c->s->progress_deadline_ms,
-                     r->healthy ? "" : " (never reported healthy)");
+            snprintf(why, sizeof why, "progress deadline: the canary %s within %llu ms",
+                     !r->healthy ? "never passed a health check" : "took no request",
+                     (unsigned long long)c->s->progress_deadline_ms);
             rollback(c, CN_ROLLOUT_ABORTED, why);
         }
         return;

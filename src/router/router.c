@@ -509,6 +509,8 @@ static void *health_main(void *arg)
                 bool down = probe(u, cfg->health_path, cfg->health_timeout_ms, why,
                                   sizeof why) != 0;
                 bool was = atomic_exchange(&u->active_down, down);
+                if (!down)
+                    atomic_store(&u->probed_ok, true);
                 if (down && !was)
                     fprintf(stderr, "health: %s upstream %s is down: %s\n",
                             role_key(role), u->address, why);
@@ -890,6 +892,7 @@ cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r, unsigned what)
             s->upstreams[k].address = dup_str(u->address);
             s->upstreams[k].role = (cn_role_t)role;
             s->upstreams[k].up = cn_router_upstream_usable(u, now);
+            s->upstreams[k].checked = atomic_load(&u->probed_ok);
             s->upstreams[k].failures = atomic_load(&u->failures_total);
         }
     cn_router__gen_release(r, g);

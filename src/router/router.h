@@ -129,6 +129,8 @@ typedef struct cn_router_upstream_state_s {
     char *address; /* owned */
     cn_role_t role;
     bool up;
+    bool checked;      /* an active health check has passed at least once
+                          (up alone is also true before the first check) */
     uint64_t failures; /* cumulative passive failures */
 } cn_router_upstream_state_t;
 

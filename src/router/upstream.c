@@ -42,6 +42,7 @@ int cn_router_upstream_init(cn_router_upstream_t *u, const char *text, char *err
     atomic_init(&u->consecutive_failures, 0);
     atomic_init(&u->down_until_ms, 0);
     atomic_init(&u->active_down, false);
+    atomic_init(&u->probed_ok, false);
     atomic_init(&u->failures_total, 0);
     return 0;
 }

@@ -40,6 +40,7 @@ typedef struct cn_router_upstream_s {
     _Atomic unsigned consecutive_failures;
     _Atomic uint64_t down_until_ms; /* monotonic ms; passive down until */
     _Atomic bool active_down;
+    _Atomic bool probed_ok; /* an active health check has answered 2xx */
     _Atomic uint64_t failures_total;
 } cn_router_upstream_t;
 

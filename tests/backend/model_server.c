@@ -111,6 +111,7 @@ typedef enum header_e {
     HEADER_OTHER = 0,
     HEADER_REQUEST_ID = 1,
     HEADER_EXPECT = 2,
+    HEADER_DELAY = 3, /* X-Delay-Ms: this request's extra delay */
 } header_t;
 
 typedef struct conn_s {
@@ -132,6 +133,7 @@ typedef struct conn_s {
     char request_id[MAX_REQUEST_ID_BYTES + 1];
     size_t request_id_len;
     bool has_request_id;
+    uint64_t extra_delay_ms; /* X-Delay-Ms of the current request */
     bool request_id_too_long;
     char expect[32];
     size_t expect_len;
@@ -555,6 +557,7 @@ static void reset_request(conn_t *c)
     c->header = HEADER_OTHER;
     c->request_id_len = 0;
     c->has_request_id = false;
+    c->extra_delay_ms = 0;
     c->request_id_too_long = false;
     c->expect_len = 0;
     c->body.len = 0;
@@ -614,6 +617,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
             } else if (strcasecmp(c->field, "expect") == 0) {
                 c->header = HEADER_EXPECT;
                 c->expect_len = 0;
+            } else if (strcasecmp(c->field, "x-delay-ms") == 0) {
+                c->header = HEADER_DELAY;
             }
         }
     }
@@ -624,6 +629,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
             memcpy(c->request_id + c->request_id_len, at, len);
             c->request_id_len += len;
         }
+    } else if (c->header == HEADER_DELAY) {
+        /* digits only, capped at a minute; anything else is ignored */
+        for (size_t i = 0; i < len && at[i] >= '0' && at[i] <= '9'; i++)
+            if (c->extra_delay_ms < 60000)
+                c->extra_delay_ms = c->extra_delay_ms * 10 + (uint64_t)(at[i] - '0');
     } else if (c->header == HEADER_EXPECT) {
         if (c->expect_len + len < sizeof c->expect) {
             memcpy(c->expect + c->expect_len, at, len);
@@ -799,7 +809,8 @@ static int on_message_complete(http_parser *p)
             model_body(c, status, &body_scratch, &content_type);
             render(c, status, content_type, body_scratch.data, body_scratch.len,
                    head_only, close);
-            emit(c, opt.delay_ms ? uv_now(loop) + opt.delay_ms : 0, close);
+            uint64_t delay = opt.delay_ms + c->extra_delay_ms;
+            emit(c, delay ? uv_now(loop) + delay : 0, close);
         }
     }
     if (close)
@@ -916,6 +927,8 @@ static void usage(FILE *out)
           "  --format F            kserve-v2 (default), tf-serving or text\n"
           "  --delay-ms N          answer each model request N ms after it "
           "arrives\n"
+          "                        (plus X-Delay-Ms of the request, for\n"
+          "                        latencies that differ by segment)\n"
           "  --fail-rate P         answer 500 with probability P\n"
           "  --status N            answer every model request with status N\n"
           "  --drop                reset the connection on a model request, "

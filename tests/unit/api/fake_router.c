@@ -241,9 +241,9 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     s->nupstreams = 2;
     s->upstreams = cn_xcalloc(2, sizeof *s->upstreams);
     s->upstreams[0] = (cn_router_upstream_state_t){copy_string("127.0.0.1:9001"),
-                                                   CN_ROLE_STABLE, true, 0};
+                                                   CN_ROLE_STABLE, true, true, 0};
     s->upstreams[1] = (cn_router_upstream_state_t){copy_string("127.0.0.1:9002"),
-                                                   CN_ROLE_CANARY, false, 4};
+                                                   CN_ROLE_CANARY, false, true, 4};
     return s;
 }
 

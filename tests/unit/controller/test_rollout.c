@@ -255,6 +255,7 @@ Test(rollout_walk, a_strategy_may_end_below_100)
     rig_t g;
     rig_init(&g, "warmup: 0s\nsteps: [{set_weight: 50}, {pause: {duration: 1m}}]\n");
     send_kind(&g, CN_ROLLOUT_EV_START);
+    send_kind(&g, CN_ROLLOUT_EV_CANARY_HEALTHY);
     send_kind(&g, CN_ROLLOUT_EV_FIRST_REQUEST);
     cr_assert_eq(g.r.state, CN_ROLLOUT_PROGRESSING, "warmup 0 ends at once");
     tick_for(&g, MIN_MS);
@@ -275,6 +276,7 @@ Test(rollout_walk, a_shadow_step_copies_then_judges_paired)
     cr_assert_eq(o->actions[t].shadow_bp, 5000);
     cr_assert_eq(o->actions[t].weight_bp, 0);
     cr_assert_eq(g.r.state, CN_ROLLOUT_WARMUP);
+    send_kind(&g, CN_ROLLOUT_EV_CANARY_HEALTHY);
     send_kind(&g, CN_ROLLOUT_EV_FIRST_REQUEST);
     samples(&g, 1000, 20, 500);
     tick_for(&g, 2 * MIN_MS);
@@ -549,6 +551,7 @@ Test(rollout_samples, a_step_min_samples_overrides_the_floor)
     rig_init(&g,
              "warmup: 0s\nsteps: [{set_weight: 1}, {analysis: {min_samples: 77}}]\n");
     send_kind(&g, CN_ROLLOUT_EV_START);
+    send_kind(&g, CN_ROLLOUT_EV_CANARY_HEALTHY);
     send_kind(&g, CN_ROLLOUT_EV_FIRST_REQUEST);
     samples(&g, 76, 20, 5000);
     cr_assert_eq(g.r.samples_need, 77);
@@ -568,6 +571,7 @@ Test(rollout_triggers, a_trigger_rolls_back_from_any_running_state)
         rig_init(&g, example);
         send_kind(&g, CN_ROLLOUT_EV_START); /* warmup */
         if (which >= 1) {
+            send_kind(&g, CN_ROLLOUT_EV_CANARY_HEALTHY);
             send_kind(&g, CN_ROLLOUT_EV_FIRST_REQUEST);
             tick_for(&g, 30 * S_MS); /* progressing */
         }
@@ -792,8 +796,8 @@ Test(rollout_manual, no_request_by_the_progress_deadline_aborts)
     tick_for(&g, S_MS);
     cr_assert_eq(g.r.state, CN_ROLLOUT_ROLLING_BACK);
     cr_assert_eq(g.r.end_state, CN_ROLLOUT_ABORTED);
-    cr_assert_str_eq(g.r.reason, "progress deadline: the canary took no request within "
-                                 "300000 ms (never reported healthy)");
+    cr_assert_str_eq(g.r.reason, "progress deadline: the canary never passed a health "
+                                 "check within 300000 ms");
     /* the driver's own timer does the same */
     rig_t h;
     rig_init(&h, example);
@@ -846,11 +850,29 @@ Test(rollout_restart, during_an_analysis_its_attempt_stays_spent)
     rig_dispose(&g);
 }
 
+Test(rollout_manual, requests_without_a_passed_health_check_abort_at_the_deadline)
+{
+    /* An unhealthy canary may take a request or two before its first
+     * check fails: that is not progress. */
+    rig_t g;
+    rig_init(&g, example);
+    send_kind(&g, CN_ROLLOUT_EV_START);
+    send_kind(&g, CN_ROLLOUT_EV_FIRST_REQUEST);
+    tick_for(&g, 2 * MIN_MS);
+    cr_assert_eq(g.r.state, CN_ROLLOUT_WARMUP, "warmup waits for a passed check");
+    tick_for(&g, 3 * MIN_MS);
+    cr_assert_eq(g.r.state, CN_ROLLOUT_ROLLING_BACK);
+    cr_assert_str_eq(g.r.reason, "progress deadline: the canary never passed a health "
+                                 "check within 300000 ms");
+    rig_dispose(&g);
+}
+
 Test(rollout_restart, during_warmup_warmup_keeps_its_end)
 {
     rig_t g;
     rig_init(&g, example);
     send_kind(&g, CN_ROLLOUT_EV_START);
+    send_kind(&g, CN_ROLLOUT_EV_CANARY_HEALTHY);
     send_kind(&g, CN_ROLLOUT_EV_FIRST_REQUEST);
     int64_t ends = g.r.warmup_ends_ms;
     tick_for(&g, 10 * S_MS);
