@@ -347,6 +347,13 @@ static bool parse_query(cn_admin_request_t *req, read_job_t *job)
     while (q && qlen) {
         const char *amp = memchr(q, '&', qlen);
         size_t n = amp ? (size_t)(amp - q) : qlen;
+        if (n == 0) { /* "?&state=x", "a=1&&b=2": an empty part is nothing */
+            if (!amp)
+                break;
+            qlen -= 1;
+            q = amp + 1;
+            continue;
+        }
         const char *eq = memchr(q, '=', n);
         size_t klen = eq ? (size_t)(eq - q) : n;
         const char *v = eq ? eq + 1 : q + n;
