@@ -110,6 +110,11 @@ int cn_admin__offload(cn_admin_request_t *req, cn_admin__work_fn fn,
 /* Take a finished JSON body (with a final newline, for curl users); an
  * overflowed writer becomes a 500. */
 void cn_admin__respond_json(cn_admin_request_t *req, unsigned status, cn_jsonw_t *w);
+/* The same into *res (for work on the thread pool, answered later). */
+void cn_admin__response_json(cn_admin_response_t *res, unsigned status, cn_jsonw_t *w);
+/* A module's error code as an HTTP status: CN_EINVAL 400, CN_ENOTFOUND
+ * 404, CN_ECONFLICT 409, anything else 500. */
+unsigned cn_admin__status_of(int rc);
 /* Answer an error {"error": "..."}. */
 void cn_admin__respond_error(cn_admin_request_t *req, unsigned status, const char *fmt,
                              ...) __attribute__((format(printf, 3, 4)));

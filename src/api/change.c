@@ -21,11 +21,8 @@ static void on_result(const cn_controller_result_t *r, void *arg)
 {
     pending_t *p = arg;
     if (r->rc) {
-        cn_admin__respond_error(p->req,
-                                r->rc == CN_EINVAL      ? 400
-                                : r->rc == CN_ECONFLICT ? 409
-                                                        : 500,
-                                "%s", r->error[0] ? r->error : cn_strerror(r->rc));
+        cn_admin__respond_error(p->req, cn_admin__status_of(r->rc), "%s",
+                                r->error[0] ? r->error : cn_strerror(r->rc));
     } else {
         cn_jsonw_t w;
         cn_jsonw_init(&w, 1024 * 1024);

@@ -57,34 +57,6 @@ typedef struct models_job_s {
     cn_version_set_t sets[CN_ROLE_COUNT];
 } models_job_t;
 
-/* A store error as an HTTP status. */
-static unsigned status_of(int rc)
-{
-    switch (rc) {
-    case CN_ENOTFOUND:
-        return 404;
-    case CN_ECONFLICT:
-        return 409;
-    case CN_EINVAL:
-        return 400;
-    default:
-        return 500;
-    }
-}
-
-static void respond_json(models_job_t *job, unsigned status, cn_jsonw_t *w)
-{
-    if (w->overflow) {
-        cn_jsonw_dispose(w);
-        cn_admin_response_error(&job->res, 500, "response too large");
-        return;
-    }
-    cn_jsonw_newline(w);
-    job->res.status = status;
-    job->res.content_type = CN_ADMIN_JSON_TYPE;
-    job->res.body = cn_jsonw_take(w, &job->res.body_len);
-}
-
 static void answer_version(models_job_t *job, cn_store_t *s, unsigned status)
 {
     char err[512];
@@ -92,12 +64,12 @@ static void answer_version(models_job_t *job, cn_store_t *s, unsigned status)
     cn_store_version_init(&v);
     int rc = cn_store_version_get(s, job->model, job->version, &v, err, sizeof err);
     if (rc) {
-        cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+        cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
     } else {
         cn_jsonw_t w;
         cn_jsonw_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
         cn_api_version_write(&w, &v);
-        respond_json(job, status, &w);
+        cn_admin__response_json(&job->res, status, &w);
     }
     cn_store_version_dispose(&v);
 }
@@ -108,7 +80,7 @@ static void answer_model(models_job_t *job, cn_store_t *s, unsigned status)
     cn_store_model_t m;
     int rc = cn_store_model_get(s, job->model, &m, err, sizeof err);
     if (rc) {
-        cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+        cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
         return;
     }
     static const size_t page = CN_STORE_PAGE_MAX;
@@ -116,12 +88,12 @@ static void answer_model(models_job_t *job, cn_store_t *s, unsigned status)
     size_t n = 0, total = 0;
     rc = cn_store_version_list(s, job->model, 0, vs, page, &n, &total, err, sizeof err);
     if (rc) {
-        cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+        cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
     } else {
         cn_jsonw_t w;
         cn_jsonw_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
         cn_api_model_write(&w, &m, vs, n);
-        respond_json(job, status, &w);
+        cn_admin__response_json(&job->res, status, &w);
     }
     for (size_t i = 0; i < n; i++)
         cn_store_version_dispose(&vs[i]);
@@ -142,12 +114,12 @@ static void models_work(cn_admin_request_t *req, void *arg)
         size_t n = 0;
         rc = cn_store_model_list(s, NULL, ms, page, &n, err, sizeof err);
         if (rc) {
-            cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+            cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
         } else {
             cn_jsonw_t w;
             cn_jsonw_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
             cn_api_models_write(&w, ms, n);
-            respond_json(job, 200, &w);
+            cn_admin__response_json(&job->res, 200, &w);
         }
         free(ms);
         return;
@@ -155,7 +127,7 @@ static void models_work(cn_admin_request_t *req, void *arg)
     case OP_ADD_MODEL:
         rc = cn_store_model_add(s, job->model, job->who, err, sizeof err);
         if (rc)
-            cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+            cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
         else
             answer_model(job, s, 201);
         return;
@@ -173,7 +145,7 @@ static void models_work(cn_admin_request_t *req, void *arg)
             snprintf(job->version, sizeof job->version, "%s", v.set.version);
         cn_store_version_dispose(&v);
         if (rc)
-            cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+            cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
         else
             answer_version(job, s, 201);
         return;
@@ -194,7 +166,7 @@ static void models_work(cn_admin_request_t *req, void *arg)
                                      cn_store_tag_name(job->tag), job->who, &tr, err,
                                      sizeof err);
         if (rc) {
-            cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+            cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
             return;
         }
         bool ours = a->model[0] && strcmp(a->model, job->model) == 0;

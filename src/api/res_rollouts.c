@@ -32,20 +32,6 @@
 
 #define ROLLOUTS_PAGE 100
 
-static unsigned status_of(int rc)
-{
-    switch (rc) {
-    case CN_ENOTFOUND:
-        return 404;
-    case CN_ECONFLICT:
-        return 409;
-    case CN_EINVAL:
-        return 400;
-    default:
-        return 500;
-    }
-}
-
 /* ------------------------------------------------------------ rendering */
 
 static void key_i64(cn_jsonw_t *w, const char *k, int64_t v)
@@ -172,19 +158,6 @@ static size_t steps_of(const cn_admin_t *a)
     return a->strategy ? a->strategy->n_steps : 0;
 }
 
-static void respond_json(read_job_t *job, unsigned status, cn_jsonw_t *w)
-{
-    if (w->overflow) {
-        cn_jsonw_dispose(w);
-        cn_admin_response_error(&job->res, 500, "response too large");
-        return;
-    }
-    cn_jsonw_newline(w);
-    job->res.status = status;
-    job->res.content_type = CN_ADMIN_JSON_TYPE;
-    job->res.body = cn_jsonw_take(w, &job->res.body_len);
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -285,10 +258,10 @@ static void read_work(cn_admin_request_t *req, void *arg)
     }
     if (rc) {
         cn_jsonw_dispose(&w);
-        cn_admin_response_error(&job->res, status_of(rc), "%s", err);
+        cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
         return;
     }
-    respond_json(job, 200, &w);
+    cn_admin__response_json(&job->res, 200, &w);
 }
 
 static void read_done(cn_admin_request_t *req, void *arg)
@@ -424,7 +397,7 @@ static void on_op(const cn_controller_op_result_t *r, void *arg)
 {
     pending_t *p = arg;
     if (r->rc) {
-        cn_admin__respond_error(p->req, r->rc == CN_EIO ? 500 : status_of(r->rc), "%s",
+        cn_admin__respond_error(p->req, cn_admin__status_of(r->rc), "%s",
                                 r->error[0] ? r->error : cn_strerror(r->rc));
         cn_admin_response_dispose(&p->pre);
     } else if (p->pre.body) {

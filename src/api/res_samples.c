@@ -33,15 +33,7 @@ static void samples_work(cn_admin_request_t *req, void *arg)
     cn_jsonw_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
     cn_api_samples_write(&w, s, job->all);
     a->ops.snapshot_free(a->ops.ctx, s);
-    if (w.overflow) {
-        cn_jsonw_dispose(&w);
-        cn_admin_response_error(&job->res, 500, "response too large");
-        return;
-    }
-    cn_jsonw_newline(&w);
-    job->res.status = 200;
-    job->res.content_type = CN_ADMIN_JSON_TYPE;
-    job->res.body = cn_jsonw_take(&w, &job->res.body_len);
+    cn_admin__response_json(&job->res, 200, &w);
 }
 
 static void samples_done(cn_admin_request_t *req, void *arg)

@@ -73,17 +73,38 @@ void cn_admin__respond_error(cn_admin_request_t *req, unsigned status, const cha
     cn_admin_respond(req, &res);
 }
 
-void cn_admin__respond_json(cn_admin_request_t *req, unsigned status, cn_jsonw_t *w)
+void cn_admin__response_json(cn_admin_response_t *res, unsigned status, cn_jsonw_t *w)
 {
     if (w->overflow) {
         cn_jsonw_dispose(w);
-        cn_admin__respond_error(req, 500, "response too large");
+        cn_admin_response_error(res, 500, "response too large");
         return;
     }
     cn_jsonw_newline(w);
-    cn_admin_response_t res = {.status = status, .content_type = CN_ADMIN_JSON_TYPE};
-    res.body = cn_jsonw_take(w, &res.body_len);
+    res->status = status;
+    res->content_type = CN_ADMIN_JSON_TYPE;
+    res->body = cn_jsonw_take(w, &res->body_len);
+}
+
+void cn_admin__respond_json(cn_admin_request_t *req, unsigned status, cn_jsonw_t *w)
+{
+    cn_admin_response_t res = {0};
+    cn_admin__response_json(&res, status, w);
     cn_admin_respond(req, &res);
+}
+
+unsigned cn_admin__status_of(int rc)
+{
+    switch (rc) {
+    case CN_EINVAL:
+        return 400;
+    case CN_ENOTFOUND:
+        return 404;
+    case CN_ECONFLICT:
+        return 409;
+    default:
+        return 500;
+    }
 }
 
 void cn_admin__log_reject(cn_admin_t *a, unsigned status, const char *method,
