@@ -22,6 +22,7 @@
 #include "api/admin_internal.h"
 #include "api/codec.h"
 #include "api/codec_internal.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -158,13 +159,6 @@ static size_t steps_of(const cn_admin_t *a)
     return a->strategy ? a->strategy->n_steps : 0;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void read_work(cn_admin_request_t *req, void *arg)
 {
     read_job_t *job = arg;
@@ -173,7 +167,7 @@ static void read_work(cn_admin_request_t *req, void *arg)
     char err[512];
     cn_controller_live_t live;
     cn_controller_live(a->controller, &live);
-    int64_t now = wall_ms();
+    int64_t now = cn_clock_unix_ms();
     cn_jsonw_t w;
     cn_jsonw_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
     int rc = 0;
@@ -407,7 +401,7 @@ static void on_op(const cn_controller_op_result_t *r, void *arg)
         memset(&live, 0, sizeof live);
         cn_jsonw_t w;
         cn_jsonw_init(&w, 1024 * 1024);
-        render_rollout(&w, &r->row, &r->machine, &live, p->n_steps, wall_ms());
+        render_rollout(&w, &r->row, &r->machine, &live, p->n_steps, cn_clock_unix_ms());
         cn_admin__respond_json(p->req, p->ok_status, &w);
     } else {
         cn_jsonw_t w;

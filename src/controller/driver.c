@@ -30,6 +30,7 @@
 #include "controller/controller_internal.h"
 #include "judge/json.h"
 #include "stats/stats.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #include <inttypes.h>
@@ -103,9 +104,7 @@ static void crash_point(const char *name)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cn_clock_unix_ms();
 }
 
 /* ------------------------------------------------------------ machine JSON */
@@ -951,8 +950,8 @@ static bool next_is_last(const cn_driver_t *d)
  * known by judging the window, so the driver judges it, without acting on
  * the verdict, every PROBE_EVERY_MS: the last analysis then starts when it
  * can pass, rather than spend an attempt of its budget on a window that is
- * too small. On the tick's job (the thread pool), over the reservoirs:
- * milliseconds at their default size.
+ * too small. It runs on the tick's job (the thread pool), over the
+ * reservoirs only (their size bounds its cost; not measured yet).
  */
 static void probe(cn_driver_t *d, uint64_t gen, int64_t now)
 {
@@ -1074,13 +1073,8 @@ static void tick_work(cn_controller_t *c, void *arg)
         event_init(&ev, CN_ROLLOUT_EV_FIRST_REQUEST, "controller", "");
         run_event(d, &ev, NULL, err, sizeof err);
     }
+    /* the progress deadline is the machine's: its TICK checks it */
     int64_t now = now_ms();
-    if (running(d) && d->m.state == CN_ROLLOUT_WARMUP && !d->m.first_request_ms &&
-        d->m.traffic_started_ms &&
-        now - d->m.traffic_started_ms > (int64_t)d->strategy->progress_deadline_ms) {
-        event_init(&ev, CN_ROLLOUT_EV_PROGRESS_DEADLINE, "controller", "");
-        run_event(d, &ev, NULL, err, sizeof err);
-    }
     cn_trigger_result_t tr;
     bool has_tr = false;
     if (running(d) && cr > 0 && d->m.state != CN_ROLLOUT_PROMOTING &&

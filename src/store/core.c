@@ -69,6 +69,7 @@
  */
 #include "store/internal.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -341,9 +342,7 @@ int cn_store__fail_db(const char *path, sqlite3 *db, char *err, size_t errlen,
 
 int64_t cn_store__now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cn_clock_unix_ms();
 }
 
 /* ----------------------------------------------------------- helpers */
