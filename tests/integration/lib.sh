@@ -174,3 +174,59 @@ in_binomial() {
         if (k < lo || k > hi) { printf "%d of %d not in [%.1f, %.1f]\n", k, n, lo, hi; exit 1 } }' ||
         die "split ratio: $1 of $2 to canary is outside the 99.9% binomial interval for p=$3"
 }
+
+# ---- rollouts: wrk traffic, the CLI's status, the audit trail ----
+
+# traffic_to ADDR SECONDS [CONNECTIONS]: wrk POSTs to the proxy at ADDR in
+# the background; sets $WRK (stopped when the test exits)
+traffic_to() {
+    [ -f "$TMP/post.lua" ] || cat >"$TMP/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+    wrk -t1 -c"${3:-4}" -d"$2"s -s "$TMP/post.lua" "http://$1/v2/models/m/infer" \
+        >/dev/null 2>&1 &
+    WRK=$!
+    PIDS="$PIDS $WRK"
+}
+
+# wait_state ID STATE...: poll `canary rollout status ID` (450 times, 0.2 s
+# apart) until its state is one of STATE. A final state (promoted,
+# rolled-back, aborted) not asked for cannot change: it fails at once, as
+# does running out of polls, with the last status and the proxy's counters.
+wait_state() {
+    ws_id=$1
+    shift
+    ws_i=0
+    while [ $ws_i -lt 450 ]; do
+        "$CANARY" rollout status "$ws_id" --json >"$TMP/status" 2>"$TMP/status.err" || true
+        ws_s=$(jq -r '.state // empty' "$TMP/status" 2>/dev/null || true)
+        for ws_want in "$@"; do
+            [ "$ws_s" = "$ws_want" ] && return 0
+        done
+        case "$ws_s" in promoted | rolled-back | aborted) break ;; esac
+        ws_i=$((ws_i + 1))
+        sleep 0.2
+    done
+    curl -s -H "Authorization: Bearer $TOKEN" "$CANARY_SERVER/metrics" |
+        grep -E '^canary_(responses|failures|upstream)' | grep -v ' 0$' >&2 || true
+    die "rollout $ws_id: expected state $*, got '$ws_s': $(cat "$TMP/status" "$TMP/status.err")"
+}
+
+# wait_err NAME PATTERN: wait (20 s) for a stderr line of NAME
+wait_err() {
+    we_i=0
+    until grep -Eq -e "$2" "$TMP/$1.err" 2>/dev/null; do
+        we_i=$((we_i + 1))
+        [ $we_i -lt 400 ] || die "$1 did not log /$2/: $(tail -5 "$TMP/$1.err")"
+        sleep 0.05
+    done
+}
+
+# trail_ok ID: the audit trail is numbered 1..N with no gap or duplicate
+trail_ok() {
+    run "$CANARY" rollout history "$1" --json
+    expect_ok
+    json_eq '[.entries[].seq] == [range(1; (.entries | length) + 1)]' true
+}

@@ -20,12 +20,6 @@
 TOKEN=rollout-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
 
-cat >"$TMP/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-
 cat >"$TMP/canary.yaml" <<'YAML'
 serve:
   model: fraud
@@ -62,52 +56,6 @@ analysis:
       max_statistic: 0.2
 YAML
 
-# traffic NAME SECONDS: wrk against the proxy of canary NAME
-traffic() {
-    eval "tr_addr=\$${1}_ADDR"
-    wrk -t1 -c4 -d"$2"s -s "$TMP/post.lua" "http://$tr_addr/v2/models/m/infer" \
-        >"$TMP/wrk.$1" 2>&1 &
-    WRK=$!
-    PIDS="$PIDS $WRK"
-}
-
-# wait_state ID STATE...: poll `canary rollout status ID` (up to 90 s) until
-# its state is one of STATE; dies with the last status otherwise
-wait_state() {
-    ws_id=$1
-    shift
-    ws_i=0
-    while [ $ws_i -lt 450 ]; do
-        "$CANARY" rollout status "$ws_id" --json >"$TMP/status" 2>"$TMP/status.err" || true
-        ws_s=$(jq -r '.state // empty' "$TMP/status" 2>/dev/null || true)
-        for ws_want in "$@"; do
-            [ "$ws_s" = "$ws_want" ] && return 0
-        done
-        ws_i=$((ws_i + 1))
-        sleep 0.2
-    done
-    curl -s -H "Authorization: Bearer $TOKEN" "$CANARY_SERVER/metrics" |
-        grep -E '^canary_(responses|failures|upstream)' | grep -v ' 0$' >&2 || true
-    die "rollout $ws_id: expected state $*, still '$ws_s': $(cat "$TMP/status" "$TMP/status.err")"
-}
-
-# wait_err NAME PATTERN: wait (20 s) for a stderr line of NAME
-wait_err() {
-    we_i=0
-    until grep -Eq -e "$2" "$TMP/$1.err" 2>/dev/null; do
-        we_i=$((we_i + 1))
-        [ $we_i -lt 400 ] || die "$1 did not log /$2/: $(tail -5 "$TMP/$1.err")"
-        sleep 0.05
-    done
-}
-
-# trail_ok ID: the audit trail is numbered 1..N with no gap or duplicate
-trail_ok() {
-    run "$CANARY" rollout history "$1" --json
-    expect_ok
-    json_eq '[.entries[].seq] == [range(1; (.entries | length) + 1)]' true
-}
-
 api() { # api METHOD PATH [BODY]: prints the HTTP code; body in $TMP/api
     curl -s -o "$TMP/api" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" \
         ${3:+-d "$3"} "$CANARY_SERVER$2"
@@ -124,7 +72,7 @@ grep -q "model 'fraud' registered with its first version 'v1'" "$TMP/r1.err" ||
     die "the flags did not fill the empty registry: $(cat "$TMP/r1.err")"
 
 echo "rollout: 1. a good canary walks every step and is promoted"
-traffic r1 600
+traffic_to "$r1_ADDR" 600
 run "$CANARY" model register fraud v2 --upstream "$good_ADDR"
 expect_ok
 run "$CANARY" model tag fraud v2 production-candidate --json
@@ -292,7 +240,7 @@ stop_canary r1
 start_canary r1 --config "$TMP/long.yaml" --stable "$s1_ADDR" --stable-version v1 \
     --state "$TMP/state.db"
 export CANARY_SERVER="http://$r1_ADMIN"
-traffic r1 600
+traffic_to "$r1_ADDR" 600
 start_model good6 0.5 --delay-ms 2
 run "$CANARY" model register fraud v10 --upstream "$good6_ADDR"
 expect_ok
@@ -310,7 +258,7 @@ while [ $n -lt 3 ]; do
     start_canary r1 --config "$TMP/long.yaml" --stable "$s1_ADDR" --stable-version v1 \
         --state "$TMP/state.db"
     export CANARY_SERVER="http://$r1_ADMIN"
-    traffic r1 600
+    traffic_to "$r1_ADDR" 600
     run "$CANARY" rollout status 9 --json
     [ "$RC" -eq 3 ] || die "status after restart: exit $RC $(cat "$TMP/out" "$TMP/err")"
     after=$(jq -c '[.step, .weight, .state]' "$TMP/out")

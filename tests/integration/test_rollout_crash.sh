@@ -16,11 +16,6 @@
 TOKEN=crash-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
 
-cat >"$TMP/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
 cat >"$TMP/canary.yaml" <<'YAML'
 serve:
   model: fraud
@@ -70,10 +65,7 @@ serve() {
             SV_ADMIN=$(grep '^admin on' "$TMP/$1.out" | awk '{print $NF}')
             SV_ADDR=$(grep '^listening on' "$TMP/$1.out" | awk '{print $NF}')
             export CANARY_SERVER="http://$SV_ADMIN"
-            wrk -t1 -c2 -d120s -s "$TMP/post.lua" "http://$SV_ADDR/v2/models/m/infer" \
-                >/dev/null 2>&1 &
-            WRK=$!
-            PIDS="$PIDS $WRK"
+            traffic_to "$SV_ADDR" 120 2
             return 0
         fi
         kill -0 "$SV_PID" 2>/dev/null || return 0
@@ -96,39 +88,6 @@ died() {
     [ "$dd_rc" -eq 137 ] || die "$1 ended with $dd_rc, not SIGKILL: $(tail -5 "$TMP/$1.err")"
     grep -q "CANARY_CRASH_AT=" "$TMP/$1.err" || die "$1 died elsewhere: $(tail -5 "$TMP/$1.err")"
     kill "$WRK" 2>/dev/null || true
-}
-
-# wait_err NAME PATTERN: wait (20 s) for a stderr line of NAME
-wait_err() {
-    we_i=0
-    until grep -Eq -e "$2" "$TMP/$1.err" 2>/dev/null; do
-        we_i=$((we_i + 1))
-        [ $we_i -lt 400 ] || die "$1 did not log /$2/: $(tail -5 "$TMP/$1.err")"
-        sleep 0.05
-    done
-}
-
-# trail_ok ID: numbered 1..N, no gap, no duplicate
-trail_ok() {
-    run "$CANARY" rollout history "$1" --json
-    expect_ok
-    json_eq '[.entries[].seq] == [range(1; (.entries | length) + 1)]' true
-}
-
-wait_state() {
-    ws_id=$1
-    shift
-    ws_i=0
-    while [ $ws_i -lt 450 ]; do
-        "$CANARY" rollout status "$ws_id" --json >"$TMP/status" 2>"$TMP/status.err" || true
-        ws_s=$(jq -r '.state // empty' "$TMP/status" 2>/dev/null || true)
-        for ws_want in "$@"; do
-            [ "$ws_s" = "$ws_want" ] && return 0
-        done
-        ws_i=$((ws_i + 1))
-        sleep 0.2
-    done
-    die "rollout $ws_id: expected state $*, still '$ws_s': $(cat "$TMP/status" "$TMP/status.err")"
 }
 
 # crash_run POINT VERSION ADDR: three crashes at POINT, then a clean run

@@ -15,24 +15,6 @@
 TOKEN=holds-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
 
-# wait_state ID STATE...: as in test_rollout.sh (up to 90 s)
-wait_state() {
-    ws_id=$1
-    shift
-    ws_i=0
-    while [ $ws_i -lt 450 ]; do
-        "$CANARY" rollout status "$ws_id" --json >"$TMP/status" 2>"$TMP/status.err" || true
-        ws_s=$(jq -r '.state // empty' "$TMP/status" 2>/dev/null || true)
-        for ws_want in "$@"; do
-            [ "$ws_s" = "$ws_want" ] && return 0
-        done
-        case "$ws_s" in rolled-back) die "rollout $ws_id was rolled back: $(jq -c '.reason' "$TMP/status")" ;; esac
-        ws_i=$((ws_i + 1))
-        sleep 0.2
-    done
-    die "rollout $ws_id: expected state $*, still '$ws_s': $(cat "$TMP/status" "$TMP/status.err")"
-}
-
 echo "holds: 4. too little traffic holds, says why, and never fails"
 cat >"$TMP/few.yaml" <<'YAML'
 serve:
