@@ -10,6 +10,7 @@
  * after the whole section is read, and name the step that breaks them with
  * its line.
  */
+#include "controller/sequential.h"
 #include "controller/strategy.h"
 #include "judge/judge.h"
 #include "util/config.h"
@@ -313,6 +314,44 @@ static const cn_config_table_t shift_table = {
     .size = sizeof(cn_strategy_shift_t),
 };
 
+static int check_sequential_metric(const char *text, char *what, size_t len)
+{
+    if (cn_seq_kind_of(text) >= 0)
+        return 0;
+    char q[QUOTE_BUF];
+    snprintf(what, len, "must be one of error, latency_ms, prediction, got '%s'",
+             cn_text_quote(text, strlen(text), CN_YAML_QUOTE_MAX, q));
+    return CN_EINVAL;
+}
+
+static const cn_config_key_t sequential_keys[] = {
+    {.key = "alpha",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 0,
+     .dhi = 0.5,
+     .opts = CN_CONFIG_LO_OPEN,
+     .default_text = "0.01",
+     .help = "false-rollback probability of all sequential triggers, whole rollout",
+     .offset = offsetof(cn_strategy_sequential_t, alpha),
+     .width = sizeof(double)},
+    {.key = "metrics",
+     .type = CN_CONFIG_ADDRESS_LIST,
+     .lo = 1,
+     .hi = CN_SEQ_METRICS_MAX,
+     .opts = CN_CONFIG_REQUIRED,
+     .check = check_sequential_metric,
+     .want = "a list of error, latency_ms, prediction",
+     .help = "monitored with the margins of the analysis section",
+     .offset = offsetof(cn_strategy_sequential_t, metrics),
+     .width = sizeof(cn_config_strv_t)},
+};
+
+static const cn_config_table_t sequential_table = {
+    .keys = sequential_keys,
+    .n_keys = COUNT(sequential_keys),
+    .size = sizeof(cn_strategy_sequential_t),
+};
+
 /* ------------------------------------------------------------- top */
 
 #define TOP(f)                                                                         \
@@ -387,6 +426,12 @@ static const cn_config_key_t strategy_keys[] = {
      .set_at = CN_CONFIG_AT(cn_strategy_t, triggers.has_prediction_shift),
      .help = "roll back at once on shifted predictions",
      TOP(triggers.prediction_shift)},
+    {.key = "triggers.sequential",
+     .type = CN_CONFIG_RECORD,
+     .table = &sequential_table,
+     .set_at = CN_CONFIG_AT(cn_strategy_t, triggers.has_sequential),
+     .help = "roll back on anytime-valid evidence of harm beyond the margins",
+     TOP(triggers.sequential)},
     {.key = "triggers.level",
      .type = CN_CONFIG_DOUBLE,
      .dlo = 0,
@@ -649,6 +694,25 @@ int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
         y->prefix = prefix;
         return rc;
     }
+    if (s->triggers.has_sequential) {
+        cn_seq_config_t sc;
+        size_t bad;
+        char what[300];
+        if (cn_strategy_sequential_config(s, a, &sc, &bad, what, sizeof what)) {
+            char path[80];
+            snprintf(path, sizeof path, "strategy.triggers.sequential.metrics[%zu]",
+                     bad);
+            const char *prefix = y->prefix;
+            y->prefix = "";
+            int rc = cn_yaml_report(
+                y, CN_EINVAL,
+                key_line(y, key_value(y, key_value(y, root, "strategy"), "triggers"),
+                         "sequential"),
+                path, "%s", what);
+            y->prefix = prefix;
+            return rc;
+        }
+    }
     char names[300], q[QUOTE_BUF];
     /* What the router measures for every request (driver.c's
      * window_data): any other name would be judged "no data" forever. The
@@ -720,6 +784,60 @@ int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
                                a->n_metrics ? names : "none");
             y->prefix = prefix;
             return rc;
+        }
+    }
+    return 0;
+}
+
+int cn_strategy_sequential_config(const cn_strategy_t *s, const cn_judge_config_t *a,
+                                  cn_seq_config_t *out, size_t *bad, char *what,
+                                  size_t len)
+{
+    const cn_strategy_sequential_t *q = &s->triggers.sequential;
+    memset(out, 0, sizeof *out);
+    out->alpha = q->alpha;
+    *bad = 0;
+    for (size_t i = 0; i < q->metrics.count; i++) {
+        const char *name = q->metrics.items[i];
+        int kind = cn_seq_kind_of(name);
+        *bad = i;
+        const cn_judge_metric_t *m = NULL;
+        for (size_t k = 0; a && k < a->n_metrics && !m; k++)
+            if (a->metrics[k].name && strcmp(a->metrics[k].name, name) == 0)
+                m = &a->metrics[k];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(q->metrics.items[j], name) == 0) {
+                snprintf(what, len, "'%s' is named twice", name);
+                return CN_EINVAL;
+            }
+        if (!m) {
+            snprintf(what, len,
+                     "'%s' needs a metric of that name in the analysis section: its "
+                     "margin is what the trigger tests",
+                     name);
+            return CN_EINVAL;
+        }
+        cn_seq_metric_config_t *c = &out->metrics[out->n_metrics++];
+        c->kind = (cn_seq_kind_t)kind;
+        c->margin = m->margin;
+        c->margin_kind = m->margin_kind;
+        c->max_statistic = m->max_statistic;
+        bool ok = kind == CN_SEQ_ERROR ? m->test == CN_JTEST_PROPORTION
+                  : kind == CN_SEQ_PREDICTION
+                      ? m->test == CN_JTEST_KS
+                      : m->test == CN_JTEST_MWU || m->test == CN_JTEST_WELCH ||
+                            m->test == CN_JTEST_BOOTSTRAP;
+        if (!ok) {
+            snprintf(
+                what, len,
+                "'%s' is judged by test %s in the analysis section; the sequential "
+                "trigger needs %s",
+                name, cn_judge_test_name(m->test),
+                kind == CN_SEQ_ERROR        ? "proportion (its margin)"
+                : kind == CN_SEQ_PREDICTION ? "ks (its max_statistic)"
+                                            : "mann-whitney, welch or bootstrap "
+                                              "(its margin)");
+            return CN_EINVAL;
         }
     }
     return 0;

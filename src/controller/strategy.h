@@ -124,7 +124,15 @@ typedef struct cn_strategy_shift_s {
     double max_statistic; /* KS distance D of predictions, [0, 1) */
 } cn_strategy_shift_t;
 
+/* The anytime-valid sequential triggers (sequential.h). */
+typedef struct cn_strategy_sequential_s {
+    double alpha;             /* all of them, whole rollout; default 0.01 */
+    cn_config_strv_t metrics; /* 1 to 3 of error, latency_ms, prediction */
+} cn_strategy_sequential_t;
+
 typedef struct cn_strategy_triggers_s {
+    cn_strategy_sequential_t sequential;
+    int has_sequential;
     cn_strategy_limit_t error_rate;
     int has_error_rate;
     cn_strategy_limit_t p99_latency;
@@ -192,13 +200,31 @@ int cn_strategy_validate(const cn_strategy_t *s, char *err, size_t errlen);
  * with, for the composition root once both are read:
  *  - the section must not set `looks`: with a strategy, each analysis
  *    step is one look (cn_strategy_analysis_count());
- *  - every metric an analysis step names must be one of the section's.
+ *  - every metric an analysis step names must be one of the section's;
+ *  - what canary serve can judge (measured metrics, errors as proportion,
+ *    agreement after a shadow step);
+ *  - each `triggers.sequential` metric must be in the section with a
+ *    test that gives its margin (cn_strategy_sequential_config).
  * doc is the document both came from (for the line of `analysis.looks`;
  * may be NULL for a spec built in code, and then any looks other than 1
  * is refused). Reports through y as "FILE:LINE: key 'analysis.looks':
  * ..." or "FILE:LINE: key 'strategy.steps[2].analysis.metrics': ...".
  * Returns 0 or CN_EINVAL.
  */
+/*
+ * The sequential triggers' config from the strategy's
+ * `triggers.sequential` and the margins of the analysis section: error
+ * needs a `proportion` metric named error (its margin, absolute or
+ * relative), latency_ms a mann-whitney, welch or bootstrap metric
+ * (its margin; an absolute one in ms), prediction a `ks` metric (its
+ * max_statistic). On a problem, CN_EINVAL with *bad the index of the
+ * metrics entry and a message in what. s must have has_sequential.
+ */
+struct cn_seq_config_s;
+int cn_strategy_sequential_config(const cn_strategy_t *s, const cn_judge_config_t *a,
+                                  struct cn_seq_config_s *out, size_t *bad, char *what,
+                                  size_t len);
+
 int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
                                const cn_strategy_t *s, const cn_judge_config_t *a);
 

@@ -534,4 +534,50 @@ int cn_stats_parse_ni_test(const char *s, cn_ni_test_t *out);
 int cn_stats_parse_mwu_method(const char *s, cn_mwu_method_t *out);
 int cn_stats_parse_ks_method(const char *s, cn_ks_method_t *out);
 
+/* ------------------------------- anytime-valid: e-processes by betting */
+
+/*
+ * One anytime-valid test of harm beyond a margin between the canary's and
+ * stable's rates of a 0/1 outcome, fed the counts of each second
+ * (eprocess.c has the construction and its proof): with p and q the
+ * canary's and stable's probabilities of X = 1 in a second, H0 is
+ * sign (p - a q) <= b in every second. The e-process E (log_e) is a
+ * nonnegative supermartingale under H0 starting at 1, so
+ * P(ever E >= 1/alpha) <= alpha: it may be checked every second for as
+ * long as the rollout runs. Plain data: copy it to save it, restore it to
+ * resume (the budget is not spent again).
+ */
+typedef struct {
+    int sign;          /* +1: canary's rate above; -1: below */
+    double a, b;       /* scale of stable's rate, margin */
+    double lambda_cap; /* the largest bet */
+    double log_e;      /* log of the e-process now */
+    double log_e_max;  /* its running maximum (>= 0) */
+    double n;          /* canary observations seen */
+    double sum, sumsq; /* of their Z (the bet's estimates) */
+    uint64_t seconds;  /* seconds with both arms */
+} cn_eproc_t;
+
+/*
+ * Start at E = 1. sign +1 or -1; a > 0 and b >= 0, finite. Absolute margin
+ * m: (+1, 1, m); relative margin m: (+1, 1 + m, 0); one side of a CDF
+ * difference limit L: (+1 or -1, 1, L). CN_EINVAL otherwise.
+ */
+int cn_stats_eproc_init(cn_eproc_t *e, int sign, double a, double b);
+
+/*
+ * One second: k of the canary's n requests and k_s of stable's n_s had
+ * X = 1. A second with n == 0 or n_s == 0 changes nothing. k > n or
+ * k_s > n_s: CN_EINVAL (nothing changes).
+ */
+int cn_stats_eproc_update(cn_eproc_t *e, uint64_t k, uint64_t n, uint64_t k_s,
+                          uint64_t n_s);
+
+/* The bet the next second with these counts would make (0 when the canary
+ * looks no worse than the margin so far). */
+double cn_stats_eproc_bet(const cn_eproc_t *e, uint64_t n, uint64_t n_s);
+
+/* The anytime-valid p-value: min(1, 1 / max over time of E). */
+double cn_stats_eproc_pvalue(const cn_eproc_t *e);
+
 #endif

@@ -7,6 +7,7 @@
  * configuration written out and read back, and the checks against the
  * `analysis:` section (looks, metric names).
  */
+#include "controller/sequential.h"
 #include "controller/strategy.h"
 #include "judge/config.h"
 #include "judge/judge.h"
@@ -440,7 +441,7 @@ static const bad_t bad[] = {
        "    latency: {max: 5}\n",
      "s.yaml:4: key 'strategy.triggers.latency': unknown key (expected one of "
      "error_rate, "
-     "p99_latency_ms, prediction_shift, level)"},
+     "p99_latency_ms, prediction_shift, sequential, level)"},
     {S "  stepz: [{set_weight: 1}]\n",
      "s.yaml:2: key 'strategy.stepz': unknown key (expected one of warmup, "
      "progress_deadline, steps, max_bake, on_marginal, retries, dry_run, triggers)"},
@@ -818,4 +819,87 @@ Test(strategy_analysis, an_agreement_metric_needs_a_shadow_step)
              "          {set_weight: 5}]\n",
              metric);
     cr_assert_eq(check_file(text, err, sizeof err), 0, "%s", err);
+}
+
+/* ------------------------------------------- triggers.sequential */
+
+#define SEQ_ANALYSIS                                                                   \
+    "analysis:\n"                                                                      \
+    "  metrics:\n"                                                                     \
+    "    - {name: latency_ms, test: mann-whitney, margin: 5%}\n"                       \
+    "    - {name: error, test: proportion, margin: 0.005}\n"                           \
+    "    - {name: prediction, test: ks, max_statistic: 0.1}\n"
+
+Test(strategy_sequential, the_issue_example_reads_and_takes_the_analysis_margins)
+{
+    char err[512];
+    const char *text =
+        SEQ_ANALYSIS "strategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\n"
+                     "  triggers:\n    sequential:\n      alpha: 0.01\n"
+                     "      metrics: [error, latency_ms, prediction]\n";
+    cr_assert_eq(check_file(text, err, sizeof err), 0, "%s", err);
+    cn_yaml_t y;
+    cn_yaml_init(&y, "f.yaml", err, sizeof err);
+    struct fy_document *doc;
+    cr_assert_eq(cn_yaml_load(&y, text, strlen(text), &doc), 0);
+    cn_strategy_t s;
+    cn_strategy_init(&s);
+    bool present;
+    cr_assert_eq(cn_strategy_read_section(&y, doc, &s, &present), 0, "%s", err);
+    cn_judge_config_t a;
+    cn_judge_config_init(&a);
+    cr_assert_eq(cn_judge_config_read_section(&y, doc, &a), 0, "%s", err);
+    cr_assert(s.triggers.has_sequential);
+    cn_seq_config_t sc;
+    size_t bad_at;
+    char what[300];
+    cr_assert_eq(cn_strategy_sequential_config(&s, &a, &sc, &bad_at, what, sizeof what),
+                 0, "%s", what);
+    cr_assert_eq(sc.n_metrics, 3);
+    cr_assert_float_eq(sc.alpha, 0.01, 1e-15);
+    cr_assert_eq(sc.metrics[0].kind, CN_SEQ_ERROR);
+    cr_assert_float_eq(sc.metrics[0].margin, 0.005, 1e-15);
+    cr_assert_eq(sc.metrics[0].margin_kind, CN_MARGIN_ABSOLUTE);
+    cr_assert_eq(sc.metrics[1].kind, CN_SEQ_LATENCY);
+    cr_assert_float_eq(sc.metrics[1].margin, 0.05, 1e-15);
+    cr_assert_eq(sc.metrics[1].margin_kind, CN_MARGIN_RELATIVE);
+    cr_assert_eq(sc.metrics[2].kind, CN_SEQ_PREDICTION);
+    cr_assert_float_eq(sc.metrics[2].max_statistic, 0.1, 1e-15);
+    cr_assert_eq(cn_seq_config_check(&sc, what, sizeof what), 0, "%s", what);
+    cn_judge_config_dispose(&a);
+    cn_strategy_dispose(&s);
+    cn_yaml_dispose(&y);
+}
+
+Test(strategy_sequential, an_unknown_metric_or_one_without_its_margin_is_refused)
+{
+    char err[512];
+    assert_error(
+        "steps: [{set_weight: 5}]\ntriggers:\n  sequential: {metrics: [clicks]}\n",
+        "s.yaml:3: key 'triggers.sequential.metrics[0]': must be one of error, "
+        "latency_ms, prediction, got 'clicks'");
+    assert_error("steps: [{set_weight: 5}]\ntriggers:\n  sequential: {metrics: [error, "
+                 "error]}\n",
+                 "s.yaml:3: key 'triggers.sequential.metrics[1]': duplicate value "
+                 "'error'");
+    int rc;
+    rc = check_file("analysis:\n  metrics:\n"
+                    "    - {name: prediction, test: mann-whitney, margin: 0.1}\n"
+                    "strategy:\n  steps: [{set_weight: 5}]\n"
+                    "  triggers:\n    sequential: {metrics: [prediction]}\n",
+                    err, sizeof err);
+    cr_assert_eq(rc, CN_EINVAL);
+    cr_assert_str_eq(err,
+                     "f.yaml:7: key 'strategy.triggers.sequential.metrics[0]': "
+                     "'prediction' is judged by test mann-whitney in the analysis "
+                     "section; the sequential trigger needs ks (its max_statistic)");
+    rc = check_file("analysis:\n  metrics:\n"
+                    "    - {name: error, test: proportion, margin: 0.01}\n"
+                    "strategy:\n  steps: [{set_weight: 5}]\n"
+                    "  triggers:\n    sequential: {metrics: [latency_ms]}\n",
+                    err, sizeof err);
+    cr_assert_eq(rc, CN_EINVAL);
+    cr_assert(strstr(err, "'latency_ms' needs a metric of that name in the analysis "
+                          "section") != NULL,
+              "%s", err);
 }
