@@ -33,6 +33,7 @@
 #include "stats/stats.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -299,6 +300,9 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
                    const char *payload, char *err, size_t errlen)
 {
     const cn_generation_t *promoted = d->has_promoted ? &d->promoted : NULL;
+    /* the machine's texts are cut to size ("%.180s" of a person's
+     * reason), maybe inside a UTF-8 character, which the store refuses */
+    cn_text_utf8_clip(d->m.reason);
     row_from_machine(d);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -307,6 +311,7 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
         e.kind = entries[i].kind;
         snprintf(e.actor, sizeof e.actor, "%s", entries[i].actor);
         snprintf(e.reason, sizeof e.reason, "%s", entries[i].text);
+        cn_text_utf8_clip(e.reason);
         e.payload = i == 0 ? (char *)payload : NULL;
         bool last = i + 1 == n;
         if (last && promoted && d->m.state == CN_ROLLOUT_PROMOTED) {
@@ -1321,11 +1326,15 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
                        op->model);
     cn_store_version_t v;
     cn_store_version_init(&v);
-    int rc = cn_registry_get_version(d->reg, d->model, op->version, &v, err, errlen);
+    char gerr[384];
+    int rc =
+        cn_registry_get_version(d->reg, d->model, op->version, &v, gerr, sizeof gerr);
     bool is_stable = !rc && v.tag == CN_STORE_TAG_STABLE;
     cn_store_version_dispose(&v);
+    /* an unregistered version is a bad field of the request (400) */
     if (rc)
-        return rc == CN_ENOTFOUND ? cn_fail(err, errlen, CN_EINVAL, "%s", err) : rc;
+        return cn_fail(err, errlen, rc == CN_ENOTFOUND ? CN_EINVAL : rc, "%s%s",
+                       rc == CN_ENOTFOUND ? "version: " : "", gerr);
     if (is_stable)
         return cn_fail(err, errlen, CN_EINVAL,
                        "version: '%s' is the stable version of model '%s'; there is "

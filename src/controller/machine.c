@@ -5,6 +5,7 @@
  */
 #include "controller/machine.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -68,10 +69,12 @@ char *cn_machine_json(const cn_rollout_t *m)
     json_object_set_new(
         o, "samples_per_minute",
         json_real(isfinite(m->samples_per_minute) ? m->samples_per_minute : 0));
-    /* a reason is UTF-8 (the store refuses anything else); one cut in the
-     * middle of a character by a snprintf would make json_string fail */
-    json_t *reason = json_string(m->reason);
-    json_object_set_new(o, "reason", reason ? reason : json_string(""));
+    /* a reason is UTF-8, but one cut to size by a snprintf may end inside
+     * a character, which json_string refuses: that character goes */
+    char reason[sizeof m->reason];
+    snprintf(reason, sizeof reason, "%s", m->reason);
+    cn_text_utf8_clip(reason);
+    json_object_set_new(o, "reason", json_string(reason));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!text)
