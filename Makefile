@@ -190,7 +190,7 @@ bench-router:
 # with real processes" part of docs/BENCHMARKS.md. About 25 minutes; not
 # part of `make test`.
 bench-rollout:
-	scripts/deps.sh --build --demo
+	scripts/deps.sh --build --demo --bench-router
 	$(MAKE) all $(BUILD)/fixed-rate
 	bench/rollout.sh $(BUILD)
 

@@ -31,31 +31,41 @@
 #  - the canary's first request: the canary model server's own arrival
 #    time (CLOCK_REALTIME, /stats first_request_unix_ns, or the time --crash
 #    prints);
-#  - the rollback decision: the audit trail's entry that moved the rollout
-#    to rolling-back (its time_unix_ms, taken when the driver decided);
-#  - weight 0 in effect: the trail's rolled-back entry, written after the
-#    weight-0 generation was published to every worker (driver.c);
+#  - weight 0 in effect: the audit trail's entry that moved the rollout to
+#    rolling-back. The driver publishes weight 0 to every worker first and
+#    then stores the decision; the entry's time_unix_ms is taken by that
+#    store write, so it is an upper bound on the time weight 0 took effect
+#    (by the generation's fsync, a few ms); the driver's decision itself is
+#    not stamped anywhere outside the process;
 #  - the last canary arrival (the model server's last_request_unix_ns) and
-#    the canary arrivals after the decision (/stats?after_ns=);
+#    the canary arrivals after the rolling-back entry (/stats?after_ns=);
 #  - canary requests served: the router's count (canary_requests_total,
-#    role canary) and, for 500s and slow, the canary model server's.
+#    role canary) and, for 500s and slow, the canary model server's;
 #  - the load generator's achieved rate over the run.
-# 2. "From a decision to no new canary request" is bench/router.sh's
-#    weight-change measurement (PUT /v1/traffic weight 0, microseconds);
-#    here, at 1% of 500 requests/s, the canary arrivals after the decision
-#    are counted as a check.
+# 2. From a decision to no new canary request (abort): a healthy canary at
+#    50% (a strategy whose first step is set_weight 50), so that canary
+#    requests arrive every few milliseconds; 3 s after the start
+#    POST /v1/rollouts/1/abort (a rollback: weight 0 first, then the record)
+#    from bench/timed_post.py, which takes T0 just before the request is
+#    sent and T1 just after the answer arrived, as bench/router.sh does for
+#    PUT /v1/traffic. Measured: the canary model server's last arrival minus
+#    T0 and minus T1, and the canary arrivals after T1; BENCH_ABORT_RUNS
+#    times.
 #
 # Environment (defaults in brackets):
-#   BENCH_GROSS_RUNS [10]  BENCH_SLOW_RUNS [1]  BENCH_RATE [500]
+#   BENCH_GROSS_RUNS [10]  BENCH_ABORT_RUNS [10]  BENCH_SLOW_RUNS [1]
+#   BENCH_RATE [500]
 #   BENCH_DELAY_MS [50]  BENCH_GROSS_TIMEOUT [60] (s, per run)
 #   BENCH_SLOW_TIMEOUT [1500] (s, per run)  BENCH_DOC [docs/BENCHMARKS.md]
-#   BENCH_SCENARIOS ["500s refused slow"]
+#   BENCH_SCENARIOS ["500s refused abort slow"]
 #   BENCH_SLOW_PAUSE [15m]: the bake of the slow canary's 5% step (the
 #     example's; shorter only to try the script)
-# About 4 minutes for the gross runs and 16 per slow run.
+# About 5 minutes for the gross and abort runs and 16 per slow run.
 #
-# Exits 1 (after writing the report) if a run did not end rolled back, or
-# if the load generator fell more than 5% short of BENCH_RATE.
+# Exits 1 (after writing the report) if a run did not end rolled back
+# (aborted, for abort), if the last canary request of an abort arrived more
+# than 1 ms after T1 (the abort's answer), or if the load generator fell
+# more than 5% short of BENCH_RATE.
 
 # shellcheck disable=SC2016 # '$5' and the like are awk's columns
 set -eu
@@ -67,12 +77,13 @@ case $build in /*) ;; *) build=$(pwd)/$build ;; esac
 
 BENCH_GROSS_RUNS=${BENCH_GROSS_RUNS:-10}
 BENCH_SLOW_RUNS=${BENCH_SLOW_RUNS:-1}
+BENCH_ABORT_RUNS=${BENCH_ABORT_RUNS:-10}
 BENCH_RATE=${BENCH_RATE:-500}
 BENCH_DELAY_MS=${BENCH_DELAY_MS:-50}
 BENCH_GROSS_TIMEOUT=${BENCH_GROSS_TIMEOUT:-60}
 BENCH_SLOW_TIMEOUT=${BENCH_SLOW_TIMEOUT:-1500}
 BENCH_DOC=${BENCH_DOC:-docs/BENCHMARKS.md}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-"500s refused slow"}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-"500s refused abort slow"}
 BENCH_SLOW_PAUSE=${BENCH_SLOW_PAUSE:-15m}
 CANARY_TOKEN=bench-rollout-$$-0123456789abcdef
 export CANARY_TOKEN
@@ -94,8 +105,8 @@ check_failed() {
 - $*"
 }
 
-for tool in curl jq; do
-    command -v $tool >/dev/null || die "$tool not found (scripts/deps.sh --demo)"
+for tool in curl jq python3; do
+    command -v $tool >/dev/null || die "$tool not found (scripts/deps.sh --demo --bench-router)"
 done
 for bin in canary model-server fixed-rate; do
     [ -x "$build/$bin" ] || die "$build/$bin not built (make all $build_arg/fixed-rate)"
@@ -228,12 +239,28 @@ $tail_yaml
 $analysis_yaml
 EOF
 
+# A healthy canary at 50% from the start (abort): dense canary traffic.
+cat >"$out/at50.yaml" <<EOF
+serve:
+  model: bench
+strategy:
+  warmup: 30s
+  progress_deadline: 5m
+  steps:
+    - set_weight: 50
+    - pause: {duration: 10m}
+    - analysis: {}
+$tail_yaml
+$analysis_yaml
+EOF
+
 slow_delay=$(awk -v d="$BENCH_DELAY_MS" 'BEGIN { printf "%d", d * 1.3 + 0.5 }')
 
 # ---- one rollout ----------------------------------------------------------
 
-printf 'scenario\trun\tstate\tstarted_ns\tfirst_ns\tlast_ns\tdecision_ms\tzero_ms' >"$results"
-printf '\tmodel_requests\trouter_requests\tafter_decision\tachieved_rate\thealthy_ms' >>"$results"
+printf 'scenario\trun\tstate\tstarted_ns\tfirst_ns\tlast_ns\trolling_back_ms\tend_ms' >"$results"
+printf '\tmodel_requests\trouter_requests\tafter\tachieved_rate\thealthy_ms\tt0_ns\tt1_ns' \
+    >>"$results"
 printf '\treason\n' >>"$results"
 
 # run_rollout SCENARIO RUN CONFIG TIMEOUT_S POLL_S CANARY_MODEL_ARGS...
@@ -262,6 +289,17 @@ run_rollout() {
     started=$(now_ns)
     CANARY_SERVER=http://$admin "$build/canary" rollout start bench v2 >/dev/null ||
         die "$tag: canary rollout start failed"
+    want=rolled-back
+    t0=0 t1=0
+    if [ "$sc" = abort ]; then
+        want=aborted
+        sleep 3
+        # shellcheck disable=SC2046
+        set -- $(python3 bench/timed_post.py "$admin" "$CANARY_TOKEN" /v1/rollouts/1/abort \
+            '{"reason": "benchmark"}')
+        t0=${1:-0} t1=${2:-0}
+        [ "${3:-}" = 200 ] || die "$tag: POST /v1/rollouts/1/abort answered '${3:-}'"
+    fi
     state=""
     deadline=$(($(date +%s) + timeout))
     while [ "$(date +%s)" -lt $deadline ]; do
@@ -276,9 +314,9 @@ run_rollout() {
     api /metrics >"$out/metrics-$tag.txt" || true
     state=$(jq -r '.state' "$out/rollout-$tag.json")
     reason=$(jq -r '.reason' "$out/rollout-$tag.json" | tr '\t' ' ')
-    decision=$(jq -r '[.entries[] | select(.state == "rolling-back")][0].time_unix_ms // 0' \
+    rb=$(jq -r '[.entries[] | select(.state == "rolling-back")][0].time_unix_ms // 0' \
         "$out/history-$tag.json")
-    zero=$(jq -r '[.entries[] | select(.state == "rolled-back")][0].time_unix_ms // 0' \
+    zero=$(jq -r --arg s "$want" '[.entries[] | select(.state == $s)][0].time_unix_ms // 0' \
         "$out/history-$tag.json")
     healthy=$(jq -r '[.entries[] | select(.reason == "canary healthy")][0].time_unix_ms // 0' \
         "$out/history-$tag.json")
@@ -289,26 +327,33 @@ run_rollout() {
         last=$first
         served=1
         after=0
-        [ "$first" -gt "$((decision * 1000000))" ] && after=1
+        [ "$first" -gt "$((rb * 1000000))" ] && after=1
     else
         first=$(stat_of "$caddr" first_request_unix_ns)
         last=$(stat_of "$caddr" last_request_unix_ns)
         served=$(stat_of "$caddr" requests)
-        after=$(stat_of "$caddr" requests_after "?after_ns=$((decision * 1000000))")
+        after_ns=$((rb * 1000000))
+        [ "$sc" = abort ] && after_ns=$t1
+        after=$(stat_of "$caddr" requests_after "?after_ns=$after_ns")
     fi
     stop "$lpid"
     rate=$(sed -n 's/^RESULT .* achieved_rate=\([0-9.]*\) .*/\1/p' "$out/load-$tag.out")
     stop "$spid"
     stop "$cpid"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$run" \
-        "$state" "$started" "${first:-0}" "${last:-0}" "$decision" "$zero" "${served:-0}" \
-        "$routed" "${after:-0}" "${rate:-0}" "$healthy" "$reason" >>"$results"
-    [ "$state" = rolled-back ] ||
-        check_failed "$tag: the rollout ended '$state', not rolled-back: $reason"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" \
+        "$run" "$state" "$started" "${first:-0}" "${last:-0}" "$rb" "$zero" "${served:-0}" \
+        "$routed" "${after:-0}" "${rate:-0}" "$healthy" "$t0" "$t1" "$reason" >>"$results"
+    [ "$state" = "$want" ] ||
+        check_failed "$tag: the rollout ended '$state', not $want: $reason"
+    if [ "$sc" = abort ]; then
+        late_us=$(((${last:-0} - t1) / 1000))
+        [ "$late_us" -le 1000 ] ||
+            check_failed "$tag: a canary request arrived $late_us us after the abort's answer"
+    fi
     awk -v r="${rate:-0}" -v w="$BENCH_RATE" 'BEGIN { exit !(r >= 0.95 * w) }' ||
         check_failed "$tag: the load generator achieved ${rate:-0} requests/s of $BENCH_RATE"
-    log "$tag: $state, first canary request to rolled-back" \
-        "$(awk -v z="$zero" -v f="${first:-0}" 'BEGIN { printf "%.3f", (z * 1e6 - f) / 1e9 }') s"
+    log "$tag: $state, first canary request to rolling-back" \
+        "$(awk -v z="$rb" -v f="${first:-0}" 'BEGIN { printf "%.3f", (z * 1e6 - f) / 1e9 }') s"
 }
 
 # ---- the runs ------------------------------------------------------------
@@ -322,8 +367,9 @@ for sc in $BENCH_SCENARIOS; do
     case $sc in
     500s) runs=$BENCH_GROSS_RUNS ;;
     refused) runs=$BENCH_GROSS_RUNS ;;
+    abort) runs=$BENCH_ABORT_RUNS ;;
     slow) runs=$BENCH_SLOW_RUNS ;;
-    *) die "unknown scenario '$sc' (500s, refused, slow)" ;;
+    *) die "unknown scenario '$sc' (500s, refused, abort, slow)" ;;
     esac
     r=1
     while [ $r -le "$runs" ]; do
@@ -336,6 +382,10 @@ for sc in $BENCH_SCENARIOS; do
         refused)
             run_rollout refused $r "$out/example.yaml" "$BENCH_GROSS_TIMEOUT" 0.1 \
                 --delay-ms "$BENCH_DELAY_MS" --crash
+            ;;
+        abort)
+            run_rollout abort $r "$out/at50.yaml" "$BENCH_GROSS_TIMEOUT" 0.1 \
+                --delay-ms "$BENCH_DELAY_MS"
             ;;
         slow)
             run_rollout slow $r "$out/from5.yaml" "$BENCH_SLOW_TIMEOUT" 5 \
@@ -352,7 +402,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 # stats SCENARIO EXPR: "median p90 min max" of EXPR over the scenario's runs
 # that rolled back; EXPR in awk over the columns of results.tsv.
 stats() {
-    awk -F'\t' -v sc="$1" "NR > 1 && \$1 == sc && \$3 == \"rolled-back\" { print $2 }" \
+    awk -F'\t' -v sc="$1" "NR > 1 && \$1 == sc && (\$3 == \"rolled-back\" ||
+        \$3 == \"aborted\") { print $2 }" \
         "$results" | sort -g | awk '{ v[NR] = $1 } END {
             if (NR == 0) { print "nan nan nan nan"; exit }
             m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
@@ -363,9 +414,10 @@ count() { # SCENARIO [STATE]: runs, or runs that ended in STATE
     awk -F'\t' -v sc="$1" -v st="${2:-}" \
         'NR > 1 && $1 == sc && (st == "" || $3 == st) { n++ } END { print n + 0 }' "$results"
 }
-# seconds from the first canary request to the decision / weight 0 / last arrival
-e_decision='($7 * 1e6 - $5) / 1e9'
-e_zero='($8 * 1e6 - $5) / 1e9'
+# seconds from the first canary request to weight 0 (the rolling-back
+# entry) and to the last canary arrival; ms from that entry to the last
+# arrival
+e_zero='($7 * 1e6 - $5) / 1e9'
 e_last='($6 - $5) / 1e9'
 e_last_after='($6 - $7 * 1e6) / 1e6'
 
@@ -375,16 +427,16 @@ row() { # SCENARIO LABEL: one table row
     [ "$n" -gt 0 ] || return 0
     set -- "$1" "$2" "$n" "$rb"
     # shellcheck disable=SC2046
-    set -- "$@" $(stats "$1" "$e_zero") $(stats "$1" "$e_decision") $(stats "$1" "$e_last") \
-        $(stats "$1" '$10') $(stats "$1" '$9') $(stats "$1" '$12')
-    # $5-8 zero, $9-12 decision, $13-16 last, $17-20 router, $21-24 model, $25-28 rate
-    awk -v sc="$1" -v label="$2" -v n="$3" -v rb="$4" -v zm="$5" -v zp="$6" -v zmax="$8" \
-        -v dm="$9" -v lm="${13}" -v lp="${14}" -v rm="${17}" -v rp="${18}" -v mm="${21}" \
-        -v mp="${22}" -v ratemin="${27}" 'BEGIN {
+    set -- "$@" $(stats "$1" "$e_zero") $(stats "$1" "$e_last") $(stats "$1" '$10') \
+        $(stats "$1" '$9') $(stats "$1" '$12')
+    # $5-8 weight 0, $9-12 last arrival, $13-16 router, $17-20 model, $21-24 rate
+    awk -v sc="$1" -v label="$2" -v n="$3" -v rb="$4" -v zm="$5" -v zp="$6" -v zmin="$7" \
+        -v zmax="$8" -v lm="$9" -v lp="${10}" -v rm="${13}" -v rp="${14}" -v mm="${17}" \
+        -v mp="${18}" -v ratemin="${23}" 'BEGIN {
         # seconds, or minutes for the slow canary (a bake of minutes)
         u = (sc == "slow") ? 60 : 1; un = (sc == "slow") ? "min" : "s"
-        printf "| %s | %d of %d | **%.2f %s** | %.2f %s | %.2f %s | %.2f %s |", label, rb, n,
-            zm / u, un, zp / u, un, zmax / u, un, dm / u, un
+        printf "| %s | %d of %d | **%.2f %s** | %.2f %s | %.2f-%.2f %s |", label, rb, n,
+            zm / u, un, zp / u, un, zmin / u, zmax / u, un
         if (sc == "refused") printf " (crashed) |"
         else printf " %.2f %s / %.2f %s |", lm / u, un, lp / u, un
         printf " %d / %d |", rm, rp
@@ -398,13 +450,24 @@ fmt_min() { # SECONDS -> "15.5 min"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 ncpu=$(nproc)
-after_total=$(awk -F'\t' 'NR > 1 && $1 != "slow" { s += $11 } END { print s + 0 }' "$results")
-healthy_first=$(awk -F'\t' 'NR > 1 && $1 != "slow" && $13 > 0 && $13 <= $7 { n++ }
-    END { print n + 0 }' "$results")
-after_runs=$(awk -F'\t' 'NR > 1 && $1 != "slow" { n++ } END { print n + 0 }' "$results")
+gross='($1 == "500s" || $1 == "refused")'
+after_total=$(awk -F'\t' "NR > 1 && $gross { s += \$11 } END { print s + 0 }" "$results")
+healthy_first=$(awk -F'\t' "NR > 1 && $gross && \$13 > 0 && \$13 <= \$7 { n++ }
+    END { print n + 0 }" "$results")
+gross_runs=$(awk -F'\t' "NR > 1 && $gross { n++ } END { print n + 0 }" "$results")
 # shellcheck disable=SC2046
 set -- $(stats 500s "$e_last_after")
 last_after_med=$1 last_after_max=$4
+# abort: last arrival minus T0, minus T1, T1 - T0 (us); the rolling-back
+# entry minus T0 (ms); the canary's share of requests
+# shellcheck disable=SC2046
+set -- $(stats abort '($6 - $14) / 1e3') $(stats abort '($6 - $15) / 1e3') \
+    $(stats abort '($15 - $14) / 1e3') $(stats abort '($7 * 1e6 - $14) / 1e6')
+ab_t0_med=$1 ab_t0_p90=$2 ab_t0_max=$4 ab_t1_med=$5 ab_t1_max=$8 ab_rt_med=$9 ab_rt_max=${12}
+ab_rb_med=${13} ab_rb_max=${16}
+abort_after=$(awk -F'\t' 'NR > 1 && $1 == "abort" { s += $11 } END { print s + 0 }' "$results")
+abort_with_after=$(awk -F'\t' 'NR > 1 && $1 == "abort" && $11 > 0 { n++ } END { print n + 0 }' \
+    "$results")
 
 section=$out/section.md
 {
@@ -446,20 +509,21 @@ section=$out/section.md
         "$BENCH_DELAY_MS, with stable's 1% errors and the same prediction."
     echo
     echo "Times are from the canary's first request, as the canary model server saw" \
-        "it (its own CLOCK_REALTIME arrival time), to: **weight 0**, the audit trail's" \
-        "\`rolled-back\` entry, written after the weight-0 generation was published to" \
-        "every worker; the **decision**, the entry that moved the rollout to" \
-        "\`rolling-back\` (the trigger or analysis, stamped when the driver decided);" \
-        "and the **last canary arrival** at the canary model server. Requests served" \
-        "before the rollback: the router's count (\`canary_requests_total\`, role" \
-        "canary) and the canary model server's. The trail's times are in whole" \
-        "milliseconds."
+        "it (its own CLOCK_REALTIME arrival time), to **weight 0**: the audit trail's" \
+        "entry that moved the rollout to \`rolling-back\`. The driver publishes weight 0" \
+        "to every worker first and then stores its decision, stamped by that write" \
+        "(whole milliseconds), so this is an upper bound on the time to weight 0, by" \
+        "the traffic change's own synchronous write to the state file; the moment the" \
+        "driver decided is not visible outside the process. And to the **last canary" \
+        "arrival** at the canary model server. Requests served before the rollback:" \
+        "the router's count (\`canary_requests_total\`, role canary) and the canary" \
+        "model server's."
     echo
-    echo "| scenario | rolled back | first request to weight 0, median | p90 | max |" \
-        "to the decision, median | to the last canary arrival, median / p90 |" \
-        "canary requests (router), median / p90 | canary requests (model server)," \
-        "median / p90 | lowest achieved rate (requests/s) |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| scenario | rolled back | first request to weight 0, median | p90 | range |" \
+        "to the last canary arrival, median / p90 | canary requests (router), median /" \
+        "p90 | canary requests (model server), median / p90 | lowest achieved rate" \
+        "(requests/s) |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     row 500s "every answer a 500, at 1%"
     row refused "every connection refused (crash on the first request), at 1%"
     row slow "30% slower, at 5%"
@@ -490,28 +554,45 @@ section=$out/section.md
     if [ "$(count slow)" -gt 0 ]; then
         echo
         echo "Why the slow canary was rolled back:" \
-            "$(awk -F'\t' 'NR > 1 && $1 == "slow" { print $14 }' "$results" | sort | uniq -c |
+            "$(awk -F'\t' 'NR > 1 && $1 == "slow" { print $16 }' "$results" | sort | uniq -c |
                 awk '{ n = $1; $1 = ""; printf "%s\"%s\" (%d of the runs)", (NR > 1 ? "; " : ""),
                     substr($0, 2), n }')."
     fi
     echo
-    echo "From a decision to no new canary request: the rollback publishes weight 0" \
-        "through the same path as \`PUT /v1/traffic\`, whose time from the request to" \
-        "the last canary arrival \`make bench-router\` measures in microseconds (the" \
-        "\"Weight change\" paragraph of \"Router\" above). At 1% of $BENCH_RATE" \
-        "requests/s a canary request comes every 200 ms on average, so here it is a" \
-        "check: canary arrivals stamped after the decision's millisecond, over the" \
-        "$after_runs gross-failure runs: **$after_total**. In the 500s runs the last" \
-        "canary arrival came $(printf '%.0f' "$last_after_med") ms (median) and" \
-        "$(printf '%.0f' "$last_after_max") ms (latest) after the decision's" \
-        "millisecond (negative: before the decision)."
+    if [ "$(count abort)" -gt 0 ]; then
+        echo "**From a decision to no new canary request.** A healthy canary at 50% (a" \
+            "strategy whose first step is \`set_weight: 50\`), aborted 3 s after the" \
+            "start by \`POST /v1/rollouts/1/abort\` (an abort is a rollback: weight 0 is" \
+            "published first, then recorded), sent by \`bench/timed_post.py\` on an open" \
+            "connection, T0 (CLOCK_REALTIME) taken just before the request is sent and T1" \
+            "just after the answer arrived; $(count abort) aborts. The last canary arrival" \
+            "at the canary model server came **$(printf '%.0f' "$ab_t0_med") us (median)," \
+            "$(printf '%.0f' "$ab_t0_p90") us (p90), $(printf '%.0f' "$ab_t0_max") us (max)" \
+            "after T0**; $(printf '%.0f' "$ab_t1_med") us (median) and" \
+            "$(printf '%.0f' "$ab_t1_max") us (max) after T1 (negative: before the answer" \
+            "came back). The abort's round trip (T1 - T0): $(printf '%.0f' "$ab_rt_med") us" \
+            "(median), $(printf '%.0f' "$ab_rt_max") us (max), most of it the state file's" \
+            "synchronous writes; the trail's \`rolling-back\` entry is stamped" \
+            "$(printf '%.0f' "$ab_rb_med") ms (median), $(printf '%.0f' "$ab_rb_max") ms" \
+            "(max) after T0. Canary arrivals after T1: $abort_after, in $abort_with_after" \
+            "of $(count abort) aborts (requests routed before the switch and still on their" \
+            "way). \`make bench-router\` measures the same for \`PUT /v1/traffic\` weight 0" \
+            "(the \"Weight change\" paragraph of \"Router\" above)."
+        echo
+    fi
+    echo "In the gross-failure runs above, at 1% of $BENCH_RATE requests/s (a canary" \
+        "request every 200 ms on average), canary arrivals after the \`rolling-back\`" \
+        "entry's millisecond: **$after_total** over $gross_runs runs. In the 500s runs the" \
+        "last canary arrival came $(printf '%.0f' "$last_after_med") ms (median) and" \
+        "$(printf '%.0f' "$last_after_max") ms (latest) after that entry (negative:" \
+        "before it)."
     echo
     echo "Health checks and the first canary request: the rollout sets the canary's" \
         "weight when it starts, and the router sends the canary requests at once; the" \
         "health checker probes the new address in its next round (every" \
         "\`health.interval\`, 2 s by default), and the rollout's warmup waits for both a" \
         "passed check and a first request. The audit trail shows \"canary healthy\"" \
-        "before the rollback decision in $healthy_first of the $after_runs gross-failure" \
+        "before the rollback decision in $healthy_first of the $gross_runs gross-failure" \
         "runs: the triggers, which count from the first canary request, usually decide" \
         "before the first probe. A canary whose address refuses connections from the" \
         "start is therefore caught the same way (its first requests fail); the router" \
