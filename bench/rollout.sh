@@ -571,8 +571,8 @@ section=$out/section.md
             "after T0**; $(printf '%.0f' "$ab_t1_med") us (median) and" \
             "$(printf '%.0f' "$ab_t1_max") us (max) after T1 (negative: before the answer" \
             "came back). The abort's round trip (T1 - T0): $(printf '%.0f' "$ab_rt_med") us" \
-            "(median), $(printf '%.0f' "$ab_rt_max") us (max), most of it the state file's" \
-            "synchronous writes; the trail's \`rolling-back\` entry is stamped" \
+            "(median), $(printf '%.0f' "$ab_rt_max") us (max); the trail's \`rolling-back\`" \
+            "entry is stamped" \
             "$(printf '%.0f' "$ab_rb_med") ms (median), $(printf '%.0f' "$ab_rb_max") ms" \
             "(max) after T0. Canary arrivals after T1: $abort_after, in $abort_with_after" \
             "of $(count abort) aborts (requests routed before the switch and still on their" \
