@@ -273,9 +273,13 @@ static int set_traffic(cn_driver_t *d, const cn_rollout_action_t *a, char *err,
         cn_version_set_copy(&g.sets[CN_ROLE_CANARY], &d->canary_set);
     }
     if (a->shadow) {
+        /* In shadow mode the router copies a share of the requests while
+         * the weight gives users nothing; but a weight of 0 still turns the
+         * canary off, copies included (split.h, rule 1: the operator's
+         * way out). So the weight is the share copied, never 0. */
         g.traffic.mode = CN_TRAFFIC_MODE_SHADOW;
         g.traffic.shadow_bp = a->shadow_bp;
-        g.traffic.canary_weight_bp = 0;
+        g.traffic.canary_weight_bp = a->shadow_bp;
     } else {
         if (g.traffic.mode == CN_TRAFFIC_MODE_SHADOW)
             g.traffic.mode = CN_TRAFFIC_MODE_RANDOM;
@@ -637,12 +641,30 @@ static bool metric_wanted(const cn_judge_config_t *cfg, const char *name)
 
 /* The window's samples, as the judge takes them: the reservoirs per arm
  * and segment, the error counts whole, each arm's requests per segment
- * (so that its aggregate is stratified by its own traffic). */
+ * (so that its aggregate is stratified by its own traffic); in a shadow
+ * step's window, the prediction pairs. */
 static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *cfg,
-                       cn_judge_data_t *data)
+                       bool paired, cn_judge_data_t *data)
 {
     bool lat = metric_wanted(cfg, "latency_ms"),
          pred = metric_wanted(cfg, "prediction"), errm = metric_wanted(cfg, "error");
+    /* A shadow step's predictions are judged in pairs, per request id: the
+     * same requests answered by both versions. Its latency and errors are
+     * judged as usual (the copies' own). */
+    if (paired && pred && s->npairs) {
+        double *ps = cn_xmallocarray(s->npairs, sizeof *ps);
+        double *pc = cn_xmallocarray(s->npairs, sizeof *pc);
+        for (size_t i = 0; i < s->npairs; i++) {
+            ps[i] = s->pairs[i].stable;
+            pc[i] = s->pairs[i].canary;
+        }
+        int rc = cn_judge_data_add_pairs(data, "prediction", ps, pc, s->npairs);
+        free(ps);
+        free(pc);
+        if (rc)
+            return rc;
+        pred = false;
+    }
     double *buf = NULL;
     size_t cap = 0;
     int rc = 0;
@@ -682,6 +704,41 @@ static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *c
     return rc;
 }
 
+/*
+ * The judge's config for one analysis step: the analysis section with only
+ * the metrics the step names (`analysis: {metrics: [...]}`; none named:
+ * all of them), less the `agreement` metrics outside a shadow step's
+ * window (they compare both versions' answers to the same requests, which
+ * only a shadow copy gives; elsewhere they could never pass and would hold
+ * the last analysis forever). A shallow copy: cfg->metrics is the
+ * caller's to free, its strings stay the section's.
+ */
+static void step_config(const cn_driver_t *d, const cn_rollout_analysis_t *req,
+                        cn_judge_config_t *cfg)
+{
+    const cn_judge_config_t *all = d->analysis;
+    const cn_strategy_step_t *st =
+        req->step < d->strategy->n_steps ? &d->strategy->steps[req->step] : NULL;
+    const cn_config_strv_t *only =
+        st && st->kind == CN_STRATEGY_ANALYSIS && st->analysis.metrics.count
+            ? &st->analysis.metrics
+            : NULL;
+    *cfg = *all;
+    cfg->metrics =
+        cn_xcalloc(all->n_metrics ? all->n_metrics : 1, sizeof *cfg->metrics);
+    cfg->n_metrics = 0;
+    for (size_t i = 0; i < all->n_metrics; i++) {
+        const cn_judge_metric_t *m = &all->metrics[i];
+        bool keep = !only;
+        for (size_t k = 0; only && k < only->count && !keep; k++)
+            keep = strcmp(only->items[k], m->name) == 0;
+        if (m->test == CN_JTEST_AGREEMENT && !req->paired)
+            keep = false;
+        if (keep)
+            cfg->metrics[cfg->n_metrics++] = *m;
+    }
+}
+
 static void analysis_work(uv_work_t *w)
 {
     analysis_t *a = w->data;
@@ -692,17 +749,21 @@ static void analysis_work(uv_work_t *w)
     char err[384];
     cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION,
                                .generation = a->generation};
-    a->rc = src->read(src, &win, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s,
-                      err, sizeof err);
+    unsigned mask = CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES |
+                    (a->req.paired ? CN_ROUTER_SNAP_PAIRS : 0);
+    a->rc = src->read(src, &win, mask, &s, err, sizeof err);
     if (a->rc) {
         snprintf(a->reason, sizeof a->reason, "no window: %.200s", err);
         return;
     }
+    cn_judge_config_t cfg;
+    step_config(d, &a->req, &cfg);
     cn_judge_data_t *data = cn_judge_data_new();
-    int rc = window_data(s, d->analysis, data);
+    int rc = window_data(s, &cfg, a->req.paired, data);
     src->release(src, s);
     if (rc) {
         cn_judge_data_free(data);
+        free(cfg.metrics);
         a->rc = rc;
         snprintf(a->reason, sizeof a->reason, "the window's samples: %s",
                  cn_strerror(rc));
@@ -711,9 +772,10 @@ static void analysis_work(uv_work_t *w)
     cn_judge_levels_t levels = {.alpha_fail = a->req.alpha_fail,
                                 .alpha_pass = a->req.alpha_pass};
     cn_judge_result_t res;
-    rc = cn_judge_run_levels(d->analysis, data, &levels, &res);
+    rc = cn_judge_run_levels(&cfg, data, &levels, &res);
     cn_judge_data_free(data);
     if (rc) {
+        free(cfg.metrics);
         a->rc = rc;
         snprintf(a->reason, sizeof a->reason, "the judge refused: %s", cn_strerror(rc));
         return;
@@ -754,9 +816,11 @@ static void analysis_work(uv_work_t *w)
     json_object_set_new(o, "step", json_integer(a->req.step));
     json_object_set_new(o, "attempt", json_integer(a->req.attempt));
     json_object_set_new(o, "generation", json_integer((json_int_t)a->generation));
+    json_object_set_new(o, "paired", json_boolean(a->req.paired));
     a->json = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(o);
     cn_judge_result_dispose(&res);
+    free(cfg.metrics);
 }
 
 static void verdict_work(cn_controller_t *c, void *arg)
@@ -962,16 +1026,28 @@ static void probe(cn_driver_t *d, uint64_t gen, int64_t now)
     cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION, .generation = gen};
     cn_router_snapshot_t *s = NULL;
     char err[256];
-    if (src->read(src, &win, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s, err,
-                  sizeof err))
+    /* judged as the coming analysis step will judge it */
+    cn_rollout_analysis_t req = {.step = (uint32_t)d->strategy->n_steps,
+                                 .paired = d->m.shadow};
+    for (size_t i = d->m.step; i < d->strategy->n_steps; i++)
+        if (d->strategy->steps[i].kind == CN_STRATEGY_ANALYSIS) {
+            req.step = (uint32_t)i;
+            break;
+        }
+    unsigned mask = CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES |
+                    (req.paired ? CN_ROUTER_SNAP_PAIRS : 0);
+    if (src->read(src, &win, mask, &s, err, sizeof err))
         return;
+    cn_judge_config_t cfg;
+    step_config(d, &req, &cfg);
     cn_judge_data_t *data = cn_judge_data_new();
-    int rc = window_data(s, d->analysis, data);
+    int rc = window_data(s, &cfg, req.paired, data);
     src->release(src, s);
     cn_judge_result_t res;
     if (!rc)
-        rc = cn_judge_run(d->analysis, data, NULL, &res);
+        rc = cn_judge_run(&cfg, data, NULL, &res);
     cn_judge_data_free(data);
+    free(cfg.metrics);
     if (rc)
         return;
     /* The binding metric: the aggregate row whose smaller arm is the
@@ -1034,7 +1110,11 @@ static void tick_work(cn_controller_t *c, void *arg)
     char err[384];
     if (c->metrics->read(c->metrics, &win, mask, &s, err, sizeof err))
         return; /* the generation moved under us: next tick */
-    uint64_t req[2] = {0, 0}, errs[2] = {0, 0};
+    /* req: what each arm answered in the step, shadow copies included (a
+     * shadow step's canary arm is its copies: they are its first request,
+     * its warmup and its samples); users: of which users got the answer
+     * (the canary requests served, which a rollout reports) */
+    uint64_t req[2] = {0, 0}, errs[2] = {0, 0}, users_c = 0;
     cn_metrics_hist_t *lat[2];
     lat[0] = cn_xmalloc(sizeof *lat[0]);
     lat[1] = cn_xmalloc(sizeof *lat[1]);
@@ -1045,7 +1125,9 @@ static void tick_work(cn_controller_t *c, void *arg)
         const char *label = s->version_name[cell->role];
         if (!label || strcmp(cell->version, label) != 0)
             continue;
-        req[cell->role] += cell->step_requests - cell->shadow_requests;
+        req[cell->role] += cell->step_requests;
+        if (cell->role == CN_ROLE_CANARY)
+            users_c += cell->step_requests - cell->shadow_requests;
         errs[cell->role] += cell->step_errors;
         if (cell->step_latency)
             cn_metrics_hist_merge(lat[cell->role], cell->step_latency);
@@ -1059,9 +1141,9 @@ static void tick_work(cn_controller_t *c, void *arg)
         d->seen_generation = gen;
         d->canary_seen_step = 0;
     }
-    if (cr > d->canary_seen_step) {
-        d->canary_served += cr - d->canary_seen_step;
-        d->canary_seen_step = cr;
+    if (users_c > d->canary_seen_step) {
+        d->canary_served += users_c - d->canary_seen_step;
+        d->canary_seen_step = users_c;
     }
     bool healthy = has_canary_up(s);
     cn_rollout_event_t ev;
@@ -1436,9 +1518,9 @@ int cn_driver__check_change(cn_driver_t *d, const cn_controller_change_t *ch,
             "rollout %" PRId64 " of model '%s' version '%s' is %s; try again in "
             "a moment",
             d->row.id, d->model, d->row.version, cn_rollout_state_name(d->m.state));
-    if (next->traffic.canary_weight_bp == 0 &&
-        next->traffic.mode != CN_TRAFFIC_MODE_SHADOW)
-        return 0; /* the way out: always accepted; it aborts the rollout */
+    if (next->traffic.canary_weight_bp == 0)
+        return 0; /* the way out (in shadow mode too: weight 0 stops the
+                     copies): always accepted; it aborts the rollout */
     if (ch->override)
         return 0;
     return cn_fail(
@@ -1457,7 +1539,8 @@ void cn_driver__changed(cn_driver_t *d, const cn_controller_change_t *ch,
         return;
     cn_rollout_event_t ev;
     event_init(&ev, CN_ROLLOUT_EV_MANUAL_TRAFFIC, ch->who, "");
-    ev.weight_bp = published->traffic.mode == CN_TRAFFIC_MODE_SHADOW
+    ev.weight_bp = published->traffic.canary_weight_bp == 0 ? 0
+                   : published->traffic.mode == CN_TRAFFIC_MODE_SHADOW
                        ? published->traffic.shadow_bp
                        : published->traffic.canary_weight_bp;
     ev.override = ch->override;

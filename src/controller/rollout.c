@@ -672,7 +672,8 @@ static int on_restart(ctx_t *c)
     default:
         return 0;
     }
-    if (ev->has_weight && ev->weight_bp == 0 && r->weight_bp > 0 && !r->dry_run) {
+    if (ev->has_weight && ev->weight_bp == 0 && (r->weight_bp > 0 || r->shadow) &&
+        !r->dry_run) {
         rollback(c, CN_ROLLOUT_ROLLED_BACK,
                  "restarted with the canary weight at 0: a rollback was interrupted "
                  "before it was recorded");

@@ -650,6 +650,43 @@ int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
         return rc;
     }
     char names[300], q[QUOTE_BUF];
+    /* What the router measures for every request (driver.c's
+     * window_data): any other name would be judged "no data" forever. The
+     * feedback issue adds fed metrics. */
+    static const char *const measured[] = {"latency_ms", "error", "prediction"};
+    bool has_shadow = false;
+    for (size_t i = 0; i < s->n_steps; i++)
+        has_shadow = has_shadow || s->steps[i].kind == CN_STRATEGY_SHADOW;
+    for (size_t k = 0; k < a->n_metrics; k++) {
+        const cn_judge_metric_t *m = &a->metrics[k];
+        const char *src = m->source ? m->source : m->name;
+        if (!src)
+            continue;
+        bool known = false;
+        for (size_t i = 0; i < COUNT(measured) && !known; i++)
+            known = strcmp(src, measured[i]) == 0;
+        char path[80];
+        snprintf(path, sizeof path, "analysis.metrics[%zu].%s", k,
+                 m->source ? "source" : "name");
+        const char *why = NULL;
+        if (!known)
+            why = "is not measured by canary serve: it measures latency_ms, error and "
+                  "prediction for every request";
+        else if (strcmp(src, "error") == 0 && m->test != CN_JTEST_PROPORTION)
+            why = "is counted whole by the router: judge it with test proportion";
+        else if (m->test == CN_JTEST_AGREEMENT && !has_shadow)
+            why = "is judged by an agreement test, which compares both versions' "
+                  "answers to the same requests: it needs a shadow step";
+        if (!why)
+            continue;
+        const char *prefix = y->prefix;
+        y->prefix = "";
+        int rc =
+            cn_yaml_report(y, CN_EINVAL, m->line, path, "'%s' %s",
+                           cn_text_quote(src, strlen(src), CN_YAML_QUOTE_MAX, q), why);
+        y->prefix = prefix;
+        return rc;
+    }
     for (size_t i = 0; i < s->n_steps; i++) {
         const cn_strategy_step_t *st = &s->steps[i];
         if (st->kind != CN_STRATEGY_ANALYSIS)

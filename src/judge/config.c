@@ -52,6 +52,7 @@ static const cn_config_name_t test_choices[] = {
     {"psi", CN_JTEST_PSI},
     {"bootstrap", CN_JTEST_BOOTSTRAP},
     {"threshold", CN_JTEST_THRESHOLD},
+    {"agreement", CN_JTEST_AGREEMENT},
     {NULL, 0},
 };
 
@@ -282,9 +283,26 @@ static const cn_config_key_t metric_keys[] = {
      MFIELD(seed)},
     {.key = "source",
      .type = CN_CONFIG_STRING,
-     .when = T(CN_JTEST_THRESHOLD),
-     .help = "threshold: the metric whose samples are gated",
+     .when = T(CN_JTEST_THRESHOLD) | T(CN_JTEST_AGREEMENT),
+     .help = "threshold, agreement: the metric whose samples are used",
      MFIELD(source)},
+    {.key = "min_agreement",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = 0,
+     .dhi = 1,
+     .opts = CN_CONFIG_LO_OPEN | CN_CONFIG_HI_OPEN,
+     .default_text = "0.99",
+     .when = T(CN_JTEST_AGREEMENT),
+     .help = "agreement: fail when the classes are shown to agree less often",
+     MFIELD(min_agreement)},
+    {.key = "class_threshold",
+     .type = CN_CONFIG_DOUBLE,
+     .dlo = -INFINITY,
+     .dhi = INFINITY,
+     .when = T(CN_JTEST_AGREEMENT),
+     .set_at = CN_CONFIG_AT(cn_judge_metric_t, has_class_threshold),
+     .help = "agreement: a score at or above this is class 1; unset: labels",
+     MFIELD(class_threshold)},
     {.key = "quantile",
      .type = CN_CONFIG_DOUBLE,
      .dlo = 0,
@@ -540,7 +558,8 @@ cn_judge_metric_t *cn_judge_config_add_metric(cn_judge_config_t *cfg,
         cn_xrealloc(cfg->metrics, (cfg->n_metrics + 1) * sizeof *cfg->metrics);
     cn_judge_metric_t *s = &cfg->metrics[cfg->n_metrics++];
     *s = *m;
-    if (s->test == CN_JTEST_THRESHOLD && !s->source && s->name)
+    if ((s->test == CN_JTEST_THRESHOLD || s->test == CN_JTEST_AGREEMENT) &&
+        !s->source && s->name)
         s->source = cn_xstrdup(s->name);
     return s;
 }
@@ -606,10 +625,12 @@ int cn_judge_config_read_section(cn_yaml_t *y, struct fy_document *doc,
         rc = cn_config_read(y, &part, 1, section, kline);
         y->prefix = "";
     }
-    /* A threshold without a source gates its own name (see add_metric). */
+    /* A threshold or agreement without a source uses its own name (see
+     * add_metric). */
     for (size_t i = 0; !rc && i < cfg->n_metrics; i++) {
         cn_judge_metric_t *m = &cfg->metrics[i];
-        if (m->test == CN_JTEST_THRESHOLD && !m->source && m->name)
+        if ((m->test == CN_JTEST_THRESHOLD || m->test == CN_JTEST_AGREEMENT) &&
+            !m->source && m->name)
             m->source = cn_xstrdup(m->name);
     }
     return rc;

@@ -42,6 +42,8 @@ void cn_judge_data_free(cn_judge_data_t *d)
             free(d->metrics[i].arm[a].segment);
             free(d->metrics[i].arm[a].counts);
         }
+        free(d->metrics[i].pair_s);
+        free(d->metrics[i].pair_c);
     }
     for (size_t i = 0; i < d->n_segments; i++)
         free(d->segments[i]);
@@ -54,11 +56,13 @@ void cn_judge_data_free(cn_judge_data_t *d)
 
 void cn_judge_data_clear(cn_judge_data_t *d)
 {
-    for (size_t i = 0; i < d->n_metrics; i++)
+    for (size_t i = 0; i < d->n_metrics; i++) {
         for (int a = 0; a < 2; a++) {
             d->metrics[i].arm[a].n = 0;
             d->metrics[i].arm[a].n_counts = 0;
         }
+        d->metrics[i].n_pairs = 0;
+    }
     for (int a = 0; a < 2; a++) {
         d->has_requests[a] = 0;
         for (size_t i = 0; i < d->cap_requests[a]; i++)
@@ -167,6 +171,33 @@ int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_ar
         return CN_ETOOBIG;
     c->successes += successes;
     c->trials += trials;
+    return 0;
+}
+
+int cn_judge_data_add_pairs(cn_judge_data_t *d, const char *metric,
+                            const double *stable, const double *canary, size_t n)
+{
+    if (!d || !metric || (n && (!stable || !canary)))
+        return CN_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(stable[i]) || !isfinite(canary[i]))
+            return CN_ENONFINITE;
+    cn__judge_metric_data_t *m = metric_for_add(d, metric);
+    if (n > SIZE_MAX / 2 / sizeof(double) - m->n_pairs)
+        return CN_ETOOBIG;
+    if (m->n_pairs + n > m->cap_pairs) {
+        size_t cap = m->cap_pairs ? m->cap_pairs : 64;
+        while (cap < m->n_pairs + n)
+            cap *= 2;
+        m->pair_s = cn_xrealloc(m->pair_s, cap * sizeof *m->pair_s);
+        m->pair_c = cn_xrealloc(m->pair_c, cap * sizeof *m->pair_c);
+        m->cap_pairs = cap;
+    }
+    if (n) {
+        memcpy(m->pair_s + m->n_pairs, stable, n * sizeof *stable);
+        memcpy(m->pair_c + m->n_pairs, canary, n * sizeof *canary);
+    }
+    m->n_pairs += n;
     return 0;
 }
 

@@ -26,6 +26,9 @@ typedef struct {
 typedef struct {
     char *name;
     cn__judge_arm_t arm[2]; /* indexed by cn_judge_arm_t */
+    /* pairs (cn_judge_data_add_pairs): pair i is (pair_s[i], pair_c[i]) */
+    double *pair_s, *pair_c;
+    size_t n_pairs, cap_pairs;
 } cn__judge_metric_data_t;
 
 /* The metric's samples, or NULL if the data has none under that name. */

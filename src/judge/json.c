@@ -47,6 +47,8 @@ static json_t *jrow(const cn_judge_row_t *r)
     json_object_set_new(o, "n_canary", json_integer((json_int_t)r->canary.n));
     json_object_set_new(o, "n_stable", json_integer((json_int_t)r->stable.n));
     json_object_set_new(o, "min_samples", json_integer((json_int_t)r->min_samples));
+    /* the number of requests judged in pairs (a shadow step); 0: unpaired */
+    json_object_set_new(o, "pairs", json_integer((json_int_t)r->n_pairs));
     json_object_set_new(o, "canary", jsummary(&r->canary));
     json_object_set_new(o, "stable", jsummary(&r->stable));
     json_object_set_new(o, "reason", json_string(r->reason));

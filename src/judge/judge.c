@@ -44,6 +44,7 @@
 #include "util/error.h"
 
 #include <gsl/gsl_cdf.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,13 +68,15 @@ const char *cn_judge_verdict_name(cn_verdict_t v)
 typedef struct {
     cn_judge_row_t *row;
     const cn_judge_metric_t *m;
-    double *c, *s;   /* canary and stable values, sorted; owned */
-    size_t vc, vs;   /* number of values in c and s */
-    size_t nc, ns;   /* observations per arm: the values plus counted trials */
-    uint64_t kc, ks; /* successes given as counts (proportion) */
-    int counted;     /* some of the data came as counts */
-    int in_family;   /* has p_noninf and p_harm */
-    int decided;     /* class set before the families are adjusted */
+    double *c, *s;         /* canary and stable values, sorted; owned */
+    size_t vc, vs;         /* number of values in c and s */
+    size_t nc, ns;         /* observations per arm: the values plus counted trials */
+    uint64_t kc, ks;       /* successes given as counts (proportion) */
+    int counted;           /* some of the data came as counts */
+    const double *pc, *ps; /* pairs (borrowed from the data), aligned */
+    size_t npairs;         /* 0: the row is not paired */
+    int in_family;         /* has p_noninf and p_harm */
+    int decided;           /* class set before the families are adjusted */
 } work_t;
 
 static void reason(cn_judge_row_t *r, const char *fmt, ...)
@@ -369,6 +372,185 @@ static int eval_proportion(work_t *w, double conf, double alpha_fam, double powe
 }
 
 /*
+ * One-sided p-values of the paired differences x_i = d_i - bad_sign *
+ * margin, d_i = canary_i - stable_i: non-inferiority (H0: the shift is at
+ * or beyond the margin on the bad side) and harm (H0: it is not beyond
+ * it), by the signed-rank test (mann-whitney) or the paired t test
+ * (welch). bad_sign +1: larger is worse; -1: smaller is worse.
+ */
+static int paired_p(int t_test, const double *d, size_t n, double margin_abs,
+                    int bad_sign, double *p_ni, double *p_harm)
+{
+    double *x = shifted(d, n, -bad_sign * margin_abs);
+    /* "worse" is x > 0 when larger is worse, x < 0 when smaller is */
+    cn_alternative_t worse = bad_sign > 0 ? CN_ALT_GREATER : CN_ALT_LESS;
+    cn_alternative_t better = bad_sign > 0 ? CN_ALT_LESS : CN_ALT_GREATER;
+    int rc = 0;
+    if (t_test) {
+        double mean = 0;
+        for (size_t i = 0; i < n; i++)
+            mean += x[i];
+        mean /= (double)n;
+        double sd = sample_sd(x, n);
+        if (sd > 0) {
+            double t = mean / (sd / sqrt((double)n)), df = (double)n - 1;
+            double p_gt = gsl_cdf_tdist_Q(t, df), p_lt = gsl_cdf_tdist_P(t, df);
+            *p_harm = worse == CN_ALT_GREATER ? p_gt : p_lt;
+            *p_ni = better == CN_ALT_GREATER ? p_gt : p_lt;
+        } else {
+            /* every difference the same: the sign of the mean decides */
+            double bad = bad_sign * mean;
+            *p_harm = bad > 0 ? 0 : 1;
+            *p_ni = bad < 0 ? 0 : 1;
+        }
+    } else {
+        cn_signrank_opts_t o;
+        cn_stats_signrank_opts_init(&o);
+        cn_signrank_result_t r;
+        o.alternative = worse;
+        rc = cn_stats_signrank(x, n, NULL, 0, &o, &r);
+        *p_harm = r.pvalue;
+        if (!rc) {
+            o.alternative = better;
+            rc = cn_stats_signrank(x, n, NULL, 0, &o, &r);
+            *p_ni = r.pvalue;
+        }
+    }
+    free(x);
+    return rc;
+}
+
+/*
+ * A location metric judged on pairs (a shadow step): the differences d_i
+ * = canary_i - stable_i of the same requests, so the requests' own
+ * variation cancels. mann-whitney: the Hodges-Lehmann shift of the
+ * differences with the interval that inverts the signed-rank test, and
+ * the signed-rank tests of d_i against the margin; welch: the mean
+ * difference, its t interval and the paired t tests. A relative margin is
+ * taken of stable's median (mann-whitney) or mean (welch), as unpaired.
+ * The floor is the one-sample size for the differences' spread (at its
+ * lower 99% bound, as floor_for_means), over the signed-rank test's
+ * efficiency 3/pi against the t test.
+ */
+static int eval_paired_location(work_t *w, double conf, double alpha_fam, double power)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    size_t n = w->npairs;
+    int t_test = m->test == CN_JTEST_WELCH;
+    if (n < 2)
+        return CN_ETOOFEW;
+    double base = t_test ? r->stable.mean : r->stable.median;
+    double ma =
+        m->margin_kind == CN_MARGIN_RELATIVE ? m->margin * fabs(base) : m->margin;
+    double *d = cn_xmallocarray(n, sizeof *d);
+    double mean = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        d[i] = w->pc[i] - w->ps[i];
+        if (!isfinite(d[i]))
+            rc = CN_ETOOBIG;
+        mean += d[i];
+    }
+    mean /= (double)n;
+    double sd = rc ? 0 : sample_sd(d, n);
+    if (!rc && t_test) {
+        double half = sd > 0 ? gsl_cdf_tdist_Qinv((1 - conf) / 2, (double)n - 1) * sd /
+                                   sqrt((double)n)
+                             : 0;
+        r->effect = mean;
+        r->ci_low = mean - half;
+        r->ci_high = mean + half;
+    } else if (!rc) {
+        cn_hl_result_t hl;
+        rc = cn_stats_hl_paired(w->pc, n, w->ps, n, conf, &hl);
+        r->effect = hl.estimate;
+        r->ci_low = hl.ci_low;
+        r->ci_high = hl.ci_high;
+    }
+    double ni_low = 1, harm_low = 1, ni_high = 1, harm_high = 1;
+    if (!rc)
+        rc = paired_p(t_test, d, n, ma, +1, &ni_low, &harm_low);
+    if (!rc)
+        rc = paired_p(t_test, d, n, ma, -1, &ni_high, &harm_high);
+    free(d);
+    if (rc)
+        return rc;
+    r->margin_abs = ma;
+    set_directional_p(r, m->direction, ni_low, harm_low, ni_high, harm_high);
+    if (m->min_samples)
+        r->min_samples = m->min_samples;
+    else if (!(ma > 0))
+        r->min_samples = SIZE_MAX;
+    else if (!(sd > 0))
+        r->min_samples = 0;
+    else {
+        double df = (double)n - 1;
+        double lo = sd * sqrt(df / gsl_cdf_chisq_Qinv(0.01, df));
+        double z = gsl_cdf_ugaussian_Qinv(alpha_fam) + gsl_cdf_ugaussian_Pinv(power);
+        double need = z * z * lo * lo / (ma * ma);
+        if (!t_test)
+            need /= 3 / M_PI;
+        r->min_samples = need >= (double)SIZE_MAX ? SIZE_MAX : (size_t)ceil(need);
+    }
+    w->in_family = 1;
+    return 0;
+}
+
+/*
+ * The agreement of the two versions' predicted classes over the same
+ * requests (pairs only): k of n pairs agree, the class being the value
+ * itself or, with class_threshold, whether it reaches it. Against the
+ * tolerated rate a = min_agreement, by the exact binomial tails: harm
+ * tests H0: rate >= a (p = P(X <= k), X ~ Bin(n, a)), non-inferiority H0:
+ * rate <= a (p = P(X >= k)). The interval is Wilson's. The floor is the
+ * n at which a true rate halfway between a and 1 passes with the
+ * configured power (normal approximation), and at least the n at which
+ * perfect agreement can pass at all (a^n <= alpha).
+ */
+static int eval_agreement(work_t *w, double conf, double alpha_fam, double power)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    size_t n = w->npairs;
+    if (n > UINT_MAX)
+        return CN_ETOOBIG;
+    double *xc = cn_xmallocarray(n ? n : 1, sizeof *xc);
+    double *xs = cn_xmallocarray(n ? n : 1, sizeof *xs);
+    for (size_t i = 0; i < n; i++) {
+        xc[i] = m->has_class_threshold ? (double)(w->pc[i] >= m->class_threshold)
+                                       : w->pc[i];
+        xs[i] = m->has_class_threshold ? (double)(w->ps[i] >= m->class_threshold)
+                                       : w->ps[i];
+    }
+    cn_agreement_result_t ag;
+    int rc = cn_stats_agreement(xc, n, xs, n, conf, &ag);
+    free(xc);
+    free(xs);
+    if (rc)
+        return rc;
+    double a = m->min_agreement;
+    unsigned k = (unsigned)ag.agree, nn = (unsigned)n;
+    r->effect = ag.rate;
+    r->ci_low = ag.ci_low;
+    r->ci_high = ag.ci_high;
+    r->margin_abs = a;
+    r->p_harm = gsl_cdf_binomial_P(k, a, nn);
+    r->p_noninf = k == 0 ? 1 : gsl_cdf_binomial_Q(k - 1, a, nn);
+    if (m->min_samples) {
+        r->min_samples = m->min_samples;
+    } else {
+        double p1 = (1 + a) / 2;
+        double z = gsl_cdf_ugaussian_Qinv(alpha_fam) * sqrt(a * (1 - a)) +
+                   gsl_cdf_ugaussian_Pinv(power) * sqrt(p1 * (1 - p1));
+        double need = fmax(z * z / ((p1 - a) * (p1 - a)), log(alpha_fam) / log(a));
+        r->min_samples = (size_t)ceil(need);
+    }
+    w->in_family = 1;
+    return 0;
+}
+
+/*
  * KS drift against the tolerated distance L = max_statistic, both ways by
  * the DKW bound (cn_stats_ks_limit, stats/dkw.c): harm tests H0: D_true
  * <= L, p = 4 exp(-2 (D - L)^2 h); non-inferiority tests H0: D_true >= L,
@@ -537,19 +719,29 @@ static void family_reason(work_t *w, double alpha_pass, double alpha_fail)
 {
     cn_judge_row_t *r = w->row;
     const cn_judge_metric_t *m = w->m;
-    char effect[128];
+    char effect[160], paired[48] = "";
+    if (w->npairs)
+        snprintf(paired, sizeof paired, "paired, %zu requests: ", w->npairs);
     if (m->test == CN_JTEST_KS)
-        snprintf(effect, sizeof effect, "D=%.4g [%.4g, %.4g] vs limit %.4g", r->effect,
-                 r->ci_low, r->ci_high, r->margin_abs);
+        snprintf(effect, sizeof effect, "%sD=%.4g [%.4g, %.4g] vs limit %.4g", paired,
+                 r->effect, r->ci_low, r->ci_high, r->margin_abs);
+    else if (m->test == CN_JTEST_AGREEMENT)
+        snprintf(effect, sizeof effect, "%sclasses agree %.4g [%.4g, %.4g] vs min %.4g",
+                 paired, r->effect, r->ci_low, r->ci_high, r->margin_abs);
     else
         snprintf(effect, sizeof effect,
-                 "canary-stable %+.4g [%+.4g, %+.4g] vs margin %.4g", r->effect,
-                 r->ci_low, r->ci_high, r->margin_abs);
+                 "%scanary-stable %+.4g [%+.4g, %+.4g] vs margin %.4g", paired,
+                 r->effect, r->ci_low, r->ci_high, r->margin_abs);
     switch (r->cls) {
     case CN_CLASS_FAIL:
         if (m->test == CN_JTEST_KS)
             reason(r, "%s: drift beyond the limit, p_adj=%.3g <= %.3g", effect,
                    r->p_harm_adj, alpha_fail);
+        else if (m->test == CN_JTEST_AGREEMENT)
+            reason(r,
+                   "%s: the classes agree less often than min allows, p_adj=%.3g "
+                   "<= %.3g",
+                   effect, r->p_harm_adj, alpha_fail);
         else
             reason(r, "%s: %s than the margin allows, p_adj=%.3g <= %.3g", effect,
                    dir_word(m), r->p_harm_adj, alpha_fail);
@@ -559,7 +751,12 @@ static void family_reason(work_t *w, double alpha_pass, double alpha_fail)
                alpha_pass);
         break;
     default:
-        if (r->p_noninf_adj <= alpha_pass)
+        if (!(alpha_pass > 0))
+            reason(r,
+                   "%s: no harm shown (p_adj harm %.3g); passing is not decided at "
+                   "this analysis",
+                   effect, r->p_harm_adj);
+        else if (r->p_noninf_adj <= alpha_pass)
             reason(r,
                    "%s: non-inferior (p_adj=%.3g) but n=%zu/%zu is below the "
                    "%zu per arm needed to pass",
@@ -650,16 +847,28 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
     for (size_t i = 0; i < cfg->n_metrics; i++) {
         const cn_judge_metric_t *m = &cfg->metrics[i];
         const char *src =
-            m->test == CN_JTEST_THRESHOLD && m->source ? m->source : m->name;
+            (m->test == CN_JTEST_THRESHOLD || m->test == CN_JTEST_AGREEMENT) &&
+                    m->source
+                ? m->source
+                : m->name;
         const cn__judge_metric_data_t *md = cn__judge_data_metric(data, src);
-        for (size_t sg = 0; sg <= nseg; sg++) {
+        /* A metric with pairs is judged on them alone, in its aggregate
+         * row: pairs carry no segment. */
+        size_t npairs = md ? md->n_pairs : 0;
+        for (size_t sg = 0; sg <= (npairs ? 0 : nseg); sg++) {
             uint32_t seg = sg == 0 ? UINT32_MAX : (uint32_t)sg;
             double *c = NULL, *s = NULL;
             size_t nc = 0, ns = 0;
             uint64_t kc = 0, tc = 0, ks = 0, ts = 0;
             int counted = 0;
             char pool_err[200] = "";
-            if (md) {
+            if (npairs) {
+                c = cn_xmallocarray(npairs, sizeof *c);
+                s = cn_xmallocarray(npairs, sizeof *s);
+                memcpy(c, md->pair_c, npairs * sizeof *c);
+                memcpy(s, md->pair_s, npairs * sizeof *s);
+                nc = ns = npairs;
+            } else if (md) {
                 counted =
                     cn__judge_arm_counts(&md->arm[CN_ARM_CANARY], seg, &kc, &tc) +
                         cn__judge_arm_counts(&md->arm[CN_ARM_STABLE], seg, &ks, &ts) >
@@ -704,8 +913,12 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             w->kc = kc;
             w->ks = ks;
             w->counted = counted;
+            w->npairs = npairs;
+            w->pc = npairs ? md->pair_c : NULL;
+            w->ps = npairs ? md->pair_s : NULL;
             cn_judge_row_t *r = w->row;
             r->name = m->name;
+            r->n_pairs = npairs;
             if (sg > 0) {
                 r->segment = strdup(cn__judge_data_segment(data, seg));
                 if (!r->segment)
@@ -731,6 +944,13 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             if (!md) {
                 r->cls = CN_CLASS_NODATA;
                 reason(r, "no samples named '%s' in the data", src);
+                w->decided = 1;
+            } else if (m->test == CN_JTEST_AGREEMENT && !npairs) {
+                r->cls = CN_CLASS_NODATA;
+                reason(r,
+                       "agreement compares both versions' answers to the same "
+                       "requests: it needs pairs (a shadow step), and '%s' has none",
+                       src);
                 w->decided = 1;
             } else if (pool_err[0]) {
                 r->cls = CN_CLASS_ERROR;
@@ -919,7 +1139,11 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
         switch (w->m->test) {
         case CN_JTEST_MWU:
         case CN_JTEST_WELCH:
-            rc = eval_location(w, conf, alpha_floor, cfg->power);
+            rc = w->npairs ? eval_paired_location(w, conf, alpha_floor, cfg->power)
+                           : eval_location(w, conf, alpha_floor, cfg->power);
+            break;
+        case CN_JTEST_AGREEMENT:
+            rc = eval_agreement(w, conf, alpha_floor, cfg->power);
             break;
         case CN_JTEST_PROPORTION:
             rc = eval_proportion(w, conf, alpha_floor, cfg->power);

@@ -29,6 +29,8 @@ typedef enum {
     CN_JTEST_PSI,        /* "psi": population stability index gate */
     CN_JTEST_BOOTSTRAP,  /* "bootstrap": difference in mean/median/p95/p99 */
     CN_JTEST_THRESHOLD,  /* "threshold": hard gate on a quantile */
+    CN_JTEST_AGREEMENT,  /* "agreement": share of paired requests whose
+                            predicted classes agree (needs pairs) */
 } cn_judge_test_t;
 
 typedef enum {
@@ -62,9 +64,15 @@ typedef struct {
     cn_boot_stat_t statistic; /* default mean */
     size_t resamples;         /* default 2000 */
     uint64_t seed;            /* default 1 */
-    /* threshold */
-    char *source;    /* metric whose samples are gated; default
-                        the metric's own name */
+    /* agreement */
+    double min_agreement;   /* (0,1), default 0.99: fail when the rate is
+                               shown below it, pass when shown above */
+    double class_threshold; /* a value >= this is class 1, else 0; unset:
+                               the values are class labels */
+    int has_class_threshold;
+    /* threshold, agreement */
+    char *source;    /* metric whose samples are gated (or paired);
+                        default the metric's own name */
     double quantile; /* in (0,1), default 0.99 */
     double max;      /* absolute limit on canary's quantile */
     int has_max;
@@ -156,6 +164,29 @@ int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric, cn_judge_arm_
  */
 int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
                              const char *segment, uint64_t successes, uint64_t trials);
+
+/*
+ * Add n pairs of one metric measured by both versions on the same
+ * requests: stable[i] and canary[i] are the two versions' values for
+ * request i (a shadow step: stable answered the user, the canary a copy).
+ * A metric with pairs is judged on its pairs only (its other samples and
+ * counts are not used), in one aggregate row (pairs carry no segment):
+ *  - mann-whitney: the paired shift, Hodges-Lehmann over the Walsh
+ *    averages of the differences canary - stable with its interval, and
+ *    the Wilcoxon signed-rank test of the differences against the margin
+ *    (cn_stats_hl_paired, cn_stats_signrank);
+ *  - welch: the paired t test of the differences;
+ *  - agreement: the share of pairs whose classes agree (it needs pairs);
+ *  - every other test: the pairs' two sides as the two arms. Those tests
+ *    assume independent arms; with the positive dependence of two
+ *    versions answering the same requests their variance estimates are
+ *    too large, so they err towards "inconclusive", never towards a false
+ *    fail (ks's DKW bound holds for each side whatever the dependence).
+ * Arrays are copied; pairs add up over calls. A non-finite value:
+ * CN_ENONFINITE; NULL data, metric or arrays (with n > 0): CN_EINVAL.
+ */
+int cn_judge_data_add_pairs(cn_judge_data_t *d, const char *metric,
+                            const double *stable, const double *canary, size_t n);
 
 /*
  * The number of the arm's requests in one segment (NULL: the values
@@ -323,6 +354,8 @@ typedef struct {
     double p_noninf, p_noninf_adj; /* H0: canary worse by >= margin */
     double p_harm, p_harm_adj;     /* H0: canary not worse than margin */
     size_t min_samples;            /* per arm needed to pass */
+    size_t n_pairs;                /* judged on this many pairs
+                                      (cn_judge_data_add_pairs); 0: unpaired */
     char reason[320];              /* one line, for people */
 } cn_judge_row_t;
 

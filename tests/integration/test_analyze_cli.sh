@@ -58,7 +58,7 @@ json_eq 'keys' '["alpha_fail","alpha_pass","information_fraction","metrics","pre
 json_close .score 100
 json_close .information_fraction 1
 json_eq '.metrics | length' 2
-json_eq '.metrics[0] | keys' '["adjusted_pvalue","adjusted_pvalue_harm","adjusted_pvalue_noninf","canary","ci","classification","effect","margin","min_samples","n_canary","n_stable","name","pvalue","pvalue_harm","pvalue_noninf","reason","segment","stable","test"]'
+json_eq '.metrics[0] | keys' '["adjusted_pvalue","adjusted_pvalue_harm","adjusted_pvalue_noninf","canary","ci","classification","effect","margin","min_samples","n_canary","n_stable","name","pairs","pvalue","pvalue_harm","pvalue_noninf","reason","segment","stable","test"]'
 json_eq '.metrics[0].name' '"latency_ms"'
 json_eq '.metrics[0].segment' 'null'
 json_eq '.metrics[0].test' '"mann-whitney"'
@@ -93,7 +93,7 @@ json_eq .verdict '"pass"'
 # the documented example is a valid spec (its metrics without data are nodata)
 run "$CANARY" analyze --config examples/analysis.yaml --data "$TMP/same.csv" --look 1 --json
 [ "$RC" -le 2 ] || die "examples/analysis.yaml: exit $RC: $(cat "$TMP/err")"
-json_eq '[.metrics[] | select(.segment == null) | .name]' '["latency_ms","cpu_ms","error","clicked","prediction","score","ttfb_ms","p99_latency"]'
+json_eq '[.metrics[] | select(.segment == null) | .name]' '["latency_ms","cpu_ms","error","clicked","prediction","score","ttfb_ms","fraud_class","p99_latency"]'
 json_eq '[.metrics[] | select(.name == "cpu_ms") | .classification] | unique' '["nodata"]'
 
 # the gross failure fails at once: verdict fail, exit 1

@@ -758,3 +758,64 @@ Test(strategy_analysis, an_override_must_name_a_metric_of_the_section)
                           "metric 'latency' in the analysis section (it has "
                           "latency_ms, error)");
 }
+
+/* canary serve measures latency_ms, error and prediction; a metric it
+ * does not measure would be "no data" forever, so it is refused. */
+Test(strategy_analysis, only_what_the_router_measures_can_be_judged)
+{
+    char err[512];
+    int rc = check_file("analysis:\n  metrics:\n"
+                        "    - {name: latency_ms, test: mann-whitney, margin: 5%}\n"
+                        "    - {name: clicks, test: proportion, margin: 0.01}\n"
+                        "strategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\n",
+                        err, sizeof err);
+    cr_assert_eq(rc, CN_EINVAL);
+    cr_assert_str_eq(err, "f.yaml:4: key 'analysis.metrics[1].name': 'clicks' is not "
+                          "measured by canary serve: it measures latency_ms, error and "
+                          "prediction for every request");
+    /* a threshold's source is what counts */
+    rc = check_file("analysis:\n  metrics:\n"
+                    "    - {name: p99, test: threshold, source: ttfb_ms, max: 100}\n"
+                    "strategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\n",
+                    err, sizeof err);
+    cr_assert_eq(rc, CN_EINVAL);
+    cr_assert(strstr(err, "key 'analysis.metrics[0].source': 'ttfb_ms' is not") != NULL,
+              "%s", err);
+    rc = check_file("analysis:\n  metrics:\n"
+                    "    - {name: p99, test: threshold, source: latency_ms, max: 100}\n"
+                    "strategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\n",
+                    err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+}
+
+Test(strategy_analysis, errors_are_counted_whole_so_only_a_proportion_judges_them)
+{
+    char err[512];
+    int rc = check_file("analysis:\n  metrics:\n"
+                        "    - {name: error, test: mann-whitney, margin: 0.01}\n"
+                        "strategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\n",
+                        err, sizeof err);
+    cr_assert_eq(rc, CN_EINVAL);
+    cr_assert_str_eq(err,
+                     "f.yaml:3: key 'analysis.metrics[0].name': 'error' is counted "
+                     "whole by the router: judge it with test proportion");
+}
+
+Test(strategy_analysis, an_agreement_metric_needs_a_shadow_step)
+{
+    char err[512];
+    const char *metric = "analysis:\n  metrics:\n"
+                         "    - {name: cls, test: agreement, source: prediction}\n";
+    char text[512];
+    snprintf(text, sizeof text,
+             "%sstrategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\n", metric);
+    cr_assert_eq(check_file(text, err, sizeof err), CN_EINVAL);
+    cr_assert_str_eq(err, "f.yaml:3: key 'analysis.metrics[0].source': 'prediction' is "
+                          "judged by an agreement test, which compares both versions' "
+                          "answers to the same requests: it needs a shadow step");
+    snprintf(text, sizeof text,
+             "%sstrategy:\n  steps: [{shadow: {duration: 1m}}, {analysis: {}},\n"
+             "          {set_weight: 5}]\n",
+             metric);
+    cr_assert_eq(check_file(text, err, sizeof err), 0, "%s", err);
+}

@@ -442,7 +442,8 @@ static const struct bad_case bad_cases[] = {
     {"metrics:\n  - name: a\n    test: ks\n    margn: 1\n", CN_EINVAL,
      "a.yaml:4: key 'metrics[0].margn': unknown key (expected one of name, test, "
      "direction, margin, weight, group, critical, min_samples, max_statistic, "
-     "max_psi, bins, statistic, resamples, seed, source, quantile, max, max_ratio)"},
+     "max_psi, bins, statistic, resamples, seed, source, min_agreement, "
+     "class_threshold, quantile, max, max_ratio)"},
     {"metrics:\n  - name: a\n    test: ks\n    max_psi: 0.3\n", CN_EINVAL,
      "a.yaml:4: key 'metrics[0].max_psi': not used by test 'ks' (only by psi)"},
     {"metrics:\n  - name: a\n    test: ks\n    margin: 1\n", CN_EINVAL,
@@ -514,7 +515,7 @@ static const struct bad_case bad_cases[] = {
     {"segment_by: ''\n", CN_EINVAL, "a.yaml:1: key 'segment_by': must not be empty"},
     {"metrics:\n  - name: a\n    test: t-test\n", CN_EINVAL,
      "a.yaml:3: key 'metrics[0].test': must be one of mann-whitney, welch, "
-     "proportion, ks, psi, bootstrap, threshold, got 't-test'"},
+     "proportion, ks, psi, bootstrap, threshold, agreement, got 't-test'"},
     {"metrics:\n  - name: a\n    test: welch\n    margin: -1\n", CN_EINVAL,
      "a.yaml:4: key 'metrics[0].margin': must be >= 0, got '-1'"},
     {"metrics:\n  - name: a\n    test: welch\n    margin: -5%\n", CN_EINVAL,
@@ -562,7 +563,7 @@ static const struct bad_case bad_cases[] = {
      "a.yaml:2: key 'metrics[0].name': required: the metric's name in the data"},
     {"metrics:\n  - name: a\n", CN_EINVAL,
      "a.yaml:2: key 'metrics[0].test': required: one of mann-whitney, welch, "
-     "proportion, ks, psi, bootstrap, threshold"},
+     "proportion, ks, psi, bootstrap, threshold, agreement"},
     {"metrics:\n  - name: a\n    test: ks\n  - name: b\n    test: welch\n", CN_EINVAL,
      "a.yaml:4: key 'metrics[1].margin': required for test 'welch' (e.g. 5% of "
      "stable, or 2.5 in the metric's unit)"},
@@ -774,7 +775,7 @@ Test(config_docs, every_key_is_in_the_example)
             checked++;
         }
     }
-    cr_assert_eq(checked, 10 + 18, "every key of both tables was looked for");
+    cr_assert_eq(checked, 10 + 20, "every key of both tables was looked for");
     /* And the example itself is a valid spec. */
     cn_judge_config_t cfg;
     char err[512];
