@@ -47,8 +47,13 @@
 
 #define ENTRIES_MAX CN_ROLLOUT_ACTIONS_MAX
 
-/* The sequential state is saved at least this often between entries. */
-#define SEQ_SAVE_MS 5000
+/* The sequential state is saved at least this often between entries: a
+ * restart resumes from it and skips the seconds since (a skipped second
+ * is one not bet on). Strictly, the e-process before a crash and the one
+ * resumed share everything up to the save; what the first did in its
+ * unsaved last second (a crossing not yet stored) is a second chance
+ * that each restart adds, so the window is kept at one tick. */
+#define SEQ_SAVE_MS 1000
 
 /* The counters of the last tick, per role (the current labels only). */
 typedef struct seq_prev_s {
@@ -480,7 +485,8 @@ static bool seq_second(cn_driver_t *d, const cn_router_snapshot_t *s,
     return fired;
 }
 
-/* Between entries, the sequential state is saved every SEQ_SAVE_MS. */
+/* Between entries, the sequential state is saved every SEQ_SAVE_MS (the
+ * tick: one small UPDATE a second, on the job thread). */
 static void seq_save(cn_driver_t *d, int64_t now)
 {
     if (!seq_current(d) || now - d->seq_saved_ms < SEQ_SAVE_MS)
@@ -1377,6 +1383,9 @@ static void tick_work(cn_controller_t *c, void *arg)
             log_line(d, "sequential trigger: %s", why);
             if (run_event(d, &ev, payload, err, sizeof err))
                 log_line(d, "sequential trigger: %s", err);
+            /* a rollback the machine did not take fires again next second */
+            if (running(d) && d->m.state != CN_ROLLOUT_ROLLING_BACK)
+                d->seq.fired = false;
         }
         free(payload);
     } else if (d->prev) {

@@ -6,6 +6,8 @@
 #    point) is rolled back by the sequential trigger long before its 10-min
 #    pause ends; the reason says it in words, and the audit entry's payload
 #    holds the e-value, the threshold and the confidence sequence;
+#  - a canary 40% slower than stable (14 ms against 10 ms, margin 10%) is
+#    rolled back by the latency_ms trigger (stochastic order);
 #  - a canary as good as stable (A/A, both 2%) is not rolled back, and
 #    `canary serve` killed with -9 mid-rollout resumes the stored
 #    sequential state (its seconds keep counting; they do not start again
@@ -14,7 +16,8 @@
 TOKEN=seq-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
 
-# config PAUSE: the strategy with a pause of PAUSE after the first step
+# config PAUSE [METRICS]: the strategy with a pause of PAUSE after the
+# first step, sequential triggers on METRICS (default [error])
 config() {
     cat >"$TMP/canary.yaml" <<YAML
 serve:
@@ -29,12 +32,12 @@ strategy:
   steps:
     - set_weight: 30
     - pause: {duration: $1}
-    - analysis: {}
+    - analysis: {min_samples: 2000}
   max_bake: 15m
   triggers:
     sequential:
       alpha: 0.01
-      metrics: [error]
+      metrics: ${2:-[error]}
 analysis:
   alpha: 0.05
   min_per_arm: 200
@@ -42,12 +45,18 @@ analysis:
     - name: error
       test: proportion
       margin: 0.01
+    - name: latency_ms
+      test: mann-whitney
+      margin: 10%
+      critical: false
 YAML
 }
 
 start_model s1 0.5 --delay-ms 1 --fail-rate 0.02 --seed 1
 start_model same 0.5 --delay-ms 1 --fail-rate 0.02 --seed 2
 start_model bad 0.5 --delay-ms 1 --fail-rate 0.10 --seed 3
+start_model s10 0.5 --delay-ms 10
+start_model slow 0.5 --delay-ms 14
 
 sql() { sqlite3 -batch "$1" "$2"; }
 
@@ -83,8 +92,25 @@ w=$(http_json "$CANARY_SERVER/v1/traffic" '.canary_weight' -H "Authorization: Be
 [ "$w" = 0 ] || die "rolled back, but the canary weight is $w"
 stop_canary bad_sv
 
+echo "sequential: a canary 40% slower than stable is rolled back by the latency trigger"
+config 10m "[error, latency_ms]"
+start_canary slow_sv --config "$TMP/canary.yaml" --stable "$s10_ADDR" \
+    --stable-version v1 --state "$TMP/slow.db"
+export CANARY_SERVER="http://$slow_sv_ADMIN"
+run "$CANARY" model register fraud v2 --upstream "$slow_ADDR"
+expect_ok
+run "$CANARY" rollout start fraud v2
+expect_ok
+traffic_to "$slow_sv_ADDR" 120 8
+wait_state 1 rolled-back
+trail_ok 1
+run "$CANARY" rollout status 1 --json
+json_eq '.reason | test("^trigger fired: latency_ms: canary slower than stable by more than the 10% margin .*anytime-valid p = [0-9.e-]+ after [0-9,]+ canary requests")' true
+kill "$WRK" 2>/dev/null || true
+stop_canary slow_sv
+
 echo "sequential: a canary as good as stable is not rolled back; kill -9 keeps its state"
-config 25s
+config 25s "[error, latency_ms]"
 DB="$TMP/aa.db"
 start_canary aa1 --config "$TMP/canary.yaml" --stable "$s1_ADDR" \
     --stable-version v1 --state "$DB"
@@ -94,7 +120,7 @@ expect_ok
 run "$CANARY" rollout start fraud v2
 expect_ok
 traffic_to "$aa1_ADDR" 120 4
-# wait until the stored state has counted 8 seconds or more
+# wait until the stored state has counted 8 seconds or more (saved every second)
 i=0
 while :; do
     n=$(seconds "$DB")
