@@ -189,11 +189,26 @@ static size_t pred_bucket(const mon_t *m, double v)
     return lo;
 }
 
+/*
+ * The interval of a time t (seconds): floor(t / every). A t written in
+ * decimal is rarely exact in binary (4.35 is 4.3499999...), so t * 1000
+ * is snapped to the nearest whole millisecond when it is within a
+ * micro-millisecond of it, and whole milliseconds (below 2^47 since t <=
+ * CN_STREAM_T_MAX) are divided as integers: a row at exactly 4.35 s falls
+ * in [4.35, 4.40) with --every 50ms, as a reader of the file expects.
+ */
+static uint64_t interval_of(double t, uint64_t every_ms)
+{
+    double ms = t * 1000.0, whole = nearbyint(ms);
+    if (fabs(ms - whole) <= 1e-6)
+        return (uint64_t)whole / every_ms;
+    return (uint64_t)floor(ms / (double)every_ms);
+}
+
 static int on_row(void *ctx, const cn_stream_row_t *row)
 {
     mon_t *m = ctx;
-    /* t <= CN_STREAM_T_MAX and every >= 1 ms: below 2^53, exact enough */
-    uint64_t k = (uint64_t)floor(row->t * 1000.0 / (double)m->every_ms);
+    uint64_t k = interval_of(row->t, m->every_ms);
     if (!m->started) {
         m->started = true;
         m->cur = m->first = k;
@@ -261,8 +276,7 @@ static int print_json(const mon_t *m)
         json_object_set_new(o, "t", json_real(interval_end(m, m->fired_interval)));
         json_object_set_new(o, "last_row_t", json_real(m->fired_last_t));
         json_object_set_new(o, "line", json_integer((json_int_t)m->fired_line));
-        json_object_set_new(o, "metric",
-                            json_string(cn_seq_kind_name(f->cfg.kind)));
+        json_object_set_new(o, "metric", json_string(cn_seq_kind_name(f->cfg.kind)));
         json_object_set_new(o, "e_value", real_or_null(exp(f->log_e)));
         json_object_set_new(o, "log_e_value", json_real(f->log_e));
         json_object_set_new(o, "pvalue", json_real(cn_seq_pvalue(f)));
@@ -280,8 +294,43 @@ static int print_json(const mon_t *m)
     return rc;
 }
 
+/* An e-value as text: "%.4g", or "exp(6755)" beyond a double's range (a
+ * gross failure in a long interval). */
+static const char *e_text(double log_e, char *buf, size_t len)
+{
+    if (isfinite(exp(log_e)))
+        snprintf(buf, len, "%.4g", exp(log_e));
+    else
+        snprintf(buf, len, "exp(%.0f)", log_e);
+    return buf;
+}
+
+/* An anytime-valid p-value (1 / the largest e-value) as text: "%.2g", or
+ * "exp(-6755)" where it underflows. */
+static const char *p_text(const cn_seq_metric_t *f, char *buf, size_t len)
+{
+    double p = cn_seq_pvalue(f);
+    if (p >= 1e-300)
+        snprintf(buf, len, "%.2g", p);
+    else
+        snprintf(buf, len, "exp(-%.0f)", f->log_e_max);
+    return buf;
+}
+
+/* The stable observations a metric has as its reference so far. */
+static uint64_t reference_count(const mon_t *m, cn_seq_kind_t kind)
+{
+    if (kind == CN_SEQ_LATENCY)
+        return cn_metrics_hist_count(&m->stable_latency_total);
+    uint64_t n = 0;
+    for (size_t b = 0; b <= m->nb; b++)
+        n += m->stable_pred_total[b];
+    return n;
+}
+
 static void print_text(const mon_t *m)
 {
+    char e[48], p[48];
     const cn_seq_t *q = &m->q;
     char every[CN_UNITS_TEXT_BUF];
     cn_units_duration_text(m->every_ms, every, sizeof every);
@@ -295,10 +344,10 @@ static void print_text(const mon_t *m)
         printf("trigger fired: %s at t = %s s (the end of its %s interval; its last "
                "row: line %zu, t = %s)\n",
                cn_seq_kind_name(f->cfg.kind), at, every, m->fired_line, last);
-        printf("  e-value %.4g >= %.4g (%zu metric%s / alpha %g), anytime-valid p = "
-               "%.2g\n",
-               exp(f->log_e), cn_seq_threshold(q), q->cfg.n_metrics,
-               q->cfg.n_metrics == 1 ? "" : "s", q->cfg.alpha, cn_seq_pvalue(f));
+        printf("  e-value %s >= %.4g (%zu metric%s / alpha %g), anytime-valid p = "
+               "%s\n",
+               e_text(f->log_e, e, sizeof e), cn_seq_threshold(q), q->cfg.n_metrics,
+               q->cfg.n_metrics == 1 ? "" : "s", q->cfg.alpha, p_text(f, p, sizeof p));
         printf("  %s\n", why);
         return;
     }
@@ -309,15 +358,19 @@ static void print_text(const mon_t *m)
     for (size_t i = 0; i < q->cfg.n_metrics; i++) {
         const cn_seq_metric_t *mm = &q->m[i];
         if (!mm->started) {
-            printf("  %-10s  not started (stable needs %d %s first)\n",
-                   cn_seq_kind_name(mm->cfg.kind), CN_SEQ_MIN_REFERENCE,
-                   mm->cfg.kind == CN_SEQ_LATENCY ? "latencies" : "predictions");
+            /* the error rate starts at once; the others on stable's reference */
+            printf("  %-10s  not started (stable's reference: %llu %s; it needs %d)\n",
+                   cn_seq_kind_name(mm->cfg.kind),
+                   (unsigned long long)reference_count(m, mm->cfg.kind),
+                   mm->cfg.kind == CN_SEQ_LATENCY ? "latencies" : "predictions",
+                   CN_SEQ_MIN_REFERENCE);
             continue;
         }
-        printf("  %-10s  e-value %.4g  anytime-valid p = %.2g  canary %llu, stable "
+        printf("  %-10s  e-value %s  anytime-valid p = %s  canary %llu, stable "
                "%llu\n",
-               cn_seq_kind_name(mm->cfg.kind), exp(mm->log_e), cn_seq_pvalue(mm),
-               (unsigned long long)mm->canary_n, (unsigned long long)mm->stable_n);
+               cn_seq_kind_name(mm->cfg.kind), e_text(mm->log_e, e, sizeof e),
+               p_text(mm, p, sizeof p), (unsigned long long)mm->canary_n,
+               (unsigned long long)mm->stable_n);
     }
 }
 
@@ -352,8 +405,9 @@ static int read_config(const char *path, cn_server_config_t *sc, cn_seq_config_t
     }
     size_t bad = 0;
     char what[384];
-    if (cn_strategy_sequential_config(&sc->strategy, sc->has_analysis ? &sc->analysis : NULL,
-                                      seq, &bad, what, sizeof what)) {
+    if (cn_strategy_sequential_config(&sc->strategy,
+                                      sc->has_analysis ? &sc->analysis : NULL, seq,
+                                      &bad, what, sizeof what)) {
         fprintf(stderr,
                 "canary monitor: %s: key 'strategy.triggers.sequential.metrics[%zu]': "
                 "%s\n",

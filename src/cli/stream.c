@@ -12,6 +12,7 @@
  */
 #include "cli/stream.h"
 #include "util/error.h"
+#include "util/fmt.h"
 #include "util/text.h"
 
 #include <errno.h>
@@ -306,6 +307,11 @@ static int parse_number(rd_t *c, size_t i, double *out, const char **text, size_
     if (!isfinite(v))
         return fail(c, f->line, "%s: '%s' %s", fn, quote(s, len, q),
                     errno == ERANGE ? "overflows a double" : "is not finite (NaN/Inf)");
+    /* The syntax of cn_text_to_double (the configs' numbers): decimal only;
+     * a hex float is more likely a mangled field than a measurement. */
+    if (!strchr("+-.0123456789", *s) || memchr(s, 'x', len) || memchr(s, 'X', len))
+        return fail(c, f->line, "%s: '%s' is not a decimal number", fn,
+                    quote(s, len, q));
     *out = v;
     *text = s;
     *tlen = len;
@@ -329,11 +335,14 @@ static int read_row(rd_t *c, const size_t col[NCOLS], double prev_t, size_t prev
     if (row->t < 0 || row->t > CN_STREAM_T_MAX)
         return fail(c, f->line, "%s: '%s' is out of range: seconds in [0, %g]", fn,
                     quote(s, sl, q), CN_STREAM_T_MAX);
-    if (prev_line && row->t < prev_t)
+    if (prev_line && row->t < prev_t) {
+        char before[CN_FMT_DOUBLE_BUF];
         return fail(c, f->line,
-                    "%s: time goes backwards: '%s' is before %.17g on line %zu (rows "
+                    "%s: time goes backwards: '%s' is before %s on line %zu (rows "
                     "must be in time order)",
-                    fn, quote(s, sl, q), prev_t, prev_line);
+                    fn, quote(s, sl, q), cn_fmt_double(prev_t, before, sizeof before),
+                    prev_line);
+    }
 
     f = &c->fields[col[COL_VERSION]];
     const char *version = field_text(c, col[COL_VERSION]);

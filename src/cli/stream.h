@@ -22,8 +22,9 @@
  * line "FILE:LINE: column 'NAME': what" (or "FILE:LINE: what" for the
  * header and the shape of a row): a header that lacks a required column,
  * has one twice or has any other; a row with the wrong number of fields; a
- * value or t that is not a number, NaN, infinite or overflows; a time
- * going backwards; an unknown version or metric; an error value other than
+ * value or t that is not a decimal number (hex floats are refused, as
+ * cn_text_to_double does), NaN, infinite or overflows; a time going
+ * backwards; an unknown version or metric; an error value other than
  * 0 or 1; a negative latency; a segment too long or with control
  * characters; quoting mistakes; NUL bytes; and a stream with no rows
  * ("FILE: no samples (...)").
