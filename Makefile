@@ -53,8 +53,8 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all deps test check lint format-check include-check flags-check unit integration \
-        demo bench bench-router bench-snapshot golden clean format fuzz fuzz-smoke sim-rollout \
-        sim-sequential bench-sequential
+        demo bench bench-router bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
+        sim-rollout sim-sequential bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
      $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/idle-conns
@@ -102,6 +102,10 @@ $(BUILD)/bench-snapshot: $(BUILD)/obj/bench/snapshot.o $(BUILD)/libcanary.a
 
 # Opens and holds N idle keep-alive connections (memory benchmark).
 $(BUILD)/idle-conns: $(BUILD)/obj/bench/idle_conns.o
+	$(LINK)
+
+# Open-loop HTTP load at a fixed request rate (bench/rollout.sh).
+$(BUILD)/fixed-rate: $(BUILD)/obj/bench/fixed_rate.o
 	$(LINK)
 
 $(BUILD)/test-unit: $(UNIT_OBJS) $(BUILD)/libcanary.a
@@ -200,6 +204,15 @@ bench-router:
 	scripts/deps.sh --build --demo --bench-router
 	$(MAKE) all
 	bench/router.sh $(BUILD)
+
+# Whole rollouts on real processes (canary serve with a strategy, model
+# servers, a fixed 500 requests/s): detection times; writes the "Measured
+# with real processes" part of docs/BENCHMARKS.md. About 25 minutes; not
+# part of `make test`.
+bench-rollout:
+	scripts/deps.sh --build --demo --bench-router
+	$(MAKE) all $(BUILD)/fixed-rate
+	bench/rollout.sh $(BUILD)
 
 golden:
 	scripts/deps.sh --golden
