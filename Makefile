@@ -53,10 +53,11 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all deps test check lint format-check include-check flags-check unit integration \
-        demo bench bench-router bench-snapshot golden clean format fuzz fuzz-smoke sim-rollout
+        demo bench bench-router bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
+        sim-rollout sim-sequential bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
-     $(BUILD)/rollout-sim $(BUILD)/model-server $(BUILD)/idle-conns
+     $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/idle-conns
 
 # Rebuilt from scratch (`ar r` would keep the objects of deleted sources),
 # also when a source is only removed: the list of sources is a prerequisite,
@@ -83,6 +84,12 @@ $(BUILD)/judge-sim: $(BUILD)/obj/tests/sim/judge_sim.o $(BUILD)/libcanary.a
 $(BUILD)/rollout-sim: $(BUILD)/obj/tests/sim/rollout_sim.o $(BUILD)/libcanary.a
 	$(LINK)
 
+# The anytime-valid sequential triggers in simulated time (docs/JUDGE.md,
+# "Anytime-valid triggers: simulations"); `make sim-sequential` runs the
+# full report (CPU-heavy; not part of `make test`, which runs --smoke).
+$(BUILD)/seq-sim: $(BUILD)/obj/tests/sim/seq_sim.o $(BUILD)/libcanary.a
+	$(LINK)
+
 # A real HTTP model server for the tests and benchmarks (libuv): answers
 # KServe v2 JSON, can be told to fail, stall or slow down.
 $(BUILD)/model-server: $(BUILD)/obj/tests/backend/model_server.o $(BUILD)/libcanary.a
@@ -95,6 +102,10 @@ $(BUILD)/bench-snapshot: $(BUILD)/obj/bench/snapshot.o $(BUILD)/libcanary.a
 
 # Opens and holds N idle keep-alive connections (memory benchmark).
 $(BUILD)/idle-conns: $(BUILD)/obj/bench/idle_conns.o
+	$(LINK)
+
+# Open-loop HTTP load at a fixed request rate (bench/rollout.sh).
+$(BUILD)/fixed-rate: $(BUILD)/obj/bench/fixed_rate.o
 	$(LINK)
 
 $(BUILD)/test-unit: $(UNIT_OBJS) $(BUILD)/libcanary.a
@@ -149,8 +160,10 @@ flags-check:
 unit: $(BUILD)/test-unit $(BUILD)/model-server
 	$(BUILD)/test-unit --jobs 2
 
-integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/rollout-sim $(BUILD)/model-server
+integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/rollout-sim $(BUILD)/seq-sim \
+             $(BUILD)/model-server
 	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim ROLLOUT_SIM=$(BUILD)/rollout-sim \
+	  SEQ_SIM=$(BUILD)/seq-sim \
 	  MODEL_SERVER=$(BUILD)/model-server \
 	  tests/integration/run.sh
 
@@ -175,11 +188,31 @@ bench-snapshot: $(BUILD)/bench-snapshot
 sim-rollout: $(BUILD)/rollout-sim
 	tests/sim/update_rollout_docs.sh $(BUILD)/rollout-sim
 
+# The sequential triggers' A/A, restart and detection campaigns (CPU-heavy:
+# nice 19, 2 threads; the section records its wall and CPU time), spliced
+# into docs/JUDGE.md ("Anytime-valid triggers: simulations").
+sim-sequential: $(BUILD)/seq-sim
+	nice -n 19 tests/sim/update_seq_docs.sh $(BUILD)/seq-sim
+
+# One evaluation of every sequential trigger at 32 segments
+# (docs/BENCHMARKS.md, "Sequential triggers").
+bench-sequential: $(BUILD)/seq-sim
+	$(BUILD)/seq-sim --bench
+
 # The data plane next to HAProxy and NGINX, with wrk; writes docs/BENCHMARKS.md.
 bench-router:
 	scripts/deps.sh --build --demo --bench-router
 	$(MAKE) all
 	bench/router.sh $(BUILD)
+
+# Whole rollouts on real processes (canary serve with a strategy, model
+# servers, a fixed 500 requests/s): detection times; writes the "Measured
+# with real processes" part of docs/BENCHMARKS.md. About 25 minutes; not
+# part of `make test`.
+bench-rollout:
+	scripts/deps.sh --build --demo --bench-router
+	$(MAKE) all $(BUILD)/fixed-rate
+	bench/rollout.sh $(BUILD)
 
 golden:
 	scripts/deps.sh --golden

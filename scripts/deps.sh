@@ -5,7 +5,8 @@
 #   scripts/deps.sh --build         compiler and libraries (make, make all)
 #   scripts/deps.sh --demo          --build + what scripts/demo.sh runs (make demo)
 #   scripts/deps.sh --test          --build + what the tests run: Criterion,
-#                                   clang-format, curl, jq, wrk and promtool
+#                                   clang-format, curl, jq, wrk, the sqlite3
+#                                   shell (test_rollout_repair.sh) and promtool
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
@@ -31,7 +32,7 @@ for opt in "$@"; do
     --build) pkgs="$pkgs $build" ;;
     --demo) pkgs="$pkgs $build curl jq wrk" ;;
     --test)
-        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk bash coreutils"
+        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

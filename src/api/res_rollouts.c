@@ -440,8 +440,25 @@ static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op,
     }
 }
 
-/* The body of a command: an object with only the keys allowed; false
- * after answering 400. */
+/* Whether a key of a command body takes a string (else a boolean). */
+static bool string_key(const char *key)
+{
+    return strcmp(key, "reason") == 0 || strcmp(key, "model") == 0 ||
+           strcmp(key, "version") == 0;
+}
+
+/* Whether text holds a control character (it is UTF-8: jansson checked). */
+static bool has_control(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return true;
+    return false;
+}
+
+/* The body of a command: an object with only the keys allowed, each of
+ * its type, as the other bodies of the API (api/codec_*.c); false after
+ * answering 400 naming the key. */
 static bool command_body(cn_admin_request_t *req, const char *const *keys, json_t **out)
 {
     const cn_http_message_t *msg = cn_admin_request_message(req);
@@ -458,30 +475,51 @@ static bool command_body(cn_admin_request_t *req, const char *const *keys, json_
     }
     const char *key;
     json_t *v;
-    char quoted[CN_TEXT_QUOTE_BUF(64)];
+    char quoted[CN_TEXT_QUOTE_BUF(64)], value[CN_TEXT_QUOTE_BUF(64)];
     json_object_foreach(root, key, v)
     {
         bool known = false;
         for (size_t i = 0; keys[i]; i++)
             known = known || strcmp(key, keys[i]) == 0;
-        bool type_ok = strcmp(key, "reason") == 0 || strcmp(key, "model") == 0 ||
-                               strcmp(key, "version") == 0
-                           ? json_is_string(v)
-                           : json_is_boolean(v);
-        if (!known || !type_ok) {
-            cn_admin__respond_error(req, 400,
-                                    known ? "%s: wrong type (a %s is expected)"
-                                          : "unknown key \"%s\"%s",
+        if (!known) {
+            /* "unknown key "x" (expected a, b or c)", as the codecs say it */
+            char expected[128] = "";
+            size_t n = 0;
+            while (keys[n])
+                n++;
+            for (size_t i = 0; i < n; i++)
+                snprintf(expected + strlen(expected),
+                         sizeof expected - strlen(expected), "%s%s",
+                         i == 0       ? ""
+                         : i + 1 == n ? " or "
+                                      : ", ",
+                         keys[i]);
+            cn_admin__respond_error(req, 400, "unknown key \"%s\" (expected %s)",
                                     cn_text_quote(key, strlen(key), 64, quoted),
-                                    known ? (type_ok ? "" : "string or boolean") : "");
+                                    expected);
+            json_decref(root);
+            return false;
+        }
+        if (string_key(key) ? !json_is_string(v) : !json_is_boolean(v)) {
+            cn_admin__respond_error(req, 400, "%s: must be %s, got %s", key,
+                                    string_key(key) ? "a string" : "true or false",
+                                    cn_api__quote_value(v, value));
             json_decref(root);
             return false;
         }
     }
     json_t *reason = json_object_get(root, "reason");
-    if (reason && strlen(json_string_value(reason)) >= CN_ROLLOUT_REASON_MAX) {
-        cn_admin__respond_error(req, 400, "reason: longer than %d bytes",
-                                CN_ROLLOUT_REASON_MAX - 1);
+    char problem[96] = "";
+    if (reason && strlen(json_string_value(reason)) >= CN_ROLLOUT_REASON_MAX)
+        snprintf(problem, sizeof problem, "longer than %d bytes",
+                 CN_ROLLOUT_REASON_MAX - 1);
+    else if (reason && has_control(json_string_value(reason)))
+        /* the audit trail keeps one line of text per entry, and the store
+         * refuses anything else: refused here, before the rollout moves */
+        snprintf(problem, sizeof problem,
+                 "must be one line of text without control characters");
+    if (problem[0]) {
+        cn_admin__respond_error(req, 400, "reason: %s", problem);
         json_decref(root);
         return false;
     }

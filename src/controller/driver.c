@@ -28,10 +28,12 @@
  * read back and gets a RESTART event (rollout.h says what it does).
  */
 #include "controller/controller_internal.h"
+#include "controller/machine.h"
 #include "judge/json.h"
 #include "stats/stats.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -105,96 +107,6 @@ static void crash_point(const char *name)
 static int64_t now_ms(void)
 {
     return cn_clock_unix_ms();
-}
-
-/* ------------------------------------------------------------ machine JSON */
-
-#define MACHINE_INTS(X)                                                                \
-    X(state)                                                                           \
-    X(resume_state)                                                                    \
-    X(end_state)                                                                       \
-    X(hold)                                                                            \
-    X(step)                                                                            \
-    X(run)                                                                             \
-    X(weight_bp)                                                                       \
-    X(shadow_bp)                                                                       \
-    X(shadow)                                                                          \
-    X(dry_run)                                                                         \
-    X(paused_by_step)                                                                  \
-    X(step_done)                                                                       \
-    X(healthy)                                                                         \
-    X(analysis_in_flight)                                                              \
-    X(superseded)                                                                      \
-    X(attempt)                                                                         \
-    X(started_ms)                                                                      \
-    X(traffic_started_ms)                                                              \
-    X(first_request_ms)                                                                \
-    X(warmup_ends_ms)                                                                  \
-    X(step_started_ms)                                                                 \
-    X(window_started_ms)                                                               \
-    X(updated_ms)                                                                      \
-    X(samples_have)                                                                    \
-    X(samples_need)                                                                    \
-    X(transitions)
-
-/* The machine as a JSON object (the caller frees the text). */
-static char *machine_json(const cn_rollout_t *m)
-{
-    json_t *o = json_object();
-#define PUT(f) json_object_set_new(o, #f, json_integer((json_int_t)m->f));
-    MACHINE_INTS(PUT)
-#undef PUT
-    json_object_set_new(
-        o, "samples_per_minute",
-        json_real(isfinite(m->samples_per_minute) ? m->samples_per_minute : 0));
-    json_object_set_new(o, "reason", json_string(m->reason));
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return text;
-}
-
-/* Read a machine back: 0, or CN_EINVAL naming the first bad key. */
-static int machine_parse(const char *text, cn_rollout_t *m, char *err, size_t errlen)
-{
-    json_error_t je;
-    json_t *o = text ? json_loads(text, 0, &je) : NULL;
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return cn_fail(err, errlen, CN_EINVAL,
-                       "the stored rollout state is not a JSON object");
-    }
-    cn_rollout_t r;
-    cn_rollout_init(&r);
-    const char *bad = NULL;
-#define GET(f)                                                                         \
-    if (!bad) {                                                                        \
-        json_t *v = json_object_get(o, #f);                                            \
-        if (!json_is_integer(v) || json_integer_value(v) < 0)                          \
-            bad = #f;                                                                  \
-        else                                                                           \
-            r.f = (__typeof__(r.f))json_integer_value(v);                              \
-    }
-    MACHINE_INTS(GET)
-#undef GET
-    json_t *spm = json_object_get(o, "samples_per_minute");
-    json_t *reason = json_object_get(o, "reason");
-    if (!bad && !json_is_number(spm))
-        bad = "samples_per_minute";
-    if (!bad && !json_is_string(reason))
-        bad = "reason";
-    if (!bad && (r.state >= CN_ROLLOUT_STATES || r.resume_state >= CN_ROLLOUT_STATES ||
-                 r.end_state >= CN_ROLLOUT_STATES || r.weight_bp > 10000))
-        bad = "state";
-    if (bad) {
-        json_decref(o);
-        return cn_fail(err, errlen, CN_EINVAL,
-                       "the stored rollout state has a bad '%s'", bad);
-    }
-    r.samples_per_minute = json_number_value(spm);
-    snprintf(r.reason, sizeof r.reason, "%s", json_string_value(reason));
-    json_decref(o);
-    *m = r;
-    return 0;
 }
 
 /* ------------------------------------------------------------ live view */
@@ -380,7 +292,7 @@ static void row_from_machine(cn_driver_t *d)
     r->analysis_attempts = m->attempt > 65535 ? 65535 : m->attempt;
     snprintf(r->reason, sizeof r->reason, "%s", m->reason);
     free(r->machine);
-    r->machine = machine_json(m);
+    r->machine = cn_machine_json(m);
 }
 
 /*
@@ -392,6 +304,9 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
                    const char *payload, char *err, size_t errlen)
 {
     const cn_generation_t *promoted = d->has_promoted ? &d->promoted : NULL;
+    /* the machine's texts are cut to size ("%.180s" of a person's
+     * reason), maybe inside a UTF-8 character, which the store refuses */
+    cn_text_utf8_clip(d->m.reason);
     row_from_machine(d);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -400,6 +315,7 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
         e.kind = entries[i].kind;
         snprintf(e.actor, sizeof e.actor, "%s", entries[i].actor);
         snprintf(e.reason, sizeof e.reason, "%s", entries[i].text);
+        cn_text_utf8_clip(e.reason);
         e.payload = i == 0 ? (char *)payload : NULL;
         bool last = i + 1 == n;
         if (last && promoted && d->m.state == CN_ROLLOUT_PROMOTED) {
@@ -416,7 +332,7 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
         if (!rc) {
             /* the store gave back what it holds; keep our machine text */
             free(d->row.machine);
-            d->row.machine = machine_json(&d->m);
+            d->row.machine = cn_machine_json(&d->m);
         }
     }
     if (rc)
@@ -1268,6 +1184,155 @@ static void on_timer(uv_timer_t *h)
 
 /* ------------------------------------------------------------ resume */
 
+/*
+ * What a rollout needs to be driven: its stored machine, in agreement with
+ * its row when active, and its candidate's addresses (into d->canary_set).
+ * 0 with *m set; otherwise *what names the part that could not be read
+ * ("machine state", "candidate version") and err says why.
+ */
+static int adopt_check(cn_driver_t *d, const cn_store_rollout_t *row, cn_rollout_t *m,
+                       const char **what, char *err, size_t errlen)
+{
+    *what = "machine state";
+    int rc = cn_machine_parse(row->machine, m, err, errlen);
+    if (!rc && cn_store_rollout_state_active(row->state))
+        rc = cn_machine_check_row(m, row, err, errlen);
+    if (!rc) {
+        *what = "candidate version";
+        rc = load_candidate(d, row->version, err, errlen);
+    }
+    return rc;
+}
+
+/* The audit payload of a repair: what could not be read, and what was
+ * stored, kept as evidence (the machine column is replaced). */
+static char *repair_payload(const cn_store_rollout_t *row, const char *what,
+                            const char *why, unsigned traffic_bp, bool shadow)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "unreadable", json_string(what));
+    json_t *msg = json_string(why);
+    json_object_set_new(o, "error", msg ? msg : json_string("(not UTF-8)"));
+    json_object_set_new(o, "state",
+                        json_string(cn_store_rollout_state_name(row->state)));
+    json_object_set_new(o, "step", json_integer(row->step_index));
+    json_object_set_new(o, "weight", json_real(row->weight_bp / 100.0));
+    json_object_set_new(o, shadow ? "traffic_shadow" : "traffic_weight",
+                        json_real(traffic_bp / 100.0));
+    /* the text as stored; a column that is not UTF-8 is kept by size */
+    json_t *text = row->machine ? json_string(row->machine) : json_null();
+    if (text)
+        json_object_set_new(o, "stored_machine", text);
+    else
+        json_object_set_new(o, "stored_machine_bytes",
+                            json_integer((json_int_t)strlen(row->machine)));
+    char *out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
+/*
+ * End an active rollout whose stored state cannot be read (`what`, `why`)
+ * as aborted, since nothing can drive it: left active it would refuse
+ * every new rollout of the model, and its canary would keep serving at
+ * the persisted weight with nothing watching it. As a rollback: the
+ * canary weight 0 first, published and stored (a dry run never set the
+ * traffic and leaves it alone; a pending rollout never set it either),
+ * then the rollout stored as aborted with one audit entry (actor, kind;
+ * its payload keeps the unreadable text) and, as after an abort, its
+ * version tagged rolled-back (not for a dry run or a pending rollout).
+ * The rest of the row (step, attempts, strategy, start) is kept, and its
+ * machine becomes one rebuilt from the row (cn_machine_ended), so that a
+ * retry starts again from the first step. Takes *row. 0 with the ended
+ * rollout loaded; otherwise nothing was stored as ended (the weight may
+ * be 0 already): a restart or an abort tries again.
+ */
+static int repair(cn_driver_t *d, cn_store_rollout_t *row, const char *what,
+                  const char *why, const char *actor, cn_store_audit_kind_t kind,
+                  const char *person_reason, char *err, size_t errlen)
+{
+    cn_controller_t *c = d->c;
+    cn_store_rollout_dispose(&d->row);
+    d->row = *row;
+    cn_store_rollout_init(row);
+    d->loaded = false;
+    bool pending = d->row.state == CN_STORE_ROLLOUT_PENDING;
+    pthread_mutex_lock(&c->mu);
+    bool shadow = c->current.traffic.mode == CN_TRAFFIC_MODE_SHADOW;
+    unsigned traffic_bp =
+        shadow ? c->current.traffic.shadow_bp : c->current.traffic.canary_weight_bp;
+    pthread_mutex_unlock(&c->mu);
+    char text[CN_ROLLOUT_REASON_MAX];
+    if (kind == CN_STORE_AUDIT_MANUAL)
+        snprintf(text, sizeof text,
+                 "aborted by %.60s%s%.80s (its %s was unreadable: %.120s)", actor,
+                 person_reason && person_reason[0] ? ": " : "",
+                 person_reason ? person_reason : "", what, why);
+    else
+        snprintf(text, sizeof text, "%s unreadable at restart: %.200s", what, why);
+    char *payload = repair_payload(&d->row, what, why, traffic_bp, shadow);
+    int rc = 0;
+    char aerr[384];
+    if (!d->row.dry_run && !pending && (shadow || traffic_bp > 0)) {
+        /* the candidate's set at weight 0, as a rollback publishes it;
+         * when the candidate is what cannot be read, the generation's
+         * canary set stays as it is: only the weight goes to 0 */
+        if (load_candidate(d, d->row.version, aerr, sizeof aerr)) {
+            cn_version_set_dispose(&d->canary_set);
+            cn_version_set_init(&d->canary_set, "canary");
+        }
+        cn_rollout_action_t a;
+        memset(&a, 0, sizeof a);
+        a.kind = CN_ROLLOUT_SET_TRAFFIC;
+        rc = set_traffic(d, &a, aerr, sizeof aerr);
+        if (rc)
+            /* CN_EIO: live but not stored; storing the end now would let
+             * the next start serve the canary at its stored weight with
+             * nothing watching it */
+            rc = cn_fail(err, errlen, rc, "rollout %" PRId64 ": canary weight 0 %s: %s",
+                         d->row.id, rc == CN_EIO ? "published, not stored" : "not set",
+                         aerr);
+    }
+    cn_rollout_t m;
+    cn_machine_ended(&d->row, CN_ROLLOUT_ABORTED, text, now_ms(), &m);
+    if (!rc) {
+        cn_store_audit_t e;
+        memset(&e, 0, sizeof e);
+        e.kind = kind;
+        snprintf(e.actor, sizeof e.actor, "%s", actor);
+        snprintf(e.reason, sizeof e.reason, "%s", text);
+        e.payload = payload;
+        d->row.state = CN_STORE_ROLLOUT_ABORTED;
+        d->row.resume_state = CN_STORE_ROLLOUT_NONE;
+        d->row.weight_bp = 0;
+        snprintf(d->row.reason, sizeof d->row.reason, "%s", m.reason);
+        free(d->row.machine);
+        d->row.machine = cn_machine_json(&m);
+        if (d->row.dry_run || pending)
+            rc =
+                cn_store_rollout_update(d->store, &d->row, &e, NULL, aerr, sizeof aerr);
+        else
+            rc = cn_registry_roll_back(d->reg, &d->row, CN_STORE_ROLLOUT_ABORTED, &e,
+                                       aerr, sizeof aerr);
+        if (rc)
+            rc = cn_fail(err, errlen, rc,
+                         "rollout %" PRId64 " not stored as aborted: %s", d->row.id,
+                         aerr);
+    }
+    free(payload);
+    if (rc)
+        return rc;
+    free(d->row.machine);
+    d->row.machine = cn_machine_json(&m);
+    d->m = m;
+    d->loaded = true;
+    d->want_analysis = false;
+    d->floor_hint = 0;
+    d->canary_served = 0;
+    log_line(d, "ended as aborted: %s", text);
+    return 0;
+}
+
 static void resume_work(cn_controller_t *c, void *arg)
 {
     (void)arg;
@@ -1284,10 +1349,22 @@ static void resume_work(cn_controller_t *c, void *arg)
         return;
     }
     cn_rollout_t m;
-    if (machine_parse(row.machine, &m, err, sizeof err) ||
-        load_candidate(d, row.version, err, sizeof err)) {
-        fprintf(c->log, "canary: rollout %" PRId64 " cannot resume: %s\n", row.id, err);
+    const char *what;
+    if (adopt_check(d, &row, &m, &what, err, sizeof err)) {
+        int64_t id = row.id;
+        fprintf(c->log,
+                "canary: rollout %" PRId64 " cannot resume: its %s is unreadable: %s\n",
+                id, what, err);
+        char why[sizeof err];
+        snprintf(why, sizeof why, "%s", err);
+        if (repair(d, &row, what, why, "controller", CN_STORE_AUDIT_TRANSITION, NULL,
+                   err, sizeof err))
+            fprintf(c->log,
+                    "canary: %s; it stays active: end it with POST "
+                    "/v1/rollouts/%" PRId64 "/abort\n",
+                    err, id);
         cn_store_rollout_dispose(&row);
+        live_update(d, NULL, 0, 0);
         return;
     }
     cn_store_rollout_dispose(&d->row);
@@ -1331,11 +1408,15 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
                        op->model);
     cn_store_version_t v;
     cn_store_version_init(&v);
-    int rc = cn_registry_get_version(d->reg, d->model, op->version, &v, err, errlen);
+    char gerr[384];
+    int rc =
+        cn_registry_get_version(d->reg, d->model, op->version, &v, gerr, sizeof gerr);
     bool is_stable = !rc && v.tag == CN_STORE_TAG_STABLE;
     cn_store_version_dispose(&v);
+    /* an unregistered version is a bad field of the request (400) */
     if (rc)
-        return rc == CN_ENOTFOUND ? cn_fail(err, errlen, CN_EINVAL, "%s", err) : rc;
+        return cn_fail(err, errlen, rc == CN_ENOTFOUND ? CN_EINVAL : rc, "%s%s",
+                       rc == CN_ENOTFOUND ? "version: " : "", gerr);
     if (is_stable)
         return cn_fail(err, errlen, CN_EINVAL,
                        "version: '%s' is the stable version of model '%s'; there is "
@@ -1369,7 +1450,7 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
     snprintf(row.reason, sizeof row.reason, "started");
     cn_rollout_t m;
     cn_rollout_init(&m);
-    row.machine = machine_json(&m);
+    row.machine = cn_machine_json(&m);
     cn_store_audit_t e;
     memset(&e, 0, sizeof e);
     e.kind = CN_STORE_AUDIT_MANUAL;
@@ -1411,44 +1492,59 @@ static void op_work(cn_controller_t *c, void *arg)
         return;
     }
     /* A control acts on the loaded rollout; a retry may bring back an
-     * ended one. */
+     * ended one, and an abort an active one this process could not
+     * resume (its stored state unreadable, and its end not stored at
+     * start): the way out is never refused. */
     if (!d->loaded || d->row.id != op->id) {
-        if (op->kind != CN_CONTROLLER_OP_RETRY || running(d)) {
-            cn_store_rollout_t row;
-            cn_store_rollout_init(&row);
-            char err[256];
-            int rc = cn_store_rollout_get(d->store, op->id, &row, err, sizeof err);
-            if (rc == CN_ENOTFOUND)
-                res->rc = cn_fail(res->error, sizeof res->error, CN_ENOTFOUND,
-                                  "no rollout %" PRId64, op->id);
-            else if (rc)
-                res->rc = cn_fail(res->error, sizeof res->error, rc, "%s", err);
-            else if (strcmp(row.model, d->model) != 0)
-                res->rc =
-                    cn_fail(res->error, sizeof res->error, CN_ENOTFOUND,
-                            "rollout %" PRId64 " is of model '%s'; this canary serve "
-                            "fronts '%s'",
-                            op->id, row.model, d->model);
-            else
-                res->rc = cn_fail(res->error, sizeof res->error, CN_ECONFLICT,
-                                  "rollout %" PRId64 " is %s%s", op->id,
-                                  cn_store_rollout_state_name(row.state),
-                                  running(d) ? "; another rollout is active" : "");
-            cn_store_rollout_dispose(&row);
-            return;
-        }
         cn_store_rollout_t row;
         cn_store_rollout_init(&row);
-        char err[256];
-        cn_rollout_t m;
+        char err[512];
         int rc = cn_store_rollout_get(d->store, op->id, &row, err, sizeof err);
-        if (!rc && strcmp(row.model, d->model) != 0)
+        if (rc == CN_ENOTFOUND)
+            rc = cn_fail(err, sizeof err, CN_ENOTFOUND, "no rollout %" PRId64, op->id);
+        else if (!rc && strcmp(row.model, d->model) != 0)
             rc = cn_fail(err, sizeof err, CN_ENOTFOUND,
-                         "rollout %" PRId64 " is of model '%s'", op->id, row.model);
-        if (!rc)
-            rc = machine_parse(row.machine, &m, err, sizeof err);
-        if (!rc)
-            rc = load_candidate(d, row.version, err, sizeof err);
+                         "rollout %" PRId64 " is of model '%s'; this canary serve "
+                         "fronts '%s'",
+                         op->id, row.model, d->model);
+        bool active = !rc && cn_store_rollout_state_active(row.state);
+        if (!rc && running(d))
+            rc = cn_fail(err, sizeof err, CN_ECONFLICT,
+                         "rollout %" PRId64 " is %s; another rollout is active", op->id,
+                         cn_store_rollout_state_name(row.state));
+        else if (!rc && active && op->kind != CN_CONTROLLER_OP_ABORT)
+            rc = cn_fail(err, sizeof err, CN_ECONFLICT,
+                         "rollout %" PRId64 " is %s, but this canary serve could not "
+                         "resume it (its log says why): only abort works on it",
+                         op->id, cn_store_rollout_state_name(row.state));
+        else if (!rc && !active && op->kind != CN_CONTROLLER_OP_RETRY)
+            rc = cn_fail(err, sizeof err, CN_ECONFLICT, "rollout %" PRId64 " is %s",
+                         op->id, cn_store_rollout_state_name(row.state));
+        cn_rollout_t m;
+        const char *what = "";
+        char why[sizeof err];
+        if (!rc && adopt_check(d, &row, &m, &what, why, sizeof why)) {
+            if (active) {
+                /* the abort of a rollout nothing can drive */
+                res->rc = repair(d, &row, what, why, op->actor, CN_STORE_AUDIT_MANUAL,
+                                 op->reason, res->error, sizeof res->error);
+                cn_store_rollout_dispose(&row);
+                live_update(d, NULL, 0, 0);
+                return;
+            }
+            if (strcmp(what, "machine state") == 0) {
+                /* a retry starts from the first step: it needs nothing of
+                 * an ended machine that the row does not say (the
+                 * candidate is read below) */
+                fprintf(d->c->log,
+                        "canary: rollout %" PRId64 ": its ended %s is unreadable (%s); "
+                        "the retry starts from its row\n",
+                        op->id, what, why);
+                cn_rollout_state_t st = CN_ROLLOUT_ABORTED;
+                cn_rollout_state_parse(cn_store_rollout_state_name(row.state), &st);
+                cn_machine_ended(&row, st, row.reason, now_ms(), &m);
+            }
+        }
         if (rc) {
             res->rc = cn_fail(res->error, sizeof res->error, rc, "%s", err);
             cn_store_rollout_dispose(&row);
@@ -1458,6 +1554,18 @@ static void op_work(cn_controller_t *c, void *arg)
         d->row = row;
         d->m = m;
         d->loaded = true;
+    }
+    if (op->kind == CN_CONTROLLER_OP_RETRY && !running(d)) {
+        /* a retry publishes the candidate again: its addresses as they
+         * are now (a repair may have ended it without them) */
+        char why[256];
+        if (load_candidate(d, d->row.version, why, sizeof why)) {
+            res->rc = cn_fail(res->error, sizeof res->error, CN_ECONFLICT,
+                              "rollout %" PRId64 " cannot be retried: its candidate "
+                              "version is unreadable: %s",
+                              op->id, why);
+            return;
+        }
     }
     static const cn_rollout_event_kind_t kinds[] = {
         [CN_CONTROLLER_OP_PAUSE] = CN_ROLLOUT_EV_PAUSE,

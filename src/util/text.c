@@ -63,6 +63,19 @@ size_t cn_text_utf8_len(const char *text, size_t n)
     return len;
 }
 
+size_t cn_text_utf8_clip(char *s)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        size_t len = cn_text_utf8_len(s + i, n - i);
+        if (len == 0)
+            break;
+        i += len;
+    }
+    s[i] = '\0';
+    return i;
+}
+
 int cn_text_to_double(const char *s, double *out)
 {
     if (*s == '\0' || !strchr("+-.0123456789", *s) || strpbrk(s, "xX"))

@@ -34,6 +34,15 @@ const char *cn_text_quote(const char *s, size_t len, size_t max, char *buf);
 size_t cn_text_utf8_len(const char *s, size_t n);
 
 /*
+ * Cut the NUL-terminated s in place before the first byte that does not
+ * start a valid UTF-8 sequence (cn_text_utf8_len), and return its new
+ * length. This is for text that was UTF-8 before a fixed-size snprintf
+ * ("%.200s", a buffer's end) cut it, possibly inside a character: the cut
+ * character goes, and the rest is valid UTF-8 again.
+ */
+size_t cn_text_utf8_clip(char *s);
+
+/*
  * Read the whole NUL-terminated s as a finite decimal number (strtod's
  * syntax without hex, infinities or NaN: it starts with a sign, a digit or
  * '.'). Returns 0 with *out set, or CN_EPARSE with *out untouched.

@@ -9,7 +9,9 @@
  * request, in the response format of a common model server (KServe v2,
  * TensorFlow Serving, or plain text), and can be told to misbehave the ways
  * a proxy must survive: slow (--delay-ms), failing (--fail-rate, --status),
- * resetting (--drop) or silent (--stall).
+ * resetting (--drop), silent (--stall) or crashing (--crash: healthy until
+ * its first model request, then the process exits, so every later
+ * connection is refused).
  *
  * Its own paths:
  *   GET  /healthz             200 "ok" (503 with --unhealthy)
@@ -87,6 +89,7 @@ typedef struct options_s {
     bool drop;
     bool stall;
     bool unhealthy;
+    bool crash; /* --crash: exit on the first model request */
     uint64_t seed;
     uint64_t pad_bytes; /* --pad-bytes: a "pad" member this long (big bodies) */
 } options_t;
@@ -790,6 +793,14 @@ static int on_message_complete(http_parser *p)
             stats.first_ns = c->arrival_ns;
         if (c->arrival_ns > stats.last_ns)
             stats.last_ns = c->arrival_ns;
+        if (opt.crash) {
+            /* A model that passes its health checks and dies on real input
+             * (a bad artifact, an out-of-memory kill): say when, then exit
+             * without answering; the kernel closes every socket. */
+            printf("crashed on a model request at %" PRIu64 "\n", c->arrival_ns);
+            fflush(stdout);
+            _exit(3);
+        }
         if (opt.drop) {
             c->reset_now = true;
             http_parser_pause(p, 1);
@@ -934,6 +945,9 @@ static void usage(FILE *out)
           "  --drop                reset the connection on a model request, "
           "unanswered\n"
           "  --stall               read model requests, never answer them\n"
+          "  --crash               exit (status 3) on the first model request,\n"
+          "                        unanswered, after printing its arrival:\n"
+          "                        \"crashed on a model request at NS\"\n"
           "  --unhealthy           GET /healthz answers 503 (until POST "
           "/admin/health\n"
           "                        {\"healthy\":true})\n"
@@ -979,6 +993,7 @@ static void parse_options(int argc, char **argv)
         {"status", required_argument, NULL, 's'},
         {"drop", no_argument, NULL, 'D'},
         {"stall", no_argument, NULL, 'S'},
+        {"crash", no_argument, NULL, 'C'},
         {"unhealthy", no_argument, NULL, 'U'},
         {"seed", required_argument, NULL, 'e'},
         {"pad-bytes", required_argument, NULL, 'P'},
@@ -1033,6 +1048,9 @@ static void parse_options(int argc, char **argv)
             break;
         case 'S':
             opt.stall = true;
+            break;
+        case 'C':
+            opt.crash = true;
             break;
         case 'U':
             opt.unhealthy = true;
