@@ -116,7 +116,7 @@ int cn_machine_parse_seq(const char *text, cn_rollout_t *m, json_t **sequential,
     } else if (format && json_integer_value(format) > CN_MACHINE_FORMAT) {
         rc = cn_fail(err, errlen, CN_EINVAL,
                      "%s is format %lld, written by a newer canary; this build reads "
-                     "format %d",
+                     "formats 1 to %d",
                      what, (long long)json_integer_value(format), CN_MACHINE_FORMAT);
     }
     const char *key;

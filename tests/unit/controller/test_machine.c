@@ -119,7 +119,7 @@ Test(machine, refuses_a_newer_format_saying_so)
     refused_edit(
         "format", json_integer(3),
         "the stored rollout state is format 3, written by a newer canary; this "
-        "build reads format 2");
+        "build reads formats 1 to 2");
     refused_edit("format", json_integer(0), "has a bad 'format'");
     refused_edit("format", json_string("1"), "has a bad 'format'");
 }
