@@ -112,6 +112,23 @@ static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
             key_i64(w, "time_unix_ms", live->verdict_ms);
             cn_jsonw_object_end(w);
         }
+        if (live->has_p99[0] || live->has_p99[1]) {
+            /* each arm's p99 in the window: a confidence interval */
+            cn_jsonw_key(w, "p99_ms");
+            cn_jsonw_object_begin(w);
+            cn_jsonw_key(w, "level");
+            cn_jsonw_double(w, live->p99_level);
+            for (int role = 0; role < 2; role++) {
+                if (!live->has_p99[role])
+                    continue;
+                cn_jsonw_key(w, role == CN_ROLE_CANARY ? "canary" : "stable");
+                cn_jsonw_array_begin(w);
+                cn_jsonw_double(w, live->p99_lo_ms[role]);
+                cn_jsonw_double(w, live->p99_hi_ms[role]);
+                cn_jsonw_array_end(w);
+            }
+            cn_jsonw_object_end(w);
+        }
         if (live->has_sequential) {
             cn_jsonw_key(w, "sequential");
             cn_jsonw_object_begin(w);

@@ -241,7 +241,12 @@ typedef struct cn_controller_live_s {
     uint64_t stable_requests; /* in the current window */
     uint64_t canary_served;   /* canary requests since the rollout began
                                  (this process) */
-    bool has_triggers;        /* triggers ran at the last tick */
+    /* each arm's p99 in the current window, a confidence interval at the
+     * triggers' level a check (cn_triggers_p99_interval), in ms; [role] */
+    bool has_p99[2];
+    double p99_lo_ms[2], p99_hi_ms[2];
+    double p99_level;
+    bool has_triggers; /* triggers ran at the last tick */
     cn_trigger_result_t triggers;
     /* the sequential triggers (triggers.sequential), when they run for
      * this rollout's run: per metric its e-value against the threshold */

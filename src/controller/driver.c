@@ -143,8 +143,25 @@ static int64_t now_ms(void)
 
 static void seq_live(const cn_driver_t *d, cn_controller_live_t *l);
 
+/* Each arm's p99 interval of the current window (the tick's). */
+typedef struct p99_view_s {
+    bool has[2];
+    double lo[2], hi[2], level;
+} p99_view_t;
+
+static void live_update_p99(cn_driver_t *d, const cn_trigger_result_t *trig,
+                            uint64_t canary_req, uint64_t stable_req,
+                            const p99_view_t *p99);
+
 static void live_update(cn_driver_t *d, const cn_trigger_result_t *trig,
                         uint64_t canary_req, uint64_t stable_req)
+{
+    live_update_p99(d, trig, canary_req, stable_req, NULL);
+}
+
+static void live_update_p99(cn_driver_t *d, const cn_trigger_result_t *trig,
+                            uint64_t canary_req, uint64_t stable_req,
+                            const p99_view_t *p99)
 {
     cn_controller_t *c = d->c;
     pthread_mutex_lock(&c->mu);
@@ -160,6 +177,14 @@ static void live_update(cn_driver_t *d, const cn_trigger_result_t *trig,
     l->machine = d->m;
     l->canary_served = d->canary_served;
     seq_live(d, l);
+    if (p99) {
+        for (int r = 0; r < 2; r++) {
+            l->has_p99[r] = p99->has[r];
+            l->p99_lo_ms[r] = p99->lo[r];
+            l->p99_hi_ms[r] = p99->hi[r];
+        }
+        l->p99_level = p99->level;
+    }
     if (trig) {
         l->has_triggers = true;
         l->triggers = *trig;
@@ -1327,6 +1352,12 @@ static void tick_work(cn_controller_t *c, void *arg)
         d->canary_served += users_c - d->canary_seen_step;
         d->canary_seen_step = users_c;
     }
+    /* each arm's p99 in the window, with the triggers' per-check level */
+    p99_view_t p99;
+    memset(&p99, 0, sizeof p99);
+    p99.level = t->level;
+    for (int r = 0; r < 2; r++)
+        p99.has[r] = cn_triggers_p99_interval(lat[r], t->level, &p99.lo[r], &p99.hi[r]);
     bool healthy = has_canary_up(s);
     cn_rollout_event_t ev;
     if (healthy && !d->m.healthy) {
@@ -1385,6 +1416,11 @@ static void tick_work(cn_controller_t *c, void *arg)
                     "canary_requests", (json_int_t)cr, "canary_errors",
                     (json_int_t)errs[CN_ROLE_CANARY], "stable_requests", (json_int_t)sr,
                     "stable_errors", (json_int_t)errs[CN_ROLE_STABLE]);
+                for (int r = 0; r < 2; r++)
+                    if (p99.has[r])
+                        json_object_set_new(
+                            o, r == CN_ROLE_CANARY ? "canary_p99_ms" : "stable_p99_ms",
+                            json_pack("[f,f]", p99.lo[r], p99.hi[r]));
                 char *payload = json_dumps(o, JSON_COMPACT);
                 json_decref(o);
                 run_event(d, &ev, payload, err, sizeof err);
@@ -1452,7 +1488,7 @@ static void tick_work(cn_controller_t *c, void *arg)
     c->metrics->release(c->metrics, s);
     free(lat[0]);
     free(lat[1]);
-    live_update(d, has_tr ? &tr : NULL, cr, sr);
+    live_update_p99(d, has_tr ? &tr : NULL, cr, sr, &p99);
 }
 
 static void tick_after(cn_controller_t *c, void *arg)

@@ -18,6 +18,7 @@
  * the lower tail, summed downwards the same way.
  */
 #include "controller/triggers.h"
+#include "metrics/metrics.h"
 #include "stats/stats.h"
 #include "util/error.h"
 
@@ -156,6 +157,59 @@ uint64_t cn_triggers_quantile_bound_rank(uint64_t m, double q, double level)
             lo = mid + 1;
     }
     return hi;
+}
+
+uint64_t cn_triggers_quantile_lower_rank(uint64_t m, double q, double level)
+{
+    if (m == 0 || !(q > 0 && q < 1) || !(level > 0 && level < 1))
+        return 0;
+    /* P(X <= i - 1) = 1 - P(X >= i) rises with i: bisect for the last i
+     * with it at most level (absolute precision ~1e-16, ample at 1e-7) */
+    if (1 - cn_triggers_binom_sf(1, m, q) > level)
+        return 0;
+    uint64_t lo = 1, hi = m; /* cdf(lo - 1) <= level */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo + 1) / 2;
+        if (1 - cn_triggers_binom_sf(mid, m, q) <= level)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* The bucket of h holding the order statistic of rank j (1-based). */
+static bool rank_bucket(const cn_metrics_hist_t *h, uint64_t j, uint64_t *lo,
+                        uint64_t *hi)
+{
+    uint64_t seen = 0;
+    for (size_t b = 0; b < CN_METRICS_HIST_BUCKETS; b++) {
+        seen += h->counts[b];
+        if (seen >= j) {
+            cn_metrics_hist_bucket_bounds(b, lo, hi);
+            return true;
+        }
+    }
+    return false;
+}
+
+bool cn_triggers_p99_interval(const cn_metrics_hist_t *h, double level, double *lo_ms,
+                              double *hi_ms)
+{
+    if (!h || !(level > 0 && level < 1))
+        return false;
+    uint64_t m = 0;
+    for (size_t b = 0; b < CN_METRICS_HIST_BUCKETS; b++)
+        m += h->counts[b];
+    uint64_t i = cn_triggers_quantile_lower_rank(m, 0.99, level / 2),
+             j = cn_triggers_quantile_bound_rank(m, 0.99, level / 2);
+    uint64_t lo_lo, lo_hi, hi_lo, hi_hi;
+    if (!i || !j || !rank_bucket(h, i, &lo_lo, &lo_hi) ||
+        !rank_bucket(h, j, &hi_lo, &hi_hi))
+        return false;
+    *lo_ms = (double)lo_lo / 1000.0;
+    *hi_ms = (double)hi_hi / 1000.0;
+    return true;
 }
 
 uint64_t cn_triggers_p99_bound_rank(uint64_t m, double level)

@@ -146,6 +146,30 @@ double cn_triggers_binom_sf(uint64_t k, uint64_t n, double p);
  */
 uint64_t cn_triggers_quantile_bound_rank(uint64_t m, double q, double level);
 
+/*
+ * The rank i (1-based) of the order statistic of m samples that is at or
+ * below the population's q-quantile with probability at least 1 - level:
+ * the largest i with P(binomial(m, q) <= i - 1) <= level. 0 when m
+ * samples are too few ((1 - q)^m > level).
+ */
+uint64_t cn_triggers_quantile_lower_rank(uint64_t m, double q, double level);
+
+/*
+ * A confidence interval for the p99 of the latencies in h (the router's
+ * histogram, microseconds), in ms: the lower edge of the bucket holding
+ * the order statistic of rank cn_triggers_quantile_lower_rank(m, 0.99,
+ * level / 2) and the upper edge of the one holding rank
+ * cn_triggers_quantile_bound_rank(m, 0.99, level / 2). Checked once a
+ * second at the triggers' level, the intervals hold at every check
+ * together with probability at least 1 - level x checks (a union bound
+ * over the checks: the same time-uniform guarantee as the triggers').
+ * Returns false, with nothing set, when h holds too few values for both
+ * ends (about 1,700 at level 1e-7).
+ */
+struct cn_metrics_hist_s;
+bool cn_triggers_p99_interval(const struct cn_metrics_hist_s *h, double level,
+                              double *lo_ms, double *hi_ms);
+
 /* The rank of stable's p99 bound for the p99 ratio check at `level`:
  * cn_triggers_quantile_bound_rank(m, 0.99, level / 2). */
 uint64_t cn_triggers_p99_bound_rank(uint64_t m, double level);

@@ -138,6 +138,10 @@ run "$CANARY" rollout status 1 --json
 json_eq '.sequential | [.alpha, .threshold, .seconds >= 8, (.metrics | map(.metric)),
   (.metrics[0].e_value < .threshold), (.metrics[0].canary_requests > 0)]' \
     '[0.01,100,true,["error"],true,true]'
+# and each arm's p99 in the window, a confidence interval at the
+# triggers' level (stable has well over the 1,700 values it needs)
+json_eq '.p99_ms | [.level, (.stable | length == 2 and .[0] <= .[1] and .[0] > 0),
+  ((.canary // [0, 0]) | .[0] <= .[1])]' '[1e-07,true,true]'
 run "$CANARY" rollout status 1
 grep -Eq '^  sequential triggers \(roll back at e-value 100\): error [0-9.e+-]+$' "$TMP/out" ||
     die "status does not show the sequential triggers: $(cat "$TMP/out")"

@@ -21,10 +21,12 @@
  */
 #include "controller/strategy.h"
 #include "controller/triggers.h"
+#include "metrics/metrics.h"
 #include "util/error.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* |got - want| within rel of want (or both zero). */
@@ -129,6 +131,52 @@ Test(triggers_binomial, the_quantile_bound_rank_matches_scipy)
     cr_assert_eq(cn_triggers_p99_bound_rank(10000, 1e-7), 9949, "level / 2");
     cr_assert_eq(cn_triggers_quantile_bound_rank(0, 0.99, 0.01), 0);
     cr_assert_eq(cn_triggers_quantile_bound_rank(10, 1.0, 0.01), 0);
+}
+
+/* scipy: the largest i with binom.cdf(i - 1, m, q) <= level */
+static const rank_case_t lower_cases[] = {
+    {1000, 0.99, 5e-08, 969},  {10000, 0.99, 5e-08, 9843}, {100000, 0.99, 5e-08, 98828},
+    {100, 0.5, 0.05, 42},      {1, 0.5, 0.5, 1},           {5, 0.5, 0.01, 0},
+    {3000, 0.99, 5e-08, 2937},
+};
+
+Test(triggers_binomial, the_quantile_lower_rank_matches_scipy)
+{
+    for (size_t i = 0; i < sizeof lower_cases / sizeof lower_cases[0]; i++) {
+        const rank_case_t *c = &lower_cases[i];
+        cr_assert_eq(cn_triggers_quantile_lower_rank(c->m, c->q, c->level), c->rank,
+                     "m=%llu q=%g level=%g", (unsigned long long)c->m, c->q, c->level);
+    }
+    cr_assert_eq(cn_triggers_quantile_lower_rank(0, 0.99, 0.01), 0);
+    cr_assert_eq(cn_triggers_quantile_lower_rank(10, 0.0, 0.01), 0);
+}
+
+/* The p99 interval of a known distribution holds its p99, narrows with
+ * more values, and is refused with too few. */
+Test(triggers_binomial, the_p99_interval_holds_the_p99)
+{
+    cn_metrics_hist_t *h = malloc(sizeof *h);
+    cn_metrics_hist_init(h);
+    double lo, hi;
+    /* 1,000 values: too few for both ends at 1e-7 */
+    for (uint64_t v = 1; v <= 1000; v++)
+        cn_metrics_hist_record(h, v * 100);
+    cr_assert_not(cn_triggers_p99_interval(h, 1e-7, &lo, &hi));
+    double width_before = INFINITY;
+    for (int round = 0; round < 3; round++) {
+        /* uniform on 0.1 ms .. 100 ms in 100 us steps, p99 = 99 ms */
+        for (int k = 0; k < 9 + 40 * round; k++)
+            for (uint64_t v = 1; v <= 1000; v++)
+                cn_metrics_hist_record(h, v * 100);
+        cr_assert(cn_triggers_p99_interval(h, 1e-7, &lo, &hi), "round %d", round);
+        cr_assert(lo <= 99.0 && hi >= 99.0, "round %d: [%g, %g]", round, lo, hi);
+        cr_assert(lo > 90.0 && hi <= 100.5, "round %d: [%g, %g]", round, lo, hi);
+        cr_assert(hi - lo <= width_before, "round %d narrows", round);
+        width_before = hi - lo;
+    }
+    cr_assert_not(cn_triggers_p99_interval(NULL, 1e-7, &lo, &hi));
+    cr_assert_not(cn_triggers_p99_interval(h, 0, &lo, &hi));
+    free(h);
 }
 
 Test(triggers_binomial, the_dkw_excess_bound)
