@@ -26,6 +26,11 @@ int cn_cli_stat(int argc, char **argv);
  * Returns the verdict (0 pass, 1 fail, 2 marginal) or an error code. */
 int cn_cli_analyze(int argc, char **argv);
 
+/* `canary monitor --config FILE --data FILE [--every D] [--json]`; argv[0]
+ * is "monitor". Returns 1 when a sequential trigger fired, 0 when none
+ * did, or an error code. */
+int cn_cli_monitor(int argc, char **argv);
+
 /* `canary serve [--config FILE] [FLAGS]`; argv[0] is "serve". Runs until
  * SIGINT or SIGTERM; returns an exit code. */
 int cn_cli_serve(int argc, char **argv);

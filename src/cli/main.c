@@ -21,6 +21,8 @@ static void usage(FILE *f)
                "                  default (canary config --help)\n"
                "  model ...       register model versions and tag them, on a running\n"
                "                  canary serve (canary model --help)\n"
+               "  monitor ...     replay a stream through the sequential rollback\n"
+               "                  triggers (canary monitor --help)\n"
                "  rollout ...     start, follow and steer rollouts on a running\n"
                "                  canary serve (canary rollout --help)\n"
                "  serve ...       proxy live traffic to stable and canary, measure\n"
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
         return cn_cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "analyze") == 0)
         return cn_cli_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "monitor") == 0)
+        return cn_cli_monitor(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return cn_cli_config(argc - 1, argv + 1);
     if (strcmp(cmd, "model") == 0)
