@@ -973,7 +973,7 @@ static void cpu_model(char *buf, size_t len)
 #define BENCH_SEGMENTS 32
 #define BENCH_SECONDS 16 /* distinct seconds per segment, one run */
 #define BENCH_WARMUP 60  /* seconds fed before timing: every metric started */
-#define BENCH_PRED_K 64  /* the most prediction bins a metric may have */
+#define BENCH_PRED_K 64  /* the grid: at most 64 a metric */
 #define BENCH_RUNS 101
 
 typedef struct {
@@ -1124,12 +1124,12 @@ static void bench_workload(int regressed, uint64_t *upd, size_t *tests,
  * segments: 32 cn_seq_t states (all three metrics) each fed one second by
  * cn_seq_update, as a driver monitoring each segment would. Real
  * per-second counts, precomputed, so that only cn_seq_update is timed:
- * the router's latency histogram, predictions in 64 bins (the most a
- * metric may have). Two workloads: identical arms (the e-processes mostly
- * bet nothing, the cheap path) and a canary beyond every margin (they
- * bet: a log1p per outcome and test). Next to it, the step a driver needs
- * first: each second's histogram as the difference of the router's
- * cumulative ones, every bucket of both arms of every segment.
+ * the router's latency histogram, predictions in 64 bins (the issue's
+ * grid of at most 64 bins a metric). Two workloads: identical arms (the e-processes
+ * mostly bet nothing, the cheap path) and a canary beyond every margin (they bet: a
+ * log1p per outcome and test). Next to it, the step a driver needs first: each second's
+ * histogram as the difference of the router's cumulative ones, every bucket of both
+ * arms of every segment.
  */
 static int run_bench(void)
 {
