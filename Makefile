@@ -267,6 +267,9 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
+# Every object's header dependencies, the simulations' and benchmarks' too
+# (without them an incremental build linked a stale rollout_sim.o against
+# a changed struct layout, and the simulation read the wrong fields).
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
-  $(BUILD)/obj/tests/backend/model_server.d $(BUILD)/obj/bench/idle_conns.d \
-  $(BUILD)/obj/bench/snapshot.d
+  $(BUILD)/obj/tests/backend/model_server.d \
+  $(wildcard $(BUILD)/obj/tests/sim/*.d $(BUILD)/obj/bench/*.d)

@@ -28,6 +28,7 @@
  * read back and gets a RESTART event (rollout.h says what it does).
  */
 #include "controller/controller_internal.h"
+#include "controller/sequential.h"
 #include "controller/machine.h"
 #include "judge/json.h"
 #include "stats/stats.h"
@@ -45,6 +46,24 @@
 #include <time.h>
 
 #define ENTRIES_MAX CN_ROLLOUT_ACTIONS_MAX
+
+/* The sequential state is saved at least this often between entries: a
+ * restart resumes from it and skips the seconds since (a skipped second
+ * is one not bet on). Strictly, the e-process before a crash and the one
+ * resumed share everything up to the save; what the first did in its
+ * unsaved last second (a crossing not yet stored) is a second chance
+ * that each restart adds, so the window is kept at one tick. */
+#define SEQ_SAVE_MS 1000
+
+/* The counters of the last tick, per role (the current labels only). */
+typedef struct seq_prev_s {
+    bool valid;
+    uint64_t step; /* the snapshot's measurement step */
+    uint64_t requests[2], errors[2];
+    cn_metrics_hist_t latency[2]; /* the step's */
+    size_t n_buckets;             /* prediction bounds + 1 */
+    uint64_t *pred_le[2];         /* cumulative since start, le-running */
+} seq_prev_t;
 
 struct cn_driver_s {
     cn_controller_t *c;
@@ -82,6 +101,17 @@ struct cn_driver_s {
     cn_generation_t promoted;
     bool want_analysis; /* set by a job's work, taken by its after */
     cn_rollout_analysis_t analysis_req;
+    /* the sequential triggers (sequential.h), jobs only: their state for
+     * run seq_run of rollout seq_rollout (saved with the machine), and the
+     * previous tick's counters, whose differences are each second's */
+    bool has_seq;
+    cn_seq_config_t seq_cfg;
+    cn_seq_t seq;
+    bool seq_on;
+    int64_t seq_rollout;
+    uint32_t seq_run;
+    int64_t seq_saved_ms;
+    seq_prev_t *prev;
 };
 
 /*
@@ -272,6 +302,209 @@ static cn_store_rollout_state_t store_state(cn_rollout_state_t s)
 }
 
 /* The row's columns from the machine. */
+/* ------------------------------------------------------------ sequential */
+
+/* The sequential state belongs to the rollout and run now loaded. */
+static bool seq_current(const cn_driver_t *d)
+{
+    return d->has_seq && d->seq_on && d->loaded && d->seq_rollout == d->row.id &&
+           d->seq_run == d->m.run;
+}
+
+/* The machine as stored: with the sequential state of its run. */
+static char *machine_text(const cn_driver_t *d)
+{
+    if (!seq_current(d))
+        return cn_machine_json(&d->m);
+    json_t *j = cn_seq_to_json(&d->seq);
+    char *text = cn_machine_json_seq(&d->m, j);
+    json_decref(j);
+    return text;
+}
+
+/* A new run (a start, a retry): every e-value at 1, no previous counters. */
+static void seq_begin(cn_driver_t *d)
+{
+    if (!d->has_seq)
+        return;
+    cn_seq_init(&d->seq, &d->seq_cfg);
+    d->seq_on = true;
+    d->seq_rollout = d->row.id;
+    d->seq_run = d->m.run;
+    d->prev->valid = false;
+}
+
+/*
+ * A resumed run: its stored state, so that the budget is not spent again.
+ * A state that cannot be read (the config's alpha or metrics changed
+ * since it was stored) turns the sequential triggers off for this run,
+ * rather than start again from 1 (spending the budget twice) or guess.
+ */
+static void seq_resume(cn_driver_t *d, const json_t *stored)
+{
+    d->seq_on = false;
+    if (!d->has_seq)
+        return;
+    d->prev->valid = false;
+    d->seq_rollout = d->row.id;
+    d->seq_run = d->m.run;
+    if (!stored) {
+        seq_begin(d); /* stored before it ever ran: nothing spent */
+        return;
+    }
+    char err[256];
+    if (cn_seq_from_json(&d->seq, &d->seq_cfg, stored, err, sizeof err)) {
+        log_line(d, "sequential triggers off for this run: %s", err);
+        return;
+    }
+    d->seq_on = true;
+    d->seq_rollout = d->row.id;
+    d->seq_run = d->m.run;
+}
+
+/* prediction bucket counts (not cumulative) of one role from le-running
+ * counts: out[b] = le[b] - le[b - 1] */
+static void buckets_of(const uint64_t *le, size_t nb, uint64_t *out)
+{
+    for (size_t b = 0; b < nb; b++)
+        out[b] = le[b] - (b ? le[b - 1] : 0);
+}
+
+/*
+ * One second for the sequential triggers from the tick's snapshot: each
+ * arm's counters now minus at the last tick (the step's requests, errors
+ * and latencies; the predictions since start). A new measurement step
+ * restarts the step counters: its own counts are the second's (what came
+ * between the last tick and the step's start is skipped, which leaves the
+ * e-processes valid: a skipped second is one not bet on). Returns true
+ * when a trigger fired, with its reason and evidence.
+ */
+static bool seq_second(cn_driver_t *d, const cn_router_snapshot_t *s,
+                       cn_metrics_hist_t *const lat[2], char *why, size_t whylen,
+                       char **payload)
+{
+    seq_prev_t *p = d->prev;
+    size_t nb = s->n_prediction_bounds + 1;
+    if (p->n_buckets != nb) {
+        for (int r = 0; r < 2; r++)
+            p->pred_le[r] = cn_xrealloc(p->pred_le[r], nb * sizeof *p->pred_le[r]);
+        p->n_buckets = nb;
+        p->valid = false;
+    }
+    uint64_t req[2] = {0, 0}, errs[2] = {0, 0};
+    uint64_t *le[2];
+    le[0] = cn_xcalloc(nb, sizeof *le[0]);
+    le[1] = cn_xcalloc(nb, sizeof *le[1]);
+    cn_metrics_hist_t *total = NULL;
+    for (size_t i = 0; i < s->ncells; i++) {
+        const cn_router_cell_t *cell = &s->cells[i];
+        const char *label = s->version_name[cell->role];
+        if (!label || strcmp(cell->version, label) != 0)
+            continue;
+        req[cell->role] += cell->step_requests;
+        errs[cell->role] += cell->step_errors;
+        for (size_t b = 0; cell->prediction_le && b < nb; b++)
+            le[cell->role][b] += cell->prediction_le[b];
+        if (cell->role == CN_ROLE_STABLE && cell->latency) {
+            if (!total) {
+                total = cn_xmalloc(sizeof *total);
+                cn_metrics_hist_init(total);
+            }
+            cn_metrics_hist_merge(total, cell->latency);
+        }
+    }
+    bool same_step = p->valid && p->step == s->step;
+    bool fired = false;
+    if (p->valid) {
+        cn_metrics_hist_t *sec[2];
+        uint64_t *pred[2], *pred_total = cn_xcalloc(nb, sizeof *pred_total);
+        cn_seq_second_t in;
+        memset(&in, 0, sizeof in);
+        cn_seq_arm_t *arm[2] = {&in.stable, &in.canary};
+        bool sane = true;
+        for (int r = 0; r < 2; r++) {
+            sec[r] = cn_xmalloc(sizeof *sec[r]);
+            *sec[r] = *lat[r];
+            uint64_t r0 = same_step ? p->requests[r] : 0,
+                     e0 = same_step ? p->errors[r] : 0;
+            sane = sane && req[r] >= r0 && errs[r] >= e0;
+            if (same_step) {
+                for (size_t b = 0; b < CN_METRICS_HIST_BUCKETS; b++) {
+                    sane = sane && sec[r]->counts[b] >= p->latency[r].counts[b];
+                    sec[r]->counts[b] -= p->latency[r].counts[b];
+                }
+                sane = sane && sec[r]->count >= p->latency[r].count;
+                sec[r]->count -= p->latency[r].count;
+            }
+            pred[r] = cn_xcalloc(nb, sizeof *pred[r]);
+            uint64_t *delta = cn_xcalloc(nb, sizeof *delta);
+            for (size_t b = 0; b < nb; b++) {
+                sane = sane && le[r][b] >= p->pred_le[r][b];
+                delta[b] = le[r][b] - p->pred_le[r][b];
+            }
+            buckets_of(delta, nb, pred[r]);
+            free(delta);
+            arm[r]->requests = req[r] - r0;
+            arm[r]->errors = errs[r] - e0;
+            if (arm[r]->errors > arm[r]->requests)
+                arm[r]->errors = arm[r]->requests;
+            arm[r]->latency = sec[r];
+            arm[r]->predictions = pred[r];
+        }
+        buckets_of(le[CN_ROLE_STABLE], nb, pred_total);
+        in.stable_latency_total = total;
+        in.stable_predictions_total = pred_total;
+        in.prediction_bounds = s->prediction_bounds;
+        in.n_prediction_bounds = s->n_prediction_bounds;
+        in.warmup = d->m.state == CN_ROLLOUT_WARMUP;
+        /* counters that went down belong to another version or a restart
+         * of the router: skip the second */
+        if (sane && cn_seq_update(&d->seq, &in)) {
+            fired = true;
+            cn_seq_reason(&d->seq, d->seq.fired_metric, why, whylen);
+            json_t *ev = cn_seq_evidence_json(&d->seq);
+            *payload = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            json_decref(ev);
+        }
+        for (int r = 0; r < 2; r++) {
+            free(sec[r]);
+            free(pred[r]);
+        }
+        free(pred_total);
+    }
+    p->valid = true;
+    p->step = s->step;
+    for (int r = 0; r < 2; r++) {
+        p->requests[r] = req[r];
+        p->errors[r] = errs[r];
+        p->latency[r] = *lat[r];
+        memcpy(p->pred_le[r], le[r], nb * sizeof *le[r]);
+        free(le[r]);
+    }
+    free(total);
+    return fired;
+}
+
+/* Between entries, the sequential state is saved every SEQ_SAVE_MS (the
+ * tick: one small UPDATE a second, on the job thread). */
+static void seq_save(cn_driver_t *d, int64_t now)
+{
+    if (!seq_current(d) || now - d->seq_saved_ms < SEQ_SAVE_MS)
+        return;
+    char err[256];
+    char *text = machine_text(d);
+    if (cn_store_rollout_save_machine(d->store, d->row.id, d->row.audit_seq, text, err,
+                                      sizeof err))
+        log_line(d, "the sequential state was not saved: %s", err);
+    else {
+        free(d->row.machine);
+        d->row.machine = text;
+        text = NULL;
+        d->seq_saved_ms = now;
+    }
+    free(text);
+}
+
 static void row_from_machine(cn_driver_t *d)
 {
     cn_store_rollout_t *r = &d->row;
@@ -292,7 +525,7 @@ static void row_from_machine(cn_driver_t *d)
     r->analysis_attempts = m->attempt > 65535 ? 65535 : m->attempt;
     snprintf(r->reason, sizeof r->reason, "%s", m->reason);
     free(r->machine);
-    r->machine = cn_machine_json(m);
+    r->machine = machine_text(d);
 }
 
 /*
@@ -332,7 +565,7 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
         if (!rc) {
             /* the store gave back what it holds; keep our machine text */
             free(d->row.machine);
-            d->row.machine = cn_machine_json(&d->m);
+            d->row.machine = machine_text(d);
         }
     }
     if (rc)
@@ -512,6 +745,16 @@ static void event_init(cn_rollout_event_t *ev, cn_rollout_event_kind_t kind,
 static bool running(const cn_driver_t *d)
 {
     return d->loaded && cn_rollout_active(d->m.state);
+}
+
+/* A run this driver has not seen yet (a start, a retry) begins at 1; a
+ * resumed one was set by seq_resume, and stays off when its state was
+ * unreadable. */
+static void seq_sync(cn_driver_t *d)
+{
+    if (d->has_seq && running(d) &&
+        (d->seq_rollout != d->row.id || d->seq_run != d->m.run))
+        seq_begin(d);
 }
 
 /* The candidate's addresses, from the registry. */
@@ -1126,6 +1369,28 @@ static void tick_work(cn_controller_t *c, void *arg)
             }
         }
     }
+    /* the sequential triggers: as the threshold triggers, from the first
+     * request on, outside shadow steps (whose copies are not the users'
+     * traffic) and not while promoting or rolling back; a second they
+     * skip is one not bet on, which keeps them valid */
+    seq_sync(d);
+    if (seq_current(d) && running(d) && d->m.first_request_ms &&
+        d->m.state != CN_ROLLOUT_PROMOTING && d->m.state != CN_ROLLOUT_ROLLING_BACK &&
+        !d->m.shadow && !d->seq.fired) {
+        char why[CN_ROLLOUT_REASON_MAX], *payload = NULL;
+        if (seq_second(d, s, lat, why, sizeof why, &payload)) {
+            event_init(&ev, CN_ROLLOUT_EV_TRIGGER, "trigger", why);
+            log_line(d, "sequential trigger: %s", why);
+            if (run_event(d, &ev, payload, err, sizeof err))
+                log_line(d, "sequential trigger: %s", err);
+            /* a rollback the machine did not take fires again next second */
+            if (running(d) && d->m.state != CN_ROLLOUT_ROLLING_BACK)
+                d->seq.fired = false;
+        }
+        free(payload);
+    } else if (d->prev) {
+        d->prev->valid = false;
+    }
     if (running(d)) {
         event_init(&ev, CN_ROLLOUT_EV_SAMPLES, "controller", "");
         ev.samples_have = cr < sr ? cr : sr;
@@ -1159,6 +1424,8 @@ static void tick_work(cn_controller_t *c, void *arg)
         event_init(&ev, CN_ROLLOUT_EV_TICK, "controller", "");
         run_event(d, &ev, NULL, err, sizeof err);
     }
+    if (running(d))
+        seq_save(d, now);
     c->metrics->release(c->metrics, s);
     free(lat[0]);
     free(lat[1]);
@@ -1367,10 +1634,15 @@ static void resume_work(cn_controller_t *c, void *arg)
         live_update(d, NULL, 0, 0);
         return;
     }
+    json_t *stored = NULL;
+    if (cn_machine_parse_seq(row.machine, &m, &stored, err, sizeof err))
+        stored = NULL; /* read once by adopt_check: cannot fail here */
     cn_store_rollout_dispose(&d->row);
     d->row = row;
     d->m = m;
     d->loaded = true;
+    seq_resume(d, stored);
+    json_decref(stored);
     cn_rollout_event_t ev;
     event_init(&ev, CN_ROLLOUT_EV_RESTART, "controller", "canary serve started again");
     pthread_mutex_lock(&c->mu);
@@ -1488,6 +1760,7 @@ static void op_work(cn_controller_t *c, void *arg)
     res->id = op->id;
     if (op->kind == CN_CONTROLLER_OP_START) {
         res->rc = op_start(d, op, res->error, sizeof res->error, &res->id);
+        seq_sync(d);
         live_update(d, NULL, 0, 0);
         return;
     }
@@ -1579,6 +1852,7 @@ static void op_work(cn_controller_t *c, void *arg)
     event_init(&ev, kinds[op->kind], op->actor, op->reason);
     ev.dry_run = op->dry_run || d->row.dry_run;
     res->rc = run_event(d, &ev, NULL, res->error, sizeof res->error);
+    seq_sync(d);
     live_update(d, NULL, 0, 0);
 }
 
@@ -1677,6 +1951,17 @@ cn_driver_t *cn_driver__new(cn_controller_t *c, const cn_controller_config_t *cf
     cn_rollout_init(&d->m);
     cn_version_set_init(&d->canary_set, "canary");
     cn_generation_init(&d->promoted);
+    d->prev = cn_xcalloc(1, sizeof *d->prev);
+    if (cfg->strategy->triggers.has_sequential) {
+        size_t bad = 0;
+        char what[256];
+        /* checked when the config was read: a failure here is a bug */
+        if (cn_strategy_sequential_config(cfg->strategy, cfg->analysis, &d->seq_cfg,
+                                          &bad, what, sizeof what))
+            fprintf(c->log, "canary: sequential triggers off: %s\n", what);
+        else
+            d->has_seq = true;
+    }
     return d;
 }
 
@@ -1705,5 +1990,10 @@ void cn_driver__free(cn_driver_t *d)
     cn_store_rollout_dispose(&d->row);
     cn_version_set_dispose(&d->canary_set);
     cn_generation_dispose(&d->promoted);
+    if (d->prev) {
+        free(d->prev->pred_le[0]);
+        free(d->prev->pred_le[1]);
+        free(d->prev);
+    }
     free(d);
 }

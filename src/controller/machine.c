@@ -44,7 +44,8 @@
     X(transitions, INT64_MAX)
 
 /* The keys besides the integers. */
-static const char *const other_keys[] = {"format", "samples_per_minute", "reason"};
+static const char *const other_keys[] = {"format", "samples_per_minute", "reason",
+                                         "sequential"};
 
 static bool known_key(const char *key)
 {
@@ -61,7 +62,14 @@ static bool known_key(const char *key)
 
 char *cn_machine_json(const cn_rollout_t *m)
 {
+    return cn_machine_json_seq(m, NULL);
+}
+
+char *cn_machine_json_seq(const cn_rollout_t *m, const json_t *sequential)
+{
     json_t *o = json_object();
+    if (sequential)
+        json_object_set(o, "sequential", (json_t *)sequential);
     json_object_set_new(o, "format", json_integer(CN_MACHINE_FORMAT));
 #define PUT(f, max) json_object_set_new(o, #f, json_integer((json_int_t)m->f));
     MACHINE_INTS(PUT)
@@ -75,7 +83,7 @@ char *cn_machine_json(const cn_rollout_t *m)
     snprintf(reason, sizeof reason, "%s", m->reason);
     cn_text_utf8_clip(reason);
     json_object_set_new(o, "reason", json_string(reason));
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(o);
     if (!text)
         abort(); /* only out of memory: OOM aborts, as cn_xmalloc does */
@@ -83,6 +91,12 @@ char *cn_machine_json(const cn_rollout_t *m)
 }
 
 int cn_machine_parse(const char *text, cn_rollout_t *m, char *err, size_t errlen)
+{
+    return cn_machine_parse_seq(text, m, NULL, err, errlen);
+}
+
+int cn_machine_parse_seq(const char *text, cn_rollout_t *m, json_t **sequential,
+                         char *err, size_t errlen)
 {
     static const char what[] = "the stored rollout state";
     json_error_t je;
@@ -99,10 +113,10 @@ int cn_machine_parse(const char *text, cn_rollout_t *m, char *err, size_t errlen
     json_t *format = json_object_get(o, "format");
     if (format && (!json_is_integer(format) || json_integer_value(format) < 1)) {
         rc = cn_fail(err, errlen, CN_EINVAL, "%s has a bad 'format'", what);
-    } else if (format && json_integer_value(format) != CN_MACHINE_FORMAT) {
+    } else if (format && json_integer_value(format) > CN_MACHINE_FORMAT) {
         rc = cn_fail(err, errlen, CN_EINVAL,
                      "%s is format %lld, written by a newer canary; this build reads "
-                     "format %d",
+                     "formats 1 to %d",
                      what, (long long)json_integer_value(format), CN_MACHINE_FORMAT);
     }
     const char *key;
@@ -141,9 +155,14 @@ int cn_machine_parse(const char *text, cn_rollout_t *m, char *err, size_t errlen
         (!json_is_string(reason) || json_string_length(reason) >= sizeof r.reason ||
          memchr(json_string_value(reason), '\0', json_string_length(reason))))
         bad = "reason";
+    json_t *seq = json_object_get(o, "sequential");
+    if (!bad && seq && !json_is_object(seq))
+        bad = "sequential";
     if (rc == 0 && bad)
         rc = cn_fail(err, errlen, CN_EINVAL, "%s has %s '%s'", what,
                      json_object_get(o, bad) ? "a bad" : "no", bad);
+    if (rc == 0 && sequential)
+        *sequential = seq ? json_incref(seq) : NULL;
     if (rc == 0) {
         r.samples_per_minute = json_number_value(spm);
         snprintf(r.reason, sizeof r.reason, "%s", json_string_value(reason));

@@ -21,14 +21,22 @@
 #include "controller/rollout.h"
 #include "store/store.h"
 
+#include <jansson.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
-/* The format this build writes and reads. */
-#define CN_MACHINE_FORMAT 1
+/* The format this build writes; it reads it and every older one. Format 2
+ * adds the optional "sequential" object: the sequential triggers' state
+ * (sequential.h), so that a restart does not spend their budget again. */
+#define CN_MACHINE_FORMAT 2
 
 /* The machine as a compact JSON object; the caller frees the text. */
 char *cn_machine_json(const cn_rollout_t *m);
+
+/* The same with the sequential triggers' state under "sequential" (NULL:
+ * none; not stolen). */
+char *cn_machine_json_seq(const cn_rollout_t *m, const json_t *sequential);
 
 /*
  * Read a stored machine (text may be NULL: a row without one). 0 with *m
@@ -36,6 +44,12 @@ char *cn_machine_json(const cn_rollout_t *m);
  * format, an unknown, missing or bad key) and *m untouched.
  */
 int cn_machine_parse(const char *text, cn_rollout_t *m, char *err, size_t errlen);
+
+/* The same, also giving the "sequential" object (a new reference; NULL
+ * when the machine has none) when it succeeds. sequential may be NULL. A
+ * "sequential" that is not an object is unreadable. */
+int cn_machine_parse_seq(const char *text, cn_rollout_t *m, json_t **sequential,
+                         char *err, size_t errlen);
 
 /*
  * Whether a machine read back agrees with the named columns of the row it

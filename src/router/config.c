@@ -32,9 +32,21 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Most addresses per version and most prediction bucket bounds. */
+/* Most addresses per version. */
 #define ADDRESSES_MAX 64
-#define BUCKETS_MAX 64
+/* Most prediction bucket bounds: enough for bins of 0.1% of the mass (the
+ * anytime-valid prediction trigger compares the arms' CDFs at bounds near
+ * stable's quantiles, so its resolution is the largest bin's mass). A
+ * prediction costs a binary search over them; a cell 8 bytes a bound. */
+#define BUCKETS_MAX 1024
+/* The default bounds: 0 to 1 by 0.02, bins of at most a few percent of
+ * the mass for scores in [0, 1] that are not strongly skewed (0.1 apart
+ * was too coarse for a KS distance of 0.05 to 0.1). */
+#define DEFAULT_PREDICTION_BUCKETS                                                     \
+    "0,0.02,0.04,0.06,0.08,0.1,0.12,0.14,0.16,0.18,0.2,0.22,0.24,0.26,0.28,0.3,0.32,"  \
+    "0.34,0.36,0.38,0.4,0.42,0.44,0.46,0.48,0.5,0.52,0.54,0.56,0.58,0.6,0.62,0.64,"    \
+    "0.66,0.68,0.7,0.72,0.74,0.76,0.78,0.8,0.82,0.84,0.86,0.88,0.9,0.92,0.94,0.96,"    \
+    "0.98,1"
 
 #define NULLABLE (CN_CONFIG_NULLABLE | CN_CONFIG_EMPTY_UNSETS)
 
@@ -167,7 +179,7 @@ static int check_segment(const char *text, char *what, size_t len)
       .type = CN_CONFIG_DOUBLE_LIST, .lo = 1, .hi = BUCKETS_MAX,                       \
       FIELD(prediction_buckets),                                                       \
       .count_offset = offsetof(cn_router_config_t, n_prediction_buckets),              \
-      .default_text = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1",                       \
+      .default_text = DEFAULT_PREDICTION_BUCKETS,                                      \
       .help = "upper bounds of the prediction histogram buckets")                      \
     X("measure.reservoir_size", .flag = "reservoir-size", .type = CN_CONFIG_UNSIGNED,  \
       .lo = 1, .hi = 10000000, FIELD(reservoir_size), .default_text = "10000",         \

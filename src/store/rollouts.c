@@ -617,6 +617,43 @@ int cn_store_rollout_update(cn_store_t *s, cn_store_rollout_t *r,
     return rc;
 }
 
+int cn_store_rollout_save_machine(cn_store_t *s, int64_t id, int64_t audit_seq,
+                                  const char *machine, char *err, size_t errlen)
+{
+    static const char what[] = "cannot save the rollout's machine";
+    if (err && errlen)
+        err[0] = '\0';
+    if (!s || !machine)
+        return cn_store__failf(s ? s->path : NULL, err, errlen, CN_EINVAL,
+                               "bad arguments");
+    cn_store_rollout_t old;
+    cn_store_rollout_init(&old);
+    pthread_mutex_lock(&s->lock);
+    int rc = cn_store__json_check(s, "rollout machine", machine, CN_STORE_STRATEGY_MAX,
+                                  "object", err, errlen);
+    if (rc == 0 && (rc = cn_store__begin(s, what, err, errlen)) == 0) {
+        rc = read_rollout(s, id, &old, err, errlen);
+        if (rc == 0 && old.audit_seq != audit_seq)
+            rc = cn_store__failf(s->path, err, errlen, CN_ECONFLICT,
+                                 "rollout %lld: its audit trail has entry %lld, not "
+                                 "%lld; the machine is not saved over a newer decision",
+                                 (long long)id, (long long)old.audit_seq,
+                                 (long long)audit_seq);
+        if (rc == 0 && !cn_store_rollout_state_active(old.state))
+            rc = cn_store__failf(s->path, err, errlen, CN_ECONFLICT,
+                                 "rollout %lld has ended (%s)", (long long)id,
+                                 state_names[old.state]);
+        if (rc == 0 &&
+            cn_store__run(s->db, "UPDATE rollouts SET machine = ?1 WHERE id = ?2", "ti",
+                          machine, id) != SQLITE_OK)
+            rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+        rc = cn_store__end(s, rc, what, err, errlen);
+    }
+    pthread_mutex_unlock(&s->lock);
+    cn_store_rollout_dispose(&old);
+    return rc;
+}
+
 /* -------------------------------------------------------------- reads */
 
 int cn_store_rollout_get(cn_store_t *s, int64_t id, cn_store_rollout_t *out, char *err,

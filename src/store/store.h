@@ -578,6 +578,17 @@ int cn_store_rollout_update(cn_store_t *s, cn_store_rollout_t *r,
                             const cn_store_rollout_also_t *also, char *err,
                             size_t errlen);
 
+/*
+ * Save only the machine column of rollout `id` (the controller's state
+ * between audit entries, e.g. its sequential triggers every few seconds),
+ * if its audit trail still ends at entry `audit_seq` (else CN_ECONFLICT:
+ * a newer decision was stored; nothing is written) and it is active (else
+ * CN_ECONFLICT). machine must be a JSON object (CN_EINVAL otherwise).
+ * No audit entry is added. CN_ENOTFOUND for an unknown id.
+ */
+int cn_store_rollout_save_machine(cn_store_t *s, int64_t id, int64_t audit_seq,
+                                  const char *machine, char *err, size_t errlen);
+
 /* Read rollout `id` into *out (initialised; replaced on success).
  * CN_ENOTFOUND if there is none. */
 int cn_store_rollout_get(cn_store_t *s, int64_t id, cn_store_rollout_t *out, char *err,

@@ -96,7 +96,7 @@ Test(machine, round_trips_every_field_with_its_format)
 {
     cn_rollout_t m = busy_machine();
     char *text = cn_machine_json(&m);
-    cr_assert(strstr(text, "\"format\":1"), "%s", text);
+    cr_assert(strstr(text, "\"format\":2"), "%s", text);
     cn_rollout_t back;
     char err[256];
     cr_assert_eq(cn_machine_parse(text, &back, err, sizeof err), 0, "%s", err);
@@ -117,9 +117,9 @@ Test(machine, reads_a_machine_stored_before_the_format_key)
 Test(machine, refuses_a_newer_format_saying_so)
 {
     refused_edit(
-        "format", json_integer(2),
-        "the stored rollout state is format 2, written by a newer canary; this "
-        "build reads format 1");
+        "format", json_integer(3),
+        "the stored rollout state is format 3, written by a newer canary; this "
+        "build reads formats 1 to 2");
     refused_edit("format", json_integer(0), "has a bad 'format'");
     refused_edit("format", json_string("1"), "has a bad 'format'");
 }
@@ -301,4 +301,29 @@ Test(machine, a_retry_of_an_ended_machine_starts_at_the_first_step)
     ev.kind = CN_ROLLOUT_EV_ABORT;
     cr_assert_eq(cn_rollout_step(&cfg, &m, &ev, &out), CN_EINVAL);
     cn_strategy_dispose(&s);
+}
+
+/* Format 2: the sequential triggers' state rides along; format 1 (before
+ * it) still reads. */
+Test(machine, carries_the_sequential_state_and_reads_format_1)
+{
+    cn_rollout_t m = busy_machine(), back;
+    json_t *seq = json_pack("{s:i,s:f}", "version", 1, "alpha", 0.01);
+    char *text = cn_machine_json_seq(&m, seq);
+    json_t *got = NULL;
+    char err[256];
+    cr_assert_eq(cn_machine_parse_seq(text, &back, &got, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert(json_equal(got, seq), "%s", text);
+    cr_assert_eq(memcmp(&back, &m, sizeof m), 0);
+    json_decref(got);
+    json_decref(seq);
+    free(text);
+    text = edited("format", json_integer(1));
+    got = (json_t *)1;
+    cr_assert_eq(cn_machine_parse_seq(text, &back, &got, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_null(got, "no sequential state in a format 1 machine");
+    free(text);
+    refused_edit("sequential", json_integer(3), "has a bad 'sequential'");
 }

@@ -100,11 +100,11 @@ Test(serve_config_defaults, init_sets_the_documented_defaults)
     cr_assert_null(c.router.segment_header);
     cr_assert_eq(c.router.max_segments, 32);
     cr_assert_str_eq(c.router.prediction, "kserve-v2");
-    cr_assert_eq(c.router.n_prediction_buckets, 11);
-    for (size_t i = 0; i < 11; i++)
-        cr_assert_float_eq(c.router.prediction_buckets[i], i / 10.0, 1e-15,
+    cr_assert_eq(c.router.n_prediction_buckets, 51);
+    for (size_t i = 0; i < 51; i++)
+        cr_assert_float_eq(c.router.prediction_buckets[i], i / 50.0, 1e-15,
                            "bucket %zu", i);
-    cr_assert_eq(c.router.prediction_buckets[10], 1.0);
+    cr_assert_eq(c.router.prediction_buckets[50], 1.0);
     cr_assert_eq(c.router.reservoir_size, 10000);
     cr_assert_eq(c.router.request_id_map_size, 100000);
     cr_assert_eq(c.router.workers, 0);
@@ -223,7 +223,7 @@ Test(serve_config_yaml, the_example_file_parses_and_its_values_land)
     cr_assert_str_eq(c.router.segment_header, "X-Region");
     cr_assert_eq(c.router.max_segments, 32);
     cr_assert_str_eq(c.router.prediction, "kserve-v2");
-    cr_assert_eq(c.router.n_prediction_buckets, 11);
+    cr_assert_eq(c.router.n_prediction_buckets, 51);
     cr_assert_eq(c.router.reservoir_size, 10000);
     cr_assert_eq(c.router.request_id_map_size, 100000);
     cr_assert_str_eq(c.router.health_path, "/healthz");
@@ -609,7 +609,8 @@ Test(serve_config_flags, bad_values_give_one_line_and_change_nothing)
         {"prediction-buckets", "1,0.5", CN_EINVAL,
          "--prediction-buckets: bounds must be strictly ascending, got 0.5 after 1"},
         {"prediction-buckets", "", CN_EINVAL,
-         "--prediction-buckets: must be a list of 1 to 64 finite numbers in ascending "
+         "--prediction-buckets: must be a list of 1 to 1024 finite numbers in "
+         "ascending "
          "order, got an empty list"},
         {"prediction-buckets", "0,nan", CN_EINVAL,
          "--prediction-buckets: must be a finite number, got 'nan'"},
@@ -639,7 +640,7 @@ Test(serve_config_flags, bad_values_give_one_line_and_change_nothing)
         cr_assert_str_eq(err, cases[i].message);
         cr_assert_eq(c.router.stable.count, 0, "unchanged");
         cr_assert_eq(c.router.traffic.canary_weight_bp, 0);
-        cr_assert_eq(c.router.n_prediction_buckets, 11);
+        cr_assert_eq(c.router.n_prediction_buckets, 51);
         cr_assert_str_eq(c.router.prediction, "kserve-v2");
         cn_server_config_dispose(&c);
     }
@@ -876,7 +877,7 @@ static const struct bad_case bad_cases[] = {
      "c.yaml:2: key 'measure.prediction_buckets[1]': bounds must be strictly "
      "ascending, got 0.1 after 0.1"},
     {"measure:\n  prediction_buckets: []\n", CN_EINVAL,
-     "c.yaml:2: key 'measure.prediction_buckets': must be a list of 1 to 64 finite "
+     "c.yaml:2: key 'measure.prediction_buckets': must be a list of 1 to 1024 finite "
      "numbers in ascending order, got an empty list"},
     {"measure:\n  prediction_buckets: [0, .inf]\n", CN_EINVAL,
      "c.yaml:2: key 'measure.prediction_buckets[1]': must be a finite number, got "
@@ -1032,7 +1033,7 @@ Test(serve_config_validate, a_config_built_in_code_meets_the_same_bounds)
     valid_base(&c);
     c.router.prediction_buckets[3] = c.router.prediction_buckets[2];
     expect_invalid(&c, "key 'measure.prediction_buckets' (--prediction-buckets): "
-                       "bounds must be strictly ascending, got 0.2 after 0.2");
+                       "bounds must be strictly ascending, got 0.04 after 0.04");
 
     valid_base(&c);
     c.router.prediction_buckets[10] = NAN;
@@ -1042,7 +1043,7 @@ Test(serve_config_validate, a_config_built_in_code_meets_the_same_bounds)
     valid_base(&c);
     c.router.n_prediction_buckets = 0;
     expect_invalid(&c, "key 'measure.prediction_buckets' (--prediction-buckets): "
-                       "must be a list of 1 to 64 finite numbers in ascending "
+                       "must be a list of 1 to 1024 finite numbers in ascending "
                        "order, got an empty list");
 
     valid_base(&c);

@@ -486,6 +486,48 @@ Test(store_rollouts, a_repeated_or_stale_decision_is_refused)
     cn_store_close(s);
 }
 
+/* The machine alone (no entry): only over the latest decision, only while
+ * active, only a JSON object. */
+Test(store_rollouts, the_machine_is_saved_alone_only_over_the_latest_decision)
+{
+    const char *path = in_dir("state.db");
+    cn_store_t *s = registry(path);
+    cn_store_rollout_t r, back;
+    start(s, &r, "v2");
+    cn_store_rollout_init(&back);
+    cr_assert_eq(cn_store_rollout_save_machine(s, r.id, r.audit_seq, "{\"seq\": 1}",
+                                               err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(cn_store_rollout_get(s, r.id, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(back.machine, "{\"seq\": 1}");
+    cr_assert_eq(back.audit_seq, r.audit_seq, "no audit entry was added");
+    char *before = store_test_dump(path);
+    cr_assert_eq(
+        cn_store_rollout_save_machine(s, r.id, r.audit_seq + 1, "{}", err, sizeof err),
+        CN_ECONFLICT);
+    cr_assert(strstr(err, "not saved over a newer decision") != NULL, "%s", err);
+    cr_assert_eq(
+        cn_store_rollout_save_machine(s, r.id, r.audit_seq, "[1]", err, sizeof err),
+        CN_EINVAL);
+    cr_assert_eq(cn_store_rollout_save_machine(s, r.id + 100, 1, "{}", err, sizeof err),
+                 CN_ENOTFOUND);
+    char *after = store_test_dump(path);
+    cr_assert_str_eq(after, before);
+    r.state = CN_STORE_ROLLOUT_ABORTED;
+    cn_store_audit_t e = entry(CN_STORE_AUDIT_MANUAL, "alice", "abort");
+    cr_assert_eq(cn_store_rollout_update(s, &r, &e, NULL, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(
+        cn_store_rollout_save_machine(s, r.id, r.audit_seq, "{}", err, sizeof err),
+        CN_ECONFLICT);
+    cr_assert(strstr(err, "has ended (aborted)") != NULL, "%s", err);
+    free(before);
+    free(after);
+    cn_store_rollout_dispose(&back);
+    cn_store_rollout_dispose(&r);
+    cn_store_close(s);
+}
+
 /* Promotion: the final state, the tags and the generation in one go. */
 Test(store_rollouts, a_promotion_moves_stable_retires_the_old_and_saves_the_generation)
 {
