@@ -112,6 +112,31 @@ static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
             key_i64(w, "time_unix_ms", live->verdict_ms);
             cn_jsonw_object_end(w);
         }
+        if (live->has_sequential) {
+            cn_jsonw_key(w, "sequential");
+            cn_jsonw_object_begin(w);
+            cn_jsonw_key(w, "alpha");
+            cn_jsonw_double(w, live->seq_alpha);
+            cn_jsonw_key(w, "threshold");
+            cn_jsonw_double(w, live->seq_threshold);
+            key_i64(w, "seconds", (int64_t)live->seq_seconds);
+            cn_jsonw_key(w, "metrics");
+            cn_jsonw_array_begin(w);
+            for (size_t i = 0; i < live->n_seq; i++) {
+                cn_jsonw_object_begin(w);
+                key_str(w, "metric", live->seq[i].metric);
+                cn_jsonw_key(w, "started");
+                cn_jsonw_bool(w, live->seq[i].started);
+                cn_jsonw_key(w, "e_value");
+                cn_jsonw_double(w, live->seq[i].e_value);
+                cn_jsonw_key(w, "pvalue");
+                cn_jsonw_double(w, live->seq[i].pvalue);
+                key_i64(w, "canary_requests", (int64_t)live->seq[i].canary_requests);
+                cn_jsonw_object_end(w);
+            }
+            cn_jsonw_array_end(w);
+            cn_jsonw_object_end(w);
+        }
         if (live->has_triggers) {
             cn_jsonw_key(w, "triggers");
             cn_jsonw_array_begin(w);

@@ -101,6 +101,20 @@ static void print_rollout(json_t *r)
                (long long)json_integer_value(json_object_get(s, "stable")),
                (long long)json_integer_value(json_object_get(s, "canary")),
                (long long)json_integer_value(json_object_get(s, "needed")));
+    json_t *q = json_object_get(r, "sequential");
+    if (json_is_object(q)) {
+        printf("  sequential triggers (roll back at e-value %g):", num(q, "threshold"));
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(q, "metrics"), i, m)
+        {
+            if (json_is_true(json_object_get(m, "started")))
+                printf("%s %s %.3g", i ? "," : "", str(m, "metric"), num(m, "e_value"));
+            else
+                printf("%s %s not started", i ? "," : "", str(m, "metric"));
+        }
+        printf("\n");
+    }
 }
 
 static void print_list(json_t *list)

@@ -243,6 +243,18 @@ typedef struct cn_controller_live_s {
                                  (this process) */
     bool has_triggers;        /* triggers ran at the last tick */
     cn_trigger_result_t triggers;
+    /* the sequential triggers (triggers.sequential), when they run for
+     * this rollout's run: per metric its e-value against the threshold */
+    bool has_sequential;
+    double seq_alpha, seq_threshold; /* threshold: metrics / alpha */
+    uint64_t seq_seconds;            /* seconds monitored */
+    size_t n_seq;
+    struct {
+        const char *metric; /* "error", "latency_ms", "prediction"; static */
+        bool started;       /* thresholds fixed (latency, prediction) */
+        double e_value, pvalue;
+        uint64_t canary_requests; /* counted by the test */
+    } seq[3];
     bool has_verdict; /* an analysis finished */
     char verdict[16]; /* pass, fail, marginal */
     char verdict_reason[320];

@@ -141,6 +141,8 @@ static int64_t now_ms(void)
 
 /* ------------------------------------------------------------ live view */
 
+static void seq_live(const cn_driver_t *d, cn_controller_live_t *l);
+
 static void live_update(cn_driver_t *d, const cn_trigger_result_t *trig,
                         uint64_t canary_req, uint64_t stable_req)
 {
@@ -157,6 +159,7 @@ static void live_update(cn_driver_t *d, const cn_trigger_result_t *trig,
     l->id = d->row.id;
     l->machine = d->m;
     l->canary_served = d->canary_served;
+    seq_live(d, l);
     if (trig) {
         l->has_triggers = true;
         l->triggers = *trig;
@@ -320,6 +323,26 @@ static char *machine_text(const cn_driver_t *d)
     char *text = cn_machine_json_seq(&d->m, j);
     json_decref(j);
     return text;
+}
+
+/* The sequential triggers in the live view (under the controller's lock). */
+static void seq_live(const cn_driver_t *d, cn_controller_live_t *l)
+{
+    l->has_sequential = seq_current(d);
+    if (!l->has_sequential)
+        return;
+    l->seq_alpha = d->seq.cfg.alpha;
+    l->seq_threshold = cn_seq_threshold(&d->seq);
+    l->seq_seconds = d->seq.seconds;
+    l->n_seq = d->seq.cfg.n_metrics < 3 ? d->seq.cfg.n_metrics : 3;
+    for (size_t i = 0; i < l->n_seq; i++) {
+        const cn_seq_metric_t *m = &d->seq.m[i];
+        l->seq[i].metric = cn_seq_kind_name(m->cfg.kind);
+        l->seq[i].started = m->started;
+        l->seq[i].e_value = exp(m->log_e);
+        l->seq[i].pvalue = cn_seq_pvalue(m);
+        l->seq[i].canary_requests = m->canary_n;
+    }
 }
 
 /* A new run (a start, a retry): every e-value at 1, no previous counters. */

@@ -133,6 +133,14 @@ while :; do
     [ $i -lt 300 ] || die "no sequential state stored after 30 s: '$n' $(tail -5 "$TMP/aa1.err")"
     sleep 0.1
 done
+# the rollout's read shows the sequential triggers as they stand
+run "$CANARY" rollout status 1 --json
+json_eq '.sequential | [.alpha, .threshold, .seconds >= 8, (.metrics | map(.metric)),
+  (.metrics[0].e_value < .threshold), (.metrics[0].canary_requests > 0)]' \
+    '[0.01,100,true,["error"],true,true]'
+run "$CANARY" rollout status 1
+grep -Eq '^  sequential triggers \(roll back at e-value 100\): error [0-9.e+-]+$' "$TMP/out" ||
+    die "status does not show the sequential triggers: $(cat "$TMP/out")"
 kill -9 "$aa1_PID"
 wait "$aa1_PID" 2>/dev/null || true
 kill "$WRK" 2>/dev/null || true
