@@ -54,7 +54,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps test check lint format-check include-check flags-check unit integration \
         demo bench bench-router bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
-        sim-rollout sim-sequential bench-sequential
+        sim-rollout sim-sequential sim-anytime bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
      $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/idle-conns
@@ -89,6 +89,14 @@ $(BUILD)/rollout-sim: $(BUILD)/obj/tests/sim/rollout_sim.o $(BUILD)/libcanary.a
 # full report (CPU-heavy; not part of `make test`, which runs --smoke).
 $(BUILD)/seq-sim: $(BUILD)/obj/tests/sim/seq_sim.o $(BUILD)/libcanary.a
 	$(LINK)
+
+# How much shorter the bake is with anytime analyses (docs/JUDGE.md,
+# "Anytime step analyses"); `make sim-anytime` prints the table.
+$(BUILD)/anytime-sim: $(BUILD)/obj/tests/sim/anytime_sim.o $(BUILD)/libcanary.a
+	$(LINK)
+
+sim-anytime: $(BUILD)/anytime-sim
+	$(BUILD)/anytime-sim --reps 1000
 
 # A real HTTP model server for the tests and benchmarks (libuv): answers
 # KServe v2 JSON, can be told to fail, stall or slow down.

@@ -112,6 +112,17 @@ struct cn_driver_s {
     uint32_t seq_run;
     int64_t seq_saved_ms;
     seq_prev_t *prev;
+    /* the anytime analysis judged now (cn_rollout_anytime_step): its harm
+     * family at alpha_fail and its non-inferiority family at alpha_pass,
+     * for step any_step of run any_run of rollout any_rollout (saved with
+     * the machine under "anytime"); any_on is false when there is none,
+     * or when its stored state could not be read (then the step gets no
+     * verdict: it advances at the end of its bake, or holds at max_bake) */
+    bool any_on;
+    int64_t any_rollout;
+    uint32_t any_run;
+    uint32_t any_step;
+    cn_seq_t any_harm, any_ni;
 };
 
 /*
@@ -314,15 +325,100 @@ static bool seq_current(const cn_driver_t *d)
            d->seq_run == d->m.run;
 }
 
-/* The machine as stored: with the sequential state of its run. */
+/* The anytime state belongs to the rollout and run now loaded. */
+static bool any_current(const cn_driver_t *d)
+{
+    return d->any_on && d->loaded && d->any_rollout == d->row.id &&
+           d->any_run == d->m.run;
+}
+
+/* The machine as stored: with the sequential state of its run and the
+ * anytime analysis's. */
 static char *machine_text(const cn_driver_t *d)
 {
-    if (!seq_current(d))
-        return cn_machine_json(&d->m);
-    json_t *j = cn_seq_to_json(&d->seq);
-    char *text = cn_machine_json_seq(&d->m, j);
+    json_t *j = seq_current(d) ? cn_seq_to_json(&d->seq) : NULL;
+    json_t *a = NULL;
+    if (any_current(d))
+        a = json_pack("{s:I,s:o,s:o}", "step", (json_int_t)d->any_step, "harm",
+                      cn_seq_to_json(&d->any_harm), "ni", cn_seq_to_json(&d->any_ni));
+    char *text = cn_machine_json_state(&d->m, j, a);
     json_decref(j);
+    json_decref(a);
     return text;
+}
+
+/* The two families of the anytime analysis at `step`, at its levels
+ * (cn_rollout_anytime_levels; the families take alpha up to 0.5). */
+static int any_configs(const cn_driver_t *d, uint32_t step, cn_seq_config_t *harm,
+                       cn_seq_config_t *ni, char *what, size_t len)
+{
+    cn_rollout_analysis_t lv;
+    if (cn_rollout_anytime_levels(&d->rcfg, step, &lv) ||
+        cn_strategy_anytime_config(d->strategy, step, d->analysis, harm, what, len))
+        return CN_EINVAL;
+    *ni = *harm;
+    harm->alpha = lv.alpha_fail < 0.5 ? lv.alpha_fail : 0.5;
+    ni->alpha = lv.alpha_pass < 0.5 ? lv.alpha_pass : 0.5;
+    return 0;
+}
+
+/* The anytime analysis of the current step begins (every e-value at 1):
+ * its window starts with the weight, as the pause before it does. */
+static void any_begin(cn_driver_t *d, uint32_t step)
+{
+    cn_seq_config_t h, n;
+    char what[256];
+    d->any_on = false;
+    d->any_rollout = d->row.id;
+    d->any_run = d->m.run;
+    d->any_step = step;
+    if (any_configs(d, step, &h, &n, what, sizeof what) ||
+        cn_seq_init(&d->any_harm, &h) || cn_seq_ni_init(&d->any_ni, &n)) {
+        log_line(d, "anytime analysis at step %u off: %s", step, what);
+        return;
+    }
+    d->any_on = true;
+}
+
+/* A resumed run: the stored anytime state of its step, if any, so that
+ * its alpha is not spent again; unreadable, that analysis stays off. */
+static void any_resume(cn_driver_t *d, const json_t *stored)
+{
+    d->any_on = false;
+    int64_t a = cn_rollout_anytime_step(&d->rcfg, &d->m);
+    if (a < 0)
+        return;
+    json_t *step = json_object_get(stored, "step");
+    if (!stored || !json_is_integer(step) || json_integer_value(step) != a) {
+        any_begin(d, (uint32_t)a); /* stored before it ever ran */
+        return;
+    }
+    cn_seq_config_t h, n;
+    char err[256] = "";
+    d->any_rollout = d->row.id;
+    d->any_run = d->m.run;
+    d->any_step = (uint32_t)a;
+    if (any_configs(d, (uint32_t)a, &h, &n, err, sizeof err) ||
+        cn_seq_from_json(&d->any_harm, &h, json_object_get(stored, "harm"), err,
+                         sizeof err) ||
+        cn_seq_ni_from_json(&d->any_ni, &n, json_object_get(stored, "ni"), err,
+                            sizeof err)) {
+        log_line(d, "anytime analysis at step %lld off for this run: %s", (long long)a,
+                 err);
+        return;
+    }
+    d->any_on = true;
+}
+
+/* Follow the machine: a new anytime step (or run) begins at 1. */
+static void any_sync(cn_driver_t *d)
+{
+    int64_t a = d->loaded ? cn_rollout_anytime_step(&d->rcfg, &d->m) : -1;
+    if (a < 0)
+        return; /* kept: it is stored with the machine until the next step */
+    if (d->any_rollout != d->row.id || d->any_run != d->m.run ||
+        d->any_step != (uint32_t)a)
+        any_begin(d, (uint32_t)a);
 }
 
 /* The sequential triggers in the live view (under the controller's lock). */
@@ -403,8 +499,8 @@ static void buckets_of(const uint64_t *le, size_t nb, uint64_t *out)
  * when a trigger fired, with its reason and evidence.
  */
 static bool seq_second(cn_driver_t *d, const cn_router_snapshot_t *s,
-                       cn_metrics_hist_t *const lat[2], char *why, size_t whylen,
-                       char **payload)
+                       cn_metrics_hist_t *const lat[2], bool feed_seq, bool feed_any,
+                       char *why, size_t whylen, char **payload)
 {
     seq_prev_t *p = d->prev;
     size_t nb = s->n_prediction_bounds + 1;
@@ -480,9 +576,14 @@ static bool seq_second(cn_driver_t *d, const cn_router_snapshot_t *s,
         in.prediction_bounds = s->prediction_bounds;
         in.n_prediction_bounds = s->n_prediction_bounds;
         in.warmup = d->m.state == CN_ROLLOUT_WARMUP;
+        /* the anytime analysis: after warmup, the same second's counts */
+        if (sane && feed_any && !in.warmup) {
+            cn_seq_update(&d->any_harm, &in);
+            cn_seq_update(&d->any_ni, &in);
+        }
         /* counters that went down belong to another version or a restart
          * of the router: skip the second */
-        if (sane && cn_seq_update(&d->seq, &in)) {
+        if (sane && feed_seq && cn_seq_update(&d->seq, &in)) {
             fired = true;
             cn_seq_reason(&d->seq, d->seq.fired_metric, why, whylen);
             json_t *ev = cn_seq_evidence_json(&d->seq);
@@ -512,7 +613,7 @@ static bool seq_second(cn_driver_t *d, const cn_router_snapshot_t *s,
  * tick: one small UPDATE a second, on the job thread). */
 static void seq_save(cn_driver_t *d, int64_t now)
 {
-    if (!seq_current(d) || now - d->seq_saved_ms < SEQ_SAVE_MS)
+    if ((!seq_current(d) && !any_current(d)) || now - d->seq_saved_ms < SEQ_SAVE_MS)
         return;
     char err[256];
     char *text = machine_text(d);
@@ -1397,11 +1498,16 @@ static void tick_work(cn_controller_t *c, void *arg)
      * traffic) and not while promoting or rolling back; a second they
      * skip is one not bet on, which keeps them valid */
     seq_sync(d);
-    if (seq_current(d) && running(d) && d->m.first_request_ms &&
-        d->m.state != CN_ROLLOUT_PROMOTING && d->m.state != CN_ROLLOUT_ROLLING_BACK &&
-        !d->m.shadow && !d->seq.fired) {
+    any_sync(d);
+    bool users = running(d) && d->m.first_request_ms &&
+                 d->m.state != CN_ROLLOUT_PROMOTING &&
+                 d->m.state != CN_ROLLOUT_ROLLING_BACK && !d->m.shadow;
+    bool feed_seq = users && seq_current(d) && !d->seq.fired;
+    bool feed_any = users && any_current(d) &&
+                    cn_rollout_anytime_step(&d->rcfg, &d->m) == (int64_t)d->any_step;
+    if (feed_seq || feed_any) {
         char why[CN_ROLLOUT_REASON_MAX], *payload = NULL;
-        if (seq_second(d, s, lat, why, sizeof why, &payload)) {
+        if (seq_second(d, s, lat, feed_seq, feed_any, why, sizeof why, &payload)) {
             event_init(&ev, CN_ROLLOUT_EV_TRIGGER, "trigger", why);
             log_line(d, "sequential trigger: %s", why);
             if (run_event(d, &ev, payload, err, sizeof err))
@@ -1411,6 +1517,36 @@ static void tick_work(cn_controller_t *c, void *arg)
                 d->seq.fired = false;
         }
         free(payload);
+        /* the anytime analysis: harm shown rolls back; non-inferiority
+         * shown is sent every second until the machine takes it (a
+         * person's pause defers it) */
+        if (feed_any && running(d) && d->m.state != CN_ROLLOUT_ROLLING_BACK) {
+            bool fail = d->any_harm.fired;
+            if (fail || d->any_ni.fired) {
+                char *ap = NULL;
+                if (fail)
+                    cn_seq_reason(&d->any_harm, d->any_harm.fired_metric, why,
+                                  sizeof why);
+                else
+                    cn_seq_ni_reason(&d->any_ni, why, sizeof why);
+                json_t *o = json_pack("{s:s,s:I,s:o,s:o}", "mode", "anytime", "step",
+                                      (json_int_t)d->any_step, "harm",
+                                      cn_seq_evidence_json(&d->any_harm), "ni",
+                                      cn_seq_evidence_json(&d->any_ni));
+                ap = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+                json_decref(o);
+                event_init(&ev, CN_ROLLOUT_EV_ANYTIME, "analysis", why);
+                ev.step = d->any_step;
+                ev.verdict = fail ? CN_ROLLOUT_VERDICT_FAIL : CN_ROLLOUT_VERDICT_PASS;
+                uint32_t step_before = d->m.step;
+                cn_rollout_state_t state_before = d->m.state;
+                if (run_event(d, &ev, ap, err, sizeof err))
+                    log_line(d, "anytime analysis: %s", err);
+                else if (d->m.step != step_before || d->m.state != state_before)
+                    log_line(d, "anytime analysis at step %u: %s", ev.step, why);
+                free(ap);
+            }
+        }
     } else if (d->prev) {
         d->prev->valid = false;
     }
@@ -1657,15 +1793,17 @@ static void resume_work(cn_controller_t *c, void *arg)
         live_update(d, NULL, 0, 0);
         return;
     }
-    json_t *stored = NULL;
-    if (cn_machine_parse_seq(row.machine, &m, &stored, err, sizeof err))
-        stored = NULL; /* read once by adopt_check: cannot fail here */
+    json_t *stored = NULL, *any_stored = NULL;
+    if (cn_machine_parse_state(row.machine, &m, &stored, &any_stored, err, sizeof err))
+        stored = any_stored = NULL; /* read once by adopt_check: cannot fail here */
     cn_store_rollout_dispose(&d->row);
     d->row = row;
     d->m = m;
     d->loaded = true;
     seq_resume(d, stored);
     json_decref(stored);
+    any_resume(d, any_stored);
+    json_decref(any_stored);
     cn_rollout_event_t ev;
     event_init(&ev, CN_ROLLOUT_EV_RESTART, "controller", "canary serve started again");
     pthread_mutex_lock(&c->mu);

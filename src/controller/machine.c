@@ -19,7 +19,7 @@
     X(state, CN_ROLLOUT_STATES - 1)                                                    \
     X(resume_state, CN_ROLLOUT_STATES - 1)                                             \
     X(end_state, CN_ROLLOUT_STATES - 1)                                                \
-    X(hold, CN_ROLLOUT_HOLD_BUDGET)                                                    \
+    X(hold, CN_ROLLOUT_HOLD_ANYTIME)                                                   \
     X(step, UINT32_MAX)                                                                \
     X(run, UINT32_MAX)                                                                 \
     X(weight_bp, 10000)                                                                \
@@ -45,7 +45,7 @@
 
 /* The keys besides the integers. */
 static const char *const other_keys[] = {"format", "samples_per_minute", "reason",
-                                         "sequential"};
+                                         "sequential", "anytime"};
 
 static bool known_key(const char *key)
 {
@@ -67,9 +67,17 @@ char *cn_machine_json(const cn_rollout_t *m)
 
 char *cn_machine_json_seq(const cn_rollout_t *m, const json_t *sequential)
 {
+    return cn_machine_json_state(m, sequential, NULL);
+}
+
+char *cn_machine_json_state(const cn_rollout_t *m, const json_t *sequential,
+                            const json_t *anytime)
+{
     json_t *o = json_object();
     if (sequential)
         json_object_set(o, "sequential", (json_t *)sequential);
+    if (anytime)
+        json_object_set(o, "anytime", (json_t *)anytime);
     json_object_set_new(o, "format", json_integer(CN_MACHINE_FORMAT));
 #define PUT(f, max) json_object_set_new(o, #f, json_integer((json_int_t)m->f));
     MACHINE_INTS(PUT)
@@ -97,6 +105,12 @@ int cn_machine_parse(const char *text, cn_rollout_t *m, char *err, size_t errlen
 
 int cn_machine_parse_seq(const char *text, cn_rollout_t *m, json_t **sequential,
                          char *err, size_t errlen)
+{
+    return cn_machine_parse_state(text, m, sequential, NULL, err, errlen);
+}
+
+int cn_machine_parse_state(const char *text, cn_rollout_t *m, json_t **sequential,
+                           json_t **anytime, char *err, size_t errlen)
 {
     static const char what[] = "the stored rollout state";
     json_error_t je;
@@ -158,11 +172,16 @@ int cn_machine_parse_seq(const char *text, cn_rollout_t *m, json_t **sequential,
     json_t *seq = json_object_get(o, "sequential");
     if (!bad && seq && !json_is_object(seq))
         bad = "sequential";
+    json_t *any = json_object_get(o, "anytime");
+    if (!bad && any && !json_is_object(any))
+        bad = "anytime";
     if (rc == 0 && bad)
         rc = cn_fail(err, errlen, CN_EINVAL, "%s has %s '%s'", what,
                      json_object_get(o, bad) ? "a bad" : "no", bad);
     if (rc == 0 && sequential)
         *sequential = seq ? json_incref(seq) : NULL;
+    if (rc == 0 && anytime)
+        *anytime = any ? json_incref(any) : NULL;
     if (rc == 0) {
         r.samples_per_minute = json_number_value(spm);
         snprintf(r.reason, sizeof r.reason, "%s", json_string_value(reason));

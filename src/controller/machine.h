@@ -28,8 +28,10 @@
 
 /* The format this build writes; it reads it and every older one. Format 2
  * adds the optional "sequential" object: the sequential triggers' state
- * (sequential.h), so that a restart does not spend their budget again. */
-#define CN_MACHINE_FORMAT 2
+ * (sequential.h), so that a restart does not spend their budget again.
+ * Format 3 adds the optional "anytime" object (the anytime analysis's
+ * tests, driver.c) and hold 4 (anytime). */
+#define CN_MACHINE_FORMAT 3
 
 /* The machine as a compact JSON object; the caller frees the text. */
 char *cn_machine_json(const cn_rollout_t *m);
@@ -37,6 +39,11 @@ char *cn_machine_json(const cn_rollout_t *m);
 /* The same with the sequential triggers' state under "sequential" (NULL:
  * none; not stolen). */
 char *cn_machine_json_seq(const cn_rollout_t *m, const json_t *sequential);
+
+/* The same with the anytime analysis's state under "anytime" too (NULL:
+ * none; not stolen). */
+char *cn_machine_json_state(const cn_rollout_t *m, const json_t *sequential,
+                            const json_t *anytime);
 
 /*
  * Read a stored machine (text may be NULL: a row without one). 0 with *m
@@ -50,6 +57,11 @@ int cn_machine_parse(const char *text, cn_rollout_t *m, char *err, size_t errlen
  * "sequential" that is not an object is unreadable. */
 int cn_machine_parse_seq(const char *text, cn_rollout_t *m, json_t **sequential,
                          char *err, size_t errlen);
+
+/* The same, also giving the "anytime" object (a new reference or NULL);
+ * either out pointer may be NULL. */
+int cn_machine_parse_state(const char *text, cn_rollout_t *m, json_t **sequential,
+                           json_t **anytime, char *err, size_t errlen);
 
 /*
  * Whether a machine read back agrees with the named columns of the row it

@@ -56,8 +56,9 @@ bool cn_rollout_final(cn_rollout_state_t s)
 
 const char *cn_rollout_hold_name(cn_rollout_hold_t h)
 {
-    static const char *const names[] = {"none", "samples", "marginal", "budget"};
-    return (unsigned)h < 4 ? names[h] : "?";
+    static const char *const names[] = {"none", "samples", "marginal", "budget",
+                                        "anytime"};
+    return (unsigned)h < 5 ? names[h] : "?";
 }
 
 const char *cn_rollout_event_name(cn_rollout_event_kind_t k)
@@ -82,6 +83,7 @@ const char *cn_rollout_event_name(cn_rollout_event_kind_t k)
         "progress-deadline",
         "published",
         "restart",
+        "anytime",
     };
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
@@ -126,6 +128,46 @@ int cn_rollout_analysis_levels(const cn_rollout_config_t *cfg, uint32_t step,
     /* Only the last analysis passes; its attempts share alpha. */
     out->alpha_pass = out->last ? cfg->alpha / attempts : 0;
     return 0;
+}
+
+static bool is_anytime(const cn_strategy_t *s, size_t i)
+{
+    return i < s->n_steps && s->steps[i].kind == CN_STRATEGY_ANALYSIS &&
+           s->steps[i].analysis.mode == CN_STRATEGY_ANYTIME;
+}
+
+int cn_rollout_anytime_levels(const cn_rollout_config_t *cfg, uint32_t step,
+                              cn_rollout_analysis_t *out)
+{
+    const cn_strategy_t *s = cfg->strategy;
+    memset(out, 0, sizeof *out);
+    if (!is_anytime(s, step))
+        return CN_EINVAL;
+    unsigned j = cn_strategy_analysis_rank(s, step);
+    unsigned J = cn_strategy_analysis_count(s);
+    out->step = step;
+    out->rank = j;
+    out->of = J;
+    out->attempt = out->attempts = 1;
+    out->last = j == J;
+    out->alpha_fail =
+        cn_judge_spend_pocock(cfg->alpha, (double)(j - 1) / J, (double)j / J);
+    out->alpha_pass = cfg->alpha;
+    return 0;
+}
+
+int64_t cn_rollout_anytime_step(const cn_rollout_config_t *cfg, const cn_rollout_t *r)
+{
+    const cn_strategy_t *s = cfg->strategy;
+    if (r->state != CN_ROLLOUT_PROGRESSING && r->state != CN_ROLLOUT_PAUSED &&
+        r->state != CN_ROLLOUT_HOLDING)
+        return -1;
+    if (is_anytime(s, r->step))
+        return r->step;
+    if (r->step < s->n_steps && s->steps[r->step].kind == CN_STRATEGY_PAUSE &&
+        s->steps[r->step].pause.has_duration && is_anytime(s, r->step + 1))
+        return r->step + 1;
+    return -1;
 }
 
 /* ----------------------------------------------------------- actions */
@@ -402,6 +444,30 @@ static void run_steps(ctx_t *c)
             step_done(c);
             continue;
         case CN_STRATEGY_ANALYSIS:
+            if (st->analysis.mode == CN_STRATEGY_ANYTIME) {
+                /* its tests run in the driver; a pass or a fail comes as
+                 * an ANYTIME event */
+                if (cn_strategy_analysis_rank(s, r->step) <
+                    cn_strategy_analysis_count(s)) {
+                    record(c,
+                           "step %u: anytime analysis: no harm shown by the end of "
+                           "the bake",
+                           r->step);
+                    step_done(c);
+                    continue;
+                }
+                if (now - r->window_started_ms >= (int64_t)s->max_bake_ms) {
+                    r->hold = CN_ROLLOUT_HOLD_ANYTIME;
+                    transition(c, CN_ROLLOUT_HOLDING,
+                               "anytime analysis (step %u): non-inferiority not shown "
+                               "after max_bake %llu ms; %s",
+                               r->step, (unsigned long long)s->max_bake_ms,
+                               c->ev->kind == CN_ROLLOUT_EV_ANYTIME && c->ev->reason[0]
+                                   ? c->ev->reason
+                                   : "monitoring goes on");
+                }
+                return;
+            }
             if (r->analysis_in_flight)
                 return;
             if (r->attempt > 0 && now - r->step_started_ms < (int64_t)rebake_ms(c))
@@ -608,6 +674,54 @@ static int on_analysis(ctx_t *c)
                        ev->reason);
         return 0;
     }
+}
+
+/*
+ * An anytime analysis's verdict. Fail: rolled back in any running state
+ * (harm found is never ignored). Pass: only for the analysis being judged
+ * now (cn_rollout_anytime_step), progressing or holding for it; the
+ * driver sends it every second while it holds, so a pass that comes
+ * while a person has paused the rollout takes effect after the resume.
+ */
+static int on_anytime(ctx_t *c)
+{
+    cn_rollout_t *r = c->r;
+    const cn_rollout_event_t *ev = c->ev;
+    if (!running(r->state))
+        return 0;
+    if (ev->verdict == CN_ROLLOUT_VERDICT_FAIL) {
+        char why[CN_ROLLOUT_REASON_MAX];
+        snprintf(why, sizeof why, "analysis at step %u (anytime): %.200s", ev->step,
+                 ev->reason);
+        rollback(c, CN_ROLLOUT_ROLLED_BACK, why);
+        return 0;
+    }
+    if (ev->verdict != CN_ROLLOUT_VERDICT_PASS)
+        return 0;
+    int64_t a = cn_rollout_anytime_step(c->cfg, r);
+    if (a < 0 || (uint32_t)a != ev->step)
+        return 0; /* not the analysis judged now: stale */
+    if (r->state == CN_ROLLOUT_HOLDING && r->hold != CN_ROLLOUT_HOLD_ANYTIME)
+        return 0;
+    if (r->state != CN_ROLLOUT_PROGRESSING && r->state != CN_ROLLOUT_HOLDING)
+        return 0;
+    cn_rollout_analysis_t lv;
+    cn_rollout_anytime_levels(c->cfg, ev->step, &lv);
+    char what[CN_ROLLOUT_REASON_MAX];
+    snprintf(what, sizeof what, "step %u: analysis %u of %u (anytime) passed: %.180s",
+             ev->step, lv.rank, lv.of, ev->reason);
+    r->step = ev->step + 1;
+    r->attempt = 0;
+    r->analysis_in_flight = false;
+    r->step_started_ms = ev->now_ms;
+    if (r->state == CN_ROLLOUT_HOLDING) {
+        r->hold = CN_ROLLOUT_HOLD_NONE;
+        transition(c, CN_ROLLOUT_PROGRESSING, "%s", what);
+    } else {
+        record(c, "%s", what);
+    }
+    run_steps(c);
+    return 0;
 }
 
 /* A person's promote: finish the current step now. */
@@ -904,6 +1018,8 @@ static int dispatch(ctx_t *c)
         return 0;
     case CN_ROLLOUT_EV_RESTART:
         return on_restart(c);
+    case CN_ROLLOUT_EV_ANYTIME:
+        return on_anytime(c);
     }
     return refuse(c, "unknown event %d", (int)ev->kind);
 }

@@ -43,6 +43,18 @@
  *    analysis can pass, its attempts sharing alpha: alpha_pass =
  *    alpha / (1 + retries), 0 for the others. An attempt beyond 1 + retries
  *    holds with "analysis budget spent".
+ *  - An analysis step with `mode: anytime` (JUDGE.md) never starts an
+ *    analysis: the driver tests its window every second from the start
+ *    of the pause before it and sends ANYTIME events for the step
+ *    cn_rollout_anytime_step() names. Fail rolls back (in any running
+ *    state, as a failed analysis does); pass, while the current step is
+ *    that pause or that analysis (progressing, or holding for it), ends
+ *    the bake at once and continues after the analysis step. With
+ *    neither by the time run_steps reaches it, an anytime step before the
+ *    last advances ("no harm shown by the end of the bake"); the last
+ *    waits until max_bake after its window started, then holds (hold
+ *    anytime) until a pass, a fail or a person. Levels: one anytime
+ *    "attempt" takes the step's whole shares (cn_rollout_anytime_levels).
  *  - A person: pause (any active state; resume goes back), promote (finish
  *    the current step now), promote --full (skip the rest), abort (=
  *    rollback, final state aborted), retry (rolled-back or aborted: start
@@ -117,9 +129,12 @@ typedef enum cn_rollout_hold_e {
                                      itself when it is */
     CN_ROLLOUT_HOLD_MARGINAL = 2, /* on_marginal: hold */
     CN_ROLLOUT_HOLD_BUDGET = 3,   /* analysis budget spent */
+    CN_ROLLOUT_HOLD_ANYTIME = 4,  /* the last analysis is anytime and has not
+                                     shown non-inferiority by max_bake; goes
+                                     on by itself when it does */
 } cn_rollout_hold_t;
 
-/* "none", "samples", "marginal", "budget". */
+/* "none", "samples", "marginal", "budget", "anytime". */
 const char *cn_rollout_hold_name(cn_rollout_hold_t h);
 
 /* Longest texts kept in the state and in actions (bytes, with the NUL). */
@@ -201,6 +216,9 @@ typedef enum cn_rollout_event_kind_e {
     CN_ROLLOUT_EV_PROGRESS_DEADLINE, /* the driver's own deadline timer */
     CN_ROLLOUT_EV_PUBLISHED,         /* a promotion or rollback publication done */
     CN_ROLLOUT_EV_RESTART,           /* canary serve started again */
+    CN_ROLLOUT_EV_ANYTIME,           /* an anytime analysis: verdict (pass:
+                                        non-inferiority shown; fail: harm
+                                        shown), step, reason */
 } cn_rollout_event_kind_t;
 
 /* "start", "tick", ..., "restart"; "?" otherwise. */
@@ -217,7 +235,8 @@ typedef struct cn_rollout_event_s {
      * auto floor), and the fewer arm's rate */
     uint64_t samples_have, samples_min_per_arm, samples_floor_last;
     double samples_per_minute;
-    /* ANALYSIS_RESULT: the step and attempt of its START_ANALYSIS */
+    /* ANALYSIS_RESULT: the step and attempt of its START_ANALYSIS;
+     * ANYTIME: the step (cn_rollout_anytime_step) and pass or fail */
     uint32_t step, attempt;
     cn_rollout_verdict_t verdict;
     /* MANUAL_TRAFFIC: the new canary weight and whether it overrides */
@@ -296,5 +315,26 @@ int cn_rollout_step(const cn_rollout_config_t *cfg, cn_rollout_t *r,
  */
 int cn_rollout_analysis_levels(const cn_rollout_config_t *cfg, uint32_t step,
                                uint32_t attempt, cn_rollout_analysis_t *out);
+
+/*
+ * The levels of the anytime analysis at index `step`: alpha_fail is the
+ * step's whole Pocock increment (all 1 + retries attempts' shares: an
+ * anytime analysis has one attempt, which never ends before its step
+ * does), alpha_pass the analysis alpha (for the last analysis, all its
+ * attempts' shares; before it, an early advance at the same level, which
+ * promotes nothing). attempt = attempts = 1. CN_EINVAL when the step is
+ * not an anytime analysis.
+ */
+int cn_rollout_anytime_levels(const cn_rollout_config_t *cfg, uint32_t step,
+                              cn_rollout_analysis_t *out);
+
+/*
+ * The index of the anytime analysis whose window is being judged now, or
+ * -1: the current step when it is an anytime analysis, or the next one
+ * when the current step is a pause right before one; the rollout must be
+ * progressing, paused or holding. The driver feeds that analysis's tests
+ * and names it in ANYTIME events.
+ */
+int64_t cn_rollout_anytime_step(const cn_rollout_config_t *cfg, const cn_rollout_t *r);
 
 #endif

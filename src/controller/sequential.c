@@ -78,23 +78,46 @@ int cn_seq_config_check(const cn_seq_config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int cn_seq_init(cn_seq_t *q, const cn_seq_config_t *cfg)
+/*
+ * One test in the family's direction: harm is (sign, a, b) as documented
+ * in sequential.h; non-inferiority is the reversed test (-sign, a, -b),
+ * whose null is harm of at least the margin (eprocess.c proves it). b > -1
+ * holds: margins of rates and max_statistic are below 1 (checked).
+ */
+static void test_init(const cn_seq_metric_t *m, cn_eproc_t *e, int sign, double a,
+                      double b)
+{
+    if (m->ni)
+        cn_stats_eproc_init(e, -sign, a, -b);
+    else
+        cn_stats_eproc_init(e, sign, a, b);
+}
+
+static int start(cn_seq_t *q, const cn_seq_config_t *cfg, bool ni)
 {
     if (!q || cn_seq_config_check(cfg, NULL, 0))
         return CN_EINVAL;
+    for (size_t i = 0; ni && i < cfg->n_metrics; i++)
+        if (cfg->metrics[i].kind == CN_SEQ_ERROR &&
+            cfg->metrics[i].margin_kind == CN_MARGIN_ABSOLUTE &&
+            !(cfg->metrics[i].margin < 1))
+            return CN_EINVAL; /* a rate's margin of 1 or more shows nothing */
     memset(q, 0, sizeof *q);
     q->cfg = *cfg;
+    q->ni = ni;
     for (size_t i = 0; i < cfg->n_metrics; i++) {
         cn_seq_metric_t *m = &q->m[i];
         m->cfg = cfg->metrics[i];
+        m->ni = ni;
         if (m->cfg.kind != CN_SEQ_ERROR)
             continue;
         /* the error rate needs no reference to start */
         bool rel = m->cfg.margin_kind == CN_MARGIN_RELATIVE;
-        cn_stats_eproc_init(&m->tests[0], 1, rel ? 1 + m->cfg.margin : 1,
-                            rel ? 0 : m->cfg.margin);
+        test_init(m, &m->tests[0], 1, rel ? 1 + m->cfg.margin : 1,
+                  rel ? 0 : m->cfg.margin);
         m->n_tests = 1;
-        for (size_t g = 0; g < CN_SEQ_GRID; g++)
+        /* the confidence sequence (harm only: it says how much worse) */
+        for (size_t g = 0; !ni && g < CN_SEQ_GRID; g++)
             cn_stats_eproc_init(&m->grid[g], 1, rel ? grid_rel[g] : 1,
                                 rel ? 0 : grid_abs[g]);
         m->started = true;
@@ -102,8 +125,21 @@ int cn_seq_init(cn_seq_t *q, const cn_seq_config_t *cfg)
     return 0;
 }
 
+int cn_seq_init(cn_seq_t *q, const cn_seq_config_t *cfg)
+{
+    return start(q, cfg, false);
+}
+
+int cn_seq_ni_init(cn_seq_t *q, const cn_seq_config_t *cfg)
+{
+    return start(q, cfg, true);
+}
+
 double cn_seq_threshold(const cn_seq_t *q)
 {
+    /* intersection-union: every test must be shown, no correction */
+    if (q->ni)
+        return 1 / q->cfg.alpha;
     return (double)q->cfg.n_metrics / q->cfg.alpha;
 }
 
@@ -141,12 +177,18 @@ static uint64_t bucket_lower(size_t b)
  * edge y), the canary's at the first bucket whose lower edge is at least
  * (1 + m) y (or y + m ms): so the canary's indicator implies "at or above
  * the margin's image of y" and H0 keeps its share at most stable's.
+ * Non-inferiority shows the canary's share at or above the image below
+ * stable's share at or above y, rounding the image down (below).
  */
 static void start_latency(cn_seq_metric_t *m, const cn_metrics_hist_t *total)
 {
     uint64_t n = cn_metrics_hist_count(total);
     size_t k = 0;
     for (size_t i = 0; i < CN_SEQ_LATENCY_THRESHOLDS; i++) {
+        /* non-inferiority up to stable's p99: beyond it a good canary's
+         * advantage (the margin's worth of tail) needs far more data */
+        if (m->ni && latency_q[i] > CN_SEQ_NI_LATENCY_Q)
+            break;
         uint64_t want = (uint64_t)ceil(latency_q[i] * (double)n), seen = 0;
         size_t b = 0;
         for (; b < CN_METRICS_HIST_BUCKETS; b++) {
@@ -167,9 +209,20 @@ static void start_latency(cn_seq_metric_t *m, const cn_metrics_hist_t *total)
             c++;
         if (c >= CN_METRICS_HIST_BUCKETS)
             continue;
+        if (m->ni) {
+            /* non-inferiority rounds the other way: the canary's indicator
+             * must be implied BY "at or above the margin's image of y", so
+             * its threshold is the last lower edge at or below it; equal to
+             * stable's (a margin below the bucket width) it cannot show
+             * anything and is left out */
+            if ((double)bucket_lower(c) > target)
+                c--;
+            if (c == b)
+                continue;
+        }
         m->stable_at[k] = (uint32_t)b;
         m->canary_at[k] = (uint32_t)c;
-        cn_stats_eproc_init(&m->tests[k], 1, 1, 0);
+        test_init(m, &m->tests[k], 1, 1, 0);
         k++;
     }
     m->n_tests = k;
@@ -204,7 +257,7 @@ static void start_prediction(cn_seq_metric_t *m, const uint64_t *total, size_t n
             continue;
         for (int side = 0; side < 2; side++) {
             m->stable_at[k] = m->canary_at[k] = (uint32_t)best;
-            cn_stats_eproc_init(&m->tests[k], side ? -1 : 1, 1, m->cfg.max_statistic);
+            test_init(m, &m->tests[k], side ? -1 : 1, 1, m->cfg.max_statistic);
             k++;
         }
     }
@@ -222,8 +275,31 @@ static uint64_t le_count(const uint64_t *buckets, uint32_t j)
     return n;
 }
 
+/*
+ * Non-inferiority: every test must have shown it at some time (each is
+ * anytime-valid, so "ever crossed" keeps its level), so the metric's
+ * evidence is its weakest test's best: the minimum over tests of their
+ * running maxima (nondecreasing). `best` is that weakest test.
+ */
+static void combine_ni(cn_seq_metric_t *m)
+{
+    double mn = INFINITY;
+    for (size_t t = 0; t < m->n_tests; t++)
+        if (m->tests[t].log_e_max < mn) {
+            mn = m->tests[t].log_e_max;
+            m->best = t;
+        }
+    if (!m->n_tests)
+        return;
+    m->log_e = m->log_e_max = mn;
+}
+
 static void combine(cn_seq_metric_t *m)
 {
+    if (m->ni) {
+        combine_ni(m);
+        return;
+    }
     double mx = -INFINITY;
     for (size_t t = 0; t < m->n_tests; t++)
         if (m->tests[t].log_e > mx) {
@@ -249,7 +325,7 @@ static void feed(cn_seq_metric_t *m, const cn_seq_second_t *in)
             return;
         cn_stats_eproc_update(&m->tests[0], c->errors, c->requests, s->errors,
                               s->requests);
-        for (size_t g = 0; g < CN_SEQ_GRID; g++)
+        for (size_t g = 0; !m->ni && g < CN_SEQ_GRID; g++)
             cn_stats_eproc_update(&m->grid[g], c->errors, c->requests, s->errors,
                                   s->requests);
         if (c->requests && s->requests) {
@@ -319,10 +395,18 @@ bool cn_seq_update(cn_seq_t *q, const cn_seq_second_t *in)
         if (in->warmup && m->cfg.kind != CN_SEQ_ERROR)
             continue;
         feed(m, in);
-        if (!q->fired && m->log_e >= log(cn_seq_threshold(q))) {
+        if (!q->ni && !q->fired && m->log_e >= log(cn_seq_threshold(q))) {
             q->fired = true;
             q->fired_metric = i;
         }
+    }
+    if (q->ni) {
+        /* shown when every metric's every test is (intersection-union) */
+        bool all = true;
+        for (size_t i = 0; i < q->cfg.n_metrics && all; i++)
+            all = q->m[i].started && q->m[i].n_tests > 0 &&
+                  q->m[i].log_e >= log(cn_seq_threshold(q));
+        q->fired = all;
     }
     return q->fired;
 }
@@ -412,6 +496,69 @@ void cn_seq_reason(const cn_seq_t *q, size_t i, char *buf, size_t len)
     }
 }
 
+/* "the 0.5-point margin", "the 5% margin", "the 20 ms margin",
+ * "max_statistic 0.05" */
+static void margin_words(const cn_seq_metric_t *m, char *buf, size_t len)
+{
+    bool rel = m->cfg.margin_kind == CN_MARGIN_RELATIVE;
+    if (m->cfg.kind == CN_SEQ_PREDICTION)
+        snprintf(buf, len, "max_statistic %g", m->cfg.max_statistic);
+    else if (rel)
+        snprintf(buf, len, "the %g%% margin", m->cfg.margin * 100);
+    else if (m->cfg.kind == CN_SEQ_ERROR)
+        snprintf(buf, len, "the %g-point margin", m->cfg.margin * 100);
+    else
+        snprintf(buf, len, "the %g ms margin", m->cfg.margin);
+}
+
+void cn_seq_ni_reason(const cn_seq_t *q, char *buf, size_t len)
+{
+    size_t o = 0;
+    double weakest = INFINITY;
+    size_t w = 0;
+    uint64_t n_max = 0;
+    for (size_t i = 0; i < q->cfg.n_metrics; i++) {
+        const cn_seq_metric_t *m = &q->m[i];
+        double le = m->started && m->n_tests ? m->log_e : 0;
+        if (le < weakest) {
+            weakest = le;
+            w = i;
+        }
+        if (m->canary_n > n_max)
+            n_max = m->canary_n;
+    }
+    char n[32];
+    thousands(n_max, n, sizeof n);
+    if (q->fired) {
+        o += (size_t)snprintf(buf, len, "non-inferiority shown:");
+        for (size_t i = 0; i < q->cfg.n_metrics && o < len; i++) {
+            char mw[48];
+            margin_words(&q->m[i], mw, sizeof mw);
+            o += (size_t)snprintf(buf + o, len - o, "%s %s within %s",
+                                  i ? (i + 1 == q->cfg.n_metrics ? " and" : ",") : "",
+                                  cn_seq_kind_name(q->m[i].cfg.kind), mw);
+        }
+        if (o < len)
+            snprintf(buf + o, len - o,
+                     ", anytime-valid p <= %.2g (every test) after %s canary requests",
+                     exp(-weakest), n);
+        return;
+    }
+    const cn_seq_metric_t *m = &q->m[w];
+    char mw[48];
+    margin_words(m, mw, sizeof mw);
+    if (!m->started || !m->n_tests)
+        snprintf(buf, len,
+                 "non-inferiority not shown after %s canary requests (%s has not "
+                 "started: stable has too few requests to fix its thresholds)",
+                 n, cn_seq_kind_name(m->cfg.kind));
+    else
+        snprintf(buf, len,
+                 "non-inferiority not shown after %s canary requests (weakest: %s "
+                 "within %s, anytime-valid p = %.2g, needs %.2g)",
+                 n, cn_seq_kind_name(m->cfg.kind), mw, exp(-weakest), q->cfg.alpha);
+}
+
 /* ------------------------------------------------------------ JSON */
 
 static json_t *eproc_json(const cn_eproc_t *e)
@@ -460,17 +607,27 @@ json_t *cn_seq_to_json(const cn_seq_t *q)
                           "shown_canary", m->shown_canary, "shown_stable",
                           m->shown_stable));
     }
-    return json_pack("{s:i,s:f,s:I,s:b,s:I,s:o}", "version", 1, "alpha", q->cfg.alpha,
-                     "seconds", (json_int_t)q->seconds, "fired", q->fired,
-                     "fired_metric", (json_int_t)q->fired_metric, "metrics", ms);
+    json_t *j =
+        json_pack("{s:i,s:f,s:I,s:b,s:I,s:o}", "version", 1, "alpha", q->cfg.alpha,
+                  "seconds", (json_int_t)q->seconds, "fired", q->fired, "fired_metric",
+                  (json_int_t)q->fired_metric, "metrics", ms);
+    /* only non-inferiority says so: harm states stay as they were stored */
+    if (q->ni)
+        json_object_set_new(j, "direction", json_string("noninferiority"));
+    return j;
 }
 
-int cn_seq_from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j,
+static int from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j, bool ni,
                      char *err, size_t errlen)
 {
     cn_seq_t r;
-    if (cn_seq_init(&r, cfg))
+    if (start(&r, cfg, ni))
         return cn_fail(err, errlen, CN_EINVAL, "the sequential config is not valid");
+    const char *dir = json_string_value(json_object_get(j, "direction"));
+    if ((dir != NULL) != ni || (dir && strcmp(dir, "noninferiority") != 0))
+        return cn_fail(err, errlen, CN_EINVAL,
+                       "the stored sequential state tests %s, not %s",
+                       dir ? dir : "harm", ni ? "noninferiority" : "harm");
     int version, fired;
     double alpha;
     json_int_t seconds, fired_metric;
@@ -522,7 +679,7 @@ int cn_seq_from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j,
             m->stable_at[t] = (uint32_t)s;
             m->canary_at[t] = (uint32_t)c;
         }
-        if (m->cfg.kind == CN_SEQ_ERROR) {
+        if (m->cfg.kind == CN_SEQ_ERROR && !ni) {
             if (json_array_size(grid) != CN_SEQ_GRID)
                 return cn_fail(
                     err, errlen, CN_EINVAL,
@@ -544,6 +701,18 @@ int cn_seq_from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j,
                          : 0;
     *q = r;
     return 0;
+}
+
+int cn_seq_from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j,
+                     char *err, size_t errlen)
+{
+    return from_json(q, cfg, j, false, err, errlen);
+}
+
+int cn_seq_ni_from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j,
+                        char *err, size_t errlen)
+{
+    return from_json(q, cfg, j, true, err, errlen);
 }
 
 json_t *cn_seq_evidence_json(const cn_seq_t *q)

@@ -51,6 +51,8 @@
 /* monitoring of latency and predictions starts once stable has answered
  * this many (its quantiles then fix the thresholds) */
 #define CN_SEQ_MIN_REFERENCE 200
+/* non-inferiority compares latency up to stable's p99 (not 0.995, 0.999) */
+#define CN_SEQ_NI_LATENCY_Q 0.99
 
 typedef enum {
     CN_SEQ_ERROR = 0,  /* "error" */
@@ -101,6 +103,7 @@ typedef struct {
 
 typedef struct {
     cn_seq_metric_config_t cfg;
+    bool ni;      /* the family's direction (cn_seq_t.ni) */
     bool started; /* thresholds fixed; the tests run */
     size_t n_tests;
     cn_eproc_t tests[CN_SEQ_TESTS_MAX];
@@ -108,7 +111,8 @@ typedef struct {
      * prediction: the bound index (tests 2i and 2i + 1 are its sides) */
     uint32_t stable_at[CN_SEQ_TESTS_MAX], canary_at[CN_SEQ_TESTS_MAX];
     cn_eproc_t grid[CN_SEQ_GRID]; /* error: the confidence sequence */
-    double log_e;                 /* log of the mean of the tests' e-values */
+    double log_e;                 /* log of the mean of the tests' e-values
+                                     (ni: the min of their running maxima) */
     double log_e_max;             /* its running maximum */
     uint64_t canary_n, stable_n;  /* requests counted */
     /* the last second's shares at the test with the largest e-value */
@@ -120,7 +124,8 @@ typedef struct {
     cn_seq_config_t cfg;
     cn_seq_metric_t m[CN_SEQ_METRICS_MAX];
     uint64_t seconds;
-    bool fired;
+    bool ni;    /* non-inferiority (cn_seq_ni_init): fired = shown */
+    bool fired; /* harm: a metric fired; ni: every test has shown it */
     size_t fired_metric;
 } cn_seq_t;
 
@@ -136,6 +141,19 @@ int cn_seq_config_check(const cn_seq_config_t *cfg, char *err, size_t errlen);
 int cn_seq_init(cn_seq_t *q, const cn_seq_config_t *cfg);
 
 /*
+ * Start the non-inferiority family of the same metrics (the anytime step
+ * analyses, strategy `analysis: {mode: anytime}`): each test reversed,
+ * (-sign, a, -b), so that its null is harm of at least the margin and its
+ * crossing 1/alpha shows "not worse than stable by the margin" at level
+ * alpha; latency at stable's quantiles up to CN_SEQ_NI_LATENCY_Q. The
+ * family is shown (q->fired) once EVERY test of EVERY metric has crossed
+ * 1/alpha at some second: an intersection-union test, so no multiplicity
+ * correction (P(shown) <= alpha whenever any metric is beyond its
+ * margin). CN_EINVAL as cn_seq_init, and for an absolute error margin >= 1.
+ */
+int cn_seq_ni_init(cn_seq_t *q, const cn_seq_config_t *cfg);
+
+/*
  * Feed one second. Returns true when a metric's e-value reached
  * M / alpha this second or before (then q->fired and q->fired_metric
  * are set, and later seconds change nothing). CN_EINVAL-free: counts
@@ -143,7 +161,8 @@ int cn_seq_init(cn_seq_t *q, const cn_seq_config_t *cfg);
  */
 bool cn_seq_update(cn_seq_t *q, const cn_seq_second_t *in);
 
-/* The level each metric's e-value is compared with: M / alpha. */
+/* The level each metric's e-value is compared with: M / alpha (harm),
+ * 1 / alpha (non-inferiority: every test against it). */
 double cn_seq_threshold(const cn_seq_t *q);
 
 /* A metric's anytime-valid p-value: min(1, 1 / max over time of its
@@ -157,12 +176,25 @@ double cn_seq_pvalue(const cn_seq_metric_t *m);
  */
 void cn_seq_reason(const cn_seq_t *q, size_t i, char *buf, size_t len);
 
+/*
+ * One line for people about a non-inferiority family: once shown,
+ * "non-inferiority shown: error within the 0.5-point margin and
+ * latency_ms within the 5% margin, anytime-valid p <= 0.004 (every test)
+ * after 12,400 canary requests"; before, "non-inferiority not shown after
+ * N canary requests (weakest: ...)".
+ */
+void cn_seq_ni_reason(const cn_seq_t *q, char *buf, size_t len);
+
 /* The whole state as JSON (to store), and back. from_json checks that the
  * stored state belongs to this config (kinds, margins, alpha) and is
  * complete; CN_EINVAL with a message in err otherwise (q unchanged). */
 json_t *cn_seq_to_json(const cn_seq_t *q);
 int cn_seq_from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j,
                      char *err, size_t errlen);
+/* The same for a non-inferiority family (its JSON says "direction":
+ * "noninferiority"; a harm state is refused here and vice versa). */
+int cn_seq_ni_from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j,
+                        char *err, size_t errlen);
 
 /* The evidence at this moment for the audit trail: per metric its
  * e-value, p-value, counts, the shares at its strongest test and, for the

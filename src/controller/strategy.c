@@ -95,6 +95,18 @@ static int check_metric_name(const char *text, char *what, size_t len)
     return CN_EINVAL;
 }
 
+static const cn_config_name_t mode_names[] = {
+    {"planned", CN_STRATEGY_PLANNED},
+    {"anytime", CN_STRATEGY_ANYTIME},
+    {NULL, 0},
+};
+
+const char *cn_strategy_mode_name(cn_strategy_mode_t m)
+{
+    const char *name = cn_config_name_of(mode_names, (int)m);
+    return name ? name : "?";
+}
+
 static const cn_config_key_t analysis_keys[] = {
     {.key = "metrics",
      .type = CN_CONFIG_ADDRESS_LIST,
@@ -113,6 +125,14 @@ static const cn_config_key_t analysis_keys[] = {
      .help = "samples per arm the last analysis waits for; unset: derived",
      .offset = offsetof(cn_strategy_analysis_t, min_samples),
      .width = sizeof(uint64_t)},
+    {.key = "mode",
+     .type = CN_CONFIG_ENUM,
+     .names = mode_names,
+     .default_text = "planned",
+     .help = "planned: one look at the end of the bake; anytime: every second, "
+             "ending early once non-inferiority is shown",
+     .offset = offsetof(cn_strategy_analysis_t, mode),
+     .width = sizeof(int)},
 };
 
 static const cn_config_table_t analysis_table = {
@@ -516,6 +536,14 @@ static int strategy_check(const void *record, char *path, size_t pathlen, int *l
                          "set_weight or shadow step before it");
                 return CN_EINVAL;
             }
+            if (st->analysis.mode == CN_STRATEGY_ANYTIME && !any_weight) {
+                snprintf(path, pathlen, "steps[%zu].analysis.mode", i);
+                snprintf(what, len,
+                         "anytime judges a set_weight window: a shadow window pairs "
+                         "both versions' answers to the same requests, which the "
+                         "anytime tests do not use; use mode planned here");
+                return CN_EINVAL;
+            }
             if (weight == CN_UNITS_BP_MAX) {
                 snprintf(path, pathlen, "steps[%zu].analysis", i);
                 snprintf(what, len,
@@ -785,6 +813,113 @@ int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
             y->prefix = prefix;
             return rc;
         }
+        if (st->analysis.mode == CN_STRATEGY_ANYTIME) {
+            cn_seq_config_t sc;
+            char what[300];
+            if (cn_strategy_anytime_config(s, i, a, &sc, what, sizeof what)) {
+                char path[80];
+                snprintf(path, sizeof path, "strategy.steps[%zu].analysis.mode", i);
+                const char *prefix = y->prefix;
+                y->prefix = "";
+                int rc =
+                    cn_yaml_report(y, CN_EINVAL, st->line, path,
+                                   "anytime needs an anytime test for every metric "
+                                   "of the step: %s",
+                                   what);
+                y->prefix = prefix;
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The anytime test of metric `name` of the section a, for `who` ("the
+ * sequential trigger", "an anytime analysis"). */
+static int seq_metric(const char *name, const cn_judge_config_t *a,
+                      cn_seq_metric_config_t *c, const char *who, char *what,
+                      size_t len)
+{
+    int kind = cn_seq_kind_of(name);
+    const cn_judge_metric_t *m = NULL;
+    for (size_t k = 0; a && k < a->n_metrics && !m; k++)
+        if (a->metrics[k].name && strcmp(a->metrics[k].name, name) == 0)
+            m = &a->metrics[k];
+    if (kind < 0) {
+        snprintf(what, len,
+                 "'%s' has no anytime test (%s knows error, latency_ms and "
+                 "prediction)",
+                 name, who);
+        return CN_EINVAL;
+    }
+    if (!m) {
+        snprintf(what, len,
+                 "'%s' needs a metric of that name in the analysis section: its "
+                 "margin is what the trigger tests",
+                 name);
+        return CN_EINVAL;
+    }
+    c->kind = (cn_seq_kind_t)kind;
+    c->margin = m->margin;
+    c->margin_kind = m->margin_kind;
+    c->max_statistic = m->max_statistic;
+    bool ok = kind == CN_SEQ_ERROR ? m->test == CN_JTEST_PROPORTION
+              : kind == CN_SEQ_PREDICTION
+                  ? m->test == CN_JTEST_KS
+                  : m->test == CN_JTEST_MWU || m->test == CN_JTEST_WELCH ||
+                        m->test == CN_JTEST_BOOTSTRAP;
+    if (!ok) {
+        snprintf(what, len,
+                 "'%s' is judged by test %s in the analysis section; %s needs %s", name,
+                 cn_judge_test_name(m->test), who,
+                 kind == CN_SEQ_ERROR        ? "proportion (its margin)"
+                 : kind == CN_SEQ_PREDICTION ? "ks (its max_statistic)"
+                                             : "mann-whitney, welch or bootstrap "
+                                               "(its margin)");
+        return CN_EINVAL;
+    }
+    return 0;
+}
+
+int cn_strategy_anytime_config(const cn_strategy_t *s, size_t index,
+                               const cn_judge_config_t *a, cn_seq_config_t *out,
+                               char *what, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    if (!s || index >= s->n_steps || s->steps[index].kind != CN_STRATEGY_ANALYSIS) {
+        snprintf(what, len, "step %zu is not an analysis", index);
+        return CN_EINVAL;
+    }
+    const cn_strategy_analysis_t *an = &s->steps[index].analysis;
+    size_t n = an->metrics.count ? an->metrics.count : (a ? a->n_metrics : 0);
+    if (n == 0 || n > CN_SEQ_METRICS_MAX) {
+        snprintf(what, len,
+                 "anytime needs 1 to %d metrics (error, latency_ms, "
+                 "prediction), the step judges %zu",
+                 CN_SEQ_METRICS_MAX, n);
+        return CN_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name =
+            an->metrics.count ? an->metrics.items[i] : a->metrics[i].name;
+        if (!name)
+            name = "?";
+        for (size_t j = 0; j < out->n_metrics; j++)
+            if (out->metrics[j].kind == (cn_seq_kind_t)cn_seq_kind_of(name)) {
+                snprintf(what, len, "'%s' is named twice", name);
+                return CN_EINVAL;
+            }
+        cn_seq_metric_config_t *c = &out->metrics[out->n_metrics];
+        if (seq_metric(name, a, c, "an anytime analysis", what, len))
+            return CN_EINVAL;
+        out->n_metrics++;
+        if (c->kind == CN_SEQ_ERROR && c->margin_kind == CN_MARGIN_ABSOLUTE &&
+            !(c->margin < 1)) {
+            snprintf(what, len,
+                     "'%s': an absolute margin of %g on a rate leaves nothing to show",
+                     name, c->margin);
+            return CN_EINVAL;
+        }
     }
     return 0;
 }
@@ -799,46 +934,16 @@ int cn_strategy_sequential_config(const cn_strategy_t *s, const cn_judge_config_
     *bad = 0;
     for (size_t i = 0; i < q->metrics.count; i++) {
         const char *name = q->metrics.items[i];
-        int kind = cn_seq_kind_of(name);
         *bad = i;
-        const cn_judge_metric_t *m = NULL;
-        for (size_t k = 0; a && k < a->n_metrics && !m; k++)
-            if (a->metrics[k].name && strcmp(a->metrics[k].name, name) == 0)
-                m = &a->metrics[k];
         for (size_t j = 0; j < i; j++)
             if (strcmp(q->metrics.items[j], name) == 0) {
                 snprintf(what, len, "'%s' is named twice", name);
                 return CN_EINVAL;
             }
-        if (!m) {
-            snprintf(what, len,
-                     "'%s' needs a metric of that name in the analysis section: its "
-                     "margin is what the trigger tests",
-                     name);
+        if (seq_metric(name, a, &out->metrics[out->n_metrics], "the sequential trigger",
+                       what, len))
             return CN_EINVAL;
-        }
-        cn_seq_metric_config_t *c = &out->metrics[out->n_metrics++];
-        c->kind = (cn_seq_kind_t)kind;
-        c->margin = m->margin;
-        c->margin_kind = m->margin_kind;
-        c->max_statistic = m->max_statistic;
-        bool ok = kind == CN_SEQ_ERROR ? m->test == CN_JTEST_PROPORTION
-                  : kind == CN_SEQ_PREDICTION
-                      ? m->test == CN_JTEST_KS
-                      : m->test == CN_JTEST_MWU || m->test == CN_JTEST_WELCH ||
-                            m->test == CN_JTEST_BOOTSTRAP;
-        if (!ok) {
-            snprintf(
-                what, len,
-                "'%s' is judged by test %s in the analysis section; the sequential "
-                "trigger needs %s",
-                name, cn_judge_test_name(m->test),
-                kind == CN_SEQ_ERROR        ? "proportion (its margin)"
-                : kind == CN_SEQ_PREDICTION ? "ks (its max_statistic)"
-                                            : "mann-whitney, welch or bootstrap "
-                                              "(its margin)");
-            return CN_EINVAL;
-        }
+        out->n_metrics++;
     }
     return 0;
 }

@@ -84,6 +84,18 @@ typedef struct cn_strategy_pause_s {
     int has_duration;     /* 0: `pause: {}`, ends on a person's promote */
 } cn_strategy_pause_t;
 
+/* How an analysis step looks at its window: once at the end of the
+ * pause before it (planned, the default), or every second with the
+ * anytime-valid tests (anytime: it may end the bake early once
+ * non-inferiority is shown, and rolls back once harm is; JUDGE.md). */
+typedef enum cn_strategy_mode_e {
+    CN_STRATEGY_PLANNED = 0,
+    CN_STRATEGY_ANYTIME = 1,
+} cn_strategy_mode_t;
+
+/* "planned", "anytime"; "?" otherwise. */
+const char *cn_strategy_mode_name(cn_strategy_mode_t m);
+
 /* What an analysis step may change of the `analysis:` section; what is
  * unset takes the section's value. */
 typedef struct cn_strategy_analysis_s {
@@ -91,6 +103,7 @@ typedef struct cn_strategy_analysis_s {
                                  this step; empty: all of them */
     uint64_t min_samples;     /* per arm, the last analysis's floor;
                                  0: auto (the judge derives it) */
+    int mode;                 /* cn_strategy_mode_t; default planned */
 } cn_strategy_analysis_t;
 
 typedef struct cn_strategy_shadow_s {
@@ -227,6 +240,18 @@ int cn_strategy_sequential_config(const cn_strategy_t *s, const cn_judge_config_
 
 int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
                                const cn_strategy_t *s, const cn_judge_config_t *a);
+
+/*
+ * The anytime tests of the analysis at steps[index] (mode anytime): the
+ * step's metrics (all of the section's when it names none), each needing
+ * an anytime test as the sequential triggers do (error: proportion;
+ * latency_ms: mann-whitney, welch or bootstrap; prediction: ks), and an
+ * absolute error margin below 1. out->alpha is left 0 (the driver sets
+ * each family's level). CN_EINVAL with a message in what otherwise.
+ */
+int cn_strategy_anytime_config(const cn_strategy_t *s, size_t index,
+                               const cn_judge_config_t *a, struct cn_seq_config_s *out,
+                               char *what, size_t len);
 
 /* The number J of analysis steps. */
 unsigned cn_strategy_analysis_count(const cn_strategy_t *s);

@@ -48,9 +48,25 @@
  * to one arm, which correlates them when users send bursts), and H0 holds
  * for each second's average outcome given that second's counts.
  *
+ * Non-inferiority: the same test, reversed. To show that the canary is
+ * NOT worse than stable by the margin (sign (p - a q) < b), test the null
+ * "harm of at least the margin", sign (p - a q) >= b, which is
+ * (-sign) (p - a q) <= -b: the e-process above with sign' = -sign and
+ * b' = -b, a margin that is now negative. Nothing in the proof above uses
+ * b >= 0: d = sign' (p - a q) - b' <= 0 is H0 whatever b' is, the
+ * Hoeffding factor does not involve b', and the only other requirement is
+ * that every factor 1 + lambda Z stays >= 0, which needs the largest loss
+ * max(-Z) to be positive (below). So any b > -1 is allowed; crossing
+ * 1/alpha shows non-inferiority at level alpha, for all time. A canary
+ * exactly at the margin is at the null's boundary and shows it at most
+ * alpha of the time; a canary as good as stable has E[Z] = |b'| > 0 per
+ * request, and the bet grows with it.
+ *
  * The bet. lambda must keep every factor 1 + lambda Z >= 0, so it is
- * capped at CAP / max(-Z) with max(-Z) = max(a + b, 1 + b) (sign -1 can
- * reach -1 - b). Within the cap it is the growth-optimal bet for the
+ * capped at CAP / max(-Z). With X in {0, 1} and s in [0, 1], sign +1 has
+ * Z >= -a - b (X = 0, s = 1) and sign -1 has Z >= -1 - b (X = 1, s = 0), so
+ * max(-Z) <= max(a + b, 1 + b), which is > 0 exactly when b > -1 (a > 0):
+ * the reason for the bound on b. Within the cap it is the growth-optimal bet for the
  * observed mean and spread (aGRAPA, Waudby-Smith & Ramdas section B.3),
  * with the Hoeffding factor's cost counted as extra variance:
  *   lambda = mu / (sigma^2 + mu^2 + n a^2 / (4 n_s)),   clipped to [0, cap],
@@ -70,7 +86,8 @@
 
 int cn_stats_eproc_init(cn_eproc_t *e, int sign, double a, double b)
 {
-    if (!e || (sign != 1 && sign != -1) || !(a > 0) || !isfinite(a) || !(b >= 0) ||
+    /* b > -1 keeps the largest loss max(a + b, 1 + b) positive (above) */
+    if (!e || (sign != 1 && sign != -1) || !(a > 0) || !isfinite(a) || !(b > -1) ||
         !isfinite(b))
         return CN_EINVAL;
     *e = (cn_eproc_t){.sign = sign, .a = a, .b = b};

@@ -559,9 +559,12 @@ typedef struct {
 } cn_eproc_t;
 
 /*
- * Start at E = 1. sign +1 or -1; a > 0 and b >= 0, finite. Absolute margin
+ * Start at E = 1. sign +1 or -1; a > 0 and b > -1, finite. Absolute margin
  * m: (+1, 1, m); relative margin m: (+1, 1 + m, 0); one side of a CDF
- * difference limit L: (+1 or -1, 1, L). CN_EINVAL otherwise.
+ * difference limit L: (+1 or -1, 1, L). Non-inferiority (showing the
+ * canary is not worse by the margin) is the reversed test
+ * (-sign, a, -b): its H0 is harm of at least the margin. CN_EINVAL
+ * otherwise.
  */
 int cn_stats_eproc_init(cn_eproc_t *e, int sign, double a, double b);
 

@@ -6,7 +6,8 @@ counts): Z_j = sign * (X_j - a * s) - b for each canary request of a
 second, E *= prod (1 + lam * Z_j) * exp(-n^2 lam^2 a^2 / (8 n_s)),
 lam = clip(mu / (var + mu^2 + n a^2 / (4 n_s)), 0, 0.5 / max(a + b, 1 + b))
 with mu = sum(Z) / (N + 1) and var = (1/4 + sum((Z - mu)^2)) / (N + 1) over
-the past Z (Waudby-Smith & Ramdas 2023, aGRAPA)."""
+the past Z (Waudby-Smith & Ramdas 2023, aGRAPA). A negative margin
+-1 < b < 0 is the non-inferiority direction (the last four cases)."""
 import numpy as np
 
 
@@ -47,6 +48,11 @@ def generate():
         ("relative 5%, 2x errors at 5%", 1, 1.05, 0.0, 0.04, 0.02, 25, 475, 300),
         ("cdf side -1, shifted", -1, 1.0, 0.05, 0.3, 0.5, 25, 475, 200),
         ("cdf side +1, 50/50", 1, 1.0, 0.05, 0.7, 0.5, 250, 250, 120),
+        # non-inferiority (a negative margin: H0 is harm of at least the margin)
+        ("NI abs margin, good canary at 5%", -1, 1.0, -0.005, 0.01, 0.01, 25, 475, 300),
+        ("NI abs margin, at the margin", -1, 1.0, -0.005, 0.015, 0.01, 25, 475, 300),
+        ("NI cdf side, 50/50", 1, 1.0, -0.05, 0.5, 0.5, 250, 250, 120),
+        ("NI relative 5%, a = 1.05 b = -0.2", -1, 1.05, -0.2, 0.3, 0.3, 25, 475, 200),
     ]
     for name, sign, a, b, p, q, rc, rs, secs in specs:
         seconds = []

@@ -96,7 +96,7 @@ Test(machine, round_trips_every_field_with_its_format)
 {
     cn_rollout_t m = busy_machine();
     char *text = cn_machine_json(&m);
-    cr_assert(strstr(text, "\"format\":2"), "%s", text);
+    cr_assert(strstr(text, "\"format\":3"), "%s", text);
     cn_rollout_t back;
     char err[256];
     cr_assert_eq(cn_machine_parse(text, &back, err, sizeof err), 0, "%s", err);
@@ -117,9 +117,9 @@ Test(machine, reads_a_machine_stored_before_the_format_key)
 Test(machine, refuses_a_newer_format_saying_so)
 {
     refused_edit(
-        "format", json_integer(3),
-        "the stored rollout state is format 3, written by a newer canary; this "
-        "build reads formats 1 to 2");
+        "format", json_integer(4),
+        "the stored rollout state is format 4, written by a newer canary; this "
+        "build reads formats 1 to 3");
     refused_edit("format", json_integer(0), "has a bad 'format'");
     refused_edit("format", json_string("1"), "has a bad 'format'");
 }
@@ -141,7 +141,7 @@ Test(machine, refuses_values_out_of_range_naming_the_key)
 {
     refused_edit("state", json_integer(CN_ROLLOUT_STATES), "bad 'state'");
     refused_edit("resume_state", json_integer(-1), "bad 'resume_state'");
-    refused_edit("hold", json_integer(4), "bad 'hold'");
+    refused_edit("hold", json_integer(5), "bad 'hold'");
     refused_edit("weight_bp", json_integer(10001), "bad 'weight_bp'");
     /* 65536 would wrap to 0 in the 16-bit field */
     refused_edit("shadow_bp", json_integer(65536), "bad 'shadow_bp'");
@@ -326,4 +326,37 @@ Test(machine, carries_the_sequential_state_and_reads_format_1)
     cr_assert_null(got, "no sequential state in a format 1 machine");
     free(text);
     refused_edit("sequential", json_integer(3), "has a bad 'sequential'");
+}
+
+/* Format 3: the anytime analysis's state rides along next to the
+ * sequential one; hold 4 (anytime) reads; a format 2 machine still does. */
+Test(machine, carries_the_anytime_state_and_reads_format_2)
+{
+    cn_rollout_t m = busy_machine(), back;
+    m.hold = CN_ROLLOUT_HOLD_ANYTIME;
+    json_t *seq = json_pack("{s:i}", "version", 1);
+    json_t *any = json_pack("{s:i,s:I}", "step", 3, "window", (json_int_t)17);
+    char *text = cn_machine_json_state(&m, seq, any);
+    json_t *got_seq = NULL, *got_any = NULL;
+    char err[256];
+    cr_assert_eq(
+        cn_machine_parse_state(text, &back, &got_seq, &got_any, err, sizeof err), 0,
+        "%s", err);
+    cr_assert(json_equal(got_seq, seq), "%s", text);
+    cr_assert(json_equal(got_any, any), "%s", text);
+    cr_assert_eq(memcmp(&back, &m, sizeof m), 0);
+    cr_assert_str_eq(cn_rollout_hold_name(back.hold), "anytime");
+    json_decref(got_seq);
+    json_decref(got_any);
+    json_decref(seq);
+    json_decref(any);
+    free(text);
+    text = edited("format", json_integer(2));
+    got_any = (json_t *)1;
+    cr_assert_eq(cn_machine_parse_state(text, &back, NULL, &got_any, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_null(got_any, "no anytime state in a format 2 machine");
+    free(text);
+    refused_edit("anytime", json_string("x"), "has a bad 'anytime'");
+    refused_edit("hold", json_integer(5), "has a bad 'hold'");
 }

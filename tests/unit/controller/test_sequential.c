@@ -297,3 +297,168 @@ Test(sequential, bad_configs_are_refused_with_a_reason)
     cr_assert_eq(cn_seq_kind_of("latency_ms"), CN_SEQ_LATENCY);
     cr_assert_eq(cn_seq_kind_of("clicks"), -1);
 }
+
+/* ------------------------------------------------ non-inferiority family */
+
+/* Run a non-inferiority family until it is shown or `seconds` pass;
+ * returns the second (1-based) or 0. */
+static int run_ni(cn_seq_t *q, world_t *w, gsl_rng *r, const scenario_t *sc,
+                  int seconds)
+{
+    for (int t = 1; t <= seconds; t++) {
+        cn_seq_second_t in;
+        second(w, r, sc, &in);
+        if (cn_seq_update(q, &in))
+            return t;
+    }
+    return 0;
+}
+
+Test(sequential_ni, a_good_canary_shows_non_inferiority_on_every_metric_and_says_so)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 11);
+    world_init(&W);
+    cn_seq_config_t c = all_three(0.05);
+    cn_seq_t q;
+    cr_assert_eq(cn_seq_ni_init(&q, &c), 0);
+    cr_assert(q.ni);
+    cr_assert_eq(cn_seq_threshold(&q), 1 / 0.05); /* no correction over metrics */
+    char why[400];
+    cn_seq_ni_reason(&q, why, sizeof why);
+    cr_assert(strncmp(why, "non-inferiority not shown after 0 canary requests", 49) ==
+                  0,
+              "%s", why);
+    scenario_t sc = {.err = {0.01, 0.01}, .slow = {1, 1}, .weight = 0.25};
+    int t = run_ni(&q, &W, r, &sc, 3600);
+    cr_assert_gt(t, 0, "an identical canary at 25%% did not show NI in an hour");
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert(q.m[i].started && q.m[i].n_tests > 0, "metric %zu", i);
+        for (size_t k = 0; k < q.m[i].n_tests; k++)
+            cr_assert_geq(q.m[i].tests[k].log_e_max, log(20), "metric %zu test %zu", i,
+                          k);
+    }
+    /* latency stops at stable's p99 */
+    cr_assert_leq(q.m[1].n_tests, 6);
+    cn_seq_ni_reason(&q, why, sizeof why);
+    cr_log_info("sequential_ni: shown after %d s: %s", t, why);
+    cr_assert(strncmp(why,
+                      "non-inferiority shown: error within the 0.5-point margin, "
+                      "latency_ms within the 5% margin and prediction within "
+                      "max_statistic 0.05, anytime-valid p <= ",
+                      150) == 0,
+              "%s", why);
+    /* once shown it stays shown */
+    cr_assert(cn_seq_update(&q, &(cn_seq_second_t){0}));
+    gsl_rng_free(r);
+}
+
+/* Bad canaries never show it: 3x the errors; 30% slower; shifted
+ * predictions (the other metrics fine). */
+Test(sequential_ni, a_bad_canary_never_shows_non_inferiority)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 12);
+    const scenario_t bad[] = {
+        {.err = {0.01, 0.03}, .slow = {1, 1}, .weight = 0.25},
+        {.err = {0.01, 0.01}, .slow = {1, 1.3}, .weight = 0.25},
+        {.err = {0.01, 0.01}, .slow = {1, 1}, .shift = {0, 0.15}, .weight = 0.25},
+    };
+    for (size_t b = 0; b < 3; b++) {
+        world_init(&W);
+        cn_seq_config_t c = all_three(0.05);
+        cn_seq_t q;
+        cn_seq_ni_init(&q, &c);
+        cr_assert_eq(run_ni(&q, &W, r, &bad[b], 1800), 0, "bad canary %zu showed NI",
+                     b);
+        char why[400];
+        cn_seq_ni_reason(&q, why, sizeof why);
+        cr_assert(strstr(why, "non-inferiority not shown after ") == why, "%s", why);
+        cr_assert(strstr(why, cn_seq_kind_name((cn_seq_kind_t)b)) != NULL,
+                  "bad canary %zu: the weakest metric is the bad one: %s", b, why);
+    }
+    gsl_rng_free(r);
+}
+
+/*
+ * A canary exactly at the error margin (stable's rate plus 0.5 points),
+ * 40 runs of 15 minutes at alpha 0.2: the family is shown no more often
+ * than alpha allows (alpha + 4 standard errors), though the other metrics
+ * are fine. The error rate alone is the null's boundary.
+ */
+Test(sequential_ni, a_canary_at_the_margin_rarely_shows_non_inferiority)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 13);
+    int shown = 0, runs = 40;
+    scenario_t sc = {.err = {0.02, 0.025}, .slow = {1, 1}, .weight = 0.25};
+    cn_seq_config_t c = {.alpha = 0.2, .n_metrics = 1};
+    c.metrics[0] = (cn_seq_metric_config_t){
+        .kind = CN_SEQ_ERROR, .margin = 0.005, .margin_kind = CN_MARGIN_ABSOLUTE};
+    for (int i = 0; i < runs; i++) {
+        world_init(&W);
+        cn_seq_t q;
+        cn_seq_ni_init(&q, &c);
+        shown += run_ni(&q, &W, r, &sc, 900) > 0;
+    }
+    cr_log_info("sequential_ni: %d of %d runs at the margin showed NI at alpha 0.2",
+                shown, runs);
+    cr_assert_leq(shown, (int)(runs * (0.2 + 4 * sqrt(0.2 * 0.8 / runs))));
+    gsl_rng_free(r);
+}
+
+Test(sequential_ni, a_restored_state_continues_exactly_and_the_direction_is_checked)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 14);
+    world_init(&W);
+    cn_seq_config_t c = all_three(0.05);
+    cn_seq_t a, b;
+    cn_seq_ni_init(&a, &c);
+    scenario_t sc = {.err = {0.01, 0.01}, .slow = {1, 1}, .weight = 0.1};
+    run_ni(&a, &W, r, &sc, 60);
+    json_t *j = cn_seq_to_json(&a);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "direction")),
+                     "noninferiority");
+    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    json_t *back = json_loads(text, 0, NULL);
+    char err[256];
+    cr_assert_eq(cn_seq_ni_from_json(&b, &c, back, err, sizeof err), 0, "%s", err);
+    cr_assert(b.ni && b.m[0].ni);
+    for (int t = 0; t < 120; t++) {
+        cn_seq_second_t in;
+        second(&W, r, &sc, &in);
+        cn_seq_update(&a, &in);
+        cn_seq_update(&b, &in);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(a.m[i].log_e, b.m[i].log_e, "metric %zu", i);
+        cr_assert_eq(a.m[i].n_tests, b.m[i].n_tests);
+    }
+    cr_assert_eq(a.fired, b.fired);
+    /* a non-inferiority state is not a harm state, and the other way */
+    cr_assert_eq(cn_seq_from_json(&b, &c, back, err, sizeof err), CN_EINVAL);
+    cr_assert_str_eq(err, "the stored sequential state tests noninferiority, not harm");
+    cn_seq_t h;
+    cn_seq_init(&h, &c);
+    json_t *hj = cn_seq_to_json(&h);
+    cr_assert_null(json_object_get(hj, "direction"));
+    cr_assert_eq(cn_seq_ni_from_json(&b, &c, hj, err, sizeof err), CN_EINVAL);
+    cr_assert_str_eq(err, "the stored sequential state tests harm, not noninferiority");
+    json_decref(hj);
+    json_decref(back);
+    free(text);
+    gsl_rng_free(r);
+}
+
+Test(sequential_ni, a_rate_margin_of_one_or_more_is_refused)
+{
+    cn_seq_config_t c = all_three(0.05);
+    c.metrics[0].margin = 1;
+    cn_seq_t q;
+    cr_assert_eq(cn_seq_ni_init(&q, &c), CN_EINVAL);
+    cr_assert_eq(cn_seq_init(&q, &c), 0);          /* harm: allowed (never fires) */
+    c.metrics[0].margin_kind = CN_MARGIN_RELATIVE; /* 100% relative: fine */
+    cr_assert_eq(cn_seq_ni_init(&q, &c), 0);
+}

@@ -378,7 +378,16 @@ static const bad_t bad[] = {
      "set_weight, pause, analysis, shadow, got several keys"},
     {S "  steps:\n" W1 "    - analysis: {looks: 3}\n",
      "s.yaml:4: key 'strategy.steps[1].analysis.looks': unknown key (expected one "
-     "of metrics, min_samples)"},
+     "of metrics, min_samples, mode)"},
+    {S "  steps:\n" W1 "    - analysis: {mode: eventually}\n",
+     "s.yaml:4: key 'strategy.steps[1].analysis.mode': must be one of planned, "
+     "anytime, got 'eventually'"},
+    {S "  steps:\n"
+       "    - shadow: {duration: 1m}\n"
+       "    - analysis: {mode: anytime}\n" W1,
+     "s.yaml:4: key 'strategy.steps[1].analysis.mode': anytime judges a set_weight "
+     "window: a shadow window pairs both versions' answers to the same requests, "
+     "which the anytime tests do not use; use mode planned here"},
     {S "  steps:\n" W1 "    - analysis: {metrics: latency_ms}\n",
      "s.yaml:4: key 'strategy.steps[1].analysis.metrics': must be a list of metric "
      "names of the analysis section, got 'latency_ms'"},
@@ -901,5 +910,96 @@ Test(strategy_sequential, an_unknown_metric_or_one_without_its_margin_is_refused
     cr_assert_eq(rc, CN_EINVAL);
     cr_assert(strstr(err, "'latency_ms' needs a metric of that name in the analysis "
                           "section") != NULL,
+              "%s", err);
+}
+
+/* ------------------------------------------------ analysis: {mode: anytime} */
+
+Test(strategy_anytime, mode_reads_defaults_to_planned_and_takes_the_section_margins)
+{
+    char err[512];
+    int rc = check_file(ANALYSIS "strategy:\n  steps:\n    - set_weight: 5\n"
+                                 "    - pause: {duration: 10m}\n"
+                                 "    - analysis: {mode: anytime}\n"
+                                 "    - set_weight: 50\n"
+                                 "    - analysis: {}\n",
+                        err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_str_eq(cn_strategy_mode_name(CN_STRATEGY_ANYTIME), "anytime");
+    cr_assert_str_eq(cn_strategy_mode_name(CN_STRATEGY_PLANNED), "planned");
+    cr_assert_str_eq(cn_strategy_mode_name((cn_strategy_mode_t)7), "?");
+    cn_strategy_t s;
+    cn_strategy_init(&s);
+    add_step(&s,
+             (cn_strategy_step_t){.kind = CN_STRATEGY_SET_WEIGHT, .weight_bp = 500});
+    add_step(&s, (cn_strategy_step_t){.kind = CN_STRATEGY_ANALYSIS,
+                                      .analysis.mode = CN_STRATEGY_ANYTIME});
+    cr_assert_eq(cn_strategy_validate(&s, err, sizeof err), 0, "%s", err);
+    cn_judge_config_t a;
+    cn_judge_config_init(&a);
+    a.n_metrics = 2;
+    a.metrics = calloc(2, sizeof *a.metrics);
+    a.metrics[0] = (cn_judge_metric_t){.name = "latency_ms",
+                                       .test = CN_JTEST_MWU,
+                                       .margin = 0.05,
+                                       .margin_kind = CN_MARGIN_RELATIVE};
+    a.metrics[1] = (cn_judge_metric_t){.name = "error",
+                                       .test = CN_JTEST_PROPORTION,
+                                       .margin = 0.005,
+                                       .margin_kind = CN_MARGIN_ABSOLUTE};
+    cn_seq_config_t sc;
+    cr_assert_eq(cn_strategy_anytime_config(&s, 1, &a, &sc, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(sc.n_metrics, 2);
+    cr_assert_eq(sc.metrics[0].kind, CN_SEQ_LATENCY);
+    cr_assert_eq(sc.metrics[0].margin, 0.05);
+    cr_assert_eq(sc.metrics[1].kind, CN_SEQ_ERROR);
+    cr_assert_eq(sc.metrics[1].margin_kind, CN_MARGIN_ABSOLUTE);
+    cr_assert_eq(cn_strategy_anytime_config(&s, 0, &a, &sc, err, sizeof err),
+                 CN_EINVAL);
+    cr_assert_str_eq(err, "step 0 is not an analysis");
+    free(a.metrics);
+    a.metrics = NULL;
+    a.n_metrics = 0;
+    cn_judge_config_dispose(&a);
+    cn_strategy_dispose(&s);
+}
+
+Test(strategy_anytime, every_metric_of_the_step_needs_an_anytime_test)
+{
+    char err[512];
+    int rc = check_file("analysis:\n  metrics:\n"
+                        "    - {name: latency_ms, test: mann-whitney, margin: 5%}\n"
+                        "    - {name: error, test: proportion, margin: 0.005}\n"
+                        "    - {name: p_latency, test: threshold, source: latency_ms, "
+                        "max: 100}\n"
+                        "strategy:\n  steps:\n    - set_weight: 5\n"
+                        "    - analysis: {mode: anytime}\n",
+                        err, sizeof err);
+    cr_assert_eq(rc, CN_EINVAL);
+    cr_assert_str_eq(err, "f.yaml:9: key 'strategy.steps[1].analysis.mode': anytime "
+                          "needs an anytime test for every metric of the step: "
+                          "'p_latency' has no anytime test (an anytime analysis knows "
+                          "error, latency_ms and prediction)");
+    /* naming the metrics that have one is the way out */
+    rc = check_file("analysis:\n  metrics:\n"
+                    "    - {name: latency_ms, test: mann-whitney, margin: 5%}\n"
+                    "    - {name: error, test: proportion, margin: 0.005}\n"
+                    "    - {name: p_latency, test: threshold, source: latency_ms, "
+                    "max: 100}\n"
+                    "strategy:\n  steps:\n    - set_weight: 5\n"
+                    "    - analysis: {mode: anytime, metrics: [error, latency_ms]}\n",
+                    err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    rc = check_file("analysis:\n  metrics:\n"
+                    "    - {name: prediction, test: psi, max_psi: 0.2}\n"
+                    "strategy:\n  steps:\n    - set_weight: 5\n"
+                    "    - analysis: {mode: anytime}\n",
+                    err, sizeof err);
+    cr_assert_eq(rc, CN_EINVAL);
+    cr_assert(strstr(err, "f.yaml:7: key 'strategy.steps[1].analysis.mode': anytime "
+                          "needs an anytime test for every metric of the step: "
+                          "'prediction' is judged by test psi in the analysis section; "
+                          "an anytime analysis needs ks (its max_statistic)") == err,
               "%s", err);
 }

@@ -4,7 +4,9 @@
  * trajectory against an independent per-observation implementation
  * (tests/golden/eprocess.json, tools/golden/gen_eprocess.py); its
  * anytime validity at the null's boundary, with stable's rate and the
- * weights changing under it; its power; bad input.
+ * weights changing under it; its power; the reversed (non-inferiority)
+ * test with a negative margin, valid at its boundary and powerful for a
+ * good canary; bad input.
  */
 #include "golden.h"
 #include "stats/stats.h"
@@ -157,7 +159,10 @@ Test(eprocess, bad_input_is_refused_and_changes_nothing)
     cn_eproc_t e;
     cr_assert_eq(cn_stats_eproc_init(&e, 0, 1, 0), CN_EINVAL);
     cr_assert_eq(cn_stats_eproc_init(&e, 1, 0, 0), CN_EINVAL);
-    cr_assert_eq(cn_stats_eproc_init(&e, 1, 1, -0.1), CN_EINVAL);
+    cr_assert_eq(cn_stats_eproc_init(&e, 1, 1, -1), CN_EINVAL);
+    cr_assert_eq(cn_stats_eproc_init(&e, -1, 1, -1.5), CN_EINVAL);
+    cr_assert_eq(cn_stats_eproc_init(&e, 1, 1, -0.1), 0); /* non-inferiority */
+    cr_assert_gt(e.lambda_cap, 0);
     cr_assert_eq(cn_stats_eproc_init(&e, 1, NAN, 0), CN_EINVAL);
     cr_assert_eq(cn_stats_eproc_init(&e, 1, 1, INFINITY), CN_EINVAL);
     cr_assert_eq(cn_stats_eproc_init(NULL, 1, 1, 0), CN_EINVAL);
@@ -167,4 +172,72 @@ Test(eprocess, bad_input_is_refused_and_changes_nothing)
     cr_assert_eq(cn_stats_eproc_update(&e, 0, 2, 11, 10), CN_EINVAL);
     cr_assert_eq(cn_stats_eproc_update(&e, 1, 2, 0, 0), 0); /* no reference */
     cr_assert_eq(memcmp(&before, &e, sizeof e), 0);
+}
+
+/*
+ * Non-inferiority, the reversed test (-sign, a, -b): its null is harm of
+ * at least the margin. At that boundary (the canary's rate exactly
+ * stable's plus the margin), under the same moving stable rate and ramp
+ * as above, it shows non-inferiority at most alpha of the time.
+ */
+Test(eprocess, non_inferiority_at_the_margin_is_shown_at_most_alpha_of_the_time)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 16);
+    const double alpha = 0.05, margin = 0.005;
+    const double q_by_period[] = {0.01, 0.03, 0.005, 0.02, 0.05, 0.015, 0.01, 0.04};
+    const double weight_by_period[] = {0.01, 0.01, 0.05, 0.05, 0.25, 0.25, 0.5, 0.5};
+    int runs = 2000, shown = 0;
+    for (int r = 0; r < runs; r++) {
+        cn_eproc_t e;
+        cr_assert_eq(cn_stats_eproc_init(&e, -1, 1, -margin), 0);
+        for (int t = 0; t < 2400; t++) {
+            int period = t / 300;
+            double q = q_by_period[period], w = weight_by_period[period];
+            unsigned total = gsl_ran_poisson(rng, 500);
+            unsigned n = gsl_ran_binomial(rng, w, total), ns = total - n;
+            unsigned k = gsl_ran_binomial(rng, q + margin, n);
+            unsigned ks = gsl_ran_binomial(rng, q, ns);
+            cn_stats_eproc_update(&e, k, n, ks, ns);
+            if (e.log_e >= log(1 / alpha)) {
+                shown++;
+                break;
+            }
+        }
+    }
+    double rate = (double)shown / runs;
+    double bound = alpha + 4 * sqrt(alpha * (1 - alpha) / runs);
+    cr_log_info("eprocess: %d of %d rollouts at the margin showed NI (alpha %.2f)",
+                shown, runs, alpha);
+    cr_assert_leq(rate, bound, "false NI %.4f above %.4f", rate, bound);
+    gsl_rng_free(rng);
+}
+
+/* A canary as good as stable (1% errors each, a 0.5-point margin) at a 25%
+ * weight shows non-inferiority; one with 3x the errors never does. */
+Test(eprocess, a_good_canary_shows_non_inferiority_and_a_bad_one_does_not)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 17);
+    const double threshold = log(1 / 0.05);
+    int good = 0, bad = 0;
+    for (int r = 0; r < 200; r++) {
+        cn_eproc_t g, b;
+        cn_stats_eproc_init(&g, -1, 1, -0.005);
+        cn_stats_eproc_init(&b, -1, 1, -0.005);
+        int g_shown = 0, b_shown = 0;
+        for (int t = 0; t < 1800; t++) {
+            unsigned n = gsl_ran_poisson(rng, 125), ns = gsl_ran_poisson(rng, 375);
+            unsigned ks = gsl_ran_binomial(rng, 0.01, ns);
+            cn_stats_eproc_update(&g, gsl_ran_binomial(rng, 0.01, n), n, ks, ns);
+            cn_stats_eproc_update(&b, gsl_ran_binomial(rng, 0.03, n), n, ks, ns);
+            g_shown |= g.log_e >= threshold;
+            b_shown |= b.log_e >= threshold;
+        }
+        good += g_shown;
+        bad += b_shown;
+    }
+    cr_assert_geq(good, 190, "good canaries shown non-inferior: %d of 200", good);
+    cr_assert_eq(bad, 0, "bad canaries shown non-inferior: %d of 200", bad);
+    gsl_rng_free(rng);
 }
