@@ -19,8 +19,11 @@
  * stable's cumulative latency histogram and prediction counts, which fix
  * the thresholds when monitoring of a metric starts. Intervals without
  * rows between the first and the last row are evaluated too (empty), as
- * the controller's clock keeps ticking. The canary's warmup is not
- * replayed: the whole stream counts as after it.
+ * the controller's clock keeps ticking. The canary's warmup is replayed as
+ * the rollout's state machine has it: from the start until `warmup` (the
+ * strategy's, or --warmup) after the canary's first row, an interval that
+ * ends before then is a warmup second (cn_seq_second_t.warmup: only the
+ * error rate is checked, and latency and predictions do not start).
  *
  * The exit code is the answer: 1 when a trigger fired, 0 when none did;
  * every error is 64 or above (cli.h) and, as in `canary analyze`, is one
@@ -55,13 +58,15 @@
 
 static const char USAGE[] =
     "usage: canary monitor --config FILE.yaml --data STREAM.csv [--every 1s]\n"
-    "                      [--json]\n"
+    "                      [--warmup D] [--json]\n"
     "Replay a stream through the sequential triggers (strategy\n"
     "triggers.sequential of a canary serve config) every --every of data\n"
     "time, and print the first firing or \"no trigger fired\". The stream is\n"
     "CSV with the header t,version,metric,value[,segment]: t in seconds, in\n"
     "time order; version stable or canary; metric error (0/1), latency_ms or\n"
     "prediction. '-' reads stdin (for one of the two files).\n"
+    "--warmup D (default: the strategy's warmup) replays the canary's warmup:\n"
+    "until D after its first row only the error rate is checked.\n"
     "Exit code: 1 a trigger fired, 0 none fired; 64 usage, 65 bad config or\n"
     "data, 66 unreadable file.\n";
 
@@ -82,8 +87,11 @@ typedef struct {
     arm_acc_t arm[2]; /* by cn_role_t */
     cn_metrics_hist_t stable_latency_total;
     uint64_t *stable_pred_total;
-    uint64_t first;     /* the first row's interval */
-    uint64_t evaluated; /* intervals fed to the triggers */
+    uint64_t first;       /* the first row's interval */
+    uint64_t warmup_ms;   /* 0: none */
+    bool canary_seen;     /* the canary's first row was read: warmup ends */
+    double warmup_end_ms; /* warmup_ms after the canary's first row */
+    uint64_t evaluated;   /* intervals fed to the triggers */
     size_t rows, last_line;
     double last_t;
     /* the first firing */
@@ -94,9 +102,10 @@ typedef struct {
 } mon_t;
 
 static void mon_init(mon_t *m, const cn_seq_config_t *cfg, const double *bounds,
-                     size_t nb, uint64_t every_ms)
+                     size_t nb, uint64_t every_ms, uint64_t warmup_ms)
 {
     memset(m, 0, sizeof *m);
+    m->warmup_ms = warmup_ms;
     cn_seq_init(&m->q, cfg); /* cfg came from cn_strategy_sequential_config */
     m->bounds = bounds;
     m->nb = nb;
@@ -116,6 +125,40 @@ static void mon_dispose(mon_t *m)
     free(m->stable_pred_total);
 }
 
+/*
+ * Whether interval k is a warmup second: the rollout waits for the
+ * canary's first request, then warms up for warmup_ms; the controller's
+ * look at the end of an interval sees the warmup while that end is
+ * before the warmup's.
+ */
+static bool in_warmup(const mon_t *m, uint64_t k)
+{
+    if (m->warmup_ms == 0)
+        return false;
+    if (!m->canary_seen)
+        return true;
+    return (double)(k + 1) * (double)m->every_ms < m->warmup_end_ms;
+}
+
+/* The first interval after cur that is not a warmup second, or
+ * UINT64_MAX while the canary has not been seen (warmup goes on). */
+static uint64_t first_after_warmup(const mon_t *m)
+{
+    if (!m->warmup_ms)
+        return m->cur + 1;
+    if (!m->canary_seen)
+        return UINT64_MAX;
+    /* the smallest k with (k + 1) * every >= warmup_end_ms; the double
+     * estimate is corrected by the exact test */
+    double est = ceil(m->warmup_end_ms / (double)m->every_ms) - 1;
+    uint64_t k = est > 0 ? (uint64_t)est : 0;
+    while (k > 0 && !in_warmup(m, k - 1))
+        k--;
+    while (in_warmup(m, k))
+        k++;
+    return k > m->cur ? k : m->cur + 1;
+}
+
 /* Feed the current interval's counts to the triggers, then empty them. */
 static void flush(mon_t *m)
 {
@@ -128,7 +171,7 @@ static void flush(mon_t *m)
             .stable_predictions_total = m->stable_pred_total,
             .prediction_bounds = m->bounds,
             .n_prediction_bounds = m->nb,
-            .warmup = false,
+            .warmup = in_warmup(m, m->cur),
         };
         m->evaluated++;
         if (cn_seq_update(&m->q, &in)) {
@@ -147,23 +190,40 @@ static void flush(mon_t *m)
     }
 }
 
-/* Move on to interval k > cur, evaluating the intervals in between. */
+/* Count n empty intervals as evaluated without updating (see advance). */
+static void skip(mon_t *m, uint64_t n)
+{
+    if (!m->fired) {
+        m->q.seconds += n;
+        m->evaluated += n;
+    }
+}
+
+/*
+ * Move on to interval k > cur, evaluating the empty intervals in between.
+ * An update without counts bets nothing (each e-process stays where it
+ * is); all it can do is start a metric from stable's reference, which an
+ * empty interval does not change: so only the first empty interval and
+ * the first one after the warmup can change anything. Those two are fed
+ * to cn_seq_update; the others only count a second, as cn_seq_update
+ * would. A long pause in the stream then costs no loop of one update per
+ * interval (10^11 s at --every 1ms is 10^14 of them).
+ */
 static void advance(mon_t *m, uint64_t k)
 {
     flush(m);
-    uint64_t gap = k - m->cur - 1;
-    if (gap > 0 && !m->fired) {
-        /* The first empty interval may start a metric (its reference, stable's
-         * traffic so far, is complete); every later one only counts a second
-         * in cn_seq_update (no counts: nothing is bet). Counting those
-         * directly keeps a long pause in the stream from costing a loop of
-         * one update per interval. */
-        m->cur++;
+    uint64_t next = m->cur + 1;
+    if (next < k && !m->fired) {
+        uint64_t w = first_after_warmup(m); /* before this, cur's rows counted */
+        m->cur = next;
         flush(m);
-        if (!m->fired) {
-            m->q.seconds += gap - 1;
-            m->evaluated += gap - 1;
+        if (w > next && w < k) {
+            skip(m, w - next - 1);
+            m->cur = w;
+            flush(m);
+            next = w;
         }
+        skip(m, k - next - 1);
     }
     m->cur = k;
 }
@@ -215,6 +275,10 @@ static int on_row(void *ctx, const cn_stream_row_t *row)
     } else if (k > m->cur) {
         advance(m, k);
     }
+    if (row->version == CN_ROLE_CANARY && !m->canary_seen) {
+        m->canary_seen = true;
+        m->warmup_end_ms = row->t * 1000.0 + (double)m->warmup_ms;
+    }
     arm_acc_t *a = &m->arm[row->version];
     bool stable = row->version == CN_ROLE_STABLE;
     switch (row->metric) {
@@ -265,6 +329,7 @@ static int print_json(const mon_t *m)
     json_object_set_new(o, "fired", json_boolean(m->fired));
     json_object_set_new(o, "every", json_string(every));
     json_object_set_new(o, "every_ms", json_integer((json_int_t)m->every_ms));
+    json_object_set_new(o, "warmup_ms", json_integer((json_int_t)m->warmup_ms));
     json_object_set_new(o, "rows", json_integer((json_int_t)m->rows));
     json_object_set_new(o, "intervals", json_integer((json_int_t)m->evaluated));
     json_object_set_new(o, "alpha", json_real(q->cfg.alpha));
@@ -351,10 +416,13 @@ static void print_text(const mon_t *m)
         printf("  %s\n", why);
         return;
     }
-    printf("no trigger fired (%zu rows, %llu intervals of %s; threshold %.4g = %zu "
-           "metric%s / alpha %g)\n",
-           m->rows, (unsigned long long)m->evaluated, every, cn_seq_threshold(q),
-           q->cfg.n_metrics, q->cfg.n_metrics == 1 ? "" : "s", q->cfg.alpha);
+    char warmup[CN_UNITS_TEXT_BUF];
+    cn_units_duration_text(m->warmup_ms, warmup, sizeof warmup);
+    printf("no trigger fired (%zu rows, %llu intervals of %s, warmup %s; threshold "
+           "%.4g = %zu metric%s / alpha %g)\n",
+           m->rows, (unsigned long long)m->evaluated, every, warmup,
+           cn_seq_threshold(q), q->cfg.n_metrics, q->cfg.n_metrics == 1 ? "" : "s",
+           q->cfg.alpha);
     for (size_t i = 0; i < q->cfg.n_metrics; i++) {
         const cn_seq_metric_t *mm = &q->m[i];
         if (!mm->started) {
@@ -436,6 +504,7 @@ int cn_cli_monitor(int argc, char **argv)
     const char *config_path = cn_args_str(&a, "config", NULL);
     const char *data_path = cn_args_str(&a, "data", NULL);
     const char *every_text = cn_args_str(&a, "every", "1s");
+    const char *warmup_text = cn_args_str(&a, "warmup", NULL);
     if (cn_args_finish(&a))
         return CN_EXIT_USAGE;
     if (a.npos) {
@@ -466,6 +535,15 @@ int cn_cli_monitor(int argc, char **argv)
                 every_text);
         return CN_EXIT_USAGE;
     }
+    uint64_t warmup_ms = 0;
+    if (warmup_text && (cn_units_parse_duration_ms(warmup_text, &warmup_ms) ||
+                        warmup_ms > CN_UNITS_HOUR_MS)) {
+        fprintf(stderr,
+                "canary monitor: --warmup must be a duration from 0 to 1h (0, 30s, "
+                "2m), got '%s'\n",
+                warmup_text);
+        return CN_EXIT_USAGE;
+    }
 
     cn_server_config_t sc;
     cn_server_config_init(&sc);
@@ -483,7 +561,7 @@ int cn_cli_monitor(int argc, char **argv)
     }
     m = cn_xmalloc(sizeof *m); /* three latency histograms: about 100 KiB */
     mon_init(m, &seq, sc.router.prediction_buckets, sc.router.n_prediction_buckets,
-             every_ms);
+             every_ms, warmup_text ? warmup_ms : sc.strategy.warmup_ms);
     rc = cn_stream_parse(text, len, cn_cli_input_name(data_path), on_row, m, err,
                          sizeof err);
     free(text);

@@ -85,7 +85,7 @@ fired_at() { jq -r .t "$TMP/out"; }
 
 run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/aa.csv"
 expect_ok
-grep -q '^no trigger fired (180000 rows, 600 intervals of 1s; threshold 300 = 3 metrics / alpha 0.01)$' \
+grep -q '^no trigger fired (180000 rows, 600 intervals of 1s, warmup 30s; threshold 300 = 3 metrics / alpha 0.01)$' \
     "$TMP/out" || die "A/A: unexpected text: $(head -c 300 "$TMP/out")"
 for m in error latency_ms prediction; do
     grep -Eq "^  $m +e-value [0-9.e+-]+  anytime-valid p = [0-9.e+-]+  canary [0-9]+, stable [0-9]+$" \
@@ -94,22 +94,30 @@ done
 
 run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/aa.csv" --json
 expect_ok
-json_eq 'keys' '["alpha","e_value","every","every_ms","evidence","fired","intervals","last_row_t","line","log_e_value","metric","pvalue","reason","rows","t","threshold"]'
+json_eq 'keys' '["alpha","e_value","every","every_ms","evidence","fired","intervals","last_row_t","line","log_e_value","metric","pvalue","reason","rows","t","threshold","warmup_ms"]'
 json_eq .fired false
 json_eq '[.t, .metric, .reason, .e_value, .pvalue]' '[null,null,null,null,null]'
 json_eq .rows 180000
 json_eq .intervals 600
 json_eq .every '"1s"'
 json_eq .every_ms 1000
+json_eq .warmup_ms 30000
 json_close .alpha 0.01
 json_close .threshold 300
 json_eq '[.evidence.metrics[].metric]' '["error","latency_ms","prediction"]'
 json_eq '[.evidence.metrics[] | .e_value < 300] | all' true
 json_eq '[.evidence.metrics[] | .started] | all' true
-# Every request was counted by the error rate; latency and predictions
-# start once stable has 200 (about 240 after the third second) and are
-# fed from the fourth second on: 3 s x 100 requests fewer.
-json_eq '[.evidence.metrics[] | .canary_n + .stable_n]' '[60000,59700,59700]'
+# Every request was counted by the error rate, also in the warmup (the
+# strategy's default, 30 s after the canary's first row, here at t = 0);
+# latency and predictions start at the end of the warmup, at the look of
+# t = 30 s, and are fed from the next interval on: 30 s x 100 requests
+# fewer.
+json_eq '[.evidence.metrics[] | .canary_n + .stable_n]' '[60000,57000,57000]'
+# Without a warmup they start once stable has 200 (about 240 after the
+# third second) and are fed from the fourth second on.
+run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/aa.csv" --json --warmup 0
+expect_ok
+json_eq '[.warmup_ms, ([.evidence.metrics[] | .canary_n + .stable_n])]' '[0,[60000,59700,59700]]'
 json_eq '[.evidence.metrics[] | .canary_n > 11400 and .canary_n < 12600] | all' true
 # The JSON is one document a strict reader accepts.
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$TMP/out" 2>/dev/null ||
@@ -158,9 +166,24 @@ run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/slow.csv" --json
 [ "$RC" -eq 1 ] || die "slower: expected exit 1, got $RC: $(cat "$TMP/err")"
 json_eq .metric '"latency_ms"'
 json_eq '.reason | startswith("latency_ms: canary slower than stable by more than the 10% margin")' true
-# monitoring of latency starts once stable has 200 latencies (2.5 s here)
+# monitoring of latency starts after the warmup: the first look that can
+# fire is at the end of [30, 31)
 t=$(fired_at)
-awk -v t="$t" 'BEGIN { exit !(t >= 3 && t <= 300) }' || die "slower fired at t = $t s"
+awk -v t="$t" 'BEGIN { exit !(t >= 31 && t <= 300) }' || die "slower fired at t = $t s"
+# without a warmup, once stable has 200 latencies (2.5 s here): earlier
+run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/slow.csv" --json --warmup 0
+[ "$RC" -eq 1 ] || die "slower, no warmup: expected exit 1, got $RC"
+json_eq '[.metric, .warmup_ms]' '["latency_ms",0]'
+t0=$(fired_at)
+awk -v t="$t0" -v w="$t" 'BEGIN { exit !(t >= 3 && t < 30 && t < w) }' ||
+    die "slower without warmup fired at t = $t0 s (with: $t s)"
+# the strategy's warmup key is the default
+sed 's/^  steps:$/  warmup: 10s\n  steps:/' "$TMP/all.yaml" >"$TMP/warm10.yaml"
+run "$CANARY" monitor --config "$TMP/warm10.yaml" --data "$TMP/slow.csv" --json
+json_eq '[.metric, .warmup_ms]' '["latency_ms",10000]'
+t10=$(fired_at)
+awk -v t="$t10" -v w="$t" 'BEGIN { exit !(t >= 11 && t < w) }' ||
+    die "slower with a 10s warmup fired at t = $t10 s"
 # The error rate alone does not see a slower canary.
 run "$CANARY" monitor --config "$TMP/error.yaml" --data "$TMP/slow.csv" --json
 expect_ok
@@ -217,7 +240,7 @@ printf '\357\273\277segment,value,metric,version,t\r\n"eu",0,error,stable,0\r\n\
     >"$TMP/small.csv"
 run sh -c "'$CANARY' monitor --config '$TMP/all.yaml' --data - <'$TMP/small.csv'"
 expect_ok
-grep -q '^no trigger fired (3 rows, 2 intervals of 1s; ' "$TMP/out" ||
+grep -q '^no trigger fired (3 rows, 2 intervals of 1s, warmup 30s; ' "$TMP/out" ||
     die "small: $(cat "$TMP/out")"
 grep -q "^  latency_ms  not started (stable's reference: 0 latencies; it needs 200)$" "$TMP/out" ||
     die "small: latency_ms: $(cat "$TMP/out")"
@@ -228,6 +251,34 @@ printf 't,version,metric,value\n0,stable,error,0\n0,canary,error,0\n1e11,canary,
 run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/pause.csv" --every 1ms --json
 expect_ok
 json_eq '[.fired, .rows, .intervals]' '[false,3,100000000000001]'
+# A pause that spans the end of the warmup: latency starts at the first
+# look after the warmup, inside the pause, as it does when the pause is
+# filled with rows that change nothing for latency (stable requests
+# alone). 300 stable latencies in [0, 5), the canary's first row at 1 s,
+# then 100 s of a slower canary from t = 1000.
+awk 'BEGIN {
+    print "t,version,metric,value"
+    for (i = 0; i < 300; i++) {
+        printf "%.3f,stable,latency_ms,%d\n", i / 60, 10 + i % 20
+        if (i == 60) print "1.000,canary,error,0"
+    }
+}' >"$TMP/head.csv"
+awk 'BEGIN { for (s = 5; s < 1000; s++) printf "%d.5,stable,error,0\n", s }' >"$TMP/fill.csv"
+awk 'BEGIN { for (s = 1000; s < 1100; s++) for (i = 0; i < 20; i++)
+    printf "%.2f,stable,latency_ms,%d\n%.2f,canary,latency_ms,%d\n",
+        s + i / 20, 10 + (i * 7) % 20, s + i / 20, 14 + (i * 7) % 20 }' >"$TMP/tail.csv"
+cat "$TMP/head.csv" "$TMP/tail.csv" >"$TMP/gap.csv"
+cat "$TMP/head.csv" "$TMP/fill.csv" "$TMP/tail.csv" >"$TMP/filled.csv"
+for w in 0 30s; do
+    run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/gap.csv" --json --warmup $w
+    [ "$RC" -eq 1 ] || die "gap, warmup $w: expected exit 1, got $RC: $(cat "$TMP/err")"
+    jq -c '[.t, .intervals, .evidence.metrics[1]]' "$TMP/out" >"$TMP/gap.json"
+    run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/filled.csv" --json --warmup $w
+    [ "$RC" -eq 1 ] || die "filled, warmup $w: expected exit 1, got $RC"
+    json_eq '[.t, .intervals, .evidence.metrics[1]]' "$(cat "$TMP/gap.json")"
+    json_eq '.metric' '"latency_ms"'
+done
+
 # Equal times and a row exactly on an interval's edge (4.35 s at 50ms is
 # the start of [4.35, 4.40), although 4.35 is not exact in binary).
 printf 't,version,metric,value\n4.3,stable,error,0\n4.35,stable,error,0\n4.35,canary,error,0\n' \
@@ -416,6 +467,10 @@ expect_error 64 "only one of --config and --data can be '-'"
 for every in 0s 0ms 2h soon 1.5s; do
     run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/aa.csv" --every $every
     expect_error 64 "--every must be a duration from 1ms to 1h \(500ms, 1s, 2s\), got '$every'$"
+done
+for warmup in -1s 2h soon; do
+    run "$CANARY" monitor --config "$TMP/all.yaml" --data "$TMP/aa.csv" --warmup $warmup
+    expect_error 64 "--warmup must be a duration from 0 to 1h \(0, 30s, 2m\), got '$warmup'$"
 done
 run "$CANARY" monitor --config "$TMP/nope.yaml" --data "$TMP/aa.csv"
 expect_error 66 "nope\.yaml: No such file or directory$"
