@@ -36,6 +36,7 @@
 #include "util/error.h"
 #include "util/text.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -460,7 +461,7 @@ static void seq_live(const cn_driver_t *d, cn_controller_live_t *l)
         const cn_seq_metric_t *m = &d->seq.m[i];
         l->seq[i].metric = cn_seq_kind_name(m->cfg.kind);
         l->seq[i].started = m->started;
-        l->seq[i].e_value = exp(m->log_e);
+        l->seq[i].e_value = isfinite(exp(m->log_e)) ? exp(m->log_e) : DBL_MAX;
         l->seq[i].pvalue = cn_seq_pvalue(m);
         l->seq[i].canary_requests = m->canary_n;
     }

@@ -10,6 +10,7 @@
 #include "util/error.h"
 #include "util/fmt.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -715,16 +716,25 @@ int cn_seq_ni_from_json(cn_seq_t *q, const cn_seq_config_t *cfg, const json_t *j
     return from_json(q, cfg, j, true, err, errlen);
 }
 
+/* An e-value as JSON can hold it: one beyond a double (a gross failure
+ * on a busy second) is DBL_MAX, with log_e_value exact next to it;
+ * json_pack refuses inf, and the metric would be lost from the evidence. */
+static double finite_e(double log_e)
+{
+    double e = exp(log_e);
+    return isfinite(e) ? e : DBL_MAX;
+}
+
 json_t *cn_seq_evidence_json(const cn_seq_t *q)
 {
     json_t *ms = json_array();
     for (size_t i = 0; i < q->cfg.n_metrics; i++) {
         const cn_seq_metric_t *m = &q->m[i];
-        json_t *o =
-            json_pack("{s:s,s:f,s:f,s:I,s:I,s:b}", "metric",
-                      cn_seq_kind_name(m->cfg.kind), "e_value", exp(m->log_e), "pvalue",
-                      cn_seq_pvalue(m), "canary_n", (json_int_t)m->canary_n, "stable_n",
-                      (json_int_t)m->stable_n, "started", m->started);
+        json_t *o = json_pack(
+            "{s:s,s:f,s:f,s:f,s:I,s:I,s:b}", "metric", cn_seq_kind_name(m->cfg.kind),
+            "e_value", finite_e(m->log_e), "log_e_value", m->log_e, "pvalue",
+            cn_seq_pvalue(m), "canary_n", (json_int_t)m->canary_n, "stable_n",
+            (json_int_t)m->stable_n, "started", m->started);
         double lcb;
         if (m->cfg.kind == CN_SEQ_ERROR && error_lcb(q, m, &lcb))
             json_object_set_new(o,

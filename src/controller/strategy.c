@@ -878,6 +878,20 @@ static int seq_metric(const char *name, const cn_judge_config_t *a,
                                                "(its margin)");
         return CN_EINVAL;
     }
+    /* what cn_seq_config_check refuses later would turn the triggers
+     * off at start: refuse it with the config instead */
+    if (kind == CN_SEQ_PREDICTION && !(m->max_statistic > 0 && m->max_statistic < 1)) {
+        snprintf(what, len,
+                 "'%s': %s needs a max_statistic in (0, 1) in the analysis section, "
+                 "got %g",
+                 name, who, m->max_statistic);
+        return CN_EINVAL;
+    }
+    if (kind != CN_SEQ_PREDICTION && !(m->margin >= 0 && isfinite(m->margin))) {
+        snprintf(what, len, "'%s': %s needs a finite margin >= 0, got %g", name, who,
+                 m->margin);
+        return CN_EINVAL;
+    }
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,24 @@ Test(sequential, three_times_the_errors_fires_the_error_rate_and_says_so)
                   "the confidence sequence excludes differences within the margin");
     json_decref(ev);
     gsl_rng_free(r);
+}
+
+/* An e-value beyond a double (a gross failure on a busy second) keeps its
+ * metric in the evidence: DBL_MAX, with the exact log next to it. */
+Test(sequential, an_e_value_beyond_a_double_stays_in_the_evidence)
+{
+    cn_seq_config_t c = all_three(0.01);
+    cn_seq_t q;
+    cr_assert_eq(cn_seq_init(&q, &c), 0);
+    q.m[0].log_e = q.m[0].log_e_max = 6755.0;
+    json_t *ev = cn_seq_evidence_json(&q);
+    json_t *ms = json_object_get(ev, "metrics");
+    cr_assert_eq(json_array_size(ms), 3);
+    json_t *m0 = json_array_get(ms, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(m0, "metric")), "error");
+    cr_assert_eq(json_real_value(json_object_get(m0, "e_value")), DBL_MAX);
+    cr_assert_eq(json_real_value(json_object_get(m0, "log_e_value")), 6755.0);
+    json_decref(ev);
 }
 
 Test(sequential, a_30_percent_slower_canary_fires_latency)

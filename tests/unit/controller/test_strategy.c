@@ -911,6 +911,18 @@ Test(strategy_sequential, an_unknown_metric_or_one_without_its_margin_is_refused
     cr_assert(strstr(err, "'latency_ms' needs a metric of that name in the analysis "
                           "section") != NULL,
               "%s", err);
+    /* a max_statistic the trigger cannot test (0 or 1) is refused with the
+     * config, not found at start (which turned the triggers off) */
+    rc = check_file("analysis:\n  metrics:\n"
+                    "    - {name: prediction, test: ks, max_statistic: 0}\n"
+                    "strategy:\n  steps: [{set_weight: 5}]\n"
+                    "  triggers:\n    sequential: {metrics: [prediction]}\n",
+                    err, sizeof err);
+    cr_assert_eq(rc, CN_EINVAL, "%s", err);
+    cr_assert(strstr(err,
+                     "'prediction': the sequential trigger needs a max_statistic in "
+                     "(0, 1) in the analysis section, got 0") != NULL,
+              "%s", err);
 }
 
 /* ------------------------------------------------ analysis: {mode: anytime} */
