@@ -6,7 +6,10 @@
 #    its 10-minute pause in seconds once non-inferiority is shown, and is
 #    promoted; the audit trail says so, with both families' evidence;
 #  - a canary with 5x the errors (10% against 2%) is rolled back by the
-#    analysis (its harm family), long before the pause ends.
+#    analysis (its harm family), long before the pause ends;
+#  - `canary serve` killed with -9 while an anytime analysis monitors
+#    resumes its stored state (the families' seconds keep counting, not
+#    from 0, which would spend its alpha twice) and still promotes early.
 . tests/integration/lib.sh
 TOKEN=any-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
@@ -83,4 +86,64 @@ kill "$WRK" 2>/dev/null || true
 w=$(http_json "$CANARY_SERVER/v1/traffic" '.canary_weight' -H "Authorization: Bearer $TOKEN")
 [ "$w" = 0 ] || die "rolled back, but the canary weight is $w"
 stop_canary bad_sv
+echo "anytime: kill -9 while the analysis monitors; its state resumes"
+sql() { sqlite3 -batch "$1" "$2"; }
+# ni_seconds DB: the stored non-inferiority family's seconds (empty: none)
+ni_seconds() {
+    sql "$1" "SELECT machine FROM rollouts WHERE id = 1" |
+        jq -r '.anytime.ni.seconds // empty' 2>/dev/null || true
+}
+DB="$TMP/crash.db"
+start_canary c1 --config "$TMP/canary.yaml" --stable "$s1_ADDR" \
+    --stable-version v1 --state "$DB"
+export CANARY_SERVER="http://$c1_ADMIN"
+run "$CANARY" model register fraud v2 --upstream "$same_ADDR"
+expect_ok
+run "$CANARY" rollout start fraud v2
+expect_ok
+# one connection: non-inferiority takes longer to show than the kill
+traffic_to "$c1_ADDR" 120 1
+i=0
+while :; do
+    n=$(ni_seconds "$DB")
+    [ -n "$n" ] && [ "$n" -ge 3 ] && break
+    i=$((i + 1))
+    [ $i -lt 300 ] || die "no anytime state stored after 30 s: '$n' $(tail -5 "$TMP/c1.err")"
+    sleep 0.1
+done
+kill -9 "$c1_PID"
+wait "$c1_PID" 2>/dev/null || true
+kill "$WRK" 2>/dev/null || true
+before=$(ni_seconds "$DB")
+st=$(sql "$DB" "SELECT state FROM rollouts WHERE id = 1")
+[ "$st" != promoted ] || die "promoted before the kill: the test raced; lower the traffic"
+start_canary c2 --config "$TMP/canary.yaml" --stable "$s1_ADDR" \
+    --stable-version v1 --state "$DB"
+export CANARY_SERVER="http://$c2_ADMIN"
+traffic_to "$c2_ADDR" 120 4
+wait_err c2 "rollout 1 \\(fraud v2\\): resuming"
+# the first state stored after the restart (saved every second) counts on
+# from before the kill; one started again would hold a second or two
+i=0
+while :; do
+    n=$(ni_seconds "$DB")
+    [ -n "$n" ] && [ "$n" != "$before" ] && break
+    # shown already (the state then leaves the machine): its pass's payload
+    n=$("$CANARY" rollout history 1 --json 2>/dev/null |
+        jq -r '[.entries[] | select(.actor == "analysis") | .payload.ni.seconds //
+          empty] | last // empty' 2>/dev/null || true)
+    [ -n "$n" ] && break
+    i=$((i + 1))
+    [ $i -lt 300 ] || die "the anytime state was not saved again after the restart"
+    sleep 0.05
+done
+[ "$n" -gt "$before" ] || die "the anytime state started again: $n seconds after the restart, $before before"
+grep -q 'anytime.*off\|cannot resume' "$TMP/c2.err" && die "not resumed: $(cat "$TMP/c2.err")"
+wait_state 1 promoted
+trail_ok 1
+run "$CANARY" rollout history 1 --json
+json_eq '[.entries[] | select(.actor == "analysis") | .payload | select(. != null) |
+  .ni.seconds > '"$before"'] | any' true
+kill "$WRK" 2>/dev/null || true
+stop_canary c2
 echo "anytime: all checks passed ($NCHECK)"
