@@ -2,10 +2,12 @@
 /*
  * The HTTP/1.1 server-connection layer: see server.h for the contract.
  *
- * A connection is one struct with its TCP handle and one timer. The timer
- * serves whichever deadline applies in the connection's state (idle, head,
- * body, send, linger) or, at 0 ms, takes the next pipelined request from
- * the loop rather than from the stack of the code that ended a response.
+ * A connection is one struct with its TCP handle and one deadline, on the
+ * server's deadline lanes (deadline.h: one uv timer for every connection).
+ * The deadline serves whichever timeout applies in the connection's state
+ * (idle, head, body, send, linger) or, at 0 ms, takes the next pipelined
+ * request from the loop rather than from the stack of the code that ended
+ * a response.
  *
  * Output goes through two buffers: `wq` collects bytes not yet handed to
  * libuv (a head waiting for its body, or what the socket did not take),
@@ -16,11 +18,13 @@
  * kernel does not take is copied.
  */
 #include "http/server.h"
+#include "http/deadline.h"
 #include "util/addr.h"
 #include "util/buf.h"
 #include "util/error.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +43,7 @@ enum { T_NONE, T_IDLE, T_HEAD, T_BODY, T_SEND, T_LINGER, T_CONTINUE };
 
 struct cn_http_conn_s {
     uv_tcp_t tcp;
-    uv_timer_t timer;
+    cn_deadline_t dl; /* the one timeout running, of kind timer_kind */
     uv_write_t wr;
     uv_shutdown_t shutdown;
     cn_http_server_t *s;
@@ -90,14 +94,15 @@ struct cn_http_server_s {
     unsigned nconns;                /* allocated, including those still closing */
     unsigned nlive;                 /* open (counted against max_connections) */
     uint64_t evictions;
-    bool listening, shutting_down, freeing, listener_closed;
+    bool listening, shutting_down, freeing, listener_closed, deadlines_closing;
+    cn_deadlines_t deadlines; /* every connection's timeout */
     char address[80];
     char readbuf[READ_BUF_BYTES];
 };
 
 static void conn_close(cn_http_conn_t *c, bool cancel);
 static void conn_feed_pending(cn_http_conn_t *c);
-static void on_timer(uv_timer_t *t);
+static void on_timer(cn_deadline_t *d);
 static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *x2,
                       size_t n2);
 
@@ -161,23 +166,34 @@ static void idle_set(cn_http_conn_t *c, bool idle)
 
 static void arm(cn_http_conn_t *c, int kind, uint64_t ms)
 {
+    if (c->state == C_CLOSING)
+        return; /* its memory goes with the TCP handle's close */
     c->timer_kind = kind;
-    uv_timer_start(&c->timer, on_timer, ms, 0);
+    cn_deadline_arm(&c->s->deadlines, &c->dl, ms);
 }
 
 static void disarm(cn_http_conn_t *c)
 {
     c->timer_kind = T_NONE;
-    uv_timer_stop(&c->timer);
+    cn_deadline_disarm(&c->dl);
 }
 
 /* --------------------------------------------------------------- closing */
 
+static void deadlines_closed(cn_deadlines_t *ds, void *data)
+{
+    (void)ds;
+    cn_http_server_t *s = data;
+    free(s->routes);
+    free(s);
+}
+
 static void server_maybe_free(cn_http_server_t *s)
 {
-    if (s->freeing && s->listener_closed && s->nconns == 0) {
-        free(s->routes);
-        free(s);
+    /* last: the deadlines' timer, once no connection can arm it */
+    if (s->freeing && s->listener_closed && s->nconns == 0 && !s->deadlines_closing) {
+        s->deadlines_closing = true;
+        cn_deadlines_close(&s->deadlines, deadlines_closed, s);
     }
 }
 
@@ -186,6 +202,7 @@ static void conn_handle_closed(uv_handle_t *h)
     cn_http_conn_t *c = h->data;
     if (--c->handles > 0)
         return;
+    cn_deadline_disarm(&c->dl);
     cn_http_server_t *s = c->s;
     cn_http_reader_dispose(&c->reader);
     cn_buf_dispose(&c->pending);
@@ -220,8 +237,8 @@ static void conn_close(cn_http_conn_t *c, bool cancel)
     if (c->counted && s->conn_cb)
         s->conn_cb(s, c, false, s->conn_data);
     c->counted = false;
+    disarm(c);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
     cn_http_cancel_fn fn = c->cancel;
     c->cancel = NULL;
     c->flow = NULL;
@@ -959,9 +976,9 @@ static void read_start(cn_http_conn_t *c)
         conn_close(c, true);
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_timer(cn_deadline_t *d)
 {
-    cn_http_conn_t *c = t->data;
+    cn_http_conn_t *c = (cn_http_conn_t *)((char *)d - offsetof(cn_http_conn_t, dl));
     cn_http_server_t *s = c->s;
     int kind = c->timer_kind;
     c->timer_kind = T_NONE;
@@ -1035,9 +1052,9 @@ static void on_connection(uv_stream_t *server, int status)
     cn_http_conn_t *c = cn_xcalloc(1, sizeof *c);
     c->s = s;
     uv_tcp_init(s->loop, &c->tcp);
-    uv_timer_init(s->loop, &c->timer);
-    c->tcp.data = c->timer.data = c;
-    c->handles = 2;
+    cn_deadline_init(&c->dl, on_timer);
+    c->tcp.data = c;
+    c->handles = 1;
     c->state = C_READING;
     cn_http_reader_init(&c->reader, CN_HTTP_REQUEST, &s->lim.request);
     cn_buf_init(&c->pending, s->lim.max_pipelined_bytes + READ_BUF_BYTES);
@@ -1100,6 +1117,7 @@ cn_http_server_t *cn_http_server_new(uv_loop_t *loop,
     cn_http_server_set_limits(s, limits);
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
+    cn_deadlines_init(&s->deadlines, loop);
     return s;
 }
 

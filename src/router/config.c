@@ -234,7 +234,7 @@ static int check_segment(const char *text, char *what, size_t len)
       .help = "client connections open at once, all workers together")                 \
     X("limits.max_idle_upstream", .flag = "max-idle-upstream",                         \
       .type = CN_CONFIG_UNSIGNED, .lo = 0, .hi = 100000, FIELD(max_idle_upstream),     \
-      .default_text = "64",                                                            \
+      .default_text = "10000",                                                         \
       .help = "idle pooled connections per address per worker; 0: no pool")            \
     X("limits.memory_budget", .flag = "memory-budget", .type = CN_CONFIG_SIZE,         \
       .lo = 16 * CN_UNITS_MIB, .hi = 1024 * CN_UNITS_GIB, FIELD(memory_budget_bytes),  \

@@ -75,7 +75,7 @@ typedef struct cn_router_config_s {
     uint32_t upstream_idle_ms;    /* pooled upstream connection idle; 30000 */
     unsigned max_connections;     /* client connections, all workers; 10000 */
     unsigned max_idle_upstream;   /* idle pooled conns per address per
-                                     worker; 64 */
+                                     worker; 10000 (see docs/ROUTER.md) */
     uint64_t memory_budget_bytes; /* most the measurement state may take,
                                      all workers together; 4 GiB */
 } cn_router_config_t;

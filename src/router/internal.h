@@ -7,6 +7,7 @@
 #ifndef CN_ROUTER_INTERNAL_H
 #define CN_ROUTER_INTERNAL_H
 
+#include "http/deadline.h"
 #include "router/config.h"
 #include "router/extract.h"
 #include "router/router.h"
@@ -19,6 +20,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
+
+/* Each worker's listen backlog. A burst of connections (4,096 clients
+ * starting at once) must wait in the accept queue, not be dropped: a
+ * dropped SYN is retried after 1 s, then 3 s, which a client sees as a
+ * stall or a connect timeout. The kernel caps it at net.core.somaxconn
+ * (4,096 by default since Linux 5.4); HAProxy asks for its maxconn. */
+#define CN_ROUTER_BACKLOG 65535
 
 typedef struct cn_router_worker_s cn_router_worker_t;
 
@@ -124,12 +132,13 @@ struct cn_router_worker_s {
     size_t rr[2];
     uint64_t next_id;
     cn_router_shard_t shard;
-    cn_router_wgen_t *cur;   /* the generation new requests use */
-    cn_router_wgen_t *old;   /* older ones with requests in flight */
-    cn_router_pool_t *pools; /* every pool, live or draining */
-    struct upconn_s *conns;  /* every upstream connection */
-    uv_timer_t grace;        /* force-closes what is left at stop */
-    char *readbuf;           /* shared read buffer (reads are synchronous) */
+    cn_router_wgen_t *cur;    /* the generation new requests use */
+    cn_router_wgen_t *old;    /* older ones with requests in flight */
+    cn_router_pool_t *pools;  /* every pool, live or draining */
+    struct upconn_s *conns;   /* every upstream connection */
+    uv_timer_t grace;         /* force-closes what is left at stop */
+    cn_deadlines_t deadlines; /* the upstream connections' timeouts */
+    char *readbuf;            /* shared read buffer (reads are synchronous) */
     bool stopping;
     /* log rate limit */
     uint64_t log_second;

@@ -113,7 +113,7 @@ static int open_listeners(cn_router_t *r, char *err, size_t errlen)
             bind_socket(&ss, len, true, &r->listen_fds[i], err, errlen, r->cfg->listen);
         if (rc)
             return rc;
-        if (listen(r->listen_fds[i], 1024) < 0) {
+        if (listen(r->listen_fds[i], CN_ROUTER_BACKLOG) < 0) {
             snprintf(err, errlen, "%s: listen: %s", r->cfg->listen, strerror(errno));
             return CN_EIO;
         }

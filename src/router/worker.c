@@ -33,9 +33,11 @@
  * response is measured and discarded, and its prediction is paired with
  * stable's under the same request id.
  *
- * Memory: every handle is freed in its close callback (libuv's rule); a
- * client or upstream connection owns two handles (TCP and timer) and is
- * freed when both have closed.
+ * Memory: every handle is freed in its close callback (libuv's rule); an
+ * upstream connection owns one handle (TCP) and is freed when it has
+ * closed. Its timeouts are a deadline on the worker's lanes (one uv timer
+ * for all of them, http/deadline.h), as the client connections' are on the
+ * HTTP layer's.
  */
 #include "http/http.h"
 #include "http/server.h"
@@ -116,11 +118,11 @@ typedef enum upstate_e { U_CONNECTING, U_WAITING, U_IDLE, U_CLOSING } upstate_t;
 
 struct upconn_s {
     uv_tcp_t tcp;
-    uv_timer_t timer;
+    cn_deadline_t dl; /* connect, response or pool idle: see conn_timeout */
     uv_connect_t creq;
     uv_write_t wr;
     cn_router_worker_t *w;
-    cn_router_pool_t *pool;          /* a hold, released when both handles closed */
+    cn_router_pool_t *pool;          /* a hold, released when the handle closed */
     cn_router_upstream_t *up;        /* pool->up */
     upconn_t *prev, *next;           /* w->conns */
     upconn_t *idle_prev, *idle_next; /* pool->idle */
@@ -136,7 +138,7 @@ struct upconn_s {
 static void finish(req_t *q);
 static void req_free(req_t *q);
 static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
-static void conn_timeout(uv_timer_t *t);
+static void conn_timeout(cn_deadline_t *d);
 static void conn_close(upconn_t *u);
 static void shadow_free(cn_router_worker_t *w, shadow_t *sh);
 static upconn_t *conn_start(cn_router_worker_t *w, cn_router_pool_t *pool, req_t *q,
@@ -289,6 +291,14 @@ static uint64_t step_now(cn_router_worker_t *w)
 
 /* ------------------------------------------------------ upstream connections */
 
+/* Arm u's one deadline (conn_timeout) ms from now; a closing connection
+ * has none (its memory goes with the TCP handle's close). */
+static void up_arm(upconn_t *u, uint64_t ms)
+{
+    if (u->state != U_CLOSING)
+        cn_deadline_arm(&u->w->deadlines, &u->dl, ms);
+}
+
 static void conn_handle_closed(uv_handle_t *h)
 {
     upconn_t *u = h->data;
@@ -331,13 +341,8 @@ static void conn_close(upconn_t *u)
     if (u->next)
         u->next->prev = u->prev;
     u->prev = u->next = NULL;
+    cn_deadline_disarm(&u->dl);
     uv_close((uv_handle_t *)&u->tcp, conn_handle_closed);
-    uv_close((uv_handle_t *)&u->timer, conn_handle_closed);
-}
-
-static void conn_idle_timeout(uv_timer_t *t)
-{
-    conn_close(t->data);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -374,7 +379,7 @@ static void conn_release(upconn_t *u, bool keep)
     p->nidle++;
     /* still reading (conn_read): an EOF or a stray byte while idle closes
      * it, with no epoll_ctl per request to stop and restart reading */
-    uv_timer_start(&u->timer, conn_idle_timeout, cfg->upstream_idle_ms, 0);
+    up_arm(u, cfg->upstream_idle_ms);
 }
 
 static upconn_t *conn_new(cn_router_worker_t *w, cn_router_pool_t *pool)
@@ -394,12 +399,11 @@ static upconn_t *conn_new(cn_router_worker_t *w, cn_router_pool_t *pool)
         lim.max_header_bytes = 80 * 1024;
     cn_http_reader_init(&u->reader, CN_HTTP_RESPONSE, &lim);
     uv_tcp_init(&w->loop, &u->tcp);
-    uv_timer_init(&w->loop, &u->timer);
+    cn_deadline_init(&u->dl, conn_timeout);
     u->tcp.data = u;
-    u->timer.data = u;
     u->creq.data = u;
     u->wr.data = u;
-    u->handles = 2;
+    u->handles = 1;
     u->next = w->conns;
     if (w->conns)
         w->conns->prev = u;
@@ -652,13 +656,12 @@ static void on_flow(cn_http_req_t *h, bool paused, void *data)
             uv_read_stop((uv_stream_t *)&u->tcp);
         u->reading = false;
         /* the client's send timeout governs now, not the upstream's */
-        uv_timer_stop(&u->timer);
+        cn_deadline_disarm(&u->dl);
     } else if (!paused && u->paused) {
         u->paused = false;
         if (uv_read_start((uv_stream_t *)&u->tcp, alloc_cb, conn_read) == 0)
             u->reading = true;
-        uv_timer_start(&u->timer, conn_timeout, q->w->router->cfg->upstream_timeout_ms,
-                       0);
+        up_arm(u, q->w->router->cfg->upstream_timeout_ms);
     }
 }
 
@@ -710,9 +713,11 @@ static void response_complete(upconn_t *u, bool clean)
 
 /* -------------------------------------------------- upstream I/O callbacks */
 
-static void conn_timeout(uv_timer_t *t)
+/* A deadline passed: connect, the response, or (U_IDLE) the pool's idle
+ * time. */
+static void conn_timeout(cn_deadline_t *d)
 {
-    upconn_t *u = t->data;
+    upconn_t *u = (upconn_t *)((char *)d - offsetof(upconn_t, dl));
     if (u->state == U_CONNECTING)
         attempt_failed(u, CN_ROUTER_FAIL_CONNECT, true);
     else if (u->state == U_WAITING)
@@ -736,7 +741,7 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         if (n == UV_EOF && cn_http_reader_started(&u->reader)) {
             cn_http_feed_t r = cn_http_reader_eof(&u->reader);
             if (r == CN_HTTP_COMPLETE) {
-                uv_timer_stop(&u->timer);
+                cn_deadline_disarm(&u->dl);
                 response_complete(u, false);
                 return;
             }
@@ -775,7 +780,7 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             continue;
         }
         if (r == CN_HTTP_COMPLETE) {
-            uv_timer_stop(&u->timer);
+            cn_deadline_disarm(&u->dl);
             /* Bytes after the response: the server is confused; don't reuse. */
             response_complete(u, left == 0);
             return;
@@ -834,7 +839,7 @@ static void conn_send(upconn_t *u, const char *buf, size_t len, bool head)
         }
         u->reading = true;
     }
-    uv_timer_start(&u->timer, conn_timeout, w->router->cfg->upstream_timeout_ms, 0);
+    up_arm(u, w->router->cfg->upstream_timeout_ms);
 }
 
 /* The buffer and HEAD flag of whatever the connection carries. */
@@ -856,7 +861,7 @@ static void conn_connected(uv_connect_t *cr, int status)
     upconn_t *u = cr->data;
     if (u->state == U_CLOSING)
         return;
-    uv_timer_stop(&u->timer);
+    cn_deadline_disarm(&u->dl);
     if (status < 0) {
         attempt_failed(u, CN_ROUTER_FAIL_CONNECT, true);
         return;
@@ -876,7 +881,7 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_pool_t *pool, req_t
     upconn_t *u = fresh ? NULL : pool->idle;
     if (u) {
         idle_unlink(u);
-        uv_timer_stop(&u->timer);
+        cn_deadline_disarm(&u->dl);
         u->req = q;
         u->shadow = sh;
         const char *buf;
@@ -894,10 +899,10 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_pool_t *pool, req_t
                             conn_connected);
     if (rc < 0) {
         /* Fail from the loop, not from inside the caller's stack. */
-        uv_timer_start(&u->timer, conn_timeout, 0, 0);
+        up_arm(u, 0);
         return u;
     }
-    uv_timer_start(&u->timer, conn_timeout, w->router->cfg->connect_timeout_ms, 0);
+    up_arm(u, w->router->cfg->connect_timeout_ms);
     return u;
 }
 
@@ -1337,6 +1342,7 @@ cn_router_worker_t *cn_router__worker_new(cn_router_t *r, unsigned index, char *
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->grace);
     w->grace.data = w;
+    cn_deadlines_init(&w->deadlines, &w->loop);
     w->loop_ok = true;
     w->readbuf = cn_xmalloc(READBUF_BYTES);
     /* The client side: the HTTP layer. max_connections is for all workers
@@ -1387,6 +1393,7 @@ void cn_router__worker_free(cn_router_worker_t *w)
         cn_http_server_free(w->http);
         uv_close((uv_handle_t *)&w->wake, NULL);
         uv_close((uv_handle_t *)&w->grace, NULL);
+        cn_deadlines_close(&w->deadlines, NULL, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
     }
@@ -1409,7 +1416,8 @@ void *cn_router__worker_main(void *arg)
 {
     cn_router_worker_t *w = arg;
     cn_router_t *r = w->router;
-    int rc = cn_http_server_listen_fd(w->http, r->listen_fds[w->index], 1024);
+    int rc =
+        cn_http_server_listen_fd(w->http, r->listen_fds[w->index], CN_ROUTER_BACKLOG);
     if (rc < 0)
         fprintf(stderr, "router[%u]: listen: %s\n", w->index, uv_strerror(rc));
     r->listen_fds[w->index] = -1; /* owned by the loop now */
@@ -1422,6 +1430,8 @@ void *cn_router__worker_main(void *arg)
         uv_close((uv_handle_t *)&w->grace, NULL);
     cn_http_server_free(w->http); /* freed once its handles close, below */
     w->http = NULL;
+    /* every upstream connection is closed: nothing can arm a deadline */
+    cn_deadlines_close(&w->deadlines, NULL, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     return NULL;

@@ -123,7 +123,7 @@ Test(serve_config_defaults, init_sets_the_documented_defaults)
     cr_assert_eq(c.router.upstream_timeout_ms, 30000);
     cr_assert_eq(c.router.upstream_idle_ms, 30000);
     cr_assert_eq(c.router.max_connections, 10000);
-    cr_assert_eq(c.router.max_idle_upstream, 64);
+    cr_assert_eq(c.router.max_idle_upstream, 10000);
     cn_server_config_dispose(&c);
     cr_assert_null(c.router.listen);
     cn_server_config_dispose(&c); /* twice is harmless */
@@ -230,7 +230,7 @@ Test(serve_config_yaml, the_example_file_parses_and_its_values_land)
     cr_assert_eq(c.router.health_interval_ms, 2000);
     cr_assert_eq(c.router.max_header_bytes, 32768);
     cr_assert_eq(c.router.max_body_bytes, 16777216);
-    cr_assert_eq(c.router.max_idle_upstream, 64);
+    cr_assert_eq(c.router.max_idle_upstream, 10000);
     cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), 0, "%s", err);
     cn_server_config_dispose(&c);
     free(text);
