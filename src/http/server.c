@@ -31,6 +31,10 @@
 
 #define READ_BUF_BYTES ((size_t)64 * 1024)
 #define KEEP_BUFFER_BYTES ((size_t)16 * 1024)
+/* conn_io_t kept for reuse per server: enough for the connections that go
+ * idle and busy again within a loop turn under load; each is about 1 KiB
+ * plus the buffers it kept (at most KEEP_BUFFER_BYTES each). */
+#define IO_CACHE 256
 
 enum {
     C_READING,  /* reading a request (or waiting for one) */
@@ -41,15 +45,34 @@ enum {
 
 enum { T_NONE, T_IDLE, T_HEAD, T_BODY, T_SEND, T_LINGER, T_CONTINUE };
 
+/* What a connection needs only while it has a request (its bytes, the
+ * reader, the output buffers, the write and shutdown requests): taken when
+ * the first byte arrives and given back when the connection is idle again,
+ * so an idle keep-alive connection holds only cn_http_conn_t (see
+ * conn_io_take). */
+typedef struct conn_io_s {
+    struct conn_io_s *next_free; /* the server's cache */
+    cn_http_reader_t reader;
+    /* bytes read ahead while a request is handled (max: see conn_io_take) */
+    cn_buf_t pending;
+    uint64_t pending_since_ms;
+    /* output: wq is queued, wf is in flight (same max; they swap) */
+    cn_buf_t wq, wf;
+    char *wtake; /* a taken body being written by the uv_write in flight */
+    char *wnext; /* a taken body to write once wq is out */
+    size_t wnext_len;
+    size_t send_mark; /* unsent bytes when the send timer was armed */
+    uv_write_t wr;
+    uv_shutdown_t shutdown;
+} conn_io_t;
+
 struct cn_http_conn_s {
     uv_tcp_t tcp;
     cn_deadline_t dl; /* the one timeout running, of kind timer_kind */
-    uv_write_t wr;
-    uv_shutdown_t shutdown;
     cn_http_server_t *s;
+    conn_io_t *io;                 /* NULL while idle with nothing read */
     cn_http_conn_t *prev, *next;   /* every connection, oldest first */
     cn_http_conn_t *iprev, *inext; /* idle connections, oldest first */
-    cn_http_reader_t reader;
     int handles;
     int state;
     int timer_kind;
@@ -59,15 +82,6 @@ struct cn_http_conn_s {
     bool wq_broken; /* an append to wq was refused (a bug): close */
     int api_depth;  /* inside a response function the handler called */
     bool rejecting; /* answering an error of the layer's: input is discarded */
-    /* bytes read ahead while a request is handled (max: see on_connection) */
-    cn_buf_t pending;
-    uint64_t pending_since_ms;
-    /* output: wq is queued, wf is in flight (same max; they swap) */
-    cn_buf_t wq, wf;
-    char *wtake; /* a taken body being written by the uv_write in flight */
-    char *wnext; /* a taken body to write once wq is out */
-    size_t wnext_len;
-    size_t send_mark; /* unsent bytes when the send timer was armed */
     /* the request being handled */
     const cn_http_route_t *route;
     uint64_t start_ns;
@@ -76,7 +90,12 @@ struct cn_http_conn_s {
     cn_http_flow_fn flow;
     void *flow_data;
     bool close_after, head_req, head_open, head_done, chunked, ended, paused;
-    char peer[64];
+    /* the peer's address, formatted only for a log line (cn_http_conn_peer) */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
 };
 
 struct cn_http_server_s {
@@ -96,6 +115,9 @@ struct cn_http_server_s {
     uint64_t evictions;
     bool listening, shutting_down, freeing, listener_closed, deadlines_closing;
     cn_deadlines_t deadlines; /* every connection's timeout */
+    conn_io_t *io_free;       /* cached conn_io_t, at most IO_CACHE */
+    unsigned nio_free;
+    char peerbuf[80]; /* cn_http_conn_peer's answer */
     char address[80];
     char readbuf[READ_BUF_BYTES];
 };
@@ -113,7 +135,7 @@ static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *
  * connection is closed rather than a response sent with a hole. */
 static void wq_add(cn_http_conn_t *c, const void *p, size_t n)
 {
-    if (cn_buf_add(&c->wq, p, n) != 0)
+    if (cn_buf_add(&c->io->wq, p, n) != 0)
         c->wq_broken = true;
 }
 
@@ -129,8 +151,80 @@ static void trim(cn_buf_t *b)
 /* Output not yet taken by the kernel. */
 static size_t unsent(const cn_http_conn_t *c)
 {
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) + c->wq.len +
-           c->wnext_len;
+    size_t n = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    return c->io ? n + c->io->wq.len + c->io->wnext_len : n;
+}
+
+/* ------------------------------------------------------ per-request state */
+
+static void io_free(conn_io_t *io)
+{
+    cn_http_reader_dispose(&io->reader);
+    cn_buf_dispose(&io->pending);
+    cn_buf_dispose(&io->wq);
+    cn_buf_dispose(&io->wf);
+    free(io->wtake);
+    free(io->wnext);
+    free(io);
+}
+
+/* Give c its per-request state: a cached one (a reader between messages,
+ * empty buffers) or a new one. */
+static void conn_io_take(cn_http_conn_t *c)
+{
+    cn_http_server_t *s = c->s;
+    if (c->io)
+        return;
+    conn_io_t *io = s->io_free;
+    if (io) {
+        s->io_free = io->next_free;
+        s->nio_free--;
+        io->next_free = NULL;
+    } else {
+        io = cn_xcalloc(1, sizeof *io);
+        cn_http_reader_init(&io->reader, CN_HTTP_REQUEST, &s->lim.request);
+        cn_buf_init(&io->pending, s->lim.max_pipelined_bytes + READ_BUF_BYTES);
+        cn_buf_init(&io->wq, s->lim.max_output_bytes + CN_HTTP_MAX_RESPONSE_HEAD_BYTES);
+        cn_buf_init(&io->wf, s->lim.max_output_bytes + CN_HTTP_MAX_RESPONSE_HEAD_BYTES);
+    }
+    io->wr.data = c;
+    io->shutdown.data = c;
+    c->io = io;
+}
+
+/* An idle connection with nothing read, nothing to send and no request in
+ * flight gives its per-request state back (to the cache, or freed):
+ * 10,000 idle keep-alive clients then hold 10,000 small structs. */
+static void conn_io_release(cn_http_conn_t *c)
+{
+    conn_io_t *io = c->io;
+    if (!io || c->writing || io->wq.len || io->pending.len || io->wtake || io->wnext ||
+        cn_http_reader_started(&io->reader))
+        return;
+    c->io = NULL;
+    cn_http_server_t *s = c->s;
+    if (s->nio_free >= IO_CACHE || s->freeing) {
+        io_free(io);
+        return;
+    }
+    trim(&io->pending);
+    trim(&io->wq);
+    trim(&io->wf);
+    io->pending_since_ms = 0;
+    io->send_mark = 0;
+    io->next_free = s->io_free;
+    s->io_free = io;
+    s->nio_free++;
+}
+
+static void io_cache_clear(cn_http_server_t *s)
+{
+    while (s->io_free) {
+        conn_io_t *io = s->io_free;
+        s->io_free = io->next_free;
+        io_free(io);
+    }
+    s->nio_free = 0;
 }
 
 /* ----------------------------------------------------------------- lists */
@@ -184,6 +278,7 @@ static void deadlines_closed(cn_deadlines_t *ds, void *data)
 {
     (void)ds;
     cn_http_server_t *s = data;
+    io_cache_clear(s);
     free(s->routes);
     free(s);
 }
@@ -204,12 +299,8 @@ static void conn_handle_closed(uv_handle_t *h)
         return;
     cn_deadline_disarm(&c->dl);
     cn_http_server_t *s = c->s;
-    cn_http_reader_dispose(&c->reader);
-    cn_buf_dispose(&c->pending);
-    cn_buf_dispose(&c->wq);
-    cn_buf_dispose(&c->wf);
-    free(c->wtake);
-    free(c->wnext);
+    if (c->io)
+        io_free(c->io); /* its state is whatever the close left */
     free(c);
     s->nconns--;
     server_maybe_free(s);
@@ -270,8 +361,9 @@ static void conn_linger(cn_http_conn_t *c)
 {
     c->state = C_LINGER;
     idle_set(c, false);
-    c->shutdown.data = c;
-    if (c->eof || uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    conn_io_take(c);
+    if (c->eof ||
+        uv_shutdown(&c->io->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
         conn_close(c, false);
         return;
     }
@@ -295,9 +387,9 @@ static void request_finished(cn_http_conn_t *c)
     c->ended = false;
     c->head_open = c->head_done = c->chunked = false;
     c->continue_sent = false;
-    trim(&c->wq);
-    trim(&c->wf);
-    cn_http_reader_next(&c->reader);
+    trim(&c->io->wq);
+    trim(&c->io->wf);
+    cn_http_reader_next(&c->io->reader);
     if (c->close_after || c->rejecting) {
         conn_linger(c);
         return;
@@ -305,7 +397,7 @@ static void request_finished(cn_http_conn_t *c)
     c->state = C_READING;
     if (c->in_dispatch)
         return; /* conn_feed goes on with the bytes it holds */
-    if (c->pending.len > 0) {
+    if (c->io->pending.len > 0) {
         arm(c, T_CONTINUE, 0);
         return;
     }
@@ -313,10 +405,11 @@ static void request_finished(cn_http_conn_t *c)
         conn_close(c, false); /* half-closed: every request is answered */
         return;
     }
-    trim(&c->pending);
+    trim(&c->io->pending);
     idle_set(c, true);
     arm(c, T_IDLE, s->lim.idle_timeout_ms);
     read_start(c);
+    conn_io_release(c);
 }
 
 static void output_drained(cn_http_conn_t *c)
@@ -348,32 +441,32 @@ static void on_written(uv_write_t *wr, int status)
 {
     cn_http_conn_t *c = wr->data;
     c->writing = false;
-    cn_buf_reset(&c->wf);
-    free(c->wtake);
-    c->wtake = NULL;
+    cn_buf_reset(&c->io->wf);
+    free(c->io->wtake);
+    c->io->wtake = NULL;
     if (c->state == C_CLOSING)
         return;
     if (status < 0) {
         conn_close(c, true);
         return;
     }
-    if (c->wq.len > 0) {
+    if (c->io->wq.len > 0) {
         start_write(c);
         flow_check(c);
         return;
     }
-    if (c->wnext) {
-        c->wtake = c->wnext;
-        c->wnext = NULL;
-        size_t n = c->wnext_len;
-        c->wnext_len = 0;
-        start_write_buf(c, c->wtake, n);
+    if (c->io->wnext) {
+        c->io->wtake = c->io->wnext;
+        c->io->wnext = NULL;
+        size_t n = c->io->wnext_len;
+        c->io->wnext_len = 0;
+        start_write_buf(c, c->io->wtake, n);
         return;
     }
     if (c->timer_kind == T_SEND)
         disarm(c);
     flow_check(c);
-    if (c->state == C_HANDLING && !c->writing && c->wq.len == 0)
+    if (c->state == C_HANDLING && !c->writing && c->io->wq.len == 0)
         output_drained(c);
 }
 
@@ -382,24 +475,24 @@ static void start_write_buf(cn_http_conn_t *c, char *p, size_t n)
 {
     uv_buf_t b = uv_buf_init(p, (unsigned)n);
     c->writing = true;
-    c->wr.data = c;
-    if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
+    c->io->wr.data = c;
+    if (uv_write(&c->io->wr, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
         c->writing = false;
         conn_fail(c);
         return;
     }
     if (c->state != C_READING && c->timer_kind != T_SEND) {
-        c->send_mark = unsent(c);
+        c->io->send_mark = unsent(c);
         arm(c, T_SEND, c->s->lim.send_timeout_ms);
     }
 }
 
 static void start_write(cn_http_conn_t *c)
 {
-    cn_buf_t t = c->wq;
-    c->wq = c->wf; /* empty: nothing is in flight */
-    c->wf = t;
-    start_write_buf(c, c->wf.data, c->wf.len);
+    cn_buf_t t = c->io->wq;
+    c->io->wq = c->io->wf; /* empty: nothing is in flight */
+    c->io->wf = t;
+    start_write_buf(c, c->io->wf.data, c->io->wf.len);
 }
 
 /*
@@ -425,8 +518,8 @@ static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *
     }
     uv_buf_t b[3];
     unsigned nb = 0;
-    if (c->wq.len)
-        b[nb++] = uv_buf_init(c->wq.data, (unsigned)c->wq.len);
+    if (c->io->wq.len)
+        b[nb++] = uv_buf_init(c->io->wq.data, (unsigned)c->io->wq.len);
     if (n1)
         b[nb++] = uv_buf_init((char *)x1, (unsigned)n1);
     if (n2)
@@ -439,12 +532,12 @@ static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *
         return;
     }
     size_t done = rc > 0 ? (size_t)rc : 0;
-    if (done >= c->wq.len) {
-        done -= c->wq.len;
-        cn_buf_reset(&c->wq);
+    if (done >= c->io->wq.len) {
+        done -= c->io->wq.len;
+        cn_buf_reset(&c->io->wq);
     } else {
-        memmove(c->wq.data, c->wq.data + done, c->wq.len - done);
-        cn_buf_truncate(&c->wq, c->wq.len - done);
+        memmove(c->io->wq.data, c->io->wq.data + done, c->io->wq.len - done);
+        cn_buf_truncate(&c->io->wq, c->io->wq.len - done);
         done = 0;
     }
     if (done >= n1) {
@@ -459,7 +552,7 @@ static void out_flush(cn_http_conn_t *c, const char *x1, size_t n1, const char *
         conn_fail(c);
         return;
     }
-    if (c->wq.len)
+    if (c->io->wq.len)
         start_write(c);
 }
 
@@ -472,7 +565,7 @@ static void head_add(cn_http_conn_t *c, const char *s, size_t n)
 
 static void head_u64(cn_http_conn_t *c, uint64_t v)
 {
-    if (cn_buf_u64(&c->wq, v) != 0)
+    if (cn_buf_u64(&c->io->wq, v) != 0)
         c->wq_broken = true;
 }
 
@@ -493,7 +586,7 @@ void cn_http_response_header(cn_http_req_t *c, const char *name, size_t name_len
                              const char *value, size_t value_len)
 {
     if (!c->head_open ||
-        c->wq.len + name_len + value_len > CN_HTTP_MAX_RESPONSE_HEAD_BYTES)
+        c->io->wq.len + name_len + value_len > CN_HTTP_MAX_RESPONSE_HEAD_BYTES)
         return;
     head_add(c, name, name_len);
     head_add(c, ": ", 2);
@@ -516,7 +609,7 @@ void cn_http_response_head_end(cn_http_req_t *c, int64_t body_len)
 {
     if (!c->head_open)
         return;
-    const cn_http_message_t *m = &c->reader.msg;
+    const cn_http_message_t *m = &c->io->reader.msg;
     if (body_len >= 0) {
         cn_http_response_header_u64(c, "Content-Length", 14, (uint64_t)body_len);
     } else if (body_len == CN_HTTP_BODY_CHUNKED) {
@@ -544,7 +637,7 @@ int cn_http_response_write(cn_http_req_t *c, const void *data, size_t len)
         return 0;
     size_t cap = c->s->lim.max_output_bytes;
     size_t u = unsent(c);
-    if (len > cap || (u > c->wq.len && u + len > cap))
+    if (len > cap || (u > c->io->wq.len && u + len > cap))
         return CN_ETOOBIG;
     c->api_depth++;
     if (c->chunked) {
@@ -578,7 +671,7 @@ void cn_http_response_end(cn_http_req_t *c)
     c->api_depth++;
     out_flush(c, NULL, 0, NULL, 0);
     c->api_depth--;
-    if (c->state == C_HANDLING && !c->writing && c->wq.len == 0)
+    if (c->state == C_HANDLING && !c->writing && c->io->wq.len == 0)
         output_drained(c);
 }
 
@@ -622,7 +715,7 @@ void cn_http_respond(cn_http_req_t *c, unsigned status, const char *content_type
     c->api_depth++;
     out_flush(c, body, body_len, NULL, 0);
     c->api_depth--;
-    if (c->state == C_HANDLING && !c->writing && c->wq.len == 0)
+    if (c->state == C_HANDLING && !c->writing && c->io->wq.len == 0)
         output_drained(c);
 }
 
@@ -644,12 +737,12 @@ void cn_http_respond_take(cn_http_req_t *c, unsigned status, const char *content
         free(body);
     } else if (c->writing) {
         /* (an interim 100 Continue still going out) after the head */
-        c->wnext = body;
-        c->wnext_len = body_len;
+        c->io->wnext = body;
+        c->io->wnext_len = body_len;
     } else {
         /* Head and body in one try; what is left of the body is written
          * from the handler's buffer, not copied. */
-        uv_buf_t b[2] = {uv_buf_init(c->wq.data, (unsigned)c->wq.len),
+        uv_buf_t b[2] = {uv_buf_init(c->io->wq.data, (unsigned)c->io->wq.len),
                          uv_buf_init(body, (unsigned)body_len)};
         int rc = uv_try_write((uv_stream_t *)&c->tcp, b, 2);
         if (rc < 0 && rc != UV_EAGAIN) {
@@ -659,19 +752,19 @@ void cn_http_respond_take(cn_http_req_t *c, unsigned status, const char *content
             return;
         }
         size_t done = rc > 0 ? (size_t)rc : 0;
-        if (done < c->wq.len) {
+        if (done < c->io->wq.len) {
             /* Not even the head went (rare): the head, then the body. */
-            memmove(c->wq.data, c->wq.data + done, c->wq.len - done);
-            cn_buf_truncate(&c->wq, c->wq.len - done);
-            c->wnext = body;
-            c->wnext_len = body_len;
+            memmove(c->io->wq.data, c->io->wq.data + done, c->io->wq.len - done);
+            cn_buf_truncate(&c->io->wq, c->io->wq.len - done);
+            c->io->wnext = body;
+            c->io->wnext_len = body_len;
             start_write(c);
         } else {
-            done -= c->wq.len;
-            cn_buf_reset(&c->wq);
+            done -= c->io->wq.len;
+            cn_buf_reset(&c->io->wq);
             if (done < body_len) {
                 memmove(body, body + done, body_len - done);
-                c->wtake = body;
+                c->io->wtake = body;
                 start_write_buf(c, body, body_len - done);
             } else {
                 free(body);
@@ -679,7 +772,7 @@ void cn_http_respond_take(cn_http_req_t *c, unsigned status, const char *content
         }
     }
     c->api_depth--;
-    if (c->state == C_HANDLING && !c->writing && c->wq.len == 0)
+    if (c->state == C_HANDLING && !c->writing && c->io->wq.len == 0)
         output_drained(c);
 }
 
@@ -764,7 +857,7 @@ static bool method_matches(const cn_http_route_t *r, enum http_method m)
 static void dispatch(cn_http_conn_t *c)
 {
     cn_http_server_t *s = c->s;
-    const cn_http_message_t *m = &c->reader.msg;
+    const cn_http_message_t *m = &c->io->reader.msg;
     disarm(c);
     c->state = C_HANDLING;
     c->ended = false;
@@ -831,29 +924,30 @@ static size_t conn_feed(cn_http_conn_t *c, const char *data, size_t n,
     size_t off = 0;
     c->in_dispatch = true;
     while (c->state == C_READING && off < n) {
-        bool was_started = cn_http_reader_started(&c->reader);
-        bool was_head = cn_http_reader_head_done(&c->reader);
+        bool was_started = cn_http_reader_started(&c->io->reader);
+        bool was_head = cn_http_reader_head_done(&c->io->reader);
         size_t used = 0;
-        cn_http_feed_t st = cn_http_reader_feed(&c->reader, data + off, n - off, &used);
+        cn_http_feed_t st =
+            cn_http_reader_feed(&c->io->reader, data + off, n - off, &used);
         off += used;
-        if (!was_started && cn_http_reader_started(&c->reader)) {
+        if (!was_started && cn_http_reader_started(&c->io->reader)) {
             idle_set(c, false);
             uint64_t now = uv_now(s->loop);
             uint64_t since =
-                from_pending && c->pending_since_ms ? c->pending_since_ms : now;
+                from_pending && c->io->pending_since_ms ? c->io->pending_since_ms : now;
             uint64_t spent = now - since;
             c->start_ns = uv_hrtime() - spent * 1000000u;
             uint64_t ms = s->lim.header_timeout_ms;
             arm(c, T_HEAD, spent < ms ? ms - spent : 0);
         }
         if (st == CN_HTTP_ERROR) {
-            conn_reject(c, c->reader.error_status, c->reader.error_text);
+            conn_reject(c, c->io->reader.error_status, c->io->reader.error_text);
             break;
         }
         if (st == CN_HTTP_NEED_MORE) {
-            if (!was_head && cn_http_reader_head_done(&c->reader)) {
+            if (!was_head && cn_http_reader_head_done(&c->io->reader)) {
                 arm(c, T_BODY, s->lim.body_timeout_ms);
-                if (c->reader.expect_continue && !c->continue_sent) {
+                if (c->io->reader.expect_continue && !c->continue_sent) {
                     /* RFC 9110 10.1.1: the head passed the limits; invite
                      * the body rather than let the client wait. */
                     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -873,14 +967,14 @@ static size_t conn_feed(cn_http_conn_t *c, const char *data, size_t n,
  * the bound. */
 static void pending_add(cn_http_conn_t *c, const char *p, size_t n)
 {
-    if (c->pending.len == 0)
-        c->pending_since_ms = uv_now(c->s->loop);
+    if (c->io->pending.len == 0)
+        c->io->pending_since_ms = uv_now(c->s->loop);
     /* max: max_pipelined_bytes plus one read; reading stops at the first */
-    if (cn_buf_add(&c->pending, p, n) != 0) {
+    if (cn_buf_add(&c->io->pending, p, n) != 0) {
         conn_close(c, true);
         return;
     }
-    if (c->pending.len >= c->s->lim.max_pipelined_bytes && c->reading) {
+    if (c->io->pending.len >= c->s->lim.max_pipelined_bytes && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
@@ -896,28 +990,33 @@ static void after_feed(cn_http_conn_t *c)
         conn_close(c, false);
         return;
     }
-    if (!cn_http_reader_started(&c->reader)) {
+    bool idle = !cn_http_reader_started(&c->io->reader);
+    if (idle) {
         idle_set(c, true);
         if (c->timer_kind != T_IDLE)
             arm(c, T_IDLE, c->s->lim.idle_timeout_ms);
     }
     read_start(c);
+    if (idle)
+        conn_io_release(c);
 }
 
 /* Parse the read-ahead bytes (from the loop, see request_finished). */
 static void conn_feed_pending(cn_http_conn_t *c)
 {
-    size_t used = conn_feed(c, c->pending.data, c->pending.len, true);
+    if (!c->io)
+        return;
+    size_t used = conn_feed(c, c->io->pending.data, c->io->pending.len, true);
     if (c->state == C_CLOSING)
         return;
     if (c->state == C_LINGER || c->rejecting) {
-        cn_buf_reset(&c->pending);
+        cn_buf_reset(&c->io->pending);
         return;
     }
-    memmove(c->pending.data, c->pending.data + used, c->pending.len - used);
-    cn_buf_truncate(&c->pending, c->pending.len - used);
-    if (c->pending.len == 0)
-        c->pending_since_ms = 0;
+    memmove(c->io->pending.data, c->io->pending.data + used, c->io->pending.len - used);
+    cn_buf_truncate(&c->io->pending, c->io->pending.len - used);
+    if (c->io->pending.len == 0)
+        c->io->pending_since_ms = 0;
     after_feed(c);
 }
 
@@ -952,8 +1051,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
     size_t n = (size_t)nread;
     if (c->state == C_LINGER || c->rejecting)
-        return; /* discarded */
-    if (c->state == C_HANDLING || c->pending.len > 0) {
+        return;      /* discarded */
+    conn_io_take(c); /* the first byte of a request */
+    if (c->state == C_HANDLING || c->io->pending.len > 0) {
         pending_add(c, buf->base, n);
         return;
     }
@@ -1000,8 +1100,8 @@ static void on_timer(cn_deadline_t *d)
         break;
     case T_SEND: {
         size_t u = unsent(c);
-        if (u > 0 && u < c->send_mark) {
-            c->send_mark = u; /* progress: the client reads, slowly */
+        if (u > 0 && u < c->io->send_mark) {
+            c->io->send_mark = u; /* progress: the client reads, slowly */
             arm(c, T_SEND, s->lim.send_timeout_ms);
         } else if (u > 0) {
             if (s->reject_cb)
@@ -1029,19 +1129,19 @@ static cn_http_conn_t *pick_victim(cn_http_server_t *s)
         if (!c->privileged)
             return c;
     for (cn_http_conn_t *c = s->first; c; c = c->next)
-        if (!c->privileged && c->state == C_READING &&
-            cn_http_reader_started(&c->reader))
+        if (!c->privileged && c->state == C_READING && c->io &&
+            cn_http_reader_started(&c->io->reader))
             return c;
     return s->ifirst;
 }
 
-static void format_peer(cn_http_conn_t *c)
+/* Keep the peer's address (28 bytes), not its text: it is formatted only
+ * for a log line. Taken at accept, since a reset peer has none later. */
+static void keep_peer(cn_http_conn_t *c)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    snprintf(c->peer, sizeof c->peer, "?");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        cn_addr_format((struct sockaddr *)&ss, true, c->peer, sizeof c->peer);
+    int len = sizeof c->peer;
+    if (uv_tcp_getpeername(&c->tcp, &c->peer.sa, &len) != 0)
+        c->peer.sa.sa_family = AF_UNSPEC;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -1056,10 +1156,6 @@ static void on_connection(uv_stream_t *server, int status)
     c->tcp.data = c;
     c->handles = 1;
     c->state = C_READING;
-    cn_http_reader_init(&c->reader, CN_HTTP_REQUEST, &s->lim.request);
-    cn_buf_init(&c->pending, s->lim.max_pipelined_bytes + READ_BUF_BYTES);
-    cn_buf_init(&c->wq, s->lim.max_output_bytes + CN_HTTP_MAX_RESPONSE_HEAD_BYTES);
-    cn_buf_init(&c->wf, s->lim.max_output_bytes + CN_HTTP_MAX_RESPONSE_HEAD_BYTES);
     s->nconns++;
     s->nlive++;
     c->prev = s->last;
@@ -1072,7 +1168,7 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c, false);
         return;
     }
-    format_peer(c);
+    keep_peer(c);
     if (s->conn_cb) {
         c->counted = true;
         s->conn_cb(s, c, true, s->conn_data);
@@ -1124,6 +1220,8 @@ cn_http_server_t *cn_http_server_new(uv_loop_t *loop,
 void cn_http_server_set_limits(cn_http_server_t *s,
                                const cn_http_server_limits_t *limits)
 {
+    /* cached per-request state was made for the old limits */
+    io_cache_clear(s);
     memset(&s->lim, 0, sizeof s->lim);
     if (limits)
         s->lim = *limits;
@@ -1222,8 +1320,9 @@ void cn_http_server_shutdown(cn_http_server_t *s)
     cn_http_conn_t *c = s->first;
     while (c) {
         cn_http_conn_t *next = c->next;
-        if (c->state == C_READING && !cn_http_reader_started(&c->reader) &&
-            c->pending.len == 0)
+        if (c->state == C_READING &&
+            (!c->io ||
+             (!cn_http_reader_started(&c->io->reader) && c->io->pending.len == 0)))
             conn_close(c, false);
         else
             c->close_after = true;
@@ -1261,7 +1360,9 @@ uint64_t cn_http_server_evictions(const cn_http_server_t *s)
 
 const cn_http_message_t *cn_http_req_message(const cn_http_req_t *req)
 {
-    return &req->reader.msg;
+    /* between requests (nothing read yet) there is no message: an empty one */
+    static const cn_http_message_t none = {.method_name = "", .url = "", .body = ""};
+    return req->io ? &req->io->reader.msg : &none;
 }
 
 const cn_http_route_t *cn_http_req_route(const cn_http_req_t *req)
@@ -1298,7 +1399,12 @@ size_t cn_http_req_unsent(const cn_http_req_t *req)
 
 const char *cn_http_conn_peer(const cn_http_conn_t *c)
 {
-    return c->peer;
+    char *out = c->s->peerbuf;
+    if (c->peer.sa.sa_family == AF_INET || c->peer.sa.sa_family == AF_INET6)
+        cn_addr_format(&c->peer.sa, true, out, sizeof c->s->peerbuf);
+    else
+        snprintf(out, sizeof c->s->peerbuf, "?");
+    return out;
 }
 
 void cn_http_conn_set_privileged(cn_http_conn_t *c)

@@ -214,7 +214,9 @@ void cn_http_req_on_flow(cn_http_req_t *req, cn_http_flow_fn fn, void *data);
 /* Response bytes not yet taken by the kernel (queued here or in libuv). */
 size_t cn_http_req_unsent(const cn_http_req_t *req);
 
-/* The peer as "ip:port". */
+/* The peer as "ip:port" ("?" if unknown), formatted on each call into a
+ * buffer of the server's: valid until the next call for any connection of
+ * the same server (one loop thread). */
 const char *cn_http_conn_peer(const cn_http_conn_t *c);
 /* Mark the connection privileged (authenticated): evicted last. */
 void cn_http_conn_set_privileged(cn_http_conn_t *c);
