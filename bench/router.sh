@@ -862,8 +862,11 @@ section=$out/section.md
                     k = keys[i]
                     if (rps[k, "haproxy"] >= rps[k, "nginx"]) { br = rps[k, "haproxy"]; bn = "HAProxy" }
                     else { br = rps[k, "nginx"]; bn = "NGINX" }
-                    if (p99[k, "haproxy"] <= p99[k, "nginx"]) { bp = p99[k, "haproxy"]; pn = "HAProxy" }
-                    else { bp = p99[k, "nginx"]; pn = "NGINX" }
+                    # A peer that answered nothing has no p99 (wrk says 0).
+                    bp = 0; pn = "none"
+                    if (rps[k, "haproxy"] > 0) { bp = p99[k, "haproxy"]; pn = "HAProxy" }
+                    if (rps[k, "nginx"] > 0 && (bp == 0 || p99[k, "nginx"] < bp)) {
+                        bp = p99[k, "nginx"]; pn = "NGINX" }
                     r = br > 0 ? rps[k, "canary"] / br : 0
                     t = bp > 0 ? p99[k, "canary"] / bp : 1e9
                     e = err[k, "canary"]
