@@ -53,7 +53,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all deps test check lint format-check include-check flags-check unit integration \
-        demo bench bench-router bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
+        demo bench bench-router bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
         sim-rollout sim-sequential sim-anytime bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
@@ -212,6 +212,13 @@ bench-router:
 	scripts/deps.sh --build --demo --bench-router
 	$(MAKE) all
 	bench/router.sh $(BUILD)
+
+# The grid of bench-router at 1 to 16 workers (at most nproc), proxies and
+# load on separate halves of the CPUs; writes docs/BENCHMARKS-scaling.md.
+bench-router-scaling:
+	scripts/deps.sh --build --demo --bench-router
+	$(MAKE) all
+	bench/router-scaling.sh $(BUILD)
 
 # Whole rollouts on real processes (canary serve with a strategy, model
 # servers, a fixed 500 requests/s): detection times; writes the "Measured
