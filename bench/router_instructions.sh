@@ -15,6 +15,7 @@
 # worker's instructions over a further SECONDS of load. Prints one line:
 #   clients=N requests=R instructions=I per_request=I/R
 # R is the requests the two model servers answered while counting.
+# CANARY_FLAGS: more flags for canary serve (e.g. --max-idle-upstream 64).
 set -eu
 canary=$1 ms=$2 clients=$3 secs=${4:-10}
 cd "$(dirname "$0")/.."
@@ -49,7 +50,7 @@ CANARY_TOKEN=bench-instructions-0123456789 valgrind --tool=callgrind \
     --instr-atstart=no --callgrind-out-file="$dir/cg.out" \
     "$canary" serve --listen "127.0.0.1:$pport" --admin 127.0.0.1:0 --workers 1 \
     --stable "127.0.0.1:$sp" --canary "127.0.0.1:$cp" --canary-weight 10 \
-    --mode random --max-connections 20000 >"$dir/canary.log" 2>&1 &
+    --mode random --max-connections 20000 ${CANARY_FLAGS:-} >"$dir/canary.log" 2>&1 &
 vpid=$!
 pids="$pids $vpid"
 i=0
