@@ -68,6 +68,13 @@ typedef struct conn_io_s {
     size_t send_mark; /* unsent bytes when the send timer was armed */
     uv_write_t wr;
     uv_shutdown_t shutdown;
+    /* the request being handled */
+    const cn_http_route_t *route;
+    uint64_t start_ns;
+    cn_http_cancel_fn cancel;
+    void *cancel_data;
+    cn_http_flow_fn flow;
+    void *flow_data;
 } conn_io_t;
 
 struct cn_http_conn_s {
@@ -86,13 +93,7 @@ struct cn_http_conn_s {
     bool wq_broken; /* an append to wq was refused (a bug): close */
     int api_depth;  /* inside a response function the handler called */
     bool rejecting; /* answering an error of the layer's: input is discarded */
-    /* the request being handled */
-    const cn_http_route_t *route;
-    uint64_t start_ns;
-    cn_http_cancel_fn cancel;
-    void *cancel_data;
-    cn_http_flow_fn flow;
-    void *flow_data;
+    /* the request being handled (the rest is in io) */
     bool close_after, head_req, head_open, head_done, chunked, ended, paused;
     /* the peer's address, formatted only for a log line (cn_http_conn_peer) */
     union {
@@ -193,6 +194,9 @@ static void conn_io_take(cn_http_conn_t *c)
     }
     io->wr.data = c;
     io->shutdown.data = c;
+    io->route = NULL;
+    io->cancel = NULL;
+    io->flow = NULL;
     c->io = io;
 }
 
@@ -334,11 +338,16 @@ static void conn_close(cn_http_conn_t *c, bool cancel)
     c->counted = false;
     disarm(c);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
-    cn_http_cancel_fn fn = c->cancel;
-    c->cancel = NULL;
-    c->flow = NULL;
+    cn_http_cancel_fn fn = NULL;
+    void *fn_data = NULL;
+    if (c->io) {
+        fn = c->io->cancel;
+        fn_data = c->io->cancel_data;
+        c->io->cancel = NULL;
+        c->io->flow = NULL;
+    }
     if (cancel && was_handling && fn)
-        fn(c, c->cancel_data);
+        fn(c, fn_data);
 }
 
 /* A write failed: close. Inside a call the handler made, the handler
@@ -384,9 +393,9 @@ static void read_start(cn_http_conn_t *c);
 static void request_finished(cn_http_conn_t *c)
 {
     cn_http_server_t *s = c->s;
-    c->cancel = NULL;
-    c->flow = NULL;
-    c->route = NULL;
+    c->io->cancel = NULL;
+    c->io->flow = NULL;
+    c->io->route = NULL;
     c->paused = false;
     c->ended = false;
     c->head_open = c->head_done = c->chunked = false;
@@ -425,15 +434,15 @@ static void output_drained(cn_http_conn_t *c)
 /* Flow control after output changed. */
 static void flow_check(cn_http_conn_t *c)
 {
-    if (!c->flow || c->ended)
+    if (!c->io || !c->io->flow || c->ended)
         return;
     size_t u = unsent(c);
     if (!c->paused && u >= c->s->lim.high_water_bytes) {
         c->paused = true;
-        c->flow(c, true, c->flow_data);
+        c->io->flow(c, true, c->io->flow_data);
     } else if (c->paused && u <= c->s->lim.low_water_bytes) {
         c->paused = false;
-        c->flow(c, false, c->flow_data);
+        c->io->flow(c, false, c->io->flow_data);
     }
 }
 
@@ -669,7 +678,7 @@ void cn_http_response_end(cn_http_req_t *c)
         cn_http_response_head_end(c, 0);
     }
     c->ended = true;
-    c->flow = NULL;
+    c->io->flow = NULL;
     if (c->chunked && !c->head_req)
         wq_add(c, "0\r\n\r\n", 5);
     c->api_depth++;
@@ -681,7 +690,7 @@ void cn_http_response_end(cn_http_req_t *c)
 
 void cn_http_response_abort(cn_http_req_t *c)
 {
-    c->cancel = NULL;
+    c->io->cancel = NULL;
     conn_close(c, false);
 }
 
@@ -713,7 +722,7 @@ void cn_http_respond(cn_http_req_t *c, unsigned status, const char *content_type
     }
     respond_head(c, status, content_type, extra_headers, body_len);
     c->ended = true;
-    c->flow = NULL;
+    c->io->flow = NULL;
     if (c->head_req || status == 204 || status == 304)
         body_len = 0;
     c->api_depth++;
@@ -732,7 +741,7 @@ void cn_http_respond_take(cn_http_req_t *c, unsigned status, const char *content
     }
     respond_head(c, status, content_type, extra_headers, body_len);
     c->ended = true;
-    c->flow = NULL;
+    c->io->flow = NULL;
     if (c->head_req || status == 204 || status == 304)
         body_len = 0;
     c->api_depth++;
@@ -907,9 +916,9 @@ static void dispatch(cn_http_conn_t *c)
         cn_http_respond(c, 405, "application/json", allow, body, (size_t)bn);
         return;
     }
-    c->route = route;
+    c->io->route = route;
     route->handler(c, route->data);
-    if (c->state == C_HANDLING && !c->ended && !c->cancel) {
+    if (c->state == C_HANDLING && !c->ended && !c->io->cancel) {
         fprintf(stderr,
                 "http: the handler of %s %.*s returned without answering and "
                 "without cn_http_req_on_cancel (see server.h)\n",
@@ -940,7 +949,7 @@ static size_t conn_feed(cn_http_conn_t *c, const char *data, size_t n,
             uint64_t since =
                 from_pending && c->io->pending_since_ms ? c->io->pending_since_ms : now;
             uint64_t spent = now - since;
-            c->start_ns = uv_hrtime() - spent * 1000000u;
+            c->io->start_ns = uv_hrtime() - spent * 1000000u;
             uint64_t ms = s->lim.header_timeout_ms;
             arm(c, T_HEAD, spent < ms ? ms - spent : 0);
         }
@@ -1371,12 +1380,12 @@ const cn_http_message_t *cn_http_req_message(const cn_http_req_t *req)
 
 const cn_http_route_t *cn_http_req_route(const cn_http_req_t *req)
 {
-    return req->route;
+    return req->io ? req->io->route : NULL;
 }
 
 uint64_t cn_http_req_start_ns(const cn_http_req_t *req)
 {
-    return req->start_ns;
+    return req->io ? req->io->start_ns : 0;
 }
 
 bool cn_http_req_closes(const cn_http_req_t *req)
@@ -1386,14 +1395,18 @@ bool cn_http_req_closes(const cn_http_req_t *req)
 
 void cn_http_req_on_cancel(cn_http_req_t *req, cn_http_cancel_fn fn, void *data)
 {
-    req->cancel = fn;
-    req->cancel_data = data;
+    if (!req->io)
+        return; /* no request */
+    req->io->cancel = fn;
+    req->io->cancel_data = data;
 }
 
 void cn_http_req_on_flow(cn_http_req_t *req, cn_http_flow_fn fn, void *data)
 {
-    req->flow = fn;
-    req->flow_data = data;
+    if (!req->io)
+        return;
+    req->io->flow = fn;
+    req->io->flow_data = data;
 }
 
 size_t cn_http_req_unsent(const cn_http_req_t *req)
