@@ -354,7 +354,7 @@ start_canary() { # WORKERS TAG: sets proxy_pid, proxy_port, admin_port
         --admin "127.0.0.1:$admin_port" --stable "127.0.0.1:$stable_port" \
         --canary "127.0.0.1:$canary_port" --canary-weight 10 --mode random \
         --workers "$1" --max-connections "$canary_maxconn" \
-        --max-idle-upstream "$BENCH_UPSTREAM_IDLE" \
+        --max-idle-upstream "$BENCH_UPSTREAM_IDLE" --upstream-idle 120s \
         >"$out/canary-$2.log" 2>&1 &
     proxy_pid=$!
     pids="$pids $proxy_pid"
@@ -778,7 +778,8 @@ section=$out/section.md
     echo "Setup: two \`build/model-server\` processes on loopback (\"stable\" and" \
         "\"canary\", KServe v2 JSON, one event loop each); each proxy splits 90/10" \
         "between them at random with keep-alive on both sides: \`canary serve --mode" \
-        "random --canary-weight 10 --max-idle-upstream $BENCH_UPSTREAM_IDLE\` (metrics and" \
+        "random --canary-weight 10 --max-idle-upstream $BENCH_UPSTREAM_IDLE --upstream-idle" \
+        "120s\` (metrics and" \
         "prediction extraction on, as by default), HAProxy \`balance random(1)\` with" \
         "weights 90/10 (one draw: the default \`random(2)\` sends to the less loaded of" \
         "two draws, so its split follows load, not the weights) and \`http-reuse" \
@@ -787,7 +788,10 @@ section=$out/section.md
         "connections: NGINX keeps at most \`keepalive\` of them per worker and closes" \
         "the others after their response, so with more clients than that it would" \
         "reconnect for most requests; canary gets the same number as" \
-        "\`--max-idle-upstream\` (its cap per upstream address and worker); HAProxy" \
+        "\`--max-idle-upstream\` (its cap per upstream address and worker), and NGINX's" \
+        "upstream \`keepalive_timeout 120s\` as \`--upstream-idle 120s\` (its default is" \
+        "30 s: with three proxies alternating 10 s runs, canary's pool would otherwise" \
+        "expire between its own runs); HAProxy" \
         "with \`http-reuse always\` keeps every idle server connection. Listen" \
         "backlog: NGINX \`backlog=$nginx_backlog\` (its default, 511, overflows when" \
         "thousands of clients connect at once), HAProxy its default (maxconn)," \
