@@ -230,3 +230,23 @@ trail_ok() {
     expect_ok
     json_eq '[.entries[].seq] == [range(1; (.entries | length) + 1)]' true
 }
+
+# stored_machine DB JQ: a field of rollout 1's stored machine JSON, read
+# straight from the state file (empty while none is stored).
+stored_machine() {
+    sqlite3 -batch "$1" "SELECT machine FROM rollouts WHERE id = 1" |
+        jq -r "$2 // empty" 2>/dev/null || true
+}
+
+# wait_stored DB JQ MIN ERRFILE: until that stored field is at least MIN
+# (the driver saves its state every second); dies after 30 s.
+wait_stored() {
+    _i=0
+    while :; do
+        _n=$(stored_machine "$1" "$2")
+        [ -n "$_n" ] && [ "$_n" -ge "$3" ] && return 0
+        _i=$((_i + 1))
+        [ $_i -lt 300 ] || die "stored $2 of rollout 1 not at $3 after 30 s: '$_n' $(tail -5 "$4")"
+        sleep 0.1
+    done
+}

@@ -88,11 +88,6 @@ w=$(http_json "$CANARY_SERVER/v1/traffic" '.canary_weight' -H "Authorization: Be
 stop_canary bad_sv
 echo "anytime: kill -9 while the analysis monitors; its state resumes"
 sql() { sqlite3 -batch "$1" "$2"; }
-# ni_seconds DB: the stored non-inferiority family's seconds (empty: none)
-ni_seconds() {
-    sql "$1" "SELECT machine FROM rollouts WHERE id = 1" |
-        jq -r '.anytime.ni.seconds // empty' 2>/dev/null || true
-}
 DB="$TMP/crash.db"
 start_canary c1 --config "$TMP/canary.yaml" --stable "$s1_ADDR" \
     --stable-version v1 --state "$DB"
@@ -103,18 +98,11 @@ run "$CANARY" rollout start fraud v2
 expect_ok
 # one connection: non-inferiority takes longer to show than the kill
 traffic_to "$c1_ADDR" 120 1
-i=0
-while :; do
-    n=$(ni_seconds "$DB")
-    [ -n "$n" ] && [ "$n" -ge 3 ] && break
-    i=$((i + 1))
-    [ $i -lt 300 ] || die "no anytime state stored after 30 s: '$n' $(tail -5 "$TMP/c1.err")"
-    sleep 0.1
-done
+wait_stored "$DB" .anytime.ni.seconds 3 "$TMP/c1.err"
 kill -9 "$c1_PID"
 wait "$c1_PID" 2>/dev/null || true
 kill "$WRK" 2>/dev/null || true
-before=$(ni_seconds "$DB")
+before=$(stored_machine "$DB" .anytime.ni.seconds)
 st=$(sql "$DB" "SELECT state FROM rollouts WHERE id = 1")
 [ "$st" != promoted ] || die "promoted before the kill: the test raced; lower the traffic"
 start_canary c2 --config "$TMP/canary.yaml" --stable "$s1_ADDR" \
@@ -126,7 +114,7 @@ wait_err c2 "rollout 1 \\(fraud v2\\): resuming"
 # from before the kill; one started again would hold a second or two
 i=0
 while :; do
-    n=$(ni_seconds "$DB")
+    n=$(stored_machine "$DB" .anytime.ni.seconds)
     [ -n "$n" ] && [ "$n" != "$before" ] && break
     # shown already (the state then leaves the machine): its pass's payload
     n=$("$CANARY" rollout history 1 --json 2>/dev/null |

@@ -62,14 +62,6 @@ start_model bad 0.5 --delay-ms 1 --fail-rate 0.10 --seed 3
 start_model s10 0.5 --delay-ms 10
 start_model slow 0.5 --delay-ms 14
 
-sql() { sqlite3 -batch "$1" "$2"; }
-
-# seconds DB: the stored sequential state's seconds of rollout 1 (empty
-# when none is stored yet)
-seconds() {
-    sql "$1" "SELECT machine FROM rollouts WHERE id = 1" |
-        jq -r '.sequential.seconds // empty' 2>/dev/null || true
-}
 
 echo "sequential: a canary with 5x the error rate is rolled back by the trigger"
 config 10m
@@ -125,14 +117,7 @@ run "$CANARY" rollout start fraud v2
 expect_ok
 traffic_to "$aa1_ADDR" 120 4
 # wait until the stored state has counted 8 seconds or more (saved every second)
-i=0
-while :; do
-    n=$(seconds "$DB")
-    [ -n "$n" ] && [ "$n" -ge 8 ] && break
-    i=$((i + 1))
-    [ $i -lt 300 ] || die "no sequential state stored after 30 s: '$n' $(tail -5 "$TMP/aa1.err")"
-    sleep 0.1
-done
+wait_stored "$DB" .sequential.seconds 8 "$TMP/aa1.err"
 # the rollout's read shows the sequential triggers as they stand
 run "$CANARY" rollout status 1 --json
 json_eq '.sequential | [.alpha, .threshold, .seconds >= 8, (.metrics | map(.metric)),
@@ -148,21 +133,14 @@ grep -Eq '^  sequential triggers \(roll back at e-value 100\): error [0-9.e+-]+$
 kill -9 "$aa1_PID"
 wait "$aa1_PID" 2>/dev/null || true
 kill "$WRK" 2>/dev/null || true
-before=$(seconds "$DB")
+before=$(stored_machine "$DB" .sequential.seconds)
 start_canary aa2 --config "$TMP/canary.yaml" --stable "$s1_ADDR" \
     --stable-version v1 --state "$DB"
 export CANARY_SERVER="http://$aa2_ADMIN"
 traffic_to "$aa2_ADDR" 120 4
 wait_err aa2 "rollout 1 \\(fraud v2\\): resuming"
 # the state resumed: the next save counts on from what was stored
-i=0
-while :; do
-    n=$(seconds "$DB")
-    [ -n "$n" ] && [ "$n" -gt "$before" ] && break
-    i=$((i + 1))
-    [ $i -lt 300 ] || die "the sequential state was not saved again after the restart"
-    sleep 0.1
-done
+wait_stored "$DB" .sequential.seconds $((before + 1)) "$TMP/aa2.err"
 grep -q 'sequential triggers off' "$TMP/aa2.err" && die "the state was not resumed: $(cat "$TMP/aa2.err")"
 wait_state 1 promoted
 trail_ok 1
