@@ -192,11 +192,9 @@ static void conn_io_take(cn_http_conn_t *c)
         cn_buf_init(&io->wq, s->lim.max_output_bytes + CN_HTTP_MAX_RESPONSE_HEAD_BYTES);
         cn_buf_init(&io->wf, s->lim.max_output_bytes + CN_HTTP_MAX_RESPONSE_HEAD_BYTES);
     }
+    /* a cached one's handler state was cleared when its request finished */
     io->wr.data = c;
     io->shutdown.data = c;
-    io->route = NULL;
-    io->cancel = NULL;
-    io->flow = NULL;
     c->io = io;
 }
 
@@ -215,11 +213,9 @@ static void conn_io_release(cn_http_conn_t *c)
         io_free(io);
         return;
     }
+    /* wq and wf were trimmed when its last request finished; pending may
+     * have held read-ahead bytes since */
     trim(&io->pending);
-    trim(&io->wq);
-    trim(&io->wf);
-    io->pending_since_ms = 0;
-    io->send_mark = 0;
     io->next_free = s->io_free;
     s->io_free = io;
     s->nio_free++;
@@ -418,11 +414,10 @@ static void request_finished(cn_http_conn_t *c)
         conn_close(c, false); /* half-closed: every request is answered */
         return;
     }
-    trim(&c->io->pending);
     idle_set(c, true);
     arm(c, T_IDLE, s->lim.idle_timeout_ms);
     read_start(c);
-    conn_io_release(c);
+    conn_io_release(c); /* trims pending, the one buffer not trimmed above */
 }
 
 static void output_drained(cn_http_conn_t *c)
