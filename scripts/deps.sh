@@ -6,7 +6,8 @@
 #   scripts/deps.sh --demo          --build + what scripts/demo.sh runs (make demo)
 #   scripts/deps.sh --test          --build + what the tests run: Criterion,
 #                                   clang-format, curl, jq, wrk, the sqlite3
-#                                   shell (test_rollout_repair.sh) and promtool
+#                                   shell (test_rollout_repair.sh), python3
+#                                   (test_loadgen.sh's listener) and promtool
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
@@ -32,7 +33,7 @@ for opt in "$@"; do
     --build) pkgs="$pkgs $build" ;;
     --demo) pkgs="$pkgs $build curl jq wrk" ;;
     --test)
-        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils"
+        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
