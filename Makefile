@@ -112,10 +112,6 @@ $(BUILD)/bench-snapshot: $(BUILD)/obj/bench/snapshot.o $(BUILD)/libcanary.a
 $(BUILD)/idle-conns: $(BUILD)/obj/bench/idle_conns.o
 	$(LINK)
 
-# Open-loop HTTP load at a fixed request rate (bench/rollout.sh).
-$(BUILD)/fixed-rate: $(BUILD)/obj/bench/fixed_rate.o
-	$(LINK)
-
 $(BUILD)/test-unit: $(UNIT_OBJS) $(BUILD)/libcanary.a
 	$(LINK) -lcriterion
 
@@ -226,7 +222,7 @@ bench-router-scaling:
 # part of `make test`.
 bench-rollout:
 	scripts/deps.sh --build --demo --bench-router
-	$(MAKE) all $(BUILD)/fixed-rate
+	$(MAKE) all
 	bench/rollout.sh $(BUILD)
 
 golden:

@@ -6,9 +6,10 @@
 #   scripts/deps.sh --demo          --build + what scripts/demo.sh runs (make demo)
 #   scripts/deps.sh --test          --build + what the tests run: Criterion,
 #                                   clang-format, curl, jq, wrk, the sqlite3
-#                                   shell (test_rollout_repair.sh), promtool
-#                                   and chromium (the report and dashboard
-#                                   tests) (make test; the default)
+#                                   shell (test_rollout_repair.sh), python3
+#                                   (test_loadgen.sh's listener), promtool and
+#                                   chromium (the report and dashboard tests)
+#                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
 #   scripts/deps.sh --bench-router  HAProxy, NGINX, wrk, python3 (make bench-router)
@@ -33,7 +34,7 @@ for opt in "$@"; do
     --build) pkgs="$pkgs $build" ;;
     --demo) pkgs="$pkgs $build curl jq wrk" ;;
     --test)
-        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils chromium"
+        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 chromium"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

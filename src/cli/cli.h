@@ -57,4 +57,10 @@ int cn_cli_rollout(int argc, char **argv);
  * client's codes for a failed call, 73 or 74 (see report.c). */
 int cn_cli_report(int argc, char **argv);
 
+/* `canary loadgen --target URL --rps N --duration D ...`; argv[0] is
+ * "loadgen". Open-loop HTTP load at a fixed rate; prints what it achieved
+ * and saw. Returns 0 after a run (whatever the target answered), or an
+ * error code. */
+int cn_cli_loadgen(int argc, char **argv);
+
 #endif

@@ -19,6 +19,8 @@ static void usage(FILE *f)
                "  config check FILE\n"
                "                  check a config file; print it with every\n"
                "                  default (canary config --help)\n"
+               "  loadgen ...     open-loop HTTP load at a fixed rate, with segments,\n"
+               "                  bodies and feedback (canary loadgen --help)\n"
                "  model ...       register model versions and tag them, on a running\n"
                "                  canary serve (canary model --help)\n"
                "  monitor ...     replay a stream through the sequential rollback\n"
@@ -51,6 +53,8 @@ int main(int argc, char **argv)
         return cn_cli_monitor(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return cn_cli_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "loadgen") == 0)
+        return cn_cli_loadgen(argc - 1, argv + 1);
     if (strcmp(cmd, "model") == 0)
         return cn_cli_model(argc - 1, argv + 1);
     if (strcmp(cmd, "rollout") == 0)
