@@ -463,7 +463,10 @@ function predictionChart(d, width) {
       for (const s of series) s.shares = s.shares.slice(lo, hi + 1);
     }
   }
-  return CanaryChart.histograms({ width, height: 170, bins, series, empty: "no predictions extracted yet" });
+  const empty = FINAL.has(d.rollout.state) && !p
+    ? "the arms' prediction buckets are shown while a rollout runs"
+    : "no predictions extracted yet";
+  return CanaryChart.histograms({ width, height: 170, bins, series, empty });
 }
 
 const CHARTS = [
