@@ -146,12 +146,16 @@ stop_canary d1
 
 echo "dashboard: a rollout failed by its analysis shows the failing segments"
 # the same canary, judged on its predictions per segment: 0.55 against 0.5
-# is a KS distance of 1 in the aggregate and in each segment
+# is a KS distance of 1 in the aggregate and in each segment; a bake of
+# 10 s gives eu (70% of the traffic) its 100 canary samples, also under
+# the sanitizers
 sed -e 's/^  metrics:$/  metrics:\
     - name: prediction\
       test: ks\
-      max_statistic: 0.2/' "$TMP/canary.yaml" >"$TMP/fails.yaml"
-grep -q 'test: ks' "$TMP/fails.yaml" || die "the failing config was not written"
+      max_statistic: 0.2/' -e 's/pause: {duration: 3s}/pause: {duration: 10s}/' \
+    "$TMP/canary.yaml" >"$TMP/fails.yaml"
+grep -q 'test: ks' "$TMP/fails.yaml" && grep -q 'duration: 10s' "$TMP/fails.yaml" ||
+    die "the failing config was not written"
 start_canary d2 --config "$TMP/fails.yaml" --stable "$s1_ADDR" --stable-version v1 \
     --state "$TMP/fails.db"
 export CANARY_SERVER="http://$d2_ADMIN"
