@@ -8,7 +8,7 @@
 #                                   clang-format, curl, jq, wrk, the sqlite3
 #                                   shell (test_rollout_repair.sh), python3
 #                                   (test_loadgen.sh's listener), promtool and
-#                                   chromium (the report and dashboard tests)
+#                                   chromium (test_report.sh, test_dashboard.sh)
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
