@@ -20,13 +20,23 @@ const S = {
   feedback: null,      // GET /v1/feedback, or null when the server has none
   detail: new Map(),   // rollout id -> {rollout, history, analyses, points, predictions, result}
   open: new Set(),     // ids of past rollouts the person opened
-  openTrails: new Set(),
+  detailsOpen: new Map(), // key -> open, for each <details> the person toggled
   stream: null,        // AbortController of the event stream
   lastEvent: 0,
   refreshing: false,
 };
 
 // ------------------------------------------------------------------ util
+
+// A <details> that stays open or closed as the person left it when the
+// page draws again (every few seconds); shut is its state until then.
+function details(key, shut, attrs, ...children) {
+  const open = S.detailsOpen.has(key) ? S.detailsOpen.get(key) : !shut;
+  return h("details", Object.assign({}, attrs, {
+    open: open || null,
+    ontoggle: (ev) => S.detailsOpen.set(key, ev.target.open),
+  }), ...children);
+}
 
 function h(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -403,7 +413,13 @@ function latencyChart(d, width) {
   for (const [key, name, dash, w] of QUANTILES)
     for (const s of armSeries(d, key, (a) => a[key]))
       series.push({ name: `${s.arm} ${name}`, color: COLORS[s.arm], dash, width: w, points: s.points });
-  return CanaryChart.lines({ width, height: 190, series, x: timeRange(d), yFmt: (v) => fmt(v) + " ms", label: "latency quantiles" });
+  // a few slow seconds must not flatten the rest: the axis ends at the
+  // 98th percentile of the values drawn (x 1.25); those above it are drawn
+  // at its top
+  const vals = series.flatMap((x) => x.points.map((p) => p[1])).filter(isNum).sort((a, b) => a - b);
+  const cap = vals.length ? vals[Math.min(vals.length - 1, Math.floor(vals.length * 0.98))] * 1.25 : undefined;
+  return CanaryChart.lines({ width, height: 190, series, x: timeRange(d), yMaxCap: cap,
+    yFmt: (v) => fmt(v) + " ms", label: "latency quantiles" });
 }
 
 function errorChart(d, width) {
@@ -452,7 +468,7 @@ function predictionChart(d, width) {
 
 const CHARTS = [
   ["weight", "Traffic weight, with verdicts (A), triggers (T) and people's actions (M)", weightChart, true],
-  ["latency", "Latency per second: p50 (solid), p95 (dashed), p99 (dotted)", latencyChart, false],
+  ["latency", "Latency per second: p50 (solid), p95 (dashed), p99 (dotted); spikes cut at the top", latencyChart, false],
   ["errors", "Error rate per second (failures and 5xx)", errorChart, false],
   ["rate", "Requests per second", rateChart, false],
   ["predictions", "Prediction distribution (share of responses per bucket)", predictionChart, false],
@@ -477,6 +493,12 @@ function chartLegend(kind, d) {
 function drawCharts(id, d) {
   const card = document.querySelector(`.card[data-rollout-id="${id}"]`);
   if (!card || !d.rollout) return;
+  for (const box of card.querySelectorAll(".chart-box.fed")) {
+    const plot = box.querySelector(".plot");
+    plot.replaceChildren(CanaryChart.intervals({
+      width: Math.floor(plot.clientWidth || 560), rows: box.fedRows || [], colors: COLORS,
+    }));
+  }
   for (const [kind, , draw] of CHARTS) {
     const box = card.querySelector(`.chart-box[data-chart="${kind}"] .plot`);
     if (!box) continue;
@@ -551,10 +573,11 @@ function metricRow(m) {
     h("td", { class: "num" }, m.margin !== undefined ? fmt(m.margin) : ""),
     h("td", { class: "num" }, isNum(m.adjusted_pvalue_harm) ? m.adjusted_pvalue_harm.toPrecision(2) : "–"),
     h("td", { class: "num" }, `${fmt(m.n_canary)} / ${fmt(m.n_stable)}`),
-    h("td", {}, m.reason || ""));
+    h("td", { class: "reason" }, m.reason || ""));
 }
 
-function analysisBlock(a, open) {
+function analysisBlock(r, a, newest) {
+
   const res = a.result || {};
   const metrics = res.metrics || [];
   const failing = metrics.filter((m) => m.classification === "fail");
@@ -563,7 +586,7 @@ function analysisBlock(a, open) {
     h("thead", {}, h("tr", {}, ["metric", "segment", "test", "result", "effect [CI]", "margin", "p (harm, adj.)",
       "n canary / stable", "reason"].map((t) => h("th", {}, t)))),
     h("tbody", {}, metrics.map(metricRow))));
-  return h("details", { class: "analysis", open: open || null },
+  return details(`analysis:${r.id}:${a.seq}`, !newest, { class: "analysis" },
     h("summary", {}, h("span", { class: "badge " + res.verdict }, res.verdict || "?"),
       ` step ${res.step ?? a.step}, attempt ${res.attempt ?? "?"}, score ${res.score !== undefined ? fmt(res.score) : "–"} · ${when(a.time_unix_ms)}`),
     h("p", {}, res.reason || a.reason),
@@ -573,32 +596,55 @@ function analysisBlock(a, open) {
     table);
 }
 
-function feedbackBlock() {
+// GET /v1/feedback: {"metrics": {name: kind}, "items": {accepted, ...},
+// "cells": [{role, version, segment, NAME: {n, value, ci_low, ci_high}}]}.
+// Each fed metric gets a table of its cells and a chart of the intervals,
+// stable against canary per segment. Another shape is shown as it is.
+function feedbackBlock(r) {
   const f = S.feedback;
   if (!f) return h("p", { class: "muted" }, "No fed metrics on this server (POST /v1/feedback).");
-  const rows = Array.isArray(f) ? f : f.metrics || f.versions || f.rows || [];
-  if (!Array.isArray(rows) || !rows.length)
+  if (FINAL.has(r.state)) return h("p", { class: "muted" }, "Fed metrics are shown for the running rollout.");
+  if (!Array.isArray(f.cells))
     return h("pre", { class: "muted" }, JSON.stringify(f, null, 1).slice(0, 2000));
-  const cols = [];
-  for (const r of rows) for (const k in r) if (!cols.includes(k)) cols.push(k);
-  const cell = (v) => (v === null || v === undefined ? "" : typeof v === "number" ? fmt(v) :
-    typeof v === "object" ? JSON.stringify(v) : String(v));
-  return h("div", { class: "tablewrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c)))),
-    h("tbody", {}, rows.map((r) => h("tr", {}, cols.map((c) => h("td", {}, cell(r[c]))))))));
+  const names = [];
+  for (const c of f.cells)
+    for (const k in c)
+      if (c[k] && typeof c[k] === "object" && "n" in c[k] && !names.includes(k)) names.push(k);
+  const items = f.items ? Object.entries(f.items).map(([k, v]) => `${k} ${fmt(v)}`).join(", ") : "";
+  const out = [h("p", { class: "muted" }, `feedback items: ${items || "none"}` +
+    (isNum(f.ttl_s) ? ` · joined within ${fmt(f.ttl_s)} s` : "") + (f.step ? ` · step ${f.step}` : ""))];
+  if (!names.length) out.push(h("p", { class: "muted" }, "No feedback joined in this step yet."));
+  for (const name of names) {
+    const rows = f.cells.filter((c) => c[name]);
+    const kind = f.metrics && f.metrics[name] ? ` (${f.metrics[name]})` : "";
+    const box = h("div", { class: "chart-box fed", "data-fed": name },
+      h("h4", {}, name + kind), legend([["stable", COLORS.stable], ["canary", COLORS.canary]]),
+      h("div", { class: "plot" }));
+    box.fedRows = rows.filter((c) => isNum(c[name].value)).map((c) => ({
+      label: c.segment || "all", arm: c.role, value: c[name].value,
+      lo: isNum(c[name].ci_low) ? c[name].ci_low : c[name].value,
+      hi: isNum(c[name].ci_high) ? c[name].ci_high : c[name].value, n: c[name].n,
+    }));
+    out.push(box, h("div", { class: "tablewrap" }, h("table", {},
+      h("thead", {}, h("tr", {}, ["arm", "version", "segment", "n", name, "95% interval"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, rows.map((c) => h("tr", {},
+        h("td", {}, c.role), h("td", {}, c.version), h("td", {}, c.segment || "all"),
+        h("td", { class: "num" }, fmt(c[name].n)), h("td", { class: "num" }, fmt(c[name].value)),
+        h("td", { class: "num" }, isNum(c[name].ci_low) ? `[${fmt(c[name].ci_low)}, ${fmt(c[name].ci_high)}]` : "–")))))));
+  }
+  return h("div", {}, out);
 }
 
 function trailBlock(d) {
   const r = d.rollout;
-  const det = h("details", { class: "trail", open: S.openTrails.has(r.id) || null,
-    ontoggle: (ev) => (ev.target.open ? S.openTrails.add(r.id) : S.openTrails.delete(r.id)) },
+  const det = details(`trail:${r.id}`, true, { class: "trail" },
   h("summary", {}, `Audit trail (${(d.history || []).length} entries)`),
   h("div", { class: "tablewrap" }, h("table", {},
     h("thead", {}, h("tr", {}, ["#", "time", "kind", "actor", "state", "step", "weight", "reason"].map((t) => h("th", {}, t)))),
     h("tbody", {}, (d.history || []).slice().reverse().map((e) => h("tr", {},
       h("td", { class: "num" }, e.seq), h("td", { class: "num" }, CanaryChart.fmtTime(e.time_unix_ms)),
       h("td", {}, e.kind), h("td", {}, e.actor), h("td", {}, e.state), h("td", { class: "num" }, e.step),
-      h("td", { class: "num" }, e.weight + "%"), h("td", {}, e.reason)))))));
+      h("td", { class: "num" }, e.weight + "%"), h("td", { class: "reason" }, e.reason)))))));
   return det;
 }
 
@@ -630,9 +676,10 @@ function rolloutCard(d) {
       h("div", { class: "chart-box" + (wide ? " wide" : ""), "data-chart": kind },
         h("h4", {}, title), chartLegend(kind, d), h("div", { class: "plot" })))),
     h("h4", { style: "margin-top:0.75rem" }, `Analyses (${d.analyses.length}), per metric and segment`),
-    d.analyses.length ? d.analyses.slice().reverse().map((a, i) => analysisBlock(a, i === 0))
+    d.analyses.length ? d.analyses.slice().reverse().map((a, i) => analysisBlock(r, a, i === 0))
       : h("p", { class: "muted" }, "No analysis has run yet."),
-    h("details", { class: "feedback" }, h("summary", {}, "Fed metrics (delayed feedback)"), feedbackBlock()),
+    details(`feedback:${r.id}`, !S.feedback || FINAL.has(r.state), { class: "feedback" },
+      h("summary", {}, "Fed metrics (delayed feedback)"), feedbackBlock(r)),
     trailBlock(d));
   return card;
 }
@@ -671,7 +718,7 @@ function render() {
         h("button", { type: "button", "data-action": "parity", onclick: () => parity(name) }, "Parity check")),
       res ? h("p", { class: "result" + (res.ok ? "" : " bad"), role: "status" }, res.text) : null,
       cards.length ? cards : h("p", { class: "muted" }, "No rollout to show."),
-      past.length ? h("details", {}, h("summary", {}, `Earlier rollouts (${past.length})`), h("ul", { class: "past" }, past)) : null));
+      past.length ? details(`past:${name}`, true, {}, h("summary", {}, `Earlier rollouts (${past.length})`), h("ul", { class: "past" }, past)) : null));
   }
   root.replaceChildren(...out);
   for (const [id, d] of S.detail) drawCharts(id, d);

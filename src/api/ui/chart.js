@@ -54,7 +54,8 @@ const CanaryChart = (() => {
   //   opts.width, opts.height
   //   opts.series: [{name, color, dash, width, step, points: [[t_ms, y|null]]}]
   //   opts.x: [t0, t1] (default: the data's range)
-  //   opts.yMin (default 0), opts.yMax (default: the data's max), opts.yFmt
+  //   opts.yMin (default 0), opts.yMax (default: the data's max), opts.yFmt,
+  //   opts.yMaxCap (the axis ends there at most; higher values at its top)
   //   opts.markers: [{t, color, label, text}] drawn as vertical lines
   //   opts.empty: text shown when no series has a point
   function lines(opts) {
@@ -82,6 +83,7 @@ const CanaryChart = (() => {
     }
     const yMin = opts.yMin !== undefined ? opts.yMin : 0;
     if (opts.yMax !== undefined) yMax = Math.max(opts.yMax, yMax);
+    if (opts.yMaxCap > 0) yMax = Math.min(opts.yMaxCap, yMax);
     if (!(yMax > yMin)) yMax = yMin + 1;
     const ticks = niceTicks(yMin, yMax * 1.05, 4);
     yMax = Math.max(yMax, ticks[ticks.length - 1]);
@@ -199,5 +201,58 @@ const CanaryChart = (() => {
     return svg;
   }
 
-  return { lines, histograms, fmtNumber, fmtTime };
+  // Estimates with intervals, grouped: opts.rows: [{label, arm, value, lo,
+  // hi, n}], one group per label, one dot and whisker per arm (opts.colors).
+  function intervals(opts) {
+    const W = Math.max(200, opts.width || 600);
+    const groups = [];
+    for (const r of opts.rows) {
+      let g = groups.find((x) => x.label === r.label);
+      if (!g) groups.push((g = { label: r.label, rows: [] }));
+      g.rows.push(r);
+    }
+    const H = Math.max(60, 26 + groups.length * 30);
+    const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" });
+    if (!groups.length) {
+      const tx = el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, svg);
+      tx.textContent = opts.empty || "no feedback yet";
+      return svg;
+    }
+    let lo = Infinity, hi = -Infinity;
+    for (const r of opts.rows) {
+      lo = Math.min(lo, r.lo, r.value);
+      hi = Math.max(hi, r.hi, r.value);
+    }
+    if (!(hi > lo)) {
+      lo -= 0.5;
+      hi += 0.5;
+    }
+    const ticks = niceTicks(lo, hi, 4);
+    lo = Math.min(lo, ticks[0]);
+    hi = Math.max(hi, ticks[ticks.length - 1]);
+    const x0 = 70, x1 = W - 12, y1 = 8, y0 = H - 18;
+    const X = (v) => x0 + ((v - lo) / (hi - lo)) * (x1 - x0);
+    const grid = el("g", { class: "grid" }, svg);
+    for (const v of ticks) {
+      el("line", { x1: X(v), x2: X(v), y1, y2: y0 }, grid);
+      const tx = el("text", { x: X(v), y: H - 5, "text-anchor": "middle" }, grid);
+      tx.textContent = fmtNumber(v);
+    }
+    groups.forEach((g, i) => {
+      const yc = y1 + 14 + i * 30;
+      const tx = el("text", { x: x0 - 6, y: yc + 3, "text-anchor": "end" }, grid);
+      tx.textContent = g.label;
+      g.rows.forEach((r, k) => {
+        const y = yc + (k - (g.rows.length - 1) / 2) * 9;
+        const c = (opts.colors || {})[r.arm] || "#374151";
+        const s = el("g", { class: "series", "data-series": r.arm }, svg);
+        el("path", { d: `M${X(r.lo).toFixed(1)} ${y}H${X(r.hi).toFixed(1)}`, stroke: c, "stroke-width": 2 }, s);
+        el("circle", { cx: X(r.value), cy: y, r: 3.5, fill: c }, s);
+        title(s, `${r.arm} ${g.label}: ${fmtNumber(r.value)} [${fmtNumber(r.lo)}, ${fmtNumber(r.hi)}], n=${r.n}`);
+      });
+    });
+    return svg;
+  }
+
+  return { lines, histograms, intervals, fmtNumber, fmtTime };
 })();
