@@ -28,7 +28,7 @@ strategy:
   progress_deadline: 20s
   steps:
     - set_weight: 20
-    - pause: {duration: 6s}
+    - pause: {duration: 8s}
     - analysis: {}
     - set_weight: 50
     - pause: {duration: 4s}
@@ -87,10 +87,10 @@ one_block() {
 echo "watch: 1. a terminal: one block, redrawn in place"
 # during the first pause: the time left counts down in the same block
 i=0
-until pane wide "$TMP/p1" && grep -q '^time left  [3-6]s of the 6s pause' "$TMP/p1" &&
+until pane wide "$TMP/p1" && grep -q '^time left  [5-8]s of the 8s pause' "$TMP/p1" &&
     grep -q '^rollout 1 progressing: ' "$TMP/p1"; do
     i=$((i + 1))
-    [ $i -lt 200 ] || die "no pause countdown in the pane: $(cat "$TMP/p1")"
+    [ $i -lt 600 ] || die "no pause countdown in the pane: $(cat "$TMP/p1")"
     sleep 0.05
 done
 one_block "$TMP/p1"
@@ -103,7 +103,7 @@ grep -Eq '^samples    canary [0-9]+( of [0-9]+ needed)?, stable [0-9]+ \([0-9]+/
 grep -Eq '^triggers   error_rate\.max (ok|waiting), error_rate\.max_ratio (ok|waiting)$' "$TMP/p1" || die "triggers: $(cat "$TMP/p1")"
 left1=$(sed -n 's/^time left  \([0-9]*\)s of.*/\1/p' "$TMP/p1")
 bar1=$(grep -Eo '^\[#+' "$TMP/p1" | wc -c)
-sleep 2.2
+sleep 1.5
 pane wide "$TMP/p2"
 one_block "$TMP/p2"
 left2=$(sed -n 's/^time left  \([0-9]*\)s of.*/\1/p' "$TMP/p2")
