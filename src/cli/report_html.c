@@ -183,6 +183,7 @@ static const char STYLE[] =
     ".verdict{border-left:4px solid var(--grey);padding:2px 10px;margin:6px 0}"
     ".verdict.pass{border-color:var(--pass)}.verdict.fail{border-color:var(--fail)}"
     ".verdict.marginal{border-color:var(--marginal)}\n"
+    ".payload{color:var(--muted);font-size:11.5px}\n"
     "pre{white-space:pre-wrap;word-break:break-all;font-size:11px;margin:0}\n"
     "svg.chart{width:100%;height:auto;display:block;margin:4px 0 8px;"
     "font-size:12px;font-family:inherit}\n"
@@ -535,6 +536,47 @@ static void section_analysis(cn_buf_t *b, const json_t *a, size_t index, double 
     cn_buf_str(b, "</tbody></table>\n</section>\n");
 }
 
+/*
+ * A payload the report has no table for (a trigger's numbers, a gate's
+ * answer): a flat object as "key: value" pairs, numbers at 4 significant
+ * digits; anything else as compact JSON, as it came.
+ */
+static void put_payload(cn_buf_t *b, const json_t *payload)
+{
+    const char *key;
+    json_t *v;
+    bool flat = json_is_object(payload);
+    json_object_foreach((json_t *)payload, key, v) flat =
+        flat && !json_is_object(v) && !json_is_array(v);
+    if (!flat) {
+        char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
+        cn_buf_str(b, "<pre>");
+        cn_report_escape(b, text);
+        cn_buf_str(b, "</pre>");
+        free(text);
+        return;
+    }
+    cn_buf_str(b, "<br><span class=\"payload\">");
+    size_t i = 0;
+    json_object_foreach((json_t *)payload, key, v)
+    {
+        cn_buf_str(b, i++ ? " &middot; " : "");
+        cn_report_escape(b, key);
+        cn_buf_str(b, ": ");
+        if (json_is_integer(v)) {
+            cn_buf_printf(b, "%lld", (long long)json_integer_value(v));
+        } else if (json_is_real(v)) {
+            put_num(b, json_real_value(v));
+        } else {
+            char *text = json_dumps(v, JSON_ENCODE_ANY);
+            const char *str = json_string_value(v);
+            cn_report_escape(b, str ? str : text);
+            free(text);
+        }
+    }
+    cn_buf_str(b, "</span>");
+}
+
 static void section_audit(cn_buf_t *b, const json_t *history, double t0)
 {
     cn_buf_printf(b,
@@ -571,14 +613,8 @@ static void section_audit(cn_buf_t *b, const json_t *history, double t0)
         put_num(b, cn_report_num(e, "weight"));
         cn_buf_str(b, "%</td><td>");
         cn_report_escape(b, cn_report_str(e, "reason"));
-        if (payload && !is_analysis) {
-            /* a payload the report has no table for: shown as it came */
-            char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
-            cn_buf_str(b, "<pre>");
-            cn_report_escape(b, text);
-            cn_buf_str(b, "</pre>");
-            free(text);
-        }
+        if (payload && !is_analysis)
+            put_payload(b, payload);
         cn_buf_str(b, "</td></tr>\n");
     }
     cn_buf_str(b, "</tbody></table>\n</section>\n");
