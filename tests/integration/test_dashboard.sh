@@ -132,8 +132,8 @@ grep '^data: ' "$TMP/events" | sed 's/^data: //' | jq -e 'select(.rollout == 1) 
 echo "dashboard: Chromium loads the page, draws the charts, pauses the rollout"
 command -v chromium >/dev/null || die "chromium is not installed (scripts/deps.sh --test)"
 python3 tests/integration/dashboard.py "http://$d1_ADMIN/" "$TOKEN" "$ART" live \
-    >"$TMP/seen.json" ||
-    die "the browser test failed (screenshots and chromium.log in $ART)"
+    >"$TMP/seen.json" 2>"$ART/dashboard-live.err" ||
+    die "the browser test failed: $(head -c 1500 "$ART/dashboard-live.err") (screenshots in $ART)"
 jq -e '.before.id == 1 and .before.analyses >= 1 and .before.rows >= 6
        and .before.charts.weight.markers >= 1 and .phone.width <= 390
        and .after.state == "paused" and (.after.result | test("now paused"))' \
@@ -167,8 +167,9 @@ wrk -t1 -c2 -d60s -s "$TMP/seg.lua" "http://$d2_ADDR/v2/models/m/infer" >/dev/nu
 PIDS="$PIDS $!"
 wait_state 1 rolled-back
 python3 tests/integration/dashboard.py "http://$d2_ADMIN/" "$TOKEN" "$ART" failed \
-    >"$TMP/failed.json" ||
-    die "the browser test of the failed rollout failed (screenshots in $ART)"
+    >"$TMP/failed.json" 2>"$ART/dashboard-failed.err" ||
+    die "the browser test of the failed rollout failed:" \
+        "$(head -c 1500 "$ART/dashboard-failed.err") (screenshots in $ART)"
 # (us, 30% of the traffic, may still be under the analysis' floor: the
 # page names the segments that failed, eu at least)
 jq -e '.failed.verdict == "fail" and .failed.fail_rows >= 2
