@@ -102,7 +102,7 @@ analysis:
   metrics:
     - name: latency_ms
       test: mann-whitney
-      margin: 50%
+      margin: 300%
 YAML
 }
 
@@ -151,5 +151,158 @@ echo "$m" | grep -q '^canary_notify_delivered_total{target="ops"} 4$' ||
 echo "$m" | grep -q '^canary_notify_pending{target="ops"} 0$' || die "pending"
 kill "$WRK" 2>/dev/null || true
 stop_canary n1
+
+# serve_config FILE TARGETS_YAML [STRATEGY_EXTRA]: a config with these
+# notification targets (indented list items) and the strategy above
+serve_config() {
+    {
+        printf 'serve:\n  model: fraud\n  workers: 1\n'
+        [ -z "$2" ] || printf '  notifications:\n%s\n' "$2"
+        strategy "${3:-}"
+    } >"$1"
+}
+
+echo "notify: 2. a target that is down gets its events when it is back; the rollout does not wait"
+# Two canary serves side by side, on the same machine at the same time (so
+# that a loaded machine slows both alike): one's target is up, the other's
+# is down; their rollouts must take about as long.
+start_model s2 0.5
+start_model c2 0.5
+port=$(free_port)
+serve_config "$TMP/n2a.yaml" "    - {name: up, url: 'http://$r1_ADDR/hook2'}"
+serve_config "$TMP/n2.yaml" "    - name: late
+      url: http://127.0.0.1:$port/hook
+      secret: late-secret
+      timeout: 1s
+      backoff_min: 100ms
+      backoff_max: 1s"
+for n in n2a n2; do
+    start_canary $n --config "$TMP/$n.yaml" --stable "$s2_ADDR" --stable-version v1 \
+        --state "$TMP/$n.db"
+    eval "export CANARY_SERVER=http://\$${n}_ADMIN"
+    eval "traffic_to \$${n}_ADDR 120"
+    wrks="${wrks:-} $WRK"
+    run "$CANARY" model register fraud v2 --upstream "$c2_ADDR"
+    expect_ok
+done
+for n in n2a n2; do
+    eval "export CANARY_SERVER=http://\$${n}_ADMIN"
+    run "$CANARY" rollout start fraud v2
+    expect_ok
+done
+for n in n2a n2; do
+    eval "export CANARY_SERVER=http://\$${n}_ADMIN"
+    wait_state 1 promoted
+done
+took() { sqlite3 "$1" 'SELECT ended_unix_ms - started_unix_ms FROM rollouts WHERE id = 1'; }
+up_ms=$(took "$TMP/n2a.db")
+down_ms=$(took "$TMP/n2.db")
+echo "  rollout to promoted: ${up_ms} ms with its target up, ${down_ms} ms with it down"
+[ "$down_ms" -lt $((up_ms * 3 / 2 + 2000)) ] ||
+    die "the rollout waited for a target that is down: $down_ms ms against $up_ms ms"
+m=$(curl -s "http://$n2_ADMIN/metrics")
+echo "$m" | grep -q '^canary_notify_pending{target="late"} 4$' ||
+    die "4 events wait: $(echo "$m" | grep canary_notify)"
+failed=$(echo "$m" | awk '/^canary_notify_failed_attempts_total\{target="late"\}/ {print $2}')
+[ "${failed:-0}" -ge 1 ] || die "failed attempts are counted: $(echo "$m" | grep canary_notify)"
+grep -q "notify: target 'late': event 1-.* attempt [0-9]* failed: .*; next in [0-9]* ms" \
+    "$TMP/n2.err" || die "a failure is logged: $(grep notify "$TMP/n2.err" | head -3)"
+start_receiver r2 "$port"
+wait_events r2 4
+sleep 1.5
+check_events r2 late-secret started step step promoted
+echo "  failed attempts before the target came back: $failed"
+for w in $wrks; do kill "$w" 2>/dev/null || true; done
+stop_canary n2a
+stop_canary n2
+
+echo "notify: 3. kill -9 with events undelivered: after the restart, each once"
+port=$(free_port)
+serve_config "$TMP/n3.yaml" "    - name: crash
+      url: http://127.0.0.1:$port/hook
+      timeout: 1s
+      backoff_min: 100ms
+      backoff_max: 500ms"
+start_canary n3 --config "$TMP/n3.yaml" --stable "$s2_ADDR" --stable-version v1 \
+    --state "$TMP/n3.db"
+export CANARY_SERVER="http://$n3_ADMIN"
+traffic_to "$n3_ADDR" 120
+run "$CANARY" model register fraud v2 --upstream "$c2_ADDR"
+expect_ok
+run "$CANARY" rollout start fraud v2
+expect_ok
+wait_state 1 promoted
+kill -9 "$n3_PID"
+wait "$n3_PID" 2>/dev/null || true
+kill "$WRK" 2>/dev/null || true
+pending=$(sqlite3 "$TMP/n3.db" 'SELECT count(*) FROM notify_outbox')
+[ "$pending" = 4 ] || die "4 events in the outbox after kill -9, got $pending"
+start_receiver r3 "$port"
+start_canary n3b --config "$TMP/n3.yaml" --stable "$s2_ADDR" --stable-version v1 \
+    --state "$TMP/n3.db"
+wait_events r3 4
+sleep 1.5
+check_events r3 "" started step step promoted
+[ "$(sqlite3 "$TMP/n3.db" 'SELECT count(*) FROM notify_outbox')" = 0 ] ||
+    die "delivered after the restart, the outbox is empty"
+stop_canary n3b
+
+echo "notify: 4. a gate hook answering 503 holds the rollout; 200 releases it"
+start_receiver g4
+echo 503 >"$TMP/g4/mode"
+serve_config "$TMP/n4.yaml" "    - {name: ops, url: 'http://$r1_ADDR/hook4', events: [held, resumed]}" \
+    "  gates:
+    confirm_traffic_increase: {url: 'http://$g4_ADDR/gate', timeout: 2s}
+    interval: 1s"
+start_canary n4 --config "$TMP/n4.yaml" --stable "$s2_ADDR" --stable-version v1 \
+    --state "$TMP/n4.db"
+export CANARY_SERVER="http://$n4_ADMIN"
+traffic_to "$n4_ADDR" 120
+run "$CANARY" model register fraud v2 --upstream "$c2_ADDR"
+expect_ok
+: >"$TMP/r1/requests.jsonl"
+run "$CANARY" rollout start fraud v2
+expect_ok
+wait_state 1 holding
+run "$CANARY" rollout status 1 --json
+jq -e '.reason | test("confirm_traffic_increase did not confirm step 0 \\(weight 20%\\): confirm_traffic_increase answered HTTP 503; asked again every 1000 ms")' \
+    "$TMP/out" >/dev/null || die "the hold says why: $(cat "$TMP/out")"
+jq -e '.weight_pct // .weight // 0 | . == 0' "$TMP/out" >/dev/null ||
+    die "no traffic before the gate says yes: $(cat "$TMP/out")"
+sleep 4
+asked=$(grep -c '"path": "/gate"' "$TMP/g4/requests.jsonl")
+[ "$asked" -ge 3 ] || die "the gate is asked again every second: $asked calls"
+jq -es 'map(.body | fromjson) | .[0] | .gate == "confirm_traffic_increase" and
+    .weight_pct == 20 and .model == "fraud" and .step_index == 0' \
+    "$TMP/g4/requests.jsonl" >/dev/null || die "gate body: $(head -1 "$TMP/g4/requests.jsonl")"
+echo 200 >"$TMP/g4/mode"
+wait_state 1 promoted
+wait_events r1 2
+check_events r1 "" held resumed
+echo "  the gate was asked $(grep -c '"path": "/gate"' "$TMP/g4/requests.jsonl") times"
+kill "$WRK" 2>/dev/null || true
+stop_canary n4
+
+echo "notify: 5. a gate hook that times out holds the rollout"
+start_receiver g5
+echo "sleep 3" >"$TMP/g5/mode"
+serve_config "$TMP/n5.yaml" "" "  gates:
+    confirm_traffic_increase: {url: 'http://$g5_ADDR/gate', timeout: 500ms}
+    interval: 1s"
+start_canary n5 --config "$TMP/n5.yaml" --stable "$s2_ADDR" --stable-version v1 \
+    --state "$TMP/n5.db"
+export CANARY_SERVER="http://$n5_ADMIN"
+run "$CANARY" model register fraud v2 --upstream "$c2_ADDR"
+expect_ok
+run "$CANARY" rollout start fraud v2
+expect_ok
+wait_state 1 holding
+run "$CANARY" rollout status 1 --json
+jq -e '.reason | test("confirm_traffic_increase did not confirm step 0 .*timed out")' \
+    "$TMP/out" >/dev/null || die "the hold says it timed out: $(cat "$TMP/out")"
+run "$CANARY" rollout abort 1 --reason "gate never answers"
+expect_ok
+wait_state 1 aborted
+stop_canary n5
 
 echo "notify: done ($NCHECK checks)"
