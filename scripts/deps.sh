@@ -7,7 +7,8 @@
 #   scripts/deps.sh --test          --build + what the tests run: Criterion,
 #                                   clang-format, curl, jq, wrk, the sqlite3
 #                                   shell (test_rollout_repair.sh), python3
-#                                   (test_loadgen.sh's listener), promtool and
+#                                   (test_loadgen.sh's listener), tmux
+#                                   (test_rollout_watch.sh), promtool and
 #                                   chromium (test_report.sh, test_dashboard.sh)
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
@@ -34,7 +35,7 @@ for opt in "$@"; do
     --build) pkgs="$pkgs $build" ;;
     --demo) pkgs="$pkgs $build curl jq wrk" ;;
     --test)
-        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 chromium"
+        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

@@ -12,6 +12,7 @@
  * usual size, and the output stays short and stable for the tests.
  */
 #include "cli/report.h"
+#include "util/text.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -346,9 +347,10 @@ void cn_report_svg_timeline(cn_buf_t *b, const json_t *rollout, const json_t *hi
 
 /* ------------------------------------------------------------ forest plot */
 
-#define FP_W 900.0
-#define FP_LABEL_W 190.0
-#define FP_PLOT_W 380.0
+#define FP_W 1000.0
+#define FP_LABEL_W 170.0
+#define FP_PLOT_W 360.0
+#define FP_LABEL_MAX 24 /* bytes of a name shown; the whole in the row's title */
 #define FP_ROW_H 22.0
 #define FP_TOP 30.0
 #define FP_BOTTOM 40.0
@@ -470,14 +472,13 @@ void cn_report_svg_forest(cn_buf_t *b, const json_t *result)
         cn_buf_str(b, ": ");
         cn_report_escape(b, cn_report_str(r, "reason"));
         cn_buf_str(b, "</title>\n");
-        if (seg) {
-            cn_buf_printf(b, "<text x=\"18\" y=\"%.1f\" class=\"segment\">", cy + 4);
-            cn_report_escape(b, seg);
-        } else {
-            cn_buf_printf(b, "<text x=\"4\" y=\"%.1f\" class=\"metric\">", cy + 4);
-            cn_report_escape(b, name);
-        }
-        cn_buf_str(b, "</text>\n");
+        /* a long name is cut (at a character) to keep off the plot */
+        char shown[FP_LABEL_MAX + 8];
+        snprintf(shown, FP_LABEL_MAX + 1, "%s", seg ? seg : name);
+        size_t cut = cn_text_utf8_clip(shown);
+        if (cut < strlen(seg ? seg : name))
+            memcpy(shown + cut, "\xe2\x80\xa6", 4); /* ... */
+        text_at(b, seg ? 18 : 4, cy + 4, "start", seg ? "segment" : "metric", shown);
 
         double m = cn_report_num(r, "margin"), eff = cn_report_num(r, "effect");
         json_t *ci = json_object_get(r, "ci");
@@ -502,7 +503,7 @@ void cn_report_svg_forest(cn_buf_t *b, const json_t *result)
         else
             snprintf(text, sizeof text, "%s vs %s %s", a, vs, e);
         if (!isfinite(eff))
-            snprintf(text, sizeof text, "no data");
+            snprintf(text, sizeof text, "no effect estimated");
         cn_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"value\">", px1 + 12,
                       cy + 4);
         cn_report_escape(b, text);

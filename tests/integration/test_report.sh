@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # `canary report` on real rollouts: model servers, `canary serve` with a
 # state file, two regions (segment_by), wrk as the traffic.
-#  1. a good canary is promoted and a 4x slower one is rolled back by an
-#     analysis; each gets an HTML and a JSON report;
+#  1. a good canary is promoted, a 4x slower one is rolled back by an
+#     analysis, one answering 500 on 30% of requests by a trigger; each
+#     gets an HTML and a JSON report;
 #  2. each report holds every analysis and every audit entry the API has
-#     (ids compared), every metric row of every analysis, and the JSON
+#     (ids compared), every metric row of every analysis, every analysis,
+#     trigger and manual action marked on the timeline, and the JSON
 #     variant the same analyses and entries;
 #  3. the page runs nothing and fetches nothing: no script, no src, no
 #     url(), links only to its own anchors; headless Chromium opens it
@@ -74,6 +76,7 @@ LUA
 start_model s1 0.5 --delay-ms 2
 start_model good 0.5 --delay-ms 2
 start_model slow 0.5 --delay-ms 8
+start_model bad 0.5 --delay-ms 2 --fail-rate 0.3
 start_canary r1 --config "$TMP/canary.yaml" --stable "$s1_ADDR" --stable-version v1 \
     --state "$TMP/state.db"
 export CANARY_SERVER="http://$r1_ADMIN"
@@ -91,6 +94,11 @@ expect_ok
 run "$CANARY" rollout start fraud v3
 expect_ok
 wait_state 2 rolled-back
+run "$CANARY" model register fraud v4 --upstream "$bad_ADDR"
+expect_ok
+run "$CANARY" rollout start fraud v4
+expect_ok
+wait_state 3 rolled-back
 
 # the seqs of the page's sections or rows named by PREFIX, one per line
 ids_in() { grep -o "$1[0-9]*\"" "$2" | tr -dc '0-9\n'; }
@@ -127,7 +135,7 @@ grep -q 'control' "$TMP/control.dom" || die "chromium did not load the control p
 page_requests "$TMP/control.netlog" | grep -qx 'http://192.0.2.1/x.png' ||
     die "the network log does not show the control page's request: $(page_requests "$TMP/control.netlog")"
 
-for id in 1 2; do
+for id in 1 2 3; do
     echo "report: 2. rollout $id: every analysis and every audit entry, HTML and JSON"
     html="$TMP/r$id.html"
     run "$CANARY" report "$id" -o "$html"
@@ -141,27 +149,39 @@ for id in 1 2; do
     hist=$(http_json "$CANARY_SERVER/v1/rollouts/$id/history" '[.entries[].seq]' \
         -H "Authorization: Bearer $TOKEN")
     rows=$(http_json "$CANARY_SERVER/v1/rollouts/$id/analyses" \
-        '[.analyses[].result.metrics | length] | add' -H "Authorization: Bearer $TOKEN")
-    [ "$(echo "$an" | jq length)" -ge 1 ] || die "rollout $id had no analysis: $an"
-    [ "$rows" -ge 9 ] || die "rollout $id: expected metric x segment rows, got $rows"
+        '[.analyses[].result.metrics | length] | add // 0' -H "Authorization: Bearer $TOKEN")
+    marks=$(http_json "$CANARY_SERVER/v1/rollouts/$id/history" \
+        '[.entries[] | select(.kind == "trigger" or .kind == "manual" or
+            (.kind == "analysis" and .payload != null)) | .kind] | sort | group_by(.) |
+            map({(.[0]): length}) | add' -H "Authorization: Bearer $TOKEN")
+    case $id in
+    1 | 2)
+        [ "$(echo "$an" | jq length)" -ge 1 ] || die "rollout $id had no analysis: $an"
+        [ "$rows" -ge 9 ] || die "rollout $id: expected metric x segment rows, got $rows"
+        ;;
+    3) [ "$(echo "$marks" | jq '.trigger')" -ge 1 ] || die "rollout 3: no trigger: $marks" ;;
+    esac
     # the JSON variant: the same analyses, entries and rollout
     cp "$TMP/r$id.json" "$TMP/out"
     json_eq '.format' '"canary-report/1"'
     json_eq '.rollout.id' "$id"
     json_eq '[.analyses[].seq]' "$an"
     json_eq '[.history[].seq]' "$hist"
-    json_eq '[.analyses[].result.metrics | length] | add' "$rows"
+    json_eq '[.analyses[].result.metrics | length] | add // 0' "$rows"
     # the HTML: the same analysis ids and audit ids, every metric row
     got=$(ids_in '<section class="analysis" id="analysis-' "$html" | jq -cs .)
     [ "$got" = "$an" ] || die "report $id: analyses $got in the page, $an in the API"
     got=$(ids_in '<tr id="audit-' "$html" | jq -cs .)
     [ "$got" = "$hist" ] || die "report $id: audit rows $got in the page, $hist in the API"
-    n=$(grep -c '<tr class="why">' "$html")
+    n=$(grep -c '<tr class="why">' "$html" || true)
     [ "$n" = "$rows" ] || die "report $id: $n metric rows in the page, $rows in the API"
-    n=$(grep -c '<g class="row ' "$html")
+    n=$(grep -c '<g class="row ' "$html" || true)
     [ "$n" = "$rows" ] || die "report $id: $n forest-plot rows, $rows in the API"
-    n=$(grep -c 'class="mark analysis"' "$html")
-    [ "$n" = "$(echo "$an" | jq length)" ] || die "report $id: $n analyses on the timeline"
+    for kind in analysis trigger manual; do
+        n=$(grep -c "class=\"mark $kind\"" "$html" || true)
+        [ "$n" = "$(echo "$marks" | jq ".$kind // 0")" ] ||
+            die "report $id: $n ${kind}s on the timeline, the API has $marks"
+    done
     state=$(jq -r .rollout.state "$TMP/r$id.json")
     grep -q "<span class=\"badge b-$state\">$state</span>" "$html" ||
         die "report $id: no final state $state in the page"

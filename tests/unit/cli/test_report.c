@@ -51,7 +51,8 @@ static const char FIXTURE[] =
     "   \"step\": 3, \"weight\": 50, \"payload\": {\"gate\": \"ok\"}},"
     "  {\"seq\": 4, \"time_unix_ms\": 1796666740000, \"kind\": \"trigger\","
     "   \"actor\": \"controller\", \"reason\": \"error_rate fired\", \"state\": "
-    "\"progressing\", \"step\": 4, \"weight\": 50},"
+    "\"progressing\", \"step\": 4, \"weight\": 50, \"payload\": {\"check\": "
+    "\"error_rate.max\", \"observed\": 0.3130841121495327, \"nested\": [1]}},"
     "  {\"seq\": 5, \"time_unix_ms\": 1796666750000, \"kind\": \"analysis\","
     "   \"actor\": \"judge\", \"reason\": \"failed\", \"state\": \"rolled-back\","
     "   \"step\": 4, \"weight\": 0, \"payload\": {\"verdict\": \"fail\"}}],"
@@ -237,7 +238,7 @@ Test(report, a_fixed_document_gives_every_part_of_the_page)
         snprintf(id, sizeof id, "<tr id=\"audit-%d\">", seq);
         cr_assert_eq(count(html, id), 1, "%s", id);
     }
-    cr_assert_eq(count(html, "{&quot;gate&quot;:&quot;ok&quot;}"), 1);
+    cr_assert_not_null(strstr(html, "<span class=\"payload\">gate: ok</span>"));
     /* the timeline: weights 20 -> 50 -> 0 over 50 s, two analyses marked by
      * verdict, one trigger, one manual action */
     cr_assert_eq(count(html, "<svg "), 3); /* timeline + 2 forest plots */
@@ -248,6 +249,13 @@ Test(report, a_fixed_document_gives_every_part_of_the_page)
                                     "H380.8V138.0H868.0V224.0H868.0\"/>"));
     cr_assert_not_null(strstr(html, ">+50 s</text>"));
     cr_assert_not_null(strstr(html, ">rolled-back</text>"));
+    /* the steps: entries 1 | 2 | 3 | 4-5 by step index, with their times */
+    cr_assert_eq(count(html, "<table class=\"steps\">"), 1);
+    cr_assert_not_null(strstr(html,
+                              "<tr><td class=\"n\">4</td><td class=\"n\">+40.0&nbsp;s"
+                              "</td><td class=\"n\">10.0&nbsp;s</td><td class=\"n\">0%"
+                              "</td><td>rolled-back</td><td><a href=\"#audit-4\">4</a>"
+                              "&ndash;5</td></tr>"));
     /* the forest plots: one row per metric and segment; beyond four margins
      * an arrow, no margin no glyph */
     cr_assert_eq(count(html, "<g class=\"row "), 4);
@@ -259,6 +267,10 @@ Test(report, a_fixed_document_gives_every_part_of_the_page)
     cr_assert_eq(count(html, "<tr class=\"metric fail-row\">"), 1);
     cr_assert_not_null(strstr(html, "no harm shown in eu"));
     cr_assert_not_null(strstr(html, ">0.2<br><span class=\"adj\">0.4</span>"));
+    /* a trigger's payload with a nested value: as it came */
+    cr_assert_not_null(strstr(html,
+                              "<pre>{&quot;check&quot;:&quot;error_rate.max&quot;,"
+                              "&quot;observed&quot;:0.31308411214953269,"));
     /* a key the report does not know is still shown */
     cr_assert_not_null(strstr(html, "<dt>new_field</dt><dd><pre>{&quot;x&quot;:1}"));
     /* no blast radius or parity in the read: no row for them */
@@ -289,6 +301,32 @@ Test(report, blast_radius_and_parity_are_shown_when_the_read_has_them)
                                     "the canary, 56 of them failed; 12.5% of all"));
     cr_assert_not_null(strstr(html, "<dt>Parity (A/A) check</dt><dd>yes"));
     cr_assert_null(strstr(html, "<dt>blast_radius</dt>")); /* not listed twice */
+    free(html);
+    json_decref(doc);
+}
+
+Test(report, long_names_are_cut_at_a_character_in_the_chart_not_in_the_table)
+{
+    json_t *doc = fixture();
+    json_t *a = json_array_get(json_object_get(doc, "analyses"), 0);
+    json_t *rows = json_object_get(json_object_get(a, "result"), "metrics");
+    json_object_set_new(json_array_get(rows, 0), "name",
+                        json_string("a_very_long_metric_name_for_latency_ms"));
+    /* 13 two-byte characters: 24 bytes hold 12 of them */
+    json_object_set_new(
+        json_array_get(rows, 1), "segment",
+        json_string("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
+    json_object_del(json_object_get(doc, "rollout"), "ended_unix_ms");
+    char *html = html_of(doc);
+    cr_assert_not_null(
+        strstr(html, "class=\"metric\">a_very_long_metric_name_\xe2\x80\xa6<"));
+    cr_assert_not_null(
+        strstr(html, "class=\"segment\">\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                     "\xe2\x80\xa6<"));
+    cr_assert_not_null(strstr(html, "<td>a_very_long_metric_name_for_latency_ms</td>"));
+    cr_assert_not_null(strstr(html, "<dt>Ended</dt><dd>not yet: last update"));
     free(html);
     json_decref(doc);
 }
