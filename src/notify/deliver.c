@@ -42,6 +42,8 @@
 
 /* Rows read from the outbox per query. */
 #define PAGE 256
+/* The outbox is read again at least this often (ms). */
+#define RELOAD_MS 10000
 /* The longest poll when nothing is due: kicks and gates wake it anyway. */
 #define POLL_MAX_MS 1000
 
@@ -397,6 +399,7 @@ static void *run(void *arg)
 {
     cn_notify_t *n = arg;
     bool first = true;
+    int64_t last_load = 0;
     for (;;) {
         pthread_mutex_lock(&n->mu);
         bool stop = n->stopping, kicked = n->kicked;
@@ -414,8 +417,12 @@ static void *run(void *arg)
             }
             break;
         }
-        if (kicked || first)
+        /* new rows come with a kick; a slow re-read covers an outbox
+         * that could not be read when it was kicked */
+        if (kicked || first || mono_ms() - last_load >= RELOAD_MS) {
             load(n);
+            last_load = mono_ms();
+        }
         first = false;
         /* oldest first: the list was pushed newest first */
         req_t *rev = NULL;
