@@ -170,6 +170,7 @@ static const char STYLE[] =
     "th,td{border-bottom:1px solid var(--line);padding:3px 6px;text-align:left;"
     "vertical-align:top}th{background:var(--band);font-weight:600}\n"
     "table.steps{width:auto;min-width:60%}\n"
+    "table.decisions td:nth-child(2){white-space:nowrap}\n"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     ".adj,.ci-text{color:var(--muted)}th .adj{font-weight:400}\n"
     "tr.why td{color:var(--muted);border-bottom:1px solid var(--line);padding-top:0}\n"
@@ -211,7 +212,8 @@ static const char STYLE[] =
     "nav{display:none}a{color:inherit;text-decoration:none}"
     "h2{break-after:avoid}h3{break-after:avoid}"
     "svg.chart,tr,.verdict{break-inside:avoid}"
-    "section.analysis{break-before:page}thead{display:table-header-group}"
+    "#analyses,#audit,section.analysis+section.analysis{break-before:page}thead{"
+    "display:table-header-group}"
     "table{font-size:8pt}}\n";
 
 /* ------------------------------------------------------------ sections */
