@@ -15,7 +15,7 @@
 #   make SAN=1 ...  any target, sanitized, in build-asan/
 
 CC      ?= cc
-PKGS    := gsl jansson libcurl libfyaml libuv sqlite3
+PKGS    := gsl jansson libcrypto libcurl libfyaml libuv sqlite3
 SAN     ?= 0
 
 ifeq ($(SAN),1)

@@ -26,7 +26,7 @@
 set -eu
 
 build="gcc make pkg-config libc6-dev libgsl-dev libjansson-dev libfyaml-dev
-libuv1-dev libhttp-parser-dev libsqlite3-dev libcurl4-openssl-dev"
+libuv1-dev libhttp-parser-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev"
 pkgs=""
 want_promtool=0
 [ $# -eq 0 ] && set -- --test

@@ -44,6 +44,7 @@
 
 #include "controller/controller.h"
 #include "http/http.h"
+#include "metrics/prom.h"
 #include "router/router.h"
 #include "store/store.h"
 #include "types/types.h"
@@ -87,6 +88,11 @@ typedef struct cn_admin_ops_s {
     /* cn_router_lookup: 0, or CN_ENOTFOUND (404); other codes are 500. */
     int (*lookup)(void *ctx, const char *id, size_t len, cn_router_lookup_t *out);
     void *ctx;
+    /* Optional: more families for /metrics (the notifier's counters),
+     * written after the router's on the thread pool; 0 or an error code.
+     * NULL: none. */
+    int (*more_metrics)(void *more_ctx, cn_prom_writer_t *w);
+    void *more_ctx;
 } cn_admin_ops_t;
 
 /* One response. */

@@ -31,6 +31,8 @@ static void scrape_work(cn_admin_request_t *req, void *arg)
     cn_prom_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
     int rc = cn_admin_exposition(s, &w);
     a->ops.snapshot_free(a->ops.ctx, s);
+    if (!rc && a->ops.more_metrics)
+        rc = a->ops.more_metrics(a->ops.more_ctx, &w);
     if (rc) {
         cn_prom_dispose(&w);
         cn_admin_response_error(&job->res, 500, "metrics: %s", cn_strerror(rc));

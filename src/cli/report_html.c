@@ -169,6 +169,8 @@ static const char STYLE[] =
     "table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:12.5px}\n"
     "th,td{border-bottom:1px solid var(--line);padding:3px 6px;text-align:left;"
     "vertical-align:top}th{background:var(--band);font-weight:600}\n"
+    "table.steps{width:auto;min-width:60%}\n"
+    "table.decisions td:nth-child(2){white-space:nowrap}\n"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     ".adj,.ci-text{color:var(--muted)}th .adj{font-weight:400}\n"
     "tr.why td{color:var(--muted);border-bottom:1px solid var(--line);padding-top:0}\n"
@@ -210,7 +212,8 @@ static const char STYLE[] =
     "nav{display:none}a{color:inherit;text-decoration:none}"
     "h2{break-after:avoid}h3{break-after:avoid}"
     "svg.chart,tr,.verdict{break-inside:avoid}"
-    "section.analysis{break-before:page}thead{display:table-header-group}"
+    "#analyses,#audit,section.analysis+section.analysis{break-before:page}thead{"
+    "display:table-header-group}"
     "table{font-size:8pt}}\n";
 
 /* ------------------------------------------------------------ sections */
@@ -577,6 +580,55 @@ static void put_payload(cn_buf_t *b, const json_t *payload)
     cn_buf_str(b, "</span>");
 }
 
+/*
+ * The steps as the audit trail saw them: each run of consecutive entries
+ * at the same step index, when it began, how long until the next run (or
+ * the rollout's end), the canary weight and state after its last entry.
+ */
+static void section_steps(cn_buf_t *b, const json_t *r, const json_t *history,
+                          double t0)
+{
+    size_t n = json_array_size(history);
+    if (n == 0)
+        return;
+    cn_buf_str(b, "<table class=\"steps\"><thead><tr><th class=\"n\">Step</th>"
+                  "<th class=\"n\">From</th><th class=\"n\">For</th>"
+                  "<th class=\"n\">Canary weight after</th><th>State after</th>"
+                  "<th>Audit entries</th></tr></thead>\n<tbody>\n");
+    double end = cn_report_num(r, "ended_unix_ms");
+    if (!isfinite(end))
+        end = cn_report_num(r, "updated_unix_ms");
+    for (size_t i = 0, j; i < n; i = j) {
+        json_t *first = json_array_get(history, i);
+        json_t *step = json_object_get(first, "step");
+        for (j = i + 1; j < n; j++)
+            if (!json_equal(json_object_get(json_array_get(history, j), "step"), step))
+                break;
+        json_t *last = json_array_get(history, j - 1);
+        double from = cn_report_num(first, "time_unix_ms");
+        double to =
+            j < n ? cn_report_num(json_array_get(history, j), "time_unix_ms") : end;
+        cn_buf_str(b, "<tr><td class=\"n\">");
+        put_int(b, first, "step");
+        cn_buf_str(b, "</td><td class=\"n\">+");
+        put_duration(b, from - t0);
+        cn_buf_str(b, "</td><td class=\"n\">");
+        put_duration(b, to - from);
+        cn_buf_str(b, "</td><td class=\"n\">");
+        put_num(b, cn_report_num(last, "weight"));
+        cn_buf_str(b, "%</td><td>");
+        cn_report_escape(b, cn_report_str(last, "state"));
+        cn_buf_printf(b, "</td><td><a href=\"#audit-%lld\">%lld</a>",
+                      (long long)json_integer_value(json_object_get(first, "seq")),
+                      (long long)json_integer_value(json_object_get(first, "seq")));
+        if (j - 1 > i)
+            cn_buf_printf(b, "&ndash;%lld",
+                          (long long)json_integer_value(json_object_get(last, "seq")));
+        cn_buf_str(b, "</td></tr>\n");
+    }
+    cn_buf_str(b, "</tbody></table>\n");
+}
+
 static void section_audit(cn_buf_t *b, const json_t *history, double t0)
 {
     cn_buf_printf(b,
@@ -668,7 +720,11 @@ int cn_report_html(const json_t *doc, cn_buf_t *b)
                "<p class=\"sub\">The canary's share of the traffic after each audit "
                "entry. A<i>n</i>: the analyses below, coloured by verdict; "
                "T<i>n</i>: triggers fired; M<i>n</i>: manual actions. Times from the "
-               "start of the rollout.</p>\n</section>\n");
+               "start of the rollout.</p>\n<h3>Steps</h3>\n<p class=\"sub\">Each "
+               "run of audit entries at one step of the strategy: when it began, how "
+               "long it lasted, and the weight and state it left.</p>\n");
+    section_steps(b, r, history, t0);
+    cn_buf_str(b, "</section>\n");
 
     cn_buf_printf(b, "<section id=\"analyses\"><h2>Analyses (%zu)</h2>\n",
                   json_array_size(analyses));

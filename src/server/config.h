@@ -14,6 +14,7 @@
 #include "controller/strategy.h"
 #include "judge/config.h"
 #include "judge/judge.h"
+#include "notify/notify.h"
 #include "router/config.h"
 #include "store/config.h"
 #include "util/config.h"
@@ -31,6 +32,7 @@ typedef struct cn_server_config_s {
     cn_admin_config_t admin;
     cn_store_config_t store;
     cn_server_own_config_t own;
+    cn_notify_config_t notify; /* `notifications:` */
     /* The file's other sections that serve uses (from a file only; no
      * flags): the rollout strategy and the analysis it judges with. */
     cn_strategy_t strategy;
@@ -40,7 +42,7 @@ typedef struct cn_server_config_s {
 } cn_server_config_t;
 
 /* Tables read as the `serve:` section. */
-#define CN_SERVER_CONFIG_PARTS 4
+#define CN_SERVER_CONFIG_PARTS 5
 
 /* Every part at its defaults. */
 void cn_server_config_init(cn_server_config_t *c);
@@ -49,7 +51,7 @@ void cn_server_config_init(cn_server_config_t *c);
 void cn_server_config_dispose(cn_server_config_t *c);
 
 /* The parts of c in the order their keys are listed (router, admin API,
- * store, server): for reading a file, applying flags and writing the
+ * store, server, notifications): for reading a file, applying flags and writing the
  * effective configuration. Returns the count (CN_SERVER_CONFIG_PARTS). */
 size_t cn_server_config_parts(cn_server_config_t *c,
                               cn_config_part_t parts[CN_SERVER_CONFIG_PARTS]);

@@ -249,6 +249,13 @@ Test(report, a_fixed_document_gives_every_part_of_the_page)
                                     "H380.8V138.0H868.0V224.0H868.0\"/>"));
     cr_assert_not_null(strstr(html, ">+50 s</text>"));
     cr_assert_not_null(strstr(html, ">rolled-back</text>"));
+    /* the steps: entries 1 | 2 | 3 | 4-5 by step index, with their times */
+    cr_assert_eq(count(html, "<table class=\"steps\">"), 1);
+    cr_assert_not_null(strstr(html,
+                              "<tr><td class=\"n\">4</td><td class=\"n\">+40.0&nbsp;s"
+                              "</td><td class=\"n\">10.0&nbsp;s</td><td class=\"n\">0%"
+                              "</td><td>rolled-back</td><td><a href=\"#audit-4\">4</a>"
+                              "&ndash;5</td></tr>"));
     /* the forest plots: one row per metric and segment; beyond four margins
      * an arrow, no margin no glyph */
     cr_assert_eq(count(html, "<g class=\"row "), 4);
