@@ -12,7 +12,7 @@
 #     each is delivered once;
 #  4. a gate hook answering 503 holds the rollout, with the reason; 200
 #     releases it and the rollout goes on by itself;
-#  5. a gate hook that times out holds it;
+#  5. a gate hook that times out holds it; a person's resume goes past it;
 #  6. a canary that fails trips its trigger: a json target filtered to
 #     trigger_fired and rolled_back gets those two, a pagerduty target
 #     two triggers with the rollout's dedup key, slack and teams targets
@@ -141,6 +141,10 @@ wait_state 1 promoted
 wait_events r1 4
 sleep 0.5
 check_events r1 k3y-for-hmac started step step promoted
+# from the change to the target: the event's time to its arrival
+lat=$(jq -s 'map(select(.status < 300) | .received_unix_ms - (.body | fromjson).time_unix_ms)
+    | "\(min) to \(max) ms"' -r "$TMP/r1/requests.jsonl")
+echo "  4 events delivered, each $lat after its change"
 # the promotion carries the analysis, its reasons in words and numbers
 jq -es 'map(select(.status < 300) | .body | fromjson) | last |
     .analysis.verdict == "pass" and (.analysis.metrics[0].name == "latency_ms") and
@@ -304,6 +308,12 @@ wait_state 1 holding
 run "$CANARY" rollout status 1 --json
 jq -e '.reason | test("confirm_traffic_increase did not confirm step 0 .*timed out")' \
     "$TMP/out" >/dev/null || die "the hold says it timed out: $(cat "$TMP/out")"
+# a person answers for the gate: resume goes past it
+run "$CANARY" rollout resume 1 --reason "checked by hand"
+expect_ok
+run "$CANARY" rollout history 1 --json
+jq -e '[.entries[].reason] | any(test("^holding -> progressing: resumed by .* past confirm_traffic_increase: checked by hand$"))' \
+    "$TMP/out" >/dev/null || die "the resume is recorded: $(jq -c '[.entries[].reason]' "$TMP/out")"
 run "$CANARY" rollout abort 1 --reason "gate never answers"
 expect_ok
 wait_state 1 aborted
