@@ -33,7 +33,7 @@ want_promtool=0
 for opt in "$@"; do
     case "$opt" in
     --build) pkgs="$pkgs $build" ;;
-    --demo) pkgs="$pkgs $build curl jq wrk" ;;
+    --demo) pkgs="$pkgs $build curl jq" ;;
     --test)
         pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium"
         want_promtool=1

@@ -820,12 +820,13 @@ static void ask_gate(cn_driver_t *d, const cn_rollout_action_t *a)
     g->step = a->analysis.step;
     g->gate = a->gate;
     json_t *body = json_pack(
-        "{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:f, s:f, s:b}", "gate",
-        cn_rollout_gate_name(a->gate), "model", d->row.model, "rollout_id",
-        (json_int_t)d->row.id, "version", d->row.version, "baseline", d->row.baseline,
-        "step_index", (json_int_t)a->analysis.step, "step_count",
-        (json_int_t)d->strategy->n_steps, "weight_pct", a->weight_bp / 100.0,
-        "current_weight_pct", d->m.weight_bp / 100.0, "dry_run", d->m.dry_run);
+        "{s:s, s:I, s:s, s:I, s:s, s:s, s:I, s:I, s:f, s:f, s:b}", "gate",
+        cn_rollout_gate_name(a->gate), "time_unix_ms", (json_int_t)now_ms(), "model",
+        d->row.model, "rollout_id", (json_int_t)d->row.id, "version", d->row.version,
+        "baseline", d->row.baseline, "step_index", (json_int_t)a->analysis.step,
+        "step_count", (json_int_t)d->strategy->n_steps, "weight_pct",
+        a->weight_bp / 100.0, "current_weight_pct", d->m.weight_bp / 100.0, "dry_run",
+        d->m.dry_run);
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
     log_line(d, "%s", a->text);

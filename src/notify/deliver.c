@@ -42,6 +42,8 @@
 
 /* Rows read from the outbox per query. */
 #define PAGE 256
+/* The outbox is read again at least this often (ms). */
+#define RELOAD_MS 10000
 /* The longest poll when nothing is due: kicks and gates wake it anyway. */
 #define POLL_MAX_MS 1000
 
@@ -285,10 +287,18 @@ static void deliver(cn_notify_t *n, size_t t)
     const cn_notify_target_t *tc = &n->cfg->targets[t];
     item_t *it = ts->head;
     size_t len = 0;
-    char *body = cn_notify_render(tc, it->event_id, it->event, &len);
+    /* the config may have changed since the row was written (a restart):
+     * an event the target no longer wants (a pagerduty target would open
+     * an incident for it) is dropped, as a row of a removed target is */
+    cn_notify_event_t kind;
+    bool wanted =
+        cn_notify_event_parse(it->kind, &kind) == 0 && cn_notify_target_wants(tc, kind);
+    char *body = wanted ? cn_notify_render(tc, it->event_id, it->event, &len) : NULL;
     if (!body) {
-        logf_(n, "target '%s': event %s dropped: its stored text is not a JSON object",
-              cn_notify_target_name(tc), it->event_id);
+        logf_(n, "target '%s': event %s (%s) dropped: %s", cn_notify_target_name(tc),
+              it->event_id, it->kind,
+              wanted ? "its stored text is not a JSON object"
+                     : "the target's config no longer wants it");
         if (n->store) {
             char err[512];
             if (cn_store_outbox_delete(n->store, it->row_id, err, sizeof err))
@@ -397,6 +407,7 @@ static void *run(void *arg)
 {
     cn_notify_t *n = arg;
     bool first = true;
+    int64_t last_load = 0;
     for (;;) {
         pthread_mutex_lock(&n->mu);
         bool stop = n->stopping, kicked = n->kicked;
@@ -414,8 +425,12 @@ static void *run(void *arg)
             }
             break;
         }
-        if (kicked || first)
+        /* new rows come with a kick; a slow re-read covers an outbox
+         * that could not be read when it was kicked */
+        if (kicked || first || mono_ms() - last_load >= RELOAD_MS) {
             load(n);
+            last_load = mono_ms();
+        }
         first = false;
         /* oldest first: the list was pushed newest first */
         req_t *rev = NULL;

@@ -12,7 +12,11 @@
 #     each is delivered once;
 #  4. a gate hook answering 503 holds the rollout, with the reason; 200
 #     releases it and the rollout goes on by itself;
-#  5. a gate hook that times out holds it.
+#  5. a gate hook that times out holds it; a person's resume goes past it;
+#  6. a canary that fails trips its trigger: a json target filtered to
+#     trigger_fired and rolled_back gets those two, a pagerduty target
+#     two triggers with the rollout's dedup key, slack and teams targets
+#     their messages.
 . tests/integration/lib.sh
 TOKEN=notify-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
@@ -137,6 +141,10 @@ wait_state 1 promoted
 wait_events r1 4
 sleep 0.5
 check_events r1 k3y-for-hmac started step step promoted
+# from the change to the target: the event's time to its arrival
+lat=$(jq -s 'map(select(.status < 300) | .received_unix_ms - (.body | fromjson).time_unix_ms)
+    | "\(min) to \(max) ms"' -r "$TMP/r1/requests.jsonl")
+echo "  4 events delivered, each $lat after its change"
 # the promotion carries the analysis, its reasons in words and numbers
 jq -es 'map(select(.status < 300) | .body | fromjson) | last |
     .analysis.verdict == "pass" and (.analysis.metrics[0].name == "latency_ms") and
@@ -300,9 +308,62 @@ wait_state 1 holding
 run "$CANARY" rollout status 1 --json
 jq -e '.reason | test("confirm_traffic_increase did not confirm step 0 .*timed out")' \
     "$TMP/out" >/dev/null || die "the hold says it timed out: $(cat "$TMP/out")"
+# a person answers for the gate: resume goes past it
+run "$CANARY" rollout resume 1 --reason "checked by hand"
+expect_ok
+run "$CANARY" rollout history 1 --json
+jq -e '[.entries[].reason] | any(test("^holding -> progressing: resumed by .* past confirm_traffic_increase: checked by hand$"))' \
+    "$TMP/out" >/dev/null || die "the resume is recorded: $(jq -c '[.entries[].reason]' "$TMP/out")"
 run "$CANARY" rollout abort 1 --reason "gate never answers"
 expect_ok
 wait_state 1 aborted
 stop_canary n5
+
+echo "notify: 6. a trigger and a rollback, in every format"
+start_receiver r6
+start_model c6 0.5 --status 500
+serve_config "$TMP/n6.yaml" "    - {name: j, url: 'http://$r6_ADDR/json', events: [trigger_fired, rolled_back]}
+    - {name: pd, url: 'http://$r6_ADDR/pd', format: pagerduty, routing_key: R0UT1NG}
+    - {name: sl, url: 'http://$r6_ADDR/slack', format: slack, events: [rolled_back]}
+    - {name: tm, url: 'http://$r6_ADDR/teams', format: teams, events: [rolled_back]}" \
+    "  triggers:
+    error_rate: {max: 0.05}"
+start_canary n6 --config "$TMP/n6.yaml" --stable "$s2_ADDR" --stable-version v1 \
+    --state "$TMP/n6.db"
+export CANARY_SERVER="http://$n6_ADMIN"
+traffic_to "$n6_ADDR" 60
+run "$CANARY" model register fraud v2 --upstream "$c6_ADDR"
+expect_ok
+run "$CANARY" rollout start fraud v2
+expect_ok
+wait_state 1 rolled-back
+wait_events r6 6
+sleep 1
+python3 - "$TMP/r6/requests.jsonl" <<'PY' || die "formats: $(head -c 1500 "$TMP/r6/requests.jsonl")"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for r in reqs:
+    by.setdefault(r["path"], []).append((r["event"], json.loads(r["body"])))
+got = {p: [e for e, _ in v] for p, v in by.items()}
+want = {"/json": ["trigger_fired", "rolled_back"], "/pd": ["trigger_fired", "rolled_back"],
+        "/slack": ["rolled_back"], "/teams": ["rolled_back"]}
+if got != want:
+    sys.exit("events per target: %s" % got)
+j = by["/json"][0][1]
+assert j["trigger"]["reason"].startswith("error_rate"), j["trigger"]
+assert j["state"] == "rolling-back", j["state"]
+assert by["/json"][1][1]["state"] == "rolled-back"
+for _, pd in by["/pd"]:
+    assert pd["routing_key"] == "R0UT1NG" and pd["event_action"] == "trigger", pd
+    assert pd["dedup_key"] == "canary-fraud-1", pd
+    assert pd["payload"]["severity"] == "critical" and pd["payload"]["source"] == "canary/fraud"
+sl = by["/slack"][0][1]
+assert "rolled back" in sl["text"] and sl["blocks"][0]["type"] == "section", sl
+tm = by["/teams"][0][1]
+assert tm["attachments"][0]["content"]["type"] == "AdaptiveCard", tm
+PY
+kill "$WRK" 2>/dev/null || true
+stop_canary n6
 
 echo "notify: done ($NCHECK checks)"

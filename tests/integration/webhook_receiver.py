@@ -46,6 +46,7 @@ class Handler(BaseHTTPRequestHandler):
             with open(os.path.join(DIR, "requests.jsonl"), "a") as f:
                 f.write(json.dumps({
                     "path": self.path,
+                    "received_unix_ms": int(time.time() * 1000),
                     "status": status,
                     "event_id": self.headers.get("X-Canary-Event-Id"),
                     "event": self.headers.get("X-Canary-Event"),
