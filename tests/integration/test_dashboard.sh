@@ -131,6 +131,9 @@ grep '^data: ' "$TMP/events" | sed 's/^data: //' | jq -e 'select(.rollout == 1) 
 
 echo "dashboard: Chromium loads the page, draws the charts, pauses the rollout"
 command -v chromium >/dev/null || die "chromium is not installed (scripts/deps.sh --test)"
+# a second reader of the event stream, for the pause's "rollout" event
+curl -sN -H "$AUTH" "http://$d1_ADMIN/v1/events" >"$TMP/events2" 2>/dev/null &
+PIDS="$PIDS $!"
 python3 tests/integration/dashboard.py "http://$d1_ADMIN/" "$TOKEN" "$ART" live \
     >"$TMP/seen.json" 2>"$ART/dashboard-live.err" ||
     die "the browser test failed: $(head -c 1500 "$ART/dashboard-live.err") (screenshots in $ART)"
@@ -140,6 +143,21 @@ jq -e '.before.id == 1 and .before.analyses >= 1 and .before.rows >= 6
     "$TMP/seen.json" >/dev/null || die "what the page showed: $(cat "$TMP/seen.json")"
 run "$CANARY" rollout status 1 --json
 json_eq '.state' '"paused"'
+# the stream told its readers that the rollout moved: a "rollout" event in
+# the first second after the pause (each is sent with that second's sample)
+paused_ms=$(http_json "http://$d1_ADMIN/v1/rollouts/1/history" '.entries[-1].time_unix_ms' \
+    -H "$AUTH")
+i=0
+until awk -v p="$paused_ms" '
+    /^event: rollout$/ { r = 1; next }
+    /^event: sample$/ { s = r; r = 0; next }
+    /^data: / && s { s = 0; sub(/^data: /, ""); if (match($0, /"t":[0-9]+/) &&
+        substr($0, RSTART + 4, RLENGTH - 4) + 0 >= p + 0) found = 1 }
+    END { exit !found }' "$TMP/events2"; do
+    i=$((i + 1))
+    [ $i -lt 50 ] || die "no rollout event after the pause: $(grep -A1 '^event: rollout' "$TMP/events2")"
+    sleep 0.1
+done
 run "$CANARY" rollout history 1 --json
 json_eq '[.entries[] | select(.kind == "manual") | .reason][-1] | test("paused from the dashboard test")' true
 stop_canary d1
