@@ -17,7 +17,7 @@
  * of two copies of the cumulative histogram, cn_metrics_hist_delta), with
  * the time, the canary weight and the active rollout (0 for none). Points
  * go into a ring of CN_ADMIN_SERIES_POINTS (an hour at one a second,
- * about 400 KiB); the oldest is overwritten. An arm whose version changed
+ * 248 bytes a point, 872 KiB); the oldest is overwritten. An arm whose version changed
  * since the previous sample starts again from that sample (no point for
  * it that second): its cells are a new key, and a version label seen
  * before (a retried rollout) may carry old counts.

@@ -112,15 +112,18 @@ static void put_int(cn_buf_t *b, const json_t *o, const char *key)
 /* Unix milliseconds as "2026-12-07 18:05:43.040 UTC". */
 static void put_time(cn_buf_t *b, double ms)
 {
-    if (!isfinite(ms) || ms < 0) {
+    struct tm tm;
+    time_t t = 0;
+    char when[40];
+    /* up to the year 9999: a time past it is no time a rollout had */
+    bool ok = isfinite(ms) && ms >= 0 && ms <= 253402300799999.0;
+    if (ok)
+        t = (time_t)(ms / 1000);
+    if (!ok || !gmtime_r(&t, &tm) ||
+        !strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm)) {
         cn_buf_str(b, "&ndash;");
         return;
     }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char when[40];
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     cn_buf_printf(b, "<time>%s.%03d&nbsp;UTC</time>", when, (int)fmod(ms, 1000));
 }
 
@@ -132,11 +135,11 @@ static void put_duration(cn_buf_t *b, double ms)
     else if (ms < 60e3)
         cn_buf_printf(b, "%.1f&nbsp;s", ms / 1e3);
     else if (ms < 3600e3)
-        cn_buf_printf(b, "%d&nbsp;min %d&nbsp;s", (int)(ms / 60e3),
-                      (int)fmod(ms / 1e3, 60));
+        cn_buf_printf(b, "%.0f&nbsp;min %.0f&nbsp;s", floor(ms / 60e3),
+                      floor(fmod(ms / 1e3, 60)));
     else
-        cn_buf_printf(b, "%d&nbsp;h %d&nbsp;min", (int)(ms / 3600e3),
-                      (int)fmod(ms / 60e3, 60));
+        cn_buf_printf(b, "%.0f&nbsp;h %.0f&nbsp;min", floor(ms / 3600e3),
+                      floor(fmod(ms / 60e3, 60)));
 }
 
 /* A verdict, classification or state as a coloured word; the class name

@@ -135,6 +135,11 @@ struct cn_driver_s {
     size_t n_notes;
     json_t *analysis_json;
     int64_t analysis_rollout;
+    /* the blast radius the events carry, counted as canary_served is (in
+     * memory, since the rollout began or canary serve started): the
+     * canary's errors and every user request of both arms */
+    uint64_t blast_failed, blast_all;
+    uint64_t blast_failed_seen_step, blast_all_seen_step;
 };
 
 /*
@@ -735,7 +740,16 @@ static void note(cn_driver_t *d, cn_notify_event_t kind, const cn_rollout_event_
     /* the verdict: this event's, or the last analysis's */
     if (!in.verdict && in.analysis)
         in.verdict = json_string_value(json_object_get(in.analysis, "verdict"));
+    json_t *blast = NULL;
+    if (d->blast_all > 0) {
+        blast = json_pack("{s:I, s:I, s:f}", "canary_requests",
+                          (json_int_t)d->canary_served, "canary_failed",
+                          (json_int_t)d->blast_failed, "share",
+                          (double)d->canary_served / (double)d->blast_all);
+        in.blast_radius = blast;
+    }
     d->notes[d->n_notes++] = cn_note_json(&in);
+    json_decref(blast);
 }
 
 /* The events an action announces. */
@@ -820,12 +834,13 @@ static void ask_gate(cn_driver_t *d, const cn_rollout_action_t *a)
     g->step = a->analysis.step;
     g->gate = a->gate;
     json_t *body = json_pack(
-        "{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:f, s:f, s:b}", "gate",
-        cn_rollout_gate_name(a->gate), "model", d->row.model, "rollout_id",
-        (json_int_t)d->row.id, "version", d->row.version, "baseline", d->row.baseline,
-        "step_index", (json_int_t)a->analysis.step, "step_count",
-        (json_int_t)d->strategy->n_steps, "weight_pct", a->weight_bp / 100.0,
-        "current_weight_pct", d->m.weight_bp / 100.0, "dry_run", d->m.dry_run);
+        "{s:s, s:I, s:s, s:I, s:s, s:s, s:I, s:I, s:f, s:f, s:b}", "gate",
+        cn_rollout_gate_name(a->gate), "time_unix_ms", (json_int_t)now_ms(), "model",
+        d->row.model, "rollout_id", (json_int_t)d->row.id, "version", d->row.version,
+        "baseline", d->row.baseline, "step_index", (json_int_t)a->analysis.step,
+        "step_count", (json_int_t)d->strategy->n_steps, "weight_pct",
+        a->weight_bp / 100.0, "current_weight_pct", d->m.weight_bp / 100.0, "dry_run",
+        d->m.dry_run);
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
     log_line(d, "%s", a->text);
@@ -1661,10 +1676,19 @@ static void tick_work(cn_controller_t *c, void *arg)
     if (gen != d->seen_generation) {
         d->seen_generation = gen;
         d->canary_seen_step = 0;
+        d->blast_failed_seen_step = d->blast_all_seen_step = 0;
     }
     if (users_c > d->canary_seen_step) {
         d->canary_served += users_c - d->canary_seen_step;
         d->canary_seen_step = users_c;
+    }
+    if (errs[CN_ROLE_CANARY] > d->blast_failed_seen_step) {
+        d->blast_failed += errs[CN_ROLE_CANARY] - d->blast_failed_seen_step;
+        d->blast_failed_seen_step = errs[CN_ROLE_CANARY];
+    }
+    if (users_c + sr > d->blast_all_seen_step) {
+        d->blast_all += users_c + sr - d->blast_all_seen_step;
+        d->blast_all_seen_step = users_c + sr;
     }
     /* each arm's p99 in the window, with the triggers' per-check level */
     p99_view_t p99;
@@ -2004,6 +2028,7 @@ static int repair(cn_driver_t *d, cn_store_rollout_t *row, const char *what,
     d->want_analysis = false;
     d->floor_hint = 0;
     d->canary_served = 0;
+    d->blast_failed = d->blast_all = 0;
     log_line(d, "ended as aborted: %s", text);
     return 0;
 }
@@ -2154,6 +2179,7 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
     d->loaded = true;
     d->floor_hint = 0;
     d->canary_served = 0;
+    d->blast_failed = d->blast_all = 0;
     *id = row.id;
     cn_rollout_event_t ev;
     event_init(&ev, CN_ROLLOUT_EV_START, op->actor, op->reason);

@@ -287,10 +287,18 @@ static void deliver(cn_notify_t *n, size_t t)
     const cn_notify_target_t *tc = &n->cfg->targets[t];
     item_t *it = ts->head;
     size_t len = 0;
-    char *body = cn_notify_render(tc, it->event_id, it->event, &len);
+    /* the config may have changed since the row was written (a restart):
+     * an event the target no longer wants (a pagerduty target would open
+     * an incident for it) is dropped, as a row of a removed target is */
+    cn_notify_event_t kind;
+    bool wanted =
+        cn_notify_event_parse(it->kind, &kind) == 0 && cn_notify_target_wants(tc, kind);
+    char *body = wanted ? cn_notify_render(tc, it->event_id, it->event, &len) : NULL;
     if (!body) {
-        logf_(n, "target '%s': event %s dropped: its stored text is not a JSON object",
-              cn_notify_target_name(tc), it->event_id);
+        logf_(n, "target '%s': event %s (%s) dropped: %s", cn_notify_target_name(tc),
+              it->event_id, it->kind,
+              wanted ? "its stored text is not a JSON object"
+                     : "the target's config no longer wants it");
         if (n->store) {
             char err[512];
             if (cn_store_outbox_delete(n->store, it->row_id, err, sizeof err))

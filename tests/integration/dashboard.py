@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Drive the dashboard in headless Chromium (test_dashboard.sh).
 
-dashboard.py URL TOKEN OUTDIR: opens URL (the admin address's "/"), types
-the token into the page's form, waits for a rollout card whose charts have
-data, takes screenshots at desktop (1280x900) and phone (390x844) size into
-OUTDIR, clicks Pause and then the confirmation's Confirm, and waits for the
-card to show the rollout paused. Prints one JSON object with what it saw;
-exits 1 with a message on the first thing that is not as expected.
+dashboard.py URL TOKEN OUTDIR live|failed: opens URL (the admin address's
+"/") and types the token into the page's form. live: waits for a rollout
+card whose charts have data, takes screenshots at desktop (1280x900) and
+phone (390x844) size into OUTDIR, clicks Pause and then the confirmation's
+Confirm, and waits for the card to show the rollout paused. failed: waits
+for a rolled-back rollout whose open analysis marks its failing rows and
+names the failing segments, and takes screenshots. Prints one JSON object
+with what it saw; exits 1 with a message on the first thing that is not as
+expected.
 
 Chromium is driven through its DevTools protocol over --remote-debugging-pipe
 (it reads commands on fd 3 and writes answers on fd 4, NUL-delimited JSON),
@@ -221,19 +224,101 @@ def charts_ready(card, need):
             and ch.get("predictions", {}).get("rects", 0) > 0)
 
 
+def login(b, token, outdir):
+    """Type the token into the page's form; the form closes and the token
+    is in sessionStorage."""
+    b.wait_for("!document.getElementById('login').hidden", "the token form")
+    b.screenshot(os.path.join(outdir, "login-desktop.png"), False)
+    b.eval("document.getElementById('token').focus()")
+    b.send("Input.insertText", {"text": token})
+    b.click("#login-ok")
+    b.wait_for("document.getElementById('login').hidden", "the form to close")
+    b.wait_for(f"sessionStorage.getItem('canary.token') === {json.dumps(token)}",
+               "the token in sessionStorage")
+
+
+def live_rollout(b, outdir, seen):
+    """The running rollout: charts with data, desktop and phone, Pause."""
+    card = b.wait_for(f"(() => {{ const c = {CARD}; return c && c.live === 'live' && c; }})()",
+                      "a rollout card and the live stream")
+    # several seconds of samples: each line chart has points to join
+    deadline = time.time() + 30
+    while not charts_ready(card, 5) and time.time() < deadline:
+        time.sleep(0.5)
+        card = b.eval(CARD)
+    if not charts_ready(card, 5):
+        fail(f"charts without data: {json.dumps(card)}")
+    seen["before"] = card
+    b.screenshot(os.path.join(outdir, "desktop.png"), True)
+    b.screenshot(os.path.join(outdir, "desktop-viewport.png"), False)
+
+    b.viewport(390, 844, True)
+    time.sleep(1.0)
+    phone = b.eval(CARD)
+    if phone["width"] > 390:
+        fail(f"the page is {phone['width']} px wide on a 390 px screen")
+    seen["phone"] = phone
+    b.screenshot(os.path.join(outdir, "phone.png"), True)
+    b.screenshot(os.path.join(outdir, "phone-viewport.png"), False)
+    b.viewport(1280, 900, False)
+    time.sleep(0.5)
+
+    b.click('.card[data-rollout-id] button[data-action="pause"]')
+    b.wait_for("document.getElementById('confirm').open", "the confirmation dialog")
+    b.screenshot(os.path.join(outdir, "confirm.png"), False)
+    b.eval("document.getElementById('confirm-reason').focus()")
+    b.send("Input.insertText", {"text": "paused from the dashboard test"})
+    b.click("#confirm-ok")
+    after = b.wait_for(f"(() => {{ const c = {CARD}; return c && c.state === 'paused' && c.result && c; }})()",
+                       "the card to show the rollout paused")
+    seen["after"] = after
+    b.click('.card[data-rollout-id] .trail summary')
+    time.sleep(0.3)
+    b.screenshot(os.path.join(outdir, "paused-desktop.png"), True)
+
+
+# A rolled-back rollout's failing analysis: its failing rows, the segment
+# rows among them, and the line that names the failing segments.
+FAILED = """(() => {
+  const c = document.querySelector('.card[data-rollout-id]');
+  if (!c || c.dataset.state !== 'rolled-back') return null;
+  const a = c.querySelector('details.analysis[open]');
+  if (!a) return null;
+  const failing = a.querySelector('.failing');
+  return {
+    state: c.dataset.state,
+    verdict: a.querySelector('summary .badge').textContent,
+    fail_rows: a.querySelectorAll('tr.fail').length,
+    fail_segments: [...a.querySelectorAll('tr.fail.segment')].map((r) => r.dataset.segment),
+    failing: failing ? failing.textContent : null,
+    fail_marks: c.querySelectorAll('.chart-box[data-chart="weight"] .marker').length,
+    controls: c.querySelectorAll('button[data-action]').length,
+  };
+})()"""
+
+
+def failed_rollout(b, outdir, seen):
+    """A rollout rolled back by a failing analysis: the failing segments
+    are marked and named."""
+    seen["failed"] = b.wait_for(FAILED, "a rolled-back rollout with its failing analysis")
+    b.eval("document.querySelector('details.analysis[open]').scrollIntoView(); 0")
+    b.screenshot(os.path.join(outdir, "failed-segment.png"), False)
+    b.screenshot(os.path.join(outdir, "failed-desktop.png"), True)
+
+
 def main():
-    if len(sys.argv) != 4:
-        fail("usage: dashboard.py URL TOKEN OUTDIR")
-    url, token, outdir = sys.argv[1:]
+    if len(sys.argv) != 5 or sys.argv[4] not in ("live", "failed"):
+        fail("usage: dashboard.py URL TOKEN OUTDIR live|failed")
+    url, token, outdir, mode = sys.argv[1:]
     origin = url.rstrip("/")
     os.makedirs(outdir, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="canary-chromium-")
-    b = Browser(profile, os.path.join(outdir, "chromium.log"))
+    b = Browser(profile, os.path.join(outdir, f"chromium-{mode}.log"))
     seen = {}
 
     def post_mortem():
         """What the page showed and said when the test failed."""
-        b.screenshot(os.path.join(outdir, "failure.png"), False)
+        b.screenshot(os.path.join(outdir, f"failure-{mode}.png"), False)
         for e in b.events:
             if e.get("method") in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown",
                                    "Log.entryAdded"):
@@ -242,50 +327,11 @@ def main():
     ON_FAIL.append(post_mortem)
     try:
         b.open(url)
-        b.wait_for("!document.getElementById('login').hidden", "the token form")
-        b.screenshot(os.path.join(outdir, "login-desktop.png"), False)
-        b.eval("document.getElementById('token').focus()")
-        b.send("Input.insertText", {"text": token})
-        b.click("#login-ok")
-        b.wait_for("document.getElementById('login').hidden", "the form to close")
-        b.wait_for(f"sessionStorage.getItem('canary.token') === {json.dumps(token)}",
-                   "the token in sessionStorage")
-        card = b.wait_for(f"(() => {{ const c = {CARD}; return c && c.live === 'live' && c; }})()",
-                          "a rollout card and the live stream")
-        # several seconds of samples: each line chart has points to join
-        deadline = time.time() + 30
-        while not charts_ready(card, 5) and time.time() < deadline:
-            time.sleep(0.5)
-            card = b.eval(CARD)
-        if not charts_ready(card, 5):
-            fail(f"charts without data: {json.dumps(card)}")
-        seen["before"] = card
-        b.screenshot(os.path.join(outdir, "desktop.png"), True)
-        b.screenshot(os.path.join(outdir, "desktop-viewport.png"), False)
-
-        b.viewport(390, 844, True)
-        time.sleep(1.0)
-        phone = b.eval(CARD)
-        if phone["width"] > 390:
-            fail(f"the page is {phone['width']} px wide on a 390 px screen")
-        seen["phone"] = phone
-        b.screenshot(os.path.join(outdir, "phone.png"), True)
-        b.screenshot(os.path.join(outdir, "phone-viewport.png"), False)
-        b.viewport(1280, 900, False)
-        time.sleep(0.5)
-
-        b.click('.card[data-rollout-id] button[data-action="pause"]')
-        b.wait_for("document.getElementById('confirm').open", "the confirmation dialog")
-        b.screenshot(os.path.join(outdir, "confirm.png"), False)
-        b.eval("document.getElementById('confirm-reason').focus()")
-        b.send("Input.insertText", {"text": "paused from the dashboard test"})
-        b.click("#confirm-ok")
-        after = b.wait_for(f"(() => {{ const c = {CARD}; return c && c.state === 'paused' && c.result && c; }})()",
-                           "the card to show the rollout paused")
-        seen["after"] = after
-        b.click('.card[data-rollout-id] .trail summary')
-        time.sleep(0.3)
-        b.screenshot(os.path.join(outdir, "paused-desktop.png"), True)
+        login(b, token, outdir)
+        if mode == "live":
+            live_rollout(b, outdir, seen)
+        else:
+            failed_rollout(b, outdir, seen)
 
         b.pump()
         requests = [e["params"]["request"]["url"] for e in b.events

@@ -149,7 +149,9 @@ echo "  4 events delivered, each $lat after its change"
 jq -es 'map(select(.status < 300) | .body | fromjson) | last |
     .analysis.verdict == "pass" and (.analysis.metrics[0].name == "latency_ms") and
     (.analysis.metrics[0].ci | length) == 2 and (.analysis.metrics[0].reason | length) > 0
-    and .weight_pct == 100 and .step_count == 5 and .verdict == "pass"' "$TMP/r1/requests.jsonl" >/dev/null ||
+    and .weight_pct == 100 and .step_count == 5 and .verdict == "pass" and
+    .blast_radius.canary_requests > 0 and .blast_radius.canary_failed == 0 and
+    .blast_radius.share > 0 and .blast_radius.share < 1' "$TMP/r1/requests.jsonl" >/dev/null ||
     die "the promoted event: $(tail -c 800 "$TMP/r1/requests.jsonl")"
 [ "$(sqlite3 "$TMP/n1.db" 'SELECT count(*) FROM notify_outbox')" = 0 ] ||
     die "delivered events stay in the outbox"
@@ -354,6 +356,9 @@ j = by["/json"][0][1]
 assert j["trigger"]["reason"].startswith("error_rate"), j["trigger"]
 assert j["state"] == "rolling-back", j["state"]
 assert by["/json"][1][1]["state"] == "rolled-back"
+br = by["/json"][1][1]["blast_radius"]
+assert br["canary_requests"] > 0 and br["canary_failed"] == br["canary_requests"], br
+assert 0 < br["share"] < 1, br
 for _, pd in by["/pd"]:
     assert pd["routing_key"] == "R0UT1NG" and pd["event_action"] == "trigger", pd
     assert pd["dedup_key"] == "canary-fraud-1", pd

@@ -32,10 +32,7 @@ const S = {
 // page draws again (every few seconds); shut is its state until then.
 function details(key, shut, attrs, ...children) {
   const open = S.detailsOpen.has(key) ? S.detailsOpen.get(key) : !shut;
-  return h("details", Object.assign({}, attrs, {
-    open: open || null,
-    ontoggle: (ev) => S.detailsOpen.set(key, ev.target.open),
-  }), ...children);
+  return h("details", Object.assign({}, attrs, { open: open || null, "data-key": key }), ...children);
 }
 
 function h(tag, attrs, ...children) {
@@ -44,7 +41,6 @@ function h(tag, attrs, ...children) {
     const v = attrs[k];
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") e.className = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : v);
   }
   for (const c of children.flat()) {
@@ -463,7 +459,10 @@ function predictionChart(d, width) {
       for (const s of series) s.shares = s.shares.slice(lo, hi + 1);
     }
   }
-  return CanaryChart.histograms({ width, height: 170, bins, series, empty: "no predictions extracted yet" });
+  const empty = FINAL.has(d.rollout.state) && !p
+    ? "the arms' prediction buckets are shown while a rollout runs"
+    : "no predictions extracted yet";
+  return CanaryChart.histograms({ width, height: 170, bins, series, empty });
 }
 
 const CHARTS = [
@@ -496,7 +495,7 @@ function drawCharts(id, d) {
   for (const box of card.querySelectorAll(".chart-box.fed")) {
     const plot = box.querySelector(".plot");
     plot.replaceChildren(CanaryChart.intervals({
-      width: Math.floor(plot.clientWidth || 560), rows: box.fedRows || [], colors: COLORS,
+      width: Math.floor(plot.clientWidth || 560), rows: JSON.parse(box.dataset.rows || "[]"), colors: COLORS,
     }));
   }
   for (const [kind, , draw] of CHARTS) {
@@ -620,11 +619,11 @@ function feedbackBlock(r) {
     const box = h("div", { class: "chart-box fed", "data-fed": name },
       h("h4", {}, name + kind), legend([["stable", COLORS.stable], ["canary", COLORS.canary]]),
       h("div", { class: "plot" }));
-    box.fedRows = rows.filter((c) => isNum(c[name].value)).map((c) => ({
+    box.dataset.rows = JSON.stringify(rows.filter((c) => isNum(c[name].value)).map((c) => ({
       label: c.segment || "all", arm: c.role, value: c[name].value,
       lo: isNum(c[name].ci_low) ? c[name].ci_low : c[name].value,
       hi: isNum(c[name].ci_high) ? c[name].ci_high : c[name].value, n: c[name].n,
-    }));
+    })));
     out.push(box, h("div", { class: "tablewrap" }, h("table", {},
       h("thead", {}, h("tr", {}, ["arm", "version", "segment", "n", name, "95% interval"].map((t) => h("th", {}, t)))),
       h("tbody", {}, rows.map((c) => h("tr", {},
@@ -651,7 +650,7 @@ function trailBlock(d) {
 function rolloutCard(d) {
   const r = d.rollout;
   const controls = h("div", { class: "controls" }, Object.keys(ACTIONS).map((a) =>
-    h("button", { type: "button", "data-action": a, disabled: !ACTIONS[a].ok(r) || null, onclick: () => act(r, a) },
+    h("button", { type: "button", "data-action": a, "data-id": r.id, disabled: !ACTIONS[a].ok(r) || null },
       ACTIONS[a].label)));
   const steps = r.steps ? `step ${Math.min(r.step + 1, r.steps)} of ${r.steps}` : `step ${r.step}`;
   const card = h("section", { class: "card", "data-rollout-id": r.id, "data-state": r.state },
@@ -685,13 +684,56 @@ function rolloutCard(d) {
 }
 
 function pastRow(r) {
-  return h("li", {}, h("a", {
-    href: "#", onclick: (ev) => {
-      ev.preventDefault();
-      S.open.add(r.id);
-      loadRollout(r.id).then(render);
-    },
-  }, `#${r.id} ${r.version}`), stateBadge(r.state), h("span", { class: "muted" }, `${when(r.started_unix_ms)} · ${r.reason}`));
+  return h("li", {}, h("a", { href: "#", "data-open": r.id }, `#${r.id} ${r.version}`), stateBadge(r.state), h("span", { class: "muted" }, `${when(r.started_unix_ms)} · ${r.reason}`));
+}
+
+// Bring the page's nodes to the new tree, touching only what changed: a
+// node equal to its new version stays (with its listeners), so a button
+// the person is about to press, a table they scroll or text they select
+// survives the redraw every few seconds. Charts are drawn afresh after.
+//
+// So no listener sits on a drawn node (a node kept for a rollout that
+// moved to another place in the list would keep its old one): clicks and
+// toggles are read at the document from the nodes' data attributes.
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("button[data-action], a[data-open]");
+  if (!b || b.disabled) return;
+  if (b.dataset.open) {
+    ev.preventDefault();
+    const id = Number(b.dataset.open);
+    S.open.add(id);
+    loadRollout(id).then(render);
+  } else if (b.dataset.action === "parity") {
+    parity(b.dataset.model);
+  } else if (ACTIONS[b.dataset.action]) {
+    const d = S.detail.get(Number(b.dataset.id));
+    if (d && d.rollout) act(d.rollout, b.dataset.action);
+  }
+});
+document.addEventListener("toggle", (ev) => {
+  const key = ev.target.dataset && ev.target.dataset.key;
+  if (key) S.detailsOpen.set(key, ev.target.open);
+}, true);
+
+function morphChildren(parent, fresh) {
+  const old = [...parent.childNodes];
+  if (old.length !== fresh.length) {
+    parent.replaceChildren(...fresh);
+    return;
+  }
+  old.forEach((o, i) => morph(parent, o, fresh[i]));
+}
+
+function morph(parent, o, n) {
+  if (o.isEqualNode(n)) return;
+  if (o.nodeType !== 1 || n.nodeType !== 1 || o.nodeName !== n.nodeName ||
+      o.classList.contains("plot")) {
+    parent.replaceChild(n, o);
+    return;
+  }
+  for (const a of [...o.attributes]) if (!n.hasAttribute(a.name)) o.removeAttribute(a.name);
+  for (const a of [...n.attributes]) if (o.getAttribute(a.name) !== a.value) o.setAttribute(a.name, a.value);
+  morphChildren(o, [...n.childNodes]);
 }
 
 function render() {
@@ -715,12 +757,12 @@ function render() {
       h("header", {}, h("h2", {}, name),
         h("span", { class: "muted" }, `stable ${m.stable || "–"}` + (m.candidate ? `, candidate ${m.candidate}` : "") +
           (m.version_count !== undefined ? `, ${m.version_count} versions` : "")),
-        h("button", { type: "button", "data-action": "parity", onclick: () => parity(name) }, "Parity check")),
+        h("button", { type: "button", "data-action": "parity", "data-model": name }, "Parity check")),
       res ? h("p", { class: "result" + (res.ok ? "" : " bad"), role: "status" }, res.text) : null,
       cards.length ? cards : h("p", { class: "muted" }, "No rollout to show."),
       past.length ? details(`past:${name}`, true, {}, h("summary", {}, `Earlier rollouts (${past.length})`), h("ul", { class: "past" }, past)) : null));
   }
-  root.replaceChildren(...out);
+  morphChildren(root, out);
   for (const [id, d] of S.detail) drawCharts(id, d);
   window.scrollTo(0, scroll);
   document.body.dataset.rendered = String(Date.now());

@@ -98,7 +98,9 @@ const CanaryChart = (() => {
       const tx = el("text", { x: x0 - 4, y: Y(v) + 3, "text-anchor": "end" }, grid);
       tx.textContent = yFmt(v);
     }
-    const nx = Math.max(2, Math.floor((x1 - x0) / 90));
+    // a label every 90 px at most, and never two within one second (the
+    // labels are whole seconds)
+    const nx = Math.max(1, Math.min(Math.floor((x1 - x0) / 90), Math.floor((t1 - t0) / 1000)));
     for (let i = 0; i <= nx; i++) {
       const t = t0 + ((t1 - t0) * i) / nx;
       const tx = el("text", {

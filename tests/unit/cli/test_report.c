@@ -342,6 +342,20 @@ Test(report, a_document_without_its_parts_still_renders)
     json_decref(doc);
 }
 
+Test(report, times_out_of_any_calendar_show_as_absent)
+{
+    /* found by fuzz_report: a duration of 5e10 ms overflowed an int */
+    json_t *doc = json_pack("{s:{s:f, s:f, s:f}, s:[{s:f, s:s, s:f}]}", "rollout",
+                            "started_unix_ms", 1e300, "ended_unix_ms", -5.0,
+                            "updated_unix_ms", 4.99056e10, "history", "time_unix_ms",
+                            1e19, "kind", "manual", "weight", 1e9);
+    char *html = html_of(doc);
+    cr_assert_not_null(strstr(html, "<dt>Started</dt><dd>&ndash; by"));
+    cr_assert_null(strstr(html, "<time>"));
+    free(html);
+    json_decref(doc);
+}
+
 Test(report, a_page_over_the_maximum_is_refused_not_cut_silently)
 {
     json_t *doc = fixture();
