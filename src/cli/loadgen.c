@@ -135,6 +135,8 @@ struct lg_s {
     uint64_t t0_ns, total, due, sent, finished;
     uint64_t first_sent_ns, last_sent_ns, end_ns;
     bool stopping, interrupted;
+    bool dispatching;   /* inside dispatch() */
+    uint64_t abandoned; /* in flight at a second signal */
     uint64_t segment_rng;
     /* segment names: --segments first, then those of the bodies file */
     size_t nseg;
@@ -478,6 +480,14 @@ static void send_on(lg_t *lg, conn_t *c, bool waited)
  * this call comes from a connection that just did). */
 static void dispatch(lg_t *lg, bool from_release)
 {
+    /* Not re-entered: a request that fails at once (a connect refused
+     * synchronously, as with no file descriptor left) closes its
+     * connection, and that close would dispatch again from inside this
+     * loop, one stack frame deeper per request. The loop goes on with the
+     * next request instead. */
+    if (lg->dispatching)
+        return;
+    lg->dispatching = true;
     while (lg->sent < lg->due && !lg->interrupted) {
         conn_t *c = lg->idle;
         if (c)
@@ -485,9 +495,10 @@ static void dispatch(lg_t *lg, bool from_release)
         else if (lg->nconn < lg->o->max_connections)
             c = conn_open(lg);
         else
-            return;
+            break;
         send_on(lg, c, from_release);
     }
+    lg->dispatching = false;
 }
 
 /* ------------------------------------------------------------ the run */
@@ -550,14 +561,32 @@ static void on_tick(uv_poll_t *p, int status, int events)
     arm(lg);
 }
 
+/* A second signal: the requests in flight are abandoned. */
+static void abandon(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (h->type != UV_TCP || uv_is_closing(h))
+        return;
+    conn_t *c = h->data;
+    if (c->busy) {
+        c->lg->abandoned++;
+        conn_close(c, -1);
+    }
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     (void)signum;
     lg_t *lg = s->data;
+    if (lg->interrupted) {
+        uv_walk(&lg->loop, abandon, NULL);
+        return;
+    }
     lg->interrupted = true;
     lg->stopping = true;
     uv_poll_stop(&lg->tick);
-    /* what is in flight ends by its answer or its timeout */
+    /* what is in flight ends by its answer or its timeout (or a second
+     * signal) */
     maybe_done(lg);
 }
 
@@ -610,6 +639,7 @@ static json_t *report_json(const lg_t *lg, const cn_lg_fb_counts_t *fb)
     json_object_set_new(r, "rps", json_real(o->rps));
     json_object_set_new(r, "duration_s", json_real((double)o->duration_ms / 1000.0));
     json_object_set_new(r, "interrupted", json_boolean(lg->interrupted));
+    json_object_set_new(r, "abandoned", json_integer((json_int_t)lg->abandoned));
     json_object_set_new(r, "scheduled", json_integer((json_int_t)lg->total));
     json_object_set_new(r, "sent", json_integer((json_int_t)lg->sent));
     json_object_set_new(
