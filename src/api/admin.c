@@ -332,9 +332,14 @@ int cn_admin__stream_open(cn_admin_request_t *req, const char *content_type,
 {
     cn_admin_t *a = req->admin;
     if (!req->conn || req->head_only || a->stopping) {
-        cn_admin_response_t res = {.status = 200, .content_type = content_type};
-        if (!req->conn && !req->head_only)
+        cn_admin_response_t res = {0};
+        if (!req->conn && !req->head_only) {
             cn_admin_response_error(&res, 400, "an event stream needs a connection");
+        } else { /* HEAD (or a stop): the head of a stream, and no body */
+            res.status = 200;
+            res.content_type = content_type;
+            res.body = cn_xcalloc(1, 1);
+        }
         cn_admin_respond(req, &res);
         return CN_EINVAL;
     }

@@ -843,6 +843,10 @@ Test(admin_dashboard, serves_its_files_without_a_token_and_its_data_with_one,
 Test(admin_dashboard, an_event_stream_needs_a_connection, .init = setup,
      .fini = teardown)
 {
+    call(HTTP_HEAD, "/v1/events", AUTH, NULL);
+    cr_assert_eq(res.status, 200, "HEAD: the head of the stream, no body");
+    cr_assert_str_eq(res.content_type, "text/event-stream; charset=utf-8");
+    cr_assert_eq(res.body_len, 0);
     json_t *j = call_json(HTTP_GET, "/v1/events", AUTH, NULL, 400);
     cr_assert_str_eq(error_of(j), "an event stream needs a connection");
     json_decref(j);

@@ -7,6 +7,7 @@
  */
 #include "../controller/plane.h"
 #include "api/admin.h"
+#include "api/admin_internal.h"
 #include "fake_router.h"
 #include "router/internal.h"
 #include "router/shard.h"
@@ -19,6 +20,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,9 @@ static void *serve(void *arg)
 
 static void start(uint32_t idle_ms, uint32_t request_ms)
 {
+    /* as canary serve does (http/server.h): an event stream writes to
+     * clients that have gone */
+    signal(SIGPIPE, SIG_IGN);
     static const char *const flags[] = {"sticky-header", "X-User", NULL};
     fake_router_init(&fake);
     test_plane_start(&plane, flags, true);
@@ -884,4 +889,39 @@ Test(admin_server, stops_with_an_event_stream_open, .init = setup)
     while (recv(a->fd, buf, sizeof buf, 0) > 0) /* the end (or a reset), no hang */
         ;
     close_client(a);
+}
+
+Test(admin_server, refuses_a_stream_over_the_limit_with_503, .init = setup,
+     .fini = stop)
+{
+    client_t *streams[CN_ADMIN_MAX_STREAMS];
+    for (unsigned i = 0; i < CN_ADMIN_MAX_STREAMS; i++) {
+        streams[i] = connect_client();
+        open_events(streams[i]);
+    }
+    client_t *c = connect_client();
+    send_str(c, "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 503);
+    cr_assert(strstr(r.body, "at most 16 event streams are open"), "%s", r.body);
+    free(r.body);
+    /* one leaves: once the server has written to it twice (the first
+     * write brings the reset, the second fails), its place is free. Each
+     * sample is written to every stream in one turn of the loop, so when
+     * another stream has the second sample after the close (the third
+     * read: the first may have been sent before it), the server has tried
+     * the closed one twice too. */
+    close_client(streams[0]);
+    for (int k = 0; k < 3; k++) {
+        streams[1]->len = 0;
+        read_until(streams[1], "event: sample\n");
+    }
+    client_t *d = connect_client();
+    open_events(d);
+    close_client(d);
+    close_client(c);
+    for (unsigned i = 1; i < CN_ADMIN_MAX_STREAMS; i++)
+        close_client(streams[i]);
 }
