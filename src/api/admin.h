@@ -15,7 +15,7 @@
  *   GET /v1/series            each arm's requests, errors and latency
  *                             quantiles per second (res_series.c)
  *   GET /v1/events            Server-Sent Events for the dashboard
- *   GET /, /ui/*              the dashboard's files                  no auth
+ *   GET /, /ui/NAME           the dashboard's files                  no auth
  *
  * The bodies are written and read by the pure codecs of api/codec.h, which
  * a command-line client can link; their shapes are documented there.
