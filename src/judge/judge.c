@@ -412,8 +412,9 @@ static int eval_auc(work_t *w, double conf, double alpha_fam, double power)
         r->cls = CN_CLASS_INCONCLUSIVE;
         r->effect = d;
         r->margin_abs = ma;
-        reason(r, "AUC %.4g vs %.4g with no variance to test (perfectly separated "
-                  "or constant scores)",
+        reason(r,
+               "AUC %.4g vs %.4g with no variance to test (perfectly separated "
+               "or constant scores)",
                ac.auc, as.auc);
         w->decided = 1;
         return 0;
@@ -435,7 +436,8 @@ static int eval_auc(work_t *w, double conf, double alpha_fam, double power)
          * difference's standard error meets the margin at this power */
         double v1 = ac.variance * (double)(w->vc + w->vc_neg) +
                     as.variance * (double)(w->vs + w->vs_neg);
-        double z = gsl_cdf_ugaussian_Qinv(alpha_fam) + gsl_cdf_ugaussian_Qinv(1 - power);
+        double z =
+            gsl_cdf_ugaussian_Qinv(alpha_fam) + gsl_cdf_ugaussian_Qinv(1 - power);
         r->min_samples = (size_t)ceil(v1 * z * z / (ma * ma));
     } else {
         r->min_samples = SIZE_MAX;
@@ -1198,6 +1200,25 @@ int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
     return cn_judge_run_levels(cfg, data, &lv, out);
 }
 
+/* "no metric has enough data to judge yet: latency_ms (n_canary=3, ...)",
+ * naming each metric whose aggregate row had no data, with its reason. */
+static void nodata_reason(const cn_judge_row_t *rows, size_t n, char *buf, size_t len)
+{
+    int used = snprintf(buf, len, "no metric has enough data to judge yet");
+    const char *sep = ": ";
+    for (size_t i = 0; i < n && used >= 0 && (size_t)used < len; i++) {
+        if (rows[i].segment ||
+            (rows[i].cls != CN_CLASS_NODATA && rows[i].cls != CN_CLASS_ERROR))
+            continue;
+        int k = snprintf(buf + used, len - (size_t)used, "%s%s (%s)", sep, rows[i].name,
+                         rows[i].reason);
+        if (k < 0)
+            break;
+        used += k;
+        sep = "; ";
+    }
+}
+
 int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
                         const cn_judge_levels_t *levels, cn_judge_result_t *out)
 {
@@ -1320,10 +1341,19 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
     }
     int any_judged;
     out->score = score_of(cfg, cls, &any_judged);
+    /* The first failing row of the metric that decided, in words: which
+     * segment (when the aggregate did not fail) and why. */
+    char detail[200] = "";
+    for (size_t i = 0; first_fail && i < n && !detail[0]; i++)
+        if (rows[i].cls == CN_CLASS_FAIL && strcmp(rows[i].name, first_fail) == 0)
+            snprintf(detail, sizeof detail, "%s%s%s: %s",
+                     rows[i].segment ? " in segment '" : "",
+                     rows[i].segment ? rows[i].segment : "", rows[i].segment ? "'" : "",
+                     rows[i].reason);
     if (critical_fail) {
         out->verdict = CN_VERDICT_FAIL;
-        snprintf(out->reason, sizeof out->reason, "critical metric '%s' failed",
-                 first_fail);
+        snprintf(out->reason, sizeof out->reason, "critical metric '%s' failed%s",
+                 first_fail, detail);
     } else if (any_fail && out->score <= cfg->marginal_score) {
         out->verdict = CN_VERDICT_FAIL;
         snprintf(out->reason, sizeof out->reason,
@@ -1336,8 +1366,7 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
     } else {
         out->verdict = CN_VERDICT_MARGINAL;
         if (!any_judged)
-            snprintf(out->reason, sizeof out->reason,
-                     "no metric has enough data to judge yet");
+            nodata_reason(rows, n, out->reason, sizeof out->reason);
         else if (any_fail)
             snprintf(
                 out->reason, sizeof out->reason,

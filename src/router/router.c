@@ -985,7 +985,8 @@ void cn_router_join(cn_router_t *r, cn_router_join_t *items, size_t n,
         items[i].found = false;
         for (unsigned k = 0; k < nw; k++) {
             const cn_router_lookup_t *l = &job.found[(size_t)k * n + i];
-            if (l->unix_s >= 0 && (!items[i].found || l->unix_s > items[i].result.unix_s)) {
+            if (l->unix_s >= 0 &&
+                (!items[i].found || l->unix_s > items[i].result.unix_s)) {
                 items[i].result = *l;
                 items[i].found = true;
             }
@@ -1000,4 +1001,3 @@ void cn_router_join(cn_router_t *r, cn_router_join_t *items, size_t n,
     free(job.found);
     free(job.oldest);
 }
-

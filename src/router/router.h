@@ -164,8 +164,8 @@ typedef struct cn_router_lookup_s {
     cn_role_t role;
     char version[64]; /* the label the request was served under */
     char segment[128];
-    double unix_s; /* when the response was sent */
-    bool shadowed; /* a shadow copy also went to canary */
+    double unix_s;     /* when the response was sent */
+    bool shadowed;     /* a shadow copy also went to canary */
     double prediction; /* the prediction extracted from the answer that
                           reached the client; NAN: none */
     uint64_t step;     /* the measurement step the request was decided in */

@@ -62,6 +62,8 @@ typedef struct cn_router_idmap_entry_s {
     double unix_s;
     double prediction; /* NAN: none extracted */
 } idmap_entry_t;
+_Static_assert(sizeof(idmap_entry_t) + 2 * sizeof(int32_t) <= CN_ROUTER_ID_ENTRY_BYTES,
+               "the memory budget counts CN_ROUTER_ID_ENTRY_BYTES per request id");
 
 static uint64_t hash_bytes(const char *p, size_t n)
 {

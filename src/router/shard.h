@@ -39,6 +39,9 @@
 
 #define CN_ROUTER_SEGMENT_MAX_LEN 64    /* longer labels are truncated */
 #define CN_ROUTER_REQUEST_ID_MAX_LEN 63 /* longer ids are not remembered */
+/* Bytes per remembered request id (the entry and its share of the hash
+ * buckets, two per entry), for the memory budget; shard.c checks it. */
+#define CN_ROUTER_ID_ENTRY_BYTES 128
 #define CN_ROUTER_SEGMENT_OTHER "_other"
 
 /* Version keys per shard (see Keys above). */

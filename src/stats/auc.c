@@ -93,11 +93,12 @@ int cn_stats_auc(const double *pos, size_t n_pos, const double *neg, size_t n_ne
         size_t below, equal;
         count_around(sp, n_pos, sn[j], &below, &equal);
         /* positives above neg_j, ties half */
-        v01[j] = ((double)(n_pos - below - equal) + 0.5 * (double)equal) / (double)n_pos;
+        v01[j] =
+            ((double)(n_pos - below - equal) + 0.5 * (double)equal) / (double)n_pos;
     }
     out->auc = (double)(sum / (long double)n_pos);
-    out->variance = variance(v10, n_pos) / (double)n_pos +
-                    variance(v01, n_neg) / (double)n_neg;
+    out->variance =
+        variance(v10, n_pos) / (double)n_pos + variance(v01, n_neg) / (double)n_neg;
     free(sp);
     free(sn);
     free(v10);

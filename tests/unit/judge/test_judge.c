@@ -422,7 +422,8 @@ Test(judge, auc_of_an_equally_good_model_passes_and_of_a_worse_one_fails)
     cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
     const cn_judge_row_t *x = row(&r, "auc", NULL);
     cr_assert_eq(x->cls, CN_CLASS_PASS, "%s", x->reason);
-    cr_assert_gt(x->canary.mean, 0.9, "the arms report their AUC (Phi(sqrt 2) = 0.921)");
+    cr_assert_gt(x->canary.mean, 0.9,
+                 "the arms report their AUC (Phi(sqrt 2) = 0.921)");
     cr_assert_lt(x->canary.mean, 0.94);
     cr_assert_gt(x->ci_low, -0.02);
     cr_assert_eq(x->canary.n, 20000);
@@ -469,7 +470,8 @@ Test(judge, auc_without_both_classes_is_nodata_and_plain_values_are_an_error)
 {
     cn_judge_config_t cfg;
     cn_judge_config_init(&cfg);
-    add(&cfg, "auc", CN_JTEST_AUC, 0.02, CN_MARGIN_ABSOLUTE)->direction = CN_JDIR_HIGHER;
+    add(&cfg, "auc", CN_JTEST_AUC, 0.02, CN_MARGIN_ABSOLUTE)->direction =
+        CN_JDIR_HIGHER;
     cn_judge_data_t *d = cn_judge_data_new();
     scored(d, "auc", CN_ARM_STABLE, NULL, 500, 1.0);
     uint8_t one = 1;
