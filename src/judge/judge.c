@@ -1343,17 +1343,17 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
     out->score = score_of(cfg, cls, &any_judged);
     /* The first failing row of the metric that decided, in words: which
      * segment (when the aggregate did not fail) and why. */
-    char detail[200] = "";
+    char detail[256] = "";
     for (size_t i = 0; first_fail && i < n && !detail[0]; i++)
         if (rows[i].cls == CN_CLASS_FAIL && strcmp(rows[i].name, first_fail) == 0)
-            snprintf(detail, sizeof detail, "%s%s%s: %s",
+            snprintf(detail, sizeof detail, "%s%.64s%s: %.160s",
                      rows[i].segment ? " in segment '" : "",
                      rows[i].segment ? rows[i].segment : "", rows[i].segment ? "'" : "",
                      rows[i].reason);
     if (critical_fail) {
         out->verdict = CN_VERDICT_FAIL;
-        snprintf(out->reason, sizeof out->reason, "critical metric '%s' failed%s",
-                 first_fail, detail);
+        snprintf(out->reason, sizeof out->reason,
+                 "critical metric '%.64s' failed%.230s", first_fail, detail);
     } else if (any_fail && out->score <= cfg->marginal_score) {
         out->verdict = CN_VERDICT_FAIL;
         snprintf(out->reason, sizeof out->reason,
