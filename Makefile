@@ -15,7 +15,7 @@
 #   make SAN=1 ...  any target, sanitized, in build-asan/
 
 CC      ?= cc
-PKGS    := gsl jansson libcurl libfyaml libuv sqlite3
+PKGS    := gsl jansson libcrypto libcurl libfyaml libuv sqlite3
 SAN     ?= 0
 
 ifeq ($(SAN),1)
@@ -46,6 +46,10 @@ LINK     = $(CC) $(CN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CN_LDLIBS) $(LDLIBS)
 
 LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# The dashboard's files (src/api/ui/) go into the library as one generated
+# C source (tools/embed-assets.sh, api/ui.h), rebuilt when a file changes.
+UI_FILES := $(sort $(wildcard src/api/ui/*))
+LIB_OBJS += $(BUILD)/obj/gen/ui_assets.o
 CLI_OBJS := $(BUILD)/obj/src/cli/main.o
 
 UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
@@ -112,10 +116,6 @@ $(BUILD)/bench-snapshot: $(BUILD)/obj/bench/snapshot.o $(BUILD)/libcanary.a
 $(BUILD)/idle-conns: $(BUILD)/obj/bench/idle_conns.o
 	$(LINK)
 
-# Open-loop HTTP load at a fixed request rate (bench/rollout.sh).
-$(BUILD)/fixed-rate: $(BUILD)/obj/bench/fixed_rate.o
-	$(LINK)
-
 $(BUILD)/test-unit: $(UNIT_OBJS) $(BUILD)/libcanary.a
 	$(LINK) -lcriterion
 
@@ -126,6 +126,14 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	$(COMPILE) -Itests/unit -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(COMPILE) -c -o $@ $<
+
+%/gen/ui_assets.c: tools/embed-assets.sh $(UI_FILES)
+	@mkdir -p $(@D)
+	tools/embed-assets.sh $@ $(UI_FILES)
+
+$(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c src/api/ui.h
 	@mkdir -p $(@D)
 	$(COMPILE) -c -o $@ $<
 
@@ -226,7 +234,7 @@ bench-router-scaling:
 # part of `make test`.
 bench-rollout:
 	scripts/deps.sh --build --demo --bench-router
-	$(MAKE) all $(BUILD)/fixed-rate
+	$(MAKE) all
 	bench/rollout.sh $(BUILD)
 
 golden:
@@ -246,6 +254,11 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) \
 
 # The library is compiled once for all targets, with the same flags.
 FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
+FUZZ_OBJS += build-fuzz/obj/gen/ui_assets.o
+
+build-fuzz/obj/gen/ui_assets.o: build-fuzz/gen/ui_assets.c src/api/ui.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -9,7 +9,7 @@
 #
 # Every run is a fresh `canary serve` (its own state file, a `strategy:`
 # and an `analysis:` section) in front of a stable build/model-server, with
-# build/fixed-rate offering BENCH_RATE requests/s (open loop: the rate does
+# `canary loadgen` offering BENCH_RATE requests/s (open loop: the rate does
 # not depend on the answers). After 2 s of stable-only traffic a canary
 # version is registered (`canary model register`) and rolled out
 # (`canary rollout start`); the run ends when the rollout has ended or after
@@ -108,8 +108,8 @@ check_failed() {
 for tool in curl jq python3; do
     command -v $tool >/dev/null || die "$tool not found (scripts/deps.sh --demo --bench-router)"
 done
-for bin in canary model-server fixed-rate; do
-    [ -x "$build/$bin" ] || die "$build/$bin not built (make all $build_arg/fixed-rate)"
+for bin in canary model-server; do
+    [ -x "$build/$bin" ] || die "$build/$bin not built (make all)"
 done
 
 # ---- processes --------------------------------------------------------
@@ -279,8 +279,12 @@ run_rollout() {
     wait_line "$out/serve-$tag.out" '^admin on' "canary serve"
     proxy=$(sed -n 's/^listening on //p' "$out/serve-$tag.out")
     admin=$(sed -n 's/^admin on //p' "$out/serve-$tag.out")
-    "$build/fixed-rate" --rate "$BENCH_RATE" --seconds $((timeout + 30)) "$proxy" \
-        >"$out/load-$tag.out" 2>&1 &
+    # stopped by SIGTERM below: it then waits for the answers in flight and
+    # prints its report
+    "$build/canary" loadgen --target "http://$proxy/v2/models/model/infer" \
+        --rps "$BENCH_RATE" --duration $((timeout + 30))s --json \
+        --body '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}' \
+        >"$out/load-$tag.json" 2>"$out/load-$tag.err" &
     lpid=$!
     pids="$pids $lpid"
     sleep 2
@@ -337,7 +341,7 @@ run_rollout() {
         after=$(stat_of "$caddr" requests_after "?after_ns=$after_ns")
     fi
     stop "$lpid"
-    rate=$(sed -n 's/^RESULT .* achieved_rate=\([0-9.]*\) .*/\1/p' "$out/load-$tag.out")
+    rate=$(jq -r '.achieved_rps' "$out/load-$tag.json" 2>/dev/null || true)
     stop "$spid"
     stop "$cpid"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" \
@@ -477,7 +481,7 @@ section=$out/section.md
         "load generator, \`canary serve\` and the model servers on the same machine." \
         "Load average (1/5/15 min) before the run $load_start, after $load_end."
     echo
-    echo "Reproduce: \`make BUILD=$build_arg all $build_arg/fixed-rate &&" \
+    echo "Reproduce: \`make BUILD=$build_arg all &&" \
         "BENCH_GROSS_RUNS=$BENCH_GROSS_RUNS BENCH_SLOW_RUNS=$BENCH_SLOW_RUNS" \
         "BENCH_RATE=$BENCH_RATE BENCH_DELAY_MS=$BENCH_DELAY_MS" \
         "BENCH_SCENARIOS=\"$BENCH_SCENARIOS\" BENCH_SLOW_PAUSE=$BENCH_SLOW_PAUSE" \
@@ -487,8 +491,8 @@ section=$out/section.md
     echo "Setup: every run is a fresh \`canary serve\` (default workers, its own state" \
         "file, the strategy and analysis below) in front of a stable" \
         "\`build/model-server\` answering after $BENCH_DELAY_MS ms with 1% errors (HTTP 500)," \
-        "loaded by \`build/fixed-rate\` (\`bench/fixed_rate.c\`: open loop, request *i*" \
-        "due at *i*/$BENCH_RATE s whatever the answers, keep-alive connections as" \
+        "loaded by \`canary loadgen\` (open loop, request *i* intended at" \
+        "*i*/$BENCH_RATE s whatever the answers, keep-alive connections as" \
         "needed) at $BENCH_RATE requests/s. After 2 s of stable traffic the canary" \
         "version is registered and rolled out with \`canary rollout start\`. Strategy:" \
         "the issue's example, verbatim, for the gross failures (first weight 1%," \

@@ -4,7 +4,8 @@
 #
 # Part 1 is live: two HTTP model servers on loopback (build/model-server,
 # answering KServe v2 JSON), `canary serve` in front of them at 20% canary,
-# and wrk sending real traffic from four regions. The canary model is
+# and `canary loadgen` sending real traffic from four regions at a fixed
+# rate (open loop). The canary model is
 # subtly worse: it answers 200 with the same predictions, but 2 ms slower
 # and with 3% errors instead of 0.5%. canary measures both versions per
 # region, the judge (canary analyze) reads the router's own samples and
@@ -150,19 +151,15 @@ curl -s -i -H 'X-Region: eu-west' -d '{"inputs":[{"name":"x","shape":[1],"dataty
     "http://$px_addr/v2/models/fraud/infer" | tr -d '\r'
 echo
 
-cat >load.lua <<'LUA'
-local regions = {"us-east", "us-west", "eu-west", "ap-south"}
-wrk.method = "POST"
-wrk.body = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-    wrk.headers["X-Region"] = regions[math.random(#regions)]
-    return wrk.format(nil, "/v2/models/fraud/infer")
-end
-LUA
-say "8 seconds of live traffic from four regions" \
-    "wrk -t1 -c16 -d8s -s load.lua http://$px_addr"
-wrk -t1 -c16 -d8s -s load.lua "http://$px_addr" | sed -n '1,8p'
+load() { # load SECONDS: 2,000 requests/s from four regions
+    "$canary" loadgen --target "http://$px_addr/v2/models/fraud/infer" --rps 2000 \
+        --duration "$1s" --segment-header X-Region \
+        --segments us-east=0.25,us-west=0.25,eu-west=0.25,ap-south=0.25 \
+        --body '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
+}
+say "8 seconds of live traffic from four regions, 2,000 requests/s" \
+    "canary loadgen --target http://$px_addr/v2/models/fraud/infer --rps 2000 --duration 8s --segment-header X-Region --segments us-east=0.25,us-west=0.25,eu-west=0.25,ap-south=0.25 --body '{\"inputs\": ...}'"
+load 8
 echo "(the non-2xx answers are the models' own 500s: 0.5% from fraud-v1, 3% from fraud-v2)"
 
 say "What canary measured, per version and region (GET /v1/samples)" \
@@ -212,7 +209,7 @@ say "Roll back: canary weight 0, published atomically to every worker" \
 curl -s -X PUT -H "$auth" -d '{"canary_weight":0}' "http://$px_admin/v1/traffic"
 echo
 before=$(curl -s "http://$canaryv_addr/stats" | jq .requests)
-wrk -t1 -c16 -d2s -s load.lua "http://$px_addr" >/dev/null
+load 2 >/dev/null
 after=$(curl -s "http://$canaryv_addr/stats" | jq .requests)
 echo "requests reaching fraud-v2 in 2 s of load after the rollback: $((after - before))"
 

@@ -6,7 +6,10 @@
 #   scripts/deps.sh --demo          --build + what scripts/demo.sh runs (make demo)
 #   scripts/deps.sh --test          --build + what the tests run: Criterion,
 #                                   clang-format, curl, jq, wrk, the sqlite3
-#                                   shell (test_rollout_repair.sh) and promtool
+#                                   shell (test_rollout_repair.sh), python3
+#                                   (test_loadgen.sh's listener), tmux
+#                                   (test_rollout_watch.sh), promtool and
+#                                   chromium (test_report.sh, test_dashboard.sh)
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
@@ -23,17 +26,17 @@
 set -eu
 
 build="gcc make pkg-config libc6-dev libgsl-dev libjansson-dev libfyaml-dev
-libuv1-dev libhttp-parser-dev libsqlite3-dev libcurl4-openssl-dev"
+libuv1-dev libhttp-parser-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev"
 pkgs=""
 want_promtool=0
 [ $# -eq 0 ] && set -- --test
 for opt in "$@"; do
     case "$opt" in
     --build) pkgs="$pkgs $build" ;;
-    --demo) pkgs="$pkgs $build curl jq wrk" ;;
+    --demo) pkgs="$pkgs $build curl jq" ;;
     --test)
-        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils
-              python3 python3-numpy python3-sklearn"
+        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium
+              python3-numpy python3-sklearn"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

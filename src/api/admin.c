@@ -274,6 +274,116 @@ void cn_admin_handle(cn_admin_t *a, const cn_http_message_t *msg, const char *pe
         uv_run(&a->loop, UV_RUN_ONCE);
 }
 
+/* ------------------------------------------------------------ streams */
+
+/*
+ * An event stream owns its connection's request from open to close: the
+ * layer's cancel callback (client gone, send timeout, server stopping)
+ * frees it. Writes that find the client behind (a flow pause) are skipped:
+ * an event stream carries the latest state, so a slow reader loses old
+ * events rather than holding memory for them.
+ */
+struct cn_admin__stream_s {
+    cn_admin_t *admin;
+    cn_http_req_t *conn;
+    bool paused;
+    cn_admin__stream_t *prev, *next;
+};
+
+static void stream_unlink(cn_admin__stream_t *st)
+{
+    cn_admin_t *a = st->admin;
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        a->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    a->nstreams--;
+    free(st);
+}
+
+static void stream_cancel(cn_http_req_t *hreq, void *data)
+{
+    (void)hreq;
+    stream_unlink(data);
+}
+
+static void stream_flow(cn_http_req_t *hreq, bool paused, void *data)
+{
+    (void)hreq;
+    cn_admin__stream_t *st = data;
+    st->paused = paused;
+}
+
+/* The request is done with (answered by the stream): free it as deliver
+ * does, without sending anything. */
+static void request_release(cn_admin_request_t *req)
+{
+    cn_admin_t *a = req->admin;
+    cn_admin_response_dispose(&req->res);
+    free(req);
+    a->outstanding--;
+    maybe_close_answers(a);
+}
+
+int cn_admin__stream_open(cn_admin_request_t *req, const char *content_type,
+                          const char *first, size_t first_len)
+{
+    cn_admin_t *a = req->admin;
+    if (!req->conn || req->head_only || a->stopping) {
+        cn_admin_response_t res = {0};
+        if (!req->conn && !req->head_only) {
+            cn_admin_response_error(&res, 400, "an event stream needs a connection");
+        } else { /* HEAD (or a stop): the head of a stream, and no body */
+            res.status = 200;
+            res.content_type = content_type;
+            res.body = cn_xcalloc(1, 1);
+        }
+        cn_admin_respond(req, &res);
+        return CN_EINVAL;
+    }
+    if (a->nstreams >= CN_ADMIN_MAX_STREAMS) {
+        cn_admin__respond_error(req, 503, "at most %u event streams are open",
+                                CN_ADMIN_MAX_STREAMS);
+        return CN_ETOOBIG;
+    }
+    cn_http_req_t *hreq = req->conn;
+    cn_admin__stream_t *st = cn_xcalloc(1, sizeof *st);
+    st->admin = a;
+    st->conn = hreq;
+    st->next = a->streams;
+    if (a->streams)
+        a->streams->prev = st;
+    a->streams = st;
+    a->nstreams++;
+    cn_http_req_on_cancel(hreq, stream_cancel, st);
+    cn_http_req_on_flow(hreq, stream_flow, st);
+    request_release(req);
+    cn_http_response_begin(hreq, 200);
+    cn_http_response_header(hreq, "Content-Type", 12, content_type,
+                            strlen(content_type));
+    cn_http_response_header(hreq, "Cache-Control", 13, "no-store", 8);
+    /* proxies in front must pass each event on at once */
+    cn_http_response_header(hreq, "X-Accel-Buffering", 17, "no", 2);
+    cn_http_response_head_end(hreq, CN_HTTP_BODY_CHUNKED);
+    /* the head goes out with the first bytes: send them now */
+    if (cn_http_response_write(hreq, first, first_len) == CN_EIO)
+        stream_unlink(st);
+    return 0;
+}
+
+void cn_admin__streams_send(cn_admin_t *a, const char *data, size_t len)
+{
+    cn_admin__stream_t *st = a->streams;
+    while (st) {
+        cn_admin__stream_t *next = st->next;
+        if (!st->paused && cn_http_response_write(st->conn, data, len) == CN_EIO)
+            stream_unlink(st); /* the layer closed it; no cancel comes */
+        st = next;
+    }
+}
+
 /* ------------------------------------------------------------ server */
 
 /* Close the listener, the stop handle and every connection; the loop then
@@ -286,6 +396,7 @@ static void close_all(cn_admin_t *a)
     cn_http_server_free(a->server); /* its handles close on this loop */
     a->server = NULL;
     uv_close((uv_handle_t *)&a->stop_async, NULL);
+    cn_admin__series_stop(a->series);
     maybe_close_answers(a);
 }
 
@@ -362,6 +473,7 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
     uv_async_init(&a->loop, &a->answer_async, on_answers);
     a->stop_async.data = a->answer_async.data = a;
     cn_admin__add_builtin_routes(a);
+    a->series = cn_admin__series_new(a);
 
     a->server = cn_http_server_new(&a->loop, NULL);
     apply_limits(a);
@@ -428,6 +540,8 @@ int cn_admin_run(cn_admin_t *a)
     a->ran = true;
     a->loop_thread = pthread_self();
     a->loop_thread_set = true;
+    if (!a->stopping)
+        cn_admin__series_start(a->series);
     uv_run(&a->loop, UV_RUN_DEFAULT);
     return 0;
 }
@@ -451,6 +565,7 @@ void cn_admin_free(cn_admin_t *a)
     for (size_t i = 0; i < a->nowned; i++)
         free(a->owned[i]);
     cn_registry_free(a->registry);
+    cn_admin__series_free(a->series);
     free(a->token);
     free(a);
 }

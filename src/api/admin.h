@@ -44,6 +44,7 @@
 
 #include "controller/controller.h"
 #include "http/http.h"
+#include "metrics/prom.h"
 #include "router/router.h"
 #include "store/store.h"
 #include "types/types.h"
@@ -90,6 +91,11 @@ typedef struct cn_admin_ops_s {
     void (*join)(void *ctx, cn_router_join_t *items, size_t n, double not_before,
                  double *oldest);
     void *ctx;
+    /* Optional: more families for /metrics (the notifier's counters),
+     * written after the router's on the thread pool; 0 or an error code.
+     * NULL: none. */
+    int (*more_metrics)(void *more_ctx, cn_prom_writer_t *w);
+    void *more_ctx;
 } cn_admin_ops_t;
 
 /* One response. */

@@ -3,8 +3,9 @@
  * The admin server's state, shared by admin.c (sockets, libuv), routes.c
  * (the route table and dispatch), change.c (PUTs to the controller) and the
  * resource files (res_health.c, res_metrics.c, res_traffic.c,
- * res_versions.c, res_samples.c, res_requests.c; named apart from other
- * modules' objects, which share one archive). Not for other modules: use
+ * res_versions.c, res_samples.c, res_requests.c, res_series.c,
+ * res_events.c, res_ui.c; named apart from other modules' objects, which
+ * share one archive). Not for other modules: use
  * api/admin.h.
  */
 #ifndef CN_API_ADMIN_INTERNAL_H
@@ -17,6 +18,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <uv.h>
+
+typedef struct cn_admin__stream_s cn_admin__stream_t;
+typedef struct cn_admin__series_s cn_admin__series_t;
 
 #define CN_ADMIN_JSON_TYPE "application/json"
 #define CN_ADMIN_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -70,9 +74,12 @@ struct cn_admin_s {
     bool loop_thread_set;
     pthread_mutex_t answer_mu; /* guards answers */
     cn_admin_request_t *answers_head, *answers_tail;
-    unsigned outstanding; /* requests not answered yet; loop thread */
-    bool ran;             /* cn_admin_run was called */
-    bool stopping;        /* handles are being closed */
+    unsigned outstanding;        /* requests not answered yet; loop thread */
+    bool ran;                    /* cn_admin_run was called */
+    cn_admin__stream_t *streams; /* open event streams (admin.c); loop thread */
+    unsigned nstreams;
+    cn_admin__series_t *series; /* the sampler and its ring (series.c) */
+    bool stopping;              /* handles are being closed */
     bool answer_closed;
 };
 
@@ -145,6 +152,34 @@ void cn_admin__generation_resource(cn_admin_request_t *req, cn_admin__parse_fn p
 /* "admin <peer>" into buf (change.c). */
 void cn_admin__who(const cn_admin_request_t *req, char *buf, size_t len);
 
+/*
+ * Long-lived streamed responses (Server-Sent Events; admin.c). Open turns
+ * req into a stream: the head (200, content_type, chunked) is sent now,
+ * req is answered and freed, and the connection stays with the stream
+ * until the client goes or the server stops (the stream is then freed; a
+ * caller keeps no pointer to it). 0, or CN_ETOOBIG (CN_ADMIN_MAX_STREAMS
+ * open: 503 answered) / CN_EINVAL (no connection, as in cn_admin_handle,
+ * or a HEAD request: answered with the head alone). Loop thread.
+ */
+#define CN_ADMIN_MAX_STREAMS 16u
+int cn_admin__stream_open(cn_admin_request_t *req, const char *content_type,
+                          const char *first, size_t first_len);
+/* Write data to every open stream. A stream whose client is not reading
+ * (over the high-water mark) skips it; a stream whose connection failed is
+ * closed. Loop thread. */
+void cn_admin__streams_send(cn_admin_t *a, const char *data, size_t len);
+
+/* The sampler (res_series.c): created by cn_admin_new, run by cn_admin_run
+ * (a timer on the loop, the snapshot on the thread pool), stopped and
+ * freed with the server. */
+cn_admin__series_t *cn_admin__series_new(cn_admin_t *a);
+void cn_admin__series_start(cn_admin__series_t *s);
+void cn_admin__series_stop(cn_admin__series_t *s);
+void cn_admin__series_free(cn_admin__series_t *s);
+/* Take one sample now on the calling thread (blocks on the snapshot; for
+ * tests, with the server not running). 0, or CN_EIO (no snapshot). */
+int cn_admin__series_sample(cn_admin__series_t *s);
+
 /* The resources' routes (one file each). */
 void cn_admin__health_routes(cn_admin_t *a);
 void cn_admin__metrics_routes(cn_admin_t *a);
@@ -160,5 +195,8 @@ void cn_admin__rollout_start(cn_admin_request_t *req, const char *model,
 void cn_admin__samples_routes(cn_admin_t *a);
 void cn_admin__requests_routes(cn_admin_t *a);
 void cn_admin__feedback_routes(cn_admin_t *a);
+void cn_admin__series_routes(cn_admin_t *a);
+void cn_admin__events_routes(cn_admin_t *a);
+void cn_admin__ui_routes(cn_admin_t *a);
 
 #endif

@@ -54,10 +54,38 @@ static void key_str(cn_jsonw_t *w, const char *k, const char *v)
  * One rollout: its stored row, and when the controller has it, its state
  * machine (m) and the live view (live: its id matches).
  */
+/* The current step of an active rollout: its kind and, when it has one,
+ * the time it ends (a timed pause or shadow step: step_ends_unix_ms) or
+ * the latest an analysis may bake before it holds for samples
+ * (bake_limit_unix_ms), so that a client can show the time left. */
+static void render_step(cn_jsonw_t *w, const cn_strategy_t *s, const cn_rollout_t *m)
+{
+    if (!s || !cn_rollout_active(m->state) || m->step >= s->n_steps)
+        return;
+    const cn_strategy_step_t *st = &s->steps[m->step];
+    cn_jsonw_key(w, "current_step");
+    cn_jsonw_object_begin(w);
+    key_str(w, "kind", cn_strategy_step_kind_name((cn_strategy_step_kind_t)st->kind));
+    uint64_t ms = st->kind == CN_STRATEGY_SHADOW ? st->shadow.duration_ms
+                  : st->kind == CN_STRATEGY_PAUSE && st->pause.has_duration
+                      ? st->pause.duration_ms
+                      : 0;
+    if (ms && m->step_started_ms) {
+        cn_jsonw_key(w, "duration_s");
+        cn_jsonw_double(w, (double)ms / 1000.0);
+        key_i64(w, "step_ends_unix_ms", m->step_started_ms + (int64_t)ms);
+    }
+    if (st->kind == CN_STRATEGY_ANALYSIS && m->window_started_ms)
+        key_i64(w, "bake_limit_unix_ms",
+                m->window_started_ms + (int64_t)s->max_bake_ms);
+    cn_jsonw_object_end(w);
+}
+
 static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
                            const cn_rollout_t *m, const cn_controller_live_t *live,
-                           size_t n_steps, int64_t now)
+                           const cn_strategy_t *strategy, int64_t now)
 {
+    size_t n_steps = strategy ? strategy->n_steps : 0;
     cn_jsonw_object_begin(w);
     key_i64(w, "id", r->id);
     key_str(w, "model", r->model);
@@ -90,6 +118,7 @@ static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
         if (m->warmup_ends_ms) {
             key_i64(w, "warmup_ends_unix_ms", m->warmup_ends_ms);
         }
+        render_step(w, strategy, m);
     }
     if (live && live->id == r->id) {
         cn_jsonw_key(w, "samples");
@@ -196,11 +225,6 @@ typedef struct read_job_s {
     cn_admin_response_t res;
 } read_job_t;
 
-static size_t steps_of(const cn_admin_t *a)
-{
-    return a->strategy ? a->strategy->n_steps : 0;
-}
-
 static void read_work(cn_admin_request_t *req, void *arg)
 {
     read_job_t *job = arg;
@@ -226,7 +250,7 @@ static void read_work(cn_admin_request_t *req, void *arg)
             cn_jsonw_array_begin(&w);
             for (size_t i = 0; i < n; i++)
                 render_rollout(&w, &rs[i], live.id == rs[i].id ? &live.machine : NULL,
-                               &live, steps_of(a), now);
+                               &live, a->strategy, now);
             cn_jsonw_array_end(&w);
             cn_jsonw_object_end(&w);
         }
@@ -241,7 +265,7 @@ static void read_work(cn_admin_request_t *req, void *arg)
         rc = cn_store_rollout_get(s, job->id, &r, err, sizeof err);
         if (!rc)
             render_rollout(&w, &r, live.id == r.id ? &live.machine : NULL, &live,
-                           steps_of(a), now);
+                           a->strategy, now);
         cn_store_rollout_dispose(&r);
         break;
     }
@@ -423,7 +447,7 @@ static bool parse_query(cn_admin_request_t *req, read_job_t *job)
 
 typedef struct pending_s {
     cn_admin_request_t *req;
-    size_t n_steps;
+    const cn_strategy_t *strategy;
     unsigned ok_status;
     cn_admin_response_t pre; /* when pre.body: the answer on success */
 } pending_t;
@@ -443,7 +467,8 @@ static void on_op(const cn_controller_op_result_t *r, void *arg)
         memset(&live, 0, sizeof live);
         cn_jsonw_t w;
         cn_jsonw_init(&w, 1024 * 1024);
-        render_rollout(&w, &r->row, &r->machine, &live, p->n_steps, cn_clock_unix_ms());
+        render_rollout(&w, &r->row, &r->machine, &live, p->strategy,
+                       cn_clock_unix_ms());
         cn_admin__respond_json(p->req, p->ok_status, &w);
     } else {
         cn_jsonw_t w;
@@ -465,7 +490,7 @@ static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op,
     snprintf(op->actor, sizeof op->actor, "%s", who);
     pending_t *p = cn_xcalloc(1, sizeof *p);
     p->req = req;
-    p->n_steps = steps_of(a);
+    p->strategy = a->strategy;
     p->ok_status = ok_status;
     if (pre) {
         p->pre = *pre;

@@ -16,7 +16,10 @@ enum {
     CN_EXIT_NOINPUT = 66,     /* EX_NOINPUT: a file that cannot be read */
     CN_EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: cannot listen (address in use,
                                  no permission) */
-    CN_EXIT_SOFTWARE = 70     /* EX_SOFTWARE: an internal error */
+    CN_EXIT_SOFTWARE = 70,    /* EX_SOFTWARE: an internal error */
+    CN_EXIT_CANTCREAT = 73,   /* EX_CANTCREAT: an output file that cannot be
+                                 written */
+    CN_EXIT_IOERR = 74        /* EX_IOERR: an output stream that fails */
 };
 
 /* `canary stat TEST ...`; argv[0] is "stat". Returns an exit code. */
@@ -48,5 +51,16 @@ int cn_cli_model(int argc, char **argv);
  * back or aborted, 2 holding or paused, 3 in progress; every command the
  * client's codes on a failed call. */
 int cn_cli_rollout(int argc, char **argv);
+
+/* `canary report ID [-o FILE] [--format html|json]`; argv[0] is "report".
+ * Writes one rollout's report (cli/report.h); returns 0, 64, the
+ * client's codes for a failed call, 73 or 74 (see report.c). */
+int cn_cli_report(int argc, char **argv);
+
+/* `canary loadgen --target URL --rps N --duration D ...`; argv[0] is
+ * "loadgen". Open-loop HTTP load at a fixed rate; prints what it achieved
+ * and saw. Returns 0 after a run (whatever the target answered), or an
+ * error code. */
+int cn_cli_loadgen(int argc, char **argv);
 
 #endif

@@ -19,10 +19,14 @@ static void usage(FILE *f)
                "  config check FILE\n"
                "                  check a config file; print it with every\n"
                "                  default (canary config --help)\n"
+               "  loadgen ...     open-loop HTTP load at a fixed rate, with segments,\n"
+               "                  bodies and feedback (canary loadgen --help)\n"
                "  model ...       register model versions and tag them, on a running\n"
                "                  canary serve (canary model --help)\n"
                "  monitor ...     replay a stream through the sequential rollback\n"
                "                  triggers (canary monitor --help)\n"
+               "  report ID       one rollout's report as HTML or JSON, for a\n"
+               "                  review or an audit (canary report --help)\n"
                "  rollout ...     start, follow and steer rollouts on a running\n"
                "                  canary serve (canary rollout --help)\n"
                "  serve ...       proxy live traffic to stable and canary, measure\n"
@@ -49,10 +53,14 @@ int main(int argc, char **argv)
         return cn_cli_monitor(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return cn_cli_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "loadgen") == 0)
+        return cn_cli_loadgen(argc - 1, argv + 1);
     if (strcmp(cmd, "model") == 0)
         return cn_cli_model(argc - 1, argv + 1);
     if (strcmp(cmd, "rollout") == 0)
         return cn_cli_rollout(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return cn_cli_report(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("canary %s\n", CN_VERSION);
         return CN_EXIT_OK;

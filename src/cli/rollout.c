@@ -7,7 +7,9 @@
  *
  * `status` answers with its exit code too, so a deploy script can wait on
  * it: 0 promoted, 1 rolled back or aborted, 2 holding or paused (a person
- * is needed), 3 still in progress. Every command returns the client's
+ * is needed), 3 still in progress. `status --watch` follows it to the end:
+ * on a terminal one block redrawn in place, on a pipe one line per change
+ * (the text is cli/watch.c's). Every command returns the client's
  * codes for a failed call (69 unreachable, 77 refused token, 75 conflict,
  * 65 refused request, 70 server error) and 64 for a usage error.
  */
@@ -15,6 +17,9 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/json_out.h"
+#include "cli/watch.h"
+#include "util/buf.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -22,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Seconds between two reads of --watch. */
 #define WATCH_INTERVAL_S 2
@@ -39,6 +46,8 @@ static void usage(FILE *f)
         "                                    exit 0 promoted, 1 rolled back or\n"
         "                                    aborted, 2 holding or paused, 3 in\n"
         "                                    progress; --watch follows it to the end\n"
+        "                                    (a terminal: one block redrawn in place;\n"
+        "                                    a pipe: one line per change)\n"
         "  list [--model MODEL] [--state S]  rollouts, newest first\n"
         "  history ID                        the audit trail of a rollout\n"
         "  pause|resume|abort|retry ID [--reason TEXT]\n"
@@ -163,6 +172,73 @@ static bool id_ok(const char *s)
     return true;
 }
 
+/* The terminal's width in columns: the tty's, else $COLUMNS, else 80. */
+static unsigned term_width(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    long n = c ? strtol(c, NULL, 10) : 0;
+    return n > 0 && n < 10000 ? (unsigned)n : 80;
+}
+
+/* The judge's result of rollout r's last analysis (GET
+ * /v1/rollouts/ID/analyses), or NULL; a failed read shows nothing rather
+ * than stopping the watch. */
+static json_t *last_analysis(cn_client_t *c, json_t *r)
+{
+    char path[80];
+    snprintf(path, sizeof path, "/v1/rollouts/%lld/analyses",
+             (long long)json_integer_value(json_object_get(r, "id")));
+    cn_client_response_t res;
+    char err[512];
+    json_t *out = NULL;
+    if (cn_client_call(c, "GET", path, NULL, &res, err, sizeof err) == 0 &&
+        res.status == 200) {
+        json_t *all = json_loadb(res.body, res.body_len, 0, NULL);
+        json_t *list = json_object_get(all, "analyses");
+        out =
+            json_object_get(json_array_get(list, json_array_size(list) - 1), "result");
+        json_incref(out);
+        json_decref(all);
+    }
+    cn_client_response_dispose(&res);
+    return out;
+}
+
+/* The watch on a terminal: the block of cli/watch.h, redrawn in place.
+ * The cursor goes back up over the lines drawn last time (none wraps:
+ * each is cut to the width), each line is erased and written again, and
+ * what is left below of a longer block is cleared. */
+static void redraw(cn_client_t *c, json_t *r, json_t **analysis, int64_t *analysis_ms,
+                   unsigned *drawn)
+{
+    json_t *v = json_object_get(r, "last_verdict");
+    int64_t vms = (int64_t)json_integer_value(json_object_get(v, "time_unix_ms"));
+    if (v && vms != *analysis_ms) {
+        json_decref(*analysis);
+        *analysis = last_analysis(c, r);
+        *analysis_ms = vms;
+    }
+    cn_buf_t block = CN_BUF_INIT(1 << 20), screen = CN_BUF_INIT(1 << 20);
+    unsigned n = cn_watch_block(r, *analysis, cn_clock_unix_ms(), term_width(), &block);
+    if (*drawn)
+        cn_buf_printf(&screen, "\r\033[%uA", *drawn);
+    for (const char *p = block.data, *end = block.data + block.len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        cn_buf_str(&screen, "\033[2K");
+        cn_buf_add(&screen, p, (size_t)(nl - p) + 1);
+        p = nl + 1;
+    }
+    cn_buf_str(&screen, "\033[J");
+    fwrite(screen.data, 1, screen.len, stdout);
+    fflush(stdout);
+    *drawn = n;
+    cn_buf_dispose(&block);
+    cn_buf_dispose(&screen);
+}
+
 static int do_status(cn_args_t *a, cn_client_t *c, bool json_out, bool watch)
 {
     char path[300];
@@ -175,14 +251,23 @@ static int do_status(cn_args_t *a, cn_client_t *c, bool json_out, bool watch)
                  model ? model : "");
         free(model);
     }
+    /* --watch: on a terminal the block redrawn in place every second; on a
+     * pipe one plain line per change; with --json the rollout's JSON
+     * whenever any of it changed */
+    bool tty = watch && !json_out && isatty(STDOUT_FILENO);
     char last[4096] = "";
+    cn_buf_t sig = CN_BUF_INIT(8192), line = CN_BUF_INIT(1 << 16);
+    json_t *analysis = NULL;
+    int64_t analysis_ms = -1;
+    unsigned drawn = 0;
+    int code;
     for (;;) {
         json_t *answer;
-        int code =
+        code =
             cn_client_exchange(c, "rollout status", "GET", path, NULL, false, &answer);
         if (code) {
             json_decref(answer);
-            return code;
+            break;
         }
         json_t *r = answer;
         if (json_is_array(json_object_get(answer, "rollouts"))) {
@@ -191,28 +276,45 @@ static int do_status(cn_args_t *a, cn_client_t *c, bool json_out, bool watch)
                 fprintf(stderr, "canary rollout status: no rollout%s%s\n",
                         which ? " of model " : "", which ? which : "");
                 json_decref(answer);
-                return CN_EXIT_DATAERR;
+                code = CN_EXIT_DATAERR;
+                break;
             }
         }
-        const char *state = str(r, "state");
-        int sc = state_code(state);
-        char *now = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-        if (!watch || strcmp(now ? now : "", last) != 0) {
-            if (json_out)
-                cn_json_print(stdout, r); /* the rollout, as GET /v1/rollouts/ID */
-            else
-                print_rollout(r);
+        code = state_code(str(r, "state"));
+        if (tty) {
+            redraw(c, r, &analysis, &analysis_ms, &drawn);
+        } else if (watch && !json_out) {
+            cn_watch_signature(r, &line);
+            if (!sig.data || strcmp(sig.data, line.data) != 0) {
+                cn_buf_reset(&sig);
+                cn_buf_add(&sig, line.data, line.len);
+                cn_buf_reset(&line);
+                cn_watch_line(r, cn_clock_unix_ms(), &line);
+                fwrite(line.data, 1, line.len, stdout);
+            }
+        } else {
+            char *now = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+            if (!watch || strcmp(now ? now : "", last) != 0) {
+                if (json_out)
+                    cn_json_print(stdout, r); /* the rollout, as GET /v1/rollouts/ID */
+                else
+                    print_rollout(r);
+            }
+            snprintf(last, sizeof last, "%s", now ? now : "");
+            free(now);
         }
-        snprintf(last, sizeof last, "%s", now ? now : "");
-        free(now);
         json_decref(answer);
-        if (!watch || sc == 0 || sc == 1)
-            return sc;
+        if (!watch || code == 0 || code == 1)
+            break;
         fflush(stdout);
-        struct timespec ts = {WATCH_INTERVAL_S, 0};
+        struct timespec ts = {tty ? 1 : WATCH_INTERVAL_S, 0};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     }
+    json_decref(analysis);
+    cn_buf_dispose(&sig);
+    cn_buf_dispose(&line);
+    return code;
 }
 
 int cn_cli_rollout(int argc, char **argv)

@@ -45,6 +45,7 @@
 #include "controller/strategy.h"
 #include "controller/triggers.h"
 #include "judge/judge.h"
+#include "notify/notify.h"
 #include "registry/registry.h"
 #include "router/router.h"
 #include "store/store.h"
@@ -151,6 +152,13 @@ typedef struct cn_controller_config_s {
     struct cn_feedback_s *feedback;    /* the fed metrics (feedback.h) the
                                           analyses also judge; NULL: none */
     unsigned tick_ms;                  /* the rollout clock; 0: 1000 */
+    /* Notifications and gate hooks (notify.h): events go to its targets
+     * through the store's outbox, gates are called on its thread. NULL:
+     * no notifications, and a gate is never confirmed (the rollout holds
+     * at it until a person acts). Borrowed; it must outlive the
+     * controller's stop (free it after cn_controller_stop, before
+     * cn_controller_free). */
+    cn_notify_t *notify;
 } cn_controller_config_t;
 
 /*

@@ -31,6 +31,7 @@
 #include "feedback/feedback.h"
 #include "controller/sequential.h"
 #include "controller/machine.h"
+#include "controller/notes.h"
 #include "judge/json.h"
 #include "stats/stats.h"
 #include "util/clock.h"
@@ -48,6 +49,8 @@
 #include <time.h>
 
 #define ENTRIES_MAX CN_ROLLOUT_ACTIONS_MAX
+/* Most events one change (with its PUBLISHED) announces. */
+#define NOTES_MAX 8
 
 /* The sequential state is saved at least this often between entries: a
  * restart resumes from it and skips the seconds since (a skipped second
@@ -125,6 +128,19 @@ struct cn_driver_s {
     uint32_t any_run;
     uint32_t any_step;
     cn_seq_t any_harm, any_ni;
+    /* notifications (notes.h), jobs only: the events of the change being
+     * run, written with its last audit entry (persist), and the last
+     * analysis of rollout analysis_rollout, which events carry */
+    cn_notify_t *notify;
+    char *notes[NOTES_MAX];
+    size_t n_notes;
+    json_t *analysis_json;
+    int64_t analysis_rollout;
+    /* the blast radius the events carry, counted as canary_served is (in
+     * memory, since the rollout began or canary serve started): the
+     * canary's errors and every user request of both arms */
+    uint64_t blast_failed, blast_all;
+    uint64_t blast_failed_seen_step, blast_all_seen_step;
 };
 
 /*
@@ -656,6 +672,191 @@ static void seq_save(cn_driver_t *d, int64_t now)
     free(text);
 }
 
+/* ------------------------------------------------------- notifications */
+
+static void notes_clear(cn_driver_t *d)
+{
+    for (size_t i = 0; i < d->n_notes; i++)
+        free(d->notes[i]);
+    d->n_notes = 0;
+}
+
+/* One outbox row per event and target that wants it. */
+static size_t notes_for_store(const cn_driver_t *d, cn_store_note_t *out, size_t max)
+{
+    const cn_notify_config_t *nc = cn_notify_config(d->notify);
+    size_t k = 0;
+    for (size_t i = 0; nc && i < d->n_notes; i++) {
+        json_t *ev = json_loads(d->notes[i], 0, NULL);
+        cn_notify_event_t kind;
+        bool ok = cn_notify_event_parse(json_string_value(json_object_get(ev, "event")),
+                                        &kind) == 0;
+        json_decref(ev);
+        for (size_t t = 0; ok && t < nc->n_targets && k < max; t++)
+            if (cn_notify_target_wants(&nc->targets[t], kind))
+                out[k++] = (cn_store_note_t){
+                    (unsigned)i, cn_notify_target_name(&nc->targets[t]), d->notes[i]};
+    }
+    return k;
+}
+
+/* Queue event `kind` of the change being run (written by the next persist). */
+static void note(cn_driver_t *d, cn_notify_event_t kind, const cn_rollout_event_t *ev,
+                 const cn_rollout_action_t *a, const char *reason)
+{
+    if (!d->notify || !cn_notify_config(d->notify)->n_targets ||
+        d->n_notes >= NOTES_MAX)
+        return;
+    static const char *const verdicts[] = {"pass", "fail", "marginal", "nodata"};
+    cn_note_info_t in = {
+        .event = kind,
+        .time_ms = ev->now_ms,
+        .model = d->row.model,
+        .version = d->row.version,
+        .baseline = d->row.baseline,
+        .rollout_id = d->row.id,
+        .run = d->m.run,
+        .state = cn_rollout_state_name(a ? a->to : d->m.state),
+        .reason = reason,
+        .actor = a && a->actor[0] ? a->actor : ev->actor,
+        .step_index = d->m.step,
+        .step_count = (uint32_t)d->strategy->n_steps,
+        .weight_bp =
+            a && a->kind == CN_ROLLOUT_SET_TRAFFIC ? a->weight_bp : d->m.weight_bp,
+        .shadow = a && a->kind == CN_ROLLOUT_SET_TRAFFIC ? a->shadow : d->m.shadow,
+        .shadow_bp =
+            a && a->kind == CN_ROLLOUT_SET_TRAFFIC ? a->shadow_bp : d->m.shadow_bp,
+        .dry_run = d->m.dry_run,
+        .verdict = (ev->kind == CN_ROLLOUT_EV_ANALYSIS_RESULT ||
+                    ev->kind == CN_ROLLOUT_EV_ANYTIME) &&
+                           (unsigned)ev->verdict < 4
+                       ? verdicts[ev->verdict]
+                       : NULL,
+        .analysis = d->analysis_rollout == d->row.id ? d->analysis_json : NULL,
+        .trigger = ev->kind == CN_ROLLOUT_EV_TRIGGER ? ev->reason : NULL,
+    };
+    /* promoted: the new version takes all the traffic */
+    if (kind == CN_NOTIFY_PROMOTED)
+        in.weight_bp = 10000;
+    /* the verdict: this event's, or the last analysis's */
+    if (!in.verdict && in.analysis)
+        in.verdict = json_string_value(json_object_get(in.analysis, "verdict"));
+    json_t *blast = NULL;
+    if (d->blast_all > 0) {
+        blast = json_pack("{s:I, s:I, s:f}", "canary_requests",
+                          (json_int_t)d->canary_served, "canary_failed",
+                          (json_int_t)d->blast_failed, "share",
+                          (double)d->canary_served / (double)d->blast_all);
+        in.blast_radius = blast;
+    }
+    d->notes[d->n_notes++] = cn_note_json(&in);
+    json_decref(blast);
+}
+
+/* The events an action announces. */
+static void note_action(cn_driver_t *d, const cn_rollout_event_t *ev,
+                        const cn_rollout_action_t *a)
+{
+    if (a->kind == CN_ROLLOUT_SET_TRAFFIC && d->m.state != CN_ROLLOUT_ROLLING_BACK &&
+        (a->weight_bp > 0 || a->shadow) && ev->kind != CN_ROLLOUT_EV_RESTART &&
+        ev->kind != CN_ROLLOUT_EV_RESUME)
+        note(d, CN_NOTIFY_STEP, ev, a, a->text);
+    if (a->kind != CN_ROLLOUT_NOTIFY)
+        return;
+    if (ev->kind == CN_ROLLOUT_EV_TRIGGER && a->to == CN_ROLLOUT_ROLLING_BACK)
+        note(d, CN_NOTIFY_TRIGGER_FIRED, ev, a, a->text);
+    int kind = cn_note_event_of(a->from, a->to);
+    if (kind >= 0)
+        note(d, (cn_notify_event_t)kind, ev, a, a->text);
+}
+
+/* ------------------------------------------------------------- gates */
+
+static bool running(const cn_driver_t *d);
+static void event_init(cn_rollout_event_t *ev, cn_rollout_event_kind_t kind,
+                       const char *actor, const char *reason);
+static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *payload,
+                     char *err, size_t errlen);
+
+typedef struct gate_call_s {
+    cn_driver_t *d;
+    int64_t rollout_id;
+    uint32_t run, step;
+    cn_rollout_gate_t gate;
+    bool ok;
+    char what[256];
+} gate_call_t;
+
+static void gate_work(cn_controller_t *c, void *arg)
+{
+    gate_call_t *g = arg;
+    cn_driver_t *d = c->driver;
+    if (!running(d) || d->row.id != g->rollout_id || d->m.run != g->run)
+        return; /* another rollout or run by now */
+    cn_rollout_event_t ev;
+    event_init(&ev, CN_ROLLOUT_EV_GATE, "gate", g->what);
+    ev.gate = g->gate;
+    ev.step = g->step;
+    ev.verdict = g->ok ? CN_ROLLOUT_VERDICT_PASS : CN_ROLLOUT_VERDICT_FAIL;
+    char err[384];
+    if (run_event(d, &ev, NULL, err, sizeof err))
+        log_line(d, "gate answer: %s", err);
+    live_update(d, NULL, 0, 0);
+}
+
+static void gate_after(cn_controller_t *c, void *arg)
+{
+    (void)c;
+    free(arg);
+}
+
+/* The delivery thread: the gate's answer, posted to the control loop. */
+static void gate_answer(void *arg, bool ok, long status, const char *what)
+{
+    gate_call_t *g = arg;
+    (void)status;
+    g->ok = ok;
+    snprintf(g->what, sizeof g->what, "%s answered %s", cn_rollout_gate_name(g->gate),
+             what);
+    if (cn_controller__job(g->d->c, gate_work, gate_after, g))
+        free(g);
+}
+
+/* Ask the gate an ASK_GATE action names, off the control loop. */
+static void ask_gate(cn_driver_t *d, const cn_rollout_action_t *a)
+{
+    const cn_strategy_gate_t *gc = a->gate == CN_ROLLOUT_GATE_TRAFFIC
+                                       ? &d->strategy->gates.traffic
+                                       : &d->strategy->gates.promotion;
+    gate_call_t *g = cn_xcalloc(1, sizeof *g);
+    g->d = d;
+    g->rollout_id = d->row.id;
+    g->run = d->m.run;
+    g->step = a->analysis.step;
+    g->gate = a->gate;
+    json_t *body = json_pack(
+        "{s:s, s:I, s:s, s:I, s:s, s:s, s:I, s:I, s:f, s:f, s:b}", "gate",
+        cn_rollout_gate_name(a->gate), "time_unix_ms", (json_int_t)now_ms(), "model",
+        d->row.model, "rollout_id", (json_int_t)d->row.id, "version", d->row.version,
+        "baseline", d->row.baseline, "step_index", (json_int_t)a->analysis.step,
+        "step_count", (json_int_t)d->strategy->n_steps, "weight_pct",
+        a->weight_bp / 100.0, "current_weight_pct", d->m.weight_bp / 100.0, "dry_run",
+        d->m.dry_run);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    log_line(d, "%s", a->text);
+    if (!d->notify ||
+        cn_notify_gate(d->notify, gc->url, gc->timeout_ms, text, gate_answer, g)) {
+        /* no notifier (or stopping): the gate cannot confirm; it holds */
+        g->ok = false;
+        snprintf(g->what, sizeof g->what, "%s cannot be called (no notifier)",
+                 cn_rollout_gate_name(g->gate));
+        if (cn_controller__job(d->c, gate_work, gate_after, g))
+            free(g);
+    }
+    free(text);
+}
+
 static void row_from_machine(cn_driver_t *d)
 {
     cn_store_rollout_t *r = &d->row;
@@ -693,9 +894,16 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
     cn_text_utf8_clip(d->m.reason);
     row_from_machine(d);
     int rc = 0;
+    /* the events go with the last entry (the change that caused them) */
+    cn_store_note_t notes[NOTES_MAX * 8];
+    size_t n_notes = notes_for_store(d, notes, sizeof notes / sizeof notes[0]);
     for (size_t i = 0; i < n && !rc; i++) {
         cn_store_audit_t e;
         memset(&e, 0, sizeof e);
+        if (i + 1 == n) {
+            e.notes = notes;
+            e.n_notes = n_notes;
+        }
         e.kind = entries[i].kind;
         snprintf(e.actor, sizeof e.actor, "%s", entries[i].actor);
         snprintf(e.reason, sizeof e.reason, "%s", entries[i].text);
@@ -721,6 +929,10 @@ static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
     }
     if (rc)
         log_line(d, "NOT STORED: %s", err);
+    bool kick = rc == 0 && n_notes > 0;
+    notes_clear(d);
+    if (kick)
+        cn_notify_kick(d->notify);
     return rc;
 }
 
@@ -760,6 +972,18 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
     int64_t window_before = d->m.window_started_ms;
     if (cn_rollout_step(&d->rcfg, &d->m, ev, &out))
         return cn_fail(err, errlen, CN_ECONFLICT, "%s", out.error);
+    if (payload && ev->kind == CN_ROLLOUT_EV_ANALYSIS_RESULT && d->notify) {
+        json_t *a = json_loads(payload, 0, NULL);
+        if (json_is_object(a)) {
+            json_decref(d->analysis_json);
+            d->analysis_json = a;
+            d->analysis_rollout = d->row.id;
+        } else {
+            json_decref(a);
+        }
+    }
+    for (size_t i = 0; i < out.n_actions; i++)
+        note_action(d, ev, &out.actions[i]);
     entry_t entries[ENTRIES_MAX];
     size_t n = 0;
     bool tag = false, traffic_set = false, published = false;
@@ -835,6 +1059,9 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
             break;
         case CN_ROLLOUT_NOTIFY:
             log_line(d, "%s", a->text);
+            break;
+        case CN_ROLLOUT_ASK_GATE:
+            ask_gate(d, a);
             break;
         }
     }
@@ -1455,10 +1682,19 @@ static void tick_work(cn_controller_t *c, void *arg)
     if (gen != d->seen_generation) {
         d->seen_generation = gen;
         d->canary_seen_step = 0;
+        d->blast_failed_seen_step = d->blast_all_seen_step = 0;
     }
     if (users_c > d->canary_seen_step) {
         d->canary_served += users_c - d->canary_seen_step;
         d->canary_seen_step = users_c;
+    }
+    if (errs[CN_ROLE_CANARY] > d->blast_failed_seen_step) {
+        d->blast_failed += errs[CN_ROLE_CANARY] - d->blast_failed_seen_step;
+        d->blast_failed_seen_step = errs[CN_ROLE_CANARY];
+    }
+    if (users_c + sr > d->blast_all_seen_step) {
+        d->blast_all += users_c + sr - d->blast_all_seen_step;
+        d->blast_all_seen_step = users_c + sr;
     }
     /* each arm's p99 in the window, with the triggers' per-check level */
     p99_view_t p99;
@@ -1798,6 +2034,7 @@ static int repair(cn_driver_t *d, cn_store_rollout_t *row, const char *what,
     d->want_analysis = false;
     d->floor_hint = 0;
     d->canary_served = 0;
+    d->blast_failed = d->blast_all = 0;
     log_line(d, "ended as aborted: %s", text);
     return 0;
 }
@@ -1948,6 +2185,7 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
     d->loaded = true;
     d->floor_hint = 0;
     d->canary_served = 0;
+    d->blast_failed = d->blast_all = 0;
     *id = row.id;
     cn_rollout_event_t ev;
     event_init(&ev, CN_ROLLOUT_EV_START, op->actor, op->reason);
@@ -2151,6 +2389,7 @@ cn_driver_t *cn_driver__new(cn_controller_t *c, const cn_controller_config_t *cf
     d->rcfg.strategy = cfg->strategy;
     d->rcfg.alpha = cfg->analysis->alpha;
     d->tick_ms = cfg->tick_ms ? cfg->tick_ms : 1000;
+    d->notify = cfg->notify;
     cn_store_rollout_init(&d->row);
     cn_rollout_init(&d->m);
     cn_version_set_init(&d->canary_set, "canary");
@@ -2191,6 +2430,8 @@ void cn_driver__free(cn_driver_t *d)
 {
     if (!d)
         return;
+    notes_clear(d);
+    json_decref(d->analysis_json);
     cn_store_rollout_dispose(&d->row);
     cn_version_set_dispose(&d->canary_set);
     cn_generation_dispose(&d->promoted);

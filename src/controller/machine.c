@@ -19,7 +19,7 @@
     X(state, CN_ROLLOUT_STATES - 1)                                                    \
     X(resume_state, CN_ROLLOUT_STATES - 1)                                             \
     X(end_state, CN_ROLLOUT_STATES - 1)                                                \
-    X(hold, CN_ROLLOUT_HOLD_ANYTIME)                                                   \
+    X(hold, CN_ROLLOUT_HOLD_GATE)                                                      \
     X(step, UINT32_MAX)                                                                \
     X(run, UINT32_MAX)                                                                 \
     X(weight_bp, 10000)                                                                \
@@ -43,6 +43,13 @@
     X(samples_need, INT64_MAX)                                                         \
     X(transitions, INT64_MAX)
 
+/* The integer fields format 4 added: 0 when absent. */
+#define MACHINE_INTS_4(X)                                                              \
+    X(gate, CN_ROLLOUT_GATE_PROMOTION)                                                 \
+    X(gate_in_flight, 1)                                                               \
+    X(gate_asked_ms, INT64_MAX)                                                        \
+    X(gate_passed, UINT32_MAX)
+
 /* The keys besides the integers. */
 static const char *const other_keys[] = {"format", "samples_per_minute", "reason",
                                          "sequential", "anytime"};
@@ -53,6 +60,7 @@ static bool known_key(const char *key)
     if (strcmp(key, #f) == 0)                                                          \
         return true;
     MACHINE_INTS(IS)
+    MACHINE_INTS_4(IS)
 #undef IS
     for (size_t i = 0; i < sizeof other_keys / sizeof other_keys[0]; i++)
         if (strcmp(key, other_keys[i]) == 0)
@@ -81,6 +89,7 @@ char *cn_machine_json_state(const cn_rollout_t *m, const json_t *sequential,
     json_object_set_new(o, "format", json_integer(CN_MACHINE_FORMAT));
 #define PUT(f, max) json_object_set_new(o, #f, json_integer((json_int_t)m->f));
     MACHINE_INTS(PUT)
+    MACHINE_INTS_4(PUT)
 #undef PUT
     json_object_set_new(
         o, "samples_per_minute",
@@ -160,6 +169,17 @@ int cn_machine_parse_state(const char *text, cn_rollout_t *m, json_t **sequentia
     }
     MACHINE_INTS(GET)
 #undef GET
+#define GET4(f, max)                                                                   \
+    if (!bad && json_object_get(o, #f)) {                                              \
+        json_t *x = json_object_get(o, #f);                                            \
+        if (!json_is_integer(x) || json_integer_value(x) < 0 ||                        \
+            (uint64_t)json_integer_value(x) > (uint64_t)(max))                         \
+            bad = #f;                                                                  \
+        else                                                                           \
+            r.f = (__typeof__(r.f))json_integer_value(x);                              \
+    }
+    MACHINE_INTS_4(GET4)
+#undef GET4
     json_t *spm = json_object_get(o, "samples_per_minute");
     json_t *reason = json_object_get(o, "reason");
     if (!bad && (!json_is_number(spm) || !isfinite(json_number_value(spm)) ||

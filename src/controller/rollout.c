@@ -56,9 +56,16 @@ bool cn_rollout_final(cn_rollout_state_t s)
 
 const char *cn_rollout_hold_name(cn_rollout_hold_t h)
 {
-    static const char *const names[] = {"none", "samples", "marginal", "budget",
-                                        "anytime"};
-    return (unsigned)h < 5 ? names[h] : "?";
+    static const char *const names[] = {"none",   "samples", "marginal",
+                                        "budget", "anytime", "gate"};
+    return (unsigned)h < 6 ? names[h] : "?";
+}
+
+const char *cn_rollout_gate_name(cn_rollout_gate_t g)
+{
+    static const char *const names[] = {"none", "confirm_traffic_increase",
+                                        "confirm_promotion"};
+    return (unsigned)g < 3 ? names[g] : "?";
 }
 
 const char *cn_rollout_event_name(cn_rollout_event_kind_t k)
@@ -84,6 +91,7 @@ const char *cn_rollout_event_name(cn_rollout_event_kind_t k)
         "published",
         "restart",
         "anytime",
+        "gate",
     };
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
@@ -91,7 +99,8 @@ const char *cn_rollout_event_name(cn_rollout_event_kind_t k)
 const char *cn_rollout_action_name(cn_rollout_action_kind_t k)
 {
     static const char *const names[] = {
-        "?", "set-traffic", "promote", "start-analysis", "record", "tag", "notify"};
+        "?",      "set-traffic", "promote", "start-analysis",
+        "record", "tag",         "notify",  "ask-gate"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
@@ -260,6 +269,8 @@ static void rollback(ctx_t *c, cn_rollout_state_t end, const char *why)
     r->paused_by_step = r->step_done = false;
     r->resume_state = CN_ROLLOUT_PENDING;
     r->end_state = end;
+    r->gate = CN_ROLLOUT_GATE_NONE;
+    r->gate_in_flight = false;
     set_traffic(c);
     transition(c, CN_ROLLOUT_ROLLING_BACK, "%s", why);
 }
@@ -272,6 +283,8 @@ static void promote(ctx_t *c, const char *why)
     r->hold = CN_ROLLOUT_HOLD_NONE;
     r->paused_by_step = r->step_done = false;
     r->resume_state = CN_ROLLOUT_PENDING;
+    r->gate = CN_ROLLOUT_GATE_NONE;
+    r->gate_in_flight = false;
     cn_rollout_action_t *a = emit(c, CN_ROLLOUT_PROMOTE);
     snprintf(a->text, sizeof a->text, "canary becomes stable");
     transition(c, CN_ROLLOUT_PROMOTING, "%s", why);
@@ -371,6 +384,71 @@ static void begin_warmup(ctx_t *c)
         (unsigned long long)c->s->warmup_ms);
 }
 
+/* ------------------------------------------------------------- gates */
+
+static const cn_strategy_gate_t *gate_of(const cn_strategy_t *s, cn_rollout_gate_t g)
+{
+    if (g == CN_ROLLOUT_GATE_TRAFFIC && s->gates.has_traffic)
+        return &s->gates.traffic;
+    if (g == CN_ROLLOUT_GATE_PROMOTION && s->gates.has_promotion)
+        return &s->gates.promotion;
+    return NULL;
+}
+
+/* The weight the gate being asked would confirm: the set_weight step's
+ * for a traffic increase, the current one for the promotion. */
+static uint16_t gate_weight(const ctx_t *c)
+{
+    const cn_rollout_t *r = c->r;
+    if (r->gate == CN_ROLLOUT_GATE_TRAFFIC && r->step < c->s->n_steps)
+        return c->s->steps[r->step].weight_bp;
+    return r->weight_bp;
+}
+
+static void ask_gate(ctx_t *c)
+{
+    cn_rollout_t *r = c->r;
+    r->gate_in_flight = true;
+    r->gate_asked_ms = c->ev->now_ms;
+    cn_rollout_action_t *a = emit(c, CN_ROLLOUT_ASK_GATE);
+    a->gate = r->gate;
+    a->weight_bp = gate_weight(c);
+    a->analysis.step = r->step;
+    char pct[CN_UNITS_TEXT_BUF];
+    snprintf(a->text, sizeof a->text, "step %u: asking %s (weight %s%%)", r->step,
+             cn_rollout_gate_name(r->gate),
+             cn_units_percent_text(a->weight_bp, pct, sizeof pct));
+}
+
+/*
+ * Whether the change at the current step must wait for gate g (a weight
+ * increase, or the promotion): not when the strategy has no such gate or
+ * it said yes for this step; else it is asked (once: its answer comes as
+ * a GATE event) and the rollout waits, progressing.
+ */
+static bool gate_wait(ctx_t *c, cn_rollout_gate_t g)
+{
+    cn_rollout_t *r = c->r;
+    if (!gate_of(c->s, g))
+        return false;
+    if (r->gate_passed == r->step + 1) {
+        r->gate = CN_ROLLOUT_GATE_NONE;
+        return false;
+    }
+    if (r->gate == g && r->gate_in_flight)
+        return true;
+    bool first = r->gate != g;
+    r->gate = g;
+    ask_gate(c);
+    if (first) {
+        char pct[CN_UNITS_TEXT_BUF];
+        record(c, "step %u: waiting for %s (weight %s%%)", r->step,
+               cn_rollout_gate_name(g),
+               cn_units_percent_text(gate_weight(c), pct, sizeof pct));
+    }
+    return true;
+}
+
 /*
  * Run the steps from the current one as far as they go now: the state is
  * progressing (or was just made so). Instant steps follow each other; a
@@ -392,11 +470,15 @@ static void run_steps(ctx_t *c)
             char why[160];
             snprintf(why, sizeof why, "every step done at weight %s%%",
                      cn_units_percent_text(r->weight_bp, w, sizeof w));
+            if (gate_wait(c, CN_ROLLOUT_GATE_PROMOTION))
+                return;
             promote(c, why);
             return;
         }
         switch (st->kind) {
         case CN_STRATEGY_SET_WEIGHT:
+            if (st->weight_bp > r->weight_bp && gate_wait(c, CN_ROLLOUT_GATE_TRAFFIC))
+                return;
             r->weight_bp = st->weight_bp;
             r->shadow = false;
             r->shadow_bp = 0;
@@ -507,6 +589,18 @@ static void check_samples_hold(ctx_t *c)
     run_steps(c);
 }
 
+/* Holding for a gate: ask it again every gates.interval. */
+static void check_gate_hold(ctx_t *c)
+{
+    cn_rollout_t *r = c->r;
+    if (r->state != CN_ROLLOUT_HOLDING || r->hold != CN_ROLLOUT_HOLD_GATE ||
+        r->gate_in_flight)
+        return;
+    if (c->ev->now_ms - r->gate_asked_ms < (int64_t)c->s->gates.interval_ms)
+        return;
+    ask_gate(c);
+}
+
 /* Warmup: the deadline and the end of warmup. */
 static void warmup_tick(ctx_t *c)
 {
@@ -545,6 +639,7 @@ static void advance(ctx_t *c)
         break;
     case CN_ROLLOUT_HOLDING:
         check_samples_hold(c);
+        check_gate_hold(c);
         break;
     default:
         break;
@@ -724,11 +819,70 @@ static int on_anytime(ctx_t *c)
     return 0;
 }
 
+/*
+ * A gate's answer. Only the call out now counts (the gate and step it was
+ * asked for); a late one, after a person went on, is stale. Yes: the
+ * change goes ahead (leaving a gate hold). No, or no answer in time: a
+ * progressing rollout holds (hold gate), and the tick asks again every
+ * gates.interval; one paused by a person resumes into that hold.
+ */
+static int on_gate(ctx_t *c)
+{
+    cn_rollout_t *r = c->r;
+    const cn_rollout_event_t *ev = c->ev;
+    if (!running(r->state) || !r->gate_in_flight || ev->gate != r->gate ||
+        ev->step != r->step)
+        return 0;
+    r->gate_in_flight = false;
+    const char *name = cn_rollout_gate_name(r->gate);
+    char pct[CN_UNITS_TEXT_BUF];
+    cn_units_percent_text(gate_weight(c), pct, sizeof pct);
+    if (ev->verdict == CN_ROLLOUT_VERDICT_PASS) {
+        r->gate_passed = r->step + 1;
+        if (r->state == CN_ROLLOUT_HOLDING && r->hold == CN_ROLLOUT_HOLD_GATE) {
+            r->hold = CN_ROLLOUT_HOLD_NONE;
+            transition(c, CN_ROLLOUT_PROGRESSING,
+                       "%s confirmed step %u (weight %s%%): %.150s", name, r->step, pct,
+                       ev->reason);
+            run_steps(c);
+        } else if (r->state == CN_ROLLOUT_PROGRESSING) {
+            record(c, "step %u: %s confirmed (weight %s%%): %.150s", r->step, name, pct,
+                   ev->reason);
+            run_steps(c);
+        } else if (r->state == CN_ROLLOUT_PAUSED && r->hold == CN_ROLLOUT_HOLD_GATE) {
+            r->hold = CN_ROLLOUT_HOLD_NONE;
+            r->resume_state = CN_ROLLOUT_PROGRESSING;
+        }
+        return 0;
+    }
+    if (r->state == CN_ROLLOUT_PROGRESSING) {
+        r->hold = CN_ROLLOUT_HOLD_GATE;
+        transition(
+            c, CN_ROLLOUT_HOLDING,
+            "%s did not confirm step %u (weight %s%%): %.120s; asked again every "
+            "%llu ms",
+            name, r->step, pct, ev->reason,
+            (unsigned long long)c->s->gates.interval_ms);
+    } else if (r->state == CN_ROLLOUT_PAUSED &&
+               r->resume_state == CN_ROLLOUT_PROGRESSING) {
+        r->hold = CN_ROLLOUT_HOLD_GATE;
+        r->resume_state = CN_ROLLOUT_HOLDING;
+    }
+    return 0;
+}
+
 /* A person's promote: finish the current step now. */
 static void finish_step_now(ctx_t *c)
 {
     cn_rollout_t *r = c->r;
     const cn_strategy_step_t *st = current(c);
+    /* At a gate, the step is the change the gate guards: a person vouches
+     * for it, and it is made now (not skipped). */
+    bool at_gate = r->gate != CN_ROLLOUT_GATE_NONE && r->gate_passed != r->step + 1;
+    if (at_gate) {
+        r->gate_passed = r->step + 1;
+        r->gate_in_flight = false;
+    }
     r->analysis_in_flight = false;
     r->hold = CN_ROLLOUT_HOLD_NONE;
     r->paused_by_step = r->step_done = false;
@@ -751,7 +905,7 @@ static void finish_step_now(ctx_t *c)
                st ? cn_strategy_step_kind_name((cn_strategy_step_kind_t)st->kind)
                   : "end",
                c->ev->reason[0] ? ": " : "", c->ev->reason);
-    if (st) {
+    if (st && !at_gate) {
         r->step++;
         r->attempt = 0;
         r->step_started_ms = c->ev->now_ms;
@@ -795,6 +949,9 @@ static int on_restart(ctx_t *c)
     }
     bool lost = r->analysis_in_flight;
     r->analysis_in_flight = false;
+    /* a gate's call is lost with the process: asked again at once */
+    r->gate_in_flight = false;
+    r->gate_asked_ms = 0;
     if (r->state != CN_ROLLOUT_WARMUP)
         new_window(c);
     if (r->traffic_started_ms)
@@ -905,6 +1062,17 @@ static int dispatch(ctx_t *c)
         transition(c, CN_ROLLOUT_PAUSED, "paused by %s%s%s", c->actor, sep, why);
         return 0;
     case CN_ROLLOUT_EV_RESUME:
+        if (r->state == CN_ROLLOUT_HOLDING && r->hold == CN_ROLLOUT_HOLD_GATE) {
+            /* a person answers for the gate */
+            const char *name = cn_rollout_gate_name(r->gate);
+            r->gate_passed = r->step + 1;
+            r->gate_in_flight = false;
+            r->hold = CN_ROLLOUT_HOLD_NONE;
+            transition(c, CN_ROLLOUT_PROGRESSING, "resumed by %s past %s%s%.150s",
+                       c->actor, name, sep, why);
+            run_steps(c);
+            return 0;
+        }
         if (r->state != CN_ROLLOUT_PAUSED)
             return refuse(c, "nothing to resume: the rollout is %s", state);
         if (r->paused_by_step)
@@ -958,6 +1126,13 @@ static int dispatch(ctx_t *c)
             start_run(c, ev->dry_run);
             return 0;
         }
+        if (r->state == CN_ROLLOUT_HOLDING && r->hold == CN_ROLLOUT_HOLD_GATE)
+            return refuse(
+                c,
+                "holding for %s, which is asked again every %llu ms: resume or "
+                "promote to go on without it, or abort",
+                cn_rollout_gate_name(r->gate),
+                (unsigned long long)c->s->gates.interval_ms);
         if (r->state == CN_ROLLOUT_HOLDING && r->hold != CN_ROLLOUT_HOLD_SAMPLES) {
             if (r->attempt >= 1 + c->s->retries)
                 return refuse(c,
@@ -1008,7 +1183,7 @@ static int dispatch(ctx_t *c)
         } else if (r->state == CN_ROLLOUT_ROLLING_BACK) {
             cn_rollout_state_t end = r->end_state;
             char text[CN_ROLLOUT_REASON_MAX];
-            snprintf(text, sizeof text, "%s", r->reason);
+            snprintf(text, sizeof text, "%.255s", r->reason);
             transition(c, end, "%s", text);
             if (!r->superseded) {
                 cn_rollout_action_t *t = emit(c, CN_ROLLOUT_TAG);
@@ -1020,6 +1195,8 @@ static int dispatch(ctx_t *c)
         return on_restart(c);
     case CN_ROLLOUT_EV_ANYTIME:
         return on_anytime(c);
+    case CN_ROLLOUT_EV_GATE:
+        return on_gate(c);
     }
     return refuse(c, "unknown event %d", (int)ev->kind);
 }

@@ -132,9 +132,22 @@ typedef enum cn_rollout_hold_e {
     CN_ROLLOUT_HOLD_ANYTIME = 4,  /* the last analysis is anytime and has not
                                      shown non-inferiority by max_bake; goes
                                      on by itself when it does */
+    CN_ROLLOUT_HOLD_GATE = 5,     /* a gate hook said no (or nothing in time);
+                                     asked again every gates.interval, goes on
+                                     by itself when it says yes */
 } cn_rollout_hold_t;
 
-/* "none", "samples", "marginal", "budget", "anytime". */
+/* Which gate hook (strategy.gates) a rollout waits for. */
+typedef enum cn_rollout_gate_e {
+    CN_ROLLOUT_GATE_NONE = 0,
+    CN_ROLLOUT_GATE_TRAFFIC = 1,   /* confirm_traffic_increase */
+    CN_ROLLOUT_GATE_PROMOTION = 2, /* confirm_promotion */
+} cn_rollout_gate_t;
+
+/* "none", "confirm_traffic_increase", "confirm_promotion"; "?" otherwise. */
+const char *cn_rollout_gate_name(cn_rollout_gate_t g);
+
+/* "none", "samples", "marginal", "budget", "anytime", "gate". */
 const char *cn_rollout_hold_name(cn_rollout_hold_t h);
 
 /* Longest texts kept in the state and in actions (bytes, with the NUL). */
@@ -180,6 +193,13 @@ typedef struct cn_rollout_s {
     uint64_t samples_need;      /* the floor the current step waits for */
     double samples_per_minute;  /* rate at which the fewer arm grows */
     uint64_t transitions;       /* state changes so far (audit sequence) */
+    /* Gate hooks: the gate being asked (progressing, or holding for it),
+     * whether its call is out, when it was last asked, and the gate that
+     * said yes, as step + 1 (the promotion's step is n_steps). */
+    cn_rollout_gate_t gate;
+    bool gate_in_flight;
+    int64_t gate_asked_ms;
+    uint32_t gate_passed;
     char reason[CN_ROLLOUT_REASON_MAX]; /* why the last state change
                                            happened (hold, pause, end) */
 } cn_rollout_t;
@@ -219,6 +239,8 @@ typedef enum cn_rollout_event_kind_e {
     CN_ROLLOUT_EV_ANYTIME,           /* an anytime analysis: verdict (pass:
                                         non-inferiority shown; fail: harm
                                         shown), step, reason */
+    CN_ROLLOUT_EV_GATE,              /* a gate hook's answer: gate, step,
+                                        verdict pass (2xx) or fail, reason */
 } cn_rollout_event_kind_t;
 
 /* "start", "tick", ..., "restart"; "?" otherwise. */
@@ -245,6 +267,8 @@ typedef struct cn_rollout_event_s {
     /* RESTART: the canary weight the router runs now (weight_bp), when
      * known */
     bool has_weight;
+    /* GATE: which gate answered (for the step in `step`) */
+    cn_rollout_gate_t gate;
 } cn_rollout_event_t;
 
 typedef enum cn_rollout_action_kind_e {
@@ -255,9 +279,13 @@ typedef enum cn_rollout_action_kind_e {
     CN_ROLLOUT_RECORD = 4,         /* an audit entry: from, to, actor, text */
     CN_ROLLOUT_TAG = 5,            /* tag the canary version: tag */
     CN_ROLLOUT_NOTIFY = 6,         /* from, to, text */
+    CN_ROLLOUT_ASK_GATE = 7,       /* call gate hook `gate` for step
+                                      analysis.step at weight_bp; answer with
+                                      a GATE event */
 } cn_rollout_action_kind_t;
 
-/* "set-traffic", "promote", "start-analysis", "record", "tag", "notify". */
+/* "set-traffic", "promote", "start-analysis", "record", "tag", "notify",
+ * "ask-gate". */
 const char *cn_rollout_action_name(cn_rollout_action_kind_t k);
 
 /* What an analysis is to judge, and at what levels. */
@@ -278,7 +306,8 @@ typedef struct cn_rollout_action_s {
     bool shadow;
     cn_rollout_analysis_t analysis;
     cn_rollout_state_t from, to;
-    const char *tag; /* "rolled-back"; static */
+    const char *tag;        /* "rolled-back"; static */
+    cn_rollout_gate_t gate; /* ASK_GATE */
     char actor[CN_ROLLOUT_ACTOR_MAX];
     char text[CN_ROLLOUT_REASON_MAX + 128];
 } cn_rollout_action_t;

@@ -372,6 +372,45 @@ static const cn_config_table_t sequential_table = {
     .size = sizeof(cn_strategy_sequential_t),
 };
 
+/* ------------------------------------------------------------- gates */
+
+static int check_gate_url(const char *text, char *what, size_t len)
+{
+    const char *rest = strncmp(text, "http://", 7) == 0    ? text + 7
+                       : strncmp(text, "https://", 8) == 0 ? text + 8
+                                                           : NULL;
+    if (rest && *rest && *rest != '/' && !strpbrk(text, " \t\r\n"))
+        return 0;
+    char q[QUOTE_BUF];
+    snprintf(what, len, "must be an http:// or https:// URL with a host, got '%s'",
+             cn_text_quote(text, strlen(text), CN_YAML_QUOTE_MAX, q));
+    return CN_EINVAL;
+}
+
+static const cn_config_key_t gate_keys[] = {
+    {.key = "url",
+     .type = CN_CONFIG_STRING,
+     .opts = CN_CONFIG_REQUIRED,
+     .check = check_gate_url,
+     .help = "POSTed before the change; a 2xx confirms it",
+     .offset = offsetof(cn_strategy_gate_t, url),
+     .width = sizeof(char *)},
+    {.key = "timeout",
+     .type = CN_CONFIG_DURATION,
+     .lo = 100,
+     .hi = 5 * CN_UNITS_MINUTE_MS,
+     .default_text = "5s",
+     .help = "no answer by then holds the rollout",
+     .offset = offsetof(cn_strategy_gate_t, timeout_ms),
+     .width = sizeof(uint64_t)},
+};
+
+static const cn_config_table_t gate_table = {
+    .keys = gate_keys,
+    .n_keys = COUNT(gate_keys),
+    .size = sizeof(cn_strategy_gate_t),
+};
+
 /* ------------------------------------------------------------- top */
 
 #define TOP(f)                                                                         \
@@ -460,6 +499,25 @@ static const cn_config_key_t strategy_keys[] = {
      .default_text = "1e-7",
      .help = "significance level of each trigger check (one per second)",
      TOP(triggers.level)},
+    {.key = "gates.confirm_traffic_increase",
+     .type = CN_CONFIG_RECORD,
+     .table = &gate_table,
+     .set_at = CN_CONFIG_AT(cn_strategy_t, gates.has_traffic),
+     .help = "a URL asked before each weight increase; not 2xx: hold",
+     TOP(gates.traffic)},
+    {.key = "gates.confirm_promotion",
+     .type = CN_CONFIG_RECORD,
+     .table = &gate_table,
+     .set_at = CN_CONFIG_AT(cn_strategy_t, gates.has_promotion),
+     .help = "a URL asked before the promotion; not 2xx: hold",
+     TOP(gates.promotion)},
+    {.key = "gates.interval",
+     .type = CN_CONFIG_DURATION,
+     .lo = CN_UNITS_SECOND_MS,
+     .hi = CN_UNITS_HOUR_MS,
+     .default_text = "10s",
+     .help = "a gate that held the rollout is asked again this often",
+     TOP(gates.interval_ms)},
 };
 
 static const cn_config_table_t strategy_table = {

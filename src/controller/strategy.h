@@ -156,6 +156,23 @@ typedef struct cn_strategy_triggers_s {
     double level; /* per-check significance level; default 1e-7 */
 } cn_strategy_triggers_t;
 
+/* A gate hook (docs/NOTIFY.md): a URL POSTed before a weight increase or
+ * before the promotion; a 2xx lets the rollout go on, anything else (or
+ * no answer within timeout) holds it, and it is asked again every
+ * gates.interval until it says yes or a person acts. */
+typedef struct cn_strategy_gate_s {
+    char *url;           /* required: http:// or https:// */
+    uint64_t timeout_ms; /* default 5s; [100ms, 5m] */
+} cn_strategy_gate_t;
+
+typedef struct cn_strategy_gates_s {
+    cn_strategy_gate_t traffic; /* confirm_traffic_increase */
+    int has_traffic;
+    cn_strategy_gate_t promotion; /* confirm_promotion */
+    int has_promotion;
+    uint64_t interval_ms; /* asked again while held; default 10s */
+} cn_strategy_gates_t;
+
 typedef struct cn_strategy_s {
     uint64_t warmup_ms;            /* default 30s; [0, 1h] */
     uint64_t progress_deadline_ms; /* default 10m; [1s, 24h] */
@@ -166,6 +183,7 @@ typedef struct cn_strategy_s {
     unsigned retries;     /* default 2; [0, 10] */
     bool dry_run;         /* default false */
     cn_strategy_triggers_t triggers;
+    cn_strategy_gates_t gates;
 } cn_strategy_t;
 
 /* The key table (util/config.h), whose keys are relative to the section

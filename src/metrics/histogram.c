@@ -166,6 +166,23 @@ void cn_metrics_hist_merge(cn_metrics_hist_t *dst, const cn_metrics_hist_t *src)
         dst->counts[i] += src->counts[i];
 }
 
+void cn_metrics_hist_delta(cn_metrics_hist_t *dst, const cn_metrics_hist_t *now,
+                           const cn_metrics_hist_t *before)
+{
+    /* count is recounted from the buckets, so it always matches them;
+     * sum_us is exact unless either sum saturated. */
+    uint64_t count = 0;
+    for (size_t i = 0; i < CN_METRICS_HIST_BUCKETS; i++) {
+        uint64_t d =
+            now->counts[i] > before->counts[i] ? now->counts[i] - before->counts[i] : 0;
+        dst->counts[i] = d;
+        count += d;
+    }
+    dst->count = count;
+    dst->sum_us = now->sum_us > before->sum_us ? now->sum_us - before->sum_us : 0;
+    dst->clamped = now->clamped > before->clamped ? now->clamped - before->clamped : 0;
+}
+
 uint64_t cn_metrics_hist_count_le(const cn_metrics_hist_t *h, uint64_t bound_us)
 {
     if (bound_us >= CN_METRICS_HIST_MAX_US)

@@ -95,6 +95,16 @@ uint64_t cn_metrics_hist_quantile(const cn_metrics_hist_t *h, double q);
 void cn_metrics_hist_merge(cn_metrics_hist_t *dst, const cn_metrics_hist_t *src);
 
 /*
+ * dst = now - before, bucket by bucket: the values recorded between two
+ * copies of one cumulative histogram (the latencies of the last second,
+ * from two snapshots). Counts that went down (before is not an earlier
+ * copy of now) are taken as 0, so the result is always a histogram. dst
+ * may alias neither.
+ */
+void cn_metrics_hist_delta(cn_metrics_hist_t *dst, const cn_metrics_hist_t *now,
+                           const cn_metrics_hist_t *before);
+
+/*
  * Cumulative count for a Prometheus `le` bucket: the number of recorded
  * values whose bucket lies entirely at or below bound_us. It never counts a
  * value above bound_us; it is exact when bound_us is an upper bucket bound

@@ -15,6 +15,7 @@
 #include "feedback/config.h"
 #include "judge/config.h"
 #include "judge/judge.h"
+#include "notify/notify.h"
 #include "router/config.h"
 #include "store/config.h"
 #include "util/config.h"
@@ -32,6 +33,7 @@ typedef struct cn_server_config_s {
     cn_admin_config_t admin;
     cn_store_config_t store;
     cn_server_own_config_t own;
+    cn_notify_config_t notify; /* `notifications:` */
     cn_feedback_config_t feedback;
     /* The file's other sections that serve uses (from a file only; no
      * flags): the rollout strategy and the analysis it judges with. */
@@ -42,7 +44,7 @@ typedef struct cn_server_config_s {
 } cn_server_config_t;
 
 /* Tables read as the `serve:` section. */
-#define CN_SERVER_CONFIG_PARTS 5
+#define CN_SERVER_CONFIG_PARTS 6
 
 /* Every part at its defaults. */
 void cn_server_config_init(cn_server_config_t *c);
@@ -51,7 +53,7 @@ void cn_server_config_init(cn_server_config_t *c);
 void cn_server_config_dispose(cn_server_config_t *c);
 
 /* The parts of c in the order their keys are listed (router, admin API,
- * store, server): for reading a file, applying flags and writing the
+ * store, server, notifications): for reading a file, applying flags and writing the
  * effective configuration. Returns the count (CN_SERVER_CONFIG_PARTS). */
 size_t cn_server_config_parts(cn_server_config_t *c,
                               cn_config_part_t parts[CN_SERVER_CONFIG_PARTS]);

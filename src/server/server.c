@@ -13,6 +13,8 @@
 #include "api/admin.h"
 #include "controller/controller.h"
 #include "feedback/feedback.h"
+#include "metrics/prom.h"
+#include "notify/notify.h"
 #include "registry/registry.h"
 #include "router/router.h"
 #include "store/store.h"
@@ -286,6 +288,37 @@ out:
     return rc;
 }
 
+/* The notifier's counters, per target, for /metrics. */
+static int ops_notify_metrics(void *ctx, cn_prom_writer_t *w)
+{
+    cn_notify_stats_t st[64];
+    size_t n = cn_notify_stats(ctx, st, sizeof st / sizeof st[0]);
+    static const struct {
+        const char *name;
+        cn_prom_type_t type;
+        const char *help;
+    } fam[] = {
+        {"canary_notify_delivered_total", CN_PROM_COUNTER,
+         "Events a notification target took (2xx)"},
+        {"canary_notify_failed_attempts_total", CN_PROM_COUNTER,
+         "Deliveries that failed (not 2xx, timeout, no connection); retried"},
+        {"canary_notify_pending", CN_PROM_GAUGE,
+         "Events waiting for a notification target (in the outbox)"},
+    };
+    int rc = 0;
+    for (size_t f = 0; f < 3 && !rc; f++) {
+        rc = cn_prom_family(w, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < n && !rc; i++) {
+            cn_prom_label_t l = {"target", st[i].target};
+            uint64_t v = f == 0   ? st[i].delivered
+                         : f == 1 ? st[i].failed_attempts
+                                  : st[i].pending;
+            rc = cn_prom_sample_u64(w, NULL, &l, 1, v);
+        }
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------ run */
 
 int cn_server_run(cn_server_config_t *scfg)
@@ -298,6 +331,7 @@ int cn_server_run(cn_server_config_t *scfg)
     cn_controller_t *controller = NULL;
     cn_admin_t *admin = NULL;
     cn_registry_t *registry = NULL;
+    cn_notify_t *notify = NULL;
     char model[CN_STORE_NAME_MAX + 1] = "";
     cn_generation_t initial;
     cn_generation_init(&initial);
@@ -338,6 +372,21 @@ int cn_server_run(cn_server_config_t *scfg)
         goto out;
     }
     feedback = cn_feedback_new(&scfg->feedback, cfg->reservoir_size, 0x5eedfeedULL);
+    const cn_strategy_gates_t *gates = &scfg->strategy.gates;
+    if (scfg->notify.n_targets ||
+        (scfg->has_strategy && (gates->has_traffic || gates->has_promotion))) {
+        if (cn_notify_config_load_secrets(&scfg->notify, err, sizeof err)) {
+            exit_code = EX_NOINPUT;
+            goto out;
+        }
+        if (scfg->notify.n_targets && !store)
+            fprintf(stderr, "canary: notifications: no state file (--state), so no "
+                            "rollouts and no events to send\n");
+        if (cn_notify_new(&scfg->notify, store, stderr, &notify, err, sizeof err)) {
+            exit_code = EX_UNAVAILABLE;
+            goto out;
+        }
+    }
     cn_controller_config_t ccfg = {
         .router = router,
         .store = store,
@@ -349,6 +398,7 @@ int cn_server_run(cn_server_config_t *scfg)
         .strategy = scfg->has_strategy ? &scfg->strategy : NULL,
         .analysis = &scfg->analysis,
         .feedback = feedback,
+        .notify = notify,
     };
     if (model[0] && !scfg->has_strategy)
         fprintf(stderr,
@@ -365,6 +415,8 @@ int cn_server_run(cn_server_config_t *scfg)
         .lookup = ops_lookup,
         .join = ops_join,
         .ctx = router,
+        .more_metrics = notify ? ops_notify_metrics : NULL,
+        .more_ctx = notify,
     };
     rc = cn_admin_new(scfg->admin.address, token, &ops, controller, &admin, err,
                       sizeof err);
@@ -416,6 +468,11 @@ out:
      * returned from run (or never ran); the controller finishes what it
      * has; then the data plane drains. */
     cn_admin_free(admin);
+    /* the notifier answers its gates in flight into the controller's
+     * queue, which refuses them once stopped: stop, then free it */
+    if (controller)
+        cn_controller_stop(controller);
+    cn_notify_free(notify);
     cn_controller_free(controller);
     cn_router_free(router);
     cn_feedback_free(feedback);

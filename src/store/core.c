@@ -58,6 +58,8 @@
  *              step_started_unix_ms, ended_unix_ms, audit_seq)
  *     rollout_audit(rollout_id, seq, time_unix_ms, actor, kind, state,
  *                   step_index, weight_bp, reason, payload)
+ *   version 4 adds the notification outbox (see migrate_v4):
+ *     notify_outbox(id, event_id, target, event, created_unix_ms)
  * Modes and roles are stored by name ("sticky"), addresses as a JSON array
  * of strings, so that the file reads well in the sqlite3 shell; CHECK
  * constraints keep hand edits in range, and a loaded row is checked again
@@ -305,8 +307,25 @@ static const char migrate_v3[] =
     "                               WHERE rollout_id = NEW.id)\n"
     "BEGIN SELECT RAISE(ABORT, 'rollouts: audit_seq is the last audit entry'); END;\n";
 
+/* Version 3 to 4: the notification outbox (store.h, "outbox"). One row
+ * per event and target, written in the transaction of the audit entry of
+ * the change that caused it and deleted when the target took it, so an
+ * event not yet delivered survives a crash. The ids only grow
+ * (AUTOINCREMENT): the delivery thread reads the rows after the last one
+ * it has. event_id is the same for every target of one event. */
+static const char migrate_v4[] =
+    "CREATE TABLE notify_outbox (\n"
+    "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    event_id TEXT NOT NULL,\n"
+    "    target TEXT NOT NULL CHECK (length(target) BETWEEN 1 AND 200),\n"
+    "    event TEXT NOT NULL\n"
+    "        CHECK (json_valid(event) AND json_type(event) = 'object'),\n"
+    "    created_unix_ms INTEGER NOT NULL,\n"
+    "    UNIQUE (event_id, target)\n"
+    ");\n";
+
 /* migrations[v - 2] takes schema v - 1 to v. */
-static const char *const migrations[] = {migrate_v2, migrate_v3};
+static const char *const migrations[] = {migrate_v2, migrate_v3, migrate_v4};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == CN_STORE_SCHEMA_VERSION - 1,
                "one migration per schema version after the first");

@@ -311,13 +311,25 @@ static int insert_entry(cn_store_t *s, int64_t id, int64_t seq, int64_t now_ms,
                         const cn_store_audit_t *e, const char *reason,
                         cn_store_rollout_state_t state, uint32_t step, uint16_t weight)
 {
-    return cn_store__run(s->db,
-                         "INSERT INTO rollout_audit (rollout_id, seq, time_unix_ms, "
-                         "actor, kind, state, step_index, weight_bp, reason, payload) "
-                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                         "iiitttiitt", id, seq, now_ms, e->actor, kind_names[e->kind],
-                         state_names[state], (int64_t)step, (int64_t)weight, reason,
-                         e->payload);
+    int rc = cn_store__run(
+        s->db,
+        "INSERT INTO rollout_audit (rollout_id, seq, time_unix_ms, "
+        "actor, kind, state, step_index, weight_bp, reason, payload) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "iiitttiitt", id, seq, now_ms, e->actor, kind_names[e->kind],
+        state_names[state], (int64_t)step, (int64_t)weight, reason, e->payload);
+    /* the notifications of this change, in its transaction (outbox) */
+    for (size_t i = 0; rc == SQLITE_OK && i < e->n_notes; i++) {
+        char event_id[64];
+        snprintf(event_id, sizeof event_id, "%lld-%lld-%u", (long long)id,
+                 (long long)seq, e->notes[i].index);
+        rc = cn_store__run(s->db,
+                           "INSERT INTO notify_outbox (event_id, target, event, "
+                           "created_unix_ms) VALUES (?1, ?2, ?3, ?4)",
+                           "ttti", event_id, e->notes[i].target, e->notes[i].event,
+                           now_ms);
+    }
+    return rc;
 }
 
 /* The `also` part of a write (lock held, in the transaction). */
@@ -841,5 +853,75 @@ int cn_store_audit_list(cn_store_t *s, int64_t rollout_id, int64_t after_seq,
         got = 0;
     }
     *n = got;
+    return rc;
+}
+
+/* ------------------------------------------------------------- outbox */
+
+void cn_store_outbox_dispose(cn_store_outbox_t *o)
+{
+    if (!o)
+        return;
+    free(o->target);
+    free(o->event);
+    memset(o, 0, sizeof *o);
+}
+
+int cn_store_outbox_list(cn_store_t *s, int64_t after_id, cn_store_outbox_t *out,
+                         size_t max, size_t *n, char *err, size_t errlen)
+{
+    static const char what[] = "cannot read the notification outbox";
+    if (err && errlen)
+        err[0] = '\0';
+    if (!s || !n || (max && !out))
+        return cn_store__failf(s ? s->path : NULL, err, errlen, CN_EINVAL,
+                               "bad arguments");
+    *n = 0;
+    if (max > CN_STORE_PAGE_MAX)
+        max = CN_STORE_PAGE_MAX;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = NULL;
+    size_t got = 0;
+    int step = SQLITE_DONE, rc = 0;
+    if (cn_store__prepare(s->db, &st,
+                          "SELECT id, event_id, target, event, created_unix_ms FROM "
+                          "notify_outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+                          "ii", after_id, (int64_t)max) != SQLITE_OK)
+        rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+    while (rc == 0 && got < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        cn_store_outbox_t *o = &out[got++];
+        memset(o, 0, sizeof *o);
+        o->id = sqlite3_column_int64(st, 0);
+        snprintf(o->event_id, sizeof o->event_id, "%s", cn_store__column_text(st, 1));
+        o->target = cn_xstrdup(cn_store__column_text(st, 2));
+        o->event = cn_xstrdup(cn_store__column_text(st, 3));
+        o->created_unix_ms = sqlite3_column_int64(st, 4);
+    }
+    if (rc == 0 && got < max && step != SQLITE_DONE)
+        rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    if (rc) {
+        for (size_t i = 0; i < got; i++)
+            cn_store_outbox_dispose(&out[i]);
+        got = 0;
+    }
+    *n = got;
+    return rc;
+}
+
+int cn_store_outbox_delete(cn_store_t *s, int64_t id, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!s)
+        return cn_store__failf(NULL, err, errlen, CN_EINVAL, "bad arguments");
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    if (cn_store__run(s->db, "DELETE FROM notify_outbox WHERE id = ?1", "i", id) !=
+        SQLITE_OK)
+        rc = cn_store__fail_db(s->path, s->db, err, errlen,
+                               "cannot delete from the notification outbox");
+    pthread_mutex_unlock(&s->lock);
     return rc;
 }

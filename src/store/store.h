@@ -65,8 +65,8 @@
 /* The schema this build writes. 1: the traffic split and its history.
  * 2: adds the version sets, their history, and generation numbers.
  * 3: adds models, their versions and tags, rollouts and their audit
- * trail. */
-#define CN_STORE_SCHEMA_VERSION 3
+ * trail. 4: adds the notification outbox. */
+#define CN_STORE_SCHEMA_VERSION 4
 
 /* SQLite application_id of a canary state file: "CNRY" in ASCII. */
 #define CN_STORE_APPLICATION_ID 0x434E5259
@@ -501,6 +501,10 @@ typedef struct cn_store_audit_s {
     uint32_t step_index;
     uint16_t weight_bp;
     char *payload; /* JSON text (any JSON value), or NULL */
+    /* Write only (borrowed; ignored by reads): notifications to deliver,
+     * added to the outbox in the same transaction as the entry. */
+    const struct cn_store_note_s *notes;
+    size_t n_notes;
 } cn_store_audit_t;
 
 /* Free the payload of an entry read by cn_store_audit_list and zero it.
@@ -628,5 +632,44 @@ int cn_store_rollout_list(cn_store_t *s, const char *model, unsigned states,
 int cn_store_audit_list(cn_store_t *s, int64_t rollout_id, int64_t after_seq,
                         cn_store_audit_t *out, size_t max, size_t *n, char *err,
                         size_t errlen);
+
+/* ============================================================== outbox */
+
+/*
+ * The notification outbox: an event waiting for one target. Written with
+ * an audit entry (cn_store_audit_t.notes), so that the change and the
+ * news of it are stored together; deleted when the target has taken it.
+ * The event id is "ROLLOUT-SEQ-INDEX": the rollout, its audit entry and
+ * the event's index among that entry's, the same for every target of one
+ * event and never reused (an entry's number is written once), so a
+ * receiver can drop a delivery it already had.
+ */
+typedef struct cn_store_note_s {
+    unsigned index;     /* the event's index within its entry */
+    const char *target; /* borrowed: the target's name, 1 to 200 bytes */
+    const char *event;  /* borrowed: a JSON object */
+} cn_store_note_t;
+
+/* A stored outbox row; owns target and event (cn_store_outbox_dispose). */
+typedef struct cn_store_outbox_s {
+    int64_t id; /* grows with each row written */
+    char event_id[64];
+    char *target;
+    char *event;
+    int64_t created_unix_ms;
+} cn_store_outbox_t;
+
+/* Free a row's texts and zero it. Twice is harmless. */
+void cn_store_outbox_dispose(cn_store_outbox_t *o);
+
+/* Rows with an id above after_id, oldest first: up to max (at most
+ * CN_STORE_PAGE_MAX) into out[], their number in *n; the caller disposes
+ * each. 0, or CN_EIO with nothing to dispose. */
+int cn_store_outbox_list(cn_store_t *s, int64_t after_id, cn_store_outbox_t *out,
+                         size_t max, size_t *n, char *err, size_t errlen);
+
+/* Delete row id (delivered, or its target is gone): durable before it
+ * returns. Deleting a row that is not there is not an error. 0 or CN_EIO. */
+int cn_store_outbox_delete(cn_store_t *s, int64_t id, char *err, size_t errlen);
 
 #endif

@@ -103,7 +103,8 @@ static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t 
 
 cn_admin_ops_t fake_router_ops(fake_router_t *f)
 {
-    cn_admin_ops_t ops = {ops_snapshot, ops_snapshot_free, ops_lookup, NULL, f};
+    cn_admin_ops_t ops = {ops_snapshot, ops_snapshot_free, ops_lookup, NULL, f, NULL,
+                          NULL};
     return ops;
 }
 
@@ -228,6 +229,10 @@ cn_router_snapshot_t *fake_router_snapshot(const fake_router_t *f)
     c->step_predictions = copy_values((double[]){0.45, 0.55}, 2);
     c->n_step_predictions = 2;
     c->step_predictions_seen = 19;
+    c->requests += f->canary_more;
+    c->responses_by_class[2] += f->canary_more - f->canary_more_errors;
+    c->responses_by_class[5] += f->canary_more_errors;
+    record(c->latency, 9000, (unsigned)f->canary_more);
 
     s->npairs = 2;
     s->pairs = cn_xcalloc(2, sizeof *s->pairs);

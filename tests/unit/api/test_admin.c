@@ -10,6 +10,8 @@
  */
 #include "../controller/plane.h"
 #include "api/admin.h"
+#include "api/admin_internal.h"
+#include "api/ui.h"
 #include "fake_router.h"
 #include "promtool.h"
 #include "util/error.h"
@@ -352,7 +354,7 @@ Test(admin, answers_405_with_allow_for_a_wrong_method, .init = setup, .fini = te
 
 Test(admin, answers_404_in_json_for_unknown_paths, .init = setup, .fini = teardown)
 {
-    const char *paths[] = {"/",          "/v1",           "/v1/traffic/",
+    const char *paths[] = {"/ui/",       "/v1",           "/v1/traffic/",
                            "/healthz/x", "/v1/requests/", "/v1/requests/a/b",
                            "/V1/traffic"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
@@ -802,4 +804,134 @@ Test(admin_routes, a_star_stands_for_one_whole_segment_anywhere, .init = setup,
                      bad[i]);
         cr_assert(strstr(err, "a '*' may stand for whole segments"), "%s", err);
     }
+}
+
+/* ------------------------------------------------------------ dashboard */
+
+Test(admin_dashboard, serves_its_files_without_a_token_and_its_data_with_one,
+     .init = setup, .fini = teardown)
+{
+    call(HTTP_GET, "/", NULL, NULL);
+    cr_assert_eq(res.status, 200);
+    cr_assert_str_eq(res.content_type, "text/html; charset=utf-8");
+    cr_assert(strstr(res.body, "<script src=\"/ui/app.js\"></script>"), "%s", res.body);
+    const char *files[][2] = {{"/ui/app.js", "text/javascript; charset=utf-8"},
+                              {"/ui/chart.js", "text/javascript; charset=utf-8"},
+                              {"/ui/style.css", "text/css; charset=utf-8"}};
+    for (size_t i = 0; i < 3; i++) {
+        call(HTTP_GET, files[i][0], NULL, NULL);
+        cr_assert_eq(res.status, 200, "%s: %u", files[i][0], res.status);
+        cr_assert_str_eq(res.content_type, files[i][1]);
+        /* the bytes of the file in src/api/ui, as built in */
+        const char *name = strrchr(files[i][0], '/') + 1;
+        bool found = false;
+        for (size_t k = 0; k < cn_admin__ui_nassets; k++)
+            if (strcmp(cn_admin__ui_assets[k].name, name) == 0) {
+                found = true;
+                cr_assert_eq(res.body_len, cn_admin__ui_assets[k].len);
+                cr_assert(memcmp(res.body, cn_admin__ui_assets[k].data, res.body_len) ==
+                          0);
+            }
+        cr_assert(found, "%s is not among the built-in files", name);
+    }
+    json_decref(call_json(HTTP_GET, "/v1/series", NULL, NULL, 401));
+    json_decref(call_json(HTTP_GET, "/v1/events", NULL, NULL, 401));
+    json_decref(call_json(HTTP_GET, "/ui/nothing.js", NULL, NULL, 401));
+    json_decref(call_json(HTTP_GET, "/ui/nothing.js", AUTH, NULL, 404));
+}
+
+Test(admin_dashboard, an_event_stream_needs_a_connection, .init = setup,
+     .fini = teardown)
+{
+    call(HTTP_HEAD, "/v1/events", AUTH, NULL);
+    cr_assert_eq(res.status, 200, "HEAD: the head of the stream, no body");
+    cr_assert_str_eq(res.content_type, "text/event-stream; charset=utf-8");
+    cr_assert_eq(res.body_len, 0);
+    json_t *j = call_json(HTTP_GET, "/v1/events", AUTH, NULL, 400);
+    cr_assert_str_eq(error_of(j), "an event stream needs a connection");
+    json_decref(j);
+}
+
+/* The series is the difference of two snapshots: 10 canary requests in
+ * 9 ms, 2 of them 5xx, between two samples, and nothing from stable. */
+Test(admin_dashboard, a_point_is_the_difference_between_two_samples, .init = setup,
+     .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/series", AUTH, NULL, 200);
+    cr_assert_eq(json_array_size(json_object_get(j, "points")), 0);
+    json_decref(j);
+
+    cr_assert_eq(cn_admin__series_sample(admin->series), 0);
+    fake.canary_more = 10;
+    fake.canary_more_errors = 2;
+    cr_assert_eq(cn_admin__series_sample(admin->series), 0);
+    cr_assert_eq(fake.last_mask, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS,
+                 "the sampler asks for counters and histograms, never samples");
+
+    j = call_json(HTTP_GET, "/v1/series", AUTH, NULL, 200);
+    json_t *points = json_object_get(j, "points");
+    cr_assert_eq(json_array_size(points), 1, "%s", res.body);
+    json_t *p = json_array_get(points, 0);
+    cr_assert_eq(json_integer_value(json_object_get(p, "rollout")), 0);
+    cr_assert_float_eq(json_number_value(json_object_get(p, "weight")), 2.5, 1e-12);
+    json_t *canary = json_object_get(p, "canary"),
+           *stable = json_object_get(p, "stable");
+    cr_assert_str_eq(json_string_value(json_object_get(canary, "version")), "v2");
+    cr_assert_eq(json_integer_value(json_object_get(canary, "requests")), 10, "%s",
+                 res.body);
+    cr_assert_eq(json_integer_value(json_object_get(canary, "errors")), 2);
+    /* 9000 us lies in a bucket 64 us wide: its midpoint */
+    double p50 = json_number_value(json_object_get(canary, "p50_ms"));
+    cr_assert(p50 > 8.96 && p50 < 9.04, "p50 %g", p50);
+    cr_assert_float_eq(json_number_value(json_object_get(canary, "p99_ms")), p50,
+                       1e-12);
+    cr_assert_str_eq(json_string_value(json_object_get(stable, "version")), "v1");
+    cr_assert_eq(json_integer_value(json_object_get(stable, "requests")), 0);
+    cr_assert(json_is_null(json_object_get(stable, "p50_ms")),
+              "no request, no quantile");
+    /* the prediction buckets: the bounds, then each arm's cumulative counts */
+    json_t *pred = json_object_get(j, "predictions");
+    cr_assert_eq(json_array_size(json_object_get(pred, "bounds")), 3);
+    json_t *le = json_object_get(json_object_get(pred, "canary"), "le");
+    cr_assert_eq(json_array_size(le), 4);
+    cr_assert_eq(json_integer_value(json_array_get(le, 3)), 19);
+    long long t = (long long)json_integer_value(json_object_get(p, "t"));
+    json_decref(j);
+
+    /* ?since after the point and ?rollout of another rollout keep none */
+    char url[96];
+    snprintf(url, sizeof url, "/v1/series?since=%lld", t);
+    j = call_json(HTTP_GET, url, AUTH, NULL, 200);
+    cr_assert_eq(json_array_size(json_object_get(j, "points")), 0);
+    json_decref(j);
+    j = call_json(HTTP_GET, "/v1/series?rollout=3", AUTH, NULL, 200);
+    cr_assert_eq(json_array_size(json_object_get(j, "points")), 0);
+    json_decref(j);
+    j = call_json(HTTP_GET, "/v1/series?rollout=0&since=0", AUTH, NULL, 200);
+    cr_assert_eq(json_array_size(json_object_get(j, "points")), 1);
+    json_decref(j);
+}
+
+Test(admin_dashboard, refuses_a_bad_series_query_naming_it, .init = setup,
+     .fini = teardown)
+{
+    json_t *j = call_json(HTTP_GET, "/v1/series?since=-5", AUTH, NULL, 400);
+    cr_assert_str_eq(error_of(j), "since: must be a whole number, got '-5'");
+    json_decref(j);
+    j = call_json(HTTP_GET, "/v1/series?window=all", AUTH, NULL, 400);
+    cr_assert_str_eq(error_of(j),
+                     "query: unknown key 'window' (expected rollout or since)");
+    json_decref(j);
+}
+
+Test(admin_dashboard, a_sample_without_a_snapshot_makes_no_point, .init = setup,
+     .fini = teardown)
+{
+    fake.no_snapshot = true;
+    cr_assert_eq(cn_admin__series_sample(admin->series), CN_EIO);
+    cr_assert_eq(cn_admin__series_sample(admin->series), CN_EIO);
+    fake.no_snapshot = false;
+    json_t *j = call_json(HTTP_GET, "/v1/series", AUTH, NULL, 200);
+    cr_assert_eq(json_array_size(json_object_get(j, "points")), 0);
+    json_decref(j);
 }

@@ -7,6 +7,7 @@
  */
 #include "../controller/plane.h"
 #include "api/admin.h"
+#include "api/admin_internal.h"
 #include "fake_router.h"
 #include "router/internal.h"
 #include "router/shard.h"
@@ -19,6 +20,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,9 @@ static void *serve(void *arg)
 
 static void start(uint32_t idle_ms, uint32_t request_ms)
 {
+    /* as canary serve does (http/server.h): an event stream writes to
+     * clients that have gone */
+    signal(SIGPIPE, SIG_IGN);
     static const char *const flags[] = {"sticky-header", "X-User", NULL};
     fake_router_init(&fake);
     test_plane_start(&plane, flags, true);
@@ -822,4 +827,101 @@ Test(admin_server, idle_connections_cannot_lock_out_an_authenticated_put, .init 
         close_client(more[i]);
     }
     close_client(op);
+}
+
+/* ------------------------------------------------------------ event streams */
+
+/* Read until text arrives (each recv waits at most the client's 5 s). */
+static void read_until(client_t *c, const char *text)
+{
+    while (!memmem(c->buf, c->len, text, strlen(text)))
+        cr_assert_gt(fill(c), 0, "closed before '%s': %.*s", text, (int)c->len, c->buf);
+}
+
+static void open_events(client_t *c)
+{
+    send_str(c, "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\n\r\n");
+    read_until(c, "\r\n\r\n");
+    cr_assert(memmem(c->buf, c->len, "HTTP/1.1 200 OK\r\n", 17), "%.*s", (int)c->len,
+              c->buf);
+    cr_assert(
+        strcasestr(c->buf, "\r\nContent-Type: text/event-stream; charset=utf-8\r\n"));
+    cr_assert(strcasestr(c->buf, "\r\nTransfer-Encoding: chunked\r\n"));
+    read_until(c, "retry: 2000\n");
+}
+
+/*
+ * A stream stays open and gets the sampler's points as "sample" events
+ * (the fake's numbers do not move: zero requests a second); a second
+ * stream gets them too; a client that leaves frees its stream while the
+ * other goes on; the server stops with a stream open.
+ */
+Test(admin_server, streams_samples_as_server_sent_events, .init = setup, .fini = stop)
+{
+    client_t *a = connect_client(), *b = connect_client();
+    open_events(a);
+    open_events(b);
+    read_until(a, "event: sample\ndata: {\"t\":");
+    read_until(a, "\"canary\":{\"version\":\"v2\",\"requests\":0,");
+    close_client(a);
+    b->len = 0;
+    read_until(b, "event: sample\n");
+    b->len = 0;
+    read_until(b, "event: sample\n"); /* a later one: the stream lives on */
+    /* the API still answers on another connection meanwhile */
+    client_t *c = connect_client();
+    send_str(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 200);
+    free(r.body);
+    close_client(c);
+    close_client(b);
+}
+
+Test(admin_server, stops_with_an_event_stream_open, .init = setup)
+{
+    client_t *a = connect_client();
+    open_events(a);
+    stop(); /* returns: the stream is closed with the connection */
+    char buf[4096];
+    while (recv(a->fd, buf, sizeof buf, 0) > 0) /* the end (or a reset), no hang */
+        ;
+    close_client(a);
+}
+
+Test(admin_server, refuses_a_stream_over_the_limit_with_503, .init = setup,
+     .fini = stop)
+{
+    client_t *streams[CN_ADMIN_MAX_STREAMS];
+    for (unsigned i = 0; i < CN_ADMIN_MAX_STREAMS; i++) {
+        streams[i] = connect_client();
+        open_events(streams[i]);
+    }
+    client_t *c = connect_client();
+    send_str(c, "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\n\r\n");
+    response_t r;
+    read_response(c, &r);
+    cr_assert_eq(r.status, 503);
+    cr_assert(strstr(r.body, "at most 16 event streams are open"), "%s", r.body);
+    free(r.body);
+    /* one leaves: once the server has written to it twice (the first
+     * write brings the reset, the second fails), its place is free. Each
+     * sample is written to every stream in one turn of the loop, so when
+     * another stream has the second sample after the close (the third
+     * read: the first may have been sent before it), the server has tried
+     * the closed one twice too. */
+    close_client(streams[0]);
+    for (int k = 0; k < 3; k++) {
+        streams[1]->len = 0;
+        read_until(streams[1], "event: sample\n");
+    }
+    client_t *d = connect_client();
+    open_events(d);
+    close_client(d);
+    close_client(c);
+    for (unsigned i = 1; i < CN_ADMIN_MAX_STREAMS; i++)
+        close_client(streams[i]);
 }

@@ -49,6 +49,10 @@ static cn_rollout_t busy_machine(void)
     m.samples_need = 67890;
     m.samples_per_minute = 1234.5;
     m.transitions = 41;
+    m.gate = CN_ROLLOUT_GATE_PROMOTION;
+    m.gate_in_flight = true;
+    m.gate_asked_ms = 1700000000008;
+    m.gate_passed = 5;
     snprintf(m.reason, sizeof m.reason,
              "paused by admin 10.0.0.7: lunch \xc3\xa9t\xc3\xa9");
     return m;
@@ -96,7 +100,7 @@ Test(machine, round_trips_every_field_with_its_format)
 {
     cn_rollout_t m = busy_machine();
     char *text = cn_machine_json(&m);
-    cr_assert(strstr(text, "\"format\":3"), "%s", text);
+    cr_assert(strstr(text, "\"format\":4"), "%s", text);
     cn_rollout_t back;
     char err[256];
     cr_assert_eq(cn_machine_parse(text, &back, err, sizeof err), 0, "%s", err);
@@ -117,9 +121,9 @@ Test(machine, reads_a_machine_stored_before_the_format_key)
 Test(machine, refuses_a_newer_format_saying_so)
 {
     refused_edit(
-        "format", json_integer(4),
-        "the stored rollout state is format 4, written by a newer canary; this "
-        "build reads formats 1 to 3");
+        "format", json_integer(5),
+        "the stored rollout state is format 5, written by a newer canary; this "
+        "build reads formats 1 to 4");
     refused_edit("format", json_integer(0), "has a bad 'format'");
     refused_edit("format", json_string("1"), "has a bad 'format'");
 }
@@ -141,7 +145,10 @@ Test(machine, refuses_values_out_of_range_naming_the_key)
 {
     refused_edit("state", json_integer(CN_ROLLOUT_STATES), "bad 'state'");
     refused_edit("resume_state", json_integer(-1), "bad 'resume_state'");
-    refused_edit("hold", json_integer(5), "bad 'hold'");
+    refused_edit("hold", json_integer(6), "bad 'hold'");
+    refused_edit("gate", json_integer(3), "bad 'gate'");
+    refused_edit("gate_in_flight", json_integer(2), "bad 'gate_in_flight'");
+    refused_edit("gate_passed", json_integer(4294967296LL), "bad 'gate_passed'");
     refused_edit("weight_bp", json_integer(10001), "bad 'weight_bp'");
     /* 65536 would wrap to 0 in the 16-bit field */
     refused_edit("shadow_bp", json_integer(65536), "bad 'shadow_bp'");
@@ -358,5 +365,38 @@ Test(machine, carries_the_anytime_state_and_reads_format_2)
     cr_assert_null(got_any, "no anytime state in a format 2 machine");
     free(text);
     refused_edit("anytime", json_string("x"), "has a bad 'anytime'");
-    refused_edit("hold", json_integer(5), "has a bad 'hold'");
+    refused_edit("hold", json_integer(6), "has a bad 'hold'");
+}
+
+/* Format 4: hold 5 (gate) and the gate hooks' fields; a format 3 machine,
+ * which has none of them, reads with them at 0. */
+Test(machine, carries_the_gate_state_and_reads_format_3)
+{
+    cn_rollout_t m = busy_machine(), back;
+    m.state = CN_ROLLOUT_HOLDING;
+    m.hold = CN_ROLLOUT_HOLD_GATE;
+    char *text = cn_machine_json(&m);
+    char err[256];
+    cr_assert_eq(cn_machine_parse(text, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(memcmp(&back, &m, sizeof m), 0);
+    cr_assert_str_eq(cn_rollout_hold_name(back.hold), "gate");
+    cr_assert_str_eq(cn_rollout_gate_name(back.gate), "confirm_promotion");
+    free(text);
+    char *again = cn_machine_json(&m);
+    json_t *o = json_loads(again, 0, NULL);
+    free(again);
+    json_object_set_new(o, "format", json_integer(3));
+    json_object_set_new(o, "hold", json_integer(CN_ROLLOUT_HOLD_BUDGET));
+    json_object_del(o, "gate");
+    json_object_del(o, "gate_in_flight");
+    json_object_del(o, "gate_asked_ms");
+    json_object_del(o, "gate_passed");
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    cr_assert_eq(cn_machine_parse(text, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(back.gate, CN_ROLLOUT_GATE_NONE);
+    cr_assert_eq(back.gate_in_flight, false);
+    cr_assert_eq(back.gate_asked_ms, 0);
+    cr_assert_eq(back.gate_passed, 0);
+    free(text);
 }

@@ -334,5 +334,6 @@ Test(rollout_anytime, names)
 {
     cr_assert_str_eq(cn_rollout_event_name(CN_ROLLOUT_EV_ANYTIME), "anytime");
     cr_assert_str_eq(cn_rollout_hold_name(CN_ROLLOUT_HOLD_ANYTIME), "anytime");
-    cr_assert_str_eq(cn_rollout_hold_name((cn_rollout_hold_t)5), "?");
+    cr_assert_str_eq(cn_rollout_hold_name((cn_rollout_hold_t)6), "?");
+    cr_assert_str_eq(cn_rollout_hold_name(CN_ROLLOUT_HOLD_GATE), "gate");
 }

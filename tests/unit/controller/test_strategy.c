@@ -453,10 +453,11 @@ static const bad_t bad[] = {
      "p99_latency_ms, prediction_shift, sequential, level)"},
     {S "  stepz: [{set_weight: 1}]\n",
      "s.yaml:2: key 'strategy.stepz': unknown key (expected one of warmup, "
-     "progress_deadline, steps, max_bake, on_marginal, retries, dry_run, triggers)"},
+     "progress_deadline, steps, max_bake, on_marginal, retries, dry_run, triggers, "
+     "gates)"},
     {"strategy: [1]\n",
      "s.yaml:1: key 'strategy': must be a mapping of keys (warmup, progress_deadline, "
-     "steps, max_bake, on_marginal, retries, dry_run, triggers), got a list"},
+     "steps, max_bake, on_marginal, retries, dry_run, triggers, gates), got a list"},
     /* the rules between steps */
     {S "  steps:\n"
        "    - pause: {duration: 1m}\n",

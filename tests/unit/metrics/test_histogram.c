@@ -304,6 +304,43 @@ Test(histogram, merging_shards_equals_recording_everything_in_one)
     free(values);
 }
 
+Test(histogram, delta_of_two_copies_is_what_was_recorded_between_them)
+{
+    const size_t n = 20000;
+    uint64_t *values = make_data(DATA_LOGNORMAL, n, 7);
+    cn_metrics_hist_t *cumulative = malloc(sizeof *cumulative);
+    cn_metrics_hist_t *before = malloc(sizeof *before);
+    cn_metrics_hist_t *second = malloc(sizeof *second);
+    cn_metrics_hist_t *delta = malloc(sizeof *delta);
+    cn_metrics_hist_init(cumulative);
+    cn_metrics_hist_init(second);
+    for (size_t i = 0; i < n / 2; i++)
+        cn_metrics_hist_record(cumulative, values[i]);
+    *before = *cumulative;
+    for (size_t i = n / 2; i < n; i++) {
+        cn_metrics_hist_record(cumulative, values[i]);
+        cn_metrics_hist_record(second, values[i]);
+    }
+    cn_metrics_hist_delta(delta, cumulative, before);
+    cr_assert_eq(delta->count, n / 2);
+    cr_assert_eq(delta->sum_us, second->sum_us);
+    cr_assert(memcmp(delta->counts, second->counts, sizeof second->counts) == 0);
+    for (size_t k = 0; k < N_QUANTILES; k++)
+        cr_assert_eq(cn_metrics_hist_quantile(delta, quantiles[k]),
+                     cn_metrics_hist_quantile(second, quantiles[k]));
+
+    /* "before" that is not an earlier copy (a counter reset): never negative */
+    cn_metrics_hist_delta(delta, before, cumulative);
+    cr_assert_eq(delta->count, 0);
+    cr_assert_eq(delta->sum_us, 0);
+    cr_assert_eq(cn_metrics_hist_quantile(delta, 0.99), 0);
+    free(delta);
+    free(second);
+    free(before);
+    free(cumulative);
+    free(values);
+}
+
 Test(histogram, count_le_is_monotone_and_never_counts_values_above_the_bound)
 {
     const size_t n = 100000;

@@ -1018,3 +1018,77 @@ Test(store_rollouts, registrations_from_several_threads_keep_one_stable)
                                 "'production-candidate'"),
                   1);
 }
+
+/* -------------------------------------------------------------- outbox */
+
+/* Notifications ride with the audit entry of the change that caused them:
+ * one transaction, ids "ROLLOUT-SEQ-INDEX" shared by the targets of one
+ * event; a refused write (stale, or a bad event) writes neither; rows are
+ * read in order after an id, survive a reopen, and are deleted one by one. */
+Test(store_rollouts, notifications_are_written_with_their_entry)
+{
+    const char *path = in_dir("outbox.db");
+    cn_store_t *s = registry(path);
+    cn_store_rollout_t r;
+    start(s, &r, "v2");
+    r.state = CN_STORE_ROLLOUT_PROGRESSING;
+    cn_store_audit_t e = entry(CN_STORE_AUDIT_TRANSITION, "controller", "started");
+    const cn_store_note_t notes[] = {
+        {0, "ops", "{\"event\":\"started\"}"},
+        {0, "chat", "{\"event\":\"started\"}"},
+        {1, "ops", "{\"event\":\"step\"}"},
+    };
+    e.notes = notes;
+    e.n_notes = 3;
+    int64_t seq = r.audit_seq;
+    cr_assert_eq(cn_store_rollout_update(s, &r, &e, NULL, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(r.audit_seq, seq + 1);
+    /* a stale write: no entry, no notification */
+    cn_store_rollout_t stale = r;
+    stale.strategy = stale.machine = NULL;
+    stale.audit_seq = seq;
+    cr_assert_eq(cn_store_rollout_update(s, &stale, &e, NULL, err, sizeof err),
+                 CN_ECONFLICT);
+    /* a bad event refuses the whole change */
+    const cn_store_note_t bad[] = {{0, "ops", "not json"}};
+    e.notes = bad;
+    e.n_notes = 1;
+    cr_assert_neq(cn_store_rollout_update(s, &r, &e, NULL, err, sizeof err), 0);
+    cr_assert_eq(sql_int(path, "SELECT audit_seq FROM rollouts WHERE id = 1"), seq + 1);
+    cn_store_rollout_dispose(&r);
+    cn_store_close(s);
+
+    s = store_test_open(path);
+    cn_store_outbox_t rows[4];
+    size_t n = 0;
+    cr_assert_eq(cn_store_outbox_list(s, 0, rows, 4, &n, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(n, 3);
+    char want[32];
+    snprintf(want, sizeof want, "1-%lld-0", (long long)(seq + 1));
+    cr_assert_str_eq(rows[0].event_id, want);
+    cr_assert_str_eq(rows[1].event_id, want, "one event, two targets, one id");
+    cr_assert_str_eq(rows[0].target, "ops");
+    cr_assert_str_eq(rows[1].target, "chat");
+    snprintf(want, sizeof want, "1-%lld-1", (long long)(seq + 1));
+    cr_assert_str_eq(rows[2].event_id, want);
+    cr_assert_str_eq(rows[2].event, "{\"event\":\"step\"}");
+    cr_assert(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+    cr_assert_gt(rows[0].created_unix_ms, 0);
+    int64_t first = rows[0].id;
+    cr_assert_eq(cn_store_outbox_delete(s, first, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cn_store_outbox_delete(s, first, err, sizeof err), 0, "twice is fine");
+    for (size_t i = 0; i < n; i++)
+        cn_store_outbox_dispose(&rows[i]);
+    cr_assert_eq(cn_store_outbox_list(s, first, rows, 4, &n, err, sizeof err), 0);
+    cr_assert_eq(n, 2, "after an id");
+    for (size_t i = 0; i < n; i++)
+        cn_store_outbox_dispose(&rows[i]);
+    cr_assert_eq(cn_store_outbox_list(s, 0, rows, 4, &n, err, sizeof err), 0);
+    cr_assert_eq(n, 2, "the deleted row is gone");
+    cn_store_outbox_dispose(&rows[0]);
+    cn_store_outbox_dispose(&rows[0]);
+    cn_store_outbox_dispose(&rows[1]);
+    cn_store_close(s);
+}
