@@ -121,6 +121,12 @@ done
 one_block "$TMP/p3"
 grep -Eq '^  latency_ms  [a-z]+  canary [0-9]+, stable [0-9]+ \(needs [0-9]+ per arm\)$' "$TMP/p3" ||
     die "the analysis's rows: $(cat "$TMP/p3")"
+# the blast radius, when the server's read has it
+"$CANARY" rollout status 1 --json >"$TMP/st.json" || true
+if jq -e 'has("blast_radius")' "$TMP/st.json" >/dev/null; then
+    grep -Eq '^blast      [0-9]+ canary requests, [0-9]+ failed, [0-9.]+% of all traffic$' \
+        "$TMP/p3" || die "no blast radius in the pane: $(cat "$TMP/p3")"
+fi
 # the end: the final state stays on screen, the exit code is status's
 i=0
 until pane wide "$TMP/p4" && grep -q '^EXIT=' "$TMP/p4"; do
