@@ -35,13 +35,14 @@ for opt in "$@"; do
     --build) pkgs="$pkgs $build" ;;
     --demo) pkgs="$pkgs $build curl jq" ;;
     --test)
-        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium"
+        pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium
+              python3-numpy python3-sklearn"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
     --bench) pkgs="$pkgs python3 python3-numpy python3-scipy" ;;
     --bench-router) pkgs="$pkgs haproxy nginx wrk procps python3" ;;
-    --golden) pkgs="$pkgs python3 python3-numpy python3-scipy python3-statsmodels r-base-core" ;;
+    --golden) pkgs="$pkgs python3 python3-numpy python3-scipy python3-statsmodels python3-sklearn r-base-core" ;;
     *)
         echo "deps.sh: unknown option '$opt' (expected --build, --demo, --test, --fuzz," \
             "--bench, --bench-router or --golden)" >&2

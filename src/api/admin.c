@@ -502,6 +502,11 @@ void cn_admin_set_store(cn_admin_t *a, cn_store_t *store)
     a->registry = store ? cn_registry_new(store) : NULL;
 }
 
+void cn_admin_set_feedback(cn_admin_t *a, struct cn_feedback_s *fb)
+{
+    a->feedback = fb;
+}
+
 void cn_admin_set_rollouts(cn_admin_t *a, const char *model,
                            const cn_strategy_t *strategy)
 {

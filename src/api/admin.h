@@ -91,6 +91,9 @@ typedef struct cn_admin_ops_s {
     void (*snapshot_free)(void *ctx, cn_router_snapshot_t *s);
     /* cn_router_lookup: 0, or CN_ENOTFOUND (404); other codes are 500. */
     int (*lookup)(void *ctx, const char *id, size_t len, cn_router_lookup_t *out);
+    /* cn_router_join; NULL: POST /v1/feedback answers 503. */
+    void (*join)(void *ctx, cn_router_join_t *items, size_t n, double not_before,
+                 double *oldest);
     void *ctx;
     /* Optional: more families for /metrics (the notifier's counters),
      * written after the router's on the thread pool; 0 or an error code.
@@ -205,6 +208,11 @@ void cn_admin_set_store(cn_admin_t *a, cn_store_t *store);
  * cn_admin_run. */
 void cn_admin_set_rollouts(cn_admin_t *a, const char *model,
                            const cn_strategy_t *strategy);
+
+/* Where POST /v1/feedback keeps the fed values it joins, and GET reads
+ * them (borrowed; NULL: the resource answers 503). Before cn_admin_run. */
+struct cn_feedback_s;
+void cn_admin_set_feedback(cn_admin_t *a, struct cn_feedback_s *fb);
 
 /* The bound address, e.g. "127.0.0.1:41234" or "[::1]:8081". Borrowed,
  * valid until cn_admin_free. */

@@ -55,6 +55,7 @@ struct cn_admin_s {
     cn_store_t *store;                 /* borrowed; NULL: no registry (no --state) */
     cn_registry_t *registry;           /* owned; over store */
     const cn_strategy_t *strategy;     /* borrowed; NULL: none configured */
+    struct cn_feedback_s *feedback;    /* borrowed; NULL: no /v1/feedback */
     char model[CN_STORE_NAME_MAX + 1]; /* the model this serve fronts; "" none */
     FILE *log;
     uint32_t idle_timeout_ms, request_timeout_ms;
@@ -193,6 +194,7 @@ void cn_admin__rollout_start(cn_admin_request_t *req, const char *model,
                              const char *version, cn_admin_response_t *pre);
 void cn_admin__samples_routes(cn_admin_t *a);
 void cn_admin__requests_routes(cn_admin_t *a);
+void cn_admin__feedback_routes(cn_admin_t *a);
 void cn_admin__series_routes(cn_admin_t *a);
 void cn_admin__events_routes(cn_admin_t *a);
 void cn_admin__ui_routes(cn_admin_t *a);

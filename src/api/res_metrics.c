@@ -7,14 +7,50 @@
  */
 #include "api/admin_internal.h"
 #include "api/exposition.h"
+#include "feedback/feedback.h"
 #include "metrics/prom.h"
 #include "util/error.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 typedef struct scrape_s {
     cn_admin_response_t res;
 } scrape_t;
+
+/* The feedback join's counters: what happened to each fed item, and how
+ * far back the request-id map still reaches. */
+static int feedback_exposition(cn_feedback_t *fb, cn_prom_writer_t *w)
+{
+    cn_feedback_counters_t k;
+    cn_feedback_counters(fb, &k);
+    cn_prom_family(w, "canary_feedback_items_total", CN_PROM_COUNTER,
+                   "feedback items posted to /v1/feedback, by what became of them: "
+                   "accepted (joined), unknown (no remembered request has the id), "
+                   "expired (older than feedback.ttl), duplicate (every value joined "
+                   "before), invalid (a line that did not parse)");
+    for (int o = 0; o < CN_FEEDBACK_OUTCOMES; o++) {
+        cn_prom_label_t l = {"outcome",
+                             cn_feedback_outcome_name((cn_feedback_outcome_t)o)};
+        cn_prom_sample_u64(w, NULL, &l, 1, k.items[o]);
+    }
+    cn_prom_family(w, "canary_feedback_values_dropped_total", CN_PROM_COUNTER,
+                   "fed values not kept: duplicate (that metric was joined to the "
+                   "request before), unscored (a label for a request with no "
+                   "recorded prediction), late (for a step no longer kept)");
+    cn_prom_label_t why[3] = {
+        {"reason", "duplicate"}, {"reason", "unscored"}, {"reason", "late"}};
+    cn_prom_sample_u64(w, NULL, &why[0], 1, k.values_duplicate);
+    cn_prom_sample_u64(w, NULL, &why[1], 1, k.labels_unscored);
+    cn_prom_sample_u64(w, NULL, &why[2], 1, k.late);
+    cn_prom_family(w, "canary_feedback_oldest_joinable_seconds", CN_PROM_GAUGE,
+                   "when the oldest request the request-id map still remembers was "
+                   "served (Unix seconds, as of the last join): feedback for an older "
+                   "request is unknown, whatever feedback.ttl says");
+    if (!isnan(k.oldest_joinable_unix_s))
+        cn_prom_sample_double(w, NULL, NULL, 0, k.oldest_joinable_unix_s);
+    return w->error;
+}
 
 static void scrape_work(cn_admin_request_t *req, void *arg)
 {
@@ -31,6 +67,8 @@ static void scrape_work(cn_admin_request_t *req, void *arg)
     cn_prom_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
     int rc = cn_admin_exposition(s, &w);
     a->ops.snapshot_free(a->ops.ctx, s);
+    if (!rc && a->feedback)
+        rc = feedback_exposition(a->feedback, &w);
     if (!rc && a->ops.more_metrics)
         rc = a->ops.more_metrics(a->ops.more_ctx, &w);
     if (rc) {

@@ -361,6 +361,7 @@ void cn_admin__add_builtin_routes(cn_admin_t *a)
     cn_admin__rollouts_routes(a);
     cn_admin__samples_routes(a);
     cn_admin__requests_routes(a);
+    cn_admin__feedback_routes(a);
     cn_admin__series_routes(a);
     cn_admin__events_routes(a);
     cn_admin__ui_routes(a);

@@ -161,7 +161,7 @@ static int check(const char *path, bool json)
     /* A strategy judges with the analysis section: each analysis step is
      * one look, and names only the section's metrics. */
     if (!rc && present[SEC_STRATEGY] && present[SEC_ANALYSIS])
-        rc = cn_strategy_check_analysis(&y, doc, &strategy, &analysis);
+        rc = cn_strategy_check_analysis(&y, doc, &strategy, &analysis, &serve.feedback);
     cn_yaml_dispose(&y);
     if (rc) {
         fprintf(stderr, "canary config: %s\n", err);

@@ -368,6 +368,7 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
     cn_engine_router_init(&c->router_engine, cfg->router);
     c->engine = cfg->engine ? cfg->engine : &c->router_engine.traffic;
     c->metrics = cfg->metrics ? cfg->metrics : &c->router_engine.metrics;
+    c->feedback = cfg->feedback;
     c->store = cfg->store;
     c->limits = cfg->limits;
     c->log = cfg->log ? cfg->log : stderr;

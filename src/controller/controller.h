@@ -149,6 +149,8 @@ typedef struct cn_controller_config_s {
     const cn_strategy_t *strategy;     /* valid (cn_strategy_validate) */
     const cn_judge_config_t *analysis; /* valid; what each analysis judges */
     cn_metrics_source_t *metrics;      /* NULL: the router's snapshots */
+    struct cn_feedback_s *feedback;    /* the fed metrics (feedback.h) the
+                                          analyses also judge; NULL: none */
     unsigned tick_ms;                  /* the rollout clock; 0: 1000 */
     /* Notifications and gate hooks (notify.h): events go to its targets
      * through the store's outbox, gates are called on its thread. NULL:

@@ -44,7 +44,9 @@ struct cn_controller_s {
     cn_router_t *router;
     cn_engine_router_t router_engine; /* the default traffic engine */
     cn_traffic_engine_t *engine;      /* what apply goes to */
-    cn_metrics_source_t *metrics;     /* what rollouts read */
+    cn_metrics_source_t *metrics;
+    struct cn_feedback_s *feedback;
+    /* borrowed; NULL: nothing fed */ /* what rollouts read */
     cn_store_t *store;
     cn_controller_limits_t limits;
     FILE *log;

@@ -28,6 +28,7 @@
  * read back and gets a RESTART event (rollout.h says what it does).
  */
 #include "controller/controller_internal.h"
+#include "feedback/feedback.h"
 #include "controller/sequential.h"
 #include "controller/machine.h"
 #include "controller/notes.h"
@@ -1296,6 +1297,11 @@ static void analysis_work(uv_work_t *w)
     step_config(d, &a->req, &cfg);
     cn_judge_data_t *data = cn_judge_data_new();
     int rc = window_data(s, &cfg, a->req.paired, data);
+    /* The fed metrics of the same step: values that arrived after the
+     * responses, for the same versions. */
+    if (!rc && d->c->feedback)
+        rc = cn_feedback_add_to_judge(d->c->feedback, s->step, s->version_name, &cfg,
+                                      data);
     src->release(src, s);
     if (rc) {
         cn_judge_data_free(data);

@@ -757,7 +757,8 @@ static struct fy_node *key_value(cn_yaml_t *y, struct fy_node *map, const char *
 }
 
 int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
-                               const cn_strategy_t *s, const cn_judge_config_t *a)
+                               const cn_strategy_t *s, const cn_judge_config_t *a,
+                               const cn_feedback_config_t *fed_cfg)
 {
     unsigned J = cn_strategy_analysis_count(s);
     struct fy_node *root = doc ? fy_document_root(doc) : NULL;
@@ -801,8 +802,9 @@ int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
     }
     char names[300], q[QUOTE_BUF];
     /* What the router measures for every request (driver.c's
-     * window_data): any other name would be judged "no data" forever. The
-     * feedback issue adds fed metrics. */
+     * window_data), and what the feedback config says arrives later
+     * (feedback/config.h): any other name would be judged "no data"
+     * forever. */
     static const char *const measured[] = {"latency_ms", "error", "prediction"};
     bool has_shadow = false;
     for (size_t i = 0; i < s->n_steps; i++)
@@ -815,15 +817,27 @@ int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
         bool known = false;
         for (size_t i = 0; i < COUNT(measured) && !known; i++)
             known = strcmp(src, measured[i]) == 0;
+        int kind = -1, derived = -1;
+        bool fed = !known && cn_feedback_config_provides(fed_cfg, src, &kind, &derived);
         char path[80];
         snprintf(path, sizeof path, "analysis.metrics[%zu].%s", k,
                  m->source ? "source" : "name");
         const char *why = NULL;
-        if (!known)
-            why = "is not measured by canary serve: it measures latency_ms, error and "
-                  "prediction for every request";
+        if (!known && !fed)
+            why = "is neither measured by canary serve (latency_ms, error, prediction) "
+                  "nor fed (feedback.metrics; a label metric also gives accuracy, "
+                  "log_loss, brier and auc)";
         else if (strcmp(src, "error") == 0 && m->test != CN_JTEST_PROPORTION)
             why = "is counted whole by the router: judge it with test proportion";
+        else if (fed &&
+                 (derived == 0 || (derived < 0 && kind == CN_FEEDBACK_PROPORTION)) &&
+                 m->test != CN_JTEST_PROPORTION)
+            why = "is a fed rate, counted whole: judge it with test proportion";
+        else if (fed && derived == 3 && m->test != CN_JTEST_AUC)
+            why = "is the label's AUC: judge it with test auc";
+        else if (m->test == CN_JTEST_AUC && !(fed && derived == 3))
+            why = "is judged by test auc, which needs scores with labels: only 'auc' "
+                  "(given by a label metric in feedback.metrics) has them";
         else if (m->test == CN_JTEST_AGREEMENT && !has_shadow)
             why = "is judged by an agreement test, which compares both versions' "
                   "answers to the same requests: it needs a shadow step";

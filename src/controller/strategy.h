@@ -47,6 +47,7 @@
 #ifndef CN_CONTROLLER_STRATEGY_H
 #define CN_CONTROLLER_STRATEGY_H
 
+#include "feedback/config.h"
 #include "judge/judge.h"
 #include "util/config.h"
 #include "util/yaml.h"
@@ -257,7 +258,8 @@ int cn_strategy_sequential_config(const cn_strategy_t *s, const cn_judge_config_
                                   size_t len);
 
 int cn_strategy_check_analysis(cn_yaml_t *y, struct fy_document *doc,
-                               const cn_strategy_t *s, const cn_judge_config_t *a);
+                               const cn_strategy_t *s, const cn_judge_config_t *a,
+                               const cn_feedback_config_t *fed_cfg);
 
 /*
  * The anytime tests of the analysis at steps[index] (mode anytime): the

@@ -53,6 +53,7 @@ static const cn_config_name_t test_choices[] = {
     {"bootstrap", CN_JTEST_BOOTSTRAP},
     {"threshold", CN_JTEST_THRESHOLD},
     {"agreement", CN_JTEST_AGREEMENT},
+    {"auc", CN_JTEST_AUC},
     {NULL, 0},
 };
 
@@ -172,7 +173,7 @@ static const cn_config_custom_t margin_custom = {
 #define T(x) (1u << (x))
 #define T_MARGIN                                                                       \
     (T(CN_JTEST_MWU) | T(CN_JTEST_WELCH) | T(CN_JTEST_PROPORTION) |                    \
-     T(CN_JTEST_BOOTSTRAP))
+     T(CN_JTEST_BOOTSTRAP) | T(CN_JTEST_AUC))
 
 #define MFIELD(f)                                                                      \
     .offset = offsetof(cn_judge_metric_t, f),                                          \

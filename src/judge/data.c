@@ -40,6 +40,7 @@ void cn_judge_data_free(cn_judge_data_t *d)
         for (int a = 0; a < 2; a++) {
             free(d->metrics[i].arm[a].values);
             free(d->metrics[i].arm[a].segment);
+            free(d->metrics[i].arm[a].label);
             free(d->metrics[i].arm[a].counts);
         }
         free(d->metrics[i].pair_s);
@@ -115,6 +116,21 @@ static uint32_t segment_id(cn_judge_data_t *d, const char *segment)
     return (uint32_t)++d->n_segments;
 }
 
+/* Room for n more values (and labels, if the arm keeps them). */
+static void arm_reserve(cn__judge_arm_t *a, size_t n)
+{
+    if (a->n + n <= a->cap)
+        return;
+    size_t cap = a->cap ? a->cap : 64;
+    while (cap < a->n + n)
+        cap *= 2;
+    a->values = cn_xrealloc(a->values, cap * sizeof *a->values);
+    a->segment = cn_xrealloc(a->segment, cap * sizeof *a->segment);
+    if (a->label)
+        a->label = cn_xrealloc(a->label, cap * sizeof *a->label);
+    a->cap = cap;
+}
+
 int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
                            const char *segment, const double *values, size_t n)
 {
@@ -124,20 +140,63 @@ int cn_judge_data_add_many(cn_judge_data_t *d, const char *metric, cn_judge_arm_
         if (!isfinite(values[i]))
             return CN_ENONFINITE;
     cn__judge_arm_t *a = &metric_for_add(d, metric)->arm[arm];
+    if (a->label && n)
+        return CN_EINVAL; /* the metric's values are scored */
     uint32_t seg = segment_id(d, segment);
-    if (a->n + n > a->cap) {
-        size_t cap = a->cap ? a->cap : 64;
-        while (cap < a->n + n)
-            cap *= 2;
-        a->values = cn_xrealloc(a->values, cap * sizeof *a->values);
-        a->segment = cn_xrealloc(a->segment, cap * sizeof *a->segment);
-        a->cap = cap;
-    }
+    arm_reserve(a, n);
     memcpy(a->values + a->n, values, n * sizeof *values);
     for (size_t i = 0; i < n; i++)
         a->segment[a->n + i] = seg;
     a->n += n;
     return 0;
+}
+
+int cn_judge_data_add_scored(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                             const char *segment, const double *scores,
+                             const uint8_t *labels, size_t n)
+{
+    if (!d || !metric || (arm != CN_ARM_STABLE && arm != CN_ARM_CANARY) ||
+        (n && (!scores || !labels)))
+        return CN_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(scores[i]))
+            return CN_ENONFINITE;
+        if (labels[i] > 1)
+            return CN_EINVAL;
+    }
+    cn__judge_arm_t *a = &metric_for_add(d, metric)->arm[arm];
+    if (!a->label) {
+        if (a->n)
+            return CN_EINVAL; /* plain values already */
+        a->label = cn_xmallocarray(a->cap ? a->cap : 1, sizeof *a->label);
+    }
+    uint32_t seg = segment_id(d, segment);
+    arm_reserve(a, n);
+    memcpy(a->values + a->n, scores, n * sizeof *scores);
+    memcpy(a->label + a->n, labels, n * sizeof *labels);
+    for (size_t i = 0; i < n; i++)
+        a->segment[a->n + i] = seg;
+    a->n += n;
+    return 0;
+}
+
+bool cn__judge_arm_scored(const cn__judge_arm_t *a, uint32_t segment, double **pos,
+                          size_t *n_pos, double **neg, size_t *n_neg)
+{
+    *pos = cn_xmallocarray(a->n ? a->n : 1, sizeof **pos);
+    *neg = cn_xmallocarray(a->n ? a->n : 1, sizeof **neg);
+    *n_pos = *n_neg = 0;
+    if (!a->label)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        if (segment != UINT32_MAX && a->segment[i] != segment)
+            continue;
+        if (a->label[i])
+            (*pos)[(*n_pos)++] = a->values[i];
+        else
+            (*neg)[(*n_neg)++] = a->values[i];
+    }
+    return true;
 }
 
 int cn_judge_data_add(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,

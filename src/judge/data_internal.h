@@ -9,6 +9,8 @@
 
 #include "judge/judge.h"
 
+#include <stdbool.h>
+
 /* Counts given whole (cn_judge_data_add_counts), summed per segment id. */
 typedef struct {
     uint32_t segment;
@@ -18,6 +20,8 @@ typedef struct {
 typedef struct {
     double *values;
     uint32_t *segment; /* segment id of each value */
+    uint8_t *label;    /* scored values (cn_judge_data_add_scored): the 0/1
+                          label of each; NULL: plain values */
     size_t n, cap;
     cn__judge_count_t *counts; /* one entry per segment id that has counts */
     size_t n_counts, cap_counts;
@@ -44,6 +48,14 @@ const char *cn__judge_data_segment(const cn_judge_data_t *d, uint32_t id);
  * those of one segment id, into a fresh array (caller frees; never NULL).
  */
 double *cn__judge_arm_values(const cn__judge_arm_t *a, uint32_t segment, size_t *n_out);
+
+/*
+ * The scored values of one arm, all segments (UINT32_MAX) or one, split by
+ * label into fresh arrays (caller frees both; never NULL). Returns false
+ * when the arm's values carry no labels (both arrays empty then).
+ */
+bool cn__judge_arm_scored(const cn__judge_arm_t *a, uint32_t segment, double **pos,
+                          size_t *n_pos, double **neg, size_t *n_neg);
 
 /* Whether cn_judge_data_set_requests was given for the arm, and the
  * request count of one of its segment ids (0: no label); returns 0 when

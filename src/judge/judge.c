@@ -73,6 +73,9 @@ typedef struct {
     size_t nc, ns;         /* observations per arm: the values plus counted trials */
     uint64_t kc, ks;       /* successes given as counts (proportion) */
     int counted;           /* some of the data came as counts */
+    double *c_neg, *s_neg; /* auc: the negatives' scores (c, s: the
+                              positives'); owned */
+    size_t vc_neg, vs_neg;
     const double *pc, *ps; /* pairs (borrowed from the data), aligned */
     size_t npairs;         /* 0: the row is not paired */
     int in_family;         /* has p_noninf and p_harm */
@@ -367,6 +370,80 @@ static int eval_proportion(work_t *w, double conf, double alpha_fam, double powe
     r->min_samples = m->min_samples ? m->min_samples
                                     : floor_for_rates(pr.p_y, w->ns, pr.margin_abs,
                                                       m->direction, alpha_fam, power);
+    w->in_family = 1;
+    return 0;
+}
+
+/*
+ * The AUC of each arm (scores of its positives against its negatives)
+ * with DeLong's variance; the difference canary - stable with a normal
+ * interval, its variance the sum of the arms' (independent samples of
+ * traffic). Non-inferiority and harm are the one-sided z tests of the
+ * difference against the margin, as for a rate. The floor to pass is the
+ * per-arm size at which the observed per-observation variance gives the
+ * power to show non-inferiority at the margin.
+ */
+static int eval_auc(work_t *w, double conf, double alpha_fam, double power)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    cn_auc_result_t ac, as;
+    int rc = cn_stats_auc(w->c, w->vc, w->c_neg, w->vc_neg, &ac);
+    if (!rc)
+        rc = cn_stats_auc(w->s, w->vs, w->s_neg, w->vs_neg, &as);
+    if (rc == CN_ETOOFEW) {
+        r->cls = CN_CLASS_NODATA;
+        reason(r,
+               "the AUC needs both classes in each arm: canary has %zu positive and "
+               "%zu negative labels, stable %zu and %zu",
+               w->vc, w->vc_neg, w->vs, w->vs_neg);
+        w->decided = 1;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    r->canary.mean = r->canary.median = ac.auc;
+    r->stable.mean = r->stable.median = as.auc;
+    double ma = m->margin_kind == CN_MARGIN_RELATIVE ? m->margin * as.auc : m->margin;
+    double d = ac.auc - as.auc;
+    double se = sqrt(ac.variance + as.variance);
+    if (!(se > 0)) {
+        /* both arms separate their classes perfectly (or not at all) */
+        r->cls = CN_CLASS_INCONCLUSIVE;
+        r->effect = d;
+        r->margin_abs = ma;
+        reason(r,
+               "AUC %.4g vs %.4g with no variance to test (perfectly separated "
+               "or constant scores)",
+               ac.auc, as.auc);
+        w->decided = 1;
+        return 0;
+    }
+    double half = gsl_cdf_ugaussian_Qinv((1 - conf) / 2) * se;
+    r->effect = d;
+    r->ci_low = d - half;
+    r->ci_high = d + half;
+    r->margin_abs = ma;
+    double ni_low = gsl_cdf_ugaussian_P((d - ma) / se);
+    double harm_low = gsl_cdf_ugaussian_Q((d - ma) / se);
+    double ni_high = gsl_cdf_ugaussian_Q((d + ma) / se);
+    double harm_high = gsl_cdf_ugaussian_P((d + ma) / se);
+    set_directional_p(r, m->direction, ni_low, harm_low, ni_high, harm_high);
+    if (m->min_samples) {
+        r->min_samples = m->min_samples;
+    } else if (ma > 0) {
+        /* n Var(AUC) is about constant in n: the per-arm n at which the
+         * difference's standard error meets the margin at this power */
+        double v1 = ac.variance * (double)(w->vc + w->vc_neg) +
+                    as.variance * (double)(w->vs + w->vs_neg);
+        double z =
+            gsl_cdf_ugaussian_Qinv(alpha_fam) + gsl_cdf_ugaussian_Qinv(1 - power);
+        r->min_samples = (size_t)ceil(v1 * z * z / (ma * ma));
+    } else {
+        r->min_samples = SIZE_MAX;
+    }
+    w->nc = w->vc + w->vc_neg;
+    w->ns = w->vs + w->vs_neg;
     w->in_family = 1;
     return 0;
 }
@@ -862,7 +939,16 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             uint64_t kc = 0, tc = 0, ks = 0, ts = 0;
             int counted = 0;
             char pool_err[200] = "";
-            if (npairs) {
+            double *c_neg = NULL, *s_neg = NULL;
+            size_t nc_neg = 0, ns_neg = 0;
+            bool scored = false;
+            if (md && !npairs && m->test == CN_JTEST_AUC) {
+                scored = cn__judge_arm_scored(&md->arm[CN_ARM_CANARY], seg, &c, &nc,
+                                              &c_neg, &nc_neg);
+                scored = cn__judge_arm_scored(&md->arm[CN_ARM_STABLE], seg, &s, &ns,
+                                              &s_neg, &ns_neg) ||
+                         scored;
+            } else if (npairs) {
                 c = cn_xmallocarray(npairs, sizeof *c);
                 s = cn_xmallocarray(npairs, sizeof *s);
                 memcpy(c, md->pair_c, npairs * sizeof *c);
@@ -890,9 +976,11 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
                     s = cn__judge_arm_values(&md->arm[CN_ARM_STABLE], seg, &ns);
                 }
             }
-            if (sg > 0 && nc == 0 && ns == 0 && !counted) {
+            if (sg > 0 && nc + nc_neg == 0 && ns + ns_neg == 0 && !counted) {
                 free(c);
                 free(s);
+                free(c_neg);
+                free(s_neg);
                 continue; /* this metric has no data in this segment */
             }
             if (!c)
@@ -908,8 +996,12 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             w->s = s;
             w->vc = nc;
             w->vs = ns;
-            w->nc = nc + (size_t)tc;
-            w->ns = ns + (size_t)ts;
+            w->c_neg = c_neg;
+            w->s_neg = s_neg;
+            w->vc_neg = nc_neg;
+            w->vs_neg = ns_neg;
+            w->nc = nc + nc_neg + (size_t)tc;
+            w->ns = ns + ns_neg + (size_t)ts;
             w->kc = kc;
             w->ks = ks;
             w->counted = counted;
@@ -937,6 +1029,10 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
                     ones_s += s[v] == 1;
                 summarize_counts(ones_c, w->nc, &r->canary);
                 summarize_counts(ones_s, w->ns, &r->stable);
+            } else if (m->test == CN_JTEST_AUC) {
+                /* eval_auc sets the arms' AUC as their mean and median */
+                r->canary = (cn_judge_arm_summary_t){w->nc, NAN, NAN, NAN, NAN};
+                r->stable = (cn_judge_arm_summary_t){w->ns, NAN, NAN, NAN, NAN};
             } else {
                 summarize(c, nc, &r->canary);
                 summarize(s, ns, &r->stable);
@@ -950,6 +1046,13 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
                 reason(r,
                        "agreement compares both versions' answers to the same "
                        "requests: it needs pairs (a shadow step), and '%s' has none",
+                       src);
+                w->decided = 1;
+            } else if (m->test == CN_JTEST_AUC && !scored) {
+                r->cls = CN_CLASS_ERROR;
+                reason(r,
+                       "test auc needs scores with labels (a fed label metric), and "
+                       "'%s' has plain values",
                        src);
                 w->decided = 1;
             } else if (pool_err[0]) {
@@ -1097,6 +1200,25 @@ int cn_judge_run(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
     return cn_judge_run_levels(cfg, data, &lv, out);
 }
 
+/* "no metric has enough data to judge yet: latency_ms (n_canary=3, ...)",
+ * naming each metric whose aggregate row had no data, with its reason. */
+static void nodata_reason(const cn_judge_row_t *rows, size_t n, char *buf, size_t len)
+{
+    int used = snprintf(buf, len, "no metric has enough data to judge yet");
+    const char *sep = ": ";
+    for (size_t i = 0; i < n && used >= 0 && (size_t)used < len; i++) {
+        if (rows[i].segment ||
+            (rows[i].cls != CN_CLASS_NODATA && rows[i].cls != CN_CLASS_ERROR))
+            continue;
+        int k = snprintf(buf + used, len - (size_t)used, "%s%s (%s)", sep, rows[i].name,
+                         rows[i].reason);
+        if (k < 0)
+            break;
+        used += k;
+        sep = "; ";
+    }
+}
+
 int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *data,
                         const cn_judge_levels_t *levels, cn_judge_result_t *out)
 {
@@ -1157,6 +1279,9 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
         case CN_JTEST_PSI:
             rc = eval_psi(w);
             break;
+        case CN_JTEST_AUC:
+            rc = eval_auc(w, conf, alpha_floor, cfg->power);
+            break;
         case CN_JTEST_THRESHOLD:
             rc = eval_threshold(w);
             break;
@@ -1216,10 +1341,19 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
     }
     int any_judged;
     out->score = score_of(cfg, cls, &any_judged);
+    /* The first failing row of the metric that decided, in words: which
+     * segment (when the aggregate did not fail) and why. */
+    char detail[256] = "";
+    for (size_t i = 0; first_fail && i < n && !detail[0]; i++)
+        if (rows[i].cls == CN_CLASS_FAIL && strcmp(rows[i].name, first_fail) == 0)
+            snprintf(detail, sizeof detail, "%s%.64s%s: %.160s",
+                     rows[i].segment ? " in segment '" : "",
+                     rows[i].segment ? rows[i].segment : "", rows[i].segment ? "'" : "",
+                     rows[i].reason);
     if (critical_fail) {
         out->verdict = CN_VERDICT_FAIL;
-        snprintf(out->reason, sizeof out->reason, "critical metric '%s' failed",
-                 first_fail);
+        snprintf(out->reason, sizeof out->reason,
+                 "critical metric '%.64s' failed%.230s", first_fail, detail);
     } else if (any_fail && out->score <= cfg->marginal_score) {
         out->verdict = CN_VERDICT_FAIL;
         snprintf(out->reason, sizeof out->reason,
@@ -1232,8 +1366,7 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
     } else {
         out->verdict = CN_VERDICT_MARGINAL;
         if (!any_judged)
-            snprintf(out->reason, sizeof out->reason,
-                     "no metric has enough data to judge yet");
+            nodata_reason(rows, n, out->reason, sizeof out->reason);
         else if (any_fail)
             snprintf(
                 out->reason, sizeof out->reason,
@@ -1249,6 +1382,8 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
     for (size_t i = 0; i < n; i++) {
         free(works[i].c);
         free(works[i].s);
+        free(works[i].c_neg);
+        free(works[i].s_neg);
     }
     free(works);
     out->rows = rows;

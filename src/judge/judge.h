@@ -31,6 +31,9 @@ typedef enum {
     CN_JTEST_THRESHOLD,  /* "threshold": hard gate on a quantile */
     CN_JTEST_AGREEMENT,  /* "agreement": share of paired requests whose
                             predicted classes agree (needs pairs) */
+    CN_JTEST_AUC,        /* "auc": area under the ROC curve of scores
+                            against 0/1 labels (cn_judge_data_add_scored),
+                            DeLong's variance per arm */
 } cn_judge_test_t;
 
 typedef enum {
@@ -187,6 +190,21 @@ int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_ar
  */
 int cn_judge_data_add_pairs(cn_judge_data_t *d, const char *metric,
                             const double *stable, const double *canary, size_t n);
+
+/*
+ * Add n scores with their 0/1 labels (a model's predicted probability and
+ * the true class that came later): what an `auc` metric judges. The
+ * scores are the metric's values (so its arms summarise them) and each
+ * keeps its label; a metric's values are all scored or none is (mixing
+ * them: CN_EINVAL). A label other than 0 or 1: CN_EINVAL; a non-finite
+ * score: CN_ENONFINITE. An auc row pools every value of its arm and
+ * segment (its aggregate is not stratified: the AUC is a statistic of
+ * pairs of one positive and one negative, which a resample would not
+ * keep proportional).
+ */
+int cn_judge_data_add_scored(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                             const char *segment, const double *scores,
+                             const uint8_t *labels, size_t n);
 
 /*
  * The number of the arm's requests in one segment (NULL: the values

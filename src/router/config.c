@@ -315,7 +315,8 @@ int cn_router_config_set_flag(cn_router_config_t *c, const char *name,
  * the cells of every key slot, and the step data of the current step's
  * cells (router/shard.h gives the sizes).
  */
-#define ID_ENTRY_BYTES 112
+/* A remembered request id: the map's entry and its two bucket slots. */
+#define ID_ENTRY_BYTES CN_ROUTER_ID_ENTRY_BYTES
 
 typedef struct budget_s {
     uint64_t ids, pairs, cells, cell_bytes, step_cells, step_bytes, total;

@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -948,4 +949,55 @@ int cn_router_lookup(cn_router_t *r, const char *request_id, size_t len,
         return CN_ENOTFOUND;
     *out = job.result;
     return 0;
+}
+typedef struct join_job_s {
+    cn_router_join_t *items;
+    size_t n;
+    double not_before;
+    cn_router_lookup_t *found; /* [worker * n + i]; unix_s < 0: not found */
+    double *oldest;            /* [worker] */
+} join_job_t;
+
+static void join_one(cn_router_worker_t *w, void *arg)
+{
+    join_job_t *job = arg;
+    cn_router_lookup_t *mine = job->found + (size_t)w->index * job->n;
+    for (size_t i = 0; i < job->n; i++) {
+        const cn_router_join_t *it = &job->items[i];
+        if (!cn_router_shard_join(&w->shard, it->id, it->len, it->mark, job->not_before,
+                                  &mine[i]))
+            mine[i].unix_s = -1;
+    }
+    job->oldest[w->index] = cn_router_shard_oldest_id(&w->shard);
+}
+
+void cn_router_join(cn_router_t *r, cn_router_join_t *items, size_t n,
+                    double not_before, double *oldest)
+{
+    unsigned nw = cn_router_workers(r);
+    join_job_t job = {.items = items, .n = n, .not_before = not_before};
+    job.found = cn_xcalloc((size_t)nw * (n ? n : 1), sizeof *job.found);
+    job.oldest = cn_xcalloc(nw, sizeof *job.oldest);
+    cn_router__call_workers(r, join_one, &job);
+    /* Each worker wrote only its own slice; the newest request wins (an id
+     * reused by a client resolves to its latest request, as a lookup). */
+    for (size_t i = 0; i < n; i++) {
+        items[i].found = false;
+        for (unsigned k = 0; k < nw; k++) {
+            const cn_router_lookup_t *l = &job.found[(size_t)k * n + i];
+            if (l->unix_s >= 0 &&
+                (!items[i].found || l->unix_s > items[i].result.unix_s)) {
+                items[i].result = *l;
+                items[i].found = true;
+            }
+        }
+    }
+    double o = NAN;
+    for (unsigned k = 0; k < nw; k++)
+        if (!isnan(job.oldest[k]) && (isnan(o) || job.oldest[k] < o))
+            o = job.oldest[k];
+    if (oldest)
+        *oldest = o;
+    free(job.found);
+    free(job.oldest);
 }

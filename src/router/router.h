@@ -164,9 +164,22 @@ typedef struct cn_router_lookup_s {
     cn_role_t role;
     char version[64]; /* the label the request was served under */
     char segment[128];
-    double unix_s; /* when the response was sent */
-    bool shadowed; /* a shadow copy also went to canary */
+    double unix_s;     /* when the response was sent */
+    bool shadowed;     /* a shadow copy also went to canary */
+    double prediction; /* the prediction extracted from the answer that
+                          reached the client; NAN: none */
+    uint64_t step;     /* the measurement step the request was decided in */
+    uint32_t fed;      /* feedback metrics joined before (bit per metric) */
 } cn_router_lookup_t;
+
+/* One item of a feedback join (cn_router_join). */
+typedef struct cn_router_join_s {
+    const char *id; /* borrowed */
+    size_t len;
+    uint32_t mark; /* metrics this feedback brings (bit per metric) */
+    bool found;
+    cn_router_lookup_t result; /* if found; result.fed: joined before */
+} cn_router_join_t;
 
 /*
  * Build a router from a validated config (borrowed: it must outlive the
@@ -261,6 +274,19 @@ void cn_router_snapshot_free(cn_router_snapshot_t *s);
  * worker. 0, or CN_ENOTFOUND. Any thread except a worker. */
 int cn_router_lookup(cn_router_t *r, const char *request_id, size_t len,
                      cn_router_lookup_t *out);
+
+/*
+ * Join a batch of feedback items to the requests they are about, in one
+ * cross-thread call: each item's id is looked up as cn_router_lookup does
+ * (the newest request with that id), its result says what served it and
+ * which metrics were joined to it before, and the item's `mark` is added
+ * to the request's joined metrics unless the request was served before
+ * not_before (Unix seconds; an expired request is reported, not marked).
+ * *oldest (may be NULL) is when the oldest request any worker still
+ * remembers was served (NAN: none). Any thread except a worker.
+ */
+void cn_router_join(cn_router_t *r, cn_router_join_t *items, size_t n,
+                    double not_before, double *oldest);
 
 /* The bound listen address (after port 0 is resolved), e.g.
  * "127.0.0.1:41234". */

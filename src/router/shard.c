@@ -56,9 +56,14 @@ typedef struct cn_router_idmap_entry_s {
     uint16_t seg;
     uint32_t key_epoch;
     int32_t next;
+    uint32_t fed; /* feedback metrics already joined (cn_router_join) */
     uint64_t hash;
+    uint64_t step;
     double unix_s;
+    double prediction; /* NAN: none extracted */
 } idmap_entry_t;
+_Static_assert(sizeof(idmap_entry_t) + 2 * sizeof(int32_t) <= CN_ROUTER_ID_ENTRY_BYTES,
+               "the memory budget counts CN_ROUTER_ID_ENTRY_BYTES per request id");
 
 static uint64_t hash_bytes(const char *p, size_t n)
 {
@@ -353,7 +358,8 @@ void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double s
 }
 
 void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
-                              unsigned key, unsigned seg, bool shadowed, double unix_s)
+                              unsigned key, unsigned seg, bool shadowed, double unix_s,
+                              double prediction, uint64_t step)
 {
     size_t cap = s->params.request_id_map_size;
     if (!cap || len == 0 || len > CN_ROUTER_REQUEST_ID_MAX_LEN)
@@ -378,6 +384,9 @@ void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
     e->seg = (uint16_t)seg;
     e->shadowed = shadowed;
     e->unix_s = unix_s;
+    e->prediction = prediction;
+    e->step = step;
+    e->fed = 0;
     e->hash = hash_bytes(id, len);
     int32_t *head = &s->id_buckets[e->hash & s->id_mask];
     e->next = *head;
@@ -385,36 +394,73 @@ void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
     s->id_next = (s->id_next + 1) % cap;
 }
 
-bool cn_router_shard_find(const cn_router_shard_t *s, const char *id, size_t len,
-                          cn_router_lookup_t *out)
+/* The newest entry for an id, or NULL. The newest is first in its chain
+ * (head insertion), so a repeated client id resolves to its latest
+ * request. */
+static idmap_entry_t *idmap_find(const cn_router_shard_t *s, const char *id, size_t len)
 {
     if (!s->params.request_id_map_size || len == 0 ||
         len > CN_ROUTER_REQUEST_ID_MAX_LEN)
-        return false;
+        return NULL;
     uint64_t h = hash_bytes(id, len);
-    /* The newest entry for an id is first in its chain (head insertion),
-     * so a repeated client id resolves to its latest request. */
     for (int32_t i = s->id_buckets[h & s->id_mask]; i >= 0; i = s->ids[i].next) {
-        const idmap_entry_t *e = &s->ids[i];
-        if (e->hash == h && e->len == len && memcmp(e->id, id, len) == 0) {
-            memset(out, 0, sizeof *out);
-            const cn_router_shard_key_t *k =
-                e->key < CN_ROUTER_SHARD_KEYS ? &s->keys[e->key] : NULL;
-            if (k && k->version && k->epoch == e->key_epoch) {
-                out->role = k->role;
-                snprintf(out->version, sizeof out->version, "%s", k->version);
-            }
-            const char *seg = cn_router_shard_segment_name(s, e->seg);
-            size_t n = strlen(seg);
-            if (n >= sizeof out->segment)
-                n = sizeof out->segment - 1;
-            memcpy(out->segment, seg, n);
-            out->unix_s = e->unix_s;
-            out->shadowed = e->shadowed;
-            return true;
-        }
+        idmap_entry_t *e = &s->ids[i];
+        if (e->hash == h && e->len == len && memcmp(e->id, id, len) == 0)
+            return e;
     }
-    return false;
+    return NULL;
+}
+
+static void idmap_describe(const cn_router_shard_t *s, const idmap_entry_t *e,
+                           cn_router_lookup_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const cn_router_shard_key_t *k =
+        e->key < CN_ROUTER_SHARD_KEYS ? &s->keys[e->key] : NULL;
+    if (k && k->version && k->epoch == e->key_epoch) {
+        out->role = k->role;
+        snprintf(out->version, sizeof out->version, "%s", k->version);
+    }
+    const char *seg = cn_router_shard_segment_name(s, e->seg);
+    size_t n = strlen(seg);
+    if (n >= sizeof out->segment)
+        n = sizeof out->segment - 1;
+    memcpy(out->segment, seg, n);
+    out->unix_s = e->unix_s;
+    out->shadowed = e->shadowed;
+    out->prediction = e->prediction;
+    out->step = e->step;
+    out->fed = e->fed;
+}
+
+bool cn_router_shard_find(const cn_router_shard_t *s, const char *id, size_t len,
+                          cn_router_lookup_t *out)
+{
+    const idmap_entry_t *e = idmap_find(s, id, len);
+    if (!e)
+        return false;
+    idmap_describe(s, e, out);
+    return true;
+}
+
+bool cn_router_shard_join(cn_router_shard_t *s, const char *id, size_t len,
+                          uint32_t mark, double not_before, cn_router_lookup_t *out)
+{
+    idmap_entry_t *e = idmap_find(s, id, len);
+    if (!e)
+        return false;
+    idmap_describe(s, e, out);
+    if (e->unix_s >= not_before)
+        e->fed |= mark;
+    return true;
+}
+
+double cn_router_shard_oldest_id(const cn_router_shard_t *s)
+{
+    if (!s->id_count)
+        return NAN;
+    size_t oldest = s->id_count == s->params.request_id_map_size ? s->id_next : 0;
+    return s->ids[oldest].unix_s;
 }
 
 static cn_metrics_hist_t *hist_dup(const cn_metrics_hist_t *h)

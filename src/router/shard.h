@@ -39,6 +39,9 @@
 
 #define CN_ROUTER_SEGMENT_MAX_LEN 64    /* longer labels are truncated */
 #define CN_ROUTER_REQUEST_ID_MAX_LEN 63 /* longer ids are not remembered */
+/* Bytes per remembered request id (the entry and its share of the hash
+ * buckets, two per entry), for the memory budget; shard.c checks it. */
+#define CN_ROUTER_ID_ENTRY_BYTES 128
 #define CN_ROUTER_SEGMENT_OTHER "_other"
 
 /* Version keys per shard (see Keys above). */
@@ -162,12 +165,23 @@ void cn_router_shard_pair(cn_router_shard_t *s, const char *request_id, double s
 /* Remember which version (key) served a request id (ids longer than
  * CN_ROUTER_REQUEST_ID_MAX_LEN are skipped). */
 void cn_router_shard_remember(cn_router_shard_t *s, const char *id, size_t len,
-                              unsigned key, unsigned seg, bool shadowed, double unix_s);
+                              unsigned key, unsigned seg, bool shadowed, double unix_s,
+                              double prediction, uint64_t step);
 
 /* Look an id up: true and *out filled if found (version "" if its key
  * has been reused since). */
 bool cn_router_shard_find(const cn_router_shard_t *s, const char *id, size_t len,
                           cn_router_lookup_t *out);
+
+/* Look an id up for a feedback join: as _find (out->fed is the metrics
+ * joined before this call), then add `mark` to the entry's joined metrics
+ * unless it was served before not_before (Unix seconds: expired). */
+bool cn_router_shard_join(cn_router_shard_t *s, const char *id, size_t len,
+                          uint32_t mark, double not_before, cn_router_lookup_t *out);
+
+/* When the oldest remembered request was served (Unix seconds), NAN if
+ * none: how far back feedback can still be joined. */
+double cn_router_shard_oldest_id(const cn_router_shard_t *s);
 
 /*
  * Copy what `what` (CN_ROUTER_SNAP_*) asks for into *part (free with

@@ -48,6 +48,7 @@
 #include "util/rand.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1008,8 +1009,11 @@ static void finish(req_t *q)
     q->obs.step = q->step;
     step_now(w);
     cn_router_shard_record(&w->shard, q->seg, &q->obs);
-    cn_router_shard_remember(&w->shard, q->id, q->id_len, q->obs.role, q->seg,
-                             q->decision.shadow_copy, unix_now());
+    cn_router_shard_remember(
+        &w->shard, q->id, q->id_len, q->obs.key, q->seg, q->decision.shadow_copy,
+        unix_now(),
+        q->obs.prediction == CN_ROUTER_PRED_OK ? q->obs.prediction_value : NAN,
+        q->step);
     req_free(q);
 }
 

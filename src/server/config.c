@@ -60,6 +60,7 @@ size_t cn_server_config_parts(cn_server_config_t *c,
     parts[2] = (cn_config_part_t){cn_store_config_table(), &c->store};
     parts[3] = (cn_config_part_t){&own_table, &c->own};
     parts[4] = (cn_config_part_t){cn_notify_config_table(), &c->notify};
+    parts[5] = (cn_config_part_t){cn_feedback_config_table(), &c->feedback};
     return CN_SERVER_CONFIG_PARTS;
 }
 
@@ -107,7 +108,8 @@ int cn_server_config_parse_yaml(cn_server_config_t *c, const char *text, size_t 
         rc = cn_judge_config_read_section(&yaml, doc, &c->analysis);
     }
     if (!rc && c->has_strategy && c->has_analysis)
-        rc = cn_strategy_check_analysis(&yaml, doc, &c->strategy, &c->analysis);
+        rc = cn_strategy_check_analysis(&yaml, doc, &c->strategy, &c->analysis,
+                                        &c->feedback);
     cn_yaml_dispose(&yaml);
     return rc;
 }
@@ -130,10 +132,10 @@ int cn_server_config_validate(const cn_server_config_t *c, char *err, size_t err
     if (!c)
         return fail(err, errlen, "no config");
     /* The parts other than the router's, each against its table. */
-    const cn_config_table_t *tables[] = {cn_admin_config_table(),
-                                         cn_store_config_table(), &own_table,
-                                         cn_notify_config_table()};
-    const void *records[] = {&c->admin, &c->store, &c->own, &c->notify};
+    const cn_config_table_t *tables[] = {
+        cn_admin_config_table(), cn_store_config_table(), &own_table,
+        cn_notify_config_table(), cn_feedback_config_table()};
+    const void *records[] = {&c->admin, &c->store, &c->own, &c->notify, &c->feedback};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         cn_config_problem_t p;
         if (cn_config_check(tables[i], records[i], &p)) {

@@ -12,6 +12,7 @@
 
 #include "api/config.h"
 #include "controller/strategy.h"
+#include "feedback/config.h"
 #include "judge/config.h"
 #include "judge/judge.h"
 #include "notify/notify.h"
@@ -33,6 +34,7 @@ typedef struct cn_server_config_s {
     cn_store_config_t store;
     cn_server_own_config_t own;
     cn_notify_config_t notify; /* `notifications:` */
+    cn_feedback_config_t feedback;
     /* The file's other sections that serve uses (from a file only; no
      * flags): the rollout strategy and the analysis it judges with. */
     cn_strategy_t strategy;
@@ -42,7 +44,7 @@ typedef struct cn_server_config_s {
 } cn_server_config_t;
 
 /* Tables read as the `serve:` section. */
-#define CN_SERVER_CONFIG_PARTS 5
+#define CN_SERVER_CONFIG_PARTS 6
 
 /* Every part at its defaults. */
 void cn_server_config_init(cn_server_config_t *c);

@@ -12,6 +12,7 @@
 #include "server/server.h"
 #include "api/admin.h"
 #include "controller/controller.h"
+#include "feedback/feedback.h"
 #include "metrics/prom.h"
 #include "notify/notify.h"
 #include "registry/registry.h"
@@ -51,6 +52,12 @@ static void ops_snapshot_free(void *ctx, cn_router_snapshot_t *s)
 static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t *out)
 {
     return cn_router_lookup(ctx, id, len, out);
+}
+
+static void ops_join(void *ctx, cn_router_join_t *items, size_t n, double not_before,
+                     double *oldest)
+{
+    cn_router_join(ctx, items, n, not_before, oldest);
 }
 
 /* ------------------------------------------------------------ state */
@@ -320,6 +327,7 @@ int cn_server_run(cn_server_config_t *scfg)
     int exit_code = 0;
     cn_store_t *store = NULL;
     cn_router_t *router = NULL;
+    cn_feedback_t *feedback = NULL;
     cn_controller_t *controller = NULL;
     cn_admin_t *admin = NULL;
     cn_registry_t *registry = NULL;
@@ -363,6 +371,7 @@ int cn_server_run(cn_server_config_t *scfg)
         exit_code = rc == CN_EIO ? EX_UNAVAILABLE : EX_USAGE;
         goto out;
     }
+    feedback = cn_feedback_new(&scfg->feedback, cfg->reservoir_size, 0x5eedfeedULL);
     const cn_strategy_gates_t *gates = &scfg->strategy.gates;
     if (scfg->notify.n_targets ||
         (scfg->has_strategy && (gates->has_traffic || gates->has_promotion))) {
@@ -388,6 +397,7 @@ int cn_server_run(cn_server_config_t *scfg)
         .model = model[0] ? model : NULL,
         .strategy = scfg->has_strategy ? &scfg->strategy : NULL,
         .analysis = &scfg->analysis,
+        .feedback = feedback,
         .notify = notify,
     };
     if (model[0] && !scfg->has_strategy)
@@ -403,6 +413,7 @@ int cn_server_run(cn_server_config_t *scfg)
         .snapshot = ops_snapshot,
         .snapshot_free = ops_snapshot_free,
         .lookup = ops_lookup,
+        .join = ops_join,
         .ctx = router,
         .more_metrics = notify ? ops_notify_metrics : NULL,
         .more_ctx = notify,
@@ -414,6 +425,7 @@ int cn_server_run(cn_server_config_t *scfg)
         goto out;
     }
     cn_admin_set_store(admin, store);
+    cn_admin_set_feedback(admin, feedback);
     cn_admin_set_rollouts(admin, model[0] ? model : NULL,
                           scfg->has_strategy ? &scfg->strategy : NULL);
 
@@ -463,6 +475,7 @@ out:
     cn_notify_free(notify);
     cn_controller_free(controller);
     cn_router_free(router);
+    cn_feedback_free(feedback);
     cn_registry_free(registry);
     cn_store_close(store);
     cn_generation_dispose(&initial);

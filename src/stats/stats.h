@@ -388,6 +388,23 @@ typedef struct {
 int cn_stats_ks_limit(const double *x, size_t nx, const double *y, size_t ny,
                       double limit, cn_ks_limit_result_t *out);
 
+/* ------------------------------------------- area under the ROC curve */
+
+typedef struct {
+    double auc;      /* P(pos > neg) + P(pos = neg) / 2 */
+    double variance; /* DeLong's estimate of the AUC's variance */
+    size_t n_pos, n_neg;
+} cn_auc_result_t;
+
+/*
+ * The AUC of the positives' scores against the negatives' with DeLong's
+ * variance (stats/auc.c). 0; CN_ETOOFEW when either sample is empty (the
+ * AUC is undefined; auc and variance NAN); CN_ENONFINITE; CN_EINVAL for a
+ * NULL array with n > 0. Agrees with scikit-learn's roc_auc_score.
+ */
+int cn_stats_auc(const double *pos, size_t n_pos, const double *neg, size_t n_neg,
+                 cn_auc_result_t *out);
+
 /* ------------------------------------------ population stability index */
 
 typedef struct {

@@ -82,6 +82,9 @@ typedef struct options_s {
     const char *listen;
     const char *name;
     char prediction[40]; /* shortest text that reads back as the double */
+    const char *echo;    /* the prediction is the request body's number at
+                            this top-level key (an "echo model" whose
+                            scores the test chooses); NULL: prediction */
     format_t format;
     uint64_t delay_ms;
     double fail_rate;
@@ -506,6 +509,21 @@ static bool body_request_id(const conn_t *c, buf_t *out)
     return found;
 }
 
+/* --echo: the request body's number at opt.echo, formatted into out;
+ * false if there is none (the fixed prediction is used). */
+static bool echo_prediction(const conn_t *c, char *out, size_t len)
+{
+    if (!opt.echo || c->body.len == 0 || c->body.len >= MAX_KEPT_BODY_BYTES)
+        return false;
+    json_t *root = json_loadb(c->body.data, c->body.len, 0, NULL);
+    json_t *v = root ? json_object_get(root, opt.echo) : NULL;
+    bool ok = json_is_number(v);
+    if (ok)
+        cn_fmt_double(json_number_value(v), out, len);
+    json_decref(root);
+    return ok;
+}
+
 /* The body of a model response. */
 static void model_body(const conn_t *c, unsigned status, buf_t *body,
                        const char **content_type)
@@ -536,10 +554,11 @@ static void model_body(const conn_t *c, unsigned status, buf_t *body,
         if (!body_request_id(c, body))
             body->len = mark; /* no id anywhere: the member is optional */
     }
+    char echoed[40];
     buf_printf(body,
                ",\"outputs\":[{\"name\":\"score\",\"datatype\":\"FP64\","
                "\"shape\":[1],\"data\":[%s]}]",
-               opt.prediction);
+               echo_prediction(c, echoed, sizeof echoed) ? echoed : opt.prediction);
     if (opt.pad_bytes) {
         buf_puts(body, ",\"pad\":\"");
         buf_reserve(body, opt.pad_bytes + 2);
@@ -935,6 +954,8 @@ static void usage(FILE *out)
           "  --name NAME           model name, in X-Served-By and the body "
           "(default model)\n"
           "  --prediction X        the score in every response (default 0.5)\n"
+          "  --echo KEY            kserve-v2: the score is the request body's number\n"
+          "                        at top-level KEY (else --prediction)\n"
           "  --format F            kserve-v2 (default), tf-serving or text\n"
           "  --delay-ms N          answer each model request N ms after it "
           "arrives\n"
@@ -987,6 +1008,7 @@ static void parse_options(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"name", required_argument, NULL, 'n'},
         {"prediction", required_argument, NULL, 'p'},
+        {"echo", required_argument, NULL, 'E'},
         {"format", required_argument, NULL, 'f'},
         {"delay-ms", required_argument, NULL, 'd'},
         {"fail-rate", required_argument, NULL, 'r'},
@@ -1016,6 +1038,9 @@ static void parse_options(int argc, char **argv)
             break;
         case 'p':
             prediction = parse_double("--prediction", optarg);
+            break;
+        case 'E':
+            opt.echo = optarg;
             break;
         case 'f':
             if (strcmp(optarg, "kserve-v2") == 0)

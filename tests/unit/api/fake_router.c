@@ -103,7 +103,8 @@ static int ops_lookup(void *ctx, const char *id, size_t len, cn_router_lookup_t 
 
 cn_admin_ops_t fake_router_ops(fake_router_t *f)
 {
-    cn_admin_ops_t ops = {ops_snapshot, ops_snapshot_free, ops_lookup, f, NULL, NULL};
+    cn_admin_ops_t ops = {ops_snapshot, ops_snapshot_free, ops_lookup, NULL, f, NULL,
+                          NULL};
     return ops;
 }
 

@@ -693,7 +693,7 @@ static int check_file(const char *text, char *err, size_t errlen)
     cn_judge_config_t a;
     cn_judge_config_init(&a);
     cr_assert_eq(cn_judge_config_read_section(&y, doc, &a), 0, "%s", err);
-    int rc = cn_strategy_check_analysis(&y, doc, &s, &a);
+    int rc = cn_strategy_check_analysis(&y, doc, &s, &a, NULL);
     cn_judge_config_dispose(&a);
     cn_strategy_dispose(&s);
     cn_yaml_dispose(&y);
@@ -747,12 +747,12 @@ Test(strategy_analysis, looks_in_a_spec_built_in_code)
     char err[512];
     cn_yaml_t y;
     cn_yaml_init(&y, "code", err, sizeof err);
-    cr_assert_eq(cn_strategy_check_analysis(&y, NULL, &s, &a), CN_EINVAL);
+    cr_assert_eq(cn_strategy_check_analysis(&y, NULL, &s, &a, NULL), CN_EINVAL);
     cr_assert_str_eq(err, "code: key 'analysis.looks': not used with a strategy: each "
                           "of its 0 analysis steps is one look, and the error budget "
                           "is spent over them; remove looks");
     a.looks = 1;
-    cr_assert_eq(cn_strategy_check_analysis(&y, NULL, &s, &a), 0);
+    cr_assert_eq(cn_strategy_check_analysis(&y, NULL, &s, &a, NULL), 0);
     cn_yaml_dispose(&y);
     cn_judge_config_dispose(&a);
     cn_strategy_dispose(&s);
@@ -781,16 +781,19 @@ Test(strategy_analysis, only_what_the_router_measures_can_be_judged)
                         "strategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\n",
                         err, sizeof err);
     cr_assert_eq(rc, CN_EINVAL);
-    cr_assert_str_eq(err, "f.yaml:4: key 'analysis.metrics[1].name': 'clicks' is not "
-                          "measured by canary serve: it measures latency_ms, error and "
-                          "prediction for every request");
+    cr_assert_str_eq(err,
+                     "f.yaml:4: key 'analysis.metrics[1].name': 'clicks' is neither "
+                     "measured by canary serve (latency_ms, error, prediction) nor "
+                     "fed (feedback.metrics; a label metric also gives accuracy, "
+                     "log_loss, brier and auc)");
     /* a threshold's source is what counts */
     rc = check_file("analysis:\n  metrics:\n"
                     "    - {name: p99, test: threshold, source: ttfb_ms, max: 100}\n"
                     "strategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\n",
                     err, sizeof err);
     cr_assert_eq(rc, CN_EINVAL);
-    cr_assert(strstr(err, "key 'analysis.metrics[0].source': 'ttfb_ms' is not") != NULL,
+    cr_assert(strstr(err, "key 'analysis.metrics[0].source': 'ttfb_ms' is neither") !=
+                  NULL,
               "%s", err);
     rc = check_file("analysis:\n  metrics:\n"
                     "    - {name: p99, test: threshold, source: latency_ms, max: 100}\n"

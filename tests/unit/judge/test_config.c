@@ -448,7 +448,7 @@ static const struct bad_case bad_cases[] = {
      "a.yaml:4: key 'metrics[0].max_psi': not used by test 'ks' (only by psi)"},
     {"metrics:\n  - name: a\n    test: ks\n    margin: 1\n", CN_EINVAL,
      "a.yaml:4: key 'metrics[0].margin': not used by test 'ks' (only by "
-     "mann-whitney, welch, proportion, bootstrap)"},
+     "mann-whitney, welch, proportion, bootstrap, auc)"},
     /* wrong types */
     {"alpha: \"0.05\"\n", CN_EINVAL,
      "a.yaml:1: key 'alpha': must be a number in (0, 1), got the string '0.05'"},
@@ -515,7 +515,7 @@ static const struct bad_case bad_cases[] = {
     {"segment_by: ''\n", CN_EINVAL, "a.yaml:1: key 'segment_by': must not be empty"},
     {"metrics:\n  - name: a\n    test: t-test\n", CN_EINVAL,
      "a.yaml:3: key 'metrics[0].test': must be one of mann-whitney, welch, "
-     "proportion, ks, psi, bootstrap, threshold, agreement, got 't-test'"},
+     "proportion, ks, psi, bootstrap, threshold, agreement, auc, got 't-test'"},
     {"metrics:\n  - name: a\n    test: welch\n    margin: -1\n", CN_EINVAL,
      "a.yaml:4: key 'metrics[0].margin': must be >= 0, got '-1'"},
     {"metrics:\n  - name: a\n    test: welch\n    margin: -5%\n", CN_EINVAL,
@@ -563,7 +563,7 @@ static const struct bad_case bad_cases[] = {
      "a.yaml:2: key 'metrics[0].name': required: the metric's name in the data"},
     {"metrics:\n  - name: a\n", CN_EINVAL,
      "a.yaml:2: key 'metrics[0].test': required: one of mann-whitney, welch, "
-     "proportion, ks, psi, bootstrap, threshold, agreement"},
+     "proportion, ks, psi, bootstrap, threshold, agreement, auc"},
     {"metrics:\n  - name: a\n    test: ks\n  - name: b\n    test: welch\n", CN_EINVAL,
      "a.yaml:4: key 'metrics[1].margin': required for test 'welch' (e.g. 5% of "
      "stable, or 2.5 in the metric's unit)"},

@@ -395,3 +395,106 @@ Test(judge, either_direction_fails_a_change_beyond_the_margin_both_ways)
         cn_judge_config_dispose(&cfg);
     }
 }
+
+/* n scored predictions: label ~ Bernoulli(0.3), score a noisy logistic of
+ * the label with separation sep (0: an uninformative model). */
+static void scored(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                   const char *seg, size_t n, double sep)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t y = gsl_rng_uniform(rng) < 0.3;
+        double z = (y ? sep : -sep) + gsl_ran_gaussian(rng, 1.0);
+        double p = 1 / (1 + exp(-z));
+        cr_assert_eq(cn_judge_data_add_scored(d, metric, arm, seg, &p, &y, 1), 0);
+    }
+}
+
+Test(judge, auc_of_an_equally_good_model_passes_and_of_a_worse_one_fails)
+{
+    cn_judge_config_t cfg;
+    cn_judge_config_init(&cfg);
+    cn_judge_metric_t *m = add(&cfg, "auc", CN_JTEST_AUC, 0.02, CN_MARGIN_ABSOLUTE);
+    m->direction = CN_JDIR_HIGHER;
+    cn_judge_data_t *d = cn_judge_data_new();
+    scored(d, "auc", CN_ARM_STABLE, NULL, 20000, 1.0);
+    scored(d, "auc", CN_ARM_CANARY, NULL, 20000, 1.0);
+    cn_judge_result_t r;
+    cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+    const cn_judge_row_t *x = row(&r, "auc", NULL);
+    cr_assert_eq(x->cls, CN_CLASS_PASS, "%s", x->reason);
+    cr_assert_gt(x->canary.mean, 0.9,
+                 "the arms report their AUC (Phi(sqrt 2) = 0.921)");
+    cr_assert_lt(x->canary.mean, 0.94);
+    cr_assert_gt(x->ci_low, -0.02);
+    cr_assert_eq(x->canary.n, 20000);
+    cn_judge_result_dispose(&r);
+    cn_judge_data_free(d);
+
+    d = cn_judge_data_new();
+    scored(d, "auc", CN_ARM_STABLE, NULL, 5000, 1.0);
+    scored(d, "auc", CN_ARM_CANARY, NULL, 5000, 0.5);
+    cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+    x = row(&r, "auc", NULL);
+    cr_assert_eq(x->cls, CN_CLASS_FAIL, "%s", x->reason);
+    cr_assert_lt(x->ci_high, -0.02, "the interval lies beyond the margin");
+    cr_assert_eq(r.verdict, CN_VERDICT_FAIL);
+    cn_judge_result_dispose(&r);
+    cn_judge_data_free(d);
+    cn_judge_config_dispose(&cfg);
+}
+
+Test(judge, auc_fails_in_the_segment_where_the_model_is_worse)
+{
+    cn_judge_config_t cfg;
+    cn_judge_config_init(&cfg);
+    cfg.segment_by = strdup("region");
+    cn_judge_metric_t *m = add(&cfg, "auc", CN_JTEST_AUC, 0.02, CN_MARGIN_ABSOLUTE);
+    m->direction = CN_JDIR_HIGHER;
+    cn_judge_data_t *d = cn_judge_data_new();
+    scored(d, "auc", CN_ARM_STABLE, "us", 8000, 1.0);
+    scored(d, "auc", CN_ARM_CANARY, "us", 8000, 1.0);
+    scored(d, "auc", CN_ARM_STABLE, "eu", 3000, 1.0);
+    scored(d, "auc", CN_ARM_CANARY, "eu", 3000, 0.3);
+    cn_judge_result_t r;
+    cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+    const cn_judge_row_t *eu = row(&r, "auc", "eu");
+    cr_assert_eq(eu->cls, CN_CLASS_FAIL, "%s", eu->reason);
+    cr_assert_neq(row(&r, "auc", "us")->cls, CN_CLASS_FAIL);
+    cr_assert_eq(r.verdict, CN_VERDICT_FAIL);
+    cn_judge_result_dispose(&r);
+    cn_judge_data_free(d);
+    cn_judge_config_dispose(&cfg);
+}
+
+Test(judge, auc_without_both_classes_is_nodata_and_plain_values_are_an_error)
+{
+    cn_judge_config_t cfg;
+    cn_judge_config_init(&cfg);
+    add(&cfg, "auc", CN_JTEST_AUC, 0.02, CN_MARGIN_ABSOLUTE)->direction =
+        CN_JDIR_HIGHER;
+    cn_judge_data_t *d = cn_judge_data_new();
+    scored(d, "auc", CN_ARM_STABLE, NULL, 500, 1.0);
+    uint8_t one = 1;
+    for (int i = 0; i < 100; i++) {
+        double p = 0.01 * i;
+        cn_judge_data_add_scored(d, "auc", CN_ARM_CANARY, NULL, &p, &one, 1);
+    }
+    cn_judge_result_t r;
+    cr_assert_eq(cn_judge_run(&cfg, d, NULL, &r), 0);
+    const cn_judge_row_t *x = row(&r, "auc", NULL);
+    cr_assert_eq(x->cls, CN_CLASS_NODATA, "%s", x->reason);
+    cr_assert(strstr(x->reason, "both classes") != NULL, "%s", x->reason);
+    cr_assert_eq(r.verdict, CN_VERDICT_MARGINAL, "%s", r.reason);
+    cn_judge_result_dispose(&r);
+    /* a metric's values are all scored or none is */
+    double v = 0.5;
+    cr_assert_eq(cn_judge_data_add(d, "auc", CN_ARM_CANARY, NULL, v), CN_EINVAL);
+    cr_assert_eq(cn_judge_data_add(d, "plain", CN_ARM_CANARY, NULL, v), 0);
+    cr_assert_eq(cn_judge_data_add_scored(d, "plain", CN_ARM_CANARY, NULL, &v, &one, 1),
+                 CN_EINVAL);
+    uint8_t two = 2;
+    cr_assert_eq(cn_judge_data_add_scored(d, "auc", CN_ARM_CANARY, NULL, &v, &two, 1),
+                 CN_EINVAL);
+    cn_judge_data_free(d);
+    cn_judge_config_dispose(&cfg);
+}

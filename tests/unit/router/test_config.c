@@ -149,8 +149,10 @@ Test(serve_config_defaults, the_table_is_consistent)
     for (size_t p = 0; p < np; p++) {
         for (size_t i = 0; i < parts[p].table->n_keys; i++, total++) {
             const cn_config_key_t *k = &parts[p].table->keys[i];
-            /* a list of records (notifications) is a file's, not a flag's */
-            cr_assert(k->type == CN_CONFIG_LIST || (k->flag && *k->flag),
+            /* a list of records (notifications) or a mapping (feedback.metrics)
+             * is a file's, not a flag's */
+            cr_assert(k->type == CN_CONFIG_LIST || k->type == CN_CONFIG_MAP ||
+                          (k->flag && *k->flag),
                       "%s has a flag", k->key);
             cr_assert(k->help && *k->help, "%s has help", k->key);
             char want[200];
@@ -161,13 +163,13 @@ Test(serve_config_defaults, the_table_is_consistent)
                     if (o == k)
                         break;
                     cr_assert_str_neq(o->key, k->key);
-                    if (k->flag)
+                    if (o->flag && k->flag)
                         cr_assert_str_neq(o->flag, k->flag);
                 }
             }
         }
     }
-    cr_assert_eq(total, 41, "every key of the brief is in one of the tables");
+    cr_assert_eq(total, 45, "every key of the brief is in one of the tables");
     const char *const *sw = cn_router_config_switches();
     cr_assert_str_eq(sw[0], "no-retry");
     cr_assert_null(sw[1]);
@@ -694,7 +696,7 @@ Test(serve_config_docs, every_key_and_flag_is_in_the_example)
             cr_expect(documented(text, k->key), "key '%s' is not in %s", k->key,
                       EXAMPLE);
             char flag[80];
-            snprintf(flag, sizeof flag, "--%s", k->flag);
+            snprintf(flag, sizeof flag, "--%s", k->flag ? k->flag : "");
             cr_expect(!k->flag || strstr(text, flag) != NULL, "flag %s is not in %s",
                       flag, EXAMPLE);
             if (k->negated_flag) {
@@ -704,7 +706,7 @@ Test(serve_config_docs, every_key_and_flag_is_in_the_example)
             }
         }
     }
-    cr_assert_eq(n, 41);
+    cr_assert_eq(n, 45);
     /* The check itself can fail. */
     cr_assert(!documented(text, "traffic.listen"));
     cr_assert(!documented(text, "limits.canary_weight"));
@@ -734,12 +736,12 @@ static const struct bad_case bad_cases[] = {
     {"- a\n- b\n", CN_EINVAL,
      "c.yaml:1: the config must be a mapping of keys (listen, workers, stable, canary, "
      "traffic, measure, health, limits, admin, state, model, token_file, "
-     "notifications), got a list"},
+     "notifications, feedback), got a list"},
     /* unknown keys */
     {"listen: :80\nwrokers: 2\n", CN_EINVAL,
      "c.yaml:2: key 'wrokers': unknown key (expected one of listen, workers, stable, "
      "canary, traffic, measure, health, limits, admin, state, model, token_file, "
-     "notifications)"},
+     "notifications, feedback)"},
     {"traffic:\n  mode: random\n  weight: 5\n", CN_EINVAL,
      "c.yaml:3: key 'traffic.weight': unknown key (expected one of canary_weight, "
      "mode, shadow_percent, force_header, force_enabled, sticky_header, "
@@ -758,7 +760,7 @@ static const struct bad_case bad_cases[] = {
     {"traffic.mode: random\n", CN_EINVAL,
      "c.yaml:1: key 'traffic.mode': unknown key (expected one of listen, workers, "
      "stable, canary, traffic, measure, health, limits, admin, state, model, "
-     "token_file, notifications)"},
+     "token_file, notifications, feedback)"},
     {"[a]: 1\n", CN_EINVAL, "c.yaml:1: keys must be plain strings, got a list"},
     {"health:\n  ? [a]\n  : 1\n", CN_EINVAL,
      "c.yaml:2: key 'health': keys must be plain strings, got a list"},
@@ -841,7 +843,7 @@ static const struct bad_case bad_cases[] = {
     {"serve: 3\n", CN_EINVAL,
      "c.yaml:1: key 'serve': must be a mapping of keys (listen, workers, stable, "
      "canary, traffic, measure, health, limits, admin, state, model, token_file, "
-     "notifications), got "
+     "notifications, feedback), got "
      "'3'"},
     {"workers: \"4\"\n", CN_EINVAL,
      "c.yaml:1: key 'workers': must be an integer in [0, 256], got the string '4'"},

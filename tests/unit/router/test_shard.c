@@ -210,7 +210,7 @@ Test(shard, two_versions_of_a_role_never_share_a_cell)
     o = ok_obs(CN_ROLE_CANARY, 100, 0.5, 2);
     o.key = (unsigned)v3;
     cn_router_shard_record(&sh, 0, &o);
-    cn_router_shard_remember(&sh, "r-v3", 4, (unsigned)v3, 0, false, 1.0);
+    cn_router_shard_remember(&sh, "r-v3", 4, (unsigned)v3, 0, false, 1.0, NAN, 1);
     /* promotion: v3 as stable is a key of its own */
     int v3s = cn_router_shard_key(&sh, CN_ROLE_STABLE, "v3");
     cr_assert(v3s >= 0 && v3s != v3);
@@ -223,7 +223,7 @@ Test(shard, two_versions_of_a_role_never_share_a_cell)
     snap_dispose(&s);
     /* every slot taken: the oldest one nobody holds (v2) is reused, its
      * cells go, and a lookup of a request it served no longer names it */
-    cn_router_shard_remember(&sh, "r-v2", 4, 1, 0, false, 1.0);
+    cn_router_shard_remember(&sh, "r-v2", 4, 1, 0, false, 1.0, NAN, 1);
     char label[16];
     for (unsigned k = 4; k < CN_ROUTER_SHARD_KEYS; k++) {
         snprintf(label, sizeof label, "x%u", k);
@@ -304,7 +304,7 @@ Test(shard, request_id_map_keeps_the_newest_entries)
     for (int i = 0; i < 6; i++) {
         snprintf(id, sizeof id, "req-%d", i);
         cn_router_shard_remember(&sh, id, strlen(id), i % 2 ? 1 : 0, eu, false,
-                                 1000.0 + i);
+                                 1000.0 + i, 0.25 * i, 7);
     }
     cn_router_lookup_t l;
     cr_assert_not(cn_router_shard_find(&sh, "req-0", 5, &l));
@@ -316,19 +316,51 @@ Test(shard, request_id_map_keeps_the_newest_entries)
         cr_assert_str_eq(l.version, i % 2 ? "v2" : "v1");
         cr_assert_str_eq(l.segment, "eu");
         cr_assert_float_eq(l.unix_s, 1000.0 + i, 1e-9);
+        cr_assert_float_eq(l.prediction, 0.25 * i, 1e-12);
+        cr_assert_eq(l.step, 7);
     }
+    cr_assert_float_eq(cn_router_shard_oldest_id(&sh), 1002.0, 1e-9);
     /* a repeated id resolves to its latest request */
-    cn_router_shard_remember(&sh, "req-3", 5, 0, 0, true, 2000.0);
+    cn_router_shard_remember(&sh, "req-3", 5, 0, 0, true, 2000.0, NAN, 8);
     cr_assert(cn_router_shard_find(&sh, "req-3", 5, &l));
     cr_assert_eq(l.role, CN_ROLE_STABLE);
     cr_assert(l.shadowed);
     /* many more than the capacity: still bounded and consistent */
     for (int i = 0; i < 10000; i++) {
         snprintf(id, sizeof id, "x%d", i);
-        cn_router_shard_remember(&sh, id, strlen(id), 1, 0, false, i);
+        cn_router_shard_remember(&sh, id, strlen(id), 1, 0, false, i, NAN, 9);
     }
     cr_assert(cn_router_shard_find(&sh, "x9999", 5, &l));
     cr_assert_not(cn_router_shard_find(&sh, "x9995", 5, &l));
+    cn_router_shard_dispose(&sh);
+}
+
+Test(shard, a_join_reports_earlier_feedback_and_marks_only_unexpired_requests)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(4, 10, 8);
+    shard_init(&sh, &p);
+    cr_assert(isnan(cn_router_shard_oldest_id(&sh)));
+    cn_router_shard_remember(&sh, "old", 3, 1, 0, false, 100.0, 0.9, 3);
+    cn_router_shard_remember(&sh, "new", 3, 0, 0, false, 200.0, NAN, 4);
+    cn_router_lookup_t l;
+    cr_assert_not(cn_router_shard_join(&sh, "none", 4, 1u, 150.0, &l));
+    /* the first join sees nothing joined before and marks */
+    cr_assert(cn_router_shard_join(&sh, "new", 3, 1u, 150.0, &l));
+    cr_assert_eq(l.fed, 0);
+    cr_assert(isnan(l.prediction));
+    cr_assert_eq(l.step, 4);
+    /* the second sees the first's metric; a new metric adds to it */
+    cr_assert(cn_router_shard_join(&sh, "new", 3, 2u, 150.0, &l));
+    cr_assert_eq(l.fed, 1u);
+    cr_assert(cn_router_shard_find(&sh, "new", 3, &l));
+    cr_assert_eq(l.fed, 3u);
+    /* served before not_before: reported, never marked */
+    cr_assert(cn_router_shard_join(&sh, "old", 3, 1u, 150.0, &l));
+    cr_assert_float_eq(l.prediction, 0.9, 1e-12);
+    cr_assert(cn_router_shard_join(&sh, "old", 3, 1u, 150.0, &l));
+    cr_assert_eq(l.fed, 0);
+    cr_assert_float_eq(cn_router_shard_oldest_id(&sh), 100.0, 1e-9);
     cn_router_shard_dispose(&sh);
 }
 
