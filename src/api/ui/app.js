@@ -165,7 +165,9 @@ async function refresh() {
         S.feedback = await api("GET", "/v1/feedback");
       } catch (e) {
         S.feedback = null;
-        S.noFeedback = e.status === 404; // a server without fed metrics: ask once
+        // a server without fed metrics (404 before they existed, 503 when
+        // none are configured): ask once
+        S.noFeedback = e.status === 404 || e.status === 503;
       }
     }
     const seen = new Set();
