@@ -202,6 +202,7 @@ CARD = """(() => {
     analyses: c.querySelectorAll('details.analysis').length,
     rows: c.querySelectorAll('details.analysis tr[data-metric]').length,
     reasons: c.querySelectorAll('.reasons li').length,
+    blast: (c.querySelector('[data-fact="blast"]') || {}).textContent || null,
     fed: [...c.querySelectorAll('.chart-box.fed')].map((b) => b.dataset.fed),
     fed_points: c.querySelectorAll('.chart-box.fed svg circle').length,
     width: document.documentElement.scrollWidth,
@@ -295,6 +296,7 @@ FAILED = """(() => {
     failing: failing ? failing.textContent : null,
     fail_marks: c.querySelectorAll('.chart-box[data-chart="weight"] .marker').length,
     controls: c.querySelectorAll('button[data-action]').length,
+    blast: (c.querySelector('[data-fact="blast"]') || {}).textContent || null,
   };
 })()"""
 

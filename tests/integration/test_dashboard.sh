@@ -178,6 +178,7 @@ python3 tests/integration/dashboard.py "http://$d1_ADMIN/" "$TOKEN" "$ART" live 
     die "the browser test failed: $(head -c 1500 "$ART/dashboard-live.err") (screenshots in $ART)"
 jq -e '.before.id == 1 and .before.analyses >= 1 and .before.rows >= 6
        and .before.fed == ["clicked", "revenue"] and .before.fed_points >= 6
+       and (.before.blast | test("[0-9]+ canary requests[0-9]+ failed, [0-9.]+% of all traffic"))
        and .before.charts.weight.markers >= 1 and .phone.width <= 390
        and .after.state == "paused" and (.after.result | test("now paused"))' \
     "$TMP/seen.json" >/dev/null || die "what the page showed: $(cat "$TMP/seen.json")"
@@ -233,7 +234,8 @@ python3 tests/integration/dashboard.py "http://$d2_ADMIN/" "$TOKEN" "$ART" faile
 jq -e '.failed.verdict == "fail" and .failed.fail_rows >= 2
        and (.failed.fail_segments | index("eu")) != null
        and (.failed.failing | test("^Failing segments?: (.*, )?eu \\(prediction\\)"))
-       and .failed.fail_marks >= 1 and .failed.controls == 0' \
+       and .failed.fail_marks >= 1 and .failed.controls == 0
+       and (.failed.blast | test("[0-9]+ canary requests[0-9]+ failed, [0-9.]+% of all traffic"))' \
     "$TMP/failed.json" >/dev/null || die "what the page showed: $(cat "$TMP/failed.json")"
 for f in desktop.png phone.png confirm.png paused-desktop.png failed-segment.png; do
     [ -s "$ART/$f" ] || die "no screenshot $ART/$f"
