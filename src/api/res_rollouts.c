@@ -81,6 +81,34 @@ static void render_step(cn_jsonw_t *w, const cn_strategy_t *s, const cn_rollout_
     cn_jsonw_object_end(w);
 }
 
+/* The blast radius so far: the user requests the canary answered, how
+ * many failed, and their share of all user requests since the rollout
+ * began. */
+static void render_blast(cn_jsonw_t *w, uint64_t requests, uint64_t failed,
+                         uint64_t all)
+{
+    cn_jsonw_key(w, "blast_radius");
+    cn_jsonw_object_begin(w);
+    key_i64(w, "canary_requests", (int64_t)requests);
+    key_i64(w, "canary_failed", (int64_t)failed);
+    cn_jsonw_key(w, "share");
+    cn_jsonw_double(w, all ? (double)requests / (double)all : 0.0);
+    cn_jsonw_object_end(w);
+}
+
+/* The blast radius stored with a rollout's machine (format 5 on; none
+ * before, and then nothing is written). */
+static void render_stored_blast(cn_jsonw_t *w, const cn_store_rollout_t *r)
+{
+    json_t *o = r->machine ? json_loads(r->machine, 0, NULL) : NULL;
+    json_t *req = json_object_get(o, "blast_requests");
+    if (json_is_integer(req))
+        render_blast(w, (uint64_t)json_integer_value(req),
+                     (uint64_t)json_integer_value(json_object_get(o, "blast_failed")),
+                     (uint64_t)json_integer_value(json_object_get(o, "blast_all")));
+    json_decref(o);
+}
+
 static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
                            const cn_rollout_t *m, const cn_controller_live_t *live,
                            const cn_strategy_t *strategy, int64_t now)
@@ -120,6 +148,8 @@ static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
         }
         render_step(w, strategy, m);
     }
+    if (!live || live->id != r->id)
+        render_stored_blast(w, r);
     if (live && live->id == r->id) {
         cn_jsonw_key(w, "samples");
         cn_jsonw_object_begin(w);
@@ -130,6 +160,7 @@ static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
         cn_jsonw_double(w, live->machine.samples_per_minute);
         cn_jsonw_object_end(w);
         key_i64(w, "canary_served", (int64_t)live->canary_served);
+        render_blast(w, live->canary_served, live->blast_failed, live->blast_all);
         if (live->has_verdict) {
             cn_jsonw_key(w, "last_verdict");
             cn_jsonw_object_begin(w);

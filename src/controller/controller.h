@@ -245,12 +245,15 @@ int cn_controller_rollout_op(cn_controller_t *c, const cn_controller_op_t *op,
 
 /* What the controller knows of the active rollout now, beyond its row. */
 typedef struct cn_controller_live_s {
-    int64_t id;               /* 0: no active rollout */
-    cn_rollout_t machine;     /* its state machine */
-    uint64_t canary_requests; /* in the current window */
-    uint64_t stable_requests; /* in the current window */
-    uint64_t canary_served;   /* canary requests since the rollout began
-                                 (this process) */
+    int64_t id;                       /* 0: no active rollout */
+    cn_rollout_t machine;             /* its state machine */
+    uint64_t canary_requests;         /* in the current window */
+    uint64_t stable_requests;         /* in the current window */
+    uint64_t canary_served;           /* canary requests since the rollout began
+                                         (this process) */
+    uint64_t blast_failed, blast_all; /* the canary's failed user requests,
+                                        and every user request, since the
+                                        rollout began (the blast radius) */
     /* each arm's p99 in the current window, a confidence interval at the
      * triggers' level a check (cn_triggers_p99_interval), in ms; [role] */
     bool has_p99[2];

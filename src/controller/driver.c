@@ -205,6 +205,8 @@ static void live_update_p99(cn_driver_t *d, const cn_trigger_result_t *trig,
     l->id = d->row.id;
     l->machine = d->m;
     l->canary_served = d->canary_served;
+    l->blast_failed = d->blast_failed;
+    l->blast_all = d->blast_all;
     seq_live(d, l);
     if (p99) {
         for (int r = 0; r < 2; r++) {
@@ -1696,6 +1698,10 @@ static void tick_work(cn_controller_t *c, void *arg)
         d->blast_all += users_c + sr - d->blast_all_seen_step;
         d->blast_all_seen_step = users_c + sr;
     }
+    /* stored with the machine, so a restart counts on */
+    d->m.blast_requests = d->canary_served;
+    d->m.blast_failed = d->blast_failed;
+    d->m.blast_all = d->blast_all;
     /* each arm's p99 in the window, with the triggers' per-check level */
     p99_view_t p99;
     memset(&p99, 0, sizeof p99);
@@ -2080,6 +2086,10 @@ static void resume_work(cn_controller_t *c, void *arg)
     d->row = row;
     d->m = m;
     d->loaded = true;
+    /* the blast radius counts on from what was stored */
+    d->canary_served = m.blast_requests;
+    d->blast_failed = m.blast_failed;
+    d->blast_all = m.blast_all;
     seq_resume(d, stored);
     json_decref(stored);
     any_resume(d, any_stored);

@@ -43,12 +43,16 @@
     X(samples_need, INT64_MAX)                                                         \
     X(transitions, INT64_MAX)
 
-/* The integer fields format 4 added: 0 when absent. */
+/* The integer fields formats 4 (the gate) and 5 (the blast radius) added:
+ * 0 when absent. */
 #define MACHINE_INTS_4(X)                                                              \
     X(gate, CN_ROLLOUT_GATE_PROMOTION)                                                 \
     X(gate_in_flight, 1)                                                               \
     X(gate_asked_ms, INT64_MAX)                                                        \
-    X(gate_passed, UINT32_MAX)
+    X(gate_passed, UINT32_MAX)                                                         \
+    X(blast_requests, INT64_MAX)                                                       \
+    X(blast_failed, INT64_MAX)                                                         \
+    X(blast_all, INT64_MAX)
 
 /* The keys besides the integers. */
 static const char *const other_keys[] = {"format", "samples_per_minute", "reason",

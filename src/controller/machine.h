@@ -33,7 +33,7 @@
  * tests, driver.c) and hold 4 (anytime). Format 4 adds hold 5 (gate) and
  * the gate hooks' fields (gate, gate_in_flight, gate_asked_ms,
  * gate_passed), which an older format does not have (read as 0). */
-#define CN_MACHINE_FORMAT 4
+#define CN_MACHINE_FORMAT 5
 
 /* The machine as a compact JSON object; the caller frees the text. */
 char *cn_machine_json(const cn_rollout_t *m);

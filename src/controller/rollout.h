@@ -200,6 +200,11 @@ typedef struct cn_rollout_s {
     bool gate_in_flight;
     int64_t gate_asked_ms;
     uint32_t gate_passed;
+    /* The blast radius so far (kept by the driver, stored with the
+     * machine, never read by it): the user requests the canary answered,
+     * how many of them failed, and the user requests of both arms since
+     * the rollout began. */
+    uint64_t blast_requests, blast_failed, blast_all;
     char reason[CN_ROLLOUT_REASON_MAX]; /* why the last state change
                                            happened (hold, pause, end) */
 } cn_rollout_t;

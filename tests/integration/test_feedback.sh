@@ -15,6 +15,8 @@
 #  4. fed metrics reach the judge: a rollout judging auc per segment rolls
 #     the canary back, naming eu; without feedback an analysis of accuracy
 #     holds (marginal, "no samples named 'accuracy'"), never passes;
+#     the rolled-back rollout's blast radius (canary requests, failed,
+#     share of all traffic) is shown, and the same after a restart;
 #  5. config errors: an analysis metric neither measured nor fed, a fed
 #     rate judged by a non-proportion test, auc without a label.
 . tests/integration/lib.sh
@@ -175,6 +177,19 @@ curl -sS -H "$AUTH" "http://$r1_ADMIN/v1/rollouts/1/analyses" >"$TMP/out"
 json_eq '[.analyses[-1].result.metrics[] | select(.segment != null) | {(.segment): .classification}] | add | [.eu == "fail", .us != "fail"]' '[true,true]'
 trail_ok 1
 kill "$LOOP" 2>/dev/null || true
+# the blast radius: the canary's requests at about half the traffic, none
+# failed; stored with the rollout, so a restart shows the same
+run "$CANARY" rollout status 1 --json
+jq -e '.blast_radius | .canary_requests > 1000 and .canary_failed == 0
+       and .share > 0.3 and .share < 0.7' "$TMP/out" >/dev/null ||
+    die "blast radius: $(jq -c .blast_radius "$TMP/out")"
+blast=$(jq -c .blast_radius "$TMP/out")
+stop_canary r1
+start_canary r1 --config "$TMP/roll.yaml" --stable "$good_ADDR" --stable-version v1 \
+    --state "$TMP/roll.db"
+export CANARY_SERVER="http://$r1_ADMIN"
+run "$CANARY" rollout status 1 --json
+json_eq '.blast_radius' "$blast"
 stop_canary r1
 
 # without feedback: the analysis of accuracy holds, saying which metric

@@ -146,9 +146,9 @@ expect_ok
 running 1
 crash
 seq=$(sql "SELECT audit_seq FROM rollouts WHERE id = 1")
-sql "UPDATE rollouts SET machine = json_set(machine, '\$.format', 5, '\$.pairs', 7) WHERE id = 1"
+sql "UPDATE rollouts SET machine = json_set(machine, '\$.format', 6, '\$.pairs', 7) WHERE id = 1"
 serve
-repaired 1 "the stored rollout state is format 5, written by a newer canary; this build reads formats 1 to 4" $((seq + 1))
+repaired 1 "the stored rollout state is format 6, written by a newer canary; this build reads formats 1 to 5" $((seq + 1))
 code=$(api POST /v1/rollouts '{"model": "fraud", "version": "v2"}')
 [ "$code" = 201 ] || die "a new rollout after the repair: HTTP $code $(cat "$TMP/api")"
 id=$(jq .id "$TMP/api")

@@ -49,6 +49,9 @@ static cn_rollout_t busy_machine(void)
     m.samples_need = 67890;
     m.samples_per_minute = 1234.5;
     m.transitions = 41;
+    m.blast_requests = 9001;
+    m.blast_failed = 12;
+    m.blast_all = 90001;
     m.gate = CN_ROLLOUT_GATE_PROMOTION;
     m.gate_in_flight = true;
     m.gate_asked_ms = 1700000000008;
@@ -100,7 +103,7 @@ Test(machine, round_trips_every_field_with_its_format)
 {
     cn_rollout_t m = busy_machine();
     char *text = cn_machine_json(&m);
-    cr_assert(strstr(text, "\"format\":4"), "%s", text);
+    cr_assert(strstr(text, "\"format\":5"), "%s", text);
     cn_rollout_t back;
     char err[256];
     cr_assert_eq(cn_machine_parse(text, &back, err, sizeof err), 0, "%s", err);
@@ -121,9 +124,9 @@ Test(machine, reads_a_machine_stored_before_the_format_key)
 Test(machine, refuses_a_newer_format_saying_so)
 {
     refused_edit(
-        "format", json_integer(5),
-        "the stored rollout state is format 5, written by a newer canary; this "
-        "build reads formats 1 to 4");
+        "format", json_integer(6),
+        "the stored rollout state is format 6, written by a newer canary; this "
+        "build reads formats 1 to 5");
     refused_edit("format", json_integer(0), "has a bad 'format'");
     refused_edit("format", json_string("1"), "has a bad 'format'");
 }
