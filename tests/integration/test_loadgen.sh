@@ -261,15 +261,10 @@ echo "loadgen: 7. feedback joined end to end by canary serve"
 # each to the version and segment that served it.
 cat >"$TMP/fb.yaml" <<'YAML'
 serve:
-  workers: 2
-  measure:
-    segment_header: X-Region
-    segments: [us, eu]
+  workers: 1
+  measure: {segment_header: X-Region, segments: [us, eu, apac]}
   feedback:
-    ttl: 10m
-    metrics:
-      clicked: proportion
-      revenue: mean
+    metrics: {clicked: proportion, revenue: mean}
 YAML
 printf '%s\n' '{"body": {"inputs": [1]}, "feedback": {"revenue": 10}}' \
     '{"body": {"inputs": [2]}, "feedback": {"revenue": 20}}' >"$TMP/fb.jsonl"
@@ -278,7 +273,7 @@ start_model fc 0.5
 start_canary f1 --config "$TMP/fb.yaml" --stable "$fs_ADDR" --stable-version v1 \
     --canary "$fc_ADDR" --canary-version v2 --canary-weight 50
 run "$CANARY" loadgen --target "http://$f1_ADDR/v2/models/m/infer" --rps 300 --duration 2s \
-    --bodies "$TMP/fb.jsonl" --segments us=0.5,eu=0.5 --segment-header X-Region \
+    --bodies "$TMP/fb.jsonl" --segments us=0.4,eu=0.4,apac=0.2 --segment-header X-Region \
     --feedback "http://$f1_ADMIN" --simulate 'clicked:v1=0.1,v2=0.5' --feedback-delay 200ms \
     --json
 expect_ok
@@ -305,7 +300,7 @@ done
 jq -e '([.cells[] | .revenue.value * .revenue.n] | add) / ([.cells[] | .revenue.n] | add)
     | . > 14.999999 and . < 15.000001' "$TMP/fed.json" >/dev/null ||
     die "the recorded revenue did not arrive as sent: $(jq -c '[.cells[] | .revenue]' "$TMP/fed.json")"
-jq -e '[.cells[].segment] | unique == ["eu", "us"]' "$TMP/fed.json" >/dev/null ||
+jq -e '[.cells[].segment] | unique == ["apac", "eu", "us"]' "$TMP/fed.json" >/dev/null ||
     die "segments: $(jq -c '[.cells[] | [.version, .segment]]' "$TMP/fed.json")"
 stop_canary f1
 echo "loadgen: $NCHECK checks passed"
