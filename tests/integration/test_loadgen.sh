@@ -18,7 +18,11 @@
 #     second SIGINT abandons them, and the report comes out;
 #  6. a target that refuses connections, and no file descriptors left for
 #     new ones: counted as connect errors, at the rate, and the run still
-#     ends on time.
+#     ends on time;
+#  7. feedback end to end: canary serve's POST /v1/feedback accepts every
+#     item once, joined to the version and segment that served it (GET
+#     /v1/feedback): the simulated click rates per version, the recorded
+#     revenue as sent.
 . tests/integration/lib.sh
 TOKEN=loadgen-token-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
@@ -250,4 +254,53 @@ run sh -c 'ulimit -n 40 && exec "$0" loadgen --target "http://$1/" --rps 50000 -
     --connections 2000 --timeout 500ms --json' "$CANARY" "$stall_ADDR"
 expect_ok
 json_eq '[.sent, .errors.connect > 40000]' '[50000,true]'
+echo "loadgen: 7. feedback joined end to end by canary serve"
+# canary serve splits 50/50 between two versions, with segments and two fed
+# metrics; loadgen sends bodies whose lines carry recorded revenue, and
+# simulates clicks per version (v1 10%, v2 50%); POST /v1/feedback joins
+# each to the version and segment that served it.
+cat >"$TMP/fb.yaml" <<'YAML'
+serve:
+  workers: 1
+  measure: {segment_header: X-Region, segments: [us, eu, apac]}
+  feedback:
+    metrics: {clicked: proportion, revenue: mean}
+YAML
+printf '%s\n' '{"body": {"inputs": [1]}, "feedback": {"revenue": 10}}' \
+    '{"body": {"inputs": [2]}, "feedback": {"revenue": 20}}' >"$TMP/fb.jsonl"
+start_model fs 0.5
+start_model fc 0.5
+start_canary f1 --config "$TMP/fb.yaml" --stable "$fs_ADDR" --stable-version v1 \
+    --canary "$fc_ADDR" --canary-version v2 --canary-weight 50
+run "$CANARY" loadgen --target "http://$f1_ADDR/v2/models/m/infer" --rps 300 --duration 2s \
+    --bodies "$TMP/fb.jsonl" --segments us=0.4,eu=0.4,apac=0.2 --segment-header X-Region \
+    --feedback "http://$f1_ADMIN" --simulate 'clicked:v1=0.1,v2=0.5' --feedback-delay 200ms \
+    --json
+expect_ok
+cp "$TMP/out" "$TMP/fb.json"
+json_eq '.feedback | [.queued, .posted, .accepted, .unknown, .expired, .duplicate, .invalid]' \
+    '[600,600,600,0,0,0,0]'
+json_eq '.feedback | [.failed_batches, .lost, .no_request_id, .not_2xx]' '[0,0,0,0]'
+fed=$(http_json "http://$f1_ADMIN/v1/feedback" . -H "Authorization: Bearer $TOKEN")
+echo "$fed" >"$TMP/fed.json"
+jq -e '.items.accepted == 600' "$TMP/fed.json" >/dev/null ||
+    die "canary serve counted: $(jq -c .items "$TMP/fed.json")"
+# per version, the clicks joined: as many as loadgen's answers from it,
+# and the rate near the simulated one
+for v in v1:0.1 v2:0.5; do
+    name=${v%%:*}
+    n=$(jq "[.cells[] | select(.version == \"$name\") | .clicked.n] | add" "$TMP/fed.json")
+    want=$(jq ".versions.$name" "$TMP/fb.json")
+    [ "$n" -eq "$want" ] || die "$name: $n clicks joined, loadgen had $want answers from it"
+    k=$(jq "[.cells[] | select(.version == \"$name\") | .clicked.value * .clicked.n] | add |
+        round" "$TMP/fed.json")
+    in_binomial "$k" "$n" "${v#*:}"
+done
+# the recorded revenue: 10 and 20 in turn, so 15 on average over every cell
+jq -e '([.cells[] | .revenue.value * .revenue.n] | add) / ([.cells[] | .revenue.n] | add)
+    | . > 14.999999 and . < 15.000001' "$TMP/fed.json" >/dev/null ||
+    die "the recorded revenue did not arrive as sent: $(jq -c '[.cells[] | .revenue]' "$TMP/fed.json")"
+jq -e '[.cells[].segment] | unique == ["apac", "eu", "us"]' "$TMP/fed.json" >/dev/null ||
+    die "segments: $(jq -c '[.cells[] | [.version, .segment]]' "$TMP/fed.json")"
+stop_canary f1
 echo "loadgen: $NCHECK checks passed"
