@@ -168,7 +168,8 @@ n=$(wc -l <"$TMP/pipe.out")
 [ "$n" -ge 4 ] || die "expected a line per change (at least 4), got $n: $(cat "$TMP/pipe.out")"
 grep -Evq '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z rollout 1 fraud v2: ' "$TMP/pipe.out" &&
     die "a line that is not a status line: $(cat "$TMP/pipe.out")"
-tail -1 "$TMP/pipe.out" | grep -q ': promoted, all 6 steps done, v2 is stable; reason: promoted' ||
+tail -1 "$TMP/pipe.out" |
+    grep -Eq ': promoted, all 6 steps done, v2 is stable(, blast [0-9]+ canary requests \([0-9]+ failed, [0-9.]+%\))?; reason: promoted' ||
     die "the last line is not the promotion: $(tail -1 "$TMP/pipe.out")"
 grep -q 'step 2 of 6: pause, weight 20%' "$TMP/pipe.out" ||
     die "no line for the first pause: $(cat "$TMP/pipe.out")"
