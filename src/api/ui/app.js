@@ -196,16 +196,18 @@ function banner(text) {
 
 // ------------------------------------------------------------------ events
 
-function setLive(on) {
+// The badge: "live" while the stream is open, "reconnecting" between
+// attempts, "offline" when the page follows no stream (no token).
+function setLive(on, text) {
   const e = document.getElementById("live");
   e.className = "live " + (on ? "on" : "off");
-  e.textContent = on ? "live" : "reconnecting";
+  e.textContent = text || (on ? "live" : "reconnecting");
 }
 
 function stopStream() {
   if (S.stream) S.stream.abort();
   S.stream = null;
-  setLive(false);
+  setLive(false, "offline");
 }
 
 // GET /v1/events, parsed as text/event-stream: blocks split by a blank
