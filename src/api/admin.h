@@ -12,6 +12,10 @@
  *   PUT /v1/versions          replace either set or both
  *   GET /v1/samples?window=   step (default) or all; see api/codec.h
  *   GET /v1/requests/<id>     which version and segment served a request
+ *   GET /v1/series            each arm's requests, errors and latency
+ *                             quantiles per second (res_series.c)
+ *   GET /v1/events            Server-Sent Events for the dashboard
+ *   GET /, /ui/NAME           the dashboard's files                  no auth
  *
  * The bodies are written and read by the pure codecs of api/codec.h, which
  * a command-line client can link; their shapes are documented there.

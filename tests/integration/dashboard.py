@@ -202,16 +202,19 @@ CARD = """(() => {
     analyses: c.querySelectorAll('details.analysis').length,
     rows: c.querySelectorAll('details.analysis tr[data-metric]').length,
     reasons: c.querySelectorAll('.reasons li').length,
+    blast: (c.querySelector('[data-fact="blast"]') || {}).textContent || null,
+    fed: [...c.querySelectorAll('.chart-box.fed')].map((b) => b.dataset.fed),
+    fed_points: c.querySelectorAll('.chart-box.fed svg circle').length,
     width: document.documentElement.scrollWidth,
   };
 })()"""
 
 
 def known_absent(entry):
-    """A 404 from GET /v1/feedback: a server without fed metrics (the page
-    asks once and then shows none)."""
+    """A 503 (or, before feedback existed, 404) from GET /v1/feedback: a
+    server that joins no feedback (the page asks once and shows none)."""
     return entry.get("source") == "network" and entry.get("url", "").endswith("/v1/feedback") \
-        and "404" in entry.get("text", "")
+        and ("503" in entry.get("text", "") or "404" in entry.get("text", ""))
 
 
 def charts_ready(card, need):
@@ -293,6 +296,7 @@ FAILED = """(() => {
     failing: failing ? failing.textContent : null,
     fail_marks: c.querySelectorAll('.chart-box[data-chart="weight"] .marker').length,
     controls: c.querySelectorAll('button[data-action]').length,
+    blast: (c.querySelector('[data-fact="blast"]') || {}).textContent || null,
   };
 })()"""
 

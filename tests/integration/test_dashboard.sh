@@ -28,6 +28,11 @@ serve:
   measure:
     segment_header: X-Region
     segments: [eu, us]
+  feedback:
+    ttl: 1h
+    metrics:
+      clicked: proportion
+      revenue: mean
 strategy:
   warmup: 1s
   progress_deadline: 60s
@@ -118,6 +123,40 @@ code=$(curl -s -o "$TMP/bad" -w '%{http_code}' -H "$AUTH" "http://$d1_ADMIN/v1/s
 [ "$code" = 400 ] && grep -q 'since: must be a whole number' "$TMP/bad" ||
     die "/v1/series?since=x: $code $(cat "$TMP/bad")"
 
+echo "dashboard: fed metrics for the step at 50%"
+i=0
+until [ "$(http_json "http://$d1_ADMIN/v1/rollouts/1" '.weight' -H "$AUTH")" = 50 ]; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || die "rollout 1 did not reach 50% in 60 s"
+    sleep 0.2
+done
+# 240 requests of our own, 60% eu: their ids and versions, then feedback
+# for each (clicked at 30% on stable, 15% on canary; revenue when clicked)
+: >"$TMP/served"
+n=0
+while [ $n -lt 240 ]; do
+    region=eu
+    [ $((n % 5)) -lt 2 ] && region=us
+    curl -s -o /dev/null -D - -X POST -H "X-Region: $region" \
+        -d '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}' \
+        "http://$d1_ADDR/v2/models/m/infer" |
+        awk -v r="$region" 'tolower($1) == "x-request-id:" { id = $2 }
+            tolower($1) == "x-model-version:" { v = $2 }
+            END { gsub(/\r/, "", id); gsub(/\r/, "", v); print id, v, r }' >>"$TMP/served"
+    n=$((n + 1))
+done
+awk 'BEGIN { srand(7) } {
+    p = ($2 == "v2") ? 0.15 : 0.30; c = (rand() < p) ? 1 : 0
+    printf "{\"request_id\": \"%s\", \"metrics\": {\"clicked\": %d", $1, c
+    if (c) printf ", \"revenue\": %.2f", 5 + 20 * rand()
+    print "}}" }' "$TMP/served" >"$TMP/feedback.jsonl"
+v=$(http_json "http://$d1_ADMIN/v1/feedback" '[.accepted, .unknown, .invalid]' -H "$AUTH" \
+    -X POST --data-binary @"$TMP/feedback.jsonl")
+[ "$v" = '[240,0,0]' ] || die "POST /v1/feedback: $v"
+v=$(http_json "http://$d1_ADMIN/v1/feedback" \
+    '[.cells[] | select(.clicked.n > 0) | .role] | unique' -H "$AUTH")
+[ "$v" = '["canary","stable"]' ] || die "GET /v1/feedback: cells of $v"
+
 echo "dashboard: /v1/events streams samples as Server-Sent Events"
 curl -sN --max-time 3 -H "$AUTH" -D "$TMP/events.head" "http://$d1_ADMIN/v1/events" \
     >"$TMP/events" || true
@@ -138,6 +177,8 @@ python3 tests/integration/dashboard.py "http://$d1_ADMIN/" "$TOKEN" "$ART" live 
     >"$TMP/seen.json" 2>"$ART/dashboard-live.err" ||
     die "the browser test failed: $(head -c 1500 "$ART/dashboard-live.err") (screenshots in $ART)"
 jq -e '.before.id == 1 and .before.analyses >= 1 and .before.rows >= 6
+       and .before.fed == ["clicked", "revenue"] and .before.fed_points >= 6
+       and (.before.blast | test("[0-9]+ canary requests[0-9]+ failed, [0-9.]+% of all traffic"))
        and .before.charts.weight.markers >= 1 and .phone.width <= 390
        and .after.state == "paused" and (.after.result | test("now paused"))' \
     "$TMP/seen.json" >/dev/null || die "what the page showed: $(cat "$TMP/seen.json")"
@@ -193,7 +234,8 @@ python3 tests/integration/dashboard.py "http://$d2_ADMIN/" "$TOKEN" "$ART" faile
 jq -e '.failed.verdict == "fail" and .failed.fail_rows >= 2
        and (.failed.fail_segments | index("eu")) != null
        and (.failed.failing | test("^Failing segments?: (.*, )?eu \\(prediction\\)"))
-       and .failed.fail_marks >= 1 and .failed.controls == 0' \
+       and .failed.fail_marks >= 1 and .failed.controls == 0
+       and (.failed.blast | test("[0-9]+ canary requests[0-9]+ failed, [0-9.]+% of all traffic"))' \
     "$TMP/failed.json" >/dev/null || die "what the page showed: $(cat "$TMP/failed.json")"
 for f in desktop.png phone.png confirm.png paused-desktop.png failed-segment.png; do
     [ -s "$ART/$f" ] || die "no screenshot $ART/$f"

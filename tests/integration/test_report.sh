@@ -8,7 +8,8 @@
 #  2. each report holds every analysis and every audit entry the API has
 #     (ids compared), every metric row of every analysis, every analysis,
 #     trigger and manual action marked on the timeline, and the JSON
-#     variant the same analyses and entries;
+#     variant the same analyses and entries; the blast radius of the
+#     rollout's read with its numbers;
 #  3. the page runs nothing and fetches nothing: no script, no src, no
 #     url(), links only to its own anchors; headless Chromium opens it
 #     with a proxy to nowhere and its network log shows no request from
@@ -185,9 +186,11 @@ for id in 1 2 3; do
     state=$(jq -r .rollout.state "$TMP/r$id.json")
     grep -q "<span class=\"badge b-$state\">$state</span>" "$html" ||
         die "report $id: no final state $state in the page"
-    if [ "$(jq '.rollout | has("blast_radius")' "$TMP/r$id.json")" = true ]; then
-        grep -q '<dt>Blast radius</dt>' "$html" || die "report $id: the blast radius is missing"
-    fi
+    # the blast radius, in the page with the read's numbers
+    br=$(jq -r '.rollout.blast_radius | "\(.canary_requests) \(.canary_failed)"' "$TMP/r$id.json")
+    case $br in null* | "") die "report $id: the rollout's read has no blast_radius" ;; esac
+    grep -q "<dt>Blast radius</dt><dd>${br% *} requests served by the canary, ${br#* } of them failed" \
+        "$html" || die "report $id: the blast radius ($br) is not in the page"
 
     echo "report: 3. rollout $id: nothing to run, nothing to fetch, in Chromium too"
     ! grep -qi '<script' "$html" || die "report $id has a script"

@@ -165,7 +165,9 @@ async function refresh() {
         S.feedback = await api("GET", "/v1/feedback");
       } catch (e) {
         S.feedback = null;
-        S.noFeedback = e.status === 404; // a server without fed metrics: ask once
+        // a server without fed metrics (404 before they existed, 503 when
+        // none are configured): ask once
+        S.noFeedback = e.status === 404 || e.status === 503;
       }
     }
     const seen = new Set();
@@ -531,12 +533,16 @@ function samplesFact(r) {
 
 function blastFact(r) {
   const b = r.blast_radius;
+  let f;
   if (b)
-    return fact("Blast radius", `${fmt(b.canary_requests)} canary requests`,
-      h("div", { class: "muted" }, `${fmt(b.canary_failed)} failed, ${pct(b.share, 2)} of all traffic`));
-  if (r.canary_served !== undefined)
-    return fact("Blast radius", `${fmt(r.canary_served)} canary requests`, h("div", { class: "muted" }, "since the rollout began"));
-  return fact("Blast radius", "–");
+    f = fact("Blast radius", `${fmt(b.canary_requests)} canary requests`,
+      h("div", { class: "muted" }, `${fmt(b.canary_failed)} failed, ${pct(b.share, 1)} of all traffic`));
+  else if (r.canary_served !== undefined)
+    f = fact("Blast radius", `${fmt(r.canary_served)} canary requests`, h("div", { class: "muted" }, "since the rollout began"));
+  else
+    f = fact("Blast radius", "–");
+  f.dataset.fact = "blast";
+  return f;
 }
 
 function reasonsList(r, d) {
