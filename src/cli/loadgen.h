@@ -181,11 +181,14 @@ void cn_lg_fb_answer(cn_lg_fb_counts_t *c, long status, const char *body,
 
 /*
  * The poster: a thread that sends the queued items to POST /v1/feedback of
- * the admin API in JSON Lines batches (at most CN_LG_FB_BATCH lines,
- * sent when that many are due or when the oldest due item has waited
- * CN_LG_FB_FLUSH_MS), so the load's event loop never waits for it.
+ * the admin API in JSON Lines batches (at most CN_LG_FB_BATCH lines and
+ * CN_LG_FB_BATCH_BYTES bytes, sent when a batch is full or when the oldest
+ * due item has waited CN_LG_FB_FLUSH_MS), so the load's event loop never
+ * waits for it.
  */
 #define CN_LG_FB_BATCH 1000u
+/* ... and at most this many bytes (the admin API takes 1 MiB a body) */
+#define CN_LG_FB_BATCH_BYTES ((size_t)512 * 1024)
 #define CN_LG_FB_FLUSH_MS 200u
 
 typedef struct cn_lg_fb_s cn_lg_fb_t;
