@@ -140,7 +140,7 @@ bad_config() { # bad_config WANT: serve must refuse $TMP/bad.yaml with WANT (65:
     [ "$(wc -l <"$TMP/bad.err")" -eq 1 ] || die "one line: $(cat "$TMP/bad.err")"
 }
 printf 'serve:\n  workers: 1\nstrategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\nanalysis:\n  metrics:\n    - {name: clicks, test: proportion, margin: 0.01}\n' >"$TMP/bad.yaml"
-bad_config "bad.yaml:7: key 'analysis.metrics[0].name': 'clicks' is not measured by canary serve"
+bad_config "bad.yaml:7: key 'analysis.metrics[0].name': 'clicks' is neither measured by canary serve"
 printf 'serve:\n  workers: 1\nstrategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\nanalysis:\n  metrics:\n    - {name: error, test: welch, margin: 0.01}\n' >"$TMP/bad.yaml"
 bad_config "'error' is counted whole by the router: judge it with test proportion"
 printf 'serve:\n  workers: 1\nstrategy:\n  steps: [{set_weight: 5}, {analysis: {}}]\nanalysis:\n  metrics:\n    - {name: cls, test: agreement, source: prediction}\n' >"$TMP/bad.yaml"
