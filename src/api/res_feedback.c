@@ -11,12 +11,12 @@
  */
 #include "api/admin_internal.h"
 #include "feedback/feedback.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct feedback_job_s {
     char *body; /* owned */
@@ -24,11 +24,10 @@ typedef struct feedback_job_s {
     cn_admin_response_t res;
 } feedback_job_t;
 
+/* Wall-clock seconds, as the router's request-id map records them. */
 static double unix_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)cn_clock_unix_ms() / 1000.0;
 }
 
 static void write_counts(cn_jsonw_t *w, const uint64_t counts[CN_FEEDBACK_OUTCOMES])

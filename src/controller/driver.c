@@ -1169,15 +1169,6 @@ typedef struct analysis_s {
     uint64_t floor;
 } analysis_t;
 
-static bool metric_wanted(const cn_judge_config_t *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->n_metrics; i++)
-        if (strcmp(cfg->metrics[i].name, name) == 0 ||
-            (cfg->metrics[i].source && strcmp(cfg->metrics[i].source, name) == 0))
-            return true;
-    return false;
-}
-
 /* The window's samples, as the judge takes them: the reservoirs per arm
  * and segment, the error counts whole, each arm's requests per segment
  * (so that its aggregate is stratified by its own traffic); in a shadow
@@ -1185,8 +1176,9 @@ static bool metric_wanted(const cn_judge_config_t *cfg, const char *name)
 static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *cfg,
                        bool paired, cn_judge_data_t *data)
 {
-    bool lat = metric_wanted(cfg, "latency_ms"),
-         pred = metric_wanted(cfg, "prediction"), errm = metric_wanted(cfg, "error");
+    bool lat = cn_judge_config_wants(cfg, "latency_ms"),
+         pred = cn_judge_config_wants(cfg, "prediction"),
+         errm = cn_judge_config_wants(cfg, "error");
     /* A shadow step's predictions are judged in pairs, per request id: the
      * same requests answered by both versions. Its latency and errors are
      * judged as usual (the copies' own). */

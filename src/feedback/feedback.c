@@ -263,15 +263,6 @@ void cn_feedback_counters(cn_feedback_t *fb, cn_feedback_counters_t *out)
 
 /* ------------------------------------------------------------ judge */
 
-static bool wanted(const cn_judge_config_t *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->n_metrics; i++)
-        if (strcmp(cfg->metrics[i].name, name) == 0 ||
-            (cfg->metrics[i].source && strcmp(cfg->metrics[i].source, name) == 0))
-            return true;
-    return false;
-}
-
 static int label_to_judge(const label_acc_t *l, const bool want[CN_FEEDBACK_DERIVED],
                           cn_judge_arm_t arm, const char *seg, cn_judge_data_t *data)
 {
@@ -305,7 +296,7 @@ int cn_feedback_add_to_judge(cn_feedback_t *fb, uint64_t step,
 {
     bool want_label[CN_FEEDBACK_DERIVED];
     for (int k = 0; k < CN_FEEDBACK_DERIVED; k++)
-        want_label[k] = wanted(cfg, cn_feedback_derived[k]);
+        want_label[k] = cn_judge_config_wants(cfg, cn_feedback_derived[k]);
     int rc = 0;
     pthread_mutex_lock(&fb->mu);
     const step_t *t = NULL;
@@ -324,7 +315,7 @@ int cn_feedback_add_to_judge(cn_feedback_t *fb, uint64_t step,
             const value_acc_t *v = &c->v[k];
             if (m->kind == CN_FEEDBACK_LABEL)
                 rc = label_to_judge(&c->label, want_label, arm, seg, data);
-            else if (!wanted(cfg, m->name) || !v->n)
+            else if (!cn_judge_config_wants(cfg, m->name) || !v->n)
                 continue;
             else if (m->kind == CN_FEEDBACK_PROPORTION)
                 rc = cn_judge_data_add_counts(data, m->name, arm, seg,

@@ -654,3 +654,12 @@ int cn_judge_config_parse(const char *text, size_t len, const char *filename,
     }
     return rc;
 }
+
+int cn_judge_config_wants(const cn_judge_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_metrics; i++)
+        if (strcmp(cfg->metrics[i].name, name) == 0 ||
+            (cfg->metrics[i].source && strcmp(cfg->metrics[i].source, name) == 0))
+            return 1;
+    return 0;
+}

@@ -127,6 +127,11 @@ cn_judge_metric_t *cn_judge_config_add_metric(cn_judge_config_t *cfg,
  */
 int cn_judge_config_validate(const cn_judge_config_t *cfg, char *err, size_t errlen);
 
+/* Whether a metric of cfg judges the data named `name` (its name, or the
+ * source a threshold or agreement metric reads): what a caller must put in
+ * the data. */
+int cn_judge_config_wants(const cn_judge_config_t *cfg, const char *name);
+
 /* Names of the enumerations, for parsing and printing. */
 int cn_judge_parse_test(const char *s, cn_judge_test_t *out);
 const char *cn_judge_test_name(cn_judge_test_t t);

@@ -498,3 +498,17 @@ Test(judge, auc_without_both_classes_is_nodata_and_plain_values_are_an_error)
     cn_judge_data_free(d);
     cn_judge_config_dispose(&cfg);
 }
+
+Test(judge, a_config_wants_its_metrics_names_and_the_sources_they_read)
+{
+    cn_judge_config_t cfg;
+    cn_judge_config_init(&cfg);
+    add(&cfg, "latency_ms", CN_JTEST_MWU, 0.05, CN_MARGIN_RELATIVE);
+    cn_judge_metric_t *t = add(&cfg, "p99", CN_JTEST_THRESHOLD, 0, CN_MARGIN_ABSOLUTE);
+    t->source = strdup("ttfb_ms");
+    cr_assert(cn_judge_config_wants(&cfg, "latency_ms"));
+    cr_assert(cn_judge_config_wants(&cfg, "ttfb_ms"));
+    cr_assert(cn_judge_config_wants(&cfg, "p99"));
+    cr_assert_not(cn_judge_config_wants(&cfg, "error"));
+    cn_judge_config_dispose(&cfg);
+}
