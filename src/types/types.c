@@ -126,3 +126,20 @@ void cn_generation_copy(cn_generation_t *dst, const cn_generation_t *src)
     for (int r = 0; r < CN_ROLE_COUNT; r++)
         cn_version_set_copy(&dst->sets[r], &src->sets[r]);
 }
+
+void cn_version_parity_label(const char *stable, char *out)
+{
+    size_t suffix = sizeof CN_VERSION_PARITY_SUFFIX - 1;
+    size_t n = stable ? strlen(stable) : 0;
+    if (n > CN_VERSION_LABEL_MAX - suffix)
+        n = CN_VERSION_LABEL_MAX - suffix;
+    memcpy(out, stable ? stable : "", n);
+    memcpy(out + n, CN_VERSION_PARITY_SUFFIX, suffix + 1);
+}
+
+bool cn_version_is_parity(const char *stable, const char *canary)
+{
+    char want[CN_VERSION_LABEL_MAX + 1];
+    cn_version_parity_label(stable, want);
+    return canary && strcmp(canary, want) == 0;
+}

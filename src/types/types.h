@@ -90,6 +90,21 @@ void cn_version_set_copy(cn_version_set_t *dst, const cn_version_set_t *src);
 bool cn_version_set_equal(const cn_version_set_t *a, const cn_version_set_t *b);
 
 /*
+ * The parity (A/A) check routes stable's own version as the canary arm,
+ * under a label of its own so that the two arms stay apart in the
+ * metrics, the request-id map and the judge: "<stable>+parity" (the
+ * stable label cut to fit CN_VERSION_LABEL_MAX). It is the one case in
+ * which the two sets may share addresses (the same servers measured as
+ * two arms): the router and the controller allow it exactly when the
+ * canary label is the parity label of the stable one.
+ */
+#define CN_VERSION_PARITY_SUFFIX "+parity"
+/* The parity label of `stable` into out (CN_VERSION_LABEL_MAX + 1 bytes). */
+void cn_version_parity_label(const char *stable, char *out);
+/* Whether canary is the parity label of stable. */
+bool cn_version_is_parity(const char *stable, const char *canary);
+
+/*
  * A generation: what the router routes with, published as one immutable
  * whole, so that no request is ever routed with one generation's weight and
  * another's addresses. `number` increases by one with every publication.
