@@ -217,6 +217,15 @@ void cn_router_free(cn_router_t *r);
  * quotes or backslashes, and different; at most CN_VERSION_MAX_ADDRESSES
  * addresses per set, each "host:port" or "[v6]:port" with a port in
  * [1, 65535], none twice (in either set, as written or as resolved).
+ * One exception: in a parity (A/A) generation, whose canary label is the
+ * parity label of the stable one (cn_version_is_parity: "<stable>+parity"),
+ * an address may be in both sets (the same servers measured as two arms;
+ * still never twice within one set). Such an address is one upstream,
+ * listed in both roles: one health state (a failure seen by either arm
+ * counts for both; the health checker probes it once per round), one
+ * pool of connections per worker that both arms draw from, and one entry
+ * per role in the snapshot's `upstreams`. The next non-parity generation
+ * must keep the sets apart again.
  * Then resolves every address with getaddrinfo, which may block on DNS:
  * call it off every event loop (the control loop uses a work thread).
  * On a refusal: CN_EINVAL with one line in err naming the field, e.g.
