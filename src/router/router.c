@@ -903,6 +903,8 @@ cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r, unsigned what)
     const cn_router_config_t *cfg = r->cfg;
     cn_router_shard_merge(job.parts, r->nworkers, cfg->reservoir_size,
                           cfg->n_prediction_buckets, realtime_ns(), s);
+    if (what & CN_ROUTER_SNAP_ADDRESSES)
+        cn_router_shard_merge_addresses(job.parts, r->nworkers, &g->spec, s);
     for (unsigned i = 0; i < r->nworkers; i++)
         cn_router_shard_part_dispose(&job.parts[i]);
     free(job.parts);
@@ -941,6 +943,7 @@ void cn_router_snapshot_free(cn_router_snapshot_t *s)
     if (!s)
         return;
     cn_router_cells_free(s->cells, s->ncells);
+    cn_router_addresses_free(s->addresses, s->naddresses);
     free(s->pairs);
     for (size_t i = 0; i < s->nupstreams; i++)
         free(s->upstreams[i].address);
