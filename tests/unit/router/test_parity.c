@@ -416,3 +416,51 @@ Test(addresses, a_request_decided_in_an_older_step_is_not_counted)
     addresses_match_cells(s);
     cn_router_snapshot_free(s);
 }
+
+/* A client whose connection breaks while its response streams (the
+ * router's write to it fails) has left: its request is not measured, as
+ * when a client leaves; never as an upstream failure of some version (it
+ * was counted as a connect failure of key 0's, stable's here). */
+Test(addresses, a_client_that_breaks_off_mid_body_is_no_upstream_failure)
+{
+    const char *big[] = {"--pad-bytes", "4000000", NULL};
+    test_backend_start(&b[0], "big", big);
+    const char *flags[] = {"stable", b[0].address, "stable-version", "v1", NULL};
+    router_start(flags);
+    for (int k = 0; k < 20; k++) {
+        int fd = test_connect(cn_router_listen_address(router));
+        cr_assert_geq(fd, 0);
+        size_t n = strlen(test_model_request);
+        cr_assert_eq(send(fd, test_model_request, n, MSG_NOSIGNAL), (ssize_t)n);
+        char buf[4096];
+        cr_assert_gt(recv(fd, buf, sizeof buf, 0), 0);
+        struct linger reset = {1, 0}; /* close with RST */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+        close(fd);
+    }
+    /* the 20 requests have ended once the router has closed their
+     * connections */
+    cn_router_snapshot_t *s = NULL;
+    for (int tries = 0; tries < 400; tries++) {
+        cn_router_snapshot_free(s);
+        s = cn_router_snapshot(router,
+                               CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_ADDRESSES);
+        if (s->connections_open == 0)
+            break;
+        test_sleep_ms(25);
+    }
+    cr_assert_eq(s->connections_open, 0);
+    cr_assert_eq(s->connections_total, 20);
+    /* (a response the kernel took whole before the reset is a 200) */
+    uint64_t failures = 0, errors = 0;
+    for (size_t i = 0; i < s->ncells; i++) {
+        errors += s->cells[i].step_errors;
+        for (int f = 0; f < CN_ROUTER_FAIL_COUNT; f++)
+            failures += s->cells[i].failures[f];
+    }
+    cr_assert_eq(failures, 0, "a broken client counted as an upstream failure");
+    cr_assert_eq(errors, 0);
+    cr_assert_eq(s->naddresses, 1);
+    addresses_match_cells(s);
+    cn_router_snapshot_free(s);
+}
