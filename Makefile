@@ -61,7 +61,8 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
         sim-rollout sim-sequential sim-anytime bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
-     $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/idle-conns
+     $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/idle-conns \
+     $(BUILD)/example-model-server
 
 # Rebuilt from scratch (`ar r` would keep the objects of deleted sources),
 # also when a source is only removed: the list of sources is a prerequisite,
@@ -105,6 +106,13 @@ sim-anytime: $(BUILD)/anytime-sim
 # A real HTTP model server for the tests and benchmarks (libuv): answers
 # KServe v2 JSON, can be told to fail, stall or slow down.
 $(BUILD)/model-server: $(BUILD)/obj/tests/backend/model_server.o $(BUILD)/libcanary.a
+	$(LINK)
+
+# The demo's model server (examples/model-server/): serves one exported
+# model (tools/train_demo_models.py) with KServe v2 JSON on src/http/.
+EXAMPLE_SERVER_OBJS := $(BUILD)/obj/examples/model-server/model_server.o \
+                       $(BUILD)/obj/examples/model-server/model.o
+$(BUILD)/example-model-server: $(EXAMPLE_SERVER_OBJS) $(BUILD)/libcanary.a
 	$(LINK)
 
 # What a router snapshot costs (bench/snapshot.c); malloc and friends are
@@ -177,10 +185,10 @@ unit: $(BUILD)/test-unit $(BUILD)/model-server
 	$(BUILD)/test-unit --jobs 2
 
 integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/rollout-sim $(BUILD)/seq-sim \
-             $(BUILD)/model-server
+             $(BUILD)/model-server $(BUILD)/example-model-server
 	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim ROLLOUT_SIM=$(BUILD)/rollout-sim \
 	  SEQ_SIM=$(BUILD)/seq-sim \
-	  MODEL_SERVER=$(BUILD)/model-server \
+	  MODEL_SERVER=$(BUILD)/model-server EXAMPLE_MODEL_SERVER=$(BUILD)/example-model-server \
 	  tests/integration/run.sh
 
 demo:
@@ -273,6 +281,12 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfuzzcanary.a
 	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libfuzzcanary.a $(PKG_LIBS) -lhttp_parser -lm \
 	  -lpthread
 
+# The example model server's request decoder is not in the library.
+build-fuzz/fuzz_model_request: tests/fuzz/fuzz_model_request.c examples/model-server/model.c \
+                               build-fuzz/libfuzzcanary.a
+	clang $(FUZZ_CFLAGS) -Iexamples/model-server -o $@ $(filter %.c,$^) \
+	  build-fuzz/libfuzzcanary.a $(PKG_LIBS) -lhttp_parser -lm -lpthread
+
 fuzz:
 	scripts/deps.sh --build --fuzz
 	$(MAKE) $(FUZZ_BINS)
@@ -299,5 +313,5 @@ clean:
 # (without them an incremental build linked a stale rollout_sim.o against
 # a changed struct layout, and the simulation read the wrong fields).
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
-  $(BUILD)/obj/tests/backend/model_server.d \
+  $(BUILD)/obj/tests/backend/model_server.d $(EXAMPLE_SERVER_OBJS:.o=.d) \
   $(wildcard $(BUILD)/obj/tests/sim/*.d $(BUILD)/obj/bench/*.d)
