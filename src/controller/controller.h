@@ -292,7 +292,8 @@ void cn_controller_live(cn_controller_t *c, cn_controller_live_t *out);
  *    at most CN_VERSION_MAX_ADDRESSES addresses, each "host:port" or
  *    "[v6]:port" with a port in [1, 65535], no address twice in a set;
  *  - no address in both sets (one server is one version: as in the
- *    config and the router);
+ *    config and the router), unless the canary label is the parity label
+ *    of stable's (types.h: a parity check's arm, the same servers);
  *  - at least one stable address;
  *  - the two labels differ;
  *  - a canary weight > 0, or shadow mode, needs a canary address;
