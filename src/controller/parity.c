@@ -97,7 +97,7 @@ bool cn_parity_row(const cn_store_rollout_t *row)
 }
 
 void cn_parity_strategy(const cn_strategy_t *base, const cn_parity_spec_t *spec,
-                        cn_strategy_t *out)
+                        uint64_t min_samples, cn_strategy_t *out)
 {
     memset(out, 0, sizeof *out);
     out->warmup_ms = base->warmup_ms;
@@ -117,6 +117,7 @@ void cn_parity_strategy(const cn_strategy_t *base, const cn_parity_spec_t *spec,
     out->steps[1].pause.duration_ms = spec->duration_ms;
     out->steps[2].kind = CN_STRATEGY_ANALYSIS;
     out->steps[2].analysis.mode = CN_STRATEGY_PLANNED;
+    out->steps[2].analysis.min_samples = min_samples ? min_samples : 1;
 }
 
 void cn_parity_strategy_dispose(cn_strategy_t *s)

@@ -33,9 +33,9 @@
 #include <stdint.h>
 
 typedef struct cn_parity_spec_s {
-    uint16_t weight_bp;       /* (0, 10000) */
-    uint64_t duration_ms;     /* > 0 */
-    cn_version_set_t canary;  /* the parity label and its addresses */
+    uint16_t weight_bp;      /* (0, 10000) */
+    uint64_t duration_ms;    /* > 0 */
+    cn_version_set_t canary; /* the parity label and its addresses */
 } cn_parity_spec_t;
 
 void cn_parity_spec_init(cn_parity_spec_t *s);
@@ -59,15 +59,18 @@ bool cn_parity_row(const cn_store_rollout_t *row);
 /*
  * The strategy a parity check runs: base's warmup, progress deadline,
  * triggers (they protect users as in any rollout) and level; the steps
- * set_weight spec.weight, pause spec.duration, analysis {}; max_bake
- * spec.duration (short of samples when the bake ends: it holds, and the
- * driver ends it as inconclusive); on_marginal hold; retries 0 (one
+ * set_weight spec.weight, pause spec.duration, analysis {min_samples}
+ * (the analysis section's min_per_arm: the check judges once when its
+ * duration ends, with what it has, rather than wait for the floor a pass
+ * would need: harm can be shown with fewer samples than equivalence);
+ * max_bake spec.duration (short of even min_samples then: it holds, and
+ * the driver ends it as inconclusive); on_marginal hold; retries 0 (one
  * analysis with the whole alpha); no gates (it changes nothing that
  * lasts); not a dry run. *out borrows base's strings: base must outlive
  * it; free it with cn_parity_strategy_dispose, never cn_strategy_dispose.
  */
 void cn_parity_strategy(const cn_strategy_t *base, const cn_parity_spec_t *spec,
-                        cn_strategy_t *out);
+                        uint64_t min_samples, cn_strategy_t *out);
 void cn_parity_strategy_dispose(cn_strategy_t *s);
 
 /* What a parity check's state says of it: "running" (active),

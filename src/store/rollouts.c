@@ -465,10 +465,11 @@ int cn_store_rollout_start(cn_store_t *s, cn_store_rollout_t *r,
             parity = is == 1;
         }
         if (rc == 0 && parity && baseline_id != version_id)
-            rc = cn_store__failf(s->path, err, errlen, CN_EINVAL,
-                                 "model '%s': version '%s' is not its stable version; "
-                                 "a parity check runs the stable version against itself",
-                                 Q(q1, r->model), Q(q2, r->version));
+            rc =
+                cn_store__failf(s->path, err, errlen, CN_EINVAL,
+                                "model '%s': version '%s' is not its stable version; "
+                                "a parity check runs the stable version against itself",
+                                Q(q1, r->model), Q(q2, r->version));
         if (rc == 0 && !parity && baseline_id == version_id)
             rc = cn_store__failf(s->path, err, errlen, CN_EINVAL,
                                  "model '%s': version '%s' is its stable version; a "
@@ -746,6 +747,43 @@ int cn_store_rollout_active(cn_store_t *s, const char *model, cn_store_rollout_t
     sqlite3_finalize(st);
     if (!sqlite3_get_autocommit(s->db))
         cn_store__exec(s->db, "COMMIT");
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int cn_store_rollout_parity_before(cn_store_t *s, const char *model, int64_t before,
+                                   cn_store_rollout_t *out, bool *found, char *err,
+                                   size_t errlen)
+{
+    static const char what[] = "cannot read the parity checks";
+    if (err && errlen)
+        err[0] = '\0';
+    if (!s || !model || !out || !found)
+        return cn_store__failf(s ? s->path : NULL, err, errlen, CN_EINVAL,
+                               "bad arguments");
+    *found = false;
+    char sql[sizeof rollout_columns + 256];
+    snprintf(sql, sizeof sql,
+             "%sWHERE m.name = ?1 AND (?2 = 0 OR r.id < ?2) AND "
+             "json_type(r.strategy, '$.parity') = 'object' "
+             "ORDER BY r.id DESC LIMIT 1",
+             rollout_columns);
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (cn_store__prepare(s->db, &st, sql, "ti", model, before > 0 ? before : 0) !=
+        SQLITE_OK)
+        rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+    if (rc == 0) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            rc = row_rollout(s, st, out, err, errlen);
+            *found = rc == 0;
+        } else if (step != SQLITE_DONE) {
+            rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+        }
+    }
+    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

@@ -611,6 +611,13 @@ int cn_store_rollout_get(cn_store_t *s, int64_t id, cn_store_rollout_t *out, cha
 int cn_store_rollout_active(cn_store_t *s, const char *model, cn_store_rollout_t *out,
                             bool *found, char *err, size_t errlen);
 
+/* The model's newest parity check (a rollout with `parity`) with an id
+ * below `before` (0: the newest of all) into *out (initialised; replaced
+ * when *found). *found false if there is none. */
+int cn_store_rollout_parity_before(cn_store_t *s, const char *model, int64_t before,
+                                   cn_store_rollout_t *out, bool *found, char *err,
+                                   size_t errlen);
+
 /* Bit of a state in a cn_store_rollout_list filter. */
 #define CN_STORE_ROLLOUT_BIT(state) (1u << (unsigned)(state))
 /* Every active state's bit. */

@@ -310,6 +310,21 @@ Test(store_rollouts, a_parity_check_runs_the_stable_version_and_moves_no_tag)
                  "%s", err);
     cr_assert_not(c.parity);
     cr_assert_eq(tag_of(s, "v2"), CN_STORE_TAG_CANDIDATE);
+    /* the newest parity check before a rollout, and none before it */
+    bool found = false;
+    cn_store_rollout_t p;
+    cn_store_rollout_init(&p);
+    cr_assert_eq(
+        cn_store_rollout_parity_before(s, "fraud", c.id, &p, &found, err, sizeof err),
+        0, "%s", err);
+    cr_assert(found);
+    cr_assert_eq(p.id, r.id);
+    cr_assert(p.parity);
+    cr_assert_eq(
+        cn_store_rollout_parity_before(s, "fraud", r.id, &p, &found, err, sizeof err),
+        0, "%s", err);
+    cr_assert_not(found);
+    cn_store_rollout_dispose(&p);
     cn_store_rollout_dispose(&c);
     cn_store_rollout_dispose(&r);
     cn_store_close(s);
