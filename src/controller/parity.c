@@ -104,6 +104,7 @@ void cn_parity_strategy(const cn_strategy_t *base, const cn_parity_spec_t *spec,
     out->progress_deadline_ms = base->progress_deadline_ms;
     out->triggers = base->triggers; /* borrowed strings */
     out->parity = base->parity;
+    out->gates.interval_ms = base->gates.interval_ms; /* none is called */
     out->max_bake_ms = spec->duration_ms;
     out->on_marginal = CN_STRATEGY_MARGINAL_HOLD;
     out->retries = 0;
