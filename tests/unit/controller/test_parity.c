@@ -50,7 +50,8 @@ Test(parity, the_spec_reads_back_as_written)
 
 Test(parity, a_strategy_without_a_parity_object_is_not_a_check)
 {
-    static const char *const texts[] = {NULL, "{}", "{\"steps\":[]}", "[1]", "nonsense"};
+    static const char *const texts[] = {NULL, "{}", "{\"steps\":[]}", "[1]",
+                                        "nonsense"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         cn_parity_spec_t s;
         bool is = true;
