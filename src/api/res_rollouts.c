@@ -179,17 +179,18 @@ static void parity_view(cn_store_t *store, const cn_store_rollout_t *r,
                         parity_view_t *pv)
 {
     memset(pv, 0, sizeof *pv);
-    cn_parity_spec_init(&pv->spec);
     cn_store_rollout_init(&pv->prev);
     char err[256];
     if (r->parity) {
         pv->is_check = true;
         bool is = false;
+        /* initialises pv->spec */
         pv->spec_ok =
             cn_parity_spec_parse(r->strategy, &pv->spec, &is, err, sizeof err) == 0 &&
             is;
         return;
     }
+    cn_parity_spec_init(&pv->spec);
     bool found = false;
     if (store && cn_store_rollout_parity_before(store, r->model, r->id, &pv->prev,
                                                 &found, err, sizeof err) == 0)
