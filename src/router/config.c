@@ -312,14 +312,17 @@ int cn_router_config_set_flag(cn_router_config_t *c, const char *name,
  * Memory the measurement state of one worker may take, at most (see
  * config.h): its request id map (an entry of about 96 bytes and up to 16
  * bytes of hash buckets per remembered id), its reservoir of shadow pairs,
- * the cells of every key slot, and the step data of the current step's
- * cells (router/shard.h gives the sizes).
+ * the cells of every key slot, the step data of the current step's
+ * cells, and the step's per-address data: a slot (a histogram) per role
+ * and address index some step counted, as many as the largest sets
+ * published, CN_VERSION_MAX_ADDRESSES each at most (router/shard.h gives
+ * the sizes).
  */
 /* A remembered request id: the map's entry and its two bucket slots. */
 #define ID_ENTRY_BYTES CN_ROUTER_ID_ENTRY_BYTES
 
 typedef struct budget_s {
-    uint64_t ids, pairs, cells, cell_bytes, step_cells, step_bytes, total;
+    uint64_t ids, pairs, cells, cell_bytes, step_cells, step_bytes, addresses, total;
 } budget_t;
 
 static void per_worker(const cn_router_config_t *c, budget_t *b)
@@ -331,8 +334,10 @@ static void per_worker(const cn_router_config_t *c, budget_t *b)
     b->cell_bytes = cn_router_shard_cell_bytes(c->n_prediction_buckets);
     b->step_cells = 2 * segs;
     b->step_bytes = cn_router_shard_step_bytes(c->reservoir_size);
-    b->total =
-        b->ids + b->pairs + b->cells * b->cell_bytes + b->step_cells * b->step_bytes;
+    b->addresses = (uint64_t)CN_ROLE_COUNT * CN_VERSION_MAX_ADDRESSES *
+                   cn_router_shard_address_bytes();
+    b->total = b->ids + b->pairs + b->cells * b->cell_bytes +
+               b->step_cells * b->step_bytes + b->addresses;
 }
 
 unsigned cn_router_config_workers(const cn_router_config_t *c)
@@ -368,13 +373,14 @@ static int check_budget(const cn_router_config_t *c, char *err, size_t errlen)
     uint64_t total = b.total * workers;
     if (total <= c->memory_budget_bytes)
         return 0;
-    char t[32], budget[CN_UNITS_TEXT_BUF], ids[32], cells[32], steps[32];
+    char t[32], budget[CN_UNITS_TEXT_BUF], ids[32], cells[32], steps[32], addrs[32];
     return fail(err, errlen,
                 "key 'limits.memory_budget' (--memory-budget): the measurement state "
                 "may take up to %s, more than the budget of %s: %u workers%s x (%s "
                 "for measure.request_id_map_size %zu + %s for %llu cells of 16 "
                 "version keys x (measure.max_segments %u + 2) + %s for %llu step "
-                "cells of 2 reservoirs of measure.reservoir_size %zu); lower "
+                "cells of 2 reservoirs of measure.reservoir_size %zu + %s for the "
+                "step's latency per address, %u per set); lower "
                 "workers, measure.request_id_map_size, measure.reservoir_size or "
                 "measure.max_segments, or raise limits.memory_budget",
                 bytes_text(total, t, sizeof t),
@@ -384,7 +390,8 @@ static int check_budget(const cn_router_config_t *c, char *err, size_t errlen)
                 bytes_text(b.cells * b.cell_bytes, cells, sizeof cells),
                 (unsigned long long)b.cells, c->max_segments,
                 bytes_text(b.step_cells * b.step_bytes + b.pairs, steps, sizeof steps),
-                (unsigned long long)b.step_cells, c->reservoir_size);
+                (unsigned long long)b.step_cells, c->reservoir_size,
+                bytes_text(b.addresses, addrs, sizeof addrs), CN_VERSION_MAX_ADDRESSES);
 }
 
 int cn_router_config_validate(const cn_router_config_t *c, char *err, size_t errlen)

@@ -200,9 +200,22 @@ static bool label_ok(const char *s)
     return true;
 }
 
+/*
+ * Whether g is a parity (A/A) generation: the canary label is the parity
+ * label of the stable one (types.h), so the two sets may share addresses
+ * (the same servers measured as two arms). Any other generation keeps its
+ * sets apart.
+ */
+static bool gen_is_parity(const cn_generation_t *g)
+{
+    return cn_version_is_parity(g->sets[CN_ROLE_STABLE].version,
+                                g->sets[CN_ROLE_CANARY].version);
+}
+
 /* The structural checks of cn_router_publish (no DNS). */
 static int validate_generation(const cn_generation_t *g, char *err, size_t errlen)
 {
+    bool parity = gen_is_parity(g);
     if (cn_traffic_validate(&g->traffic)) {
         snprintf(err, errlen,
                  "traffic: out of range (weight and shadow share are "
@@ -232,8 +245,9 @@ static int validate_generation(const cn_generation_t *g, char *err, size_t errle
                          role_key(role), i, a ? a : "(null)");
                 return CN_EINVAL;
             }
-            /* the same address earlier, in this set or in stable's */
-            for (int r2 = 0; r2 <= role; r2++)
+            /* the same address earlier, in this set or (unless parity)
+             * in stable's */
+            for (int r2 = parity ? role : 0; r2 <= role; r2++)
                 for (size_t j = 0; j < (r2 == role ? i : g->sets[r2].count); j++)
                     if (strcmp(g->sets[r2].addresses[j], a) == 0) {
                         snprintf(err, errlen,
@@ -273,8 +287,11 @@ static bool same_sockaddr(const struct sockaddr_storage *a, socklen_t alen,
 /*
  * Build the data plane's form of g: every address resolved (an address
  * some generation or pool already holds is taken as it is, with its health
- * state, and not resolved again), none twice once resolved. 0, or
- * CN_EINVAL with err naming the field.
+ * state, and not resolved again), none twice once resolved: not within a
+ * set, nor across the sets unless g is a parity generation. There an
+ * address in both sets is one upstream object listed in both roles (two
+ * holds), so both arms share its health state and each worker's one pool
+ * for it. 0, or CN_EINVAL with err naming the field.
  */
 static int gen_build(cn_router_t *r, const cn_generation_t *spec, cn_router_gen_t **out,
                      char *err, size_t errlen)
@@ -283,6 +300,7 @@ static int gen_build(cn_router_t *r, const cn_generation_t *spec, cn_router_gen_
     int rc = validate_generation(spec, err, errlen);
     if (rc)
         return rc;
+    bool parity = gen_is_parity(spec);
     cn_router_gen_t *g = cn_xcalloc(1, sizeof *g);
     atomic_init(&g->refs, 1);
     cn_generation_init(&g->spec);
@@ -318,7 +336,7 @@ static int gen_build(cn_router_t *r, const cn_generation_t *spec, cn_router_gen_
                 pthread_mutex_unlock(&r->ups_mu);
             }
             g->ups[role][i] = u;
-            for (int r2 = 0; r2 <= role; r2++)
+            for (int r2 = parity ? role : 0; r2 <= role; r2++)
                 for (size_t j = 0; j < (r2 == role ? i : g->count[r2]); j++)
                     if (same_sockaddr(&g->ups[r2][j]->addr, g->ups[r2][j]->addr_len,
                                       &u->addr, u->addr_len)) {
@@ -493,6 +511,16 @@ out:
     return rc;
 }
 
+/* Whether u is listed in role's set of g (a parity generation lists an
+ * address in both). */
+static bool gen_lists(const cn_router_gen_t *g, int role, const cn_router_upstream_t *u)
+{
+    for (size_t i = 0; i < g->count[role]; i++)
+        if (g->ups[role][i] == u)
+            return true;
+    return false;
+}
+
 static void *health_main(void *arg)
 {
     cn_router_t *r = arg;
@@ -506,6 +534,12 @@ static void *health_main(void *arg)
         for (int role = 0; role < CN_ROLE_COUNT; role++)
             for (size_t i = 0; i < g->count[role]; i++) {
                 cn_router_upstream_t *u = g->ups[role][i];
+                /* one probe per address and round: an address in both
+                 * sets (parity) is one object, probed as stable's */
+                if (role == CN_ROLE_CANARY && gen_lists(g, CN_ROLE_STABLE, u))
+                    continue;
+                bool both = role == CN_ROLE_STABLE && gen_lists(g, CN_ROLE_CANARY, u);
+                const char *roles = both ? "stable and canary" : role_key(role);
                 char why[160] = "";
                 bool down = probe(u, cfg->health_path, cfg->health_timeout_ms, why,
                                   sizeof why) != 0;
@@ -513,11 +547,11 @@ static void *health_main(void *arg)
                 if (!down)
                     atomic_store(&u->probed_ok, true);
                 if (down && !was)
-                    fprintf(stderr, "health: %s upstream %s is down: %s\n",
-                            role_key(role), u->address, why);
+                    fprintf(stderr, "health: %s upstream %s is down: %s\n", roles,
+                            u->address, why);
                 else if (!down && was)
-                    fprintf(stderr, "health: %s upstream %s is up again\n",
-                            role_key(role), u->address);
+                    fprintf(stderr, "health: %s upstream %s is up again\n", roles,
+                            u->address);
             }
         cn_router__gen_release(r, g);
         pthread_mutex_lock(&r->health_mu);
@@ -869,6 +903,8 @@ cn_router_snapshot_t *cn_router_snapshot(cn_router_t *r, unsigned what)
     const cn_router_config_t *cfg = r->cfg;
     cn_router_shard_merge(job.parts, r->nworkers, cfg->reservoir_size,
                           cfg->n_prediction_buckets, realtime_ns(), s);
+    if (what & CN_ROUTER_SNAP_ADDRESSES)
+        cn_router_shard_merge_addresses(job.parts, r->nworkers, &g->spec, s);
     for (unsigned i = 0; i < r->nworkers; i++)
         cn_router_shard_part_dispose(&job.parts[i]);
     free(job.parts);
@@ -907,6 +943,7 @@ void cn_router_snapshot_free(cn_router_snapshot_t *s)
     if (!s)
         return;
     cn_router_cells_free(s->cells, s->ncells);
+    cn_router_addresses_free(s->addresses, s->naddresses);
     free(s->pairs);
     for (size_t i = 0; i < s->nupstreams; i++)
         free(s->upstreams[i].address);

@@ -75,7 +75,8 @@ typedef enum cn_router_reject_e {
 #define CN_ROUTER_SNAP_HISTOGRAMS 2u /* latency histograms (cumulative, step) */
 #define CN_ROUTER_SNAP_SAMPLES 4u    /* the step's reservoirs (the judge) */
 #define CN_ROUTER_SNAP_PAIRS 8u      /* the step's shadow prediction pairs */
-#define CN_ROUTER_SNAP_ALL 15u
+#define CN_ROUTER_SNAP_ADDRESSES 16u /* the step's measurements per address */
+#define CN_ROUTER_SNAP_ALL 31u
 
 /* One status code's count (codes are few: kept sparse). */
 typedef struct cn_router_code_count_s {
@@ -125,6 +126,33 @@ typedef struct cn_router_pair_s {
     double stable, canary;
 } cn_router_pair_t;
 
+/*
+ * One address of one role in the current step (CN_ROUTER_SNAP_ADDRESSES):
+ * what the role's attempts sent to that address gave, so an arm with
+ * several addresses can be told apart address by address (the parity
+ * check's per-address latency). An address that a parity generation lists
+ * in both sets has one entry per role, each counting only its own role's
+ * attempts. Counted by the cells' rule for their step fields: only
+ * requests decided in this step (with this generation); an attempt that
+ * found no usable address is in the cells' step_requests but at no
+ * address, so otherwise the requests of a role's entries add up to the
+ * step_requests of its cells.
+ */
+typedef struct cn_router_address_stat_s {
+    char *address;              /* as the generation lists it (owned) */
+    cn_role_t role;             /* stable or canary */
+    uint64_t requests;          /* attempts this role sent to this address: each
+                                   request's last attempt (answered, failed or
+                                   cut), a canary attempt that failed before the
+                                   request's retry on stable, and canary's shadow
+                                   copies (included) */
+    uint64_t errors;            /* of which failures plus 5xx (as step_errors) */
+    cn_metrics_hist_t *latency; /* owned, never NULL: us, what the cell's
+                                   step_latency records for the same
+                                   attempts (a failure retried on stable
+                                   records none) */
+} cn_router_address_stat_t;
+
 typedef struct cn_router_upstream_state_s {
     char *address; /* owned */
     cn_role_t role;
@@ -156,6 +184,12 @@ typedef struct cn_router_snapshot_s {
                                 by reservoir_size, uniformly sampled) */
     size_t nupstreams;
     cn_router_upstream_state_t *upstreams; /* the current generation's */
+    size_t naddresses;                     /* ADDRESSES; else 0 */
+    cn_router_address_stat_t *addresses;   /* ADDRESSES: every address of
+                                              the generation, stable's set
+                                              then canary's, each in the
+                                              generation's order (NULL if
+                                              not asked for) */
     const double *prediction_bounds;       /* borrowed from config */
     size_t n_prediction_bounds;
 } cn_router_snapshot_t;
@@ -217,6 +251,15 @@ void cn_router_free(cn_router_t *r);
  * quotes or backslashes, and different; at most CN_VERSION_MAX_ADDRESSES
  * addresses per set, each "host:port" or "[v6]:port" with a port in
  * [1, 65535], none twice (in either set, as written or as resolved).
+ * One exception: in a parity (A/A) generation, whose canary label is the
+ * parity label of the stable one (cn_version_is_parity: "<stable>+parity"),
+ * an address may be in both sets (the same servers measured as two arms;
+ * still never twice within one set). Such an address is one upstream,
+ * listed in both roles: one health state (a failure seen by either arm
+ * counts for both; the health checker probes it once per round), one
+ * pool of connections per worker that both arms draw from, and one entry
+ * per role in the snapshot's `upstreams`. The next non-parity generation
+ * must keep the sets apart again.
  * Then resolves every address with getaddrinfo, which may block on DNS:
  * call it off every event loop (the control loop uses a work thread).
  * On a refusal: CN_EINVAL with one line in err naming the field, e.g.

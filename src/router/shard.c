@@ -142,6 +142,9 @@ void cn_router_shard_dispose(cn_router_shard_t *s)
         free(s->segments[i]);
     for (size_t k = 0; k < CN_ROUTER_SHARD_KEYS; k++)
         free(s->keys[k].version);
+    for (int role = 0; role < CN_ROLE_COUNT; role++)
+        for (size_t i = 0; i < CN_VERSION_MAX_ADDRESSES; i++)
+            free(s->addrs[role][i]);
     free(s->segments);
     free(s->cells);
     free(s->ids);
@@ -161,6 +164,56 @@ size_t cn_router_shard_step_bytes(size_t reservoir_size)
     return sizeof(step_data_t) + 2 * reservoir_size * sizeof(double);
 }
 
+size_t cn_router_shard_address_bytes(void)
+{
+    return sizeof(cn_router_shard_addr_t);
+}
+
+/* Zero the per-address data (the slots stay, for the next step's use). */
+static void addrs_reset(cn_router_shard_t *s)
+{
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        for (size_t i = 0; i < s->addrs_used[role]; i++) {
+            cn_router_shard_addr_t *a = s->addrs[role][i];
+            if (!a)
+                continue;
+            a->requests = a->errors = 0;
+            if (cn_metrics_hist_count(&a->latency))
+                cn_metrics_hist_reset(&a->latency);
+        }
+        s->addrs_used[role] = 0;
+    }
+    s->addrs_generation = 0;
+}
+
+/* One attempt of this step in its address's slot (see shard.h). */
+static void addr_record(cn_router_shard_t *s, const cn_router_obs_t *o)
+{
+    if (o->address < 0 || (size_t)o->address >= CN_VERSION_MAX_ADDRESSES ||
+        o->generation == 0 || (unsigned)o->role >= CN_ROLE_COUNT)
+        return;
+    if (o->generation != s->addrs_generation) {
+        if (o->generation < s->addrs_generation)
+            return;
+        addrs_reset(s);
+        s->addrs_generation = o->generation;
+    }
+    size_t i = (size_t)o->address;
+    cn_router_shard_addr_t *a = s->addrs[o->role][i];
+    if (!a) {
+        a = cn_xcalloc(1, sizeof *a);
+        cn_metrics_hist_init(&a->latency);
+        s->addrs[o->role][i] = a;
+    }
+    if (i >= s->addrs_used[o->role])
+        s->addrs_used[o->role] = i + 1;
+    a->requests++;
+    if (o->failure >= 0 || o->status >= 500)
+        a->errors++;
+    if (o->has_latency)
+        cn_metrics_hist_record(&a->latency, o->latency_us);
+}
+
 void cn_router_shard_sync_step(cn_router_shard_t *s, uint64_t step)
 {
     if (step <= s->step)
@@ -177,6 +230,7 @@ void cn_router_shard_sync_step(cn_router_shard_t *s, uint64_t step)
     }
     s->npairs = 0;
     s->pairs_seen = 0;
+    addrs_reset(s);
 }
 
 int cn_router_shard_key(cn_router_shard_t *s, cn_role_t role, const char *version)
@@ -317,6 +371,7 @@ void cn_router_shard_record(cn_router_shard_t *s, unsigned seg,
     }
     if (!this_step)
         return;
+    addr_record(s, o);
     m->step_requests++;
     if (o->failure >= 0 || o->status >= 500)
         m->step_errors++;
@@ -558,6 +613,23 @@ void cn_router_shard_copy(const cn_router_shard_t *s, unsigned what,
         part->pairs = cn_xmallocarray(s->npairs + 1, sizeof *part->pairs);
         memcpy(part->pairs, s->pairs, s->npairs * sizeof *part->pairs);
     }
+    if (what & CN_ROUTER_SNAP_ADDRESSES) {
+        part->addrs_generation = s->addrs_generation;
+        for (int role = 0; role < CN_ROLE_COUNT; role++) {
+            size_t used = s->addrs_used[role];
+            part->naddrs[role] = used;
+            part->addrs[role] = cn_xcalloc(used + 1, sizeof *part->addrs[role]);
+            for (size_t i = 0; i < used; i++) {
+                const cn_router_shard_addr_t *a = s->addrs[role][i];
+                if (!a || !a->requests)
+                    continue;
+                part->addrs[role][i].role = (cn_role_t)role;
+                part->addrs[role][i].requests = a->requests;
+                part->addrs[role][i].errors = a->errors;
+                part->addrs[role][i].latency = hist_dup(&a->latency);
+            }
+        }
+    }
 }
 
 static void cell_dispose_data(cn_router_cell_t *c)
@@ -589,6 +661,11 @@ void cn_router_shard_part_dispose(cn_router_shard_part_t *part)
     for (unsigned k = 0; k < CN_ROUTER_SHARD_KEYS; k++)
         free(part->versions[k]);
     free(part->pairs);
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        for (size_t i = 0; i < part->naddrs[role]; i++)
+            free(part->addrs[role][i].latency);
+        free(part->addrs[role]);
+    }
     memset(part, 0, sizeof *part);
 }
 
@@ -808,4 +885,43 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
     snap->ncells = ncells;
     snap->pairs = pairs;
     snap->npairs = np;
+}
+
+void cn_router_shard_merge_addresses(const cn_router_shard_part_t *parts, size_t nparts,
+                                     const cn_generation_t *g,
+                                     cn_router_snapshot_t *snap)
+{
+    size_t n = g->sets[CN_ROLE_STABLE].count + g->sets[CN_ROLE_CANARY].count;
+    cn_router_address_stat_t *out = cn_xcalloc(n + 1, sizeof *out);
+    size_t k = 0;
+    for (int role = 0; role < CN_ROLE_COUNT; role++)
+        for (size_t i = 0; i < g->sets[role].count; i++, k++) {
+            cn_router_address_stat_t *a = &out[k];
+            const char *address = g->sets[role].addresses[i];
+            a->address = dup_label(address, strlen(address));
+            a->role = (cn_role_t)role;
+            a->latency = cn_xmalloc(sizeof *a->latency);
+            cn_metrics_hist_init(a->latency);
+            for (size_t p = 0; p < nparts; p++) {
+                if (parts[p].addrs_generation != g->number ||
+                    i >= parts[p].naddrs[role])
+                    continue;
+                const cn_router_address_stat_t *from = &parts[p].addrs[role][i];
+                a->requests += from->requests;
+                a->errors += from->errors;
+                if (from->latency)
+                    cn_metrics_hist_merge(a->latency, from->latency);
+            }
+        }
+    snap->addresses = out;
+    snap->naddresses = n;
+}
+
+void cn_router_addresses_free(cn_router_address_stat_t *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].address);
+        free(a[i].latency);
+    }
+    free(a);
 }

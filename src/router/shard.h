@@ -26,6 +26,16 @@
  * change). A shard resets its per-step data lazily, the first time it sees
  * a new step number; a request decided in an older step is recorded in the
  * cumulative counters only, so a step never mixes two traffic configs.
+ *
+ * Addresses: per role and address index of the generation (the order of
+ * its sets), the step's requests, errors and latency histogram. A slot is
+ * allocated the first time its (role, index) sees an attempt, at most once
+ * for the shard's life (no allocation per request), and zeroed, not freed,
+ * when a step starts. The slots count one generation's indices: the one
+ * of the step's first attempt with an address; an attempt of a newer
+ * generation in the same step (a publication between a request's reading
+ * the step and the generation) zeroes them for its own, and one of an
+ * older generation is not counted.
  */
 #ifndef CN_ROUTER_SHARD_H
 #define CN_ROUTER_SHARD_H
@@ -73,8 +83,19 @@ typedef struct cn_router_obs_s {
     uint64_t request_bytes, response_bytes;
     int prediction; /* -1: not attempted, else a cn_router_pred_t */
     double prediction_value;
-    uint64_t step; /* the step the request was decided in */
+    uint64_t step;       /* the step the request was decided in */
+    uint64_t generation; /* the generation it was decided with; 0: none
+                            (then not counted per address) */
+    int address;         /* the index, in the role's set of that
+                            generation, of the address the attempt went
+                            to; -1: none (no usable address) */
 } cn_router_obs_t;
+
+/* One address's step data (see Addresses above). */
+typedef struct cn_router_shard_addr_s {
+    uint64_t requests, errors;
+    cn_metrics_hist_t latency;
+} cn_router_shard_addr_t;
 
 typedef struct cn_router_shard_cell_s cn_router_shard_cell_t;
 
@@ -104,6 +125,12 @@ typedef struct cn_router_shard_s {
     size_t npairs;
     uint64_t pairs_seen;
     uint64_t rng;
+    /* per address: [role][index], made on first use; the generation their
+     * indices are of (0: none this step); per role, 1 + the highest index
+     * counted this step (what a reset or a copy visits) */
+    cn_router_shard_addr_t *addrs[CN_ROLE_COUNT][CN_VERSION_MAX_ADDRESSES];
+    uint64_t addrs_generation;
+    size_t addrs_used[CN_ROLE_COUNT];
 } cn_router_shard_t;
 
 /* A copy of one shard, for merging: cells in the public snapshot form,
@@ -119,6 +146,12 @@ typedef struct cn_router_shard_part_s {
     cn_router_pair_t *pairs;
     size_t npairs;
     uint64_t pairs_seen;
+    /* ADDRESSES: the step's per-address data of generation
+     * addrs_generation (0: none), naddrs[role] entries per role by index
+     * (address NULL; latency NULL where the slot saw nothing) */
+    uint64_t addrs_generation;
+    cn_router_address_stat_t *addrs[CN_ROLE_COUNT];
+    size_t naddrs[CN_ROLE_COUNT];
 } cn_router_shard_part_t;
 
 /*
@@ -132,6 +165,9 @@ typedef struct cn_router_shard_part_s {
  */
 size_t cn_router_shard_cell_bytes(size_t n_prediction_bounds);
 size_t cn_router_shard_step_bytes(size_t reservoir_size);
+/* The per-address data at most: a slot per role and index that some step
+ * counted, CN_ROLE_COUNT x CN_VERSION_MAX_ADDRESSES of these bytes. */
+size_t cn_router_shard_address_bytes(void);
 
 void cn_router_shard_init(cn_router_shard_t *s, const cn_router_shard_params_t *p);
 void cn_router_shard_dispose(cn_router_shard_t *s);
@@ -205,7 +241,21 @@ void cn_router_shard_merge(cn_router_shard_part_t *parts, size_t nparts,
                            size_t reservoir_size, size_t n_prediction_bounds,
                            uint64_t seed, cn_router_snapshot_t *snap);
 
+/*
+ * Merge the parts' per-address data into snap->addresses (which must be
+ * empty): one entry per address of g, stable's set then canary's, each in
+ * g's order, adding the parts whose data is of generation g->number (a
+ * part of another generation counted other indices: left out). Every
+ * entry owns its address and a latency histogram (empty if nothing).
+ */
+void cn_router_shard_merge_addresses(const cn_router_shard_part_t *parts, size_t nparts,
+                                     const cn_generation_t *g,
+                                     cn_router_snapshot_t *snap);
+
 /* Free the cells and pairs of a snapshot (not the snapshot itself). */
 void cn_router_cells_free(cn_router_cell_t *cells, size_t ncells);
+
+/* Free a snapshot's per-address entries. */
+void cn_router_addresses_free(cn_router_address_stat_t *a, size_t n);
 
 #endif

@@ -91,6 +91,7 @@ typedef struct req_s {
     uint64_t step;
     cn_router_decision_t decision;
     cn_role_t role; /* of the current attempt */
+    int address;    /* its address's index in the role's set; -1: none */
     bool retried;   /* canary failed; now on stable */
     bool fresh_retry_done;
     bool head;
@@ -109,6 +110,7 @@ typedef struct shadow_s {
     size_t len;
     pair_t *pair;
     unsigned seg;
+    int address; /* its index in canary's set */
     uint64_t step, start_ns;
     size_t request_bytes;
     bool head;
@@ -290,6 +292,17 @@ static uint64_t step_now(cn_router_worker_t *w)
     return step;
 }
 
+/* Whom an observation is about: a role of generation v, its version key,
+ * and the index of the address the attempt went to (-1: none). */
+static void obs_who(cn_router_obs_t *o, const cn_router_wgen_t *v, cn_role_t role,
+                    int address)
+{
+    o->role = role;
+    o->key = (unsigned)v->key[role];
+    o->generation = v->g->spec.number;
+    o->address = address;
+}
+
 /* ------------------------------------------------------ upstream connections */
 
 /* Arm u's one deadline (conn_timeout) ms from now; a closing connection
@@ -426,8 +439,7 @@ static void record_shadow(cn_router_worker_t *w, shadow_t *sh, unsigned status,
                           int failure, const cn_http_message_t *m)
 {
     cn_router_obs_t o = {0};
-    o.role = CN_ROLE_CANARY;
-    o.key = (unsigned)sh->wg->key[CN_ROLE_CANARY];
+    obs_who(&o, sh->wg, CN_ROLE_CANARY, sh->address);
     o.shadow = true;
     o.status = status;
     o.failure = failure;
@@ -468,8 +480,7 @@ static void respond_upstream_error(req_t *q, unsigned status, int failure,
     ob_header(&extra, "X-Model-Version", 15, version, strlen(version));
     /* No response code: the upstream gave none. The failure kind is the
      * record; counting the 502 as well would count one error twice. */
-    q->obs.role = q->role;
-    q->obs.key = (unsigned)q->wg->key[q->role];
+    obs_who(&q->obs, q->wg, q->role, q->address);
     q->obs.status = 0;
     q->obs.failure = failure;
     q->obs.has_latency = true;
@@ -507,8 +518,7 @@ static void retry_on_stable(req_t *q, int kind)
 {
     cn_router_worker_t *w = q->w;
     cn_router_obs_t o = {0};
-    o.role = CN_ROLE_CANARY;
-    o.key = (unsigned)q->wg->key[CN_ROLE_CANARY];
+    obs_who(&o, q->wg, CN_ROLE_CANARY, q->address);
     o.failure = kind;
     o.retried = true;
     o.prediction = -1;
@@ -564,8 +574,7 @@ static void attempt_failed(upconn_t *u, int kind, bool before_bytes)
     if (q->streaming) {
         /* Part of the response is out: the client gets a cut response
          * (its connection closed), never a wrong one. */
-        q->obs.role = q->role;
-        q->obs.key = (unsigned)q->wg->key[q->role];
+        obs_who(&q->obs, q->wg, q->role, q->address);
         q->obs.status = 0;
         q->obs.failure = kind;
         q->obs.has_latency = true;
@@ -687,8 +696,7 @@ static void response_complete(upconn_t *u, bool clean)
         return;
     }
     q->conn = NULL;
-    q->obs.role = q->role;
-    q->obs.key = (unsigned)q->wg->key[q->role];
+    obs_who(&q->obs, q->wg, q->role, q->address);
     q->obs.status = m->status_code;
     q->obs.failure = -1;
     q->obs.has_latency = true;
@@ -908,22 +916,23 @@ static upconn_t *conn_start(cn_router_worker_t *w, cn_router_pool_t *pool, req_t
 }
 
 /* Round-robin over the usable addresses of a role in the request's
- * generation; NULL if none. */
-static cn_router_pool_t *pick(cn_router_worker_t *w, cn_router_wgen_t *v,
-                              cn_role_t role, bool fail_open)
+ * generation: the index of one in the role's set (its pool is
+ * v->pools[role][index]), or -1 if none. */
+static int pick(cn_router_worker_t *w, cn_router_wgen_t *v, cn_role_t role,
+                bool fail_open)
 {
     size_t n = v->g->count[role];
     if (n == 0)
-        return NULL;
+        return -1;
     uint64_t now = cn_router_now_ms();
     for (size_t k = 0; k < n; k++) {
         size_t i = w->rr[role]++ % n;
         if (cn_router_upstream_usable(v->g->ups[role][i], now))
-            return v->pools[role][i];
+            return (int)i;
     }
     /* Every address is marked down. Health is advisory: for stable, try one
      * anyway rather than refuse; a real failure then gives the 502. */
-    return fail_open ? v->pools[role][w->rr[role]++ % n] : NULL;
+    return fail_open ? (int)(w->rr[role]++ % n) : -1;
 }
 
 static void attempt_pool(req_t *q, cn_role_t role, cn_router_pool_t *force)
@@ -931,8 +940,12 @@ static void attempt_pool(req_t *q, cn_role_t role, cn_router_pool_t *force)
     cn_router_worker_t *w = q->w;
     const cn_router_config_t *cfg = w->router->cfg;
     q->role = role;
-    cn_router_pool_t *pool =
-        force ? force : pick(w, q->wg, role, role == CN_ROLE_STABLE);
+    /* forced: the same address again, on a fresh connection */
+    if (!force)
+        q->address = pick(w, q->wg, role, role == CN_ROLE_STABLE);
+    cn_router_pool_t *pool = force;
+    if (!pool && q->address >= 0)
+        pool = q->wg->pools[role][q->address];
     if (!pool) {
         /* canary has no usable address */
         if (cfg->retry_on_stable && !q->retried) {
@@ -948,11 +961,10 @@ static void attempt_pool(req_t *q, cn_role_t role, cn_router_pool_t *force)
 
 static void start_shadow(cn_router_worker_t *w, req_t *q)
 {
-    cn_router_pool_t *pool = pick(w, q->wg, CN_ROLE_CANARY, false);
-    if (!pool) {
+    int address = pick(w, q->wg, CN_ROLE_CANARY, false);
+    if (address < 0) {
         cn_router_obs_t o = {0};
-        o.role = CN_ROLE_CANARY;
-        o.key = (unsigned)q->wg->key[CN_ROLE_CANARY];
+        obs_who(&o, q->wg, CN_ROLE_CANARY, -1);
         o.shadow = true;
         o.failure = CN_ROUTER_FAIL_UNAVAILABLE;
         o.prediction = -1;
@@ -960,8 +972,10 @@ static void start_shadow(cn_router_worker_t *w, req_t *q)
         cn_router_shard_record(&w->shard, q->seg, &o);
         return;
     }
+    cn_router_pool_t *pool = q->wg->pools[CN_ROLE_CANARY][address];
     shadow_t *sh = cn_xcalloc(1, sizeof *sh);
     sh->wg = q->wg;
+    sh->address = address;
     sh->wg->inflight++;
     sh->buf = cn_xmalloc(q->up_len);
     memcpy(sh->buf, q->up_buf, q->up_len);
@@ -1088,6 +1102,8 @@ static void on_request(cn_http_req_t *hreq, void *data)
 
     req_t *q = cn_xcalloc(1, sizeof *q);
     q->w = w;
+    q->address = -1;
+    q->obs.address = -1;
     q->hreq = hreq;
     q->start_ns = cn_http_req_start_ns(hreq);
     q->attempt_ns = q->start_ns;

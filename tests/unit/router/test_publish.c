@@ -221,6 +221,71 @@ Test(publish, swaps_sets_and_split_together_and_opens_a_step)
     cn_generation_dispose(&cur);
 }
 
+/* A parity (A/A) generation may list stable's addresses as canary's too:
+ * one upstream object in both roles, shown once per role. */
+Test(publish, a_parity_generation_shares_addresses_across_the_sets)
+{
+    char err[300];
+    cn_router_upstream_t *stable0 = atomic_load(&router->gen)->ups[CN_ROLE_STABLE][0];
+    cn_generation_t g;
+    next_of_current(&g);
+    set_addresses(&g.sets[CN_ROLE_STABLE], "v1", "127.0.0.1:9", "127.0.0.1:10");
+    char parity[CN_VERSION_LABEL_MAX + 1];
+    cn_version_parity_label("v1", parity);
+    cr_assert_str_eq(parity, "v1+parity");
+    set_addresses(&g.sets[CN_ROLE_CANARY], parity, "127.0.0.1:10", "127.0.0.1:9");
+    g.traffic.canary_weight_bp = 5000;
+    cr_assert_eq(cn_router_publish(router, &g, err, sizeof err), 0, "%s", err);
+    cn_generation_dispose(&g);
+    cn_router_gen_t *cur = atomic_load(&router->gen);
+    cr_assert_eq(cur->ups[CN_ROLE_STABLE][0], stable0, "kept across generations");
+    cr_assert_eq(cur->ups[CN_ROLE_CANARY][1], stable0, "one object in both roles");
+    cr_assert_eq(cur->ups[CN_ROLE_CANARY][0], cur->ups[CN_ROLE_STABLE][1]);
+    /* the config's generation (released once every worker took the new
+     * one), and one hold per role of this one, plus each worker's pool */
+    pthread_mutex_lock(&router->ups_mu);
+    unsigned refs = stable0->refs;
+    pthread_mutex_unlock(&router->ups_mu);
+    cr_assert_eq(refs, 2 + cn_router_workers(router), "got %u", refs);
+
+    cn_router_snapshot_t *s = cn_router_snapshot(router, CN_ROUTER_SNAP_COUNTERS);
+    cr_assert_eq(s->nupstreams, 4);
+    const char *want[4] = {"127.0.0.1:9", "127.0.0.1:10", "127.0.0.1:10",
+                           "127.0.0.1:9"};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_str_eq(s->upstreams[i].address, want[i]);
+        cr_assert_eq(s->upstreams[i].role, i < 2 ? CN_ROLE_STABLE : CN_ROLE_CANARY);
+    }
+    cr_assert_str_eq(s->version_name[CN_ROLE_CANARY], "v1+parity");
+    cn_router_snapshot_free(s);
+
+    /* still refused: an address twice within one set, parity or not */
+    next_of_current(&g);
+    set_addresses(&g.sets[CN_ROLE_CANARY], parity, "127.0.0.1:9", "127.0.0.1:9");
+    refused(&g, "canary.addresses[1]: duplicate of canary.addresses[0] '127.0.0.1:9'");
+    next_of_current(&g);
+    set_addresses(&g.sets[CN_ROLE_CANARY], parity, "127.0.0.1:9", "http://127.0.0.1:9");
+    refused(&g, "canary.addresses[1]: 'http://127.0.0.1:9' is the same address as "
+                "canary.addresses[0]");
+
+    /* back to a non-parity canary: the sets must be apart again, with the
+     * same message as ever */
+    next_of_current(&g);
+    set_addresses(&g.sets[CN_ROLE_CANARY], "v2", "127.0.0.1:11", "127.0.0.1:10");
+    refused(&g, "canary.addresses[1]: duplicate of stable.addresses[1] '127.0.0.1:10'");
+    next_of_current(&g);
+    set_addresses(&g.sets[CN_ROLE_CANARY], "v1+parityx", "127.0.0.1:9", NULL);
+    refused(&g, "canary.addresses[0]: duplicate of stable.addresses[0] '127.0.0.1:9'");
+    next_of_current(&g);
+    set_addresses(&g.sets[CN_ROLE_CANARY], "v2", "127.0.0.1:11", NULL);
+    cr_assert_eq(cn_router_publish(router, &g, err, sizeof err), 0, "%s", err);
+    cn_generation_dispose(&g);
+    pthread_mutex_lock(&router->ups_mu);
+    refs = stable0->refs;
+    pthread_mutex_unlock(&router->ups_mu);
+    cr_assert_eq(refs, 1 + cn_router_workers(router), "got %u", refs);
+}
+
 /* Workers 1 starts, worker 2's thread fails: cn_router_free must close
  * only the loop that never ran (ASan sees a double close). */
 Test(publish, a_start_failing_partway_frees_cleanly)

@@ -448,3 +448,186 @@ Test(shard, merge_keeps_every_value_when_under_capacity_and_sorts_cells)
     cn_router_shard_dispose(&a);
     cn_router_shard_dispose(&b);
 }
+
+/* ok_obs for attempt `address` of generation `generation`. */
+static cn_router_obs_t addr_obs(cn_role_t role, int address, uint64_t generation,
+                                uint64_t latency_us, uint64_t step)
+{
+    cn_router_obs_t o = ok_obs(role, latency_us, 0.5, step);
+    o.address = address;
+    o.generation = generation;
+    return o;
+}
+
+/* A generation numbered `number`: stable a, b; canary c (labels v1, v2). */
+static void addr_generation(cn_generation_t *g, uint64_t number)
+{
+    cn_generation_init(g);
+    g->number = number;
+    cn_version_set_dispose(&g->sets[CN_ROLE_STABLE]);
+    cn_version_set_init(&g->sets[CN_ROLE_STABLE], "v1");
+    cn_version_set_add(&g->sets[CN_ROLE_STABLE], "127.0.0.1:1001");
+    cn_version_set_add(&g->sets[CN_ROLE_STABLE], "127.0.0.1:1002");
+    cn_version_set_dispose(&g->sets[CN_ROLE_CANARY]);
+    cn_version_set_init(&g->sets[CN_ROLE_CANARY], "v2");
+    cn_version_set_add(&g->sets[CN_ROLE_CANARY], "127.0.0.1:1003");
+}
+
+/* The per-address entries of parts merged for generation g. */
+static cn_router_snapshot_t merge_addresses(cn_router_shard_part_t *parts, size_t n,
+                                            const cn_generation_t *g)
+{
+    cn_router_snapshot_t snap = {0};
+    cn_router_shard_merge_addresses(parts, n, g, &snap);
+    return snap;
+}
+
+Test(shard, addresses_count_the_steps_attempts_per_role_and_index)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(4, 100, 0);
+    shard_init(&sh, &p);
+    cn_router_shard_sync_step(&sh, 1);
+    for (int i = 0; i < 6; i++) {
+        cn_router_obs_t o = addr_obs(CN_ROLE_STABLE, i % 2, 5, 100 + 900 * (i % 2), 1);
+        cn_router_shard_record(&sh, 0, &o);
+    }
+    cn_router_obs_t o = addr_obs(CN_ROLE_STABLE, 1, 5, 2000, 1);
+    o.status = 502;
+    cn_router_shard_record(&sh, 0, &o);
+    /* canary: a failure retried on stable (no latency), a shadow copy */
+    o = addr_obs(CN_ROLE_CANARY, 0, 5, 0, 1);
+    o.has_latency = false;
+    o.status = 0;
+    o.failure = CN_ROUTER_FAIL_RESET;
+    o.retried = true;
+    cn_router_shard_record(&sh, 0, &o);
+    o = addr_obs(CN_ROLE_CANARY, 0, 5, 300, 1);
+    o.shadow = true;
+    cn_router_shard_record(&sh, 1, &o);
+    /* not per address: no address, no generation, an older step */
+    o = addr_obs(CN_ROLE_CANARY, -1, 5, 300, 1);
+    o.failure = CN_ROUTER_FAIL_UNAVAILABLE;
+    cn_router_shard_record(&sh, 0, &o);
+    o = addr_obs(CN_ROLE_STABLE, 0, 0, 300, 1);
+    cn_router_shard_record(&sh, 0, &o);
+    cn_router_shard_sync_step(&sh, 2);
+    cn_router_shard_sync_step(&sh, 1); /* never rewinds */
+    for (int i = 0; i < 3; i++) {
+        o = addr_obs(CN_ROLE_STABLE, 0, 5, 100, 2);
+        cn_router_shard_record(&sh, 0, &o);
+    }
+    o = addr_obs(CN_ROLE_STABLE, 1, 5, 100, 1); /* decided in step 1 */
+    cn_router_shard_record(&sh, 0, &o);
+    o = addr_obs(CN_ROLE_CANARY, 0, 5, 400, 2);
+    o.failure = CN_ROUTER_FAIL_TIMEOUT;
+    cn_router_shard_record(&sh, 0, &o);
+    o = addr_obs(CN_ROLE_CANARY, 0, 5, 400, 2);
+    o.shadow = true;
+    cn_router_shard_record(&sh, 2, &o);
+
+    cn_router_shard_part_t part;
+    cn_router_shard_copy(&sh, CN_ROUTER_SNAP_ADDRESSES, &part);
+    cr_assert_eq(part.ncells, 4, "the cells' labels, as for any mask");
+    cr_assert_null(part.cells[0].latency, "no histogram was asked for");
+    cn_generation_t g;
+    addr_generation(&g, 5);
+    cn_router_snapshot_t s = merge_addresses(&part, 1, &g);
+    cr_assert_eq(s.naddresses, 3);
+    const char *want[3] = {"127.0.0.1:1001", "127.0.0.1:1002", "127.0.0.1:1003"};
+    const cn_role_t roles[3] = {CN_ROLE_STABLE, CN_ROLE_STABLE, CN_ROLE_CANARY};
+    const uint64_t requests[3] = {3, 0, 2}, errors[3] = {0, 0, 1}, timed[3] = {3, 0, 2};
+    for (size_t i = 0; i < 3; i++) {
+        const cn_router_address_stat_t *a = &s.addresses[i];
+        cr_assert_str_eq(a->address, want[i]);
+        cr_assert_eq(a->role, roles[i]);
+        cr_assert_eq(a->requests, requests[i], "%s: %lu", want[i],
+                     (unsigned long)a->requests);
+        cr_assert_eq(a->errors, errors[i]);
+        cr_assert_not_null(a->latency, "always a histogram, empty if nothing");
+        cr_assert_eq(cn_metrics_hist_count(a->latency), timed[i]);
+    }
+    cr_assert_eq(cn_metrics_hist_quantile(s.addresses[2].latency, 0.5), 400);
+    /* the cells count the same step: requests per role add up */
+    cn_router_snapshot_t cells = merge_one(&sh, 100);
+    uint64_t step_requests[2] = {0, 0};
+    for (size_t i = 0; i < cells.ncells; i++)
+        step_requests[cells.cells[i].role] += cells.cells[i].step_requests;
+    cr_assert_eq(step_requests[CN_ROLE_STABLE], 3);
+    cr_assert_eq(step_requests[CN_ROLE_CANARY], 2);
+    snap_dispose(&cells);
+    cn_router_addresses_free(s.addresses, s.naddresses);
+    cn_router_shard_part_dispose(&part);
+    cn_generation_dispose(&g);
+    cn_router_shard_dispose(&sh);
+}
+
+Test(shard, address_slots_are_made_once_and_zeroed_by_a_new_step)
+{
+    cn_router_shard_t sh;
+    cn_router_shard_params_t p = params(4, 100, 0);
+    shard_init(&sh, &p);
+    cn_router_shard_sync_step(&sh, 1);
+    cn_router_obs_t o = addr_obs(CN_ROLE_CANARY, 200, 3, 700, 1);
+    cn_router_shard_record(&sh, 0, &o);
+    cn_router_shard_addr_t *slot = sh.addrs[CN_ROLE_CANARY][200];
+    cr_assert_not_null(slot);
+    cr_assert_null(sh.addrs[CN_ROLE_CANARY][199], "only an index with traffic");
+    cr_assert_null(sh.addrs[CN_ROLE_STABLE][200]);
+    cr_assert_eq(slot->requests, 1);
+    cr_assert_eq(cn_metrics_hist_count(&slot->latency), 1);
+    cn_router_shard_sync_step(&sh, 2);
+    cr_assert_eq(sh.addrs[CN_ROLE_CANARY][200], slot, "kept, not freed");
+    cr_assert_eq(slot->requests, 0);
+    cr_assert_eq(cn_metrics_hist_count(&slot->latency), 0);
+    o.step = 2;
+    cn_router_shard_record(&sh, 0, &o);
+    cr_assert_eq(sh.addrs[CN_ROLE_CANARY][200], slot, "reused");
+    cr_assert_eq(slot->requests, 1);
+    /* an index beyond any set is not counted */
+    o.address = (int)CN_VERSION_MAX_ADDRESSES;
+    cn_router_shard_record(&sh, 0, &o);
+    cr_assert_eq(slot->requests, 1);
+    cn_router_shard_dispose(&sh);
+}
+
+/* A publication between a request's reading the step and the generation:
+ * the newer generation's indices win the step, an older one's attempts
+ * are not counted, and a worker whose data is of another generation than
+ * the snapshot's is left out of the merge. */
+Test(shard, addresses_count_one_generation_the_newest_seen_in_the_step)
+{
+    cn_router_shard_t a, b;
+    cn_router_shard_params_t p = params(4, 100, 0);
+    shard_init(&a, &p);
+    shard_init(&b, &p);
+    cn_router_shard_sync_step(&a, 4);
+    cn_router_shard_sync_step(&b, 4);
+    cn_router_obs_t o = addr_obs(CN_ROLE_STABLE, 0, 7, 100, 4);
+    cn_router_shard_record(&a, 0, &o);
+    cn_router_shard_record(&a, 0, &o);
+    o.generation = 8; /* newer: a's data is generation 8's from now on */
+    cn_router_shard_record(&a, 0, &o);
+    o.generation = 7; /* older than a's: not counted */
+    cn_router_shard_record(&a, 0, &o);
+    cn_router_shard_record(&b, 0, &o); /* b saw only generation 7 */
+    cn_router_shard_part_t parts[2];
+    cn_router_shard_copy(&a, CN_ROUTER_SNAP_ADDRESSES, &parts[0]);
+    cn_router_shard_copy(&b, CN_ROUTER_SNAP_ADDRESSES, &parts[1]);
+    cr_assert_eq(parts[0].addrs_generation, 8);
+    cr_assert_eq(parts[1].addrs_generation, 7);
+    cn_generation_t g;
+    addr_generation(&g, 8);
+    cn_router_snapshot_t s = merge_addresses(parts, 2, &g);
+    cr_assert_eq(s.addresses[0].requests, 1, "a's one attempt of generation 8");
+    cn_router_addresses_free(s.addresses, s.naddresses);
+    g.number = 7;
+    s = merge_addresses(parts, 2, &g);
+    cr_assert_eq(s.addresses[0].requests, 1, "b's; a's generation 7 data is gone");
+    cn_router_addresses_free(s.addresses, s.naddresses);
+    cn_generation_dispose(&g);
+    cn_router_shard_part_dispose(&parts[0]);
+    cn_router_shard_part_dispose(&parts[1]);
+    cn_router_shard_dispose(&a);
+    cn_router_shard_dispose(&b);
+}
