@@ -172,4 +172,45 @@ jq -e '.analyses[0].result | .verdict != "fail" and .parity.reverse.verdict == "
 stop_canary h3
 kill "$WRK" 2>/dev/null || true
 
+echo "parity: 5. on stable's own servers (shared addresses), through a kill -9"
+start_model s5a 0.5 --delay-ms 2
+start_model s5b 0.5 --delay-ms 2
+sed 's/duration: 4s/duration: 6s/' "$TMP/parity.yaml" >"$TMP/parity6.yaml"
+start_canary h5 --config "$TMP/parity6.yaml" --stable "$s5a_ADDR,$s5b_ADDR" \
+    --stable-version v1 --state "$TMP/p5.db"
+export CANARY_SERVER="http://$h5_ADMIN"
+traffic_to "$h5_ADDR" 300 8
+run "$CANARY" rollout start fraud --parity
+expect_ok
+run "$CANARY" rollout status 1 --json
+json_eq '.parity_check.addresses' "[\"$s5a_ADDR\",\"$s5b_ADDR\"]"
+wait_state 1 progressing
+v=$(http_json "$CANARY_SERVER/v1/versions" '[.stable.addresses, .canary.version, .canary.addresses]' \
+    -H "Authorization: Bearer $TOKEN")
+[ "$v" = "[[\"$s5a_ADDR\",\"$s5b_ADDR\"],\"v1+parity\",[\"$s5a_ADDR\",\"$s5b_ADDR\"]]" ] ||
+    die "the arms share stable's servers: $v"
+# a crash in the middle: the check resumes as a parity check
+kill -9 "$h5_PID"
+wait "$h5_PID" 2>/dev/null || true
+kill "$WRK" 2>/dev/null || true
+start_canary h5 --config "$TMP/parity6.yaml" --stable "$s5a_ADDR,$s5b_ADDR" \
+    --stable-version v1 --state "$TMP/p5.db"
+export CANARY_SERVER="http://$h5_ADMIN"
+traffic_to "$h5_ADDR" 300 8
+r=$(wait_parity 1)
+[ "$r" = passed ] || die "stable's own servers: $r: $(cat "$TMP/out")"
+json_eq '.parity' true
+curl -s -H "Authorization: Bearer $TOKEN" "$CANARY_SERVER/v1/rollouts/1/analyses" >"$TMP/an"
+# each arm's two addresses, each with its own requests and latency
+jq -e --arg a "$s5a_ADDR" --arg b "$s5b_ADDR" '.analyses[-1].result.parity.addresses |
+    length == 4 and ([.[] | select(.requests > 0 and .p50_ms > 1.9)] | length == 4) and
+    ([.[] | .arm + " " + .address] | sort ==
+     (["canary " + $a, "canary " + $b, "stable " + $a, "stable " + $b] | sort))' \
+    "$TMP/an" >/dev/null ||
+    die "per-address latency: $(jq -c '.analyses[-1].result.parity.addresses' "$TMP/an")"
+v=$(http_json "$CANARY_SERVER/v1/versions" '[.canary.addresses, .stable.version]' \
+    -H "Authorization: Bearer $TOKEN")
+[ "$v" = '[[],"v1"]' ] || die "after the check: $v"
+stop_canary h5
+
 echo "parity: all checks passed ($NCHECK)"
