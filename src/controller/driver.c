@@ -1446,6 +1446,32 @@ static json_t *result_json(const analysis_t *a, const cn_judge_result_t *res)
     return o;
 }
 
+/* Each address of each arm in the window (a parity check's): its
+ * requests, errors and latency quantiles in ms (null without values). */
+static json_t *addresses_json(const cn_router_snapshot_t *s)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < s->naddresses; i++) {
+        const cn_router_address_stat_t *a = &s->addresses[i];
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "arm", cn_role_name(a->role),
+                              "address", a->address, "requests",
+                              (json_int_t)a->requests, "errors", (json_int_t)a->errors);
+        static const struct {
+            const char *key;
+            double q;
+        } qs[] = {{"p50_ms", 0.5}, {"p90_ms", 0.9}, {"p99_ms", 0.99}};
+        for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
+            json_object_set_new(
+                o, qs[k].key,
+                cn_metrics_hist_count(a->latency)
+                    ? json_real((double)cn_metrics_hist_quantile(a->latency, qs[k].q) /
+                                1000.0)
+                    : json_null());
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
 static void analysis_work(uv_work_t *w)
 {
     analysis_t *a = w->data;
@@ -1457,12 +1483,14 @@ static void analysis_work(uv_work_t *w)
     cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION,
                                .generation = a->generation};
     unsigned mask = CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES |
-                    (a->req.paired ? CN_ROUTER_SNAP_PAIRS : 0);
+                    (a->req.paired ? CN_ROUTER_SNAP_PAIRS : 0) |
+                    (a->parity ? CN_ROUTER_SNAP_ADDRESSES : 0);
     a->rc = src->read(src, &win, mask, &s, err, sizeof err);
     if (a->rc) {
         snprintf(a->reason, sizeof a->reason, "no window: %.200s", err);
         return;
     }
+    json_t *addrs = a->parity ? addresses_json(s) : NULL;
     cn_judge_levels_t levels = {.alpha_fail = a->req.alpha_fail,
                                 .alpha_pass = a->req.alpha_pass};
     if (a->parity)
@@ -1478,6 +1506,7 @@ static void analysis_work(uv_work_t *w)
     }
     src->release(src, s);
     if (rc) {
+        json_decref(addrs);
         a->rc = rc;
         return;
     }
@@ -1499,12 +1528,15 @@ static void analysis_work(uv_work_t *w)
             snprintf(a->reason, sizeof a->reason, "equivalence not shown: %.200s",
                      a->verdict != CN_ROLLOUT_VERDICT_PASS ? res.reason : rev.reason);
         static const char *const names[] = {"pass", "fail", "marginal", "nodata"};
-        json_t *p = json_pack("{s:s, s:s, s:o}", "verdict", names[both], "reason",
-                              a->reason, "reverse", result_json(a, &rev));
+        json_t *p = json_pack("{s:s, s:s, s:o, s:o}", "verdict", names[both], "reason",
+                              a->reason, "reverse", result_json(a, &rev), "addresses",
+                              addrs ? addrs : json_array());
+        addrs = NULL;
         json_object_set_new(o, "parity", p);
         a->verdict = both;
         cn_judge_result_dispose(&rev);
     }
+    json_decref(addrs);
     a->json = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(o);
     cn_judge_result_dispose(&res);

@@ -224,10 +224,10 @@ static const char rollout_columns[] =
     " r.step_index, r.weight_bp, r.dry_run, r.analysis_attempts, r.generation,"
     " r.reason, r.strategy, r.created_by, r.started_unix_ms, r.updated_unix_ms,"
     " r.step_started_unix_ms, r.ended_unix_ms, r.audit_seq, r.machine,"
-    " coalesce(json_type(r.strategy, '$.parity') = 'object', 0)"
-    " FROM rollouts r JOIN models m ON m.id = r.model_id"
-    " JOIN model_versions v ON v.id = r.version_id"
-    " LEFT JOIN model_versions b ON b.id = r.baseline_version_id ";
+    " " CN_STORE__PARITY_SQL(
+        "r.strategy") " FROM rollouts r JOIN models m ON m.id = r.model_id"
+                      " JOIN model_versions v ON v.id = r.version_id"
+                      " LEFT JOIN model_versions b ON b.id = r.baseline_version_id ";
 
 /* A row of rollout_columns into *out (initialised; replaced on success),
  * checked as a write would check it. */
@@ -452,10 +452,8 @@ int cn_store_rollout_start(cn_store_t *s, cn_store_rollout_t *r,
         bool parity = false;
         if (rc == 0 && r->strategy) {
             int64_t is = 0;
-            if (cn_store__prepare(s->db, &st,
-                                  "SELECT coalesce(json_type(?1, '$.parity') = "
-                                  "'object', 0)",
-                                  "t", r->strategy) != SQLITE_OK ||
+            if (cn_store__prepare(s->db, &st, "SELECT " CN_STORE__PARITY_SQL("?1"), "t",
+                                  r->strategy) != SQLITE_OK ||
                 sqlite3_step(st) != SQLITE_ROW)
                 rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
             else
@@ -764,9 +762,9 @@ int cn_store_rollout_parity_before(cn_store_t *s, const char *model, int64_t bef
     *found = false;
     char sql[sizeof rollout_columns + 256];
     snprintf(sql, sizeof sql,
-             "%sWHERE m.name = ?1 AND (?2 = 0 OR r.id < ?2) AND "
-             "json_type(r.strategy, '$.parity') = 'object' "
-             "ORDER BY r.id DESC LIMIT 1",
+             "%sWHERE m.name = ?1 AND (?2 = 0 OR r.id < ?2) AND " CN_STORE__PARITY_SQL(
+                 "r.strategy") " = 1 "
+                               "ORDER BY r.id DESC LIMIT 1",
              rollout_columns);
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st = NULL;
