@@ -776,12 +776,15 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         }
         if (u->req && u->req->streaming && !u->req->hreq) {
             /* The client's connection failed under a write: nobody to
-             * relay to, and the upstream is mid-body: drop both. */
+             * relay to, and the upstream is mid-body: drop both. Not
+             * measured, as a client that leaves (on_client_gone): the
+             * attempt has no outcome yet (its obs is unset; recorded, it
+             * was a connect failure of key 0's version). */
             req_t *q = u->req;
             u->req = NULL;
             q->conn = NULL;
             conn_close(u);
-            finish(q);
+            req_free(q);
             return;
         }
         if (r == CN_HTTP_HEAD) {

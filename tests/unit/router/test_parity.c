@@ -3,7 +3,9 @@
  * Parity (A/A) generations on real backends: stable's own addresses routed
  * as the canary arm too, under the "<stable>+parity" label, both arms
  * answering; one upstream object (one health state, one pool per worker)
- * per address whatever roles list it; and back to a non-parity generation.
+ * per address whatever roles list it; back to a non-parity generation.
+ * And the step's measurements per address (CN_ROUTER_SNAP_ADDRESSES):
+ * how they add up, a slow address told apart, shadow copies, steps.
  */
 #include "backend.h"
 #include "router/internal.h"
@@ -179,17 +181,44 @@ Test(parity, both_arms_serve_from_the_same_addresses)
                  400 + (long)st);
     cn_router_snapshot_free(s);
 
-    /* each worker kept one pool per address: two while parity listed each
-     * address twice, and the canary's new one; none for an address twice */
+    /* parity again on one address, the others leaving both sets: it
+     * serves both arms, and they get nothing more */
+    cn_generation_t g;
+    cn_generation_init(&g);
+    cn_router_current(router, &g, NULL);
+    g.number++;
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        cn_version_set_dispose(&g.sets[role]);
+        cn_version_set_init(&g.sets[role], role == CN_ROLE_STABLE ? "v1" : "v1+parity");
+        cn_version_set_add(&g.sets[role], b[0].address);
+    }
+    char err[300];
+    cr_assert_eq(cn_router_publish(router, &g, err, sizeof err), 0, "%s", err);
+    cn_generation_dispose(&g);
+    long before[BACKENDS];
+    for (int i = 0; i < BACKENDS; i++)
+        before[i] = test_backend_requests(&b[i]);
+    send_requests(100);
+    cr_assert_eq(test_backend_requests(&b[0]), before[0] + 100);
+    cr_assert_eq(test_backend_requests(&b[1]), before[1]);
+    cr_assert_eq(test_backend_requests(&b[2]), before[2]);
+    s = cn_router_snapshot(router, CN_ROUTER_SNAP_COUNTERS);
+    cr_assert_gt(step_requests(s, CN_ROLE_STABLE, "v1"), 0);
+    cr_assert_gt(step_requests(s, CN_ROLE_CANARY, "v1+parity"), 0);
+    cn_router_snapshot_free(s);
+
+    /* each worker has one pool left, the shared address's: one per
+     * address, whatever roles list it, and the pools of the addresses
+     * that left went with their idle connections */
     cn_router_stop(router);
+    cn_router_upstream_t *up = atomic_load(&router->gen)->ups[CN_ROLE_STABLE][0];
+    cr_assert_eq(atomic_load(&router->gen)->ups[CN_ROLE_CANARY][0], up);
     for (unsigned w = 0; w < cn_router_workers(router); w++) {
-        unsigned pools = 0;
-        for (cn_router_pool_t *p = router->workers[w]->pools; p; p = p->next) {
-            pools++;
-            for (cn_router_pool_t *q = p->next; q; q = q->next)
-                cr_assert_neq(q->up, p->up, "two pools for %s", p->up->address);
-        }
-        cr_assert_eq(pools, 3, "worker %u has %u pools", w, pools);
+        cn_router_pool_t *p = router->workers[w]->pools;
+        cr_assert_not_null(p);
+        cr_assert_eq(p->up, up, "worker %u: a pool for %s", w, p->up->address);
+        cr_assert_null(p->next, "worker %u: a second pool, for %s", w,
+                       p->next ? p->next->up->address : "");
     }
 }
 
@@ -384,6 +413,54 @@ Test(addresses, a_request_decided_in_an_older_step_is_not_counted)
     for (size_t i = 0; i < s->ncells; i++)
         requests += s->cells[i].requests;
     cr_assert_eq(requests, 1, "measured, in the cumulative counters");
+    addresses_match_cells(s);
+    cn_router_snapshot_free(s);
+}
+
+/* A client whose connection breaks while its response streams (the
+ * router's write to it fails) has left: its request is not measured, as
+ * when a client leaves; never as an upstream failure of some version (it
+ * was counted as a connect failure of key 0's, stable's here). */
+Test(addresses, a_client_that_breaks_off_mid_body_is_no_upstream_failure)
+{
+    const char *big[] = {"--pad-bytes", "4000000", NULL};
+    test_backend_start(&b[0], "big", big);
+    const char *flags[] = {"stable", b[0].address, "stable-version", "v1", NULL};
+    router_start(flags);
+    for (int k = 0; k < 20; k++) {
+        int fd = test_connect(cn_router_listen_address(router));
+        cr_assert_geq(fd, 0);
+        size_t n = strlen(test_model_request);
+        cr_assert_eq(send(fd, test_model_request, n, MSG_NOSIGNAL), (ssize_t)n);
+        char buf[4096];
+        cr_assert_gt(recv(fd, buf, sizeof buf, 0), 0);
+        struct linger reset = {1, 0}; /* close with RST */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+        close(fd);
+    }
+    /* the 20 requests have ended once the router has closed their
+     * connections */
+    cn_router_snapshot_t *s = NULL;
+    for (int tries = 0; tries < 400; tries++) {
+        cn_router_snapshot_free(s);
+        s = cn_router_snapshot(router,
+                               CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_ADDRESSES);
+        if (s->connections_open == 0)
+            break;
+        test_sleep_ms(25);
+    }
+    cr_assert_eq(s->connections_open, 0);
+    cr_assert_eq(s->connections_total, 20);
+    /* (a response the kernel took whole before the reset is a 200) */
+    uint64_t failures = 0, errors = 0;
+    for (size_t i = 0; i < s->ncells; i++) {
+        errors += s->cells[i].step_errors;
+        for (int f = 0; f < CN_ROUTER_FAIL_COUNT; f++)
+            failures += s->cells[i].failures[f];
+    }
+    cr_assert_eq(failures, 0, "a broken client counted as an upstream failure");
+    cr_assert_eq(errors, 0);
+    cr_assert_eq(s->naddresses, 1);
     addresses_match_cells(s);
     cn_router_snapshot_free(s);
 }
