@@ -758,8 +758,8 @@ static void note(cn_driver_t *d, cn_notify_event_t kind, const cn_rollout_event_
                        : NULL,
         .analysis = d->analysis_rollout == d->row.id ? d->analysis_json : NULL,
         .trigger = ev->kind == CN_ROLLOUT_EV_TRIGGER ? ev->reason : NULL,
-        .parity = d->parity ? cn_parity_result(store_state(a ? a->to : d->m.state))
-                            : NULL,
+        .parity =
+            d->parity ? cn_parity_result(store_state(a ? a->to : d->m.state)) : NULL,
     };
     /* promoted: the new version takes all the traffic */
     if (kind == CN_NOTIFY_PROMOTED)
