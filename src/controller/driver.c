@@ -911,12 +911,33 @@ static void row_from_machine(cn_driver_t *d)
  * carries the end of a rollback (the rolled-back tag) or a promotion (the
  * stable move and its generation) when the machine reached it.
  */
+/* A parity check's end says its result first: the machine's words are a
+ * rollout's ("promoted: the canary is stable"), and nothing was promoted. */
+static void parity_reason(cn_driver_t *d)
+{
+    if (!d->parity || !cn_rollout_final(d->m.state))
+        return;
+    const char *result = cn_parity_result(store_state(d->m.state));
+    size_t n = strlen(result);
+    if (strncmp(d->m.reason, result, n) == 0 && d->m.reason[n] == ':')
+        return;
+    char was[CN_ROLLOUT_REASON_MAX];
+    snprintf(was, sizeof was, "%s", d->m.reason);
+    if (d->m.state == CN_ROLLOUT_PROMOTED)
+        snprintf(d->m.reason, sizeof d->m.reason,
+                 "passed: the two arms of stable's version are equivalent within every "
+                 "margin, each way; nothing was promoted");
+    else
+        snprintf(d->m.reason, sizeof d->m.reason, "%s: %.200s", result, was);
+}
+
 static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
                    const char *payload, char *err, size_t errlen)
 {
     const cn_generation_t *promoted = d->has_promoted ? &d->promoted : NULL;
     /* the machine's texts are cut to size ("%.180s" of a person's
      * reason), maybe inside a UTF-8 character, which the store refuses */
+    parity_reason(d);
     cn_text_utf8_clip(d->m.reason);
     row_from_machine(d);
     int rc = 0;

@@ -329,6 +329,8 @@ PARITY = """(() => {
 def parity_check(b, outdir, seen):
     """Start a parity check from the model's button, confirm it, and see
     it run and end with a result."""
+    b.wait_for("""!!document.querySelector('section.model button[data-action="parity"]')""",
+               "the model's Parity check button")
     b.click('section.model button[data-action="parity"]')
     b.wait_for("document.getElementById('confirm').open", "the confirmation dialog")
     b.click("#confirm-ok")

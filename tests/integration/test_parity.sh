@@ -71,6 +71,7 @@ w=$(http_json "$CANARY_SERVER/v1/versions" '.canary.version' -H "Authorization: 
 [ "$w" = '"v1+parity"' ] || die "the canary arm is $w"
 r=$(wait_parity 1)
 [ "$r" = passed ] || die "an equal arm: $r: $(cat "$TMP/out")"
+json_eq '.reason | startswith("passed: the two arms")' true
 curl -s -H "Authorization: Bearer $TOKEN" "$CANARY_SERVER/v1/rollouts/1/analyses" >"$TMP/an"
 jq -e '.analyses | length == 1' "$TMP/an" >/dev/null || die "one analysis: $(cat "$TMP/an")"
 jq -e '.analyses[0].result | .parity.verdict == "pass" and .verdict == "pass" and
@@ -108,6 +109,7 @@ run "$CANARY" rollout start fraud --parity --addresses "$slow_ADDR"
 expect_ok
 r=$(wait_parity 1)
 [ "$r" = failed ] || die "a slower arm: $r: $(cat "$TMP/out")"
+json_eq '.reason | startswith("failed: ")' true
 run "$CANARY" model register fraud v2 --upstream "$c2_ADDR"
 expect_ok
 run "$CANARY" rollout start fraud v2
@@ -151,6 +153,7 @@ run "$CANARY" rollout abort 3 --reason "enough"
 expect_ok
 r=$(wait_parity 3)
 [ "$r" = inconclusive ] || die "an aborted check: $r"
+json_eq '.reason | startswith("inconclusive: aborted by ")' true
 stop_canary h2
 kill "$WRK" 2>/dev/null || true
 
