@@ -56,11 +56,11 @@ UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
-.PHONY: all deps test check lint format-check include-check flags-check unit integration \
+.PHONY: all install uninstall deps test check lint format-check include-check flags-check unit integration \
         demo bench bench-router bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
         sim-rollout sim-sequential sim-anytime bench-sequential
 
-all: $(BUILD)/canary $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
+all: $(BUILD)/canary $(BUILD)/canary.1 $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
      $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/idle-conns \
      $(BUILD)/example-model-server
 
@@ -77,6 +77,33 @@ $(BUILD)/libcanary.a: $(LIB_OBJS) $(LIB_LIST)
 
 $(BUILD)/canary: $(CLI_OBJS) $(BUILD)/libcanary.a
 	$(LINK)
+
+# canary(1), rendered from the binary's own help texts.
+$(BUILD)/canary.1: $(BUILD)/canary man/mkman.sh
+	man/mkman.sh $(BUILD)/canary >$@.tmp && mv $@.tmp $@
+
+# `make install PREFIX=/usr DESTDIR=...` (docs/INSTALL.md): the binary, its
+# man page, and the example config and systemd unit; the unit's ExecStart=
+# names the installed binary. `make uninstall` removes exactly these.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man/man1
+DOCDIR  ?= $(PREFIX)/share/doc/canary
+INSTALLED := $(BINDIR)/canary $(MANDIR)/canary.1 $(DOCDIR)/canary.yaml \
+             $(DOCDIR)/canary.service
+
+install: $(BUILD)/canary $(BUILD)/canary.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BUILD)/canary $(DESTDIR)$(BINDIR)/canary
+	install -m 644 $(BUILD)/canary.1 $(DESTDIR)$(MANDIR)/canary.1
+	install -m 644 contrib/canary.yaml $(DESTDIR)$(DOCDIR)/canary.yaml
+	sed 's|^ExecStart=/usr/local/bin/canary |ExecStart=$(BINDIR)/canary |' \
+	  contrib/canary.service >$(DESTDIR)$(DOCDIR)/canary.service
+	chmod 644 $(DESTDIR)$(DOCDIR)/canary.service
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	[ ! -d $(DESTDIR)$(DOCDIR) ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR)
 
 $(BUILD)/bench-stats: $(BUILD)/obj/bench/bench_stats.o $(BUILD)/libcanary.a
 	$(LINK)

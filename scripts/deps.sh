@@ -9,7 +9,8 @@
 #                                   shell (test_rollout_repair.sh), python3
 #                                   (test_loadgen.sh's listener), tmux
 #                                   (test_rollout_watch.sh), promtool and
-#                                   chromium (test_report.sh, test_dashboard.sh)
+#                                   chromium (test_report.sh, test_dashboard.sh),
+#                                   groff-base (test_install.sh renders canary(1))
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
@@ -36,7 +37,7 @@ for opt in "$@"; do
     --demo) pkgs="$pkgs $build curl jq" ;;
     --test)
         pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium
-              python3-numpy python3-sklearn"
+              python3-numpy python3-sklearn groff-base"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

@@ -4,6 +4,8 @@
  *
  *   GET  /v1/rollouts[?model=M&state=S&latest=1]   rollouts, newest first
  *   POST /v1/rollouts {"model", "version", "dry_run", "reason"}   start one
+ *   POST /v1/rollouts {"model", "parity": true, "addresses", "reason"}
+ *                                                  start a parity check
  *   GET  /v1/rollouts/{id}                         one rollout, with what the
  *                                                  controller sees now
  *   POST /v1/rollouts/{id}/pause|resume|promote|abort|retry
@@ -22,6 +24,7 @@
 #include "api/admin_internal.h"
 #include "api/codec.h"
 #include "api/codec_internal.h"
+#include "controller/parity.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -109,9 +112,131 @@ static void render_stored_blast(cn_jsonw_t *w, const cn_store_rollout_t *r)
     json_decref(o);
 }
 
-static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
-                           const cn_rollout_t *m, const cn_controller_live_t *live,
+/* What a read says of parity: the spec of a parity check (spec set), or
+ * the newest parity check of the model before a rollout (prev set). */
+typedef struct parity_view_s {
+    bool is_check;
+    bool spec_ok;
+    cn_parity_spec_t spec;
+    bool has_prev;
+    cn_store_rollout_t prev;
+} parity_view_t;
+
+/* A parity check's own block: its result and spec. */
+static void render_parity(cn_jsonw_t *w, const cn_store_rollout_t *r,
+                          const parity_view_t *pv)
+{
+    cn_jsonw_key(w, "parity");
+    cn_jsonw_bool(w, true);
+    cn_jsonw_key(w, "parity_check");
+    cn_jsonw_object_begin(w);
+    key_str(w, "result", cn_parity_result(r->state));
+    if (pv->spec_ok) {
+        key_str(w, "label", pv->spec.canary.version);
+        cn_jsonw_key(w, "weight");
+        cn_jsonw_double(w, pv->spec.weight_bp / 100.0);
+        cn_jsonw_key(w, "duration_s");
+        cn_jsonw_double(w, (double)pv->spec.duration_ms / 1000.0);
+        cn_jsonw_key(w, "addresses");
+        cn_jsonw_array_begin(w);
+        for (size_t i = 0; i < pv->spec.canary.count; i++)
+            cn_jsonw_cstr(w, pv->spec.canary.addresses[i]);
+        cn_jsonw_array_end(w);
+    }
+    cn_jsonw_object_end(w);
+}
+
+/* A rollout's warning that the model's last parity check before it
+ * failed: its arms may not be comparable (issue 17). Nothing when that
+ * check passed, is running or was inconclusive. */
+static void render_parity_warning(cn_jsonw_t *w, const parity_view_t *pv)
+{
+    if (!pv->has_prev || pv->prev.state != CN_STORE_ROLLOUT_ROLLED_BACK)
+        return;
+    cn_jsonw_key(w, "parity_warning");
+    cn_jsonw_object_begin(w);
+    key_i64(w, "parity_check_id", pv->prev.id);
+    key_str(w, "result", cn_parity_result(pv->prev.state));
+    key_str(w, "reason", pv->prev.reason);
+    if (pv->prev.ended_unix_ms)
+        key_i64(w, "ended_unix_ms", pv->prev.ended_unix_ms);
+    char text[CN_STORE_REASON_MAX + 200];
+    snprintf(text, sizeof text,
+             "the last parity check of model '%s' (rollout %" PRId64
+             ") failed: the arms may not be comparable, so a difference may be the "
+             "infrastructure's, not the version's; run `canary rollout start %s "
+             "--parity` once it is fixed",
+             pv->prev.model, pv->prev.id, pv->prev.model);
+    key_str(w, "message", text);
+    cn_jsonw_object_end(w);
+}
+
+/* Read what a rollout's render says of parity (pv: dispose with
+ * parity_view_dispose); without a store (a command's answer, on the
+ * control loop, which must not wait for the disk) or on a store error
+ * the warning is left out. */
+static void parity_view(cn_store_t *store, const cn_store_rollout_t *r,
+                        parity_view_t *pv)
+{
+    memset(pv, 0, sizeof *pv);
+    cn_store_rollout_init(&pv->prev);
+    char err[256];
+    if (r->parity) {
+        pv->is_check = true;
+        bool is = false;
+        /* initialises pv->spec */
+        pv->spec_ok =
+            cn_parity_spec_parse(r->strategy, &pv->spec, &is, err, sizeof err) == 0 &&
+            is;
+        return;
+    }
+    cn_parity_spec_init(&pv->spec);
+    bool found = false;
+    if (store && cn_store_rollout_parity_before(store, r->model, r->id, &pv->prev,
+                                                &found, err, sizeof err) == 0)
+        pv->has_prev = found;
+}
+
+static void parity_view_dispose(parity_view_t *pv)
+{
+    cn_parity_spec_dispose(&pv->spec);
+    cn_store_rollout_dispose(&pv->prev);
+}
+
+static void render_rollout_as(cn_jsonw_t *w, const cn_store_rollout_t *r,
+                              const cn_rollout_t *m, const cn_controller_live_t *live,
+                              const cn_strategy_t *strategy, int64_t now,
+                              const parity_view_t *pv);
+
+/* One rollout as a read shows it: a parity check with the strategy it
+ * runs (built from its spec), any other with the configured one and the
+ * model's failed parity check before it, if any. */
+static void render_rollout(cn_jsonw_t *w, cn_store_t *store,
+                           const cn_store_rollout_t *r, const cn_rollout_t *m,
+                           const cn_controller_live_t *live,
                            const cn_strategy_t *strategy, int64_t now)
+{
+    parity_view_t pv;
+    parity_view(store, r, &pv);
+    cn_strategy_t ps;
+    memset(&ps, 0, sizeof ps);
+    bool own = pv.is_check && pv.spec_ok && strategy;
+    if (own)
+        cn_parity_strategy(strategy, &pv.spec, 0, &ps); /* for its steps */
+    render_rollout_as(w, r, m, live,
+                      own           ? &ps
+                      : pv.is_check ? NULL
+                                    : strategy,
+                      now, &pv);
+    if (own)
+        cn_parity_strategy_dispose(&ps);
+    parity_view_dispose(&pv);
+}
+
+static void render_rollout_as(cn_jsonw_t *w, const cn_store_rollout_t *r,
+                              const cn_rollout_t *m, const cn_controller_live_t *live,
+                              const cn_strategy_t *strategy, int64_t now,
+                              const parity_view_t *pv)
 {
     size_t n_steps = strategy ? strategy->n_steps : 0;
     cn_jsonw_object_begin(w);
@@ -135,6 +260,10 @@ static void render_rollout(cn_jsonw_t *w, const cn_store_rollout_t *r,
     key_i64(w, "step_started_unix_ms", r->step_started_unix_ms);
     if (r->ended_unix_ms)
         key_i64(w, "ended_unix_ms", r->ended_unix_ms);
+    if (pv->is_check)
+        render_parity(w, r, pv);
+    else
+        render_parity_warning(w, pv);
     if (m) {
         if (m->state == CN_ROLLOUT_HOLDING)
             key_str(w, "hold", cn_rollout_hold_name(m->hold));
@@ -280,8 +409,9 @@ static void read_work(cn_admin_request_t *req, void *arg)
             cn_jsonw_key(&w, "rollouts");
             cn_jsonw_array_begin(&w);
             for (size_t i = 0; i < n; i++)
-                render_rollout(&w, &rs[i], live.id == rs[i].id ? &live.machine : NULL,
-                               &live, a->strategy, now);
+                render_rollout(&w, s, &rs[i],
+                               live.id == rs[i].id ? &live.machine : NULL, &live,
+                               a->strategy, now);
             cn_jsonw_array_end(&w);
             cn_jsonw_object_end(&w);
         }
@@ -295,7 +425,7 @@ static void read_work(cn_admin_request_t *req, void *arg)
         cn_store_rollout_init(&r);
         rc = cn_store_rollout_get(s, job->id, &r, err, sizeof err);
         if (!rc)
-            render_rollout(&w, &r, live.id == r.id ? &live.machine : NULL, &live,
+            render_rollout(&w, s, &r, live.id == r.id ? &live.machine : NULL, &live,
                            a->strategy, now);
         cn_store_rollout_dispose(&r);
         break;
@@ -498,7 +628,7 @@ static void on_op(const cn_controller_op_result_t *r, void *arg)
         memset(&live, 0, sizeof live);
         cn_jsonw_t w;
         cn_jsonw_init(&w, 1024 * 1024);
-        render_rollout(&w, &r->row, &r->machine, &live, p->strategy,
+        render_rollout(&w, NULL, &r->row, &r->machine, &live, p->strategy,
                        cn_clock_unix_ms());
         cn_admin__respond_json(p->req, p->ok_status, &w);
     } else {
@@ -598,9 +728,15 @@ static bool command_body(cn_admin_request_t *req, const char *const *keys, json_
             json_decref(root);
             return false;
         }
-        if (string_key(key) ? !json_is_string(v) : !json_is_boolean(v)) {
+        bool list = strcmp(key, "addresses") == 0;
+        bool ok = list              ? json_is_array(v)
+                  : string_key(key) ? json_is_string(v)
+                                    : json_is_boolean(v);
+        if (!ok) {
             cn_admin__respond_error(req, 400, "%s: must be %s, got %s", key,
-                                    string_key(key) ? "a string" : "true or false",
+                                    list              ? "a list of addresses"
+                                    : string_key(key) ? "a string"
+                                                      : "true or false",
                                     cn_api__quote_value(v, value));
             json_decref(root);
             return false;
@@ -637,6 +773,76 @@ void cn_admin__rollout_start(cn_admin_request_t *req, const char *model,
     submit_op(req, &op, pre->status, pre);
 }
 
+/* POST /v1/rollouts with "parity": true: a parity check of the model's
+ * stable version, on "addresses" (a list; none: stable's own). */
+static void start_parity(cn_admin_request_t *req, json_t *body)
+{
+    const char *model = json_string_value(json_object_get(body, "model"));
+    json_t *addrs = json_object_get(body, "addresses");
+    char err[256], q[CN_TEXT_QUOTE_BUF(80)];
+    if (!json_is_true(json_object_get(body, "parity"))) {
+        cn_admin__respond_error(req, 400,
+                                "addresses: only with \"parity\": true (a candidate's "
+                                "addresses are its registered ones)");
+        return;
+    }
+    if (json_object_get(body, "version")) {
+        cn_admin__respond_error(req, 400,
+                                "version: not with \"parity\": a parity check runs the "
+                                "model's stable version against itself");
+        return;
+    }
+    if (!model) {
+        cn_admin__respond_error(req, 400, "model: required");
+        return;
+    }
+    if (cn_registry_check_model(model, err, sizeof err)) {
+        cn_admin__respond_error(req, 400, "%s", err);
+        return;
+    }
+    cn_controller_op_t *op = cn_xcalloc(1, sizeof *op);
+    op->kind = CN_CONTROLLER_OP_START;
+    op->parity = true;
+    snprintf(op->model, sizeof op->model, "%s", model);
+    op->dry_run = json_is_true(json_object_get(body, "dry_run"));
+    json_t *reason = json_object_get(body, "reason");
+    if (reason)
+        snprintf(op->reason, sizeof op->reason, "%s", json_string_value(reason));
+    size_t n = json_array_size(addrs);
+    if (addrs && n == 0) {
+        cn_admin__respond_error(req, 400,
+                                "addresses: at least one address (or leave it out: "
+                                "stable's own addresses)");
+        free(op);
+        return;
+    }
+    if (n > CN_CONTROLLER_PARITY_ADDRESSES_MAX) {
+        cn_admin__respond_error(req, 400, "addresses: at most %u addresses, got %zu",
+                                CN_CONTROLLER_PARITY_ADDRESSES_MAX, n);
+        free(op);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(addrs, i);
+        const char *text = json_string_value(v);
+        if (!text || strlen(text) > CN_CONTROLLER_ADDRESS_MAX) {
+            cn_admin__respond_error(
+                req, 400,
+                "addresses[%zu]: must be an address host:port of at "
+                "most %u bytes, got %s",
+                i, CN_CONTROLLER_ADDRESS_MAX,
+                text ? cn_text_quote(text, strlen(text), 80, q)
+                     : cn_api__quote_value(v, q));
+            free(op);
+            return;
+        }
+        snprintf(op->addresses[i], sizeof op->addresses[i], "%s", text);
+    }
+    op->n_addresses = n;
+    submit_op(req, op, 201, NULL);
+    free(op);
+}
+
 static void handle_rollouts(cn_admin_request_t *req)
 {
     if (!need_store(req))
@@ -652,10 +858,17 @@ static void handle_rollouts(cn_admin_request_t *req)
         start_read(req, job);
         return;
     }
-    static const char *const keys[] = {"model", "version", "dry_run", "reason", NULL};
+    static const char *const keys[] = {"model",  "version",   "dry_run", "reason",
+                                       "parity", "addresses", NULL};
     json_t *body;
     if (!command_body(req, keys, &body))
         return;
+    if (json_is_true(json_object_get(body, "parity")) ||
+        json_object_get(body, "addresses")) {
+        start_parity(req, body);
+        json_decref(body);
+        return;
+    }
     const char *model = json_string_value(json_object_get(body, "model"));
     const char *version = json_string_value(json_object_get(body, "version"));
     char err[256];

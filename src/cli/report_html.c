@@ -248,6 +248,8 @@ static const char *const SHOWN[] = {"id",
                                     "ended_unix_ms",
                                     "blast_radius",
                                     "parity",
+                                    "parity_check",
+                                    "parity_warning",
                                     "hold",
                                     NULL};
 
@@ -355,18 +357,37 @@ static void section_summary(cn_buf_t *b, const json_t *r, const json_t *history,
         cn_buf_str(b, " of all requests since the rollout started</dd>\n");
     }
     json_t *parity = json_object_get(r, "parity");
+    json_t *pc = json_object_get(r, "parity_check");
     if (parity) {
         summary_row(b, "Parity (A/A) check");
-        if (json_is_boolean(parity))
+        if (json_is_true(parity) && json_is_object(pc)) {
+            esc_printf(b,
+                       "yes: stable's own version %s was the canary arm, as %s on "
+                       "%zu address(es), at ",
+                       cn_report_str(r, "version"), cn_report_str(pc, "label"),
+                       json_array_size(json_object_get(pc, "addresses")));
+            put_num(b, cn_report_num(pc, "weight"));
+            cn_buf_str(b, "% for ");
+            put_duration(b, cn_report_num(pc, "duration_s") * 1000);
+            cn_buf_str(b, "; result: ");
+            put_badge(b, cn_report_str(pc, "result"));
+        } else if (json_is_boolean(parity)) {
             cn_buf_str(b, json_is_true(parity)
                               ? "yes: stable's own version was the canary arm"
                               : "no");
-        else {
+        } else {
             char *text = json_dumps(parity, JSON_COMPACT | JSON_ENCODE_ANY);
             cn_report_escape(b, text);
             free(text);
         }
         cn_buf_str(b, "</dd>\n");
+    }
+    json_t *pw = json_object_get(r, "parity_warning");
+    if (json_is_object(pw)) {
+        summary_row(b, "Parity warning");
+        cn_buf_str(b, "<b>");
+        cn_report_escape(b, cn_report_str(pw, "message"));
+        cn_buf_str(b, "</b></dd>\n");
     }
     summary_row(b, "Rollout id, generation");
     put_int(b, r, "id");
@@ -458,6 +479,70 @@ static void arm_cells(cn_buf_t *b, const json_t *arm)
     }
 }
 
+/* The decisions of one result: a row per metric and segment. */
+static void decisions_table(cn_buf_t *b, const json_t *rows)
+{
+    cn_buf_str(b,
+               "<table class=\"decisions\"><thead><tr><th>Metric / segment</th>"
+               "<th>Test</th><th class=\"n\">n canary / stable (needed)</th>"
+               "<th class=\"n\">Effect<br>[CI]</th><th class=\"n\">Margin</th>"
+               "<th class=\"n\">p<br><span class=\"adj\">adjusted</span></th>"
+               "<th class=\"n\">p harm<br><span class=\"adj\">adjusted</span></th>"
+               "<th class=\"n\">p non-inf.<br><span class=\"adj\">adjusted</span></th>"
+               "<th>Class</th></tr></thead>\n<tbody>\n");
+    size_t i;
+    json_t *m;
+    json_array_foreach(rows, i, m) decision_row(b, m);
+    cn_buf_str(b, "</tbody></table>\n");
+}
+
+/* A parity check's analysis: the verdict of both directions, the
+ * reverse direction's decisions, and each address's latency. */
+static void parity_analysis(cn_buf_t *b, const json_t *par)
+{
+    const char *verdict = cn_report_str(par, "verdict");
+    cn_buf_printf(b, "<div class=\"verdict %s\"><p><b>Parity, both ways: ",
+                  cn_report_class_of(verdict));
+    put_badge(b, verdict);
+    cn_buf_str(b, " ");
+    cn_report_escape(b, cn_report_str(par, "reason"));
+    cn_buf_str(b, "</b></p><p>The table above judges the canary arm against the "
+                  "stable arm; the one below the stable arm against the canary arm "
+                  "(both are stable's version). The arms are equivalent when both "
+                  "pass, and differ when either fails.</p></div>\n");
+    const json_t *rev = json_object_get(par, "reverse");
+    cn_buf_str(b, "<h4>The other way: stable arm against canary arm</h4>\n");
+    decisions_table(b, json_object_get(rev, "metrics"));
+    const json_t *addrs = json_object_get(par, "addresses");
+    if (json_array_size(addrs) == 0)
+        return;
+    cn_buf_str(b, "<h4>Latency per address</h4>\n<table class=\"arms\"><thead><tr>"
+                  "<th>Arm</th><th>Address</th><th class=\"n\">Requests</th>"
+                  "<th class=\"n\">Errors</th><th class=\"n\">p50 ms</th>"
+                  "<th class=\"n\">p90 ms</th><th class=\"n\">p99 ms</th>"
+                  "</tr></thead>\n<tbody>\n");
+    size_t i;
+    json_t *ad;
+    json_array_foreach(addrs, i, ad)
+    {
+        cn_buf_str(b, "<tr><td>");
+        cn_report_escape(b, cn_report_str(ad, "arm"));
+        cn_buf_str(b, "</td><td>");
+        cn_report_escape(b, cn_report_str(ad, "address"));
+        cn_buf_str(b, "</td><td class=\"n\">");
+        put_int(b, ad, "requests");
+        cn_buf_str(b, "</td><td class=\"n\">");
+        put_int(b, ad, "errors");
+        static const char *const q[] = {"p50_ms", "p90_ms", "p99_ms"};
+        for (size_t k = 0; k < 3; k++) {
+            cn_buf_str(b, "</td><td class=\"n\">");
+            put_num(b, cn_report_num(ad, q[k]));
+        }
+        cn_buf_str(b, "</td></tr>\n");
+    }
+    cn_buf_str(b, "</tbody></table>\n");
+}
+
 static void section_analysis(cn_buf_t *b, const json_t *a, size_t index, double t0)
 {
     const json_t *res = json_object_get(a, "result");
@@ -503,18 +588,13 @@ static void section_analysis(cn_buf_t *b, const json_t *a, size_t index, double 
 
     json_t *rows = json_object_get(res, "metrics");
     cn_report_svg_forest(b, res);
-    cn_buf_str(b,
-               "<table class=\"decisions\"><thead><tr><th>Metric / segment</th>"
-               "<th>Test</th><th class=\"n\">n canary / stable (needed)</th>"
-               "<th class=\"n\">Effect<br>[CI]</th><th class=\"n\">Margin</th>"
-               "<th class=\"n\">p<br><span class=\"adj\">adjusted</span></th>"
-               "<th class=\"n\">p harm<br><span class=\"adj\">adjusted</span></th>"
-               "<th class=\"n\">p non-inf.<br><span class=\"adj\">adjusted</span></th>"
-               "<th>Class</th></tr></thead>\n<tbody>\n");
+    decisions_table(b, rows);
+    const json_t *par = json_object_get(res, "parity");
+    if (json_is_object(par))
+        parity_analysis(b, par);
+
     size_t i;
     json_t *m;
-    json_array_foreach(rows, i, m) decision_row(b, m);
-    cn_buf_str(b, "</tbody></table>\n");
 
     cn_buf_str(
         b, "<table class=\"arms\"><thead><tr><th>Metric / segment</th><th>Arm</th>"

@@ -42,6 +42,12 @@ static void usage(FILE *f)
         "[--json]\n"
         "The rollouts of a running canary serve (its admin API).\n"
         "  start MODEL VERSION [--dry-run]   roll VERSION out along the strategy\n"
+        "  start MODEL --parity [--addresses HOST:PORT,...]\n"
+        "                                    a parity (A/A) check: stable's own\n"
+        "                                    version as the canary arm (on these\n"
+        "                                    addresses; default stable's), judged\n"
+        "                                    both ways: passed, failed or\n"
+        "                                    inconclusive (strategy.parity)\n"
         "  status [ID|MODEL] [--watch]       one rollout (default: the newest);\n"
         "                                    exit 0 promoted, 1 rolled back or\n"
         "                                    aborted, 2 holding or paused, 3 in\n"
@@ -84,6 +90,15 @@ static int state_code(const char *state)
 
 static void print_rollout(json_t *r)
 {
+    json_t *pc = json_object_get(r, "parity_check");
+    if (json_is_object(pc)) {
+        printf("parity check %lld: %s %s as '%s' on %zu address%s: %s (%s)\n",
+               (long long)json_integer_value(json_object_get(r, "id")), str(r, "model"),
+               str(r, "version"), str(pc, "label"),
+               json_array_size(json_object_get(pc, "addresses")),
+               json_array_size(json_object_get(pc, "addresses")) == 1 ? "" : "es",
+               str(pc, "result"), str(r, "state"));
+    }
     printf("rollout %lld: %s %s: %s",
            (long long)json_integer_value(json_object_get(r, "id")), str(r, "model"),
            str(r, "version"), str(r, "state"));
@@ -95,6 +110,9 @@ static void print_rollout(json_t *r)
            num(r, "weight"));
     if (*str(r, "reason"))
         printf("  reason: %s\n", str(r, "reason"));
+    json_t *pw = json_object_get(r, "parity_warning");
+    if (json_is_object(pw))
+        printf("  WARNING: %s\n", str(pw, "message"));
     json_t *v = json_object_get(r, "last_verdict");
     if (json_is_object(v)) {
         printf("  last analysis: %s", str(v, "verdict"));
@@ -324,7 +342,8 @@ int cn_cli_rollout(int argc, char **argv)
             usage(stdout);
             return CN_EXIT_OK;
         }
-    static const char *const flags[] = {"json", "watch", "dry-run", "full", NULL};
+    static const char *const flags[] = {"json", "watch",  "dry-run",
+                                        "full", "parity", NULL};
     cn_args_t a;
     if (cn_args_parse(&a, "rollout", argc - 1, argv + 1, flags))
         return CN_EXIT_USAGE;
@@ -350,6 +369,8 @@ int cn_cli_rollout(int argc, char **argv)
     bool watch = cn_args_flag(&a, "watch");
     bool dry_run = cn_args_flag(&a, "dry-run");
     bool full = cn_args_flag(&a, "full");
+    bool parity = cn_args_flag(&a, "parity");
+    const char *addresses = cn_args_str(&a, "addresses", NULL);
     const char *reason = cn_args_str(&a, "reason", NULL);
     const char *model_filter = cn_args_str(&a, "model", NULL);
     const char *state_filter = cn_args_str(&a, "state", NULL);
@@ -364,13 +385,46 @@ int cn_cli_rollout(int argc, char **argv)
     }
     json_t *answer = NULL, *body = NULL;
     char path[400];
-    if (strcmp(cmd, "start") == 0) {
+    if (strcmp(cmd, "start") == 0 && (parity || addresses)) {
+        if (!parity || a.npos != 2) {
+            fprintf(stderr, "canary rollout start: %s (try --help)\n",
+                    parity ? "--parity takes MODEL alone (the version is stable's)"
+                           : "--addresses goes with --parity");
+            code = CN_EXIT_USAGE;
+        } else {
+            body = json_pack("{s:s, s:b}", "model", a.pos[1], "parity", 1);
+            if (dry_run)
+                json_object_set_new(body, "dry_run", json_true());
+            if (reason)
+                json_object_set_new(body, "reason", json_string(reason));
+            if (addresses) {
+                /* "h:1,h:2": the server checks each one */
+                json_t *list = json_array();
+                const char *p = addresses;
+                for (;;) {
+                    const char *comma = strchr(p, ',');
+                    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+                    json_array_append_new(list, json_stringn(p, n));
+                    if (!comma)
+                        break;
+                    p = comma + 1;
+                }
+                json_object_set_new(body, "addresses", list);
+            }
+            code = cn_client_exchange(c, prog, "POST", "/v1/rollouts", body, json_out,
+                                      &answer);
+            if (!code && !json_out && answer)
+                print_rollout(answer);
+        }
+    } else if (strcmp(cmd, "start") == 0) {
         if (a.npos != 3) {
             fprintf(stderr, "canary rollout start: needs MODEL VERSION (try --help)\n");
             code = CN_EXIT_USAGE;
         } else {
             body = json_pack("{s:s, s:s, s:b}", "model", a.pos[1], "version", a.pos[2],
                              "dry_run", dry_run);
+            if (reason)
+                json_object_set_new(body, "reason", json_string(reason));
             code = cn_client_exchange(c, prog, "POST", "/v1/rollouts", body, json_out,
                                       &answer);
             if (!code && !json_out && answer)

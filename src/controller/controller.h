@@ -206,12 +206,23 @@ typedef enum cn_controller_op_kind_e {
     CN_CONTROLLER_OP_RETRY,
 } cn_controller_op_kind_t;
 
+/* A parity check's own addresses (cn_controller_op_t) at most, and the
+ * longest one. */
+#define CN_CONTROLLER_PARITY_ADDRESSES_MAX 32u
+#define CN_CONTROLLER_ADDRESS_MAX 255u
+
 typedef struct cn_controller_op_s {
     cn_controller_op_kind_t kind;
     int64_t id; /* every op but START: the rollout */
     char model[CN_STORE_NAME_MAX + 1];
     char version[CN_VERSION_LABEL_MAX + 1];
-    bool dry_run;                       /* START, RETRY */
+    bool dry_run; /* START, RETRY */
+    /* START: a parity check (controller/parity.h) instead of a rollout of
+     * `version` (which is then ignored): stable's own version as the
+     * canary arm, on `addresses` (none: stable's own addresses) */
+    bool parity;
+    size_t n_addresses;
+    char addresses[CN_CONTROLLER_PARITY_ADDRESSES_MAX][CN_CONTROLLER_ADDRESS_MAX + 1];
     char actor[CN_ROLLOUT_ACTOR_MAX];   /* "admin 127.0.0.1" */
     char reason[CN_ROLLOUT_REASON_MAX]; /* may be "" */
 } cn_controller_op_t;
@@ -226,7 +237,8 @@ typedef struct cn_controller_op_result_s {
     char error[512];
     int64_t id; /* the rollout acted on (START: the new one) */
     /* When has_row: the rollout as stored after the command (its
-     * strategy and machine pointers NULL) and its state machine. */
+     * machine pointer NULL; its strategy borrowed for the callback) and
+     * its state machine. */
     bool has_row;
     cn_store_rollout_t row;
     cn_rollout_t machine;
@@ -292,7 +304,8 @@ void cn_controller_live(cn_controller_t *c, cn_controller_live_t *out);
  *    at most CN_VERSION_MAX_ADDRESSES addresses, each "host:port" or
  *    "[v6]:port" with a port in [1, 65535], no address twice in a set;
  *  - no address in both sets (one server is one version: as in the
- *    config and the router);
+ *    config and the router), unless the canary label is the parity label
+ *    of stable's (types.h: a parity check's arm, the same servers);
  *  - at least one stable address;
  *  - the two labels differ;
  *  - a canary weight > 0, or shadow mode, needs a canary address;

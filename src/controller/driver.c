@@ -32,6 +32,7 @@
 #include "controller/sequential.h"
 #include "controller/machine.h"
 #include "controller/notes.h"
+#include "controller/parity.h"
 #include "judge/json.h"
 #include "stats/stats.h"
 #include "util/clock.h"
@@ -75,7 +76,12 @@ struct cn_driver_s {
     cn_registry_t *reg;
     cn_store_t *store;
     char model[CN_STORE_NAME_MAX + 1];
+    /* the strategy the loaded rollout runs: the configured one (base), or
+     * a parity check's (parity.h), built when its row is loaded */
     const cn_strategy_t *strategy;
+    const cn_strategy_t *base;
+    cn_strategy_t parity_strategy;
+    bool parity; /* the loaded rollout is a parity check */
     const cn_judge_config_t *analysis;
     cn_rollout_config_t rcfg;
     unsigned tick_ms;
@@ -257,6 +263,19 @@ static void log_line(cn_driver_t *d, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The canary set empty at weight 0, as after a promotion: what a parity
+ * check leaves behind (it changes nothing that lasts). */
+static void parity_arm_off(cn_generation_t *g)
+{
+    const char *label =
+        strcmp(g->sets[CN_ROLE_STABLE].version, "canary") ? "canary" : "canary-none";
+    cn_version_set_dispose(&g->sets[CN_ROLE_CANARY]);
+    cn_version_set_init(&g->sets[CN_ROLE_CANARY], label);
+    g->traffic.canary_weight_bp = 0;
+    if (g->traffic.mode == CN_TRAFFIC_MODE_SHADOW)
+        g->traffic.mode = CN_TRAFFIC_MODE_RANDOM;
+}
+
 /* Publish the rollout's traffic: the candidate's set as canary at the
  * action's weight (or shadow share). */
 static int set_traffic(cn_driver_t *d, const cn_rollout_action_t *a, char *err,
@@ -268,7 +287,10 @@ static int set_traffic(cn_driver_t *d, const cn_rollout_action_t *a, char *err,
     pthread_mutex_lock(&c->mu);
     cn_generation_copy(&g, &c->current);
     pthread_mutex_unlock(&c->mu);
-    if (d->canary_set.count) {
+    if (d->parity && a->weight_bp == 0 && !a->shadow) {
+        /* a parity check's end, whichever it is: the arm leaves */
+        parity_arm_off(&g);
+    } else if (d->canary_set.count) {
         cn_version_set_dispose(&g.sets[CN_ROLE_CANARY]);
         cn_version_set_init(&g.sets[CN_ROLE_CANARY], d->canary_set.version);
         cn_version_set_copy(&g.sets[CN_ROLE_CANARY], &d->canary_set);
@@ -736,6 +758,8 @@ static void note(cn_driver_t *d, cn_notify_event_t kind, const cn_rollout_event_
                        : NULL,
         .analysis = d->analysis_rollout == d->row.id ? d->analysis_json : NULL,
         .trigger = ev->kind == CN_ROLLOUT_EV_TRIGGER ? ev->reason : NULL,
+        .parity =
+            d->parity ? cn_parity_result(store_state(a ? a->to : d->m.state)) : NULL,
     };
     /* promoted: the new version takes all the traffic */
     if (kind == CN_NOTIFY_PROMOTED)
@@ -887,12 +911,33 @@ static void row_from_machine(cn_driver_t *d)
  * carries the end of a rollback (the rolled-back tag) or a promotion (the
  * stable move and its generation) when the machine reached it.
  */
+/* A parity check's end says its result first: the machine's words are a
+ * rollout's ("promoted: the canary is stable"), and nothing was promoted. */
+static void parity_reason(cn_driver_t *d)
+{
+    if (!d->parity || !cn_rollout_final(d->m.state))
+        return;
+    const char *result = cn_parity_result(store_state(d->m.state));
+    size_t n = strlen(result);
+    if (strncmp(d->m.reason, result, n) == 0 && d->m.reason[n] == ':')
+        return;
+    char was[CN_ROLLOUT_REASON_MAX];
+    snprintf(was, sizeof was, "%s", d->m.reason);
+    if (d->m.state == CN_ROLLOUT_PROMOTED)
+        snprintf(d->m.reason, sizeof d->m.reason,
+                 "passed: the two arms of stable's version are equivalent within every "
+                 "margin, each way; nothing was promoted");
+    else
+        snprintf(d->m.reason, sizeof d->m.reason, "%s: %.200s", result, was);
+}
+
 static int persist(cn_driver_t *d, const entry_t *entries, size_t n, bool tag,
                    const char *payload, char *err, size_t errlen)
 {
     const cn_generation_t *promoted = d->has_promoted ? &d->promoted : NULL;
     /* the machine's texts are cut to size ("%.180s" of a person's
      * reason), maybe inside a UTF-8 character, which the store refuses */
+    parity_reason(d);
     cn_text_utf8_clip(d->m.reason);
     row_from_machine(d);
     int rc = 0;
@@ -1020,6 +1065,20 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
             }
             if (a->dry_run) {
                 published = true;
+            } else if (d->parity) {
+                /* a parity check that passed promotes nothing: its arm
+                 * leaves, as at any of its ends */
+                cn_rollout_action_t off;
+                memset(&off, 0, sizeof off);
+                off.kind = CN_ROLLOUT_SET_TRAFFIC;
+                if (set_traffic(d, &off, aerr, sizeof aerr)) {
+                    log_line(d, "parity arm not removed: %s", aerr);
+                    if (!rc)
+                        rc = cn_fail(err, errlen, CN_EIO, "parity arm not removed: %s",
+                                     aerr);
+                } else {
+                    published = true;
+                }
             } else if (publish_promotion(d, &d->promoted, aerr, sizeof aerr)) {
                 log_line(d, "promotion not published: %s", aerr);
                 if (!rc)
@@ -1057,7 +1116,7 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
             }
             break;
         case CN_ROLLOUT_TAG:
-            tag = !a->dry_run;
+            tag = !a->dry_run && !d->parity; /* a parity check tags nothing */
             break;
         case CN_ROLLOUT_NOTIFY:
             log_line(d, "%s", a->text);
@@ -1137,9 +1196,24 @@ static void seq_sync(cn_driver_t *d)
         seq_begin(d);
 }
 
-/* The candidate's addresses, from the registry. */
+/* Run the configured strategy (spec NULL) or a parity check's. */
+static void use_strategy(cn_driver_t *d, const cn_parity_spec_t *spec)
+{
+    cn_parity_strategy_dispose(&d->parity_strategy);
+    d->strategy = d->base;
+    d->parity = spec != NULL;
+    if (spec) {
+        cn_parity_strategy(d->base, spec, d->analysis->min_per_arm,
+                           &d->parity_strategy);
+        d->strategy = &d->parity_strategy;
+    }
+    d->rcfg.strategy = d->strategy;
+}
+
+/* The candidate's addresses, from the registry; the configured strategy. */
 static int load_candidate(cn_driver_t *d, const char *version, char *err, size_t errlen)
 {
+    use_strategy(d, NULL);
     cn_store_version_t v;
     cn_store_version_init(&v);
     int rc = cn_registry_get_version(d->reg, d->model, version, &v, err, errlen);
@@ -1153,6 +1227,31 @@ static int load_candidate(cn_driver_t *d, const char *version, char *err, size_t
     return rc;
 }
 
+/* A rollout's canary arm (into d->canary_set) and the strategy it runs:
+ * a candidate's, or a parity check's from its spec. A parity check whose
+ * spec cannot be read is still one (d->parity), so that its end touches
+ * no tag. */
+static int load_arm(cn_driver_t *d, const cn_store_rollout_t *row, char *err,
+                    size_t errlen)
+{
+    if (!row->parity)
+        return load_candidate(d, row->version, err, errlen);
+    cn_parity_spec_t spec;
+    bool is = false;
+    int rc = cn_parity_spec_parse(row->strategy, &spec, &is, err, errlen);
+    if (!rc && !is)
+        rc = cn_fail(err, errlen, CN_EINVAL, "not a parity check's spec");
+    if (!rc) {
+        use_strategy(d, &spec);
+        cn_version_set_copy(&d->canary_set, &spec.canary);
+    } else {
+        use_strategy(d, NULL);
+        d->parity = true;
+    }
+    cn_parity_spec_dispose(&spec);
+    return rc;
+}
+
 /* ------------------------------------------------------------ analysis */
 
 typedef struct analysis_s {
@@ -1161,6 +1260,8 @@ typedef struct analysis_s {
     int64_t rollout_id;
     uint64_t generation;
     cn_rollout_analysis_t req;
+    bool parity;           /* a parity check's: judged both ways */
+    cn_judge_config_t cfg; /* the step's (step_config), taken at the start */
     /* result */
     int rc;
     cn_rollout_verdict_t verdict;
@@ -1174,7 +1275,7 @@ typedef struct analysis_s {
  * (so that its aggregate is stratified by its own traffic); in a shadow
  * step's window, the prediction pairs. */
 static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *cfg,
-                       bool paired, cn_judge_data_t *data)
+                       bool paired, bool swap, cn_judge_data_t *data)
 {
     bool lat = cn_judge_config_wants(cfg, "latency_ms"),
          pred = cn_judge_config_wants(cfg, "prediction"),
@@ -1204,8 +1305,9 @@ static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *c
         const char *label = s->version_name[cell->role];
         if (!label || strcmp(cell->version, label) != 0)
             continue; /* a version that left */
+        /* swap: each arm judged as the other (a parity check's reverse) */
         cn_judge_arm_t arm =
-            cell->role == CN_ROLE_CANARY ? CN_ARM_CANARY : CN_ARM_STABLE;
+            (cell->role == CN_ROLE_CANARY) != swap ? CN_ARM_CANARY : CN_ARM_STABLE;
         const char *seg = cell->segment && cell->segment[0] ? cell->segment : NULL;
         if (cell->step_requests == 0)
             continue;
@@ -1270,6 +1372,129 @@ static void step_config(const cn_driver_t *d, const cn_rollout_analysis_t *req,
     }
 }
 
+/* The window judged one way (swap: each arm as the other), at levels. */
+static int judge_window(const analysis_t *a, const cn_router_snapshot_t *s, bool swap,
+                        const cn_judge_levels_t *levels, cn_judge_result_t *res,
+                        char *why, size_t whylen)
+{
+    cn_driver_t *d = a->d;
+    cn_judge_data_t *data = cn_judge_data_new();
+    int rc = window_data(s, &a->cfg, a->req.paired, swap, data);
+    /* The fed metrics of the same step: values that arrived after the
+     * responses, for the same versions (swapped with the arms). */
+    const char *labels[2] = {s->version_name[CN_ROLE_STABLE],
+                             s->version_name[CN_ROLE_CANARY]};
+    if (swap) {
+        labels[CN_ROLE_STABLE] = s->version_name[CN_ROLE_CANARY];
+        labels[CN_ROLE_CANARY] = s->version_name[CN_ROLE_STABLE];
+    }
+    if (!rc && d->c->feedback)
+        rc = cn_feedback_add_to_judge(d->c->feedback, s->step, labels, &a->cfg, data);
+    if (rc) {
+        cn_judge_data_free(data);
+        snprintf(why, whylen, "the window's samples: %s", cn_strerror(rc));
+        return rc;
+    }
+    rc = cn_judge_run_levels(&a->cfg, data, levels, res);
+    cn_judge_data_free(data);
+    if (rc)
+        snprintf(why, whylen, "the judge refused: %s", cn_strerror(rc));
+    return rc;
+}
+
+/* The machine's verdict of one result (rollout.h): harm rolls back; a
+ * failing non-critical metric is marginal; an analysis before the last
+ * has done its job when it finds no harm (it cannot pass: only the last
+ * spends pass budget), so "not shown non-inferior" there is no data,
+ * never a failure; the last must pass. *floor: the largest floor a row
+ * needs. */
+static cn_rollout_verdict_t machine_verdict(const cn_judge_result_t *res, bool last,
+                                            uint64_t *floor)
+{
+    bool nodata = false, failing = false;
+    for (size_t i = 0; i < res->n_rows; i++) {
+        if (res->rows[i].segment)
+            continue;
+        /* below the floor its test needs: the window lacks data (the last
+         * analysis waits for it and tries again), it is not marginal */
+        if (res->rows[i].cls == CN_CLASS_NODATA ||
+            (res->rows[i].cls == CN_CLASS_INCONCLUSIVE &&
+             (res->rows[i].canary.n < res->rows[i].min_samples ||
+              res->rows[i].stable.n < res->rows[i].min_samples)))
+            nodata = true;
+        if (res->rows[i].cls == CN_CLASS_FAIL)
+            failing = true;
+        if (res->rows[i].min_samples > *floor)
+            *floor = res->rows[i].min_samples;
+    }
+    if (res->verdict == CN_VERDICT_FAIL)
+        return CN_ROLLOUT_VERDICT_FAIL;
+    if (failing)
+        return CN_ROLLOUT_VERDICT_MARGINAL;
+    if (res->verdict == CN_VERDICT_PASS)
+        return CN_ROLLOUT_VERDICT_PASS;
+    if (!last || nodata)
+        return CN_ROLLOUT_VERDICT_NODATA;
+    return CN_ROLLOUT_VERDICT_MARGINAL;
+}
+
+/*
+ * A parity check's two directions as one equivalence test: the canary arm
+ * against the stable arm (forward) and the stable arm against the canary
+ * arm (reverse), stable's version on both. Harm shown either way fails
+ * (each direction at alpha_fail / 2: a union of two tests); both
+ * directions shown non-inferior passes (an intersection-union test: each
+ * at alpha_pass, the two one-sided tests of TOST); otherwise the weaker
+ * of the two (marginal before no data).
+ */
+static cn_rollout_verdict_t parity_verdict(cn_rollout_verdict_t fwd,
+                                           cn_rollout_verdict_t rev)
+{
+    if (fwd == CN_ROLLOUT_VERDICT_FAIL || rev == CN_ROLLOUT_VERDICT_FAIL)
+        return CN_ROLLOUT_VERDICT_FAIL;
+    if (fwd == CN_ROLLOUT_VERDICT_PASS && rev == CN_ROLLOUT_VERDICT_PASS)
+        return CN_ROLLOUT_VERDICT_PASS;
+    if (fwd == CN_ROLLOUT_VERDICT_MARGINAL || rev == CN_ROLLOUT_VERDICT_MARGINAL)
+        return CN_ROLLOUT_VERDICT_MARGINAL;
+    return CN_ROLLOUT_VERDICT_NODATA;
+}
+
+static json_t *result_json(const analysis_t *a, const cn_judge_result_t *res)
+{
+    json_t *o = cn_judge_result_json(res, NULL);
+    json_object_set_new(o, "step", json_integer(a->req.step));
+    json_object_set_new(o, "attempt", json_integer(a->req.attempt));
+    json_object_set_new(o, "generation", json_integer((json_int_t)a->generation));
+    json_object_set_new(o, "paired", json_boolean(a->req.paired));
+    return o;
+}
+
+/* Each address of each arm in the window (a parity check's): its
+ * requests, errors and latency quantiles in ms (null without values). */
+static json_t *addresses_json(const cn_router_snapshot_t *s)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < s->naddresses; i++) {
+        const cn_router_address_stat_t *a = &s->addresses[i];
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "arm", cn_role_name(a->role),
+                              "address", a->address, "requests",
+                              (json_int_t)a->requests, "errors", (json_int_t)a->errors);
+        static const struct {
+            const char *key;
+            double q;
+        } qs[] = {{"p50_ms", 0.5}, {"p90_ms", 0.9}, {"p99_ms", 0.99}};
+        for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
+            json_object_set_new(
+                o, qs[k].key,
+                cn_metrics_hist_count(a->latency)
+                    ? json_real((double)cn_metrics_hist_quantile(a->latency, qs[k].q) /
+                                1000.0)
+                    : json_null());
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
 static void analysis_work(uv_work_t *w)
 {
     analysis_t *a = w->data;
@@ -1281,82 +1506,63 @@ static void analysis_work(uv_work_t *w)
     cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION,
                                .generation = a->generation};
     unsigned mask = CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES |
-                    (a->req.paired ? CN_ROUTER_SNAP_PAIRS : 0);
+                    (a->req.paired ? CN_ROUTER_SNAP_PAIRS : 0) |
+                    (a->parity ? CN_ROUTER_SNAP_ADDRESSES : 0);
     a->rc = src->read(src, &win, mask, &s, err, sizeof err);
     if (a->rc) {
         snprintf(a->reason, sizeof a->reason, "no window: %.200s", err);
         return;
     }
-    cn_judge_config_t cfg;
-    step_config(d, &a->req, &cfg);
-    cn_judge_data_t *data = cn_judge_data_new();
-    int rc = window_data(s, &cfg, a->req.paired, data);
-    /* The fed metrics of the same step: values that arrived after the
-     * responses, for the same versions. */
-    if (!rc && d->c->feedback)
-        rc = cn_feedback_add_to_judge(d->c->feedback, s->step, s->version_name, &cfg,
-                                      data);
-    src->release(src, s);
-    if (rc) {
-        cn_judge_data_free(data);
-        free(cfg.metrics);
-        a->rc = rc;
-        snprintf(a->reason, sizeof a->reason, "the window's samples: %s",
-                 cn_strerror(rc));
-        return;
-    }
+    json_t *addrs = a->parity ? addresses_json(s) : NULL;
     cn_judge_levels_t levels = {.alpha_fail = a->req.alpha_fail,
                                 .alpha_pass = a->req.alpha_pass};
-    cn_judge_result_t res;
-    rc = cn_judge_run_levels(&cfg, data, &levels, &res);
-    cn_judge_data_free(data);
+    if (a->parity)
+        levels.alpha_fail /= 2;
+    cn_judge_result_t res, rev;
+    bool has_rev = false;
+    int rc = judge_window(a, s, false, &levels, &res, a->reason, sizeof a->reason);
+    if (!rc && a->parity) {
+        rc = judge_window(a, s, true, &levels, &rev, a->reason, sizeof a->reason);
+        if (rc)
+            cn_judge_result_dispose(&res);
+        has_rev = rc == 0;
+    }
+    src->release(src, s);
     if (rc) {
-        free(cfg.metrics);
+        json_decref(addrs);
         a->rc = rc;
-        snprintf(a->reason, sizeof a->reason, "the judge refused: %s", cn_strerror(rc));
         return;
     }
-    /* The machine's verdicts (rollout.h): harm rolls back; a failing
-     * non-critical metric is marginal; an analysis before the last has
-     * done its job when it finds no harm (it cannot pass: only the last
-     * spends pass budget), so "not shown non-inferior" there is no data,
-     * never a failure; the last must pass. */
-    bool nodata = false, failing = false;
-    for (size_t i = 0; i < res.n_rows; i++) {
-        if (res.rows[i].segment)
-            continue;
-        /* below the floor its test needs: the window lacks data (the last
-         * analysis waits for it and tries again), it is not marginal */
-        if (res.rows[i].cls == CN_CLASS_NODATA ||
-            (res.rows[i].cls == CN_CLASS_INCONCLUSIVE &&
-             (res.rows[i].canary.n < res.rows[i].min_samples ||
-              res.rows[i].stable.n < res.rows[i].min_samples)))
-            nodata = true;
-        if (res.rows[i].cls == CN_CLASS_FAIL)
-            failing = true;
-        if (res.rows[i].min_samples > a->floor)
-            a->floor = res.rows[i].min_samples;
-    }
-    if (res.verdict == CN_VERDICT_FAIL)
-        a->verdict = CN_ROLLOUT_VERDICT_FAIL;
-    else if (failing)
-        a->verdict = CN_ROLLOUT_VERDICT_MARGINAL;
-    else if (res.verdict == CN_VERDICT_PASS)
-        a->verdict = CN_ROLLOUT_VERDICT_PASS;
-    else if (!a->req.last || nodata)
-        a->verdict = CN_ROLLOUT_VERDICT_NODATA;
-    else
-        a->verdict = CN_ROLLOUT_VERDICT_MARGINAL;
+    a->verdict = machine_verdict(&res, a->req.last, &a->floor);
     snprintf(a->reason, sizeof a->reason, "%.250s", res.reason);
-    json_t *o = cn_judge_result_json(&res, NULL);
-    json_object_set_new(o, "step", json_integer(a->req.step));
-    json_object_set_new(o, "attempt", json_integer(a->req.attempt));
-    json_object_set_new(o, "generation", json_integer((json_int_t)a->generation));
-    json_object_set_new(o, "paired", json_boolean(a->req.paired));
+    json_t *o = result_json(a, &res);
+    if (has_rev) {
+        cn_rollout_verdict_t v = machine_verdict(&rev, a->req.last, &a->floor);
+        cn_rollout_verdict_t both = parity_verdict(a->verdict, v);
+        /* the reason of the direction that decided */
+        if (both == CN_ROLLOUT_VERDICT_FAIL)
+            snprintf(a->reason, sizeof a->reason, "the arms differ: %.200s",
+                     a->verdict == CN_ROLLOUT_VERDICT_FAIL ? res.reason : rev.reason);
+        else if (both == CN_ROLLOUT_VERDICT_PASS)
+            snprintf(a->reason, sizeof a->reason,
+                     "the arms are equivalent within every margin, each way: %.150s",
+                     res.reason);
+        else
+            snprintf(a->reason, sizeof a->reason, "equivalence not shown: %.200s",
+                     a->verdict != CN_ROLLOUT_VERDICT_PASS ? res.reason : rev.reason);
+        static const char *const names[] = {"pass", "fail", "marginal", "nodata"};
+        json_t *p = json_pack("{s:s, s:s, s:o, s:o}", "verdict", names[both], "reason",
+                              a->reason, "reverse", result_json(a, &rev), "addresses",
+                              addrs ? addrs : json_array());
+        addrs = NULL;
+        json_object_set_new(o, "parity", p);
+        a->verdict = both;
+        cn_judge_result_dispose(&rev);
+    }
+    json_decref(addrs);
     a->json = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(o);
     cn_judge_result_dispose(&res);
-    free(cfg.metrics);
 }
 
 static void verdict_work(cn_controller_t *c, void *arg)
@@ -1387,11 +1593,17 @@ static void verdict_work(cn_controller_t *c, void *arg)
 
 static void analysis_start(cn_driver_t *d);
 
+static void analysis_free(analysis_t *a)
+{
+    free(a->json);
+    free(a->cfg.metrics);
+    free(a);
+}
+
 static void verdict_after(cn_controller_t *c, void *arg)
 {
     analysis_t *a = arg;
-    free(a->json);
-    free(a);
+    analysis_free(a);
     analysis_start(c->driver);
 }
 
@@ -1401,10 +1613,8 @@ static void analysis_after(uv_work_t *w, int status)
     cn_driver_t *d = a->d;
     (void)status;
     d->analysis_running = false;
-    if (cn_controller__job(d->c, verdict_work, verdict_after, a)) {
-        free(a->json);
-        free(a);
-    }
+    if (cn_controller__job(d->c, verdict_work, verdict_after, a))
+        analysis_free(a);
 }
 
 /* Loop thread: start the analysis a job asked for. */
@@ -1417,6 +1627,10 @@ static void analysis_start(cn_driver_t *d)
     a->d = d;
     a->rollout_id = d->row.id;
     a->req = d->analysis_req;
+    a->parity = d->parity;
+    /* the strategy may change under a running analysis (a new rollout):
+     * its config is taken now */
+    step_config(d, &a->req, &a->cfg);
     pthread_mutex_lock(&d->c->mu);
     a->generation = d->c->current.number;
     pthread_mutex_unlock(&d->c->mu);
@@ -1424,7 +1638,7 @@ static void analysis_start(cn_driver_t *d)
     d->analysis_running = true;
     if (uv_queue_work(&d->c->loop, &a->work, analysis_work, analysis_after)) {
         d->analysis_running = false;
-        free(a);
+        analysis_free(a);
     }
 }
 
@@ -1577,7 +1791,7 @@ static void probe(cn_driver_t *d, uint64_t gen, int64_t now)
     cn_judge_config_t cfg;
     step_config(d, &req, &cfg);
     cn_judge_data_t *data = cn_judge_data_new();
-    int rc = window_data(s, &cfg, req.paired, data);
+    int rc = window_data(s, &cfg, req.paired, false, data);
     src->release(src, s);
     cn_judge_result_t res;
     if (!rc)
@@ -1860,6 +2074,16 @@ static void tick_work(cn_controller_t *c, void *arg)
         event_init(&ev, CN_ROLLOUT_EV_TICK, "controller", "");
         run_event(d, &ev, NULL, err, sizeof err);
     }
+    /* A parity check runs for its duration and judges once: short of
+     * samples then, or neither equivalent nor different, it ends as
+     * inconclusive rather than hold the arm for a person. */
+    if (running(d) && d->parity && d->m.state == CN_ROLLOUT_HOLDING) {
+        char why[CN_ROLLOUT_REASON_MAX];
+        snprintf(why, sizeof why, "inconclusive: %.200s", d->m.reason);
+        event_init(&ev, CN_ROLLOUT_EV_ABORT, "parity check", why);
+        if (run_event(d, &ev, NULL, err, sizeof err))
+            log_line(d, "parity check not ended: %s", err);
+    }
     if (running(d))
         seq_save(d, now);
     c->metrics->release(c->metrics, s);
@@ -1901,8 +2125,8 @@ static int adopt_check(cn_driver_t *d, const cn_store_rollout_t *row, cn_rollout
     if (!rc && cn_store_rollout_state_active(row->state))
         rc = cn_machine_check_row(m, row, err, errlen);
     if (!rc) {
-        *what = "candidate version";
-        rc = load_candidate(d, row->version, err, errlen);
+        *what = row->parity ? "parity spec" : "candidate version";
+        rc = load_arm(d, row, err, errlen);
     }
     return rc;
 }
@@ -1980,7 +2204,7 @@ static int repair(cn_driver_t *d, cn_store_rollout_t *row, const char *what,
         /* the candidate's set at weight 0, as a rollback publishes it;
          * when the candidate is what cannot be read, the generation's
          * canary set stays as it is: only the weight goes to 0 */
-        if (load_candidate(d, d->row.version, aerr, sizeof aerr)) {
+        if (load_arm(d, &d->row, aerr, sizeof aerr)) {
             cn_version_set_dispose(&d->canary_set);
             cn_version_set_init(&d->canary_set, "canary");
         }
@@ -2011,7 +2235,7 @@ static int repair(cn_driver_t *d, cn_store_rollout_t *row, const char *what,
         snprintf(d->row.reason, sizeof d->row.reason, "%s", m.reason);
         free(d->row.machine);
         d->row.machine = cn_machine_json(&m);
-        if (d->row.dry_run || pending)
+        if (d->row.dry_run || pending || d->row.parity)
             rc =
                 cn_store_rollout_update(d->store, &d->row, &e, NULL, aerr, sizeof aerr);
         else
@@ -2114,13 +2338,142 @@ typedef struct op_job_s {
     cn_controller_op_result_t res;
 } op_job_t;
 
+/* Store a new rollout (row, its first entry e; takes row) and start its
+ * machine: the tail of every start. The arm and strategy are loaded. */
+static int start_row(cn_driver_t *d, const cn_controller_op_t *op,
+                     cn_store_rollout_t *row, const cn_store_audit_t *e, char *err,
+                     size_t errlen, int64_t *id)
+{
+    cn_rollout_t m;
+    cn_rollout_init(&m);
+    free(row->machine);
+    row->machine = cn_machine_json(&m);
+    pthread_mutex_lock(&d->c->mu);
+    row->generation = d->c->current.number;
+    pthread_mutex_unlock(&d->c->mu);
+    int rc = cn_store_rollout_start(d->store, row, e, 0, NULL, err, errlen);
+    if (rc) {
+        cn_store_rollout_dispose(row);
+        return rc;
+    }
+    cn_store_rollout_dispose(&d->row);
+    d->row = *row;
+    d->m = m;
+    d->loaded = true;
+    d->floor_hint = 0;
+    d->canary_served = 0;
+    d->blast_failed = d->blast_all = 0;
+    *id = d->row.id;
+    cn_rollout_event_t ev;
+    event_init(&ev, CN_ROLLOUT_EV_START, op->actor, op->reason);
+    ev.dry_run = d->row.dry_run;
+    return run_event(d, &ev, NULL, err, errlen);
+}
+
+/*
+ * Start a parity check (parity.h): stable's version, as live now, as the
+ * canary arm under its parity label, on the op's addresses or stable's
+ * own, at strategy.parity's weight for its duration. Refused while
+ * another rollout is active (it needs the canary arm: a parity check
+ * never supersedes a candidate), as a dry run (it would judge nothing),
+ * and with addresses the generation's checks refuse.
+ */
+static int op_start_parity(cn_driver_t *d, const cn_controller_op_t *op, char *err,
+                           size_t errlen, int64_t *id)
+{
+    if (running(d)) {
+        *id = d->row.id;
+        if (d->parity)
+            return cn_fail(err, errlen, CN_ECONFLICT,
+                           "parity check %" PRId64 " of model '%s' is %s already",
+                           d->row.id, d->model, cn_rollout_state_name(d->m.state));
+        return cn_fail(err, errlen, CN_ECONFLICT,
+                       "rollout %" PRId64 " of version '%s' is %s: a parity check "
+                       "needs the canary arm; end that rollout first",
+                       d->row.id, d->row.version, cn_rollout_state_name(d->m.state));
+    }
+    if (op->dry_run || d->base->dry_run)
+        return cn_fail(err, errlen, CN_EINVAL,
+                       "dry_run: a parity check judges real traffic on both arms; "
+                       "as a dry run (%s) it would have nothing to judge",
+                       op->dry_run ? "asked" : "strategy.dry_run");
+    cn_controller_t *c = d->c;
+    cn_generation_t g;
+    cn_generation_init(&g);
+    pthread_mutex_lock(&c->mu);
+    cn_generation_copy(&g, &c->current);
+    pthread_mutex_unlock(&c->mu);
+    const cn_version_set_t *st = &g.sets[CN_ROLE_STABLE];
+    cn_parity_spec_t spec;
+    cn_parity_spec_init(&spec);
+    spec.weight_bp = d->base->parity.weight_bp;
+    spec.duration_ms = d->base->parity.duration_ms;
+    char label[CN_VERSION_LABEL_MAX + 1];
+    cn_version_parity_label(st->version, label);
+    cn_version_set_dispose(&spec.canary);
+    cn_version_set_init(&spec.canary, label);
+    for (size_t i = 0; i < (op->n_addresses ? op->n_addresses : st->count); i++)
+        cn_version_set_add(&spec.canary,
+                           op->n_addresses ? op->addresses[i] : st->addresses[i]);
+    /* the generation the check will publish, checked now */
+    cn_version_set_copy(&g.sets[CN_ROLE_CANARY], &spec.canary);
+    g.traffic.canary_weight_bp = spec.weight_bp;
+    if (g.traffic.mode == CN_TRAFFIC_MODE_SHADOW)
+        g.traffic.mode = CN_TRAFFIC_MODE_RANDOM;
+    char verr[384];
+    int rc = cn_controller_validate(&g, &c->limits, verr, sizeof verr);
+    if (rc)
+        rc = cn_fail(err, errlen, CN_EINVAL, "%s", verr);
+    cn_store_rollout_t row;
+    cn_store_rollout_init(&row);
+    cn_store_audit_t e;
+    memset(&e, 0, sizeof e);
+    if (!rc) {
+        snprintf(row.model, sizeof row.model, "%s", d->model);
+        snprintf(row.version, sizeof row.version, "%s", st->version);
+        row.state = CN_STORE_ROLLOUT_PENDING;
+        row.strategy = cn_parity_spec_json(&spec);
+        snprintf(row.reason, sizeof row.reason, "started");
+        e.kind = CN_STORE_AUDIT_MANUAL;
+        snprintf(e.actor, sizeof e.actor, "%s",
+                 op->actor[0] ? op->actor : "controller");
+        char pct[16];
+        snprintf(pct, sizeof pct, "%g", spec.weight_bp / 100.0);
+        snprintf(e.reason, sizeof e.reason,
+                 "parity check of version '%s' started by %s: '%s' on %s (%zu "
+                 "address%s) at %s%% for %" PRIu64 " s%s%s",
+                 st->version, e.actor, label,
+                 op->n_addresses ? "its own addresses" : "stable's addresses",
+                 spec.canary.count, spec.canary.count == 1 ? "" : "es", pct,
+                 spec.duration_ms / 1000, op->reason[0] ? ": " : "", op->reason);
+        cn_text_utf8_clip(e.reason);
+    }
+    cn_generation_dispose(&g);
+    if (!rc) {
+        use_strategy(d, &spec);
+        cn_version_set_copy(&d->canary_set, &spec.canary);
+    }
+    cn_parity_spec_dispose(&spec);
+    if (rc) {
+        cn_store_rollout_dispose(&row);
+        return rc;
+    }
+    int64_t before = d->loaded ? d->row.id : 0;
+    rc = start_row(d, op, &row, &e, err, errlen, id);
+    if (rc && (d->loaded ? d->row.id : 0) == before) {
+        /* not stored: back to what the loaded rollout runs */
+        char lerr[256];
+        if (d->loaded)
+            load_arm(d, &d->row, lerr, sizeof lerr);
+        else
+            use_strategy(d, NULL);
+    }
+    return rc;
+}
+
 static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
                     size_t errlen, int64_t *id)
 {
-    if (strcmp(op->model, d->model) != 0)
-        return cn_fail(err, errlen, CN_EINVAL,
-                       "model: this canary serve fronts model '%s', not '%s'", d->model,
-                       op->model);
     cn_store_version_t v;
     cn_store_version_init(&v);
     char gerr[384];
@@ -2163,9 +2516,6 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
     row.state = CN_STORE_ROLLOUT_PENDING;
     row.dry_run = op->dry_run || d->strategy->dry_run;
     snprintf(row.reason, sizeof row.reason, "started");
-    cn_rollout_t m;
-    cn_rollout_init(&m);
-    row.machine = cn_machine_json(&m);
     cn_store_audit_t e;
     memset(&e, 0, sizeof e);
     e.kind = CN_STORE_AUDIT_MANUAL;
@@ -2173,26 +2523,23 @@ static int op_start(cn_driver_t *d, const cn_controller_op_t *op, char *err,
     snprintf(e.reason, sizeof e.reason, "rollout of version '%s' started by %s%s%s%s",
              op->version, e.actor, row.dry_run ? " (dry run)" : "",
              op->reason[0] ? ": " : "", op->reason);
-    pthread_mutex_lock(&d->c->mu);
-    row.generation = d->c->current.number;
-    pthread_mutex_unlock(&d->c->mu);
-    rc = cn_store_rollout_start(d->store, &row, &e, 0, NULL, err, errlen);
-    if (rc) {
-        cn_store_rollout_dispose(&row);
-        return rc;
+    /* the trail says what the status shows: the arms may not be
+     * comparable (a read error only leaves the note out) */
+    cn_store_rollout_t prev;
+    cn_store_rollout_init(&prev);
+    bool found = false;
+    char perr[256];
+    if (cn_store_rollout_parity_before(d->store, d->model, 0, &prev, &found, perr,
+                                       sizeof perr) == 0 &&
+        found && prev.state == CN_STORE_ROLLOUT_ROLLED_BACK) {
+        size_t len = strlen(e.reason);
+        snprintf(e.reason + len, sizeof e.reason - len,
+                 " (warning: the last parity check, rollout %" PRId64 ", failed)",
+                 prev.id);
+        cn_text_utf8_clip(e.reason);
     }
-    cn_store_rollout_dispose(&d->row);
-    d->row = row;
-    d->m = m;
-    d->loaded = true;
-    d->floor_hint = 0;
-    d->canary_served = 0;
-    d->blast_failed = d->blast_all = 0;
-    *id = row.id;
-    cn_rollout_event_t ev;
-    event_init(&ev, CN_ROLLOUT_EV_START, op->actor, op->reason);
-    ev.dry_run = row.dry_run;
-    return run_event(d, &ev, NULL, err, errlen);
+    cn_store_rollout_dispose(&prev);
+    return start_row(d, op, &row, &e, err, errlen, id);
 }
 
 static void op_work(cn_controller_t *c, void *arg)
@@ -2203,7 +2550,14 @@ static void op_work(cn_controller_t *c, void *arg)
     cn_controller_op_result_t *res = &j->res;
     res->id = op->id;
     if (op->kind == CN_CONTROLLER_OP_START) {
-        res->rc = op_start(d, op, res->error, sizeof res->error, &res->id);
+        if (strcmp(op->model, d->model) != 0)
+            res->rc = cn_fail(res->error, sizeof res->error, CN_EINVAL,
+                              "model: this canary serve fronts model '%s', not '%s'",
+                              d->model, op->model);
+        else if (op->parity)
+            res->rc = op_start_parity(d, op, res->error, sizeof res->error, &res->id);
+        else
+            res->rc = op_start(d, op, res->error, sizeof res->error, &res->id);
         seq_sync(d);
         live_update(d, NULL, 0, 0);
         return;
@@ -2276,11 +2630,32 @@ static void op_work(cn_controller_t *c, void *arg)
         /* a retry publishes the candidate again: its addresses as they
          * are now (a repair may have ended it without them) */
         char why[256];
-        if (load_candidate(d, d->row.version, why, sizeof why)) {
+        if (load_arm(d, &d->row, why, sizeof why)) {
             res->rc = cn_fail(res->error, sizeof res->error, CN_ECONFLICT,
                               "rollout %" PRId64 " cannot be retried: its candidate "
                               "version is unreadable: %s",
                               op->id, why);
+            return;
+        }
+    }
+    if (d->parity && (op->kind == CN_CONTROLLER_OP_PROMOTE ||
+                      op->kind == CN_CONTROLLER_OP_PROMOTE_FULL)) {
+        res->rc = cn_fail(res->error, sizeof res->error, CN_ECONFLICT,
+                          "rollout %" PRId64 " is a parity check: it promotes nothing "
+                          "and ends by its verdict (abort it to end it now)",
+                          op->id);
+        return;
+    }
+    if (d->parity && op->kind == CN_CONTROLLER_OP_RETRY && !running(d)) {
+        pthread_mutex_lock(&c->mu);
+        bool same = cn_version_is_parity(c->current.sets[CN_ROLE_STABLE].version,
+                                         d->canary_set.version);
+        pthread_mutex_unlock(&c->mu);
+        if (!same) {
+            res->rc = cn_fail(res->error, sizeof res->error, CN_ECONFLICT,
+                              "rollout %" PRId64 " is a parity check of a version that "
+                              "is no longer stable: start a new one",
+                              op->id);
             return;
         }
     }
@@ -2307,11 +2682,14 @@ static void op_after(cn_controller_t *c, void *arg)
     if (d->loaded && d->row.id == j->res.id) {
         j->res.has_row = true;
         j->res.row = d->row;
-        j->res.row.strategy = NULL;
+        /* the strategy text says what a parity check runs */
+        j->res.row.strategy = d->row.strategy ? cn_xstrdup(d->row.strategy) : NULL;
         j->res.row.machine = NULL;
         j->res.machine = d->m;
     }
     j->done(&j->res, j->arg);
+    if (j->res.has_row)
+        free(j->res.row.strategy);
     free(j);
     analysis_start(c->driver);
 }
@@ -2387,6 +2765,7 @@ cn_driver_t *cn_driver__new(cn_controller_t *c, const cn_controller_config_t *cf
     d->store = cfg->store;
     snprintf(d->model, sizeof d->model, "%s", cfg->model);
     d->strategy = cfg->strategy;
+    d->base = cfg->strategy;
     d->analysis = cfg->analysis;
     d->rcfg.strategy = cfg->strategy;
     d->rcfg.alpha = cfg->analysis->alpha;
@@ -2437,6 +2816,7 @@ void cn_driver__free(cn_driver_t *d)
     cn_store_rollout_dispose(&d->row);
     cn_version_set_dispose(&d->canary_set);
     cn_generation_dispose(&d->promoted);
+    cn_parity_strategy_dispose(&d->parity_strategy);
     if (d->prev) {
         free(d->prev->pred_le[0]);
         free(d->prev->pred_le[1]);

@@ -112,6 +112,8 @@ char *cn_note_json(const cn_note_info_t *in)
         json_object_set_new(o, "trigger", json_pack("{s:s}", "reason", in->trigger));
     if (in->blast_radius)
         json_object_set_new(o, "blast_radius", json_deep_copy(in->blast_radius));
+    if (in->parity)
+        json_object_set_new(o, "parity", json_pack("{s:s}", "result", in->parity));
     char *text =
         json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(o);

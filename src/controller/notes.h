@@ -33,6 +33,9 @@ typedef struct cn_note_info_s {
     const json_t *analysis;     /* the judge's result JSON (judge/json.h); NULL */
     const char *trigger;        /* the trigger's reason; NULL: none */
     const json_t *blast_radius; /* the rollout read's; NULL: not known */
+    /* a parity check's (parity.h): its result so far ("running",
+     * "passed", "failed", "inconclusive"); NULL: a candidate's rollout */
+    const char *parity;
 } cn_note_info_t;
 
 /* The event a NOTIFY action from -> to announces, or -1: started (into

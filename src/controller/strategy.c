@@ -518,6 +518,18 @@ static const cn_config_key_t strategy_keys[] = {
      .default_text = "10s",
      .help = "a gate that held the rollout is asked again this often",
      TOP(gates.interval_ms)},
+    {.key = "parity.weight",
+     .type = CN_CONFIG_PERCENT,
+     .default_text = "50",
+     .help = "a parity check's canary arm: stable's version at this share",
+     TOP(parity.weight_bp)},
+    {.key = "parity.duration",
+     .type = CN_CONFIG_DURATION,
+     .lo = CN_UNITS_SECOND_MS,
+     .hi = 24 * CN_UNITS_HOUR_MS,
+     .default_text = "10m",
+     .help = "a parity check bakes this long, then judges once",
+     TOP(parity.duration_ms)},
 };
 
 static const cn_config_table_t strategy_table = {
@@ -616,6 +628,14 @@ static int strategy_check(const void *record, char *path, size_t pathlen, int *l
         default:
             break;
         }
+    }
+    if (s->parity.weight_bp == 0 || s->parity.weight_bp >= CN_UNITS_BP_MAX) {
+        *line = 0;
+        snprintf(path, pathlen, "parity.weight");
+        snprintf(what, len,
+                 "must be above 0 and below 100: a parity check compares two live "
+                 "arms of stable's version");
+        return CN_EINVAL;
     }
     *line = 0;
     if (!any_weight) {

@@ -173,6 +173,13 @@ typedef struct cn_strategy_gates_s {
     uint64_t interval_ms; /* asked again while held; default 10s */
 } cn_strategy_gates_t;
 
+/* The parity (A/A) check (controller/parity.h): stable's own version as
+ * the canary arm at `weight` for `duration`, then one analysis. */
+typedef struct cn_strategy_parity_s {
+    uint16_t weight_bp;   /* default 50%; (0, 100) */
+    uint64_t duration_ms; /* default 10m; [1s, 24h] */
+} cn_strategy_parity_t;
+
 typedef struct cn_strategy_s {
     uint64_t warmup_ms;            /* default 30s; [0, 1h] */
     uint64_t progress_deadline_ms; /* default 10m; [1s, 24h] */
@@ -184,6 +191,7 @@ typedef struct cn_strategy_s {
     bool dry_run;         /* default false */
     cn_strategy_triggers_t triggers;
     cn_strategy_gates_t gates;
+    cn_strategy_parity_t parity;
 } cn_strategy_t;
 
 /* The key table (util/config.h), whose keys are relative to the section

@@ -208,10 +208,12 @@ int cn_registry_get_version(cn_registry_t *reg, const char *model, const char *v
  * to publish: sets[CN_ROLE_STABLE] is the stable version (its string as
  * the label, its addresses); sets[CN_ROLE_CANARY] is the version of the
  * model's active rollout, or an empty set labelled "canary" when none is
- * active. *rollout (may be NULL) is that rollout's id, 0 if none. Read in
- * one transaction. sets[] must be initialised (cn_version_set_init); they
- * are replaced on success. CN_ENOTFOUND for an unknown model; CN_EINVAL
- * for a model with no version yet ("model 'fraud' has no version yet").
+ * active or the active one is a parity check (whose arm is the
+ * controller's, from its spec: controller/parity.h). *rollout (may be NULL) is that
+ * rollout's id, 0 if none. Read in one transaction. sets[] must be initialised
+ * (cn_version_set_init); they are replaced on success. CN_ENOTFOUND for an unknown
+ * model; CN_EINVAL for a model with no version yet ("model 'fraud' has no version
+ * yet").
  */
 int cn_registry_sets(cn_registry_t *reg, const char *model,
                      cn_version_set_t sets[CN_ROLE_COUNT], int64_t *rollout, char *err,

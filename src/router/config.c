@@ -315,7 +315,7 @@ int cn_router_config_set_flag(cn_router_config_t *c, const char *name,
  * the cells of every key slot, the step data of the current step's
  * cells, and the step's per-address data: a slot (a histogram) per role
  * and address index some step counted, as many as the largest sets
- * published, CN_VERSION_MAX_ADDRESSES each at most (router/shard.h gives
+ * published, CN_ROUTER_ADDRESS_SLOTS each at most (router/shard.h gives
  * the sizes).
  */
 /* A remembered request id: the map's entry and its two bucket slots. */
@@ -334,7 +334,7 @@ static void per_worker(const cn_router_config_t *c, budget_t *b)
     b->cell_bytes = cn_router_shard_cell_bytes(c->n_prediction_buckets);
     b->step_cells = 2 * segs;
     b->step_bytes = cn_router_shard_step_bytes(c->reservoir_size);
-    b->addresses = (uint64_t)CN_ROLE_COUNT * CN_VERSION_MAX_ADDRESSES *
+    b->addresses = (uint64_t)CN_ROLE_COUNT * CN_ROUTER_ADDRESS_SLOTS *
                    cn_router_shard_address_bytes();
     b->total = b->ids + b->pairs + b->cells * b->cell_bytes +
                b->step_cells * b->step_bytes + b->addresses;
@@ -391,7 +391,7 @@ static int check_budget(const cn_router_config_t *c, char *err, size_t errlen)
                 (unsigned long long)b.cells, c->max_segments,
                 bytes_text(b.step_cells * b.step_bytes + b.pairs, steps, sizeof steps),
                 (unsigned long long)b.step_cells, c->reservoir_size,
-                bytes_text(b.addresses, addrs, sizeof addrs), CN_VERSION_MAX_ADDRESSES);
+                bytes_text(b.addresses, addrs, sizeof addrs), CN_ROUTER_ADDRESS_SLOTS);
 }
 
 int cn_router_config_validate(const cn_router_config_t *c, char *err, size_t errlen)
@@ -445,7 +445,11 @@ static int serve_check(const void *record, char *path, size_t pathlen, int *line
                     "key 'canary.version' (--canary-version): must differ from "
                     "stable.version, both are '%s'",
                     c->canary_version);
-    for (size_t i = 0; i < c->canary.count; i++)
+    /* one server, one version; except a parity check's arm (types.h),
+     * stable's version on stable's servers, as a state file of one
+     * interrupted by a crash holds it */
+    bool parity = cn_version_is_parity(c->stable_version, c->canary_version);
+    for (size_t i = 0; i < c->canary.count && !parity; i++)
         for (size_t j = 0; j < c->stable.count; j++)
             if (strcmp(c->canary.items[i], c->stable.items[j]) == 0)
                 return fail(err, errlen,

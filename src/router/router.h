@@ -185,9 +185,11 @@ typedef struct cn_router_snapshot_s {
     size_t nupstreams;
     cn_router_upstream_state_t *upstreams; /* the current generation's */
     size_t naddresses;                     /* ADDRESSES; else 0 */
-    cn_router_address_stat_t *addresses;   /* ADDRESSES: every address of
-                                              the generation, stable's set
-                                              then canary's, each in the
+    cn_router_address_stat_t *addresses;   /* ADDRESSES: the first
+                                              CN_ROUTER_ADDRESS_SLOTS (32)
+                                              addresses of each set of the
+                                              generation, stable's set then
+                                              canary's, each in the
                                               generation's order (NULL if
                                               not asked for) */
     const double *prediction_bounds;       /* borrowed from config */

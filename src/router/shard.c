@@ -143,7 +143,7 @@ void cn_router_shard_dispose(cn_router_shard_t *s)
     for (size_t k = 0; k < CN_ROUTER_SHARD_KEYS; k++)
         free(s->keys[k].version);
     for (int role = 0; role < CN_ROLE_COUNT; role++)
-        for (size_t i = 0; i < CN_VERSION_MAX_ADDRESSES; i++)
+        for (size_t i = 0; i < CN_ROUTER_ADDRESS_SLOTS; i++)
             free(s->addrs[role][i]);
     free(s->segments);
     free(s->cells);
@@ -189,7 +189,7 @@ static void addrs_reset(cn_router_shard_t *s)
 /* One attempt of this step in its address's slot (see shard.h). */
 static void addr_record(cn_router_shard_t *s, const cn_router_obs_t *o)
 {
-    if (o->address < 0 || (size_t)o->address >= CN_VERSION_MAX_ADDRESSES ||
+    if (o->address < 0 || (size_t)o->address >= CN_ROUTER_ADDRESS_SLOTS ||
         o->generation == 0 || (unsigned)o->role >= CN_ROLE_COUNT)
         return;
     if (o->generation != s->addrs_generation) {
@@ -891,11 +891,17 @@ void cn_router_shard_merge_addresses(const cn_router_shard_part_t *parts, size_t
                                      const cn_generation_t *g,
                                      cn_router_snapshot_t *snap)
 {
-    size_t n = g->sets[CN_ROLE_STABLE].count + g->sets[CN_ROLE_CANARY].count;
+    size_t each[CN_ROLE_COUNT], n = 0;
+    for (int role = 0; role < CN_ROLE_COUNT; role++) {
+        each[role] = g->sets[role].count < CN_ROUTER_ADDRESS_SLOTS
+                         ? g->sets[role].count
+                         : CN_ROUTER_ADDRESS_SLOTS;
+        n += each[role];
+    }
     cn_router_address_stat_t *out = cn_xcalloc(n + 1, sizeof *out);
     size_t k = 0;
     for (int role = 0; role < CN_ROLE_COUNT; role++)
-        for (size_t i = 0; i < g->sets[role].count; i++, k++) {
+        for (size_t i = 0; i < each[role]; i++, k++) {
             cn_router_address_stat_t *a = &out[k];
             const char *address = g->sets[role].addresses[i];
             a->address = dup_label(address, strlen(address));

@@ -54,6 +54,14 @@
 #define CN_ROUTER_ID_ENTRY_BYTES 128
 #define CN_ROUTER_SEGMENT_OTHER "_other"
 
+/* Addresses per role measured one by one (CN_ROUTER_SNAP_ADDRESSES): the
+ * first this many of each set. A slot is a 35 KiB histogram, and the
+ * memory budget counts every slot a worker may make: 256 per role would
+ * add 17.5 MiB per worker (over 1 GiB on 64 CPUs) for what only a parity
+ * check reads; 32 per role is 2.2 MiB. An address past them is in its
+ * arm's cells but has no entry of its own. */
+#define CN_ROUTER_ADDRESS_SLOTS 32u
+
 /* Version keys per shard (see Keys above). */
 #define CN_ROUTER_SHARD_KEYS 16u
 
@@ -128,7 +136,7 @@ typedef struct cn_router_shard_s {
     /* per address: [role][index], made on first use; the generation their
      * indices are of (0: none this step); per role, 1 + the highest index
      * counted this step (what a reset or a copy visits) */
-    cn_router_shard_addr_t *addrs[CN_ROLE_COUNT][CN_VERSION_MAX_ADDRESSES];
+    cn_router_shard_addr_t *addrs[CN_ROLE_COUNT][CN_ROUTER_ADDRESS_SLOTS];
     uint64_t addrs_generation;
     size_t addrs_used[CN_ROLE_COUNT];
 } cn_router_shard_t;
@@ -166,7 +174,7 @@ typedef struct cn_router_shard_part_s {
 size_t cn_router_shard_cell_bytes(size_t n_prediction_bounds);
 size_t cn_router_shard_step_bytes(size_t reservoir_size);
 /* The per-address data at most: a slot per role and index that some step
- * counted, CN_ROLE_COUNT x CN_VERSION_MAX_ADDRESSES of these bytes. */
+ * counted, CN_ROLE_COUNT x CN_ROUTER_ADDRESS_SLOTS of these bytes. */
 size_t cn_router_shard_address_bytes(void);
 
 void cn_router_shard_init(cn_router_shard_t *s, const cn_router_shard_params_t *p);

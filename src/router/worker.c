@@ -643,8 +643,16 @@ static int relay_body(void *ctx, const char *data, size_t len)
         return 0;
     int rc = cn_http_response_write(q->hreq, data, len);
     if (rc != 0) {
-        /* The client's connection failed (or, a bug, a pause was not
-         * honoured): it is closed; the exchange is abandoned below. */
+        /* The client's connection failed (CN_EIO: it is closed and the
+         * request is dead), or, a bug, a pause was not honoured
+         * (CN_ETOOBIG: the connection is still open, with our cancel
+         * callback on it, which would later run on a request freed below:
+         * close it now, without the callback). The exchange is abandoned
+         * below. */
+        if (rc != CN_EIO) {
+            cn_http_req_on_cancel(q->hreq, NULL, NULL);
+            cn_http_response_abort(q->hreq);
+        }
         q->hreq = NULL;
     }
     return 0;

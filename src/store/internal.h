@@ -96,6 +96,11 @@ const char *cn_store__column_text(sqlite3_stmt *st, int col);
  * else why not ("is longer than 1000 bytes"). */
 const char *cn_store__text_problem(const char *text, size_t max, bool may_be_empty);
 
+/* SQL: 1 when the rollout strategy text `col` is a parity check's spec
+ * (an object with a "parity" object: controller/parity.h), else 0. */
+#define CN_STORE__PARITY_SQL(col)                                                      \
+    "coalesce(json_type(" col ", '$.parity') = 'object', 0)"
+
 /* Whether the SQLite code is a constraint (a rule of the schema said no). */
 bool cn_store__is_constraint(int rc);
 

@@ -560,6 +560,21 @@ static int read_version_set(cn_store_t *s, int64_t version_id, cn_version_set_t 
     return rc;
 }
 
+/* Whether rollout id is a parity check (its strategy a parity spec). */
+static bool parity_check(cn_store_t *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    bool is = false;
+    if (cn_store__prepare(
+            s->db, &st,
+            "SELECT " CN_STORE__PARITY_SQL("strategy") " FROM rollouts WHERE id = ?1",
+            "i", id) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        is = sqlite3_column_int64(st, 0) == 1;
+    sqlite3_finalize(st);
+    return is;
+}
+
 int cn_store_model_sets(cn_store_t *s, const char *model,
                         cn_version_set_t sets[CN_ROLE_COUNT], int64_t *rollout,
                         char *err, size_t errlen)
@@ -599,7 +614,10 @@ int cn_store_model_sets(cn_store_t *s, const char *model,
     if (rc == 0 && active_of(s, model_id, &active, &active_version_id, active_version,
                              sizeof active_version, state, sizeof state) != SQLITE_OK)
         rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
-    if (rc == 0 && active)
+    /* a parity check's arm is not a registered version's set: it is the
+     * controller's, from the check's spec (and the state file's
+     * generation); the canary set stays as it is */
+    if (rc == 0 && active && !parity_check(s, active))
         rc = read_version_set(s, active_version_id, &got[CN_ROLE_CANARY], err, errlen);
     if (!sqlite3_get_autocommit(s->db))
         cn_store__exec(s->db, "COMMIT");

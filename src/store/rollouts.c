@@ -223,10 +223,11 @@ static const char rollout_columns[] =
     "SELECT r.id, m.name, v.version, b.version, r.state, r.resume_state,"
     " r.step_index, r.weight_bp, r.dry_run, r.analysis_attempts, r.generation,"
     " r.reason, r.strategy, r.created_by, r.started_unix_ms, r.updated_unix_ms,"
-    " r.step_started_unix_ms, r.ended_unix_ms, r.audit_seq, r.machine"
-    " FROM rollouts r JOIN models m ON m.id = r.model_id"
-    " JOIN model_versions v ON v.id = r.version_id"
-    " LEFT JOIN model_versions b ON b.id = r.baseline_version_id ";
+    " r.step_started_unix_ms, r.ended_unix_ms, r.audit_seq, r.machine,"
+    " " CN_STORE__PARITY_SQL(
+        "r.strategy") " FROM rollouts r JOIN models m ON m.id = r.model_id"
+                      " JOIN model_versions v ON v.id = r.version_id"
+                      " LEFT JOIN model_versions b ON b.id = r.baseline_version_id ";
 
 /* A row of rollout_columns into *out (initialised; replaced on success),
  * checked as a write would check it. */
@@ -278,6 +279,7 @@ static int row_rollout(cn_store_t *s, sqlite3_stmt *st, cn_store_rollout_t *out,
     r.audit_seq = sqlite3_column_int64(st, 18);
     if (sqlite3_column_type(st, 19) != SQLITE_NULL)
         r.machine = cn_xstrdup(cn_store__column_text(st, 19));
+    r.parity = sqlite3_column_int64(st, 20) == 1;
     cn_store_rollout_dispose(out);
     *out = r;
     return 0;
@@ -445,7 +447,28 @@ int cn_store_rollout_start(cn_store_t *s, cn_store_rollout_t *r,
         if (rc == 0 && st)
             baseline_id = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
-        if (rc == 0 && baseline_id == version_id)
+        /* a parity check (its strategy a parity spec) runs the stable
+         * version against itself; any other rollout another version */
+        bool parity = false;
+        if (rc == 0 && r->strategy) {
+            int64_t is = 0;
+            if (cn_store__prepare(s->db, &st, "SELECT " CN_STORE__PARITY_SQL("?1"), "t",
+                                  r->strategy) != SQLITE_OK ||
+                sqlite3_step(st) != SQLITE_ROW)
+                rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+            else
+                is = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+            st = NULL;
+            parity = is == 1;
+        }
+        if (rc == 0 && parity && baseline_id != version_id)
+            rc =
+                cn_store__failf(s->path, err, errlen, CN_EINVAL,
+                                "model '%s': version '%s' is not its stable version; "
+                                "a parity check runs the stable version against itself",
+                                Q(q1, r->model), Q(q2, r->version));
+        if (rc == 0 && !parity && baseline_id == version_id)
             rc = cn_store__failf(s->path, err, errlen, CN_EINVAL,
                                  "model '%s': version '%s' is its stable version; a "
                                  "rollout rolls out another one",
@@ -506,7 +529,7 @@ int cn_store_rollout_start(cn_store_t *s, cn_store_rollout_t *r,
                              r->step_index, r->weight_bp) != SQLITE_OK)
                 rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
         }
-        if (rc == 0) {
+        if (rc == 0 && !parity) {
             bool changed;
             rc = cn_store__tag_write(s, model_id, r->model, version_id, r->version,
                                      CN_STORE_TAG_CANDIDATE, true, true, now_ms,
@@ -722,6 +745,43 @@ int cn_store_rollout_active(cn_store_t *s, const char *model, cn_store_rollout_t
     sqlite3_finalize(st);
     if (!sqlite3_get_autocommit(s->db))
         cn_store__exec(s->db, "COMMIT");
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int cn_store_rollout_parity_before(cn_store_t *s, const char *model, int64_t before,
+                                   cn_store_rollout_t *out, bool *found, char *err,
+                                   size_t errlen)
+{
+    static const char what[] = "cannot read the parity checks";
+    if (err && errlen)
+        err[0] = '\0';
+    if (!s || !model || !out || !found)
+        return cn_store__failf(s ? s->path : NULL, err, errlen, CN_EINVAL,
+                               "bad arguments");
+    *found = false;
+    char sql[sizeof rollout_columns + 256];
+    snprintf(sql, sizeof sql,
+             "%sWHERE m.name = ?1 AND (?2 = 0 OR r.id < ?2) AND " CN_STORE__PARITY_SQL(
+                 "r.strategy") " = 1 "
+                               "ORDER BY r.id DESC LIMIT 1",
+             rollout_columns);
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (cn_store__prepare(s->db, &st, sql, "ti", model, before > 0 ? before : 0) !=
+        SQLITE_OK)
+        rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+    if (rc == 0) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            rc = row_rollout(s, st, out, err, errlen);
+            *found = rc == 0;
+        } else if (step != SQLITE_DONE) {
+            rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
+        }
+    }
+    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

@@ -446,6 +446,11 @@ typedef struct cn_store_rollout_s {
     uint64_t generation;                  /* the last generation it published; 0 */
     char reason[CN_STORE_REASON_MAX + 1]; /* why it is in its state */
     char *strategy; /* owned: the strategy it runs, as JSON; NULL none */
+    /* Set by the store when read: the strategy is a parity check's spec
+     * (an object with a "parity" object: controller/parity.h). A parity
+     * check runs the model's stable version against itself and sets no
+     * tag; any other rollout runs another version. */
+    bool parity;
     /* owned: the controller's whole state machine as a JSON object (what a
      * restart resumes from; the named columns above are its queryable
      * part); NULL none. At most CN_STORE_STRATEGY_MAX bytes. */
@@ -550,7 +555,9 @@ typedef struct cn_store_rollout_also_s {
  * 10000, reason or actor too long or not one line of UTF-8, payload or
  * strategy not JSON or too large, resume_state other than NONE unless
  * paused or holding); the candidate being the stable version is
- * CN_EINVAL. Nothing is written on an error.
+ * CN_EINVAL, except for a parity check (r->strategy a parity spec: see
+ * `parity`), which must be of the stable version and moves no tag.
+ * Nothing is written on an error.
  */
 int cn_store_rollout_start(cn_store_t *s, cn_store_rollout_t *r,
                            const cn_store_audit_t *entry, int64_t supersede,
@@ -603,6 +610,13 @@ int cn_store_rollout_get(cn_store_t *s, int64_t id, cn_store_rollout_t *out, cha
  * model. */
 int cn_store_rollout_active(cn_store_t *s, const char *model, cn_store_rollout_t *out,
                             bool *found, char *err, size_t errlen);
+
+/* The model's newest parity check (a rollout with `parity`) with an id
+ * below `before` (0: the newest of all) into *out (initialised; replaced
+ * when *found). *found false if there is none. */
+int cn_store_rollout_parity_before(cn_store_t *s, const char *model, int64_t before,
+                                   cn_store_rollout_t *out, bool *found, char *err,
+                                   size_t errlen);
 
 /* Bit of a state in a cn_store_rollout_list filter. */
 #define CN_STORE_ROLLOUT_BIT(state) (1u << (unsigned)(state))

@@ -310,9 +310,46 @@ def failed_rollout(b, outdir, seen):
     b.screenshot(os.path.join(outdir, "failed-desktop.png"), True)
 
 
+# The parity check's card: its badges and the line that describes it.
+PARITY = """(() => {
+  const c = document.querySelector('.card[data-rollout-id]');
+  if (!c) return null;
+  const badge = c.querySelector('.badge[class*="parity-"]');
+  if (!badge || badge.textContent === 'running') return null;
+  return {
+    id: Number(c.dataset.rolloutId),
+    state: c.dataset.state,
+    result: badge.textContent,
+    promote: (c.querySelector('button[data-action="promote"]') || {}).disabled,
+    started: (document.querySelector('section.model .result') || {}).textContent || null,
+  };
+})()"""
+
+
+def parity_check(b, outdir, seen):
+    """Start a parity check from the model's button, confirm it, and see
+    it run and end with a result."""
+    b.wait_for("""!!document.querySelector('section.model button[data-action="parity"]')""",
+               "the model's Parity check button")
+    b.click('section.model button[data-action="parity"]')
+    b.wait_for("document.getElementById('confirm').open", "the confirmation dialog")
+    b.click("#confirm-ok")
+    b.wait_for("(() => { const r = document.querySelector('section.model .result');"
+               " return r && /parity check started: rollout #1/.test(r.textContent); })()",
+               "the page to say the parity check started")
+    running = b.wait_for("""(() => { const c = document.querySelector('.card[data-rollout-id]');
+      return c && c.querySelector('.badge.parity-running') &&
+        { promote_disabled: c.querySelector('button[data-action="promote"]').disabled }; })()""",
+                         "the running parity check's card")
+    seen["running"] = running
+    b.screenshot(os.path.join(outdir, "parity-running.png"), False)
+    seen["parity"] = b.wait_for(PARITY, "the parity check's result", timeout=90)
+    b.screenshot(os.path.join(outdir, "parity-desktop.png"), True)
+
+
 def main():
-    if len(sys.argv) != 5 or sys.argv[4] not in ("live", "failed"):
-        fail("usage: dashboard.py URL TOKEN OUTDIR live|failed")
+    if len(sys.argv) != 5 or sys.argv[4] not in ("live", "failed", "parity"):
+        fail("usage: dashboard.py URL TOKEN OUTDIR live|failed|parity")
     url, token, outdir, mode = sys.argv[1:]
     origin = url.rstrip("/")
     os.makedirs(outdir, exist_ok=True)
@@ -334,6 +371,8 @@ def main():
         login(b, token, outdir)
         if mode == "live":
             live_rollout(b, outdir, seen)
+        elif mode == "parity":
+            parity_check(b, outdir, seen)
         else:
             failed_rollout(b, outdir, seen)
 

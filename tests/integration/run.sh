@@ -8,10 +8,11 @@ cd "$(dirname "$0")/../.."
 export CANARY
 fail=0
 for t in tests/integration/test_*.sh; do
+    t0=$(date +%s)
     if sh "$t"; then
-        echo "PASS $t"
+        echo "PASS $t ($(($(date +%s) - t0)) s)"
     else
-        echo "FAIL $t"
+        echo "FAIL $t ($(($(date +%s) - t0)) s)"
         fail=1
     fi
 done

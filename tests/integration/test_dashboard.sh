@@ -237,8 +237,30 @@ jq -e '.failed.verdict == "fail" and .failed.fail_rows >= 2
        and .failed.fail_marks >= 1 and .failed.controls == 0
        and (.failed.blast | test("[0-9]+ canary requests[0-9]+ failed, [0-9.]+% of all traffic"))' \
     "$TMP/failed.json" >/dev/null || die "what the page showed: $(cat "$TMP/failed.json")"
-for f in desktop.png phone.png confirm.png paused-desktop.png failed-segment.png; do
+stop_canary d2
+
+echo "dashboard: the Parity check button runs an A/A check to its result"
+sed -e 's/^  max_bake: 600s$/  max_bake: 600s\
+  parity: {weight: 50, duration: 4s}/' "$TMP/canary.yaml" >"$TMP/parity.yaml"
+grep -q 'parity: {weight: 50' "$TMP/parity.yaml" || die "the parity config was not written"
+start_model s4 0.5 --delay-ms 2
+start_canary d3 --config "$TMP/parity.yaml" --stable "$s4_ADDR" --stable-version v1 \
+    --state "$TMP/parity.db"
+export CANARY_SERVER="http://$d3_ADMIN"
+wrk -t1 -c4 -d120s -s "$TMP/seg.lua" "http://$d3_ADDR/v2/models/m/infer" >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+python3 tests/integration/dashboard.py "http://$d3_ADMIN/" "$TOKEN" "$ART" parity \
+    >"$TMP/parity.json" 2>"$ART/dashboard-parity.err" ||
+    die "the browser test of the parity check failed:" \
+        "$(head -c 1500 "$ART/dashboard-parity.err") (screenshots in $ART)"
+run "$CANARY" rollout status 1 --json
+jq -e --slurpfile seen "$TMP/parity.json" '.parity == true and
+    .parity_check.result == $seen[0].parity.result and
+    ($seen[0].running.promote_disabled == true) and
+    (.parity_check.result | IN("passed", "failed", "inconclusive"))' "$TMP/out" >/dev/null ||
+    die "the parity check: $(cat "$TMP/parity.json") $(jq -c '.parity_check' "$TMP/out")"
+stop_canary d3
+for f in desktop.png phone.png confirm.png paused-desktop.png failed-segment.png parity-desktop.png; do
     [ -s "$ART/$f" ] || die "no screenshot $ART/$f"
 done
 echo "  screenshots in $ART"
-stop_canary d2

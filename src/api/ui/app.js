@@ -295,7 +295,8 @@ function onEvent(name, data) {
 const ACTIONS = {
   pause: { label: "Pause", ok: (r) => !FINAL.has(r.state) && r.state !== "paused" && r.state !== "rolling-back" },
   resume: { label: "Resume", ok: (r) => r.state === "paused" || r.state === "holding" },
-  promote: { label: "Promote", ok: (r) => !FINAL.has(r.state) && r.state !== "rolling-back" },
+  // a parity check promotes nothing: it ends by its verdict (or an abort)
+  promote: { label: "Promote", ok: (r) => !r.parity && !FINAL.has(r.state) && r.state !== "rolling-back" },
   abort: { label: "Abort", ok: (r) => !FINAL.has(r.state) && r.state !== "rolling-back" },
 };
 
@@ -668,8 +669,13 @@ function rolloutCard(d) {
       stateBadge(r.state),
       r.dry_run ? h("span", { class: "badge" }, "dry run") : null,
       r.parity ? h("span", { class: "badge" }, "parity") : null,
+      r.parity_check ? h("span", { class: "badge parity-" + r.parity_check.result }, r.parity_check.result) : null,
       FINAL.has(r.state) ? null : controls),
     d.result ? h("p", { class: "result" + (d.result.ok ? "" : " bad"), role: "status" }, d.result.text) : null,
+    r.parity_warning ? h("p", { class: "result bad parity-warning", role: "alert" }, r.parity_warning.message) : null,
+    r.parity_check ? h("p", { class: "muted" }, `Parity (A/A) check: stable's version ${r.version} as ${r.parity_check.label} on ` +
+      `${(r.parity_check.addresses || []).join(", ")} at ${r.parity_check.weight}% for ${fmt(r.parity_check.duration_s)} s; ` +
+      "judged both ways: passed when the arms are equivalent within every margin, failed when they differ.") : null,
     h("div", { class: "facts" },
       fact("Canary weight", r.weight + "%", h("div", { class: "muted" }, steps +
         (r.time_in_step_s ? `, ${fmt(r.time_in_step_s)} s in this step` : ""))),

@@ -126,6 +126,25 @@ Test(controller_validate, refuses_bad_and_duplicate_addresses_naming_the_index,
               err);
 }
 
+/* A parity check's arm is stable's own servers under the parity label:
+ * the one case of an address in both sets. Any other label still may not
+ * share one, and a duplicate within the arm is still refused. */
+Test(controller_validate, lets_only_a_parity_arm_share_stable_addresses,
+     .init = gen_setup, .fini = gen_teardown)
+{
+    cn_version_set_dispose(&gen.sets[1]);
+    cn_version_set_init(&gen.sets[1], "v1+parity");
+    cn_version_set_add(&gen.sets[1], "127.0.0.1:9001");
+    cr_assert_eq(cn_controller_validate(&gen, &limits, err, sizeof err), 0, "%s", err);
+    cn_version_set_add(&gen.sets[1], "127.0.0.1:9001");
+    assert_refused("canary.addresses[1]");
+    cn_version_set_dispose(&gen.sets[1]);
+    cn_version_set_init(&gen.sets[1], "v0+parity");
+    cn_version_set_add(&gen.sets[1], "127.0.0.1:9001");
+    assert_refused("canary.addresses[0]");
+    cr_assert(strstr(err, "duplicate of stable.addresses[0]"), "%s", err);
+}
+
 Test(controller_validate, refuses_a_label_clash_an_empty_stable_set_and_bad_labels,
      .init = gen_setup, .fini = gen_teardown)
 {

@@ -100,6 +100,8 @@ Test(strategy_defaults, init_sets_the_documented_defaults)
     cr_assert_eq(s.triggers.has_p99_latency, 0);
     cr_assert_eq(s.triggers.has_prediction_shift, 0);
     cr_assert_eq(s.triggers.error_rate.min_rate, 0.001);
+    cr_assert_eq(s.parity.weight_bp, 5000);
+    cr_assert_eq(s.parity.duration_ms, 600000);
     cn_strategy_dispose(&s);
     cn_strategy_dispose(&s);
     cn_strategy_dispose(NULL);
@@ -454,10 +456,11 @@ static const bad_t bad[] = {
     {S "  stepz: [{set_weight: 1}]\n",
      "s.yaml:2: key 'strategy.stepz': unknown key (expected one of warmup, "
      "progress_deadline, steps, max_bake, on_marginal, retries, dry_run, triggers, "
-     "gates)"},
+     "gates, parity)"},
     {"strategy: [1]\n",
      "s.yaml:1: key 'strategy': must be a mapping of keys (warmup, progress_deadline, "
-     "steps, max_bake, on_marginal, retries, dry_run, triggers, gates), got a list"},
+     "steps, max_bake, on_marginal, retries, dry_run, triggers, gates, parity), got a "
+     "list"},
     /* the rules between steps */
     {S "  steps:\n"
        "    - pause: {duration: 1m}\n",
@@ -489,6 +492,15 @@ static const bad_t bad[] = {
      "s.yaml:4: key 'strategy.steps[1].shadow': a shadow step must come before the "
      "first set_weight (line 3): once users get canary answers a shadow copy adds "
      "nothing"},
+    /* a parity check needs two live arms */
+    {S "  steps: [{set_weight: 1}]\n"
+       "  parity: {weight: 100}\n",
+     "s.yaml:3: key 'strategy.parity.weight': must be above 0 and below 100: a parity "
+     "check compares two live arms of stable's version"},
+    {S "  steps: [{set_weight: 1}]\n"
+       "  parity: {duration: 25h}\n",
+     "s.yaml:3: key 'strategy.parity.duration': must be a duration in [1s, 24h], got "
+     "'25h'"},
     {S "  steps:\n" W1 "    - set_weight: 100\n"
        "    - pause: {duration: 10m}\n"
        "    - analysis: {}\n",

@@ -969,6 +969,26 @@ Test(serve_config_validate, a_stable_address_is_enough)
     cn_server_config_dispose(&c);
 }
 
+/* A state file saved during a parity check holds stable's servers in
+ * both sets, the canary's under the parity label: it must start again. */
+Test(serve_config_validate, a_parity_arm_may_share_stable_addresses)
+{
+    cn_server_config_t c;
+    valid_base(&c);
+    flag_ok(&c, "stable-version", "v1");
+    flag_ok(&c, "canary-version", "v1+parity");
+    flag_ok(&c, "canary", "s:1");
+    char err[512];
+    cr_assert_eq(cn_server_config_validate(&c, err, sizeof err), 0, "%s", err);
+    cn_server_config_dispose(&c);
+    valid_base(&c);
+    flag_ok(&c, "stable-version", "v1");
+    flag_ok(&c, "canary-version", "v2+parity");
+    flag_ok(&c, "canary", "s:1");
+    expect_invalid(&c, "key 'canary.addresses' (--canary): 's:1' is also a stable "
+                       "address; one server cannot be measured as two versions");
+}
+
 Test(serve_config_validate, cross_field_failures)
 {
     cn_server_config_t c;

@@ -568,24 +568,24 @@ Test(shard, address_slots_are_made_once_and_zeroed_by_a_new_step)
     cn_router_shard_params_t p = params(4, 100, 0);
     shard_init(&sh, &p);
     cn_router_shard_sync_step(&sh, 1);
-    cn_router_obs_t o = addr_obs(CN_ROLE_CANARY, 200, 3, 700, 1);
+    cn_router_obs_t o = addr_obs(CN_ROLE_CANARY, 20, 3, 700, 1);
     cn_router_shard_record(&sh, 0, &o);
-    cn_router_shard_addr_t *slot = sh.addrs[CN_ROLE_CANARY][200];
+    cn_router_shard_addr_t *slot = sh.addrs[CN_ROLE_CANARY][20];
     cr_assert_not_null(slot);
     cr_assert_null(sh.addrs[CN_ROLE_CANARY][199], "only an index with traffic");
-    cr_assert_null(sh.addrs[CN_ROLE_STABLE][200]);
+    cr_assert_null(sh.addrs[CN_ROLE_STABLE][20]);
     cr_assert_eq(slot->requests, 1);
     cr_assert_eq(cn_metrics_hist_count(&slot->latency), 1);
     cn_router_shard_sync_step(&sh, 2);
-    cr_assert_eq(sh.addrs[CN_ROLE_CANARY][200], slot, "kept, not freed");
+    cr_assert_eq(sh.addrs[CN_ROLE_CANARY][20], slot, "kept, not freed");
     cr_assert_eq(slot->requests, 0);
     cr_assert_eq(cn_metrics_hist_count(&slot->latency), 0);
     o.step = 2;
     cn_router_shard_record(&sh, 0, &o);
-    cr_assert_eq(sh.addrs[CN_ROLE_CANARY][200], slot, "reused");
+    cr_assert_eq(sh.addrs[CN_ROLE_CANARY][20], slot, "reused");
     cr_assert_eq(slot->requests, 1);
-    /* an index beyond any set is not counted */
-    o.address = (int)CN_VERSION_MAX_ADDRESSES;
+    /* an index beyond the slots is not counted */
+    o.address = (int)CN_ROUTER_ADDRESS_SLOTS;
     cn_router_shard_record(&sh, 0, &o);
     cr_assert_eq(slot->requests, 1);
     cn_router_shard_dispose(&sh);

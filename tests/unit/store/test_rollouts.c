@@ -271,6 +271,65 @@ Test(store_rollouts, a_start_is_refused_for_unknown_or_stable_versions)
     cn_store_close(s);
 }
 
+/* A parity check (its strategy a parity spec) is the one rollout of the
+ * stable version; it moves no tag, and is read back as a parity check. */
+Test(store_rollouts, a_parity_check_runs_the_stable_version_and_moves_no_tag)
+{
+    const char *path = in_dir("state.db");
+    cn_store_t *s = registry(path);
+    cn_store_rollout_t r;
+    cn_store_rollout_init(&r);
+    cn_store_audit_t e = entry(CN_STORE_AUDIT_MANUAL, "alice", "parity check");
+    snprintf(r.model, sizeof r.model, "fraud");
+    snprintf(r.version, sizeof r.version, "v2");
+    r.state = CN_STORE_ROLLOUT_PENDING;
+    r.strategy = strdup("{\"parity\":{\"weight_bp\":5000}}");
+    cr_assert_eq(cn_store_rollout_start(s, &r, &e, 0, NULL, err, sizeof err),
+                 CN_EINVAL);
+    expect_err(path, "model 'fraud': version 'v2' is not its stable version; a "
+                     "parity check runs the stable version against itself");
+    snprintf(r.version, sizeof r.version, "v1");
+    cr_assert_eq(cn_store_rollout_start(s, &r, &e, 0, NULL, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert(r.parity);
+    cr_assert_str_eq(r.baseline, "v1");
+    cr_assert_eq(tag_of(s, "v1"), CN_STORE_TAG_STABLE, "stable stays stable");
+    cn_store_rollout_t back;
+    cn_store_rollout_init(&back);
+    cr_assert_eq(cn_store_rollout_get(s, r.id, &back, err, sizeof err), 0, "%s", err);
+    cr_assert(back.parity);
+    cn_store_rollout_dispose(&back);
+    /* a rollout of a candidate reads as none */
+    cn_store_rollout_t c;
+    cn_store_rollout_init(&c);
+    snprintf(c.model, sizeof c.model, "fraud");
+    snprintf(c.version, sizeof c.version, "v2");
+    c.state = CN_STORE_ROLLOUT_PENDING;
+    c.strategy = strdup("{\"steps\":[]}");
+    cr_assert_eq(cn_store_rollout_start(s, &c, &e, r.id, NULL, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_not(c.parity);
+    cr_assert_eq(tag_of(s, "v2"), CN_STORE_TAG_CANDIDATE);
+    /* the newest parity check before a rollout, and none before it */
+    bool found = false;
+    cn_store_rollout_t p;
+    cn_store_rollout_init(&p);
+    cr_assert_eq(
+        cn_store_rollout_parity_before(s, "fraud", c.id, &p, &found, err, sizeof err),
+        0, "%s", err);
+    cr_assert(found);
+    cr_assert_eq(p.id, r.id);
+    cr_assert(p.parity);
+    cr_assert_eq(
+        cn_store_rollout_parity_before(s, "fraud", r.id, &p, &found, err, sizeof err),
+        0, "%s", err);
+    cr_assert_not(found);
+    cn_store_rollout_dispose(&p);
+    cn_store_rollout_dispose(&c);
+    cn_store_rollout_dispose(&r);
+    cn_store_close(s);
+}
+
 /* The bad fields of each_bad_field_is_refused_by_name: case i spoils x or
  * y and returns the message expected (%lld: the rollout's id). */
 static const char *spoil(int i, cn_store_rollout_t *x, cn_store_audit_t *y)
