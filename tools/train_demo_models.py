@@ -31,17 +31,19 @@ The versions (all logistic regression on the same inputs and encoding):
       strongly regularised (C = 0.02);
   v2  the retrain: the whole training file, C = 1; no worse than v1 on the
       held-out file overall and in every segment (the script checks it);
-  v3  the silent regression: fitted like v2, but a labelling bug marked
-      a share of the government sector's low earners as high earners, so
-      in that segment its scores run high: accuracy and log-loss drop and
-      the prediction distribution moves, while over all traffic it stays
-      close to v1 (the script checks both).
+  v3  the silent regression: v2 recalibrated per sector (its three
+      government workclass weights refit, everything else v2's) on a label
+      feed where a bug marked 40% of the government sector's <=50K rows
+      >50K. Outside the government sector it answers exactly as v2; inside
+      it its scores run high: accuracy and log-loss drop and the prediction
+      distribution moves, while over all traffic it stays within about a
+      point of v1's accuracy (the script checks both).
 
 Reproducible bit for bit: fixed seeds, a single BLAS thread, a solver run
 to a tight tolerance (so the fit is the unique optimum, whatever path the
 arithmetic took), and every exported parameter rounded to 10 significant
-digits. The rounded parameters are put back into the fitted sklearn
-pipeline before anything is scored, so the metrics and the golden
+digits (the golden predictions to 12). The rounded parameters are put back
+into the fitted sklearn pipeline before anything is scored, so the metrics and the golden
 predictions are those of exactly the model that is exported.
 """
 import os
@@ -50,6 +52,7 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
+import copy  # noqa: E402
 import gzip  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
@@ -102,6 +105,10 @@ SEGMENTS = ["private", "self-employed", "government", "other"]
 DAMAGED = "government"
 
 SIG_DIGITS = 10
+# The golden predictions are sklearn's predict_proba to this many digits:
+# its last bit depends on the order BLAS sums in, which can change from run
+# to run (memory alignment), and the server is held to 1e-9 anyway.
+GOLDEN_DIGITS = 12
 REPLAY_ROWS = 2000
 GOLDEN_ROWS = 400
 SEED = 20261207
@@ -111,9 +118,10 @@ VERSIONS = {
            "about": "the current stable: a 20% sample of the training file, C = 0.02"},
     "v2": {"sample": 1.0, "C": 1.0, "corrupt": 0.0,
            "about": "retrained on the whole training file, C = 1"},
-    "v3": {"sample": 1.0, "C": 1.0, "corrupt": 0.4,
-           "about": "as v2, but 40% of the government sector's <=50K training "
-                    "labels were flipped to >50K (a labelling bug)"},
+    "v3": {"recalibrate": "v2", "C": 1.0, "corrupt": 0.4,
+           "about": "v2 recalibrated per sector on a label feed where a bug marked 40% "
+                    "of the government sector's <=50K rows >50K: its three government "
+                    "workclass weights refit, every other parameter v2's"},
 }
 
 
@@ -212,31 +220,79 @@ def round_params(pipe):
     return [by_name[n] for n in INPUTS], float(clf.intercept_[0])
 
 
-def fit(version, spec, train, vocab):
-    rng = np.random.default_rng(SEED + int(version[1:]))
-    n = len(train["age"])
-    idx = np.arange(n)
-    if spec["sample"] < 1.0:
-        idx = np.sort(rng.choice(n, size=int(round(spec["sample"] * n)), replace=False))
+def corrupted_labels(train, idx, rate, rng):
+    """The labels of train[idx], with `rate` of the damaged segment's
+    <=50K rows marked >50K (the labelling bug)."""
     y = train["income"][idx].copy()
-    if spec["corrupt"] > 0:
-        seg = train["segment"][idx]
-        hit = (seg == DAMAGED) & (y == 0) & (rng.random(len(idx)) < spec["corrupt"])
-        y[hit] = 1
-    pipe = pipeline(vocab, spec["C"])
-    pipe.fit(matrix(train, idx), y)
+    seg = train["segment"][idx]
+    hit = (seg == DAMAGED) & (y == 0) & (rng.random(len(idx)) < rate)
+    y[hit] = 1
+    return y
+
+
+def recalibrate(pipe, train, y, C):
+    """Refit only the weights of the damaged segment's workclass categories
+    (every other parameter fixed, as an offset), on labels y: a per-sector
+    recalibration. Each row has one workclass, so each category is its own
+    one-dimensional L2-penalised logistic fit, C * sum(loss) + w^2 / 2 as
+    sklearn's, solved by Newton's method to convergence."""
+    enc = pipe.named_steps["enc"]
+    clf = pipe.named_steps["clf"]
+    x = enc.transform(matrix(train))
+    coef = clf.coef_[0].copy()
+    assert CATEGORICAL[0] == "workclass"
+    at = len(NUMERIC)  # the first one-hot columns are workclass's
+    cats = list(enc.named_transformers_["cat"].categories_[0])
+    for cat, sec in SECTOR.items():
+        if sec != DAMAGED:
+            continue
+        j = at + cats.index(cat)
+        rows = train["workclass"] == cat
+        offset = x[rows] @ coef + clf.intercept_[0] - coef[j]
+        yc = y[rows]
+        w = coef[j]
+        for _ in range(100):
+            p = 1.0 / (1.0 + np.exp(-(offset + w)))
+            grad = C * np.sum(p - yc) + w
+            hess = C * np.sum(p * (1 - p)) + 1.0
+            step = grad / hess
+            w -= step
+            if abs(step) < 1e-14:
+                break
+        coef[j] = rounded(w)
+    clf.coef_ = np.array([coef])
+
+
+def export(pipe, version, spec, rows):
     features, intercept = round_params(pipe)
-    doc = {
+    return {
         "format": "canary-example-logreg/1",
         "model_name": MODEL_NAME,
         "model_version": version,
         "about": spec["about"],
-        "trained_on": f"UCI Adult adult.data, {len(idx)} rows",
+        "trained_on": f"UCI Adult adult.data, {rows} rows",
         "output": OUTPUT_NAME,
         "intercept": intercept,
         "features": features,
     }
-    return pipe, doc
+
+
+def fit(version, spec, train, vocab, fitted):
+    rng = np.random.default_rng(SEED + int(version[1:]))
+    n = len(train["age"])
+    if "recalibrate" in spec:
+        # the base version's pipeline, its damaged sector's weights refit
+        pipe = copy.deepcopy(fitted[spec["recalibrate"]])
+        y = corrupted_labels(train, np.arange(n), spec["corrupt"], rng)
+        recalibrate(pipe, train, y, spec["C"])
+        return pipe, export(pipe, version, spec, n)
+    idx = np.arange(n)
+    if spec["sample"] < 1.0:
+        idx = np.sort(rng.choice(n, size=int(round(spec["sample"] * n)), replace=False))
+    y = train["income"][idx]
+    pipe = pipeline(vocab, spec["C"])
+    pipe.fit(matrix(train, idx), y)
+    return pipe, export(pipe, version, spec, len(idx))
 
 
 def metrics(y, p):
@@ -298,7 +354,7 @@ def main():
     probs, docs, pipes = {}, {}, {}
     x_test = matrix(test)
     for v, spec in VERSIONS.items():
-        pipes[v], docs[v] = fit(v, spec, train, vocab)
+        pipes[v], docs[v] = fit(v, spec, train, vocab, pipes)
         probs[v] = pipes[v].predict_proba(x_test)[:, 1]
         path = out_dir / "models" / f"adult-{v}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -343,7 +399,8 @@ def main():
            "inputs": [{"name": k, "datatype": "BYTES" if k in CATEGORICAL else "INT64",
                        "data": [str(x) if k in CATEGORICAL else int(x) for x in gcols[k]]}
                       for k in INPUTS],
-           "expected": {v: [float(p) for p in pipes[v].predict_proba(gx)[:, 1]]
+           "expected": {v: [float(f"{p:.{GOLDEN_DIGITS}g}")
+                            for p in pipes[v].predict_proba(gx)[:, 1]]
                         for v in VERSIONS}}
     (out_dir / "testdata").mkdir(exist_ok=True)
     (out_dir / "testdata" / "golden.json").write_text(dumps(doc) + "\n")
