@@ -572,7 +572,7 @@ Test(shard, address_slots_are_made_once_and_zeroed_by_a_new_step)
     cn_router_shard_record(&sh, 0, &o);
     cn_router_shard_addr_t *slot = sh.addrs[CN_ROLE_CANARY][20];
     cr_assert_not_null(slot);
-    cr_assert_null(sh.addrs[CN_ROLE_CANARY][199], "only an index with traffic");
+    cr_assert_null(sh.addrs[CN_ROLE_CANARY][19], "only an index with traffic");
     cr_assert_null(sh.addrs[CN_ROLE_STABLE][20]);
     cr_assert_eq(slot->requests, 1);
     cr_assert_eq(cn_metrics_hist_count(&slot->latency), 1);
