@@ -57,7 +57,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all install uninstall deps test check lint format-check include-check flags-check unit integration \
-        demo bench bench-router bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
+        demo demo-serve bench bench-router bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
         sim-rollout sim-sequential sim-anytime bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/canary.1 $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
@@ -222,6 +222,13 @@ demo:
 	scripts/deps.sh --demo
 	$(MAKE) all
 	scripts/demo.sh $(BUILD)/canary
+
+# The demo, then canary serve, the models and the load kept up for the
+# dashboard until Ctrl-C.
+demo-serve:
+	scripts/deps.sh --demo
+	$(MAKE) all
+	DEMO_KEEP=1 scripts/demo.sh $(BUILD)/canary
 
 bench:
 	scripts/deps.sh --build --bench

@@ -1,32 +1,34 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
-# make demo: canary in front of two real model servers, then judging.
+# make demo: the whole product, unattended, on real models.
 #
-# Part 1 is live: two HTTP model servers on loopback (build/model-server,
-# answering KServe v2 JSON), `canary serve` in front of them at 20% canary,
-# and `canary loadgen` sending real traffic from four regions at a fixed
-# rate (open loop). The canary model is
-# subtly worse: it answers 200 with the same predictions, but 2 ms slower
-# and with 3% errors instead of 0.5%. canary measures both versions per
-# region, the judge (canary analyze) reads the router's own samples and
-# fails the canary, and the rollback (weight 0) takes effect at once and
-# survives a restart.
+# Three versions of a real classifier (logistic regression on UCI Adult:
+# is a person's income over $50K?), each served by the example model
+# server in C (examples/model-server/), behind `canary serve`:
+#   v1  the current stable;
+#   v2  retrained, genuinely no worse;
+#   v3  a silent regression: HTTP 200, the same latency, well-formed
+#       answers, within a point of v1's accuracy over all traffic, but
+#       badly calibrated in one segment (the government sector).
+# canary loadgen replays held-out rows with their sector in X-Sector and
+# posts each row's true label back as delayed feedback. Tagging v2
+# production-candidate starts a rollout that walks its steps and is
+# promoted; tagging v3 starts one that the judge rolls back, naming the
+# metric and the segment, while the aggregate alone passes. Then both
+# rollouts' HTML reports are written to a folder.
 #
-# Part 2 simulates longer rollouts, where the statistics need more traffic
-# than a demo should wait for: per request a latency (lognormal, median
-# 40 ms), an error flag (1%) and the model's click prediction (a
-# beta-distributed score), in four regions. Three canaries are judged with
-# the same analysis spec (the good one after more traffic: a rate metric
-# with a 0.5-point margin needs ~16,000 requests per arm before it can
-# pass):
-#   1. a good model: same behaviour as stable;
-#   2. a model 8% slower everywhere;
-#   3. a model that is fine on average but broken in one region (eu-west:
-#      3x the errors and 30% slower) -- the "one region served badly" case.
-# Then the statistics engine alone, on the second canary's latencies.
+# Exit 0 only if v2 was promoted and v3 rolled back. Headings and colours
+# only on a terminal. DEMO_OUT names the reports' folder (default:
+# demo-output/ in the repository); DEMO_KEEP=1 (make demo-serve) keeps
+# canary serve, the models and the load running until Ctrl-C, for the
+# dashboard.
 set -eu
 canary=$(realpath "${1:-build/canary}")
-model_server=$(dirname "$canary")/model-server
+model_server=$(dirname "$canary")/example-model-server
+root=$(cd "$(dirname "$0")/.." && pwd)
+models=$root/examples/model-server
+out=${DEMO_OUT:-$root/demo-output}
+keep=${DEMO_KEEP:-0}
 tmp=$(mktemp -d)
 PIDS=""
 cleanup() {
@@ -35,75 +37,21 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 cd "$tmp"
 
-cat >analysis.yaml <<'YAML'
-alpha: 0.05
-correction: holm
-thresholds: {pass: 95, marginal: 60}
-segment_by: region
-metrics:
-  - name: latency_ms
-    test: mann-whitney
-    direction: lower-is-better
-    margin: 5%
-    weight: 2
-  - name: error
-    test: proportion
-    direction: lower-is-better
-    margin: 0.005
-    critical: true
-  - name: prediction
-    test: ks
-    max_statistic: 0.1
-  - name: p99_latency
-    test: threshold
-    source: latency_ms
-    quantile: 0.99
-    max: 250
-    max_ratio: 2.0
-YAML
-
-# simulate SEED N_STABLE N_CANARY SLOWDOWN BAD_REGION BAD_SLOWDOWN BAD_ERRX
-simulate() {
-    awk -v seed="$1" -v ns="$2" -v nc="$3" -v slow="$4" -v badr="$5" \
-        -v bslow="$6" -v berr="$7" 'BEGIN {
-        srand(seed); pi = atan2(0, -1)
-        split("us-east us-west eu-west ap-south", region, " ")
-        print "version,metric,value,region"
-        for (arm = 0; arm < 2; arm++) {
-            n = arm ? nc : ns; v = arm ? "canary" : "stable"
-            for (i = 0; i < n; i++) {
-                r = region[1 + int(rand() * 4)]
-                f = arm ? slow : 1; e = 0.01
-                if (arm && r == badr) { f *= bslow; e *= berr }
-                u1 = rand(); if (u1 < 1e-12) u1 = 1e-12
-                z = sqrt(-2 * log(u1)) * cos(2 * pi * rand())
-                printf "%s,latency_ms,%.3f,%s\n", v, f * 40 * exp(0.4 * z), r
-                printf "%s,error,%d,%s\n", v, rand() < e, r
-                # Beta(2,5)-ish click score: mean of two uniforms squared
-                s = (rand() + rand()) / 2; printf "%s,prediction,%.4f,%s\n", v, s * s, r
-            }
-        }
-    }'
-}
-# Headings in bold only on a terminal: a log file or a pipe gets plain text
-# (no raw escapes), and so does NO_COLOR=1 or TERM=dumb.
-bold="" plain=""
+bold="" plain="" green="" red=""
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then
     bold=$(printf '\033[1m') plain=$(printf '\033[0m')
+    green=$(printf '\033[32m') red=$(printf '\033[31m')
 fi
-say() { printf '\n%s== %s%s\n$ %s\n' "$bold" "$1" "$plain" "$2"; }
-judge() {
-    set +e
-    "$canary" analyze --config analysis.yaml --data "$1"
-    rc=$?
-    set -e
-    echo "(exit code $rc: 0 pass, 1 fail, 2 marginal)"
+say() { printf '\n%s== %s%s\n' "$bold" "$1" "$plain"; }
+cmd() { printf '$ %s\n' "$*"; }
+fail() {
+    printf '%sdemo: %s%s\n' "$red" "$*" "$plain" >&2
+    exit 1
 }
 
-
-# ---------------------------------------------------------------- part 1
 # bg NAME CMD...: start in the background; waits for its "listening on"
 # line and sets NAME_addr (and NAME_admin for canary serve)
 bg() {
@@ -111,14 +59,10 @@ bg() {
     shift
     "$@" >"$name.out" 2>"$name.err" &
     PIDS="$PIDS $!"
-    eval "${name}_pid=$!"
     i=0
     until grep -q '^listening on' "$name.out" 2>/dev/null; do
         i=$((i + 1))
-        if [ $i -gt 100 ]; then
-            echo "demo: $name did not start: $(cat "$name.err")" >&2
-            exit 1
-        fi
+        [ $i -le 200 ] || fail "$name did not start: $(cat "$name.err")"
         sleep 0.05
     done
     eval "${name}_addr=$(awk '/^listening on/ {print $NF}' "$name.out")"
@@ -126,139 +70,158 @@ bg() {
         eval "${name}_admin=$(awk '/^admin on/ {print $NF}' "$name.out")"
     fi
 }
-export CANARY_TOKEN=demo-token
-auth="Authorization: Bearer $CANARY_TOKEN"
+CANARY_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+export CANARY_TOKEN
 
-bg stable "$model_server" --listen 127.0.0.1:0 --name fraud-v1 --prediction 0.12 \
-    --fail-rate 0.005 --seed 1
-bg canaryv "$model_server" --listen 127.0.0.1:0 --name fraud-v2 --prediction 0.12 \
-    --fail-rate 0.03 --delay-ms 2 --seed 2
-serve_args="--listen 127.0.0.1:0 --admin 127.0.0.1:0 --workers 2
-    --stable $stable_addr --canary $canaryv_addr
-    --stable-version fraud-v1 --canary-version fraud-v2
-    --segment-header X-Region --segments us-east,us-west,eu-west,ap-south --state $tmp/state.db"
-say "1. canary serve in front of two model servers, 20% to the new model" \
-    "canary serve --stable $stable_addr --canary $canaryv_addr --canary-weight 20 --segment-header X-Region --segments us-east,us-west,eu-west,ap-south ..."
-# shellcheck disable=SC2086
-bg px "$canary" serve $serve_args --canary-weight 20
-cat px.err
-curl -s -H "$auth" "http://$px_admin/v1/traffic"
-echo
+say "1. Three versions of a real model, each behind its own model server"
+echo "Logistic regression on UCI Adult (is income over \$50K?), examples/model-server/MODELS.md:"
+echo "held-out accuracy v1 0.844, v2 0.846, v3 0.831; but in the government sector (13.5% of"
+echo "the traffic) v3 falls to 0.693 (v1 0.805), its log-loss rises from 0.406 to 0.658."
+for v in v1 v2 v3; do
+    cmd "example-model-server --model examples/model-server/models/adult-$v.json --listen 127.0.0.1:0"
+    bg "$v" "$model_server" --model "$models/models/adult-$v.json" --listen 127.0.0.1:0
+done
 
-say "A request through it: the answer says which version served it" \
-    "curl -i -d '{\"inputs\": ...}' http://$px_addr/v2/models/fraud/infer"
-curl -s -i -H 'X-Region: eu-west' -d '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}' \
-    "http://$px_addr/v2/models/fraud/infer" | tr -d '\r'
-echo
-
-load() { # load SECONDS: 2,000 requests/s from four regions
-    "$canary" loadgen --target "http://$px_addr/v2/models/fraud/infer" --rps 2000 \
-        --duration "$1s" --segment-header X-Region \
-        --segments us-east=0.25,us-west=0.25,eu-west=0.25,ap-south=0.25 \
-        --body '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
-}
-say "8 seconds of live traffic from four regions, 2,000 requests/s" \
-    "canary loadgen --target http://$px_addr/v2/models/fraud/infer --rps 2000 --duration 8s --segment-header X-Region --segments us-east=0.25,us-west=0.25,eu-west=0.25,ap-south=0.25 --body '{\"inputs\": ...}'"
-load 8
-echo "(the non-2xx answers are the models' own 500s: 0.5% from fraud-v1, 3% from fraud-v2)"
-
-say "What canary measured, per version and region (GET /v1/samples)" \
-    "curl -H 'Authorization: Bearer ...' http://$px_admin/v1/samples | jq ..."
-curl -s -H "$auth" "http://$px_admin/v1/samples?window=step" >samples.json
-jq -r '.versions | to_entries[] | .value.version as $v | .value.segments | to_entries[] |
-    [$v, .key, .value.requests, .value.errors, .value.latency_us.p50, .value.latency_us.p99] | @tsv' \
-    samples.json | awk 'BEGIN { printf "%-9s %-9s %8s %7s %9s %9s\n", "version", "region", "requests", "errors", "p50 us", "p99 us" }
-    { printf "%-9s %-9s %8d %7d %9d %9d\n", $1, $2, $3, $4, $5, $6 }'
-
-say "The same numbers for Prometheus (GET /metrics, a few lines)" \
-    "curl http://$px_admin/metrics | grep ..."
-curl -s "http://$px_admin/metrics" | grep -E '^canary_(requests_total|retries_total|traffic_canary_weight_percent)' | head -n 6
-
-# The router's samples as the judge's CSV: latency samples as they are,
-# errors as one 0/1 row per request.
-jq -r '.versions | to_entries[] | (if .key == "canary" then "canary" else "stable" end) as $arm |
-    .value.segments | to_entries[] | .key as $r | .value as $c |
-    ($c.latency_us.sample[] | "\($arm),latency_us,\(.),\($r)"),
-    (range(0; $c.errors) | "\($arm),error,1,\($r)"),
-    (range(0; $c.requests - $c.errors) | "\($arm),error,0,\($r)")' samples.json |
-    { echo "version,metric,value,region"; cat; } >live.csv
-cat >live.yaml <<'YAML'
-alpha: 0.05
-segment_by: region
-metrics:
-  - name: latency_us
-    test: mann-whitney
-    direction: lower-is-better
-    margin: 5%
-  - name: error
-    test: proportion
-    direction: lower-is-better
-    margin: 0.005
-    critical: true
+cat >demo.yaml <<'YAML'
+serve:
+  model: adult-income
+  workers: 2
+  measure:
+    segment_header: X-Sector
+    segments: [private, self-employed, government, other]
+    prediction: kserve-v2
+  feedback:
+    ttl: 10m
+    metrics:
+      label: label
+strategy:
+  warmup: 2s
+  progress_deadline: 30s
+  steps:
+    - set_weight: 20
+    - pause: {duration: 5s}
+    - analysis: {}
+    - set_weight: 50
+    - pause: {duration: 15s}
+    - analysis: {}
+  max_bake: 60s
+  on_marginal: rollback
+  triggers:
+    error_rate: {max: 0.05}
+analysis:
+  alpha: 0.05
+  min_per_arm: 100
+  segment_by: segment
+  metrics:
+    - name: latency_ms       # these servers answer in well under 1 ms: a
+      test: mann-whitney     # relative margin would judge scheduling noise
+      margin: 5              # ms
+    - name: error
+      test: proportion
+      margin: 0.01
+      critical: true
+    - name: prediction
+      test: ks
+      max_statistic: 0.15
+      critical: true
+    - name: accuracy
+      test: proportion
+      direction: higher-is-better
+      margin: 0.05
+      critical: true
+    - name: log_loss
+      test: welch
+      direction: lower-is-better
+      margin: 20%
+      critical: true
 YAML
-say "The judge on the router's own samples" \
-    "canary analyze --config live.yaml --data live.csv"
-set +e
-"$canary" analyze --config live.yaml --data live.csv
-rc=$?
-set -e
-echo "(exit code $rc: 0 pass, 1 fail, 2 marginal)"
+say "2. canary serve in front of them, its state in a temporary directory"
+cmd "canary serve --config demo.yaml --stable $v1_addr --stable-version v1 --state $tmp/state.db"
+bg px "$canary" serve --config demo.yaml --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
+    --stable "$v1_addr" --stable-version v1 --state "$tmp/state.db"
+sed -n 's/^canary: //p' px.err | head -n 3
+export CANARY_SERVER="http://$px_admin"
+cmd "canary model register adult-income v2 --upstream $v2_addr"
+"$canary" model register adult-income v2 --upstream "$v2_addr" >/dev/null
+cmd "canary model register adult-income v3 --upstream $v3_addr"
+"$canary" model register adult-income v3 --upstream "$v3_addr" >/dev/null
+cmd "canary model list adult-income"
+"$canary" model list adult-income
 
-say "Roll back: canary weight 0, published atomically to every worker" \
-    "curl -X PUT -H 'Authorization: Bearer ...' -d '{\"canary_weight\": 0}' http://$px_admin/v1/traffic"
-curl -s -X PUT -H "$auth" -d '{"canary_weight":0}' "http://$px_admin/v1/traffic"
-echo
-before=$(curl -s "http://$canaryv_addr/stats" | jq .requests)
-load 2 >/dev/null
-after=$(curl -s "http://$canaryv_addr/stats" | jq .requests)
-echo "requests reaching fraud-v2 in 2 s of load after the rollback: $((after - before))"
+say "3. Live traffic: held-out rows replayed with their sector, true labels posted back"
+cmd "canary loadgen --target http://$px_addr/v2/models/adult-income/infer --rps 1000 --bodies examples/model-server/replay.jsonl --segment-header X-Sector --feedback http://$px_admin --feedback-delay 500ms"
+"$canary" loadgen --target "http://$px_addr/v2/models/adult-income/infer" --rps 1000 \
+    --duration 600s --bodies "$models/replay.jsonl" --segment-header X-Sector \
+    --feedback "http://$px_admin" --feedback-delay 500ms >loadgen.out 2>loadgen.err &
+PIDS="$PIDS $!"
+sleep 2
+curl -s -i -H 'X-Sector: government' -H 'Content-Type: application/json' \
+    --data-binary "$(head -n 1 "$models/replay.jsonl" | jq -c .body)" \
+    "http://$px_addr/v2/models/adult-income/infer" | tr -d '\r' |
+    grep -Ei '^(HTTP|x-model-version|x-request-id)|outputs' | cut -c 1-160
 
-say "The rollback survives a restart (--state $tmp/state.db)" \
-    "kill $px_pid; canary serve ... --canary-weight 20 --state state.db"
-kill "$px_pid"
-wait "$px_pid" 2>/dev/null || true
-# shellcheck disable=SC2086
-bg px2 "$canary" serve $serve_args --canary-weight 20
-grep 'restored' px2.err || true
-curl -s -H "$auth" "http://$px2_admin/v1/traffic"
-echo
+# roll VERSION: tag it production-candidate and follow its rollout to the
+# end; sets $code to `rollout status`'s exit code and $id to its id
+roll() {
+    cmd "canary model tag adult-income $1 production-candidate"
+    "$canary" model tag adult-income "$1" production-candidate >/dev/null
+    cmd "canary rollout status adult-income --watch"
+    set +e
+    "$canary" rollout status adult-income --watch
+    code=$?
+    set -e
+    id=$("$canary" rollout status adult-income --json | jq -r .id)
+}
 
-# ---------------------------------------------------------------- part 2
+say "4. v2 (a retrained model, no worse) goes out: 20%, then 50%, judged at each step"
+roll v2
+v2_id=$id v2_code=$code
+[ "$v2_code" = 0 ] && echo "${green}v2 promoted${plain}: rollout $v2_id" ||
+    echo "${red}v2 was not promoted${plain} (status exit code $v2_code)"
 
-simulate 11 40000 16000 1.00 none 1 1 >good.csv
-simulate 12 40000 8000 1.08 none 1 1 >slow.csv
-simulate 13 40000 8000 1.00 eu-west 1.3 3 >region.csv
+say "5. v3 (a silent regression in one sector) goes out the same way"
+roll v3
+v3_id=$id v3_code=$code
+"$canary" rollout status "$v3_id" --json >v3.json || true # exit 1: rolled back
+[ "$(jq -r .state v3.json)" = rolled-back ] &&
+    echo "${green}v3 rolled back${plain}: rollout $v3_id" ||
+    echo "${red}v3 was not rolled back${plain} ($(jq -r .state v3.json))"
+echo "why: $(jq -r .reason v3.json)"
+curl -s -H "Authorization: Bearer $CANARY_TOKEN" \
+    "http://$px_admin/v1/rollouts/$v3_id/analyses" >v3-analyses.json
+echo "The last analysis, per metric: the aggregate next to the government sector:"
+jq -r '.analyses[-1].result.metrics[] |
+    select(.segment == null or .segment == "government") |
+    [.name, (.segment // "all traffic"), .classification, (.effect | tostring), (.reason | .[0:90])] | @tsv' \
+    v3-analyses.json | awk -F '\t' '{ printf "  %-11s %-12s %-12s %s\n", $1, $2, $3, $5 }'
+n_agg=$(jq '[.analyses[-1].result.metrics[] | select(.segment == null and .classification == "fail")] | length' v3-analyses.json)
+n_seg=$(jq -r '[.analyses[-1].result.metrics[] | select(.segment != null and .classification == "fail") | "\(.name) in \(.segment)"] | join(", ")' v3-analyses.json)
+echo "Over all traffic $n_agg metric(s) failed; per segment: $n_seg."
+[ "$n_agg" = 0 ] && echo "A judge of the aggregate alone would not have rolled v3 back."
 
-say "2a. Simulated: a good retrained model: 16,000 canary requests against 40,000 stable" \
-    "canary analyze --config analysis.yaml --data good.csv"
-judge good.csv
-say "2b. Simulated: a model 8% slower everywhere (margin: 5%)" \
-    "canary analyze --config analysis.yaml --data slow.csv"
-judge slow.csv
-say "2c. Simulated: fine on average, broken in eu-west (3x errors, 30% slower there)" \
-    "canary analyze --config analysis.yaml --data region.csv"
-judge region.csv
-
-say "The same judgement for machines (first metric row shown)" \
-    "canary analyze --config analysis.yaml --data slow.csv --json | jq '{verdict, score, metrics: [.metrics[0]]}'"
-set +e
-"$canary" analyze --config analysis.yaml --data slow.csv --json >slow.json
-set -e
-if command -v jq >/dev/null 2>&1; then
-    jq '{verdict, score, reason, metrics: [.metrics[0]]}' slow.json
+say "6. The reports and the dashboard"
+mkdir -p "$out"
+cmd "canary report $v2_id -o $out/rollout-$v2_id-v2.html"
+"$canary" report "$v2_id" -o "$out/rollout-$v2_id-v2.html"
+cmd "canary report $v3_id -o $out/rollout-$v3_id-v3.html"
+"$canary" report "$v3_id" -o "$out/rollout-$v3_id-v3.html"
+echo "Reports: $out/"
+if [ "$keep" = 1 ]; then
+    echo "Dashboard: http://$px_admin/ (token: $CANARY_TOKEN). Serving until Ctrl-C."
 else
-    head -40 slow.json
+    echo "The dashboard is at the admin address's / while canary serve runs;"
+    echo "\`make demo-serve\` runs this demo and keeps it up (Ctrl-C to stop)."
 fi
 
-# The statistics engine on its own, on canary 2's latencies.
-awk -F, '$1 == "canary" && $2 == "latency_ms" { print $3 }' slow.csv >canary_ms
-awk -F, '$1 == "stable" && $2 == "latency_ms" { print $3 }' slow.csv >stable_ms
-say "The statistics underneath: Hodges-Lehmann shift of canary 2's latency" \
-    "canary stat hl canary_ms stable_ms"
-"$canary" stat hl canary_ms stable_ms
-say "Non-inferiority within 5% of stable's median (one-sided Mann-Whitney)" \
-    "canary stat noninf canary_ms stable_ms --margin 5%"
-"$canary" stat noninf canary_ms stable_ms --margin 5%
-say "How many requests per arm to detect a 2 ms shift at sd 16 ms (one-sided, 80% power)?" \
-    "canary stat power --test means --delta 2 --sd 16 --sided one"
-"$canary" stat power --test means --delta 2 --sd 16 --sided one
+say "7. Outcome"
+ok=1
+[ "$v2_code" = 0 ] || ok=0
+[ "$(jq -r .state v3.json)" = rolled-back ] || ok=0
+if [ "$ok" = 1 ]; then
+    echo "${green}v2 promoted, v3 rolled back: the demo passed${plain}"
+else
+    fail "expected v2 promoted and v3 rolled back"
+fi
+if [ "$keep" = 1 ]; then
+    while :; do sleep 3600; done
+fi

@@ -131,9 +131,9 @@ bad 400 '^dry_run: must be true or false, got 1' POST $R \
     '{"model": "fraud", "version": "v3", "dry_run": 1}'
 bad 400 '^reason: must be a string, got \["a"\]' POST $R \
     '{"model": "fraud", "version": "v3", "reason": ["a"]}'
-bad 400 '^unknown key "force" \(expected model, version, dry_run or reason\)' POST $R \
+bad 400 '^unknown key "force" \(expected model, version, dry_run, reason, parity or addresses\)' POST $R \
     '{"model": "fraud", "version": "v3", "force": true}'
-bad 400 '^unknown key "Model" \(expected model, version, dry_run or reason\)' POST $R \
+bad 400 '^unknown key "Model" \(expected model, version, dry_run, reason, parity or addresses\)' POST $R \
     '{"Model": "fraud", "version": "v3"}'
 bad 400 "^model: this canary serve fronts model 'fraud', not 'other'" POST $R \
     '{"model": "other", "version": "v3"}'
