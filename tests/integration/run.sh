@@ -10,14 +10,14 @@
 # weight changes timed under load, many whole rollouts) run alone
 # afterwards. A test's output is printed when it ends, whole.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 : "${CANARY:=build/canary}"
 : "${INTEGRATION_JOBS:=2}"
 export CANARY
-SOLO="test_loadgen.sh test_demo.sh test_dashboard.sh test_judge_evidence.sh
-      test_control_swap.sh test_router.sh"
+SOLO="test_loadgen.sh test_demo.sh test_dashboard.sh test_judge_evidence.sh"
+SOLO="$SOLO test_control_swap.sh test_router.sh"
 if [ "${1:-}" = --one ]; then
-    logs=$LOGS
+    logs=${LOGS:?}
 else
     logs=$(mktemp -d)
     trap 'rm -rf "$logs"' EXIT
@@ -43,7 +43,7 @@ fi
 shared=""
 solo=""
 for t in tests/integration/test_*.sh; do
-    case " $(echo $SOLO) " in
+    case " $SOLO " in
     *" $(basename "$t") "*) solo="$solo $t" ;;
     *) shared="$shared $t" ;;
     esac
