@@ -40,25 +40,44 @@ The versions (all logistic regression on the same inputs and encoding):
       distribution moves, while over all traffic it stays within about a
       point of v1's accuracy (the script checks both).
 
-Reproducible bit for bit: fixed seeds, a single BLAS thread, a solver run
-to a tight tolerance (so the fit is the unique optimum, whatever path the
-arithmetic took), and every exported parameter rounded to 10 significant
+Reproducible bit for bit: fixed seeds, a single BLAS thread, the reference
+BLAS whatever the machine's default (see below), Newton's method
+(newton-cholesky) run to a tight tolerance, so the fit is the unique
+optimum whatever path the arithmetic took (L-BFGS stopped at a point that
+moved in the fifth digit between the reference BLAS and OpenBLAS), and
+every exported parameter rounded to 10 significant
 digits (the golden predictions to 12). The rounded parameters are put back
 into the fitted sklearn pipeline before anything is scored, so the metrics and the golden
 predictions are those of exactly the model that is exported.
 """
 import os
+import sys
 
 # Before numpy loads: one BLAS thread, so sums are taken in one order.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
+
+# And the same BLAS on every machine: Debian's numpy uses whichever
+# libblas.so.3 the alternatives system points to, and a machine with
+# OpenBLAS installed (a fresh Debian 12 with the test packages has it)
+# computes in another order than one with the reference BLAS, which moved
+# the fitted weights beyond the exported digits. The reference BLAS and
+# LAPACK (libblas3, liblapack3: numpy depends on them) are put first, and
+# the script runs again with them.
+_REF = ("/usr/lib/x86_64-linux-gnu/blas", "/usr/lib/x86_64-linux-gnu/lapack")
+if os.environ.get("CANARY_TRAIN_REFERENCE_BLAS") != "1" and all(
+        os.path.exists(os.path.join(d, n))
+        for d, n in zip(_REF, ("libblas.so.3", "liblapack.so.3"))):
+    os.environ["CANARY_TRAIN_REFERENCE_BLAS"] = "1"
+    os.environ["LD_LIBRARY_PATH"] = ":".join(
+        list(_REF) + [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p])
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 import copy  # noqa: E402
 import gzip  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
-import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
@@ -188,7 +207,7 @@ def pipeline(vocab, C):
                               handle_unknown="error", sparse_output=False),
          list(range(n_num, n_num + len(CATEGORICAL)))),
     ])
-    clf = LogisticRegression(C=C, solver="lbfgs", tol=1e-10, max_iter=20000)
+    clf = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12, max_iter=1000)
     return Pipeline([("enc", enc), ("clf", clf)])
 
 

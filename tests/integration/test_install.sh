@@ -109,7 +109,13 @@ for opt in DynamicUser=yes StateDirectory=canary ConfigurationDirectory=canary \
     grep -qx "$opt" "$unit" || die "the unit lacks $opt"
 done
 if command -v systemd-analyze >/dev/null 2>&1; then
-    run env MANPATH="$P/share/man" systemd-analyze verify "$unit"
+    # its Documentation= is checked with man(1), which a minimal machine
+    # (a fresh Debian 12 with the test packages) does not have
+    if command -v man >/dev/null 2>&1; then
+        run env MANPATH="$P/share/man" systemd-analyze verify "$unit"
+    else
+        run systemd-analyze verify --man=no "$unit"
+    fi
     expect_ok
     run systemd-analyze security --offline=true --threshold=20 --no-pager "$unit"
     [ "$RC" -eq 0 ] || die "systemd-analyze security: exit $RC: $(tail -n 3 "$TMP/out")"
