@@ -85,17 +85,6 @@ int cn_parity_spec_parse(const char *text, cn_parity_spec_t *out, bool *is_parit
     return rc;
 }
 
-bool cn_parity_row(const cn_store_rollout_t *row)
-{
-    cn_parity_spec_t s;
-    bool is = false;
-    char err[160];
-    /* an unreadable spec is still a parity check's */
-    cn_parity_spec_parse(row->strategy, &s, &is, err, sizeof err);
-    cn_parity_spec_dispose(&s);
-    return is;
-}
-
 void cn_parity_strategy(const cn_strategy_t *base, const cn_parity_spec_t *spec,
                         uint64_t min_samples, cn_strategy_t *out)
 {

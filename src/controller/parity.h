@@ -53,9 +53,6 @@ char *cn_parity_spec_json(const cn_parity_spec_t *s);
 int cn_parity_spec_parse(const char *text, cn_parity_spec_t *out, bool *is_parity,
                          char *err, size_t errlen);
 
-/* Whether a row is a parity check (its strategy column says so). */
-bool cn_parity_row(const cn_store_rollout_t *row);
-
 /*
  * The strategy a parity check runs: base's warmup, progress deadline,
  * triggers (they protect users as in any rollout) and level; the steps

@@ -705,6 +705,21 @@ int cn_store_rollout_get(cn_store_t *s, int64_t id, cn_store_rollout_t *out, cha
     return rc;
 }
 
+/* The one row a prepared query of rollout_columns gives, if any, into
+ * *out (*found says whether there was one). */
+static int step_one(cn_store_t *s, sqlite3_stmt *st, cn_store_rollout_t *out,
+                    bool *found, const char *what, char *err, size_t errlen)
+{
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        int rc = row_rollout(s, st, out, err, errlen);
+        *found = rc == 0;
+        return rc;
+    }
+    return step == SQLITE_DONE ? 0
+                               : cn_store__fail_db(s->path, s->db, err, errlen, what);
+}
+
 int cn_store_rollout_active(cn_store_t *s, const char *model, cn_store_rollout_t *out,
                             bool *found, char *err, size_t errlen)
 {
@@ -733,15 +748,8 @@ int cn_store_rollout_active(cn_store_t *s, const char *model, cn_store_rollout_t
                              "no model '%s' is registered", Q(q, model));
     if (rc == 0 && cn_store__prepare(s->db, &st, sql, "t", model) != SQLITE_OK)
         rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
-    if (rc == 0) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            rc = row_rollout(s, st, out, err, errlen);
-            *found = rc == 0;
-        } else if (step != SQLITE_DONE) {
-            rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
-        }
-    }
+    if (rc == 0)
+        rc = step_one(s, st, out, found, what, err, errlen);
     sqlite3_finalize(st);
     if (!sqlite3_get_autocommit(s->db))
         cn_store__exec(s->db, "COMMIT");
@@ -772,15 +780,8 @@ int cn_store_rollout_parity_before(cn_store_t *s, const char *model, int64_t bef
     if (cn_store__prepare(s->db, &st, sql, "ti", model, before > 0 ? before : 0) !=
         SQLITE_OK)
         rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
-    if (rc == 0) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            rc = row_rollout(s, st, out, err, errlen);
-            *found = rc == 0;
-        } else if (step != SQLITE_DONE) {
-            rc = cn_store__fail_db(s->path, s->db, err, errlen, what);
-        }
-    }
+    if (rc == 0)
+        rc = step_one(s, st, out, found, what, err, errlen);
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     return rc;

@@ -130,6 +130,8 @@ run "$CANARY" rollout abort 2
 expect_ok
 run "$CANARY" rollout start fraud v2 --parity
 expect_error 64 '--parity takes MODEL alone'
+run "$CANARY" rollout start fraud --addresses "$s2_ADDR"
+expect_error 64 '--addresses goes with --parity'
 run "$CANARY" rollout start fraud --parity --dry-run
 expect_error 65 'dry_run: a parity check judges real traffic'
 run "$CANARY" rollout start fraud --parity --addresses "127.0.0.1:0"
