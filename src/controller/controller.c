@@ -19,6 +19,7 @@
  */
 #include "controller/controller.h"
 #include "controller/controller_internal.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fmt.h"
 
@@ -140,6 +141,17 @@ static void log_generation(cn_controller_t *c, const cn_generation_t *g,
 
 /* ------------------------------------------------------------ the loop */
 
+/* Apply g through the engine and, on success, tell the metrics source
+ * when its step opened (a source that measures by time needs it). */
+static int engine_apply(cn_controller_t *c, const cn_generation_t *g,
+                        cn_traffic_applied_t *applied, char *err, size_t errlen)
+{
+    int rc = c->engine->apply(c->engine, g, applied, err, errlen);
+    if (!rc && c->metrics->opened)
+        c->metrics->opened(c->metrics, g, cn_clock_unix_ms());
+    return rc;
+}
+
 static void take_next(cn_controller_t *c);
 static void after_work_cb(uv_work_t *w, int status);
 
@@ -166,7 +178,7 @@ int cn_controller__publish(cn_controller_t *c, cn_generation_t *g, const char *w
         sets_changed =
             sets_changed || !cn_version_set_equal(&g->sets[r], &c->current.sets[r]);
     pthread_mutex_unlock(&c->mu);
-    int rc = c->engine->apply(c->engine, g, applied, err, errlen);
+    int rc = engine_apply(c, g, applied, err, errlen);
     if (rc)
         return rc;
     int stored = 0;
@@ -200,7 +212,7 @@ static void work_cb(uv_work_t *w)
     /* One generation: the split and both sets together. The router waits
      * for every worker to take it (and may resolve names): off the loop. */
     cn_traffic_applied_t applied;
-    int rc = c->engine->apply(c->engine, &cmd->next_gen, &applied, err, sizeof err);
+    int rc = engine_apply(c, &cmd->next_gen, &applied, err, sizeof err);
     if (rc) {
         snprintf(res->error, sizeof res->error, "%s", err[0] ? err : cn_strerror(rc));
         res->rc = rc == CN_EINVAL ? CN_EINVAL : rc;

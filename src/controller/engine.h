@@ -68,6 +68,14 @@ struct cn_metrics_source_s {
     int (*read)(cn_metrics_source_t *self, const cn_metrics_window_t *window,
                 unsigned mask, cn_router_snapshot_t **out, char *err, size_t errlen);
     void (*release)(cn_metrics_source_t *self, cn_router_snapshot_t *s);
+    /* Optional (NULL: not needed): told, right after each successful
+     * apply and on the thread that applied (off every event loop, one
+     * apply at a time), that generation g (borrowed: its labels and sets)
+     * opened its measurement step at unix_ms, so that a source that
+     * measures by time (Prometheus) can answer a CN_WINDOW_GENERATION
+     * window as the time range from then. Should not block. */
+    void (*opened)(cn_metrics_source_t *self, const cn_generation_t *g,
+                   int64_t unix_ms);
 };
 
 /* Both interfaces over the built-in router (borrowed; it must outlive

@@ -78,6 +78,6 @@ static void router_release(cn_metrics_source_t *self, cn_router_snapshot_t *s)
 void cn_engine_router_init(cn_engine_router_t *e, cn_router_t *router)
 {
     e->traffic = (cn_traffic_engine_t){"router", router_apply, router_renew};
-    e->metrics = (cn_metrics_source_t){"router", router_read, router_release};
+    e->metrics = (cn_metrics_source_t){"router", router_read, router_release, NULL};
     e->router = router;
 }

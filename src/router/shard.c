@@ -639,6 +639,8 @@ static void cell_dispose_data(cn_router_cell_t *c)
     free(c->step_latency);
     free(c->step_latency_us);
     free(c->step_predictions);
+    free(c->step_latency_bounds);
+    free(c->step_latency_bins);
 }
 
 void cn_router_cells_free(cn_router_cell_t *cells, size_t ncells)
