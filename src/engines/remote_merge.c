@@ -37,7 +37,7 @@ static cn_router_cell_t *find_cell(cn_router_cell_t *cells, size_t n,
     return NULL;
 }
 
-static char *dup(const char *s)
+static char *copy_string(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = cn_xmalloc(n);
@@ -278,7 +278,7 @@ int cn_remote_merge(cn_router_snapshot_t *const *parts, size_t n, uint64_t *rng,
     m->traffic = a->traffic;
     m->step = a->step;
     for (int r = 0; r < CN_ROLE_COUNT; r++)
-        m->version_name[r] = dup(a->version_name[r] ? a->version_name[r] : "");
+        m->version_name[r] = copy_string(a->version_name[r] ? a->version_name[r] : "");
     m->n_prediction_bounds = a->n_prediction_bounds;
     if (a->n_prediction_bounds) {
         double *b = cn_xmalloc(a->n_prediction_bounds * sizeof *b);
@@ -309,8 +309,8 @@ int cn_remote_merge(cn_router_snapshot_t *const *parts, size_t n, uint64_t *rng,
                 }
                 d = &m->cells[m->ncells++];
                 memset(d, 0, sizeof *d);
-                d->segment = dup(c->segment);
-                d->version = dup(c->version);
+                d->segment = copy_string(c->segment);
+                d->version = copy_string(c->version);
                 d->role = c->role;
             }
             rc = cell_add(d, c, n_le, err, errlen);
@@ -339,7 +339,7 @@ int cn_remote_merge(cn_router_snapshot_t *const *parts, size_t n, uint64_t *rng,
                 m->upstreams = cn_xrealloc(m->upstreams, cap_up * sizeof *m->upstreams);
             }
             m->upstreams[m->nupstreams] = *u;
-            m->upstreams[m->nupstreams++].address = dup(u->address);
+            m->upstreams[m->nupstreams++].address = copy_string(u->address);
         }
         for (size_t i = 0; i < s->naddresses; i++) {
             const cn_router_address_stat_t *x = &s->addresses[i];
@@ -356,7 +356,7 @@ int cn_remote_merge(cn_router_snapshot_t *const *parts, size_t n, uint64_t *rng,
                 }
                 d = &m->addresses[m->naddresses++];
                 memset(d, 0, sizeof *d);
-                d->address = dup(x->address);
+                d->address = copy_string(x->address);
                 d->role = x->role;
             }
             d->requests += x->requests;

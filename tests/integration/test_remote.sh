@@ -1,0 +1,160 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Several `canary serve` replicas under one controller, with real
+# processes: model servers, replicas and the remote engine (through
+# build/remote-drive, a controller reduced to the engine).
+#  - one replica driven with curl alone: a generation applied through
+#    PUT /v1/generation (stored, logged, idempotent), its own changes
+#    refused while the controller holds the lease, and the lease's
+#    fallback to weight 0 when the controller goes quiet, in its log and
+#    /metrics;
+#  - two replicas through the engine: apply reaches both, read merges
+#    both (the requests of both proxies), a rollback reaches both, and a
+#    replica that is gone fails apply and read with its name.
+. tests/integration/lib.sh
+: "${REMOTE_DRIVE:=build/remote-drive}"
+TOKEN=remote-token-$$-0123456789abcdef
+export CANARY_TOKEN="$TOKEN"
+AUTH="Authorization: Bearer $TOKEN"
+
+# call METHOD URL [BODY]: status in $CODE, body in $TMP/body
+call() {
+    if [ $# -ge 3 ]; then
+        CODE=$(curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H "$AUTH" -d "$3" "$2")
+    else
+        CODE=$(curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H "$AUTH" "$2")
+    fi
+}
+
+# infer PROXY N: N model requests through a replica's proxy
+infer() {
+    i=0
+    while [ $i -lt "$2" ]; do
+        curl -sf -o /dev/null -H 'Content-Type: application/json' \
+            -d '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}' \
+            "http://$1/v2/models/m/infer" || die "request $i through $1 failed"
+        i=$((i + 1))
+    done
+}
+
+served() { # MODEL: model requests the model server has answered
+    curl -sf "http://$1/stats" | jq .requests
+}
+
+start_model stable
+start_model canary
+
+echo "remote: a replica driven with curl; the lease falls back to weight 0"
+start_canary r1 --workers 1 --stable "$stable_ADDR" --state "$TMP/r1.db"
+gen() { # G WEIGHT_BP LEASE_MS [CONTROLLER]
+    printf '{"controller":"%s","generation":%s,"traffic":{"canary_weight_bp":%s},' \
+        "${4:-ctl-test}" "$1" "$2"
+    printf '"stable":{"version":"v1","addresses":["%s"]},' "$stable_ADDR"
+    printf '"canary":{"version":"v2","addresses":["%s"]},"lease_ms":%s}' "$canary_ADDR" "$3"
+}
+call PUT "http://$r1_ADMIN/v1/generation" "$(gen 7 5000 3000)"
+[ "$CODE" = 200 ] || die "PUT /v1/generation: HTTP $CODE $(cat "$TMP/body")"
+run jq -c . "$TMP/body"
+json_eq .generation 7
+json_eq .changed true
+json_eq .canary_weight_bp 5000
+local_gen=$(jq .local_generation "$TMP/body")
+grep -q 'change by controller ctl-test: generation '"$local_gen" "$TMP/r1.err" ||
+    die "no log line: $(cat "$TMP/r1.err")"
+call PUT "http://$r1_ADMIN/v1/generation" "$(gen 7 5000 3000)"
+run jq -c . "$TMP/body"
+json_eq .changed false
+json_eq .local_generation "$local_gen"
+call PUT "http://$r1_ADMIN/v1/generation" "$(gen 6 0 3000)"
+[ "$CODE" = 409 ] || die "an older generation: HTTP $CODE $(cat "$TMP/body")"
+grep -q 'generation 6 is older than generation 7' "$TMP/body" || die "$(cat "$TMP/body")"
+call PUT "http://$r1_ADMIN/v1/generation" "$(gen 8 0 3000 intruder)"
+[ "$CODE" = 409 ] || die "another controller: HTTP $CODE $(cat "$TMP/body")"
+grep -q 'managed by controller ctl-test' "$TMP/body" || die "$(cat "$TMP/body")"
+call PUT "http://$r1_ADMIN/v1/traffic" '{"canary_weight":20}'
+[ "$CODE" = 409 ] || die "a local change while managed: HTTP $CODE $(cat "$TMP/body")"
+grep -q 'managed by controller ctl-test' "$TMP/body" || die "$(cat "$TMP/body")"
+call POST "http://$r1_ADMIN/v1/lease" '{"controller":"ctl-test","generation":7,"lease_ms":3000}'
+[ "$CODE" = 200 ] || die "POST /v1/lease: HTTP $CODE $(cat "$TMP/body")"
+infer "$r1_ADDR" 40
+[ "$(served "$canary_ADDR")" -gt 5 ] || die "the canary got $(served "$canary_ADDR") of 40"
+call POST "http://$r1_ADMIN/v1/lease" '{"controller":"ctl-test","generation":7,"lease_ms":3000}'
+[ "$CODE" = 200 ] || die "POST /v1/lease: HTTP $CODE $(cat "$TMP/body")"
+t0=$(date +%s%N)
+call GET "http://$r1_ADMIN/v1/snapshot?generation=7&mask=1"
+[ "$CODE" = 200 ] || die "GET /v1/snapshot: HTTP $CODE $(cat "$TMP/body")"
+head -c 8 "$TMP/body" | grep -q CNSNAP01 || die "not a snapshot: $(head -c 40 "$TMP/body")"
+call GET "http://$r1_ADMIN/v1/snapshot?generation=6&mask=1"
+[ "$CODE" = 404 ] || die "a generation not applied: HTTP $CODE"
+# silence: the lease (3 s) runs out; the replica falls back by itself
+i=0
+while :; do
+    w=$(http_json "http://$r1_ADMIN/v1/traffic" .canary_weight -H "$AUTH")
+    [ "$w" = '"0.00%"' ] || [ "$w" = 0 ] && break
+    i=$((i + 1))
+    [ $i -lt 200 ] || die "the weight is still $w 10 s after the last word"
+    sleep 0.05
+done
+waited_ms=$((($(date +%s%N) - t0) / 1000000))
+echo "  fell back ${waited_ms} ms after the renewal (lease 3000 ms)"
+[ "$waited_ms" -ge 2900 ] && [ "$waited_ms" -le 5000 ] ||
+    die "fell back after $waited_ms ms, lease 3000 ms"
+grep -q 'lease: no word from controller ctl-test for 3000 ms: canary weight set to 0' \
+    "$TMP/r1.err" || die "no lease line: $(cat "$TMP/r1.err")"
+curl -sf "http://$r1_ADMIN/metrics" >"$TMP/metrics" || die "GET /metrics"
+grep -qx 'canary_lease_expired_total 1' "$TMP/metrics" || die "$(grep lease "$TMP/metrics")"
+grep -q '^canary_lease_contact_age_seconds ' "$TMP/metrics" || die "no contact age"
+grep -qx 'canary_lease_managed 0' "$TMP/metrics" || die "$(grep lease "$TMP/metrics")"
+# the controller's renewal of a generation that no longer runs is refused
+call POST "http://$r1_ADMIN/v1/lease" '{"controller":"ctl-test","generation":7,"lease_ms":3000}'
+[ "$CODE" = 409 ] || die "a renewal after the fallback: HTTP $CODE $(cat "$TMP/body")"
+# no longer managed: a person's change is taken, and stays
+call PUT "http://$r1_ADMIN/v1/traffic" '{"canary_weight":10}'
+[ "$CODE" = 200 ] || die "a local change after the lease: HTTP $CODE $(cat "$TMP/body")"
+n0=$(served "$canary_ADDR")
+infer "$r1_ADDR" 30
+[ "$(served "$canary_ADDR")" -gt "$n0" ] || die "weight 10% sent nothing to the canary"
+stop_canary r1
+
+echo "remote: two replicas through the engine: apply, merged read, rollback, a replica gone"
+start_canary a --workers 1 --stable "$stable_ADDR"
+start_canary b --workers 1 --stable "$stable_ADDR"
+drive() {
+    "$REMOTE_DRIVE" --replica "http://$a_ADMIN" --replica "http://$b_ADMIN" \
+        --controller ctl-test --lease 10s --stable "v1=$stable_ADDR" \
+        --canary "v2=$canary_ADDR" "$@"
+}
+run drive apply 1 5000
+expect_ok
+grep -q '^applied 1 ' "$TMP/out" || die "$(cat "$TMP/out")"
+infer "$a_ADDR" 25
+infer "$b_ADDR" 35
+run drive read 1
+expect_ok
+# shellcheck disable=SC2046 # fields on purpose
+set -- $(cat "$TMP/out")
+[ "$1 $2" = "read 1" ] || die "$(cat "$TMP/out")"
+[ $(($3 + $4)) -eq 60 ] || die "merged requests $3 + $4, sent 60"
+[ "$4" -gt 0 ] && [ "$5" -eq "$4" ] || die "canary $4 requests, $5 latencies"
+run drive apply 2 0
+expect_ok
+for r in a b; do
+    eval "adm=\$${r}_ADMIN"
+    w=$(http_json "http://$adm/v1/traffic" .canary_weight -H "$AUTH")
+    [ "$w" = '"0.00%"' ] || [ "$w" = 0 ] || die "$r: weight $w after the rollback"
+done
+n0=$(served "$canary_ADDR")
+infer "$a_ADDR" 20
+infer "$b_ADDR" 20
+[ "$(served "$canary_ADDR")" -eq "$n0" ] || die "the canary got requests after the rollback"
+kill "$b_PID"
+wait "$b_PID" 2>/dev/null || true
+run drive apply 3 2500
+[ "$RC" -eq 1 ] || die "apply with a replica gone: exit $RC"
+grep -q "^apply failed: 1 of 2 replicas did not confirm generation 3; replica http://$b_ADMIN: " \
+    "$TMP/out" || die "$(cat "$TMP/out")"
+run drive read 3
+[ "$RC" -eq 1 ] || die "read with a replica gone: exit $RC"
+grep -q "^read failed: replica http://$b_ADMIN: " "$TMP/out" || die "$(cat "$TMP/out")"
+stop_canary a
+echo "remote: $NCHECK checks passed"
