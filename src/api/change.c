@@ -51,8 +51,8 @@ void cn_admin__submit(cn_admin_request_t *req, const cn_controller_change_t *cha
  * controller manages. */
 static bool weight_zero_only(const cn_controller_change_t *c)
 {
-    return c->has_canary_weight && c->traffic.canary_weight_bp == 0 &&
-           !c->has_shadow && !c->has_mode && !c->has_force && !c->promote &&
+    return c->has_canary_weight && c->traffic.canary_weight_bp == 0 && !c->has_shadow &&
+           !c->has_mode && !c->has_force && !c->promote &&
            !c->has_set[CN_ROLE_STABLE] && !c->has_set[CN_ROLE_CANARY];
 }
 

@@ -395,8 +395,8 @@ static void handle_lease(cn_admin_request_t *req)
                      name);
     else if (!rc && gen != remote)
         rc = cn_fail(err, sizeof err, CN_ECONFLICT,
-                     "this replica runs controller generation %" PRIu64
-                     ", not %" PRIu64 ": apply it again",
+                     "this replica runs controller generation %" PRIu64 ", not %" PRIu64
+                     ": apply it again",
                      remote, gen);
     else if (!rc && local != now_local)
         rc = cn_fail(err, sizeof err, CN_ECONFLICT,
@@ -484,10 +484,10 @@ static void snapshot_work(cn_admin_request_t *req, void *arg)
     cn_controller_remote(a->controller, &remote, &local, NULL);
     if (remote != job->generation) {
         cn_admin_response_error(&job->res, 404,
-                                 "controller generation %" PRIu64
-                                 " is not applied here (the last applied is %" PRIu64
-                                 ")",
-                                 job->generation, remote);
+                                "controller generation %" PRIu64
+                                " is not applied here (the last applied is %" PRIu64
+                                ")",
+                                job->generation, remote);
         return;
     }
     cn_router_snapshot_t *s = a->ops.snapshot(a->ops.ctx, job->mask);

@@ -330,12 +330,10 @@ static void take_next(cn_controller_t *c)
             snprintf(res->error, sizeof res->error,
                      "generation %llu is older than generation %llu, applied "
                      "already: a late copy of an older decision",
-                     (unsigned long long)rg,
-                     (unsigned long long)c->remote_generation);
+                     (unsigned long long)rg, (unsigned long long)c->remote_generation);
             rc = CN_ECONFLICT;
         }
-        if (!rc && cmd->change.promote &&
-            c->current.sets[CN_ROLE_CANARY].count == 0) {
+        if (!rc && cmd->change.promote && c->current.sets[CN_ROLE_CANARY].count == 0) {
             snprintf(res->error, sizeof res->error,
                      "promote: the canary set has no addresses; nothing to promote");
             rc = CN_EINVAL;

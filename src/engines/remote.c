@@ -233,7 +233,7 @@ typedef struct engine_s {
     char controller[CN_WIRE_CONTROLLER_MAX + 1];
     uint64_t lease_ms, renew_every_ms, timeout_ms, connect_timeout_ms, retry_ms;
 
-    pthread_mutex_t mu; /* guards what follows */
+    pthread_mutex_t mu;       /* guards what follows */
     uint64_t last_generation; /* the last generation sent; 0: none */
     bool *unreachable;        /* per replica, as the heartbeat last found it */
     uint64_t rng;
@@ -418,7 +418,8 @@ static int remote_apply(cn_traffic_engine_t *self, const cn_generation_t *desire
          * way out, and the replica's state may change. */
         if (!failed || !rollback || mono_ms() + backoff > deadline)
             break;
-        struct timespec ts = {(time_t)(backoff / 1000), (long)(backoff % 1000) * 1000000};
+        struct timespec ts = {(time_t)(backoff / 1000),
+                              (long)(backoff % 1000) * 1000000};
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > 500 ? 500 : backoff * 2;
     }
@@ -426,12 +427,11 @@ static int remote_apply(cn_traffic_engine_t *self, const cn_generation_t *desire
     free(want);
     cn_buf_dispose(&body);
     if (failed)
-        return cn_fail(err, errlen, CN_EIO,
-                       "%s%zu of %zu replicas did not confirm generation %" PRIu64
-                       "%s; %s",
-                       rollback ? "rollback: " : "", failed, e->n, desired->number,
-                       rollback ? " (asked again for as long as rollback_retry)" : "",
-                       line);
+        return cn_fail(
+            err, errlen, CN_EIO,
+            "%s%zu of %zu replicas did not confirm generation %" PRIu64 "%s; %s",
+            rollback ? "rollback: " : "", failed, e->n, desired->number,
+            rollback ? " (asked again for as long as rollback_retry)" : "", line);
     out->generation = desired->number;
     out->effective_weight_bp = desired->traffic.canary_weight_bp;
     out->step.number = desired->number;
@@ -489,8 +489,9 @@ static int renew_all(engine_t *e, bool log_changes, char *err, size_t errlen)
     free(want);
     cn_buf_dispose(&body);
     if (failed)
-        return cn_fail(err, errlen, CN_EIO, "lease not renewed at %zu of %zu replicas: %s",
-                       failed, e->n, line);
+        return cn_fail(err, errlen, CN_EIO,
+                       "lease not renewed at %zu of %zu replicas: %s", failed, e->n,
+                       line);
     return 0;
 }
 
@@ -669,7 +670,8 @@ int cn_remote_new(const cn_remote_config_t *cfg, cn_remote_t **out, char *err,
     e->renew_every_ms = cfg->renew_every_ms;
     e->timeout_ms = cfg->timeout_ms;
     e->connect_timeout_ms = cfg->connect_timeout_ms;
-    e->retry_ms = cfg->rollback_retry_ms ? cfg->rollback_retry_ms : cfg->lease_ms + 1000;
+    e->retry_ms =
+        cfg->rollback_retry_ms ? cfg->rollback_retry_ms : cfg->lease_ms + 1000;
     e->rng = 0x5eed0fa11ULL;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cond, NULL);
@@ -706,8 +708,8 @@ int cn_remote_new(const cn_remote_config_t *cfg, cn_remote_t **out, char *err,
         memset(token, 0, strlen(token));
         free(h);
         free(token);
-        e->r[i].headers = curl_slist_append(e->r[i].headers,
-                                            "Content-Type: application/json");
+        e->r[i].headers =
+            curl_slist_append(e->r[i].headers, "Content-Type: application/json");
         e->r[i].headers = curl_slist_append(e->r[i].headers, "Expect:");
     }
     if (!rc) {

@@ -66,12 +66,12 @@ typedef struct cn_remote_replica_s {
 typedef struct cn_remote_config_s {
     cn_remote_replica_t *replicas;
     size_t n_replicas;
-    uint64_t lease_ms;          /* default 10 s */
-    uint64_t renew_every_ms;    /* default 2 s; below lease / 2 */
-    uint64_t timeout_ms;        /* default 2 s */
+    uint64_t lease_ms;           /* default 10 s */
+    uint64_t renew_every_ms;     /* default 2 s; below lease / 2 */
+    uint64_t timeout_ms;         /* default 2 s */
     uint64_t connect_timeout_ms; /* default 500 ms */
-    uint64_t rollback_retry_ms; /* 0: lease + 1 s */
-    char *controller;           /* NULL: the host name */
+    uint64_t rollback_retry_ms;  /* 0: lease + 1 s */
+    char *controller;            /* NULL: the host name */
 } cn_remote_config_t;
 
 extern const cn_config_table_t cn_remote_config_table;

@@ -316,7 +316,8 @@ int cn_remote_merge(cn_router_snapshot_t *const *parts, size_t n, uint64_t *rng,
             rc = cell_add(d, c, n_le, err, errlen);
         }
         if (s->npairs) {
-            m->pairs = cn_xrealloc(m->pairs, (m->npairs + s->npairs) * sizeof *m->pairs);
+            m->pairs =
+                cn_xrealloc(m->pairs, (m->npairs + s->npairs) * sizeof *m->pairs);
             memcpy(m->pairs + m->npairs, s->pairs, s->npairs * sizeof *s->pairs);
             m->npairs += s->npairs;
         }

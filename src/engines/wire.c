@@ -97,17 +97,17 @@ int cn_wire_generation_render(cn_buf_t *out, const char *controller,
         "generation", (json_int_t)g->number, "traffic", "canary_weight_bp",
         (int)t->canary_weight_bp, "shadow_bp", (int)t->shadow_bp, "mode",
         cn_traffic_mode_name(t->mode), "force", (int)t->force_enabled, "stable",
-        set_json(&g->sets[CN_ROLE_STABLE]), "canary", set_json(&g->sets[CN_ROLE_CANARY]),
-        "lease_ms", (json_int_t)lease_ms);
+        set_json(&g->sets[CN_ROLE_STABLE]), "canary",
+        set_json(&g->sets[CN_ROLE_CANARY]), "lease_ms", (json_int_t)lease_ms);
     return dump(out, o);
 }
 
 int cn_wire_lease_render(cn_buf_t *out, const char *controller, uint64_t generation,
                          uint64_t lease_ms)
 {
-    return dump(out, json_pack("{s:s, s:I, s:I}", "controller", controller,
-                               "generation", (json_int_t)generation, "lease_ms",
-                               (json_int_t)lease_ms));
+    return dump(out,
+                json_pack("{s:s, s:I, s:I}", "controller", controller, "generation",
+                          (json_int_t)generation, "lease_ms", (json_int_t)lease_ms));
 }
 
 static int get_lease(json_t *o, uint64_t *out, char *err, size_t errlen)
@@ -160,8 +160,7 @@ static int get_generation(json_t *o, uint64_t min, uint64_t *out, char *err,
 {
     json_t *n = json_object_get(o, "generation");
     if (!json_is_integer(n) || json_integer_value(n) < (json_int_t)min)
-        return cn_fail(err, errlen, CN_EINVAL,
-                       "generation: must be an integer >= %llu",
+        return cn_fail(err, errlen, CN_EINVAL, "generation: must be an integer >= %llu",
                        (unsigned long long)min);
     *out = (uint64_t)json_integer_value(n);
     return 0;
@@ -188,8 +187,9 @@ static int get_set(json_t *o, const char *role, cn_version_set_t *s, char *err,
 {
     json_t *j = json_object_get(o, role);
     if (!json_is_object(j))
-        return cn_fail(err, errlen, CN_EINVAL, "%s: must be an object with version "
-                                               "and addresses",
+        return cn_fail(err, errlen, CN_EINVAL,
+                       "%s: must be an object with version "
+                       "and addresses",
                        role);
     json_t *v = json_object_get(j, "version");
     if (!json_is_string(v) ||
@@ -438,11 +438,12 @@ int cn_wire_snapshot_render(cn_buf_t *b, const cn_router_snapshot_t *s)
 
 typedef struct rd_s {
     const unsigned char *p, *end;
-    int rc;          /* sticky: the first error */
-    char what[160];  /* where it happened */
+    int rc;         /* sticky: the first error */
+    char what[160]; /* where it happened */
 } rd_t;
 
-static void bad(rd_t *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bad(rd_t *r, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void bad(rd_t *r, int rc, const char *fmt, ...)
 {
     if (r->rc)

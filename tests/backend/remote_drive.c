@@ -89,7 +89,8 @@ int main(int argc, char **argv)
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         const char *o = argv[i], *v = argv[i + 1];
         if (strcmp(o, "--replica") == 0) {
-            cfg.replicas = realloc(cfg.replicas, (cfg.n_replicas + 1) * sizeof *cfg.replicas);
+            cfg.replicas =
+                realloc(cfg.replicas, (cfg.n_replicas + 1) * sizeof *cfg.replicas);
             memset(&cfg.replicas[cfg.n_replicas], 0, sizeof *cfg.replicas);
             cfg.replicas[cfg.n_replicas++].url = copy(v);
         } else if (strcmp(o, "--lease") == 0) {
@@ -124,15 +125,16 @@ int main(int argc, char **argv)
                 printf("apply failed: %s\n", err);
                 code = 1;
             } else {
-                printf("applied %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", g.number, t0, t1);
+                printf("applied %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", g.number, t0,
+                       t1);
             }
         } else if (strcmp(c, "read") == 0 && i + 1 < argc) {
             cn_metrics_window_t w = {.kind = CN_WINDOW_GENERATION,
                                      .generation = strtoull(argv[++i], NULL, 10)};
             cn_router_snapshot_t *s;
             if (e->metrics.read(&e->metrics, &w,
-                                CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s, err,
-                                sizeof err)) {
+                                CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_SAMPLES, &s,
+                                err, sizeof err)) {
                 printf("read failed: %s\n", err);
                 code = 1;
                 continue;
@@ -144,8 +146,8 @@ int main(int argc, char **argv)
                 if (s->cells[k].role == CN_ROLE_CANARY)
                     nlat += s->cells[k].n_step_latency;
             }
-            printf("read %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu\n", w.generation, req[0],
-                   req[1], nlat);
+            printf("read %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu\n", w.generation,
+                   req[0], req[1], nlat);
             e->metrics.release(&e->metrics, s);
         } else if (strcmp(c, "renew") == 0) {
             if (e->traffic.renew(&e->traffic, err, sizeof err)) {

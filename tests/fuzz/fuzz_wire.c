@@ -92,11 +92,12 @@ static void lease(const uint8_t *data, size_t size)
 {
     char name[CN_WIRE_CONTROLLER_MAX + 1], err[256] = "";
     uint64_t g, ms;
-    int rc = cn_wire_lease_parse((const char *)data, size, name, &g, &ms, err,
-                                 sizeof err);
+    int rc =
+        cn_wire_lease_parse((const char *)data, size, name, &g, &ms, err, sizeof err);
     if (rc)
         one_line(rc, err);
-    else if (!name[0] || strlen(name) > CN_WIRE_CONTROLLER_MAX || ms > CN_WIRE_LEASE_MAX_MS)
+    else if (!name[0] || strlen(name) > CN_WIRE_CONTROLLER_MAX ||
+             ms > CN_WIRE_LEASE_MAX_MS)
         abort();
 }
 

@@ -168,7 +168,8 @@ Test(remote_merge, merged_reservoir_is_uniform_over_the_union)
         }
         cn_router_snapshot_t *m;
         char err[256];
-        cr_assert_eq(cn_remote_merge(parts, 3, &rng, &m, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(cn_remote_merge(parts, 3, &rng, &m, err, sizeof err), 0, "%s",
+                     err);
         const cn_router_cell_t *c = &m->cells[0];
         cr_assert_eq(c->step_latency_seen, 26000);
         cr_assert(c->n_step_latency >= 649 && c->n_step_latency <= 651, "%zu",
@@ -185,12 +186,14 @@ Test(remote_merge, merged_reservoir_is_uniform_over_the_union)
     }
     double expected = (double)total / 26.0, chi2 = 0;
     for (int g = 0; g < 26; g++)
-        chi2 += ((double)group[g] - expected) * ((double)group[g] - expected) / expected;
+        chi2 +=
+            ((double)group[g] - expected) * ((double)group[g] - expected) / expected;
     cr_assert_lt(chi2, 52.62, "chi-square %.2f over 26 groups", chi2);
     for (int j = 0; j < 3; j++) {
         double share = (double)from[j] / (double)total, want = (double)n[j] / 26000.0;
-        cr_assert_lt(fabs(share - want), 0.01, "replica %d: %.4f of the merged values, "
-                                               "%.4f of the traffic",
+        cr_assert_lt(fabs(share - want), 0.01,
+                     "replica %d: %.4f of the merged values, "
+                     "%.4f of the traffic",
                      j, share, want);
     }
 }
@@ -252,9 +255,9 @@ Test(remote_config, defaults_and_errors)
 {
     cn_remote_config_t c;
     char err[512];
-    cr_assert_eq(parse("replicas:\n  - url: http://127.0.0.1:8081\n", &c, err,
-                       sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        parse("replicas:\n  - url: http://127.0.0.1:8081\n", &c, err, sizeof err), 0,
+        "%s", err);
     cr_assert_eq(c.n_replicas, 1);
     cr_assert_eq(c.lease_ms, 10000);
     cr_assert_eq(c.renew_every_ms, 2000);
@@ -354,8 +357,8 @@ static void replica_start(replica_t *r)
     signal(SIGPIPE, SIG_IGN);
     fake_router_init(&r->fake);
     test_plane_start(&r->plane, NULL, false);
-    cn_admin_ops_t ops = {live_snapshot, live_snapshot_free, live_lookup, NULL, r,
-                          NULL, NULL};
+    cn_admin_ops_t ops = {live_snapshot, live_snapshot_free, live_lookup, NULL, r, NULL,
+                          NULL};
     char err[256];
     cr_assert_eq(cn_admin_new("127.0.0.1:0", TOKEN, &ops, r->plane.controller,
                               &r->admin, err, sizeof err),
@@ -457,9 +460,9 @@ Test(remote_live, apply_then_read_merges_every_replica, .init = live_setup,
 
     cn_metrics_window_t win = {.kind = CN_WINDOW_GENERATION, .generation = 40};
     cn_router_snapshot_t *s;
-    cr_assert_eq(e->metrics.read(&e->metrics, &win, CN_ROUTER_SNAP_ALL, &s, err,
-                                 sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        e->metrics.read(&e->metrics, &win, CN_ROUTER_SNAP_ALL, &s, err, sizeof err), 0,
+        "%s", err);
     cr_assert_eq(s->generation, 40);
     cr_assert_eq(s->cells[0].requests, 200);
     cr_assert_eq(s->workers, 4);

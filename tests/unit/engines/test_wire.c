@@ -171,9 +171,9 @@ Test(wire, generation_round_trip)
     cr_assert_eq(cn_wire_generation_render(&b, "ctl-a", &g, 10000), 0);
     char name[CN_WIRE_CONTROLLER_MAX + 1], err[256];
     uint64_t lease;
-    cr_assert_eq(cn_wire_generation_parse(b.data, b.len, &back, name, &lease, err,
-                                          sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        cn_wire_generation_parse(b.data, b.len, &back, name, &lease, err, sizeof err),
+        0, "%s", err);
     cr_assert_str_eq(name, "ctl-a");
     cr_assert_eq(lease, 10000);
     cr_assert_eq(back.number, 9);
@@ -198,14 +198,16 @@ static void refused(const char *body, const char *want)
     cn_generation_init(&g);
     char name[CN_WIRE_CONTROLLER_MAX + 1], err[256];
     uint64_t lease;
-    int rc = cn_wire_generation_parse(body, strlen(body), &g, name, &lease, err,
-                                      sizeof err);
+    int rc =
+        cn_wire_generation_parse(body, strlen(body), &g, name, &lease, err, sizeof err);
     cr_assert_neq(rc, 0, "%s parsed", body);
     cr_assert(strstr(err, want), "%s: got '%s', want '%s'", body, err, want);
     cn_generation_dispose(&g);
 }
 
-#define SETS "\"stable\":{\"version\":\"v1\",\"addresses\":[\"h:1\"]},\"canary\":{\"version\":\"v2\",\"addresses\":[]}"
+#define SETS                                                                           \
+    "\"stable\":{\"version\":\"v1\",\"addresses\":[\"h:1\"]},\"canary\":{\"version\":" \
+    "\"v2\",\"addresses\":[]}"
 
 Test(wire, generation_errors_name_the_field)
 {
