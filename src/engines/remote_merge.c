@@ -147,7 +147,8 @@ static double *reservoir_merge(const double *const *vals, const size_t *k,
     size_t m = 0;
     if (all_whole) {
         for (size_t j = 0; j < nparts; j++) {
-            memcpy(out + m, vals[j], k[j] * sizeof *out);
+            if (k[j])
+                memcpy(out + m, vals[j], k[j] * sizeof *out);
             m += k[j];
         }
         *out_n = m;

@@ -45,6 +45,7 @@
  */
 #include "engines/wire.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -129,8 +130,10 @@ static json_t *load_object(const char *body, size_t len, char *err, size_t errle
     json_error_t je;
     json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!o) {
-        cn_fail(err, errlen, CN_EPARSE, "body: not JSON: %s (at %d)", je.text,
-                je.position);
+        /* jansson's text may quote the input, control characters and all */
+        char q[CN_TEXT_QUOTE_BUF(160)];
+        cn_fail(err, errlen, CN_EPARSE, "body: not JSON: %s (at %d)",
+                cn_text_quote(je.text, strlen(je.text), 160, q), je.position);
         return NULL;
     }
     if (!json_is_object(o)) {
@@ -560,8 +563,8 @@ static cn_metrics_hist_t *ghist(rd_t *r)
     for (size_t i = 0; i < nz && !r->rc; i++) {
         uint32_t idx = G32(r);
         uint64_t n = G64(r);
-        if (idx >= CN_METRICS_HIST_BUCKETS || (i && idx <= last))
-            bad(r, CN_EPARSE, "histogram: bucket %u out of order or range",
+        if (idx >= CN_METRICS_HIST_BUCKETS || (i && idx <= last) || n == 0)
+            bad(r, CN_EPARSE, "histogram: bucket %u out of order or range, or empty",
                 (unsigned)idx);
         else
             h->counts[idx] = n;
