@@ -209,6 +209,17 @@ void cn_admin_set_store(cn_admin_t *a, cn_store_t *store);
 void cn_admin_set_rollouts(cn_admin_t *a, const char *model,
                            const cn_strategy_t *strategy);
 
+/*
+ * canary control: model is driven by controller (borrowed), its rollouts
+ * run strategy (borrowed). cn_admin_new's controller is then NULL: the
+ * resources of a data plane (traffic, versions, samples, requests,
+ * feedback, series) answer 404 saying that this server has none, and the
+ * rollouts, models and tags go to the model's controller. Before
+ * cn_admin_run. 0, or CN_EINVAL (a model twice).
+ */
+int cn_admin_add_model(cn_admin_t *a, const char *model, cn_controller_t *controller,
+                       const cn_strategy_t *strategy);
+
 /* Where POST /v1/feedback keeps the fed values it joins, and GET reads
  * them (borrowed; NULL: the resource answers 503). Before cn_admin_run. */
 struct cn_feedback_s;
