@@ -438,12 +438,15 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
                  "requires a bearer token)");
         return CN_EINVAL;
     }
-    if (!ops || !ops->snapshot || !ops->snapshot_free || !ops->lookup) {
+    /* canary control: no controller of its own (cn_admin_add_model) and
+     * no router to read */
+    if (!ops ||
+        (controller && (!ops->snapshot || !ops->snapshot_free || !ops->lookup))) {
         snprintf(err, errlen, "admin: every operation of the ops table is required");
         return CN_EINVAL;
     }
-    if (!controller) {
-        snprintf(err, errlen, "admin: a controller is required");
+    if (!controller && ops->snapshot) {
+        snprintf(err, errlen, "admin: a controller is required with a router");
         return CN_EINVAL;
     }
     struct sockaddr_storage sa;
@@ -559,7 +562,8 @@ bool cn_admin__drives(const cn_admin_t *a, const char *model)
     return find_model(a, model) != NULL;
 }
 
-void cn_admin__live_for(const cn_admin_t *a, const char *model, cn_controller_live_t *out)
+void cn_admin__live_for(const cn_admin_t *a, const char *model,
+                        cn_controller_live_t *out)
 {
     cn_controller_t *c = cn_admin__controller_for(a, model);
     if (c)

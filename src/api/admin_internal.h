@@ -167,7 +167,8 @@ typedef void (*cn_admin__render_fn)(cn_jsonw_t *w, const cn_generation_t *g,
  * when it is applied, 400 when refused, 500 when it failed, 503 when the
  * controller takes no more (change.c). Loop thread. */
 void cn_admin__submit_to(cn_admin_request_t *req, cn_controller_t *controller,
-                         const cn_controller_change_t *change, cn_admin__render_fn render);
+                         const cn_controller_change_t *change,
+                         cn_admin__render_fn render);
 void cn_admin__submit(cn_admin_request_t *req, const cn_controller_change_t *change,
                       cn_admin__render_fn render);
 

@@ -39,7 +39,8 @@ void cn_admin__submit(cn_admin_request_t *req, const cn_controller_change_t *cha
 }
 
 void cn_admin__submit_to(cn_admin_request_t *req, cn_controller_t *controller,
-                         const cn_controller_change_t *change, cn_admin__render_fn render)
+                         const cn_controller_change_t *change,
+                         cn_admin__render_fn render)
 {
     if (!controller) {
         cn_admin__respond_error(req, 404, "%s", CN_ADMIN__NO_DATA_PLANE);

@@ -208,8 +208,8 @@ static void models_done(cn_admin_request_t *req, void *arg)
             cn_version_set_copy(&change.sets[r], &job->sets[r]);
             cn_version_set_dispose(&job->sets[r]);
         }
-        cn_admin__submit_to(req, cn_admin__controller_for(req->admin, job->model), &change,
-                            cn_api_versions_write);
+        cn_admin__submit_to(req, cn_admin__controller_for(req->admin, job->model),
+                            &change, cn_api_versions_write);
         cn_controller_change_dispose(&change);
     } else {
         cn_admin_respond(req, &job->res);

@@ -708,10 +708,11 @@ static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op,
         if (!c) {
             if (pre)
                 cn_admin_response_dispose(pre);
-            cn_admin__respond_error(req, 404,
-                                    "model '%s' is not driven by this controller (not in "
-                                    "its models:)",
-                                    op->model);
+            cn_admin__respond_error(
+                req, 404,
+                "model '%s' is not driven by this controller (not in "
+                "its models:)",
+                op->model);
             return;
         }
         submit_to(req, c, op, ok_status, pre);
@@ -732,7 +733,8 @@ static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op,
 }
 
 static void submit_to(cn_admin_request_t *req, cn_controller_t *controller,
-                      cn_controller_op_t *op, unsigned ok_status, cn_admin_response_t *pre)
+                      cn_controller_op_t *op, unsigned ok_status,
+                      cn_admin_response_t *pre)
 {
     cn_admin_t *a = cn_admin_request_server(req);
     pending_t *p = cn_xcalloc(1, sizeof *p);
