@@ -65,8 +65,8 @@ Test(server_token, reads_a_private_token_file_without_a_warning, .init = setup,
 {
     write_token("0123456789abcdef0123\n", 0600);
     bool generated = true;
-    cr_assert_eq(cn_admin_load_token(path, token, &generated, warn, err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(cn_admin_load_token(path, token, &generated, warn, err, sizeof err), 0,
+                 "%s", err);
     cr_assert_str_eq(token, "0123456789abcdef0123");
     cr_assert_not(generated);
     cr_assert_str_empty(warnings());

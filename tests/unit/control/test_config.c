@@ -10,13 +10,15 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#define STRATEGY "strategy:\n  steps:\n    - set_weight: 10\n    - pause: {duration: 1s}\n"
+#define STRATEGY                                                                       \
+    "strategy:\n  steps:\n    - set_weight: 10\n    - pause: {duration: 1s}\n"
 
 static int parse(const char *text, char *err, size_t errlen)
 {
     cn_control_config_t c;
     cn_control_config_init(&c);
-    int rc = cn_control_config_parse_yaml(&c, text, strlen(text), "c.yaml", err, errlen);
+    int rc =
+        cn_control_config_parse_yaml(&c, text, strlen(text), "c.yaml", err, errlen);
     cn_control_config_dispose(&c);
     return rc;
 }
@@ -42,22 +44,27 @@ Test(control_config, a_model_is_named_and_has_a_known_traffic_engine)
            "c.yaml:3: key 'models[0]': name: required");
     expect("control: {state: s.db}\nmodels:\n  - name: fraud\n" STRATEGY,
            "key 'models[0]': traffic: required");
-    expect("control: {state: s.db}\nmodels:\n  - name: fraud\n    traffic: {bogus: {}}\n" STRATEGY,
+    expect("control: {state: s.db}\nmodels:\n  - name: fraud\n    traffic: {bogus: "
+           "{}}\n" STRATEGY,
            "c.yaml:4: key 'models[0].traffic': unknown engine 'bogus': must be one of");
     /* `none` measures; it splits nothing */
-    expect("control: {state: s.db}\nmodels:\n  - name: fraud\n    traffic: {none: {}}\n" STRATEGY,
+    expect("control: {state: s.db}\nmodels:\n  - name: fraud\n    traffic: {none: "
+           "{}}\n" STRATEGY,
            "unknown engine 'none'");
-    expect("control: {state: s.db}\nmodels:\n  - name: fraud\n    traffic: 5\n" STRATEGY,
-           "must be a mapping of one engine");
+    expect(
+        "control: {state: s.db}\nmodels:\n  - name: fraud\n    traffic: 5\n" STRATEGY,
+        "must be a mapping of one engine");
     expect("control: {state: s.db}\nmodels:\n  - name: 'bad name!'\n" STRATEGY,
            "key 'models[0].name'");
-    expect("control: {state: s.db}\nmodels:\n  - name: fraud\n    colour: red\n" STRATEGY,
-           "unknown key 'colour'");
+    expect(
+        "control: {state: s.db}\nmodels:\n  - name: fraud\n    colour: red\n" STRATEGY,
+        "unknown key 'colour'");
 }
 
 Test(control_config, unknown_sections_and_control_keys_are_named)
 {
-    expect("serve: {}\ncontrol: {state: s.db}\n" STRATEGY, "c.yaml:1: unknown key 'serve'");
+    expect("serve: {}\ncontrol: {state: s.db}\n" STRATEGY,
+           "c.yaml:1: unknown key 'serve'");
     expect("control: {state: s.db, listen: ':80'}\nmodels: [{name: a}]\n" STRATEGY,
            "control.listen");
 }
