@@ -318,6 +318,10 @@ static void on_applied(const cn_controller_result_t *r, void *arg)
 static void handle_generation(cn_admin_request_t *req)
 {
     cn_admin_t *a = req->admin;
+    if (!a->ops.snapshot) { /* canary control drives; it is driven by none */
+        cn_admin__respond_error(req, 404, "%s", CN_ADMIN__NO_DATA_PLANE);
+        return;
+    }
     const cn_http_message_t *msg = cn_admin_request_message(req);
     char err[512], name[CN_WIRE_CONTROLLER_MAX + 1];
     cn_generation_t g;
@@ -370,6 +374,10 @@ static void handle_generation(cn_admin_request_t *req)
 static void handle_lease(cn_admin_request_t *req)
 {
     cn_admin_t *a = req->admin;
+    if (!a->ops.snapshot) {
+        cn_admin__respond_error(req, 404, "%s", CN_ADMIN__NO_DATA_PLANE);
+        return;
+    }
     const cn_http_message_t *msg = cn_admin_request_message(req);
     char err[512], name[CN_WIRE_CONTROLLER_MAX + 1];
     uint64_t gen, lease_ms;
@@ -530,6 +538,10 @@ static void snapshot_done(cn_admin_request_t *req, void *arg)
 
 static void handle_snapshot(cn_admin_request_t *req)
 {
+    if (!req->admin->ops.snapshot) {
+        cn_admin__respond_error(req, 404, "%s", CN_ADMIN__NO_DATA_PLANE);
+        return;
+    }
     size_t qlen;
     const char *q = cn_admin_request_query(req, &qlen);
     char err[256];

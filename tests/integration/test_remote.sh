@@ -10,7 +10,11 @@
 #    /metrics;
 #  - two replicas through the engine: apply reaches both, read merges
 #    both (the requests of both proxies), a rollback reaches both, and a
-#    replica that is gone fails apply and read with its name.
+#    replica that is gone fails apply and read with its name;
+#  - end to end: `canary control` with `traffic: {remote: ...}` over three
+#    replicas: a good candidate walks its steps and is promoted on every
+#    replica; a candidate that answers 500s is rolled back, weight 0 on
+#    every replica, and the canary backend gets nothing after.
 . tests/integration/lib.sh
 : "${REMOTE_DRIVE:=build/remote-drive}"
 TOKEN=remote-token-$$-0123456789abcdef
@@ -157,4 +161,98 @@ run drive read 3
 [ "$RC" -eq 1 ] || die "read with a replica gone: exit $RC"
 grep -q "^read failed: replica http://$b_ADMIN: " "$TMP/out" || die "$(cat "$TMP/out")"
 stop_canary a
+
+echo "remote: canary control over three replicas: a promotion, then a rollback"
+start_model good 0.5
+start_model bad 0.5 --fail-rate 0.5
+for r in x y z; do
+    start_canary "$r" --workers 1 --stable "$stable_ADDR" --stable-version v1
+done
+cat >"$TMP/control.yaml" <<YAML
+control:
+  admin: 127.0.0.1:0
+  state: $TMP/control.db
+models:
+  - name: fraud
+    traffic:
+      remote:
+        replicas:
+          - {url: "http://$x_ADMIN"}
+          - {url: "http://$y_ADMIN"}
+          - {url: "http://$z_ADMIN"}
+        lease: 5s
+        renew_every: 1s
+        controller: ctl-e2e
+    stable: {version: v1, addresses: ["$stable_ADDR"]}
+strategy:
+  warmup: 1s
+  progress_deadline: 20s
+  steps:
+    - set_weight: 20
+    - pause: {duration: 2s}
+    - analysis: {}
+    - set_weight: 50
+    - pause: {duration: 2s}
+    - analysis: {}
+  max_bake: 60s
+  on_marginal: hold
+  triggers:
+    error_rate: {max: 0.05, max_ratio: 3.0}
+analysis:
+  alpha: 0.05
+  min_per_arm: 100
+  metrics:
+    - name: latency_ms
+      test: mann-whitney
+      margin: 100%
+    - name: error
+      test: proportion
+      margin: 0.05
+YAML
+start_bg ctl "$CANARY" control --config "$TMP/control.yaml"
+CTL_PID=$LAST_PID
+CTL_ADMIN=$(addr_of ctl '^admin on')
+export CANARY_SERVER="http://$CTL_ADMIN"
+for r in x y z; do
+    eval "adm=\$${r}_ADMIN"
+    i=0
+    until grep -q 'change by controller ctl-e2e' "$TMP/$r.err"; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || die "$r: canary control never applied: $(cat "$TMP/ctl.err")"
+        sleep 0.05
+    done
+done
+for r in x y z; do
+    eval "p=\$${r}_ADDR"
+    traffic_to "$p" 120 2
+done
+run "$CANARY" model register fraud v2 --upstream "$good_ADDR"
+expect_ok
+run "$CANARY" model tag fraud v2 production-candidate
+expect_ok
+wait_state 1 promoted
+for r in x y z; do
+    eval "adm=\$${r}_ADMIN"
+    v=$(http_json "http://$adm/v1/versions" '[.stable.version, .stable.addresses]' -H "$AUTH")
+    [ "$v" = "[\"v2\",[\"$good_ADDR\"]]" ] || die "$r did not follow the promotion: $v"
+done
+[ "$(served "$good_ADDR")" -gt 100 ] || die "v2 served $(served "$good_ADDR")"
+run "$CANARY" model register fraud v3 --upstream "$bad_ADDR"
+expect_ok
+run "$CANARY" model tag fraud v3 production-candidate
+expect_ok
+wait_state 2 rolled-back
+for r in x y z; do
+    eval "adm=\$${r}_ADMIN"
+    w=$(http_json "http://$adm/v1/traffic" .canary_weight -H "$AUTH")
+    [ "$w" = '"0.00%"' ] || [ "$w" = 0 ] || die "$r: weight $w after the rollback"
+done
+n0=$(served "$bad_ADDR")
+[ "$n0" -gt 0 ] || die "v3 was never tried"
+sleep 1
+[ "$(served "$bad_ADDR")" -eq "$n0" ] || die "v3 got requests after the rollback"
+run "$CANARY" rollout history 2 --json
+json_eq '[.entries[-1].state]' '["rolled-back"]'
+kill "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
 echo "remote: $NCHECK checks passed"
