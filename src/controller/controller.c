@@ -388,7 +388,8 @@ void cn_controller__engine_tick(cn_controller_t *c)
         cn_generation_copy(&g, &c->current);
         pthread_mutex_unlock(&c->mu);
         cn_traffic_applied_t applied;
-        int rc = cn_controller__publish(c, &g, "start", true, &applied, err, sizeof err);
+        int rc =
+            cn_controller__publish(c, &g, "start", true, &applied, err, sizeof err);
         cn_generation_dispose(&g);
         if (rc && rc != CN_EIO) {
             if (c->renew_failing != rc)
@@ -405,8 +406,9 @@ void cn_controller__engine_tick(cn_controller_t *c)
     }
     int rc = c->engine->renew ? c->engine->renew(c->engine, err, sizeof err) : 0;
     if (rc != c->renew_failing)
-        fprintf(c->log, rc ? "canary: engine %s: renew failed: %s\n"
-                           : "canary: engine %s: renew works again%s\n",
+        fprintf(c->log,
+                rc ? "canary: engine %s: renew failed: %s\n"
+                   : "canary: engine %s: renew works again%s\n",
                 c->engine->name, rc ? err : "");
     c->renew_failing = rc;
 }
@@ -434,8 +436,9 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
 {
     *out = NULL;
     if (!cfg || !cfg->initial || (!cfg->router && (!cfg->engine || !cfg->metrics))) {
-        snprintf(err, errlen, "controller: an initial generation and a router (or a "
-                              "traffic engine and a metrics source) are required");
+        snprintf(err, errlen,
+                 "controller: an initial generation and a router (or a "
+                 "traffic engine and a metrics source) are required");
         return CN_EINVAL;
     }
     char verr[512];
