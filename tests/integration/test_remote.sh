@@ -78,12 +78,17 @@ grep -q 'managed by controller ctl-test' "$TMP/body" || die "$(cat "$TMP/body")"
 call PUT "http://$r1_ADMIN/v1/traffic" '{"canary_weight":20}'
 [ "$CODE" = 409 ] || die "a local change while managed: HTTP $CODE $(cat "$TMP/body")"
 grep -q 'managed by controller ctl-test' "$TMP/body" || die "$(cat "$TMP/body")"
-call POST "http://$r1_ADMIN/v1/lease" '{"controller":"ctl-test","generation":7,"lease_ms":3000}'
-[ "$CODE" = 200 ] || die "POST /v1/lease: HTTP $CODE $(cat "$TMP/body")"
-infer "$r1_ADDR" 40
+renew() {
+    call POST "http://$r1_ADMIN/v1/lease" '{"controller":"ctl-test","generation":7,"lease_ms":3000}'
+    [ "$CODE" = 200 ] || die "POST /v1/lease: HTTP $CODE $(cat "$TMP/body")"
+}
+# the controller's heartbeat, by hand, between short bursts of requests
+for burst in 1 2 3 4; do
+    renew
+    infer "$r1_ADDR" 10
+done
 [ "$(served "$canary_ADDR")" -gt 5 ] || die "the canary got $(served "$canary_ADDR") of 40"
-call POST "http://$r1_ADMIN/v1/lease" '{"controller":"ctl-test","generation":7,"lease_ms":3000}'
-[ "$CODE" = 200 ] || die "POST /v1/lease: HTTP $CODE $(cat "$TMP/body")"
+renew
 t0=$(date +%s%N)
 call GET "http://$r1_ADMIN/v1/snapshot?generation=7&mask=1"
 [ "$CODE" = 200 ] || die "GET /v1/snapshot: HTTP $CODE $(cat "$TMP/body")"
@@ -254,5 +259,9 @@ sleep 1
 run "$CANARY" rollout history 2 --json
 json_eq '[.entries[-1].state]' '["rolled-back"]'
 kill "$CTL_PID"
-wait "$CTL_PID" 2>/dev/null || true
+rc=0
+wait "$CTL_PID" || rc=$?
+[ "$rc" -eq 0 ] || die "canary control exited $rc after SIGTERM: $(tail -n 20 "$TMP/ctl.err")"
+! grep -Eq 'Sanitizer|runtime error' "$TMP/ctl.err" || die "$(grep -A 15 Sanitizer "$TMP/ctl.err")"
+for r in x y z; do stop_canary "$r"; done
 echo "remote: $NCHECK checks passed"
