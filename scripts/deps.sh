@@ -10,7 +10,9 @@
 #                                   (test_loadgen.sh's listener), tmux
 #                                   (test_rollout_watch.sh), promtool and
 #                                   chromium (test_report.sh, test_dashboard.sh),
-#                                   groff-base (test_install.sh renders canary(1))
+#                                   groff-base (test_install.sh renders canary(1)),
+#                                   openssl and python3-yaml (the fake Kubernetes
+#                                   API server over HTTPS, test_k8s.sh)
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
@@ -37,6 +39,7 @@ for opt in "$@"; do
     --demo) pkgs="$pkgs $build curl jq" ;;
     --test)
         pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium
+              openssl python3-yaml
               python3-numpy python3-sklearn groff-base"
         want_promtool=1
         ;;
