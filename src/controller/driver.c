@@ -1845,6 +1845,7 @@ static void tick_work(cn_controller_t *c, void *arg)
 {
     (void)arg;
     cn_driver_t *d = c->driver;
+    cn_controller__engine_tick(c);
     if (!running(d))
         return;
     const cn_strategy_triggers_t *t = &d->strategy->triggers;
