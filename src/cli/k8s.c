@@ -141,11 +141,11 @@ static void print_manifests(FILE *o, const char *ns, const char *name,
             "    strategy:\n"
             "      steps:\n"
             "        - set_weight: 5\n"
-            "        - pause: 10m\n"
+            "        - pause: {duration: 10m}\n"
             "        - set_weight: 25\n"
-            "        - pause: 10m\n"
+            "        - pause: {duration: 10m}\n"
             "        - set_weight: 50\n"
-            "        - pause: 10m\n",
+            "        - pause: {duration: 10m}\n",
             route, route, istio ? "istio" : "gateway_api",
             istio ? "virtual_service" : "httproute", route, ns);
 

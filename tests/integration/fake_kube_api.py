@@ -41,7 +41,9 @@ Switches for the tests (no token needed, under /fake/):
        gets), with 422 (the default) it goes on and its `test` fails;
   POST /fake/forbid {"verbs": ["patch"]}  those verbs answer 403 Forbidden
        in RBAC's words;
-  GET  /fake/log   every request so far: method, path, content type, status;
+  GET  /fake/log   every request so far: method, path, content type, status,
+                   and after a successful PATCH the object's resourceVersion
+                   and weights ([[rule 0's weights], ...]);
   PUT  /fake/objects  {object}  create or replace an object (a write).
 
 Objects to start with: --objects FILE (a JSON list). Prints
@@ -274,6 +276,16 @@ def schema_errors(obj):
     return errs
 
 
+def weights_of(obj):
+    """Each rule's weights: [[w, ...], ...] (None where a backend has none)."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "HTTPRoute":
+        return [[r.get("weight") for r in rule.get("backendRefs") or []]
+                for rule in spec.get("rules") or []]
+    return [[d.get("weight") for d in http.get("route") or []]
+            for http in spec.get("http") or []]
+
+
 class State:
     def __init__(self, token):
         self.lock = threading.RLock()
@@ -314,21 +326,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, code, body):
         data = json.dumps(body).encode()
+        st = self.server.state
+        entry = {
+            "method": self.command,
+            "path": self.path,
+            "content_type": self.headers.get("Content-Type"),
+            "status": code,
+        }
+        if self.command == "PATCH" and code == 200:
+            # What the write left: the weights a test reads back.
+            entry["resourceVersion"] = body["metadata"]["resourceVersion"]
+            entry["weights"] = weights_of(body)
+        with st.lock:
+            st.log.append(entry)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        st = self.server.state
-        with st.lock:
-            st.log.append(
-                {
-                    "method": self.command,
-                    "path": self.path,
-                    "content_type": self.headers.get("Content-Type"),
-                    "status": code,
-                }
-            )
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)

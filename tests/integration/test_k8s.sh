@@ -6,9 +6,14 @@
 # grants get and patch on the one route object and nothing else; its
 # ConfigMap holds a control config. Bad options are one line and 64.
 #
-# The engines themselves are tested against the fake API server
-# (fake_kube_api.py) by the unit suites k8s_live/*; no real cluster runs
-# here (docs/SCALE.md).
+# Then whole rollouts through `canary control` with `traffic: {gateway_api:
+# ...}` and `{istio: ...}` against the fake Kubernetes API server
+# (fake_kube_api.py; no real cluster runs here, docs/SCALE.md): a strategy
+# of set_weight and pause steps (no metrics source: `metrics: {none: {}}`)
+# walks 10% and 50% to promotion, every write a JSON Patch, and each step's
+# weights are read back from the server's log of writes; concurrent writes
+# injected during the rollout are retried. The engines' own cases (errors,
+# drift, HTTPS with a CA) are the unit suites k8s_live/*.
 . tests/integration/lib.sh
 
 golden=tests/golden/k8s
@@ -82,6 +87,140 @@ expect_error 64 "rout"
 run "$CANARY" k8s apply
 expect_error 64 "unknown command 'apply'"
 run "$CANARY" k8s manifests --help
-[ "$RC" -eq 0 ] && grep -q "usage: canary k8s manifests" "$TMP/out" || die "--help"
+expect_ok
+grep -q "usage: canary k8s manifests" "$TMP/out" || die "--help: $(head -n 2 "$TMP/out")"
+
+# The ConfigMap's control config is one canary control accepts.
+for mesh in gateway-api istio; do
+    python3 -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+print([d for d in docs if d["kind"] == "ConfigMap"][0]["data"]["control.yaml"])
+' "$TMP/$mesh.yaml" >"$TMP/$mesh-control.yaml"
+    run "$CANARY" control --config "$TMP/$mesh-control.yaml" --check
+    expect_ok
+done
+
+# ------------------------------------------------ rollouts through canary control
+TOKEN=k8s-token-$$-0123456789abcdef
+export CANARY_TOKEN="$TOKEN"
+printf 'sa-token-%s\n' "$$" >"$TMP/sa-token"
+cat >"$TMP/objects.json" <<'JSON'
+[{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+  "metadata": {"name": "fraud", "namespace": "shop"},
+  "spec": {"parentRefs": [{"name": "gateway"}],
+           "rules": [{"backendRefs": [{"name": "fraud-v1", "port": 8080}]}]}},
+ {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
+  "metadata": {"name": "fraud", "namespace": "shop"},
+  "spec": {"hosts": ["fraud"],
+           "http": [{"route": [
+               {"destination": {"host": "fraud-v1", "port": {"number": 8080}}, "weight": 100},
+               {"destination": {"host": "fraud-v2", "port": {"number": 8080}}, "weight": 0}]}]}}]
+JSON
+start_bg kube python3 tests/integration/fake_kube_api.py --token-file "$TMP/sa-token" \
+    --objects "$TMP/objects.json"
+KUBE=$(addr_of kube '^listening on')
+
+# wait_weights PATH WEIGHTS: until rule 0 of the object at PATH (below
+# the API group) has WEIGHTS (a compact JSON array).
+wait_weights() {
+    ww_i=0
+    while [ $ww_i -lt 300 ]; do
+        ww_w=$(curl -sf -H "Authorization: Bearer $(cat "$TMP/sa-token")" \
+            "http://$KUBE/apis$1" | jq -c '(.spec.rules // .spec.http)[0] |
+            [(.backendRefs // .route)[].weight]') || true
+        [ "$ww_w" = "$2" ] && return 0
+        ww_i=$((ww_i + 1))
+        sleep 0.1
+    done
+    die "$1: weights $ww_w, expected $2"
+}
+
+# rollout MESH KIND OBJECT_KEY SUFFIX API_PATH FIRST_STEP: one whole rollout of fraud v2 through the
+# engine KIND; leaves the distinct weights the route went through in
+# $TMP/MESH.weights, one JSON array per line.
+rollout() {
+    ro_mesh=$1
+    curl -sf -X POST -d '{"count": 0}' "http://$KUBE/fake/conflicts" >/dev/null
+    cat >"$TMP/$ro_mesh.control.yaml" <<YAML
+control:
+  admin: 127.0.0.1:0
+  state: $TMP/$ro_mesh.db
+models:
+  - name: fraud
+    stable: {version: v1, addresses: ["fraud-v1:8080"]}
+    traffic:
+      $2:
+        api_server: http://$KUBE
+        token_file: $TMP/sa-token
+        namespace: shop
+        $3: fraud
+    metrics: {none: {}}
+strategy:
+  warmup: 0s
+  steps:
+    - set_weight: 10
+    - pause: {duration: 1s}
+    - set_weight: 50
+    - pause: {duration: 1s}
+YAML
+    start_bg "ctl-$ro_mesh" "$CANARY" control --config "$TMP/$ro_mesh.control.yaml"
+    ro_pid=$LAST_PID
+    CANARY_SERVER="http://$(addr_of "ctl-$ro_mesh" '^admin on')"
+    export CANARY_SERVER
+    run "$CANARY" model register fraud v2 --upstream fraud-v2:8080
+    expect_ok
+    # Two writers race the controller's next writes: retried, not fatal.
+    curl -sf -X POST -d '{"count": 2, "status": 422}' "http://$KUBE/fake/conflicts" >/dev/null
+    run "$CANARY" model tag fraud v2 production-candidate
+    expect_ok
+    # The first step's weights are on the object. With no metrics source
+    # the canary's first request never shows, and the rollout waits in
+    # warmup: the operator finishes that step by hand (rollout promote),
+    # the pauses and 50% then run on their own.
+    wait_weights "$5" "$6"
+    wait_state 1 warmup
+    run "$CANARY" rollout promote 1 --reason "no metrics source"
+    expect_ok
+    wait_state 1 promoted
+    run "$CANARY" rollout status 1 --json
+    json_eq '[.state, .version, .baseline]' '["promoted","v2","v1"]'
+    kill "$ro_pid"
+    wait "$ro_pid" || die "canary control ($ro_mesh) exited $? after SIGTERM"
+    if grep -Eq 'Sanitizer|runtime error' "$TMP/ctl-$ro_mesh.err"; then
+        die "canary control ($ro_mesh): $(grep -E -A 15 'Sanitizer|runtime error' "$TMP/ctl-$ro_mesh.err" | head -40)"
+    fi
+    curl -sf "http://$KUBE/fake/log" >"$TMP/kube-log.json" || die "the fake's log"
+    # Every write was a JSON Patch; never merge or strategic merge.
+    jq -e --arg p "$4" '[.[] | select(.method == "PATCH" and (.path | endswith($p)))
+        | .content_type] | length > 0 and all(. == "application/json-patch+json")' \
+        "$TMP/kube-log.json" >/dev/null || die "$ro_mesh: not every write was a JSON Patch"
+    # The weights after each successful write, repeats folded.
+    jq -c --arg p "$4" '[.[] | select(.method == "PATCH" and .status == 200
+        and (.path | endswith($p))) | .weights[0]] | reduce .[] as $w ([];
+        if length > 0 and .[-1] == $w then . else . + [$w] end) | .[]' \
+        "$TMP/kube-log.json" >"$TMP/$ro_mesh.weights"
+    NCHECK=$((NCHECK + 2))
+}
+
+echo "k8s: a rollout through canary control and the gateway_api engine"
+rollout gateway-api gateway_api httproute /httproutes/fraud \
+    /gateway.networking.k8s.io/v1/namespaces/shop/httproutes/fraud '[900000,100000]'
+# stable alone (the backendRef's default weight 1 becomes 1,000,000), then
+# v2 appended to the rule at 0, 10%, 50%, and after promotion v2 alone.
+grep -qx '\[1000000\]' "$TMP/gateway-api.weights" ||
+    die "gateway_api: stable alone never written: $(cat "$TMP/gateway-api.weights")"
+tail -n 3 "$TMP/gateway-api.weights" | tr '\n' ' ' |
+    grep -qx '\[900000,100000\] \[500000,500000\] \[0,1000000\] ' ||
+    die "gateway_api: steps read back as $(cat "$TMP/gateway-api.weights")"
+conflicts=$(jq '[.[] | select(.status == 422 and (.path | endswith("/httproutes/fraud")))] | length' \
+    "$TMP/kube-log.json")
+[ "$conflicts" -eq 2 ] || die "gateway_api: expected 2 conflicts retried, got $conflicts"
+
+echo "k8s: a rollout through canary control and the istio engine"
+rollout istio istio virtual_service /virtualservices/fraud \
+    /networking.istio.io/v1beta1/namespaces/shop/virtualservices/fraud '[90,10]'
+tail -n 3 "$TMP/istio.weights" | tr '\n' ' ' | grep -qx '\[90,10\] \[50,50\] \[0,100\] ' ||
+    die "istio: steps read back as $(cat "$TMP/istio.weights")"
 
 echo "  $NCHECK checks"

@@ -775,6 +775,42 @@ Test(k8s_live, errors_carry_the_api_status_and_message)
     fake_stop(&f);
 }
 
+Test(k8s_live, a_refused_patch_that_is_no_conflict_is_reported_at_once)
+{
+    /* A rule with 16 backendRefs (the CRD's maximum) and a canary that
+     * is not among them: the append is refused with 422 by the schema,
+     * the object did not change, so no retry loop. */
+    char objs[4096];
+    size_t n =
+        (size_t)snprintf(objs, sizeof objs,
+                         "[{\"apiVersion\":\"gateway.networking.k8s.io/v1\","
+                         "\"kind\":\"HTTPRoute\",\"metadata\":{\"name\":\"full\","
+                         "\"namespace\":\"shop\"},\"spec\":{\"rules\":[{"
+                         "\"backendRefs\":[");
+    for (int i = 0; i < 16; i++)
+        n += (size_t)snprintf(objs + n, sizeof objs - n,
+                              "%s{\"name\":\"old-%d\",\"port\":80}", i ? "," : "", i);
+    snprintf(objs + n, sizeof objs - n, "]}]}}]");
+    fake_t f;
+    fake_start(&f, objs);
+    cn_k8s_engine_t *e = engine(&f, CN_K8S_GATEWAY_API, "full");
+    cn_generation_t g;
+    cn_traffic_applied_t applied;
+    char err[512] = "";
+    gen(&g, 2, 500, "old-0:80", "new:80");
+    cr_assert_eq(e->traffic.apply(&e->traffic, &g, &applied, err, sizeof err), CN_EIO);
+    cr_assert_eq(e->n_conflicts, 1);
+    cr_assert_str_eq(err,
+                     "HTTPRoute shop/full: PATCH /apis/gateway.networking.k8s.io/v1/"
+                     "namespaces/shop/httproutes/full answered 422 Invalid: "
+                     "HTTPRoute.gateway.networking.k8s.io \"full\" is invalid: "
+                     "spec.rules[0].backendRefs: Too many: 17: must have at most 16 "
+                     "items");
+    cn_generation_dispose(&g);
+    cn_k8s_engine_free(e);
+    fake_stop(&f);
+}
+
 Test(k8s_live, the_fake_refuses_strategic_merge_patch_like_the_real_one)
 {
     /* The engine never sends one; this pins the fake's behaviour the docs
