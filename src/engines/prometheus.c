@@ -355,7 +355,8 @@ static int le_cmp(const void *a, const void *b)
 /* Each cell's cumulative `le` increases as bins (router.h's layout). */
 static void make_bins(build_t *b)
 {
-    qsort(b->les, b->n_les, sizeof *b->les, le_cmp);
+    if (b->n_les)
+        qsort(b->les, b->n_les, sizeof *b->les, le_cmp);
     for (size_t i = 0; i < b->n_les;) {
         size_t j = i;
         while (j < b->n_les && b->les[j].cell == b->les[i].cell)
@@ -511,7 +512,8 @@ static int prom_read(cn_metrics_source_t *self, const cn_metrics_window_t *windo
     curl_easy_cleanup(h);
     if (!rc) {
         make_bins(&b);
-        qsort(b.cells, b.n, sizeof *b.cells, cell_cmp);
+        if (b.n)
+            qsort(b.cells, b.n, sizeof *b.cells, cell_cmp);
         cn_router_snapshot_t *s = cn_xcalloc(1, sizeof *s);
         s->what = mask;
         s->generation = g.generation;
