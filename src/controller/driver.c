@@ -90,6 +90,10 @@ struct cn_driver_s {
     uv_timer_t timer;
     bool timer_open;
     bool tick_queued;
+    /* The traffic engine refused or could not take the rollout's traffic
+     * (a replica unreachable): the next tick pauses the rollout with this
+     * reason, so nothing is promoted on a step that never ran. "": none. */
+    char traffic_failed[320];
     bool analysis_running;
 
     /* jobs only (one at a time) */
@@ -1043,6 +1047,9 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
             traffic_set = true;
             if (!a->dry_run && set_traffic(d, a, aerr, sizeof aerr)) {
                 log_line(d, "traffic not set: %s", aerr);
+                if (d->m.state != CN_ROLLOUT_ROLLING_BACK && a->weight_bp > 0)
+                    snprintf(d->traffic_failed, sizeof d->traffic_failed, "%.300s",
+                             aerr);
                 if (!rc)
                     rc = cn_fail(err, errlen, CN_EIO, "traffic not set: %s", aerr);
             }
@@ -1848,6 +1855,23 @@ static void tick_work(cn_controller_t *c, void *arg)
     cn_controller__engine_tick(c);
     if (!running(d))
         return;
+    if (d->traffic_failed[0]) {
+        /* Hold: a step whose traffic never ran must not be judged or
+         * promoted. A person resumes once the engine is fixed (resume
+         * applies the step's traffic again). */
+        char reason[CN_ROLLOUT_REASON_MAX], perr[384];
+        snprintf(reason, sizeof reason,
+                 "the traffic engine (%.20s) did not take the step's traffic: %.150s; "
+                 "resume once it is reachable",
+                 c->engine->name, d->traffic_failed);
+        d->traffic_failed[0] = '\0';
+        cn_rollout_event_t ev;
+        event_init(&ev, CN_ROLLOUT_EV_PAUSE, "controller", reason);
+        if (d->m.state != CN_ROLLOUT_PAUSED &&
+            run_event(d, &ev, NULL, perr, sizeof perr))
+            log_line(d, "pause after a traffic failure: %s", perr);
+        return;
+    }
     const cn_strategy_triggers_t *t = &d->strategy->triggers;
     unsigned mask = CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS;
     if (t->has_prediction_shift)
