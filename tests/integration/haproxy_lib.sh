@@ -90,11 +90,25 @@ start_driver() {
         for sd_kv in "$@"; do echo "  $sd_kv"; done
     } >"$TMP/driver.yaml"
     mkfifo "$TMP/driver.in"
-    "$HAPROXY_DRIVER" "$TMP/driver.yaml" <"$TMP/driver.in" >"$TMP/driver.out" \
+    : >"$TMP/driver.out"
+    "$HAPROXY_DRIVER" "$TMP/driver.yaml" <"$TMP/driver.in" >>"$TMP/driver.out" \
         2>"$TMP/driver.err" &
-    PIDS="$PIDS $!"
+    DRV_PID=$!
+    PIDS="$PIDS $DRV_PID"
     exec 3>"$TMP/driver.in"
     DRV_N=0
+}
+
+# stop_driver: quit; it must exit 0 with no sanitizer report
+stop_driver() {
+    echo quit >&3
+    exec 3>&-
+    sd_rc=0
+    wait "$DRV_PID" || sd_rc=$?
+    [ "$sd_rc" -eq 0 ] || die "haproxy-driver exited $sd_rc: $(tail -20 "$TMP/driver.err")"
+    if grep -Eq 'Sanitizer|runtime error' "$TMP/driver.err"; then
+        die "haproxy-driver: $(grep -E -A 15 'Sanitizer|runtime error' "$TMP/driver.err" | head -40)"
+    fi
 }
 
 # drv COMMAND: one command to the driver; its answer line in $DRV

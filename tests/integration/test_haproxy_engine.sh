@@ -134,7 +134,8 @@ haproxy:
   socket: $HAP_SOCK
   backend: nosuch
 EOF
-echo "apply 1 0 v1 $s1_ADDR v2 -" | "$HAPROXY_DRIVER" "$TMP/bad.yaml" >"$TMP/out"
+echo "apply 1 0 v1 $s1_ADDR v2 -" | "$HAPROXY_DRIVER" "$TMP/bad.yaml" >"$TMP/out" 2>"$TMP/out.err"
+[ ! -s "$TMP/out.err" ] || die "driver stderr: $(head -c 400 "$TMP/out.err")"
 grep -qx "error: haproxy: 'show servers state nosuch': Can.t find backend." "$TMP/out" ||
     die "unknown backend: $(cat "$TMP/out")"
 cat >"$TMP/bad.yaml" <<EOF
@@ -142,7 +143,8 @@ haproxy:
   socket: $TMP/nosuch.sock
   backend: models
 EOF
-echo "apply 1 0 v1 $s1_ADDR v2 -" | "$HAPROXY_DRIVER" "$TMP/bad.yaml" >"$TMP/out"
+echo "apply 1 0 v1 $s1_ADDR v2 -" | "$HAPROXY_DRIVER" "$TMP/bad.yaml" >"$TMP/out" 2>"$TMP/out.err"
+[ ! -s "$TMP/out.err" ] || die "driver stderr: $(head -c 400 "$TMP/out.err")"
 grep -q "^error: haproxy socket '.*nosuch.sock': connect: No such file or directory$" \
     "$TMP/out" || die "no socket: $(cat "$TMP/out")"
 printf 'haproxy:\n  socket: x\n  backend: models\n' >"$TMP/bad.yaml"
@@ -151,4 +153,5 @@ expect_error 65 "bad.yaml:2: key 'haproxy.socket': must be the admin socket"
 
 echo "the state file holds the backend's servers"
 grep -q " models .* cn-stable-v2-0 " "$HAP_STATE" || die "state file: $(cat "$HAP_STATE")"
+stop_driver
 echo "PASS test_haproxy_engine.sh"
