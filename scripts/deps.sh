@@ -8,7 +8,9 @@
 #                                   clang-format, curl, jq, wrk, the sqlite3
 #                                   shell (test_rollout_repair.sh), python3
 #                                   (test_loadgen.sh's listener), tmux
-#                                   (test_rollout_watch.sh), promtool and
+#                                   (test_rollout_watch.sh), prometheus (the
+#                                   server and promtool: test_prometheus.sh,
+#                                   the prometheus source's unit tests) and
 #                                   chromium (test_report.sh, test_dashboard.sh),
 #                                   groff-base (test_install.sh renders canary(1)),
 #                                   haproxy and socat (test_haproxy*.sh drive a
@@ -22,12 +24,14 @@
 #   scripts/deps.sh --golden        scipy, statsmodels and R (tools/golden.py)
 # Several options may be given.
 #
-# promtool (the tests check the metrics format with it) comes from Debian's
-# `prometheus` package, which also holds the Prometheus server and, on a
-# machine with systemd, starts it as a service when installed. The tests
-# need the checker, not a server: the package is downloaded (apt-get
-# download), promtool alone is taken out of it (dpkg-deb -x) into
-# /usr/local/bin, and the package is never installed.
+# promtool (the tests check the metrics format and the shipped recording
+# rules with it) and the Prometheus server (the prometheus metrics source is
+# tested against a real one, started by the tests on a free port with its
+# data in a temporary directory) come from Debian's `prometheus` package.
+# On a machine with systemd the package also starts Debian's own service on
+# :9090 when installed; the tests never use it. Where promtool is still
+# missing afterwards (an older setup), it alone is taken out of the
+# downloaded package (dpkg-deb -x) into /usr/local/bin.
 set -eu
 
 build="gcc make pkg-config libc6-dev libgsl-dev libjansson-dev libfyaml-dev
@@ -41,7 +45,7 @@ for opt in "$@"; do
     --demo) pkgs="$pkgs $build curl jq" ;;
     --test)
         pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium
-              python3-numpy python3-sklearn groff-base haproxy socat"
+              python3-numpy python3-sklearn groff-base prometheus haproxy socat"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

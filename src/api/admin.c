@@ -438,12 +438,15 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
                  "requires a bearer token)");
         return CN_EINVAL;
     }
-    if (!ops || !ops->snapshot || !ops->snapshot_free || !ops->lookup) {
+    /* canary control: no controller of its own (cn_admin_add_model) and
+     * no router to read */
+    if (!ops ||
+        (controller && (!ops->snapshot || !ops->snapshot_free || !ops->lookup))) {
         snprintf(err, errlen, "admin: every operation of the ops table is required");
         return CN_EINVAL;
     }
-    if (!controller) {
-        snprintf(err, errlen, "admin: a controller is required");
+    if (!controller && ops->snapshot) {
+        snprintf(err, errlen, "admin: a controller is required with a router");
         return CN_EINVAL;
     }
     struct sockaddr_storage sa;
@@ -514,6 +517,61 @@ void cn_admin_set_rollouts(cn_admin_t *a, const char *model,
     a->strategy = strategy;
 }
 
+int cn_admin_add_model(cn_admin_t *a, const char *model, cn_controller_t *controller,
+                       const cn_strategy_t *strategy)
+{
+    for (size_t i = 0; i < a->nmodels; i++)
+        if (strcmp(a->models[i].name, model) == 0)
+            return CN_EINVAL;
+    a->models = cn_xrealloc(a->models, (a->nmodels + 1) * sizeof *a->models);
+    cn_admin__model_t *m = &a->models[a->nmodels++];
+    snprintf(m->name, sizeof m->name, "%s", model);
+    m->controller = controller;
+    m->strategy = strategy;
+    return 0;
+}
+
+static const cn_admin__model_t *find_model(const cn_admin_t *a, const char *model)
+{
+    for (size_t i = 0; model && i < a->nmodels; i++)
+        if (strcmp(a->models[i].name, model) == 0)
+            return &a->models[i];
+    return NULL;
+}
+
+cn_controller_t *cn_admin__controller_for(const cn_admin_t *a, const char *model)
+{
+    if (!a->nmodels)
+        return a->controller;
+    const cn_admin__model_t *m = find_model(a, model);
+    return m ? m->controller : NULL;
+}
+
+const cn_strategy_t *cn_admin__strategy_for(const cn_admin_t *a, const char *model)
+{
+    if (!a->nmodels)
+        return a->strategy;
+    const cn_admin__model_t *m = find_model(a, model);
+    return m ? m->strategy : NULL;
+}
+
+bool cn_admin__drives(const cn_admin_t *a, const char *model)
+{
+    if (!a->nmodels)
+        return a->model[0] && model && strcmp(a->model, model) == 0;
+    return find_model(a, model) != NULL;
+}
+
+void cn_admin__live_for(const cn_admin_t *a, const char *model,
+                        cn_controller_live_t *out)
+{
+    cn_controller_t *c = cn_admin__controller_for(a, model);
+    if (c)
+        cn_controller_live(c, out);
+    else
+        memset(out, 0, sizeof *out);
+}
+
 const char *cn_admin_address(const cn_admin_t *a)
 {
     return a->address;
@@ -567,5 +625,6 @@ void cn_admin_free(cn_admin_t *a)
     cn_registry_free(a->registry);
     cn_admin__series_free(a->series);
     free(a->token);
+    free(a->models);
     free(a);
 }

@@ -209,6 +209,17 @@ void cn_admin_set_store(cn_admin_t *a, cn_store_t *store);
 void cn_admin_set_rollouts(cn_admin_t *a, const char *model,
                            const cn_strategy_t *strategy);
 
+/*
+ * canary control: model is driven by controller (borrowed), its rollouts
+ * run strategy (borrowed). cn_admin_new's controller is then NULL: the
+ * resources of a data plane (traffic, versions, samples, requests,
+ * feedback, series) answer 404 saying that this server has none, and the
+ * rollouts, models and tags go to the model's controller. Before
+ * cn_admin_run. 0, or CN_EINVAL (a model twice).
+ */
+int cn_admin_add_model(cn_admin_t *a, const char *model, cn_controller_t *controller,
+                       const cn_strategy_t *strategy);
+
 /* Where POST /v1/feedback keeps the fed values it joins, and GET reads
  * them (borrowed; NULL: the resource answers 503). Before cn_admin_run. */
 struct cn_feedback_s;
@@ -260,5 +271,33 @@ void cn_admin_handle(cn_admin_t *a, const cn_http_message_t *req, const char *pe
  */
 bool cn_admin_token_equal(const char *given, size_t given_len, const char *expected,
                           size_t expected_len);
+
+/* ------------------------------------------------------------ token */
+
+/* Shortest token that is not warned about, in bytes. */
+#define CN_ADMIN_TOKEN_MIN_BYTES 16u
+/* Longest token accepted, in bytes. */
+#define CN_ADMIN_TOKEN_MAX_BYTES 255u
+
+/*
+ * The admin token: read from token_file (one non-empty line; trailing
+ * whitespace dropped) if given, else the environment's CANARY_TOKEN if set
+ * and non-empty, else CN_ADMIN_TOKEN_MIN_BYTES*2 hex characters from
+ * /dev/urandom (*generated is then true). token holds
+ * CN_ADMIN_TOKEN_MAX_BYTES + 1 bytes.
+ *
+ * Warnings, one line each on warn (NULL: none), for a token that works but
+ * should not be trusted: shorter than CN_ADMIN_TOKEN_MIN_BYTES, and a
+ * token file that users other than its owner can read or write. Neither is
+ * refused: the admin API listens on loopback by default, and refusing
+ * would turn a weak but working setup into an outage at upgrade; the
+ * warning says what to do instead.
+ *
+ * Returns 0, CN_EIO (unreadable file, no /dev/urandom) or CN_EINVAL (empty,
+ * several lines, too long) with one line in err naming the file or the
+ * variable.
+ */
+int cn_admin_load_token(const char *token_file, char *token, bool *generated,
+                        FILE *warn, char *err, size_t errlen);
 
 #endif

@@ -46,6 +46,19 @@ struct cn_admin_request_s {
     struct cn_admin_request_s *next; /* answers posted from other threads */
 };
 
+/* What a data plane's resource answers in canary control (404). */
+#define CN_ADMIN__NO_DATA_PLANE                                                        \
+    "canary control has no data plane of its own: ask the data planes (canary "        \
+    "serve replicas, HAProxy, the mesh) for traffic, versions and samples, and use "   \
+    "/v1/rollouts here"
+
+/* One model a controller drives (canary control). */
+typedef struct cn_admin__model_s {
+    char name[CN_STORE_NAME_MAX + 1];
+    cn_controller_t *controller;   /* borrowed */
+    const cn_strategy_t *strategy; /* borrowed */
+} cn_admin__model_t;
+
 struct cn_admin_s {
     /* settings */
     char *token; /* owned */
@@ -57,6 +70,11 @@ struct cn_admin_s {
     const cn_strategy_t *strategy;     /* borrowed; NULL: none configured */
     struct cn_feedback_s *feedback;    /* borrowed; NULL: no /v1/feedback */
     char model[CN_STORE_NAME_MAX + 1]; /* the model this serve fronts; "" none */
+    /* canary control: one controller per model (cn_admin_add_model);
+     * controller is then NULL and model "". Set before run, then read
+     * only. */
+    cn_admin__model_t *models;
+    size_t nmodels;
     FILE *log;
     uint32_t idle_timeout_ms, request_timeout_ms;
     char address[80];
@@ -82,6 +100,20 @@ struct cn_admin_s {
     bool stopping;              /* handles are being closed */
     bool answer_closed;
 };
+
+/* The controller that drives model (NULL: the only one, canary serve's):
+ * canary serve's whatever the name (it answers for another model itself);
+ * in canary control the model's, or NULL when no controller drives it.
+ * Any thread (read only after start). */
+cn_controller_t *cn_admin__controller_for(const cn_admin_t *a, const char *model);
+/* The strategy rollouts of model run (NULL: none configured). */
+const cn_strategy_t *cn_admin__strategy_for(const cn_admin_t *a, const char *model);
+/* Whether this server drives model: canary serve's own model, or one of
+ * canary control's. */
+bool cn_admin__drives(const cn_admin_t *a, const char *model);
+/* The live view of model's active rollout (zeroed when none). */
+void cn_admin__live_for(const cn_admin_t *a, const char *model,
+                        cn_controller_live_t *out);
 
 /* Log one rejected request ("admin: 401 PUT /v1/traffic from 1.2.3.4"). */
 void cn_admin__log_reject(cn_admin_t *a, unsigned status, const char *method,
@@ -134,6 +166,9 @@ typedef void (*cn_admin__render_fn)(cn_jsonw_t *w, const cn_generation_t *g,
 /* Send change (copied) to the controller; answer req with render's body
  * when it is applied, 400 when refused, 500 when it failed, 503 when the
  * controller takes no more (change.c). Loop thread. */
+void cn_admin__submit_to(cn_admin_request_t *req, cn_controller_t *controller,
+                         const cn_controller_change_t *change,
+                         cn_admin__render_fn render);
 void cn_admin__submit(cn_admin_request_t *req, const cn_controller_change_t *change,
                       cn_admin__render_fn render);
 

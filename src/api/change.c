@@ -35,10 +35,21 @@ static void on_result(const cn_controller_result_t *r, void *arg)
 void cn_admin__submit(cn_admin_request_t *req, const cn_controller_change_t *change,
                       cn_admin__render_fn render)
 {
+    cn_admin__submit_to(req, req->admin->controller, change, render);
+}
+
+void cn_admin__submit_to(cn_admin_request_t *req, cn_controller_t *controller,
+                         const cn_controller_change_t *change,
+                         cn_admin__render_fn render)
+{
+    if (!controller) {
+        cn_admin__respond_error(req, 404, "%s", CN_ADMIN__NO_DATA_PLANE);
+        return;
+    }
     pending_t *p = cn_xmalloc(sizeof *p);
     p->req = req;
     p->render = render;
-    int rc = cn_controller_submit(req->admin->controller, change, on_result, p);
+    int rc = cn_controller_submit(controller, change, on_result, p);
     if (rc) {
         free(p);
         cn_admin__respond_error(req, 503, "%s",
@@ -61,6 +72,10 @@ void cn_admin__generation_resource(cn_admin_request_t *req, cn_admin__parse_fn p
         else
             cn_admin__submit(req, &change, render);
         cn_controller_change_dispose(&change);
+        return;
+    }
+    if (!req->admin->controller) {
+        cn_admin__respond_error(req, 404, "%s", CN_ADMIN__NO_DATA_PLANE);
         return;
     }
     cn_generation_t g;

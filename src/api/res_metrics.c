@@ -56,17 +56,21 @@ static void scrape_work(cn_admin_request_t *req, void *arg)
 {
     scrape_t *job = arg;
     cn_admin_t *a = cn_admin_request_server(req);
-    cn_router_snapshot_t *s = a->ops.snapshot(
-        a->ops.ctx, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS);
-    if (!s) {
-        cn_admin_response_error(&job->res, 503,
-                                "no snapshot of the router is available");
-        return;
-    }
     cn_prom_writer_t w;
     cn_prom_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
-    int rc = cn_admin_exposition(s, &w);
-    a->ops.snapshot_free(a->ops.ctx, s);
+    int rc = 0;
+    if (a->ops.snapshot) { /* canary control has no router: its own only */
+        cn_router_snapshot_t *s = a->ops.snapshot(
+            a->ops.ctx, CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS);
+        if (!s) {
+            cn_prom_dispose(&w);
+            cn_admin_response_error(&job->res, 503,
+                                    "no snapshot of the router is available");
+            return;
+        }
+        rc = cn_admin_exposition(s, &w);
+        a->ops.snapshot_free(a->ops.ctx, s);
+    }
     if (!rc && a->feedback)
         rc = feedback_exposition(a->feedback, &w);
     if (!rc && a->ops.more_metrics)

@@ -169,7 +169,7 @@ static void models_work(cn_admin_request_t *req, void *arg)
             cn_admin_response_error(&job->res, cn_admin__status_of(rc), "%s", err);
             return;
         }
-        bool ours = a->model[0] && strcmp(a->model, job->model) == 0;
+        bool ours = cn_admin__drives(a, job->model);
         if (ours && job->op == OP_TAG && tr.start_rollout) {
             job->start_rollout = true;
             answer_version(job, s, 200); /* the answer once it started */
@@ -208,7 +208,8 @@ static void models_done(cn_admin_request_t *req, void *arg)
             cn_version_set_copy(&change.sets[r], &job->sets[r]);
             cn_version_set_dispose(&job->sets[r]);
         }
-        cn_admin__submit(req, &change, cn_api_versions_write);
+        cn_admin__submit_to(req, cn_admin__controller_for(req->admin, job->model),
+                            &change, cn_api_versions_write);
         cn_controller_change_dispose(&change);
     } else {
         cn_admin_respond(req, &job->res);

@@ -22,6 +22,10 @@ static void lookup_work(cn_admin_request_t *req, void *arg)
 {
     lookup_job_t *job = arg;
     cn_admin_t *a = cn_admin_request_server(req);
+    if (!a->ops.lookup) {
+        cn_admin_response_error(&job->res, 404, "%s", CN_ADMIN__NO_DATA_PLANE);
+        return;
+    }
     char quoted[CN_TEXT_QUOTE_BUF(64)];
     cn_router_lookup_t found;
     memset(&found, 0, sizeof found);

@@ -385,14 +385,23 @@ typedef struct read_job_s {
     cn_admin_response_t res;
 } read_job_t;
 
+/* A stored rollout with what its model's controller knows of it now. */
+static void render_row(cn_jsonw_t *w, const cn_admin_t *a, cn_store_t *s,
+                       const cn_store_rollout_t *r, int64_t now)
+{
+    cn_controller_live_t *live = cn_xmalloc(sizeof *live);
+    cn_admin__live_for(a, r->model, live);
+    render_rollout(w, s, r, live->id == r->id ? &live->machine : NULL, live,
+                   cn_admin__strategy_for(a, r->model), now);
+    free(live);
+}
+
 static void read_work(cn_admin_request_t *req, void *arg)
 {
     read_job_t *job = arg;
     cn_admin_t *a = cn_admin_request_server(req);
     cn_store_t *s = a->store;
     char err[512];
-    cn_controller_live_t live;
-    cn_controller_live(a->controller, &live);
     int64_t now = cn_clock_unix_ms();
     cn_jsonw_t w;
     cn_jsonw_init(&w, CN_ADMIN_MAX_RESPONSE_BYTES);
@@ -409,9 +418,7 @@ static void read_work(cn_admin_request_t *req, void *arg)
             cn_jsonw_key(&w, "rollouts");
             cn_jsonw_array_begin(&w);
             for (size_t i = 0; i < n; i++)
-                render_rollout(&w, s, &rs[i],
-                               live.id == rs[i].id ? &live.machine : NULL, &live,
-                               a->strategy, now);
+                render_row(&w, a, s, &rs[i], now);
             cn_jsonw_array_end(&w);
             cn_jsonw_object_end(&w);
         }
@@ -425,8 +432,7 @@ static void read_work(cn_admin_request_t *req, void *arg)
         cn_store_rollout_init(&r);
         rc = cn_store_rollout_get(s, job->id, &r, err, sizeof err);
         if (!rc)
-            render_rollout(&w, s, &r, live.id == r.id ? &live.machine : NULL, &live,
-                           a->strategy, now);
+            render_row(&w, a, s, &r, now);
         cn_store_rollout_dispose(&r);
         break;
     }
@@ -642,6 +648,50 @@ static void on_op(const cn_controller_op_result_t *r, void *arg)
     free(p);
 }
 
+/* canary control: an op on a rollout by id goes to its model's
+ * controller, which the stored row names (read on the thread pool). */
+typedef struct routed_op_s {
+    cn_controller_op_t op;
+    unsigned ok_status;
+    cn_admin_response_t pre;
+    int rc;
+    char err[512];
+} routed_op_t;
+
+static void submit_to(cn_admin_request_t *req, cn_controller_t *controller,
+                      cn_controller_op_t *op, unsigned ok_status,
+                      cn_admin_response_t *pre);
+
+static void route_work(cn_admin_request_t *req, void *arg)
+{
+    routed_op_t *r = arg;
+    cn_admin_t *a = cn_admin_request_server(req);
+    cn_store_rollout_t row;
+    cn_store_rollout_init(&row);
+    r->rc = cn_store_rollout_get(a->store, r->op.id, &row, r->err, sizeof r->err);
+    if (!r->rc)
+        snprintf(r->op.model, sizeof r->op.model, "%s", row.model);
+    cn_store_rollout_dispose(&row);
+}
+
+static void route_after(cn_admin_request_t *req, void *arg)
+{
+    routed_op_t *r = arg;
+    cn_admin_t *a = cn_admin_request_server(req);
+    cn_controller_t *c = r->rc ? NULL : cn_admin__controller_for(a, r->op.model);
+    if (r->rc)
+        cn_admin__respond_error(req, cn_admin__status_of(r->rc), "%s", r->err);
+    else if (!c)
+        cn_admin__respond_error(req, 404,
+                                "rollout %" PRId64 ": its model '%s' is not driven by "
+                                "this controller (not in its models:)",
+                                r->op.id, r->op.model);
+    else
+        submit_to(req, c, &r->op, r->ok_status, r->pre.body ? &r->pre : NULL);
+    cn_admin_response_dispose(&r->pre);
+    free(r);
+}
+
 static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op,
                       unsigned ok_status, cn_admin_response_t *pre)
 {
@@ -649,15 +699,53 @@ static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op,
     char who[CN_ROLLOUT_ACTOR_MAX];
     cn_admin__who(req, who, sizeof who);
     snprintf(op->actor, sizeof op->actor, "%s", who);
+    if (!a->nmodels) {
+        submit_to(req, a->controller, op, ok_status, pre);
+        return;
+    }
+    if (op->kind == CN_CONTROLLER_OP_START) {
+        cn_controller_t *c = cn_admin__controller_for(a, op->model);
+        if (!c) {
+            if (pre)
+                cn_admin_response_dispose(pre);
+            cn_admin__respond_error(
+                req, 404,
+                "model '%s' is not driven by this controller (not in "
+                "its models:)",
+                op->model);
+            return;
+        }
+        submit_to(req, c, op, ok_status, pre);
+        return;
+    }
+    routed_op_t *r = cn_xcalloc(1, sizeof *r);
+    r->op = *op;
+    r->ok_status = ok_status;
+    if (pre) {
+        r->pre = *pre;
+        memset(pre, 0, sizeof *pre);
+    }
+    if (cn_admin__offload(req, route_work, route_after, r)) {
+        cn_admin_response_dispose(&r->pre);
+        free(r);
+        cn_admin__respond_error(req, 503, "the server is stopping");
+    }
+}
+
+static void submit_to(cn_admin_request_t *req, cn_controller_t *controller,
+                      cn_controller_op_t *op, unsigned ok_status,
+                      cn_admin_response_t *pre)
+{
+    cn_admin_t *a = cn_admin_request_server(req);
     pending_t *p = cn_xcalloc(1, sizeof *p);
     p->req = req;
-    p->strategy = a->strategy;
+    p->strategy = cn_admin__strategy_for(a, op->model);
     p->ok_status = ok_status;
     if (pre) {
         p->pre = *pre;
         memset(pre, 0, sizeof *pre);
     }
-    int rc = cn_controller_rollout_op(a->controller, op, on_op, p);
+    int rc = cn_controller_rollout_op(controller, op, on_op, p);
     if (rc) {
         cn_admin_response_dispose(&p->pre);
         free(p);

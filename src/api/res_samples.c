@@ -21,6 +21,10 @@ static void samples_work(cn_admin_request_t *req, void *arg)
 {
     samples_job_t *job = arg;
     cn_admin_t *a = cn_admin_request_server(req);
+    if (!a->ops.snapshot) {
+        cn_admin_response_error(&job->res, 404, "%s", CN_ADMIN__NO_DATA_PLANE);
+        return;
+    }
     unsigned mask = job->all ? CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS
                              : CN_ROUTER_SNAP_ALL;
     cn_router_snapshot_t *s = a->ops.snapshot(a->ops.ctx, mask);

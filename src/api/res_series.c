@@ -523,8 +523,8 @@ cn_admin__series_t *cn_admin__series_new(cn_admin_t *a)
 
 void cn_admin__series_start(cn_admin__series_t *se)
 {
-    if (se->started)
-        return;
+    if (se->started || !se->admin->ops.snapshot)
+        return; /* canary control: no router to sample */
     se->started = true;
     uv_timer_init(&se->admin->loop, &se->timer);
     se->timer.data = se;

@@ -37,6 +37,8 @@ int cn_cli_monitor(int argc, char **argv);
 /* `canary serve [--config FILE] [FLAGS]`; argv[0] is "serve". Runs until
  * SIGINT or SIGTERM; returns an exit code. */
 int cn_cli_serve(int argc, char **argv);
+/* canary control (cli/control.c). */
+int cn_cli_control(int argc, char **argv);
 
 /* `canary config check FILE [--json]`; argv[0] is "config". Returns 0
  * (valid; the effective configuration is printed), 65, 66 or 64. */

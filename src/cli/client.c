@@ -5,7 +5,7 @@
  */
 #include "cli/client.h"
 #include "cli/cli.h"
-#include "server/server.h"
+#include "api/admin.h"
 #include "util/error.h"
 
 #include <curl/curl.h>
@@ -82,19 +82,19 @@ int cn_client_new(const char *server, const char *token_file, cn_client_t **out,
     int rc = check_server(server, err, errlen);
     if (rc)
         return rc;
-    char token[CN_SERVER_TOKEN_MAX_BYTES + 1] = "";
+    char token[CN_ADMIN_TOKEN_MAX_BYTES + 1] = "";
     if (token_file) {
         bool generated;
-        rc = cn_server_load_token(token_file, token, &generated, NULL, err, errlen);
+        rc = cn_admin_load_token(token_file, token, &generated, NULL, err, errlen);
         if (rc)
             return rc;
     } else {
         const char *env = getenv("CANARY_TOKEN");
         if (env && *env) {
-            if (strlen(env) > CN_SERVER_TOKEN_MAX_BYTES)
+            if (strlen(env) > CN_ADMIN_TOKEN_MAX_BYTES)
                 return cn_fail(err, errlen, CN_EINVAL,
                                "CANARY_TOKEN: longer than %u bytes",
-                               CN_SERVER_TOKEN_MAX_BYTES);
+                               CN_ADMIN_TOKEN_MAX_BYTES);
             strcpy(token, env);
         }
     }

@@ -19,6 +19,9 @@ static void usage(FILE *f)
                "  config check FILE\n"
                "                  check a config file; print it with every\n"
                "                  default (canary config --help)\n"
+               "  control ...     drive many models' rollouts through their own\n"
+               "                  engines: replicas, HAProxy, Gateway API, Istio\n"
+               "                  (canary control --help)\n"
                "  loadgen ...     open-loop HTTP load at a fixed rate, with segments,\n"
                "                  bodies and feedback (canary loadgen --help)\n"
                "  model ...       register model versions and tag them, on a running\n"
@@ -47,6 +50,8 @@ int main(int argc, char **argv)
         return cn_cli_stat(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cn_cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "control") == 0)
+        return cn_cli_control(argc - 1, argv + 1);
     if (strcmp(cmd, "analyze") == 0)
         return cn_cli_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "monitor") == 0)

@@ -245,7 +245,8 @@ static void after_work_cb(uv_work_t *w, int status)
     (void)status; /* work is never cancelled: nothing calls uv_cancel */
     c->busy = NULL;
     if (cmd->kind == CMD_JOB) {
-        cmd->job_after(c, cmd->arg);
+        if (cmd->job_after)
+            cmd->job_after(c, cmd->arg);
         free(cmd);
         take_next(c);
         return;
@@ -351,9 +352,55 @@ static void on_wake(uv_async_t *h)
     take_next(h->data);
 }
 
+void cn_controller__engine_tick(cn_controller_t *c)
+{
+    if (!c->remote_engine)
+        return;
+    char err[384] = "";
+    if (!c->synced) {
+        /* The stored generation again, under the next number: the engine
+         * (replicas, HAProxy, a route) runs what the state says, and its
+         * measurement step starts now. */
+        cn_generation_t g;
+        cn_generation_init(&g);
+        pthread_mutex_lock(&c->mu);
+        cn_generation_copy(&g, &c->current);
+        pthread_mutex_unlock(&c->mu);
+        cn_traffic_applied_t applied;
+        int rc = cn_controller__publish(c, &g, "start", true, &applied, err, sizeof err);
+        cn_generation_dispose(&g);
+        if (rc && rc != CN_EIO) {
+            if (c->renew_failing != rc)
+                fprintf(c->log,
+                        "canary: engine %s: the stored generation could not be "
+                        "applied: %s (trying again every tick)\n",
+                        c->engine->name, err);
+            c->renew_failing = rc;
+            return;
+        }
+        c->synced = true;
+        c->renew_failing = 0;
+        return;
+    }
+    int rc = c->engine->renew ? c->engine->renew(c->engine, err, sizeof err) : 0;
+    if (rc != c->renew_failing)
+        fprintf(c->log, rc ? "canary: engine %s: renew failed: %s\n"
+                           : "canary: engine %s: renew works again%s\n",
+                c->engine->name, rc ? err : "");
+    c->renew_failing = rc;
+}
+
+static void initial_work(cn_controller_t *c, void *arg)
+{
+    (void)arg;
+    cn_controller__engine_tick(c);
+}
+
 static void thread_main(void *arg)
 {
     cn_controller_t *c = arg;
+    if (c->remote_engine)
+        cn_controller__job(c, initial_work, NULL, NULL);
     if (c->driver)
         cn_driver__start(c->driver);
     uv_run(&c->loop, UV_RUN_DEFAULT);
@@ -365,9 +412,9 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
                       char *err, size_t errlen)
 {
     *out = NULL;
-    if (!cfg || !cfg->router || !cfg->initial) {
-        snprintf(err, errlen,
-                 "controller: a router and an initial generation are required");
+    if (!cfg || !cfg->initial || (!cfg->router && (!cfg->engine || !cfg->metrics))) {
+        snprintf(err, errlen, "controller: an initial generation and a router (or a "
+                              "traffic engine and a metrics source) are required");
         return CN_EINVAL;
     }
     char verr[512];
@@ -377,7 +424,10 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
     }
     cn_controller_t *c = cn_xcalloc(1, sizeof *c);
     c->router = cfg->router;
-    cn_engine_router_init(&c->router_engine, cfg->router);
+    c->remote_engine = !cfg->router;
+    c->synced = !c->remote_engine;
+    if (cfg->router)
+        cn_engine_router_init(&c->router_engine, cfg->router);
     c->engine = cfg->engine ? cfg->engine : &c->router_engine.traffic;
     c->metrics = cfg->metrics ? cfg->metrics : &c->router_engine.metrics;
     c->feedback = cfg->feedback;
@@ -388,12 +438,14 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
     cn_generation_copy(&c->current, cfg->initial);
     /* Numbers only grow, in the router and in the state file: start from
      * the larger of the two. */
-    cn_generation_t live;
-    cn_generation_init(&live);
-    cn_router_current(cfg->router, &live, &c->step);
-    if (live.number > c->current.number)
-        c->current.number = live.number;
-    cn_generation_dispose(&live);
+    if (cfg->router) {
+        cn_generation_t live;
+        cn_generation_init(&live);
+        cn_router_current(cfg->router, &live, &c->step);
+        if (live.number > c->current.number)
+            c->current.number = live.number;
+        cn_generation_dispose(&live);
+    }
     c->step.generation = c->current.number;
     pthread_mutex_init(&c->mu, NULL);
     int rc = uv_loop_init(&c->loop);

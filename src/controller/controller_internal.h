@@ -67,7 +67,18 @@ struct cn_controller_s {
     cmd_t *busy;         /* the command in flight; loop thread only */
     bool closed;         /* wake is closed; loop thread only */
     cn_driver_t *driver; /* NULL: no rollouts */
+    /* No router (canary control): the engine is remote. `synced` says
+     * whether it has taken the current generation since start (the first
+     * apply may find it down: every tick tries again), and renew() runs
+     * every tick; both on the thread pool, one job at a time. */
+    bool remote_engine;
+    bool synced;
+    int renew_failing; /* the last renew's code (a change is logged) */
 };
+
+/* The engine's heartbeat, and the first apply until it took (remote
+ * engines only; a tick's work, on the thread pool). */
+void cn_controller__engine_tick(cn_controller_t *c);
 
 /* Queue a job (any thread). 0, or CN_ETOOBIG / CN_EINVAL (stopping): then
  * neither function runs and arg is the caller's. */

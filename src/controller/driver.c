@@ -1274,6 +1274,22 @@ typedef struct analysis_s {
  * and segment, the error counts whole, each arm's requests per segment
  * (so that its aggregate is stratified by its own traffic); in a shadow
  * step's window, the prediction pairs. */
+/* A cell from a source that has only histograms (Prometheus): its
+ * step's latency as bins, us edges in ms, judged as bins (JUDGE.md,
+ * "Binned data"). */
+static int add_latency_bins(cn_judge_data_t *data, cn_judge_arm_t arm, const char *seg,
+                            const cn_router_cell_t *cell)
+{
+    size_t k = cell->n_step_latency_bins;
+    double *ms = cn_xmallocarray(k, sizeof *ms);
+    for (size_t b = 0; b + 1 < k; b++)
+        ms[b] = cell->step_latency_bounds[b] / 1000.0;
+    int rc = cn_judge_data_add_bins(data, "latency_ms", arm, seg, ms, 0,
+                                    cell->step_latency_bins, k);
+    free(ms);
+    return rc;
+}
+
 static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *cfg,
                        bool paired, bool swap, cn_judge_data_t *data)
 {
@@ -1322,6 +1338,8 @@ static int window_data(const cn_router_snapshot_t *s, const cn_judge_config_t *c
             rc = cn_judge_data_add_many(data, "latency_ms", arm, seg, buf,
                                         cell->n_step_latency);
         }
+        if (!rc && lat && !cell->n_step_latency && cell->n_step_latency_bins)
+            rc = add_latency_bins(data, arm, seg, cell);
         if (!rc && pred && cell->n_step_predictions)
             rc = cn_judge_data_add_many(data, "prediction", arm, seg,
                                         cell->step_predictions,
@@ -1845,6 +1863,7 @@ static void tick_work(cn_controller_t *c, void *arg)
 {
     (void)arg;
     cn_driver_t *d = c->driver;
+    cn_controller__engine_tick(c);
     if (!running(d))
         return;
     const cn_strategy_triggers_t *t = &d->strategy->triggers;

@@ -42,7 +42,11 @@ void cn_judge_data_free(cn_judge_data_t *d)
             free(d->metrics[i].arm[a].segment);
             free(d->metrics[i].arm[a].label);
             free(d->metrics[i].arm[a].counts);
+            for (size_t b = 0; b < d->metrics[i].arm[a].n_bin_sets; b++)
+                free(d->metrics[i].arm[a].bins[b].counts);
+            free(d->metrics[i].arm[a].bins);
         }
+        free(d->metrics[i].bin_bounds);
         free(d->metrics[i].pair_s);
         free(d->metrics[i].pair_c);
     }
@@ -61,7 +65,13 @@ void cn_judge_data_clear(cn_judge_data_t *d)
         for (int a = 0; a < 2; a++) {
             d->metrics[i].arm[a].n = 0;
             d->metrics[i].arm[a].n_counts = 0;
+            for (size_t b = 0; b < d->metrics[i].arm[a].n_bin_sets; b++)
+                free(d->metrics[i].arm[a].bins[b].counts);
+            d->metrics[i].arm[a].n_bin_sets = 0;
         }
+        free(d->metrics[i].bin_bounds);
+        d->metrics[i].bin_bounds = NULL;
+        d->metrics[i].n_bins = 0;
         d->metrics[i].n_pairs = 0;
     }
     for (int a = 0; a < 2; a++) {
@@ -231,6 +241,71 @@ int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_ar
     c->successes += successes;
     c->trials += trials;
     return 0;
+}
+
+int cn_judge_data_add_bins(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                           const char *segment, const double *bounds, double lowest,
+                           const uint64_t *counts, size_t n_bins)
+{
+    if (!d || !metric || (arm != CN_ARM_STABLE && arm != CN_ARM_CANARY) ||
+        n_bins == 0 || !counts || (n_bins > 1 && !bounds))
+        return CN_EINVAL;
+    if (isnan(lowest) || lowest == INFINITY)
+        return CN_ENONFINITE;
+    for (size_t i = 0; i + 1 < n_bins; i++) {
+        if (!isfinite(bounds[i]))
+            return CN_ENONFINITE;
+        if (bounds[i] <= (i ? bounds[i - 1] : lowest))
+            return CN_EINVAL;
+    }
+    cn__judge_metric_data_t *m = metric_for_add(d, metric);
+    if (m->n_bins) {
+        /* one set of edges per metric: the bins of both arms must line up */
+        if (m->n_bins != n_bins || m->bin_lowest != lowest ||
+            (n_bins > 1 &&
+             memcmp(m->bin_bounds, bounds, (n_bins - 1) * sizeof *bounds) != 0))
+            return CN_EINVAL;
+    } else {
+        m->n_bins = n_bins;
+        m->bin_lowest = lowest;
+        m->bin_bounds = cn_xmallocarray(n_bins, sizeof *m->bin_bounds);
+        if (n_bins > 1)
+            memcpy(m->bin_bounds, bounds, (n_bins - 1) * sizeof *bounds);
+    }
+    cn__judge_arm_t *a = &m->arm[arm];
+    uint32_t seg = segment_id(d, segment);
+    size_t i = 0;
+    while (i < a->n_bin_sets && a->bins[i].segment != seg)
+        i++;
+    if (i == a->n_bin_sets) {
+        if (a->n_bin_sets == a->cap_bin_sets) {
+            a->cap_bin_sets = a->cap_bin_sets ? 2 * a->cap_bin_sets : 4;
+            a->bins = cn_xrealloc(a->bins, a->cap_bin_sets * sizeof *a->bins);
+        }
+        a->bins[a->n_bin_sets++] =
+            (cn__judge_bins_t){seg, cn_xcalloc(n_bins, sizeof(uint64_t))};
+    }
+    uint64_t *into = a->bins[i].counts;
+    for (size_t b = 0; b < n_bins; b++)
+        if (counts[b] > (UINT64_C(1) << 53) - into[b])
+            return CN_ETOOBIG;
+    for (size_t b = 0; b < n_bins; b++)
+        into[b] += counts[b];
+    return 0;
+}
+
+size_t cn__judge_arm_bins(const cn__judge_arm_t *a, uint32_t segment, size_t n_bins,
+                          uint64_t *out)
+{
+    size_t matched = 0;
+    memset(out, 0, n_bins * sizeof *out);
+    for (size_t i = 0; i < a->n_bin_sets; i++)
+        if (segment == UINT32_MAX || a->bins[i].segment == segment) {
+            for (size_t b = 0; b < n_bins; b++)
+                out[b] += a->bins[i].counts[b];
+            matched++;
+        }
+    return matched;
 }
 
 int cn_judge_data_add_pairs(cn_judge_data_t *d, const char *metric,

@@ -17,6 +17,12 @@ typedef struct {
     uint64_t successes, trials;
 } cn__judge_count_t;
 
+/* Binned counts (cn_judge_data_add_bins) of one segment id: k counts. */
+typedef struct {
+    uint32_t segment;
+    uint64_t *counts; /* the metric's n_bins; owned */
+} cn__judge_bins_t;
+
 typedef struct {
     double *values;
     uint32_t *segment; /* segment id of each value */
@@ -25,6 +31,8 @@ typedef struct {
     size_t n, cap;
     cn__judge_count_t *counts; /* one entry per segment id that has counts */
     size_t n_counts, cap_counts;
+    cn__judge_bins_t *bins; /* one entry per segment id that has bins */
+    size_t n_bin_sets, cap_bin_sets;
 } cn__judge_arm_t;
 
 typedef struct {
@@ -33,6 +41,11 @@ typedef struct {
     /* pairs (cn_judge_data_add_pairs): pair i is (pair_s[i], pair_c[i]) */
     double *pair_s, *pair_c;
     size_t n_pairs, cap_pairs;
+    /* bins (cn_judge_data_add_bins): the same n_bins for every arm and
+     * segment; bin_bounds has n_bins - 1 entries, bin 0 from bin_lowest */
+    double *bin_bounds;
+    double bin_lowest;
+    size_t n_bins;
 } cn__judge_metric_data_t;
 
 /* The metric's samples, or NULL if the data has none under that name. */
@@ -71,5 +84,13 @@ int cn__judge_data_requests(const cn_judge_data_t *d, cn_judge_arm_t arm, uint32
  */
 size_t cn__judge_arm_counts(const cn__judge_arm_t *a, uint32_t segment,
                             uint64_t *successes, uint64_t *trials);
+
+/*
+ * The binned counts of one arm, summed over all segments (UINT32_MAX) or
+ * for one segment id, into out[0..n_bins) (zeroed first). Returns the
+ * number of bin sets that matched (0: none there).
+ */
+size_t cn__judge_arm_bins(const cn__judge_arm_t *a, uint32_t segment, size_t n_bins,
+                          uint64_t *out);
 
 #endif

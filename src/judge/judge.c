@@ -78,6 +78,10 @@ typedef struct {
     size_t vc_neg, vs_neg;
     const double *pc, *ps; /* pairs (borrowed from the data), aligned */
     size_t npairs;         /* 0: the row is not paired */
+    uint64_t *bc, *bs;     /* binned: canary's and stable's counts; owned */
+    const double *bounds;  /* binned: the metric's edges (borrowed) */
+    double lowest;         /* binned: bin 0's lower edge */
+    size_t nbins;          /* 0: the row is not binned */
     int in_family;         /* has p_noninf and p_harm */
     int decided;           /* class set before the families are adjusted */
 } work_t;
@@ -161,17 +165,11 @@ static double sample_sd(const double *v, size_t n)
  * the estimate comes out a little high. SIZE_MAX when the margin is 0:
  * non-inferiority with no margin can never be shown.
  */
-static size_t floor_for_means(double margin_abs, const double *s, size_t ns,
-                              const double *c, size_t nc, double alpha, double power)
+static size_t floor_for_sd(double margin_abs, double sd, size_t df, double alpha,
+                           double power)
 {
     if (!(margin_abs > 0))
         return SIZE_MAX;
-    double sd = sample_sd(s, ns);
-    size_t df = ns - 1;
-    if (!(sd > 0)) {
-        sd = sample_sd(c, nc);
-        df = nc - 1;
-    }
     if (!(sd > 0))
         return 0; /* no spread at all: any n detects the margin */
     double lo = sd * sqrt((double)df / gsl_cdf_chisq_Qinv(0.01, (double)df));
@@ -179,6 +177,18 @@ static size_t floor_for_means(double margin_abs, const double *s, size_t ns,
     if (cn_stats_sample_size_means(margin_abs, lo, alpha, power, 0, &n))
         return SIZE_MAX;
     return (size_t)ceil(n);
+}
+
+static size_t floor_for_means(double margin_abs, const double *s, size_t ns,
+                              const double *c, size_t nc, double alpha, double power)
+{
+    double sd = sample_sd(s, ns);
+    size_t df = ns - 1;
+    if (!(sd > 0)) {
+        sd = sample_sd(c, nc);
+        df = nc - 1;
+    }
+    return floor_for_sd(margin_abs, sd, df, alpha, power);
 }
 
 static size_t floor_for_rates(double p_stable, size_t ns, double margin_abs,
@@ -644,7 +654,21 @@ static int eval_ks(work_t *w, double conf, double alpha_fam)
     const cn_judge_metric_t *m = w->m;
     cn_judge_row_t *r = w->row;
     cn_ks_limit_result_t kl;
-    int rc = cn_stats_ks_limit(w->c, w->nc, w->s, w->ns, m->max_statistic, &kl);
+    int rc;
+    if (w->nbins) {
+        /* Binned: the binned CDFs differ at most where the true ones do,
+         * so the binned D bounds the true one from below: harm shown on
+         * it holds, "within the limit" cannot be shown at all. */
+        cn_ks_result_t ks;
+        rc = cn_stats_ks2_binned(w->bc, w->bs, w->nbins, CN_ALT_TWO_SIDED,
+                                 CN_KS_ASYMPTOTIC, &ks);
+        kl.d = ks.d;
+        kl.h = cn_stats_dkw_h(w->nc, w->ns);
+        kl.p_above = cn_stats_dkw_p(kl.d - m->max_statistic, kl.h);
+        kl.p_below = 1;
+    } else {
+        rc = cn_stats_ks_limit(w->c, w->nc, w->s, w->ns, m->max_statistic, &kl);
+    }
     if (rc)
         return rc;
     r->effect = kl.d;
@@ -653,7 +677,7 @@ static int eval_ks(work_t *w, double conf, double alpha_fam)
     r->p_noninf = kl.p_below;
     double e = sqrt(log(8 / (1 - conf)) / (2 * kl.h));
     r->ci_low = fmax(0, kl.d - e);
-    r->ci_high = fmin(1, kl.d + e);
+    r->ci_high = w->nbins ? 1 : fmin(1, kl.d + e);
     /* At D = 0 the pass p-value is 4 exp(-2 max^2 h) <= alpha; with equal
      * arms h = n/4. */
     r->min_samples = m->min_samples
@@ -785,6 +809,240 @@ static int eval_threshold(work_t *w)
     return 0;
 }
 
+/* ------------------------------------------------------ binned data */
+
+/*
+ * A metric given as binned counts (cn_judge_data_add_bins: a classic
+ * histogram, e.g. Prometheus's `_bucket` series) is judged on the bins
+ * without pretending to know where inside its bin each value was. Every
+ * number a binned row reports is an interval with bin edges for ends,
+ * and every decision holds for every placement of the values in their
+ * bins:
+ *
+ *  - mann-whitney: the harm and non-inferiority p-values are
+ *    cn_stats_mwu_binned_bound's, the Mann-Whitney test of canary - m
+ *    against stable with the values placed where the alternative is
+ *    hardest to show; the effect is the Hodges-Lehmann shift, known to
+ *    lie in [est_low, est_high] (its midpoint is reported), with the
+ *    interval widened over the placements (cn_stats_hl_binned). A shift
+ *    smaller than the bins are wide cannot be shown either way: the row
+ *    stays inconclusive, which holds the rollout; it never fails it.
+ *  - threshold: the quantile's distribution-free interval mapped to the
+ *    bins its order statistics fall in; the gate fails when the whole
+ *    interval is beyond the limit, passes when the whole interval is
+ *    within it, and is inconclusive when the limit falls inside.
+ *  - ks: binning can only hide a distance (the binned CDFs differ at
+ *    most where the true ones do), so a distance beyond the limit shown
+ *    on the bins is shown for the values (harm), while "within the limit"
+ *    cannot be shown from bins at all (p_noninf = 1).
+ *  - other tests need values: an error row says so.
+ */
+
+/* Edges of bin i of a binned row. */
+static double row_bin_lo(const work_t *w, size_t i)
+{
+    return i == 0 ? w->lowest : w->bounds[i - 1];
+}
+
+static double row_bin_hi(const work_t *w, size_t i)
+{
+    return i + 1 == w->nbins ? INFINITY : w->bounds[i];
+}
+
+/* A bin's representative value for spreads and relative margins: its
+ * midpoint, or the lower edge of the open last bin (or the upper edge of
+ * an unbounded first one). */
+static double bin_mid(const work_t *w, size_t i)
+{
+    double lo = row_bin_lo(w, i), hi = row_bin_hi(w, i);
+    if (isinf(hi))
+        return lo;
+    if (isinf(lo))
+        return hi;
+    return (lo + hi) / 2;
+}
+
+/* The bin holding the q-quantile's order statistic (type 1), n > 0. */
+static size_t bin_of_quantile(const uint64_t *counts, size_t k, uint64_t n, double q)
+{
+    uint64_t r = (uint64_t)ceil(q * (double)n);
+    if (r < 1)
+        r = 1;
+    uint64_t cum = 0;
+    for (size_t i = 0; i < k; i++) {
+        cum += counts[i];
+        if (cum >= r)
+            return i;
+    }
+    return k - 1;
+}
+
+/* The summary of a binned arm: the mean of the bins' representative
+ * values, and each quantile as the upper edge of the bin that holds it
+ * (NAN for the open last bin): what can be said without the values. */
+static void summarize_bins(const work_t *w, const uint64_t *counts,
+                           cn_judge_arm_summary_t *s)
+{
+    uint64_t n = 0;
+    long double sum = 0;
+    for (size_t i = 0; i < w->nbins; i++) {
+        n += counts[i];
+        sum += (long double)counts[i] * bin_mid(w, i);
+    }
+    s->n = (size_t)n;
+    if (n == 0) {
+        s->mean = s->median = s->p95 = s->p99 = NAN;
+        return;
+    }
+    s->mean = (double)(sum / n);
+    double *qs[3] = {&s->median, &s->p95, &s->p99};
+    const double q[3] = {0.5, 0.95, 0.99};
+    for (int j = 0; j < 3; j++) {
+        double hi = row_bin_hi(w, bin_of_quantile(counts, w->nbins, n, q[j]));
+        *qs[j] = isinf(hi) ? NAN : hi;
+    }
+}
+
+/* The sample sd of the bins' representative values (Sheppard's view of a
+ * histogram), for the sample floor. */
+static double bins_sd(const work_t *w, const uint64_t *counts, uint64_t *n_out)
+{
+    uint64_t n = 0;
+    long double sum = 0, ss = 0;
+    for (size_t i = 0; i < w->nbins; i++) {
+        n += counts[i];
+        sum += (long double)counts[i] * bin_mid(w, i);
+    }
+    *n_out = n;
+    if (n < 2)
+        return NAN;
+    long double mean = sum / n;
+    for (size_t i = 0; i < w->nbins; i++) {
+        long double d = bin_mid(w, i) - mean;
+        ss += (long double)counts[i] * d * d;
+    }
+    return sqrt((double)(ss / (n - 1)));
+}
+
+/* One-sided bound p-values of canary + shift against stable. */
+static int binned_p(const work_t *w, double shift, cn_alternative_t alt, double *p)
+{
+    cn_mwu_result_t r;
+    int rc = cn_stats_mwu_binned_bound(w->bounds, w->bc, w->bs, w->nbins, w->lowest,
+                                       shift, alt, &r);
+    *p = r.pvalue;
+    return rc;
+}
+
+static int eval_binned_location(work_t *w, double conf, double alpha_fam, double power)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    uint64_t n_s;
+    double ma = m->margin;
+    if (m->margin_kind == CN_MARGIN_RELATIVE)
+        ma = m->margin *
+             fabs(bin_mid(w, bin_of_quantile(w->bs, w->nbins, (uint64_t)w->ns, 0.5)));
+    cn_hl_binned_t hl;
+    int rc =
+        cn_stats_hl_binned(w->bounds, w->bc, w->bs, w->nbins, w->lowest, conf, &hl);
+    if (rc)
+        return rc;
+    r->effect = isfinite(hl.est_low) && isfinite(hl.est_high)
+                    ? (hl.est_low + hl.est_high) / 2
+                    : NAN;
+    r->ci_low = hl.ci_low;
+    r->ci_high = hl.ci_high;
+    r->margin_abs = ma;
+    /* larger is worse: non-inferior when canary - m is below stable,
+     * harmful when above; mirrored for higher-is-better */
+    double ni_low = 1, harm_low = 1, ni_high = 1, harm_high = 1;
+    if (m->direction != CN_JDIR_HIGHER &&
+        ((rc = binned_p(w, -ma, CN_ALT_LESS, &ni_low)) ||
+         (rc = binned_p(w, -ma, CN_ALT_GREATER, &harm_low))))
+        return rc;
+    if (m->direction != CN_JDIR_LOWER &&
+        ((rc = binned_p(w, ma, CN_ALT_GREATER, &ni_high)) ||
+         (rc = binned_p(w, ma, CN_ALT_LESS, &harm_high))))
+        return rc;
+    set_directional_p(r, m->direction, ni_low, harm_low, ni_high, harm_high);
+    double sd = bins_sd(w, w->bs, &n_s);
+    if (!(sd > 0)) {
+        uint64_t n_c;
+        sd = bins_sd(w, w->bc, &n_c);
+        n_s = n_c;
+    }
+    r->min_samples =
+        m->min_samples ? m->min_samples
+                       : floor_for_sd(ma, sd, n_s > 1 ? n_s - 1 : 1, alpha_fam, power);
+    w->in_family = 1;
+    return 0;
+}
+
+/* The threshold gate on the quantile's interval, bounded by the bucket
+ * edges: decided only when the whole interval is on one side. */
+static int eval_binned_threshold(work_t *w, double conf)
+{
+    const cn_judge_metric_t *m = w->m;
+    cn_judge_row_t *r = w->row;
+    cn_quantile_ci_t qc, qs = {0};
+    int rc = cn_stats_quantile_ci_binned(w->bounds, w->bc, w->nbins, w->lowest,
+                                         m->quantile, conf, &qc);
+    if (!rc && m->has_max_ratio)
+        rc = cn_stats_quantile_ci_binned(w->bounds, w->bs, w->nbins, w->lowest,
+                                         m->quantile, conf, &qs);
+    if (rc)
+        return rc;
+    r->effect = isfinite(qc.high) ? (qc.low + qc.high) / 2 : qc.low;
+    r->ci_low = qc.low;
+    r->ci_high = qc.high;
+    r->margin_abs = m->has_max ? m->max : NAN;
+    r->min_samples =
+        m->min_samples ? m->min_samples : (size_t)ceil(5.0 / (1.0 - m->quantile));
+    int enough_c = w->nc >= r->min_samples;
+    int enough_s = !m->has_max_ratio || w->ns >= r->min_samples;
+    char q[16];
+    snprintf(q, sizeof q, "p%g", m->quantile * 100);
+    /* a bin is open below: every value in it exceeds its lower edge */
+    int above = (m->has_max && qc.low >= m->max) ||
+                (m->has_max_ratio && qc.low >= m->max_ratio * qs.high);
+    int within = (!m->has_max || qc.high <= m->max) &&
+                 (!m->has_max_ratio || qc.high <= m->max_ratio * qs.low);
+    char lim[64] = "";
+    if (m->has_max)
+        snprintf(lim, sizeof lim, "limit %.4g", m->max);
+    else
+        snprintf(lim, sizeof lim, "%.4gx stable's [%.4g, %.4g]", m->max_ratio, qs.low,
+                 qs.high);
+    if (!enough_c || !enough_s) {
+        r->cls = CN_CLASS_INCONCLUSIVE;
+        reason(r,
+               "binned: canary %s in [%.4g, %.4g] (bounded by the bucket edges) with "
+               "n_canary=%zu: below the %zu the gate needs",
+               q, qc.low, qc.high, w->nc, r->min_samples);
+    } else if (above) {
+        r->cls = CN_CLASS_FAIL;
+        reason(r,
+               "binned: canary %s in [%.4g, %.4g] (%.0f%% interval bounded by the "
+               "bucket edges) is wholly above %s",
+               q, qc.low, qc.high, qc.coverage * 100, lim);
+    } else if (within) {
+        r->cls = CN_CLASS_PASS;
+        reason(r,
+               "binned: canary %s in [%.4g, %.4g] (%.0f%% interval bounded by the "
+               "bucket edges) is within %s",
+               q, qc.low, qc.high, qc.coverage * 100, lim);
+    } else {
+        r->cls = CN_CLASS_INCONCLUSIVE;
+        reason(r,
+               "binned: canary %s in [%.4g, %.4g] (interval bounded by the bucket "
+               "edges) straddles %s: the buckets are too coarse to decide",
+               q, qc.low, qc.high, lim);
+    }
+    w->decided = 1;
+    return 0;
+}
+
 /* ---------------------------------------------------------- reasons */
 
 static const char *dir_word(const cn_judge_metric_t *m)
@@ -799,7 +1057,17 @@ static void family_reason(work_t *w, double alpha_pass, double alpha_fail)
     char effect[160], paired[48] = "";
     if (w->npairs)
         snprintf(paired, sizeof paired, "paired, %zu requests: ", w->npairs);
-    if (m->test == CN_JTEST_KS)
+    if (w->nbins && m->test == CN_JTEST_KS)
+        snprintf(effect, sizeof effect,
+                 "binned at %zu buckets: D=%.4g (at least %.4g) vs limit %.4g "
+                 "(within the limit cannot be shown from buckets)",
+                 w->nbins, r->effect, r->ci_low, r->margin_abs);
+    else if (w->nbins)
+        snprintf(effect, sizeof effect,
+                 "binned at %zu buckets: canary-stable %+.4g [%+.4g, %+.4g], interval "
+                 "bounded by the bucket edges, vs margin %.4g",
+                 w->nbins, r->effect, r->ci_low, r->ci_high, r->margin_abs);
+    else if (m->test == CN_JTEST_KS)
         snprintf(effect, sizeof effect, "%sD=%.4g [%.4g, %.4g] vs limit %.4g", paired,
                  r->effect, r->ci_low, r->ci_high, r->margin_abs);
     else if (m->test == CN_JTEST_AGREEMENT)
@@ -932,6 +1200,9 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
         /* A metric with pairs is judged on them alone, in its aggregate
          * row: pairs carry no segment. */
         size_t npairs = md ? md->n_pairs : 0;
+        /* Binned counts (a histogram) are whole, like counted rates: each
+         * row sums its bins, nothing is resampled. */
+        size_t nbins = md && !npairs ? md->n_bins : 0;
         for (size_t sg = 0; sg <= (npairs ? 0 : nseg); sg++) {
             uint32_t seg = sg == 0 ? UINT32_MAX : (uint32_t)sg;
             double *c = NULL, *s = NULL;
@@ -942,7 +1213,21 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             double *c_neg = NULL, *s_neg = NULL;
             size_t nc_neg = 0, ns_neg = 0;
             bool scored = false;
-            if (md && !npairs && m->test == CN_JTEST_AUC) {
+            uint64_t *bc = NULL, *bs = NULL;
+            size_t bin_sets = 0, mixed = 0;
+            if (nbins) {
+                bc = cn_xcalloc(nbins, sizeof *bc);
+                bs = cn_xcalloc(nbins, sizeof *bs);
+                bin_sets = cn__judge_arm_bins(&md->arm[CN_ARM_CANARY], seg, nbins, bc) +
+                           cn__judge_arm_bins(&md->arm[CN_ARM_STABLE], seg, nbins, bs);
+                mixed = md->arm[CN_ARM_CANARY].n + md->arm[CN_ARM_STABLE].n +
+                        md->arm[CN_ARM_CANARY].n_counts +
+                        md->arm[CN_ARM_STABLE].n_counts;
+                for (size_t b = 0; b < nbins; b++) {
+                    tc += bc[b];
+                    ts += bs[b];
+                }
+            } else if (md && !npairs && m->test == CN_JTEST_AUC) {
                 scored = cn__judge_arm_scored(&md->arm[CN_ARM_CANARY], seg, &c, &nc,
                                               &c_neg, &nc_neg);
                 scored = cn__judge_arm_scored(&md->arm[CN_ARM_STABLE], seg, &s, &ns,
@@ -976,11 +1261,14 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
                     s = cn__judge_arm_values(&md->arm[CN_ARM_STABLE], seg, &ns);
                 }
             }
-            if (sg > 0 && nc + nc_neg == 0 && ns + ns_neg == 0 && !counted) {
+            if (sg > 0 && nc + nc_neg == 0 && ns + ns_neg == 0 && !counted &&
+                !bin_sets) {
                 free(c);
                 free(s);
                 free(c_neg);
                 free(s_neg);
+                free(bc);
+                free(bs);
                 continue; /* this metric has no data in this segment */
             }
             if (!c)
@@ -1006,6 +1294,11 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             w->ks = ks;
             w->counted = counted;
             w->npairs = npairs;
+            w->bc = bc;
+            w->bs = bs;
+            w->nbins = nbins;
+            w->bounds = nbins ? md->bin_bounds : NULL;
+            w->lowest = nbins ? md->bin_lowest : 0;
             w->pc = npairs ? md->pair_c : NULL;
             w->ps = npairs ? md->pair_s : NULL;
             cn_judge_row_t *r = w->row;
@@ -1020,7 +1313,10 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
             r->effect = r->ci_low = r->ci_high = r->margin_abs = NAN;
             r->pvalue = r->adjusted_pvalue = NAN;
             r->p_noninf = r->p_noninf_adj = r->p_harm = r->p_harm_adj = NAN;
-            if (counted) {
+            if (nbins) {
+                summarize_bins(w, bc, &r->canary);
+                summarize_bins(w, bs, &r->stable);
+            } else if (counted) {
                 /* eval_proportion repeats this with the values checked. */
                 uint64_t ones_c = kc, ones_s = ks;
                 for (size_t v = 0; v < nc; v++)
@@ -1054,6 +1350,21 @@ static size_t plan_rows(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
                        "test auc needs scores with labels (a fed label metric), and "
                        "'%s' has plain values",
                        src);
+                w->decided = 1;
+            } else if (nbins && mixed) {
+                r->cls = CN_CLASS_ERROR;
+                reason(r,
+                       "'%s' was given both as bins (a histogram) and as values or "
+                       "counts: give one",
+                       src);
+                w->decided = 1;
+            } else if (nbins && m->test != CN_JTEST_MWU &&
+                       m->test != CN_JTEST_THRESHOLD && m->test != CN_JTEST_KS) {
+                r->cls = CN_CLASS_ERROR;
+                reason(r,
+                       "'%s' is binned (histogram buckets, no values): test %s needs "
+                       "the values; mann-whitney, threshold and ks judge bins",
+                       src, cn_judge_test_name(m->test));
                 w->decided = 1;
             } else if (pool_err[0]) {
                 r->cls = CN_CLASS_ERROR;
@@ -1258,6 +1569,21 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
         if (w->decided)
             continue;
         int rc;
+        if (w->nbins) {
+            rc = w->m->test == CN_JTEST_MWU
+                     ? eval_binned_location(w, conf, alpha_floor, cfg->power)
+                 : w->m->test == CN_JTEST_KS ? eval_ks(w, conf, alpha_floor)
+                                             : eval_binned_threshold(w, conf);
+            if (rc) {
+                w->in_family = 0;
+                w->decided = 1;
+                w->row->cls = CN_CLASS_ERROR;
+                if (!w->row->reason[0])
+                    reason(w->row, "the test could not be computed: %s",
+                           cn_strerror(rc));
+            }
+            continue;
+        }
         switch (w->m->test) {
         case CN_JTEST_MWU:
         case CN_JTEST_WELCH:
@@ -1384,6 +1710,8 @@ int cn_judge_run_levels(const cn_judge_config_t *cfg, const cn_judge_data_t *dat
         free(works[i].s);
         free(works[i].c_neg);
         free(works[i].s_neg);
+        free(works[i].bc);
+        free(works[i].bs);
     }
     free(works);
     out->rows = rows;

@@ -174,6 +174,28 @@ int cn_judge_data_add_counts(cn_judge_data_t *d, const char *metric, cn_judge_ar
                              const char *segment, uint64_t successes, uint64_t trials);
 
 /*
+ * Add a metric's values for one arm as binned counts (a classic
+ * histogram, Prometheus's `_bucket` series, de-cumulated): counts[i]
+ * values in bin i = (bounds[i-1], bounds[i]], bin 0 from `lowest` (0 for
+ * latencies), the last bin (n_bins - 1) above bounds[n_bins - 2]. Every
+ * call for a metric (both arms, every segment) must give the same edges:
+ * the two arms are compared bin by bin. Counts add up per segment; a
+ * metric's aggregate row sums its segments (whole counts, like rates:
+ * not resampled). The judge tests binned data exactly (JUDGE.md, "Binned
+ * data"): mann-whitney by bounds over every placement of the values in
+ * their bins, threshold by the quantile's interval bounded by the bucket
+ * edges, ks by harm only (binning can hide a distance, never make one);
+ * other tests give the metric an error row, and so does a metric given
+ * both values and bins. n_bins == 0, bounds not strictly ascending above
+ * lowest, edges unlike the metric's earlier ones, a bad arm or NULLs:
+ * CN_EINVAL; a non-finite bound or lowest NaN or +inf: CN_ENONFINITE; a
+ * bin's count beyond 2^53: CN_ETOOBIG. Arrays are copied.
+ */
+int cn_judge_data_add_bins(cn_judge_data_t *d, const char *metric, cn_judge_arm_t arm,
+                           const char *segment, const double *bounds, double lowest,
+                           const uint64_t *counts, size_t n_bins);
+
+/*
  * Add n pairs of one metric measured by both versions on the same
  * requests: stable[i] and canary[i] are the two versions' values for
  * request i (a shadow step: stable answered the user, the canary a copy).

@@ -28,6 +28,7 @@
  * flag and wakes curl_multi_poll().
  */
 #include "notify/notify.h"
+#include "metrics/prom.h"
 #include "util/error.h"
 #include "util/rand.h"
 
@@ -607,4 +608,34 @@ size_t cn_notify_stats(cn_notify_t *n, cn_notify_stats_t *out, size_t max)
         out[k].pending = atomic_load(&n->targets[t].pending);
     }
     return k;
+}
+
+int cn_notify_write_metrics(cn_notify_t *ctx, cn_prom_writer_t *w)
+{
+    cn_notify_stats_t st[64];
+    size_t n = cn_notify_stats(ctx, st, sizeof st / sizeof st[0]);
+    static const struct {
+        const char *name;
+        cn_prom_type_t type;
+        const char *help;
+    } fam[] = {
+        {"canary_notify_delivered_total", CN_PROM_COUNTER,
+         "Events a notification target took (2xx)"},
+        {"canary_notify_failed_attempts_total", CN_PROM_COUNTER,
+         "Deliveries that failed (not 2xx, timeout, no connection); retried"},
+        {"canary_notify_pending", CN_PROM_GAUGE,
+         "Events waiting for a notification target (in the outbox)"},
+    };
+    int rc = 0;
+    for (size_t f = 0; f < 3 && !rc; f++) {
+        rc = cn_prom_family(w, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < n && !rc; i++) {
+            cn_prom_label_t l = {"target", st[i].target};
+            uint64_t v = f == 0   ? st[i].delivered
+                         : f == 1 ? st[i].failed_attempts
+                                  : st[i].pending;
+            rc = cn_prom_sample_u64(w, NULL, &l, 1, v);
+        }
+    }
+    return rc;
 }

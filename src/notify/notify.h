@@ -177,4 +177,10 @@ typedef struct cn_notify_stats_s {
 /* Up to max targets' counters into out; returns how many. Any thread. */
 size_t cn_notify_stats(cn_notify_t *n, cn_notify_stats_t *out, size_t max);
 
+/* The notifier's counters per target as Prometheus families
+ * (canary_notify_delivered_total, canary_notify_failed_attempts_total,
+ * canary_notify_pending), for /metrics: 0 or the writer's error. */
+struct cn_prom_writer_s;
+int cn_notify_write_metrics(cn_notify_t *n, struct cn_prom_writer_s *w);
+
 #endif

@@ -291,32 +291,7 @@ out:
 /* The notifier's counters, per target, for /metrics. */
 static int ops_notify_metrics(void *ctx, cn_prom_writer_t *w)
 {
-    cn_notify_stats_t st[64];
-    size_t n = cn_notify_stats(ctx, st, sizeof st / sizeof st[0]);
-    static const struct {
-        const char *name;
-        cn_prom_type_t type;
-        const char *help;
-    } fam[] = {
-        {"canary_notify_delivered_total", CN_PROM_COUNTER,
-         "Events a notification target took (2xx)"},
-        {"canary_notify_failed_attempts_total", CN_PROM_COUNTER,
-         "Deliveries that failed (not 2xx, timeout, no connection); retried"},
-        {"canary_notify_pending", CN_PROM_GAUGE,
-         "Events waiting for a notification target (in the outbox)"},
-    };
-    int rc = 0;
-    for (size_t f = 0; f < 3 && !rc; f++) {
-        rc = cn_prom_family(w, fam[f].name, fam[f].type, fam[f].help);
-        for (size_t i = 0; i < n && !rc; i++) {
-            cn_prom_label_t l = {"target", st[i].target};
-            uint64_t v = f == 0   ? st[i].delivered
-                         : f == 1 ? st[i].failed_attempts
-                                  : st[i].pending;
-            rc = cn_prom_sample_u64(w, NULL, &l, 1, v);
-        }
-    }
-    return rc;
+    return cn_notify_write_metrics(ctx, w);
 }
 
 /* ------------------------------------------------------------ run */
@@ -335,12 +310,12 @@ int cn_server_run(cn_server_config_t *scfg)
     char model[CN_STORE_NAME_MAX + 1] = "";
     cn_generation_t initial;
     cn_generation_init(&initial);
-    char token[CN_SERVER_TOKEN_MAX_BYTES + 1];
+    char token[CN_ADMIN_TOKEN_MAX_BYTES + 1];
     bool generated = false;
     cn_router_config_t *cfg = &scfg->router;
 
-    int rc = cn_server_load_token(scfg->own.token_file, token, &generated, stderr, err,
-                                  sizeof err);
+    int rc = cn_admin_load_token(scfg->own.token_file, token, &generated, stderr, err,
+                                 sizeof err);
     if (rc) {
         exit_code = rc == CN_EIO ? EX_NOINPUT : EX_DATAERR;
         goto out;

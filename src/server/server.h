@@ -26,11 +26,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Shortest token that is not warned about, in bytes. */
-#define CN_SERVER_TOKEN_MIN_BYTES 16u
-/* Longest token accepted, in bytes. */
-#define CN_SERVER_TOKEN_MAX_BYTES 255u
-
 /*
  * Run `canary serve` with a config that cn_server_config_validate accepted
  * (cfg may be changed: the stored state is applied to its router part). Blocks until
@@ -42,26 +37,5 @@
  * 70 for an internal failure.
  */
 int cn_server_run(cn_server_config_t *cfg);
-
-/*
- * The admin token: read from token_file (one non-empty line; trailing
- * whitespace dropped) if given, else the environment's CANARY_TOKEN if set
- * and non-empty, else CN_SERVER_TOKEN_MIN_BYTES*2 hex characters from
- * /dev/urandom (*generated is then true). token holds
- * CN_SERVER_TOKEN_MAX_BYTES + 1 bytes.
- *
- * Warnings, one line each on warn (NULL: none), for a token that works but
- * should not be trusted: shorter than CN_SERVER_TOKEN_MIN_BYTES, and a
- * token file that users other than its owner can read or write. Neither is
- * refused: the admin API listens on loopback by default, and refusing
- * would turn a weak but working setup into an outage at upgrade; the
- * warning says what to do instead.
- *
- * Returns 0, CN_EIO (unreadable file, no /dev/urandom) or CN_EINVAL (empty,
- * several lines, too long) with one line in err naming the file or the
- * variable.
- */
-int cn_server_load_token(const char *token_file, char *token, bool *generated,
-                         FILE *warn, char *err, size_t errlen);
 
 #endif

@@ -105,6 +105,19 @@ typedef struct {
     int has_ties;
 } merge_stats_t;
 
+/* One tie group of the merged order: cx values of x and cy of y, with
+ * `below` values of y strictly smaller. */
+static inline void tie_group(uint64_t cx, uint64_t cy, uint64_t below,
+                             uint64_t *twice_u1, tie_sum_t *tie_term, int *has_ties)
+{
+    *twice_u1 += cx * (2 * below + cy);
+    tie_sum_t t = (tie_sum_t)cx + cy;
+    if (t > 1) {
+        *has_ties = 1;
+        *tie_term += t * t * t - t;
+    }
+}
+
 /* One pass over the merged order of the sorted keys; see the essay. */
 static void merge_sorted(const uint64_t *xs, size_t nx, const uint64_t *ys, size_t ny,
                          merge_stats_t *ms)
@@ -125,12 +138,7 @@ static void merge_sorted(const uint64_t *xs, size_t nx, const uint64_t *ys, size
             cy++;
         }
         uint64_t below = j - cy;
-        twice_u1 += (uint64_t)cx * (2 * below + cy);
-        tie_sum_t t = cx + cy;
-        if (t > 1) {
-            has_ties = 1;
-            tie_term += t * t * t - t;
-        }
+        tie_group(cx, cy, below, &twice_u1, &tie_term, &has_ties);
     }
     ms->twice_u1 = twice_u1;
     ms->tie_term = (double)tie_term;
@@ -185,40 +193,25 @@ static int exact_fits(size_t nx, size_t ny)
     return nx <= CN_WILCOX_MAX_NM && ny <= CN_WILCOX_MAX_NM / nx;
 }
 
-int cn_stats_mwu(const double *x, size_t nx, const double *y, size_t ny,
-                 const cn_mwu_opts_t *opts, cn_mwu_result_t *out)
+/*
+ * The p-value of U1 (from the merge) with the options, the method
+ * resolved from `method` as 'auto' does, into out; shared by the
+ * per-value and the binned tests.
+ */
+static int mwu_finish(size_t nx, size_t ny, const merge_stats_t *ms,
+                      const cn_mwu_opts_t *opts, cn_mwu_method_t method,
+                      cn_mwu_result_t *out)
 {
-    cn_mwu_opts_t defaults;
-    if (!opts) {
-        cn_stats_mwu_opts_init(&defaults);
-        opts = &defaults;
-    }
-    if (!out || (nx && !x) || (ny && !y))
-        return CN_EINVAL;
-    if ((unsigned)opts->alternative > CN_ALT_GREATER ||
-        (unsigned)opts->method > CN_MWU_ASYMPTOTIC)
-        return CN_EINVAL;
-    if (nx == 0 || ny == 0)
-        return CN_ETOOFEW;
-
-    cn_mwu_method_t method = opts->method;
-    if (method == CN_MWU_EXACT && !exact_fits(nx, ny))
-        return CN_ETOOBIG;
-
-    merge_stats_t ms;
-    int rc = rank_stats(x, nx, y, ny, &ms);
-    if (rc)
-        return rc;
-
+    int rc;
     if (method == CN_MWU_AUTO) {
-        if ((nx > 8 && ny > 8) || ms.has_ties || !exact_fits(nx, ny))
+        if ((nx > 8 && ny > 8) || ms->has_ties || !exact_fits(nx, ny))
             method = CN_MWU_ASYMPTOTIC;
         else
             method = CN_MWU_EXACT;
     }
 
     double nm = (double)nx * (double)ny;
-    double u1 = (double)ms.twice_u1 / 2;
+    double u1 = (double)ms->twice_u1 / 2;
     double u2 = nm - u1;
     double u, factor = 1;
     switch (opts->alternative) {
@@ -243,7 +236,7 @@ int cn_stats_mwu(const double *x, size_t nx, const double *y, size_t ny,
     } else {
         double n = (double)(nx + ny);
         double nn1 = (double)((uint64_t)(nx + ny) * (nx + ny - 1));
-        double s = sqrt(nm / 12 * ((n + 1) - ms.tie_term / nn1));
+        double s = sqrt(nm / 12 * ((n + 1) - ms->tie_term / nn1));
         double num = u - nm / 2;
         if (opts->use_continuity)
             num -= 0.5;
@@ -270,4 +263,155 @@ int cn_stats_mwu(const double *x, size_t nx, const double *y, size_t ny,
     out->z = z;
     out->method = method;
     return 0;
+}
+
+static int check_opts(const cn_mwu_opts_t *opts)
+{
+    return (unsigned)opts->alternative > CN_ALT_GREATER ||
+                   (unsigned)opts->method > CN_MWU_ASYMPTOTIC
+               ? CN_EINVAL
+               : 0;
+}
+
+int cn_stats_mwu(const double *x, size_t nx, const double *y, size_t ny,
+                 const cn_mwu_opts_t *opts, cn_mwu_result_t *out)
+{
+    cn_mwu_opts_t defaults;
+    if (!opts) {
+        cn_stats_mwu_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (!out || (nx && !x) || (ny && !y) || check_opts(opts))
+        return CN_EINVAL;
+    if (nx == 0 || ny == 0)
+        return CN_ETOOFEW;
+
+    if (opts->method == CN_MWU_EXACT && !exact_fits(nx, ny))
+        return CN_ETOOBIG;
+
+    merge_stats_t ms;
+    int rc = rank_stats(x, nx, y, ny, &ms);
+    if (rc)
+        return rc;
+    return mwu_finish(nx, ny, &ms, opts, opts->method, out);
+}
+
+/*
+ * Binned data: the 2 x k ordered table of counts (Emerson & Moses 1985).
+ * Every value of bin i is tied with every other value of bin i, in either
+ * sample, so bin i is one tie group of t_i = x_i + y_i values: the walk
+ * above with the groups given instead of found. U1 = sum x_i (2 Y_<i + y_i)
+ * / 2 and T = sum t_i^3 - t_i are the same numbers scipy computes from the
+ * data expanded to one value per count, so the test is exact for binned
+ * data and needs no expansion (O(k), whatever the counts).
+ */
+static int table_stats(const uint64_t *x, const uint64_t *y, size_t k, size_t *nx,
+                       size_t *ny, merge_stats_t *ms)
+{
+    uint64_t sx = 0, sy = 0, below = 0, twice_u1 = 0;
+    tie_sum_t tie_term = 0;
+    int has_ties = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (x[i] > UINT32_MAX || y[i] > UINT32_MAX)
+            return CN_ETOOBIG;
+        sx += x[i];
+        sy += y[i];
+    }
+    if (sx == 0 || sy == 0)
+        return CN_ETOOFEW;
+    /* 2 U1 <= 2 nx ny must fit in 64 bits. */
+    if ((double)sx * (double)sy >= 0x1p62)
+        return CN_ETOOBIG;
+    for (size_t i = 0; i < k; i++) {
+        tie_group(x[i], y[i], below, &twice_u1, &tie_term, &has_ties);
+        below += y[i];
+    }
+    *nx = (size_t)sx;
+    *ny = (size_t)sy;
+    ms->twice_u1 = twice_u1;
+    ms->tie_term = (double)tie_term;
+    ms->has_ties = has_ties;
+    return 0;
+}
+
+int cn_stats_mwu_binned(const uint64_t *x, const uint64_t *y, size_t k,
+                        const cn_mwu_opts_t *opts, cn_mwu_result_t *out)
+{
+    cn_mwu_opts_t defaults;
+    if (!opts) {
+        cn_stats_mwu_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (!out || (k && (!x || !y)) || check_opts(opts))
+        return CN_EINVAL;
+    size_t nx, ny;
+    merge_stats_t ms;
+    int rc = table_stats(x, y, k, &nx, &ny, &ms);
+    if (rc)
+        return rc;
+    if (opts->method == CN_MWU_EXACT && !exact_fits(nx, ny))
+        return CN_ETOOBIG;
+    return mwu_finish(nx, ny, &ms, opts, opts->method, out);
+}
+
+/*
+ * The bound for data binned on edges rather than tied at points: x + shift
+ * against y, each value placed in its bin where it makes the alternative
+ * hardest to show (LESS: x at its bin's upper edge, y just above its
+ * bin's lower edge; GREATER: the mirror; two-sided: CN_EINVAL). That
+ * placement gives the U farthest towards H0 that any data with these bin
+ * counts can give, and the variance is taken without a tie correction,
+ * its largest value over all placements; so while z is on the
+ * alternative's side (p < 1/2) the p-value is at least that of every
+ * placement: a rejection holds whatever the values were inside their
+ * bins. See docs/JUDGE.md, "Binned data".
+ */
+int cn_stats_mwu_binned_bound(const double *bounds, const uint64_t *x,
+                              const uint64_t *y, size_t k, double lowest, double shift,
+                              cn_alternative_t alt, cn_mwu_result_t *out)
+{
+    if (!out || k == 0 || !x || !y || (k > 1 && !bounds) ||
+        (alt != CN_ALT_LESS && alt != CN_ALT_GREATER))
+        return CN_EINVAL;
+    if (!isfinite(shift) || isnan(lowest) || lowest == INFINITY)
+        return CN_ENONFINITE;
+    for (size_t i = 0; i + 1 < k; i++)
+        if (!isfinite(bounds[i]) || bounds[i] <= (i ? bounds[i - 1] : lowest))
+            return CN_EINVAL;
+    size_t nx, ny;
+    merge_stats_t ms;
+    int rc = table_stats(x, y, k, &nx, &ny, &ms);
+    if (rc)
+        return rc;
+        /* Edges of bin i: (lo_i, hi_i], lo_0 = lowest, hi_{k-1} = +inf. */
+#define LO(i) ((i) == 0 ? lowest : bounds[(i)-1])
+#define HI(i) ((i) + 1 == k ? INFINITY : bounds[(i)])
+    /* LESS: x_i + shift at hi_i against y_j at lo_j + 0: x counts above
+     * y_j when hi_i + shift > lo_j (equal: y is above). GREATER: x_i +
+     * shift at lo_i + 0 against y_j at hi_j: x above when lo_i + shift >=
+     * hi_j. Both walks are monotone in j. */
+    uint64_t twice_u1 = 0, below = 0;
+    size_t j = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (alt == CN_ALT_LESS) {
+            double v = HI(i) + shift;
+            while (j < k && v > LO(j))
+                below += y[j++];
+        } else {
+            double v = LO(i) + shift;
+            while (j < k && v >= HI(j))
+                below += y[j++];
+        }
+        twice_u1 += 2 * x[i] * below;
+    }
+#undef LO
+#undef HI
+    ms.twice_u1 = twice_u1;
+    ms.tie_term = 0;
+    ms.has_ties = 1;
+    cn_mwu_opts_t o;
+    cn_stats_mwu_opts_init(&o);
+    o.alternative = alt;
+    o.method = CN_MWU_ASYMPTOTIC;
+    return mwu_finish(nx, ny, &ms, &o, CN_MWU_ASYMPTOTIC, out);
 }

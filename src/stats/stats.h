@@ -127,6 +127,81 @@ int cn_stats_mwu(const double *x, size_t nx, const double *y, size_t ny,
                  const cn_mwu_opts_t *opts, cn_mwu_result_t *out);
 const char *cn_stats_mwu_method_name(cn_mwu_method_t m);
 
+/* ------------------------------------------------------ binned data */
+
+/*
+ * Binned data (classic histograms, Prometheus's `_bucket` series): k
+ * ordered bins with counts; bin i is (lo_i, hi_i] with lo_0 = `lowest`
+ * (0 for latencies, -INFINITY when unbounded), hi_i = bounds[i] for
+ * i < k - 1 (strictly ascending, finite) and hi_{k-1} = +inf. Both
+ * samples' counts are over the same bins. stats/binned.c has the essay.
+ */
+
+/*
+ * Mann-Whitney on the 2 x k ordered table of counts (Emerson & Moses 1985):
+ * each bin a tie group, U1 = sum x_i (Y_<i + y_i / 2), the tie-corrected
+ * variance. Equal to cn_stats_mwu (scipy.stats.mannwhitneyu) on the data
+ * expanded to one value per count: exact for data tied within bins.
+ * Empty x or y: CN_ETOOFEW; a count above 2^32 or nx * ny >= 2^62:
+ * CN_ETOOBIG; otherwise as cn_stats_mwu. O(k).
+ */
+int cn_stats_mwu_binned(const uint64_t *x, const uint64_t *y, size_t k,
+                        const cn_mwu_opts_t *opts, cn_mwu_result_t *out);
+
+/*
+ * The one-sided Mann-Whitney test (alt LESS or GREATER, else CN_EINVAL) of
+ * x + shift against y when the values lie somewhere inside their bins
+ * (bounds as above): the values placed where the alternative is hardest
+ * to show, and the variance without tie correction, its largest. While
+ * the p-value is below 1/2 it is at least the asymptotic p-value of every
+ * placement, so a rejection holds whatever the values were (mwu.c).
+ * out->u is that placement's U1, out->method ASYMPTOTIC. Errors as
+ * cn_stats_mwu_binned; bad bounds: CN_EINVAL; non-finite shift:
+ * CN_ENONFINITE.
+ */
+int cn_stats_mwu_binned_bound(const double *bounds, const uint64_t *x,
+                              const uint64_t *y, size_t k, double lowest, double shift,
+                              cn_alternative_t alt, cn_mwu_result_t *out);
+
+typedef struct {
+    double est_low, est_high; /* the HL estimate (median of x_i - y_j)
+                                 lies in [est_low, est_high] */
+    double ci_low, ci_high;   /* the normal-approximation HL interval at
+                                 the confidence, widened to hold for every
+                                 placement of the values in their bins */
+} cn_hl_binned_t;
+
+/*
+ * Hodges-Lehmann shift x - y of binned data, bounded: each end is a
+ * difference of bin edges (stats/binned.c). k <= 1024. Errors: bad bounds
+ * or confidence outside (0, 1): CN_EINVAL; an empty sample: CN_ETOOFEW;
+ * nx * ny >= 2^62 or k > 1024: CN_ETOOBIG.
+ */
+int cn_stats_hl_binned(const double *bounds, const uint64_t *x, const uint64_t *y,
+                       size_t k, double lowest, double confidence, cn_hl_binned_t *out);
+
+typedef struct {
+    double low, high; /* [lower edge of bin_low, upper edge of bin_high] */
+    size_t bin_low, bin_high;
+    uint64_t rank_low;  /* order statistics (1-based) behind the ends: */
+    uint64_t rank_high; /* 0 is below the sample (low = lowest), n + 1
+                           above it (high = +inf) */
+    double coverage;    /* P(rank_low <= B < rank_high), B ~ Bin(n, q):
+                           the interval's guaranteed coverage */
+} cn_quantile_ci_t;
+
+/*
+ * The distribution-free confidence interval of the q-quantile from binned
+ * counts: the order statistics X_(l), X_(u) of the binomial interval
+ * (l = binom.ppf((1-conf)/2, n, q), u = binom.ppf(1-(1-conf)/2, n, q) + 1,
+ * as scipy), mapped to the bins they fall in: [lower edge of X_(l)'s bin,
+ * upper edge of X_(u)'s bin]. q and confidence in (0, 1), else CN_EINVAL;
+ * no values: CN_ETOOFEW; n > 2^32 - 1: CN_ETOOBIG.
+ */
+int cn_stats_quantile_ci_binned(const double *bounds, const uint64_t *counts, size_t k,
+                                double lowest, double q, double confidence,
+                                cn_quantile_ci_t *out);
+
 /* ------------------------------------------------------- Hodges-Lehmann */
 
 /*
@@ -351,6 +426,16 @@ typedef struct {
 int cn_stats_ks2(const double *x, size_t nx, const double *y, size_t ny,
                  cn_alternative_t alt, cn_ks_method_t method, cn_ks_result_t *out);
 const char *cn_stats_ks_method_name(cn_ks_method_t m);
+
+/*
+ * The same on binned counts (the same k bins for both): D from the CDFs
+ * after each bin, equal to ks_2samp's on the data expanded to one value
+ * per count; the p-values are ks_2samp's for that D (conservative with
+ * ties). Empty x or y: CN_ETOOFEW; nx * ny >= 2^62: CN_ETOOBIG.
+ */
+int cn_stats_ks2_binned(const uint64_t *x, const uint64_t *y, size_t k,
+                        cn_alternative_t alt, cn_ks_method_t method,
+                        cn_ks_result_t *out);
 
 /* --------------------------- KS distance against a limit (DKW bound) */
 

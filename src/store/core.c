@@ -325,7 +325,29 @@ static const char migrate_v4[] =
     ");\n";
 
 /* migrations[v - 2] takes schema v - 1 to v. */
-static const char *const migrations[] = {migrate_v2, migrate_v3, migrate_v4};
+/* Version 4 to 5: each model's own generation (store.h,
+ * cn_store_scope_model), for a controller that drives several models
+ * (canary control): the split and both sets of one model per row, the
+ * numbers growing per model. The file's one generation (traffic,
+ * versions) stays what `canary serve` keeps. */
+static const char migrate_v5[] =
+    "CREATE TABLE model_generations (\n"
+    "    model TEXT PRIMARY KEY CHECK (length(model) BETWEEN 1 AND 63),\n"
+    "    generation INTEGER NOT NULL CHECK (generation >= 1),\n"
+    "    canary_weight_bp INTEGER NOT NULL\n"
+    "        CHECK (canary_weight_bp BETWEEN 0 AND 10000),\n"
+    "    mode TEXT NOT NULL CHECK (mode IN ('random', 'sticky', 'shadow')),\n"
+    "    shadow_bp INTEGER NOT NULL CHECK (shadow_bp BETWEEN 0 AND 10000),\n"
+    "    force_enabled INTEGER NOT NULL CHECK (force_enabled IN (0, 1)),\n"
+    "    stable_version TEXT NOT NULL,\n"
+    "    stable_addresses TEXT NOT NULL CHECK (json_type(stable_addresses) = 'array'),\n"
+    "    canary_version TEXT NOT NULL,\n"
+    "    canary_addresses TEXT NOT NULL CHECK (json_type(canary_addresses) = 'array'),\n"
+    "    time_unix_ms INTEGER NOT NULL,\n"
+    "    who TEXT NOT NULL\n"
+    ");\n";
+
+static const char *const migrations[] = {migrate_v2, migrate_v3, migrate_v4, migrate_v5};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == CN_STORE_SCHEMA_VERSION - 1,
                "one migration per schema version after the first");
@@ -838,6 +860,7 @@ void cn_store_close(cn_store_t *s)
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->lock);
     free(s->path);
+    free(s->scope);
     free(s);
 }
 

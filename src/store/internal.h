@@ -25,7 +25,21 @@ struct cn_store_s {
     sqlite3 *db;
     char *path; /* owned */
     pthread_mutex_t lock;
+    char *scope; /* owned; the model whose generation this handle keeps
+                    (cn_store_scope_model), or NULL: the file's one */
 };
+
+/* A row's columns (weight, mode, shadow, force) from column `first` into
+ * *t, checked: 0 or CN_EINVAL naming the column (traffic.c). */
+int cn_store__row_traffic(cn_store_t *s, sqlite3_stmt *st, int first, cn_traffic_t *t,
+                          char *err, size_t errlen);
+
+/* A scoped handle's generation (scope.c): written in the caller's
+ * transaction, numbers growing per model; read into *g with *found. */
+int cn_store__scoped_write(cn_store_t *s, const cn_generation_t *g, char *const *json,
+                           int64_t now_ms, const char *who, char *err, size_t errlen);
+int cn_store__scoped_read(cn_store_t *s, cn_generation_t *g, bool *found, char *err,
+                          size_t errlen);
 
 /* Format "state file 'PATH': WHAT" into err and return rc. Lock not needed. */
 int cn_store__failf(const char *path, char *err, size_t errlen, int rc, const char *fmt,

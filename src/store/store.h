@@ -65,8 +65,9 @@
 /* The schema this build writes. 1: the traffic split and its history.
  * 2: adds the version sets, their history, and generation numbers.
  * 3: adds models, their versions and tags, rollouts and their audit
- * trail. 4: adds the notification outbox. */
-#define CN_STORE_SCHEMA_VERSION 4
+ * trail. 4: adds the notification outbox. 5: adds each model's own
+ * generation (model_generations, cn_store_scope_model). */
+#define CN_STORE_SCHEMA_VERSION 5
 
 /* SQLite application_id of a canary state file: "CNRY" in ASCII. */
 #define CN_STORE_APPLICATION_ID 0x434E5259
@@ -127,6 +128,19 @@ void cn_store_close(cn_store_t *s);
 
 /* The path given to cn_store_open(), owned by the store. */
 const char *cn_store_path(const cn_store_t *s);
+
+/*
+ * Scope this handle's generation to one model (canary control drives
+ * several models from one file, each controller with its own handle):
+ * from now on cn_store_save_generation, cn_store_load_generation and a
+ * rollout update's generation read and write that model's row of
+ * model_generations (the split and both sets; numbers grow per model; no
+ * history table: the rollouts' audit trail says what changed), not the
+ * file's one generation that `canary serve` keeps. Call it right after
+ * cn_store_open, before any other use. model is checked as a registry
+ * name (1-63 bytes): 0, or CN_EINVAL.
+ */
+int cn_store_scope_model(cn_store_t *s, const char *model, char *err, size_t errlen);
 
 /* ------------------------------------------------------- generations */
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* A row's columns (weight, mode, shadow, force) into *t, checked. */
-static int row_traffic(cn_store_t *s, sqlite3_stmt *st, int first, cn_traffic_t *t,
+int cn_store__row_traffic(cn_store_t *s, sqlite3_stmt *st, int first, cn_traffic_t *t,
                        char *err, size_t errlen)
 {
     int64_t weight = sqlite3_column_int64(st, first);
@@ -65,7 +65,7 @@ int cn_store__traffic_read(cn_store_t *s, cn_traffic_t *t, uint64_t *generation,
                                "cannot read the traffic split");
     } else {
         int64_t g = sqlite3_column_int64(st, 4);
-        if ((rc = row_traffic(s, st, 0, t, err, errlen)) == 0 && g < 0)
+        if ((rc = cn_store__row_traffic(s, st, 0, t, err, errlen)) == 0 && g < 0)
             rc = cn_store__failf(s->path, err, errlen, CN_EINVAL,
                                  "table traffic, column generation: %lld is "
                                  "negative",
@@ -215,7 +215,7 @@ int cn_store_history(cn_store_t *s, cn_store_change_t *out, size_t max, size_t *
         memset(c, 0, sizeof *c);
         c->id = sqlite3_column_int64(st, 0);
         c->time_unix_ms = sqlite3_column_int64(st, 1);
-        if ((rc = row_traffic(s, st, 2, &c->traffic, err, errlen)))
+        if ((rc = cn_store__row_traffic(s, st, 2, &c->traffic, err, errlen)))
             goto out;
         const unsigned char *who = sqlite3_column_text(st, 6);
         snprintf(c->who, sizeof c->who, "%s", who ? (const char *)who : "");

@@ -241,6 +241,8 @@ static int write_generation(cn_store_t *s, const cn_generation_t *g, char *const
                             int64_t now_ms, const char *who, char *err, size_t errlen)
 {
     static const char what[] = "cannot save the generation";
+    if (s->scope)
+        return cn_store__scoped_write(s, g, json, now_ms, who, err, errlen);
     int64_t saved, number = (int64_t)g->number;
     if (saved_generation(s, &saved) != SQLITE_OK)
         return cn_store__fail_db(s->path, s->db, err, errlen, what);
@@ -428,6 +430,16 @@ int cn_store_load_generation(cn_store_t *s, cn_generation_t *out, bool *has_traf
                  ? 0
                  : cn_store__fail_db(s->path, s->db, err, errlen,
                                      "cannot read the generation");
+    if (rc == 0 && s->scope) {
+        bool found = false;
+        rc = cn_store__scoped_read(s, out, &found, err, errlen);
+        cn_store__exec(s->db, "COMMIT");
+        pthread_mutex_unlock(&s->lock);
+        *has_traffic = *has_versions = rc == 0 && found;
+        for (int r = 0; r < CN_ROLE_COUNT; r++)
+            cn_version_set_dispose(&sets[r]);
+        return rc;
+    }
     if (rc == 0) {
         rc = cn_store__traffic_read(s, &t, &traffic_generation, &got_traffic, err,
                                     errlen);

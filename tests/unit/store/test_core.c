@@ -40,9 +40,9 @@ Test(store, a_new_path_gets_the_current_schema_in_wal_mode)
     cn_store_close(s);
     cr_assert_eq(sql_int(path, "PRAGMA application_id"), CN_STORE_APPLICATION_ID);
     cr_assert_eq(sql_int(path, "PRAGMA user_version"), 0);
-    cr_assert_eq(CN_STORE_SCHEMA_VERSION, 4);
-    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 4);
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 4,
+    cr_assert_eq(CN_STORE_SCHEMA_VERSION, 5);
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 5);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 5,
                  "version 1, then the migrations to 2, 3 and 4");
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM traffic"), 0);
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM traffic_history"), 0);
@@ -79,7 +79,7 @@ Test(store, reopening_does_not_migrate_again)
     const char *path = in_dir("state.db");
     cn_store_close(open_ok(path));
     cn_store_close(open_ok(path));
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 4);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 5);
 }
 
 /* ---------------------------------------------------------- migration */
@@ -127,8 +127,8 @@ Test(store, a_version_1_file_is_migrated_to_the_current_schema_with_its_rows)
     cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 1);
 
     cn_store_t *s = open_ok(path);
-    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 4);
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 4);
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 5);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 5);
 
     /* The split and its history, as they were; generation 0. */
     char err[512];
@@ -172,7 +172,7 @@ Test(store, a_version_1_file_is_migrated_to_the_current_schema_with_its_rows)
     cn_generation_dispose(&g);
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM traffic_history"), 4);
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM versions_history"), 1);
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 4);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 5);
 }
 
 /* A file of schema version 2 exactly as canary wrote it (version 1's
@@ -254,8 +254,8 @@ Test(store, a_version_2_file_is_migrated_to_3_with_its_rows)
     cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 2);
 
     cn_store_t *s = open_ok(path);
-    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 4);
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 4);
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 5);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 5);
 
     /* The generation, as it was. */
     char err[512];
@@ -321,7 +321,7 @@ Test(store, a_version_2_file_is_migrated_only_once_when_reopened)
     sql(path, v2_ddl);
     cn_store_close(open_ok(path));
     cn_store_close(open_ok(path));
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 4);
+    cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 5);
     cr_assert_eq(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = "
                                "'rollout_audit'"),
                  1);
@@ -479,13 +479,13 @@ Test(store, a_newer_schema_is_refused)
 {
     const char *path = in_dir("state.db");
     cn_store_close(open_ok(path));
-    sql(path, "INSERT INTO schema_version VALUES (5, 0);");
+    sql(path, "INSERT INTO schema_version VALUES (6, 0);");
     size_t len;
     char *before = store_test_read_all(path, &len);
     expect_refused(path, CN_EINVAL,
-                   "written by a newer canary (schema version 5; this build knows "
-                   "up to 4)");
-    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 5);
+                   "written by a newer canary (schema version 6; this build knows "
+                   "up to 5)");
+    cr_assert_eq(sql_int(path, "SELECT max(version) FROM schema_version"), 6);
     size_t len_after;
     char *after = store_test_read_all(path, &len_after);
     cr_assert_eq(len_after, len);
@@ -640,7 +640,7 @@ Test(store, handles_creating_one_file_at_once_all_succeed)
         pthread_barrier_destroy(&start);
         for (int i = 0; i < THREADS; i++)
             cr_assert_eq(o[i].rc, 0, "round %d, handle %d: %s", round, i, o[i].err);
-        cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 4,
+        cr_assert_eq(sql_int(path, "SELECT count(*) FROM schema_version"), 5,
                      "the schema was made once");
     }
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The admin token of `canary serve` (see cn_server_load_token).
+ * The admin token of `canary serve` and `canary control` (see
+ * cn_admin_load_token, api/admin.h).
  */
-#include "server/server.h"
+#include "api/admin.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -11,9 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Read at most CN_SERVER_TOKEN_MAX_BYTES + a little: a token file is one
+/* Read at most CN_ADMIN_TOKEN_MAX_BYTES + a little: a token file is one
  * short line, and anything bigger is not a token. */
-#define READ_MAX (CN_SERVER_TOKEN_MAX_BYTES + 64u)
+#define READ_MAX (CN_ADMIN_TOKEN_MAX_BYTES + 64u)
 
 static int read_token_file(const char *path, char *token, FILE *warn, char *err,
                            size_t errlen)
@@ -42,20 +43,20 @@ static int read_token_file(const char *path, char *token, FILE *warn, char *err,
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
                      buf[n - 1] == '\t'))
         buf[--n] = '\0';
-    if (n == 0 || n > CN_SERVER_TOKEN_MAX_BYTES || memchr(buf, '\n', n) ||
+    if (n == 0 || n > CN_ADMIN_TOKEN_MAX_BYTES || memchr(buf, '\n', n) ||
         memchr(buf, '\0', n)) {
         snprintf(
             err, errlen,
             "token file '%s': the token must be one non-empty line of at most %u bytes",
-            path, CN_SERVER_TOKEN_MAX_BYTES);
+            path, CN_ADMIN_TOKEN_MAX_BYTES);
         return CN_EINVAL;
     }
     memcpy(token, buf, n + 1);
     return 0;
 }
 
-int cn_server_load_token(const char *token_file, char *token, bool *generated,
-                         FILE *warn, char *err, size_t errlen)
+int cn_admin_load_token(const char *token_file, char *token, bool *generated,
+                        FILE *warn, char *err, size_t errlen)
 {
     *generated = false;
     const char *source = NULL;
@@ -67,9 +68,9 @@ int cn_server_load_token(const char *token_file, char *token, bool *generated,
     } else {
         const char *env = getenv("CANARY_TOKEN");
         if (env && env[0]) {
-            if (strlen(env) > CN_SERVER_TOKEN_MAX_BYTES) {
+            if (strlen(env) > CN_ADMIN_TOKEN_MAX_BYTES) {
                 snprintf(err, errlen, "CANARY_TOKEN: longer than %u bytes",
-                         CN_SERVER_TOKEN_MAX_BYTES);
+                         CN_ADMIN_TOKEN_MAX_BYTES);
                 return CN_EINVAL;
             }
             strcpy(token, env);
@@ -78,15 +79,15 @@ int cn_server_load_token(const char *token_file, char *token, bool *generated,
     }
     if (source) {
         size_t n = strlen(token);
-        if (n < CN_SERVER_TOKEN_MIN_BYTES && warn)
+        if (n < CN_ADMIN_TOKEN_MIN_BYTES && warn)
             fprintf(
                 warn,
                 "canary: warning: the admin token from %s is only %zu byte%s; use at "
                 "least %u random bytes (e.g. openssl rand -hex 16)\n",
-                source, n, n == 1 ? "" : "s", CN_SERVER_TOKEN_MIN_BYTES);
+                source, n, n == 1 ? "" : "s", CN_ADMIN_TOKEN_MIN_BYTES);
         return 0;
     }
-    unsigned char raw[CN_SERVER_TOKEN_MIN_BYTES];
+    unsigned char raw[CN_ADMIN_TOKEN_MIN_BYTES];
     FILE *f = fopen("/dev/urandom", "rb");
     if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) {
         if (f)

@@ -4,7 +4,7 @@
  * and the one-line warnings for a short token and a token file others can
  * read.
  */
-#include "server/server.h"
+#include "api/admin.h"
 #include "util/error.h"
 
 #include <criterion/criterion.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64], path[128], token[CN_SERVER_TOKEN_MAX_BYTES + 1], err[512];
+static char dir[64], path[128], token[CN_ADMIN_TOKEN_MAX_BYTES + 1], err[512];
 static FILE *warn;
 
 static void setup(void)
@@ -65,8 +65,8 @@ Test(server_token, reads_a_private_token_file_without_a_warning, .init = setup,
 {
     write_token("0123456789abcdef0123\n", 0600);
     bool generated = true;
-    cr_assert_eq(cn_server_load_token(path, token, &generated, warn, err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(cn_admin_load_token(path, token, &generated, warn, err, sizeof err), 0,
+                 "%s", err);
     cr_assert_str_eq(token, "0123456789abcdef0123");
     cr_assert_not(generated);
     cr_assert_str_empty(warnings());
@@ -77,7 +77,7 @@ Test(server_token, warns_in_one_line_about_a_file_others_can_read, .init = setup
 {
     write_token("0123456789abcdef0123\n", 0644);
     bool generated;
-    cr_assert_eq(cn_server_load_token(path, token, &generated, warn, err, sizeof err),
+    cr_assert_eq(cn_admin_load_token(path, token, &generated, warn, err, sizeof err),
                  0);
     const char *w = warnings();
     cr_assert_eq(lines(w), 1, "%s", w);
@@ -89,7 +89,7 @@ Test(server_token, warns_in_one_line_about_a_one_character_token, .init = setup,
 {
     write_token("x", 0600);
     bool generated;
-    cr_assert_eq(cn_server_load_token(path, token, &generated, warn, err, sizeof err),
+    cr_assert_eq(cn_admin_load_token(path, token, &generated, warn, err, sizeof err),
                  0);
     cr_assert_str_eq(token, "x");
     const char *w = warnings();
@@ -97,7 +97,7 @@ Test(server_token, warns_in_one_line_about_a_one_character_token, .init = setup,
     cr_assert(strstr(w, "only 1 byte;"), "%s", w);
 
     setenv("CANARY_TOKEN", "short", 1);
-    cr_assert_eq(cn_server_load_token(NULL, token, &generated, warn, err, sizeof err),
+    cr_assert_eq(cn_admin_load_token(NULL, token, &generated, warn, err, sizeof err),
                  0);
     cr_assert_str_eq(token, "short");
     cr_assert_eq(lines(warnings()), 2, "%s", warnings());
@@ -113,12 +113,12 @@ Test(server_token, refuses_an_empty_or_multi_line_or_missing_file, .init = setup
     for (size_t i = 0; i < 3; i++) {
         write_token(bad[i], 0600);
         cr_assert_eq(
-            cn_server_load_token(path, token, &generated, warn, err, sizeof err),
+            cn_admin_load_token(path, token, &generated, warn, err, sizeof err),
             CN_EINVAL, "'%s'", bad[i]);
         cr_assert(strstr(err, path), "%s", err);
     }
     unlink(path);
-    cr_assert_eq(cn_server_load_token(path, token, &generated, warn, err, sizeof err),
+    cr_assert_eq(cn_admin_load_token(path, token, &generated, warn, err, sizeof err),
                  CN_EIO);
     cr_assert(strstr(err, "No such file"), "%s", err);
 }
@@ -127,14 +127,14 @@ Test(server_token, generates_a_random_token_when_none_is_given, .init = setup,
      .fini = teardown)
 {
     bool generated = false;
-    cr_assert_eq(cn_server_load_token(NULL, token, &generated, warn, err, sizeof err),
+    cr_assert_eq(cn_admin_load_token(NULL, token, &generated, warn, err, sizeof err),
                  0);
     cr_assert(generated);
-    cr_assert_eq(strlen(token), 2 * CN_SERVER_TOKEN_MIN_BYTES);
+    cr_assert_eq(strlen(token), 2 * CN_ADMIN_TOKEN_MIN_BYTES);
     cr_assert_eq(strspn(token, "0123456789abcdef"), strlen(token));
     char first[64];
     strcpy(first, token);
-    cr_assert_eq(cn_server_load_token(NULL, token, &generated, warn, err, sizeof err),
+    cr_assert_eq(cn_admin_load_token(NULL, token, &generated, warn, err, sizeof err),
                  0);
     cr_assert_str_neq(token, first);
     cr_assert_str_empty(warnings());
