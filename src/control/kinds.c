@@ -7,6 +7,7 @@
  * of data (never a pass).
  */
 #include "control/kinds.h"
+#include "engines/prometheus.h"
 #include "router/router.h"
 #include "util/error.h"
 
@@ -71,6 +72,23 @@ static void none_close(void *engine)
     free(engine);
 }
 
+/* ------------------------------------------------------------ prometheus */
+
+static int prometheus_open(const void *cfg, void **engine, char *err, size_t errlen)
+{
+    return cn_prometheus_new(cfg, (cn_prometheus_t **)engine, err, errlen);
+}
+
+static cn_metrics_source_t *prometheus_metrics(void *engine)
+{
+    return cn_prometheus_metrics(engine);
+}
+
+static void prometheus_close(void *engine)
+{
+    cn_prometheus_free(engine);
+}
+
 /* ------------------------------------------------------------ the table */
 
 static const cn_control_kind_t kinds[] = {
@@ -81,6 +99,13 @@ static const cn_control_kind_t kinds[] = {
      .open = none_open,
      .metrics_of = none_metrics,
      .close = none_close},
+    {.name = "prometheus",
+     .metrics = true,
+     .table = &cn_prometheus_config_table,
+     .config_size = sizeof(cn_prometheus_config_t),
+     .open = prometheus_open,
+     .metrics_of = prometheus_metrics,
+     .close = prometheus_close},
 };
 
 const cn_control_kind_t *cn_control_kind(const char *name, size_t len)

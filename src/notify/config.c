@@ -62,18 +62,7 @@ static int check_event(const char *text, char *what, size_t len)
 
 static int check_url(const char *text, char *what, size_t len)
 {
-    const char *rest = NULL;
-    if (strncmp(text, "http://", 7) == 0)
-        rest = text + 7;
-    else if (strncmp(text, "https://", 8) == 0)
-        rest = text + 8;
-    char q[QUOTE_BUF];
-    if (!rest || !*rest || *rest == '/' || strpbrk(text, " \t\r\n")) {
-        snprintf(what, len, "must be an http:// or https:// URL with a host, got '%s'",
-                 cn_text_quote(text, strlen(text), CN_YAML_QUOTE_MAX, q));
-        return CN_EINVAL;
-    }
-    return 0;
+    return cn_units_check_http_url(text, 0, what, len);
 }
 
 #define T(f)                                                                           \

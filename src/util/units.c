@@ -9,6 +9,7 @@
 #include "util/addr.h"
 #include "util/error.h"
 #include "util/fmt.h"
+#include "util/text.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -208,5 +209,23 @@ int cn_units_check_address(const char *text, int for_listen, size_t *scheme_len)
     }
     if (scheme_len)
         *scheme_len = skip;
+    return 0;
+}
+
+int cn_units_check_http_url(const char *text, int no_query, char *what, size_t len)
+{
+    const char *rest = NULL;
+    if (strncmp(text, "http://", 7) == 0)
+        rest = text + 7;
+    else if (strncmp(text, "https://", 8) == 0)
+        rest = text + 8;
+    char q[CN_TEXT_QUOTE_BUF(80)];
+    if (!rest || !*rest || *rest == '/' ||
+        strpbrk(text, no_query ? " \t\r\n?#" : " \t\r\n")) {
+        snprintf(
+            what, len, "must be an http:// or https:// URL with a host%s, got '%s'",
+            no_query ? " and no query" : "", cn_text_quote(text, strlen(text), 80, q));
+        return CN_EINVAL;
+    }
     return 0;
 }

@@ -79,4 +79,11 @@ const char *cn_units_percent_text(unsigned bp, char *buf, size_t len);
  */
 int cn_units_check_address(const char *text, int for_listen, size_t *scheme_len);
 
+/*
+ * An http:// or https:// URL with a host (no whitespace); with no_query,
+ * no '?' or '#' either (a base URL that paths are appended to). 0, or
+ * CN_EINVAL with "must be ..., got '...'" in what (the text quoted).
+ */
+int cn_units_check_http_url(const char *text, int no_query, char *what, size_t len);
+
 #endif
