@@ -13,6 +13,8 @@
 #                                   the prometheus source's unit tests) and
 #                                   chromium (test_report.sh, test_dashboard.sh),
 #                                   groff-base (test_install.sh renders canary(1)),
+#                                   openssl and python3-yaml (the fake Kubernetes
+#                                   API server over HTTPS, test_k8s.sh),
 #                                   haproxy and socat (test_haproxy*.sh drive a
 #                                   real HAProxy through its admin socket)
 #                                   (make test; the default)
@@ -45,6 +47,7 @@ for opt in "$@"; do
     --demo) pkgs="$pkgs $build curl jq" ;;
     --test)
         pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium
+              openssl python3-yaml
               python3-numpy python3-sklearn groff-base prometheus haproxy socat"
         want_promtool=1
         ;;

@@ -90,6 +90,10 @@ struct cn_driver_s {
     uv_timer_t timer;
     bool timer_open;
     bool tick_queued;
+    /* The traffic engine refused or could not take the rollout's traffic
+     * (a replica unreachable): the next tick pauses the rollout with this
+     * reason, so nothing is promoted on a step that never ran. "": none. */
+    char traffic_failed[320];
     bool analysis_running;
 
     /* jobs only (one at a time) */
@@ -1043,6 +1047,9 @@ static int run_event(cn_driver_t *d, const cn_rollout_event_t *ev, const char *p
             traffic_set = true;
             if (!a->dry_run && set_traffic(d, a, aerr, sizeof aerr)) {
                 log_line(d, "traffic not set: %s", aerr);
+                if (d->m.state != CN_ROLLOUT_ROLLING_BACK && a->weight_bp > 0)
+                    snprintf(d->traffic_failed, sizeof d->traffic_failed, "%.300s",
+                             aerr);
                 if (!rc)
                     rc = cn_fail(err, errlen, CN_EIO, "traffic not set: %s", aerr);
             }
@@ -1263,6 +1270,8 @@ typedef struct analysis_s {
     bool parity;           /* a parity check's: judged both ways */
     cn_judge_config_t cfg; /* the step's (step_config), taken at the start */
     /* result */
+    double wall_ms, cpu_ms; /* what analysis_work took: its wall and
+                               thread CPU time (read, judge) */
     int rc;
     cn_rollout_verdict_t verdict;
     char reason[CN_ROLLOUT_REASON_MAX];
@@ -1513,9 +1522,28 @@ static json_t *addresses_json(const cn_router_snapshot_t *s)
     return list;
 }
 
+static double ms_of(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void analysis_body(analysis_t *a);
+
+/* The window's read and the judge, timed (the analysis's cost is in its
+ * log line: with many models, the controller's CPU is analyses). */
 static void analysis_work(uv_work_t *w)
 {
     analysis_t *a = w->data;
+    double wall = ms_of(CLOCK_MONOTONIC), cpu = ms_of(CLOCK_THREAD_CPUTIME_ID);
+    analysis_body(a);
+    a->wall_ms = ms_of(CLOCK_MONOTONIC) - wall;
+    a->cpu_ms = ms_of(CLOCK_THREAD_CPUTIME_ID) - cpu;
+}
+
+static void analysis_body(analysis_t *a)
+{
     cn_driver_t *d = a->d;
     crash_point("analysis");
     cn_metrics_source_t *src = d->c->metrics;
@@ -1602,6 +1630,8 @@ static void verdict_work(cn_controller_t *c, void *arg)
         d->floor_hint = a->floor;
     }
     static const char *const names[] = {"pass", "fail", "marginal", "nodata"};
+    log_line(d, "analysis of step %u: %s in %.1f ms (%.1f ms CPU)", a->req.step,
+             names[ev.verdict], a->wall_ms, a->cpu_ms);
     live_verdict(d, names[ev.verdict], a->reason);
     char err[384];
     if (run_event(d, &ev, a->json, err, sizeof err))
@@ -1866,6 +1896,23 @@ static void tick_work(cn_controller_t *c, void *arg)
     cn_controller__engine_tick(c);
     if (!running(d))
         return;
+    if (d->traffic_failed[0]) {
+        /* Hold: a step whose traffic never ran must not be judged or
+         * promoted. A person resumes once the engine is fixed (resume
+         * applies the step's traffic again). */
+        char reason[CN_ROLLOUT_REASON_MAX], perr[384];
+        snprintf(reason, sizeof reason,
+                 "the traffic engine (%.20s) did not take the step's traffic: %.150s; "
+                 "resume once it is reachable",
+                 c->engine->name, d->traffic_failed);
+        d->traffic_failed[0] = '\0';
+        cn_rollout_event_t ev;
+        event_init(&ev, CN_ROLLOUT_EV_PAUSE, "controller", reason);
+        if (d->m.state != CN_ROLLOUT_PAUSED &&
+            run_event(d, &ev, NULL, perr, sizeof perr))
+            log_line(d, "pause after a traffic failure: %s", perr);
+        return;
+    }
     const cn_strategy_triggers_t *t = &d->strategy->triggers;
     unsigned mask = CN_ROUTER_SNAP_COUNTERS | CN_ROUTER_SNAP_HISTOGRAMS;
     if (t->has_prediction_shift)
