@@ -8,6 +8,7 @@
  */
 #include "control/kinds.h"
 #include "engines/gateway_api.h"
+#include "engines/haproxy.h"
 #include "engines/istio.h"
 #include "engines/prometheus.h"
 #include "engines/remote.h"
@@ -120,6 +121,23 @@ static void prometheus_close(void *engine)
     cn_prometheus_free(engine);
 }
 
+/* ------------------------------------------------------------ haproxy */
+
+static int haproxy_open(const void *cfg, void **engine, char *err, size_t errlen)
+{
+    return cn_haproxy_new(cfg, (cn_haproxy_t **)engine, err, errlen);
+}
+
+static cn_traffic_engine_t *haproxy_traffic(void *engine)
+{
+    return cn_haproxy_traffic(engine);
+}
+
+static void haproxy_close(void *engine)
+{
+    cn_haproxy_free(engine);
+}
+
 /* ------------------------------------------------------------ remote */
 
 static int remote_open(const void *cfg, void **engine, char *err, size_t errlen)
@@ -173,6 +191,13 @@ static const cn_control_kind_t kinds[] = {
      .open = prometheus_open,
      .metrics_of = prometheus_metrics,
      .close = prometheus_close},
+    {.name = "haproxy",
+     .traffic = true,
+     .table = &cn_haproxy_config_table,
+     .config_size = sizeof(cn_haproxy_config_t),
+     .open = haproxy_open,
+     .traffic_of = haproxy_traffic,
+     .close = haproxy_close},
     {.name = "remote",
      .traffic = true,
      .table = &cn_remote_config_table,
