@@ -57,7 +57,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all install uninstall deps test check lint format-check include-check flags-check unit integration \
-        demo demo-serve bench bench-router bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
+        demo demo-serve bench bench-router bench-router-scaling bench-rollout bench-snapshot bench-scale golden clean format fuzz fuzz-smoke \
         sim-rollout sim-sequential sim-anytime bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/canary.1 $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
@@ -256,6 +256,13 @@ sim-sequential: $(BUILD)/seq-sim
 # (docs/BENCHMARKS.md, "Sequential triggers").
 bench-sequential: $(BUILD)/seq-sim
 	$(BUILD)/seq-sim --bench
+
+# One canary control driving 100 concurrent rollouts through HAProxy, measured
+# from Prometheus (docs/BENCHMARKS.md, "One controller, 100 rollouts").
+bench-scale:
+	scripts/deps.sh --build --bench-router --test
+	$(MAKE) all
+	bench/scale.sh $(BUILD)
 
 # The data plane next to HAProxy and NGINX, with wrk; writes docs/BENCHMARKS.md.
 bench-router:
