@@ -57,7 +57,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all install uninstall deps test check lint format-check include-check flags-check unit integration \
-        demo demo-serve bench bench-router bench-router-scaling bench-rollout bench-snapshot bench-scale golden clean format fuzz fuzz-smoke \
+        demo demo-serve bench bench-router bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
         sim-rollout sim-sequential sim-anytime bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/canary.1 $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
@@ -259,6 +259,8 @@ bench-sequential: $(BUILD)/seq-sim
 
 # One canary control driving 100 concurrent rollouts through HAProxy, measured
 # from Prometheus (docs/BENCHMARKS.md, "One controller, 100 rollouts").
+# (its own .PHONY line: the list above is where merges meet)
+.PHONY: bench-scale
 bench-scale:
 	scripts/deps.sh --build --bench-router --test
 	$(MAKE) all
