@@ -352,11 +352,11 @@ static void on_wake(uv_async_t *h)
     take_next(h->data);
 }
 
-void cn_controller__engine_tick(cn_controller_t *c)
+int cn_controller__engine_tick(cn_controller_t *c, char *err, size_t errlen)
 {
+    err[0] = '\0';
     if (!c->remote_engine)
-        return;
-    char err[384] = "";
+        return 0;
     if (!c->synced) {
         /* The stored generation again, under the next number: the engine
          * (replicas, HAProxy, a route) runs what the state says, and its
@@ -367,7 +367,8 @@ void cn_controller__engine_tick(cn_controller_t *c)
         cn_generation_copy(&g, &c->current);
         pthread_mutex_unlock(&c->mu);
         cn_traffic_applied_t applied;
-        int rc = cn_controller__publish(c, &g, "start", true, &applied, err, sizeof err);
+        int rc =
+            cn_controller__publish(c, &g, "start", true, &applied, err, sizeof err);
         cn_generation_dispose(&g);
         if (rc && rc != CN_EIO) {
             if (c->renew_failing != rc)
@@ -376,24 +377,27 @@ void cn_controller__engine_tick(cn_controller_t *c)
                         "applied: %s (trying again every tick)\n",
                         c->engine->name, err);
             c->renew_failing = rc;
-            return;
+            return rc;
         }
         c->synced = true;
         c->renew_failing = 0;
-        return;
+        return 0;
     }
-    int rc = c->engine->renew ? c->engine->renew(c->engine, err, sizeof err) : 0;
+    int rc = c->engine->renew ? c->engine->renew(c->engine, err, errlen) : 0;
     if (rc != c->renew_failing)
-        fprintf(c->log, rc ? "canary: engine %s: renew failed: %s\n"
-                           : "canary: engine %s: renew works again%s\n",
+        fprintf(c->log,
+                rc ? "canary: engine %s: renew failed: %s\n"
+                   : "canary: engine %s: renew works again%s\n",
                 c->engine->name, rc ? err : "");
     c->renew_failing = rc;
+    return rc;
 }
 
 static void initial_work(cn_controller_t *c, void *arg)
 {
     (void)arg;
-    cn_controller__engine_tick(c);
+    char err[384];
+    cn_controller__engine_tick(c, err, sizeof err);
 }
 
 static void thread_main(void *arg)
@@ -413,8 +417,9 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
 {
     *out = NULL;
     if (!cfg || !cfg->initial || (!cfg->router && (!cfg->engine || !cfg->metrics))) {
-        snprintf(err, errlen, "controller: an initial generation and a router (or a "
-                              "traffic engine and a metrics source) are required");
+        snprintf(err, errlen,
+                 "controller: an initial generation and a router (or a "
+                 "traffic engine and a metrics source) are required");
         return CN_EINVAL;
     }
     char verr[512];
