@@ -1908,7 +1908,7 @@ static void tick_work(cn_controller_t *c, void *arg)
          * applies the step's traffic again). */
         char reason[CN_ROLLOUT_REASON_MAX], perr[384];
         snprintf(reason, sizeof reason,
-                 "held: the traffic engine (%.20s) failed: %.150s; nothing is "
+                 "held: the traffic engine (%.20s) failed: %.120s; nothing is "
                  "judged or promoted until a person resumes",
                  c->engine->name, d->traffic_failed);
         d->traffic_failed[0] = '\0';
