@@ -11,6 +11,7 @@
  * down) ending as nodata rows and a marginal verdict, never a pass or a
  * fail.
  */
+#include "promserver.h"
 #include "engines/prometheus.h"
 #include "judge/judge.h"
 #include "util/clock.h"
@@ -185,203 +186,13 @@ static void set_expo(const char *text)
     pthread_mutex_unlock(&expo_mu);
 }
 
-typedef struct exporter_s {
-    int fd;
-    int port;
-    volatile int stop;
-    pthread_t thread;
-} exporter_t;
-
-static void *exporter_main(void *arg)
+static char *render_expo(void *ctx)
 {
-    exporter_t *e = arg;
-    while (!e->stop) {
-        struct pollfd pfd = {e->fd, POLLIN, 0};
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        int c = accept(e->fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        char req[4096];
-        size_t got = 0;
-        while (got < sizeof req - 1) {
-            ssize_t n = recv(c, req + got, sizeof req - 1 - got, 0);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-            req[got] = 0;
-            if (strstr(req, "\r\n\r\n"))
-                break;
-        }
-        pthread_mutex_lock(&expo_mu);
-        char resp[9000];
-        int len =
-            snprintf(resp, sizeof resp,
-                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     strlen(expo), expo);
-        pthread_mutex_unlock(&expo_mu);
-        for (int off = 0; off < len;) {
-            ssize_t n = send(c, resp + off, (size_t)(len - off), MSG_NOSIGNAL);
-            if (n <= 0)
-                break;
-            off += (int)n;
-        }
-        close(c);
-    }
-    return NULL;
-}
-
-static int listen_any(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-/* A port free right now (Prometheus cannot listen on port 0). */
-static int free_port(void)
-{
-    int port;
-    int fd = listen_any(&port);
-    close(fd);
-    return port;
-}
-
-typedef struct prom_s {
-    pid_t pid;
-    int port;
-    char dir[64];
-} prom_t;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* GET a URL with curl(1)'s library through the source's own parser is
- * overkill here: /-/ready and the instant value use a raw socket. */
-static int http_get(int port, const char *path, char *out, size_t outlen)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    char req[1024];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                     path);
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t r;
-    while (got < outlen - 1 && (r = recv(fd, out + got, outlen - 1 - got, 0)) > 0)
-        got += (size_t)r;
-    out[got] = 0;
-    close(fd);
-    return strncmp(out, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
-}
-
-static void prom_start(prom_t *p, int exporter_port)
-{
-    if (access("/usr/bin/prometheus", X_OK) != 0)
-        cr_skip_test("Debian's prometheus is not installed (scripts/deps.sh --test)");
-    snprintf(p->dir, sizeof p->dir, "/tmp/cn-prom-XXXXXX");
-    cr_assert_not_null(mkdtemp(p->dir));
-    char cfgpath[128], data[128];
-    snprintf(cfgpath, sizeof cfgpath, "%s/prometheus.yml", p->dir);
-    snprintf(data, sizeof data, "%s/data", p->dir);
-    FILE *f = fopen(cfgpath, "w");
-    char rules[PATH_MAX];
-    cr_assert_not_null(realpath("contrib/prometheus/canary-rules.yml", rules));
-    fprintf(f,
-            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-            "rule_files: ['%s']\n"
-            "scrape_configs:\n"
-            "  - job_name: model\n"
-            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n",
-            rules, exporter_port);
-    fclose(f);
-    /* a free port can be taken before Prometheus binds it: try a few */
-    for (int attempt = 0; attempt < 5; attempt++) {
-        p->port = free_port();
-        char cfgarg[160], dataarg[160], listen[64];
-        snprintf(cfgarg, sizeof cfgarg, "--config.file=%s", cfgpath);
-        snprintf(dataarg, sizeof dataarg, "--storage.tsdb.path=%s", data);
-        snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", p->port);
-        p->pid = fork();
-        cr_assert_geq(p->pid, 0);
-        if (p->pid == 0) {
-            int null = open("/dev/null", O_WRONLY);
-            dup2(null, 1);
-            dup2(null, 2);
-            execl("/usr/bin/prometheus", "prometheus", cfgarg, dataarg, listen,
-                  "--log.level=error", (char *)NULL);
-            _exit(127);
-        }
-        char buf[4096];
-        for (int i = 0; i < 600; i++) { /* 30 s at most for a slow machine */
-            if (http_get(p->port, "/-/ready", buf, sizeof buf) == 0)
-                return;
-            int st;
-            if (waitpid(p->pid, &st, WNOHANG) == p->pid)
-                break; /* it exited: the port was taken; another */
-            sleep_ms(50);
-        }
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, NULL, 0);
-    }
-    cr_assert_fail("prometheus did not become ready");
-}
-
-static void prom_stop(prom_t *p)
-{
-    kill(p->pid, SIGTERM);
-    waitpid(p->pid, NULL, 0);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-/* Wait until Prometheus's latest sample of `series` is `value` (it has
- * scraped the exposition's current text). */
-static void wait_value(prom_t *p, const char *series_enc, const char *value)
-{
-    char path[512], buf[16384], want[64];
-    snprintf(path, sizeof path, "/api/v1/query?query=%s", series_enc);
-    snprintf(want, sizeof want, "\"%s\"]", value);
-    for (int i = 0; i < 400; i++) {
-        if (http_get(p->port, path, buf, sizeof buf) == 0 && strstr(buf, want))
-            return;
-        sleep_ms(50);
-    }
-    cr_assert_fail("prometheus never saw %s = %s: %s", series_enc, value, buf);
-}
-
-/* Wait until `query` has an answer with at least one series. */
-static void wait_series(prom_t *p, const char *query_enc)
-{
-    char path[512], buf[16384];
-    snprintf(path, sizeof path, "/api/v1/query?query=%s", query_enc);
-    for (int i = 0; i < 400; i++) {
-        if (http_get(p->port, path, buf, sizeof buf) == 0 && strstr(buf, "\"value\""))
-            return;
-        sleep_ms(50);
-    }
-    cr_assert_fail("prometheus never answered %s: %s", query_enc, buf);
+    (void)ctx;
+    pthread_mutex_lock(&expo_mu);
+    char *t = strdup(expo);
+    pthread_mutex_unlock(&expo_mu);
+    return t;
 }
 
 static const cn_router_cell_t *cell(const cn_router_snapshot_t *s, cn_role_t role,
@@ -436,7 +247,7 @@ static const cn_router_cell_t *cell(const cn_router_snapshot_t *s, cn_role_t rol
     "Inf\"} "                                                                          \
     "8\n"
 
-static void make_source(prom_t *prom, cn_prometheus_t **out, int port_override)
+static void make_source(test_prom_t *prom, cn_prometheus_t **out, int port_override)
 {
     cn_prometheus_config_t cfg;
     cn_prometheus_config_init(&cfg);
@@ -469,40 +280,38 @@ static void open_generation(cn_metrics_source_t *m, uint64_t number, const char 
 Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
      .timeout = 120)
 {
-    exporter_t e = {0};
-    e.fd = listen_any(&e.port);
-    cr_assert_eq(listen(e.fd, 16), 0);
+    test_exporter_t e;
     set_expo(EXPO_BEFORE);
-    pthread_create(&e.thread, NULL, exporter_main, &e);
-    prom_t prom;
-    prom_start(&prom, e.port);
+    test_exporter_start(&e, render_expo, NULL);
+    test_prom_t prom;
+    test_prom_start(&prom, e.port);
     const char *v1eu =
         "canary_requests_total%7Bversion%3D%22v1%22%2Csegment%3D%22eu%22%7D";
-    wait_value(&prom, v1eu, "100");
+    test_prom_wait_value(&prom, v1eu, "100");
 
     cn_prometheus_t *src;
     make_source(&prom, &src, 0);
     cn_metrics_source_t *m = cn_prometheus_metrics(src);
     /* the step opens now, after Prometheus has the "before" values */
     open_generation(m, 7, "v1", "v2", cn_clock_unix_ms());
-    sleep_ms(1100);
+    test_prom_sleep_ms(1100);
     set_expo(EXPO_AFTER);
-    wait_value(&prom, v1eu, "150");
+    test_prom_wait_value(&prom, v1eu, "150");
     const char *v2us =
         "canary_requests_total%7Bversion%3D%22v2%22%2Csegment%3D%22us%22%7D";
-    wait_value(&prom, v2us, "7");
+    test_prom_wait_value(&prom, v2us, "7");
     const char *v2b =
         "canary_request_duration_seconds_bucket%7Bversion%3D%22v2%22%2Cle%3D%"
         "22%2BInf%22%7D";
-    wait_value(&prom, v2b, "8");
+    test_prom_wait_value(&prom, v2b, "8");
 
     /* the shipped recording rules load and record (promtool checks them
      * below): the request rate and the p99 per version */
-    wait_series(&prom,
-                "version_role_segment%3Acanary_requests%3Arate1m%7Bversion%3D%22v2%"
-                "22%7D");
-    wait_series(&prom,
-                "version_role_segment%3Acanary_request_duration_seconds%3Ap99_1m");
+    test_prom_wait_series(
+        &prom, "version_role_segment%3Acanary_requests%3Arate1m%7Bversion%3D%22v2%"
+               "22%7D");
+    test_prom_wait_series(
+        &prom, "version_role_segment%3Acanary_request_duration_seconds%3Ap99_1m");
 
     cn_metrics_window_t w = {.kind = CN_WINDOW_GENERATION, .generation = 7};
     cn_router_snapshot_t *s;
@@ -553,42 +362,14 @@ Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
                  0, "%s", err);
     cr_assert_null(cell(s, CN_ROLE_CANARY, "eu"));
     cn_judge_config_t jc;
-    cn_judge_config_init(&jc);
-    cn_judge_metric_t jm;
-    cn_judge_metric_init(&jm);
-    jm.name = strdup("latency_ms");
-    jm.test = CN_JTEST_MWU;
-    jm.margin = 5;
-    jm.has_margin = 1;
-    cn_judge_config_add_metric(&jc, &jm);
-    cn_judge_metric_init(&jm);
-    jm.name = strdup("error");
-    jm.test = CN_JTEST_PROPORTION;
-    jm.margin = 0.01;
-    jm.has_margin = 1;
-    cn_judge_config_add_metric(&jc, &jm);
-    cn_judge_data_t *d = cn_judge_data_new();
-    for (size_t i = 0; i < s->ncells; i++) {
-        const cn_router_cell_t *x = &s->cells[i];
-        cn_judge_arm_t arm = x->role == CN_ROLE_CANARY ? CN_ARM_CANARY : CN_ARM_STABLE;
-        if (x->step_requests)
-            cr_assert_eq(cn_judge_data_add_counts(d, "error", arm, NULL, x->step_errors,
-                                                  x->step_requests),
-                         0);
-        if (x->n_step_latency_bins)
-            cr_assert_eq(cn_judge_data_add_bins(
-                             d, "latency_ms", arm, NULL, x->step_latency_bounds, 0,
-                             x->step_latency_bins, x->n_step_latency_bins),
-                         0);
-    }
+    test_judge_config(&jc, 5, 0.01);
     cn_judge_result_t res;
-    cr_assert_eq(cn_judge_run(&jc, d, NULL, &res), 0);
+    test_judge_snapshot(s, &jc, &res);
     cr_assert_eq(res.verdict, CN_VERDICT_MARGINAL, "%s", res.reason);
     for (size_t i = 0; i < res.n_rows; i++)
         cr_assert_eq(res.rows[i].cls, CN_CLASS_NODATA, "%s: %s", res.rows[i].name,
                      res.rows[i].reason);
     cn_judge_result_dispose(&res);
-    cn_judge_data_free(d);
     cn_judge_config_dispose(&jc);
     m->release(m, s);
 
@@ -618,7 +399,7 @@ Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
     cr_assert(strstr(err, "bad_data"), "%s", err);
     cn_prometheus_free(src);
 
-    prom_stop(&prom);
+    test_prom_stop(&prom);
     /* Prometheus gone: the read fails with the reason, nothing else. */
     make_source(&prom, &src, prom.port);
     m = cn_prometheus_metrics(src);
@@ -627,7 +408,5 @@ Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
     cr_assert_eq(rc, CN_EIO, "%s", err);
     cr_assert(strstr(err, "prometheus /api/v1/query_range"), "%s", err);
     cn_prometheus_free(src);
-    e.stop = 1;
-    pthread_join(e.thread, NULL);
-    close(e.fd);
+    test_exporter_stop(&e);
 }
