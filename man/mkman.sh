@@ -33,7 +33,7 @@ version=$("$bin" --version)
 top=$("$bin" --help)
 # The commands: the lines of `canary --help` that start with two blanks
 # and a name (the others continue a description).
-commands=$(printf '%s\n' "$top" | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
+commands=$(printf '%s\n' "$top" | sed -n 's/^  \([a-z][a-z0-9-]*\) .*/\1/p')
 [ -n "$commands" ] || {
     echo "mkman.sh: '$bin --help' lists no commands" >&2
     exit 1

@@ -12,7 +12,9 @@
 #                                   server and promtool: test_prometheus.sh,
 #                                   the prometheus source's unit tests) and
 #                                   chromium (test_report.sh, test_dashboard.sh),
-#                                   groff-base (test_install.sh renders canary(1))
+#                                   groff-base (test_install.sh renders canary(1)),
+#                                   openssl and python3-yaml (the fake Kubernetes
+#                                   API server over HTTPS, test_k8s.sh)
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
@@ -41,6 +43,7 @@ for opt in "$@"; do
     --demo) pkgs="$pkgs $build curl jq" ;;
     --test)
         pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium
+              openssl python3-yaml
               python3-numpy python3-sklearn groff-base prometheus"
         want_promtool=1
         ;;

@@ -65,4 +65,9 @@ int cn_cli_report(int argc, char **argv);
  * error code. */
 int cn_cli_loadgen(int argc, char **argv);
 
+/* `canary k8s manifests [--namespace NS] [--name NAME] [--image IMG]
+ * [--route ROUTE] [--mesh gateway-api|istio]`; argv[0] is "k8s". Prints
+ * the manifests as YAML; returns 0, 64 or 74. */
+int cn_cli_k8s(int argc, char **argv);
+
 #endif

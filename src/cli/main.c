@@ -22,6 +22,8 @@ static void usage(FILE *f)
                "  control ...     drive many models' rollouts through their own\n"
                "                  engines: replicas, HAProxy, Gateway API, Istio\n"
                "                  (canary control --help)\n"
+               "  k8s manifests   the Kubernetes manifests that run canary control\n"
+               "                  with Gateway API or Istio (canary k8s --help)\n"
                "  loadgen ...     open-loop HTTP load at a fixed rate, with segments,\n"
                "                  bodies and feedback (canary loadgen --help)\n"
                "  model ...       register model versions and tag them, on a running\n"
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
         return cn_cli_monitor(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return cn_cli_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "k8s") == 0)
+        return cn_cli_k8s(argc - 1, argv + 1);
     if (strcmp(cmd, "loadgen") == 0)
         return cn_cli_loadgen(argc - 1, argv + 1);
     if (strcmp(cmd, "model") == 0)

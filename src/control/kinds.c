@@ -7,6 +7,8 @@
  * of data (never a pass).
  */
 #include "control/kinds.h"
+#include "engines/gateway_api.h"
+#include "engines/istio.h"
 #include "engines/prometheus.h"
 #include "router/router.h"
 #include "util/error.h"
@@ -72,6 +74,34 @@ static void none_close(void *engine)
     free(engine);
 }
 
+/* ------------------------------------------------ gateway_api, istio */
+
+static int gateway_api_open(const void *cfg, void **engine, char *err, size_t errlen)
+{
+    cn_gateway_api_t *e = NULL;
+    int rc = cn_gateway_api_new(cfg, &e, err, errlen);
+    *engine = e;
+    return rc;
+}
+
+static int istio_open(const void *cfg, void **engine, char *err, size_t errlen)
+{
+    cn_istio_t *e = NULL;
+    int rc = cn_istio_new(cfg, &e, err, errlen);
+    *engine = e;
+    return rc;
+}
+
+static cn_traffic_engine_t *k8s_traffic(void *engine)
+{
+    return &((cn_k8s_engine_t *)engine)->traffic;
+}
+
+static void k8s_close(void *engine)
+{
+    cn_k8s_engine_free(engine);
+}
+
 /* ------------------------------------------------------------ prometheus */
 
 static int prometheus_open(const void *cfg, void **engine, char *err, size_t errlen)
@@ -99,6 +129,20 @@ static const cn_control_kind_t kinds[] = {
      .open = none_open,
      .metrics_of = none_metrics,
      .close = none_close},
+    {.name = "gateway_api",
+     .traffic = true,
+     .table = &cn_gateway_api_config_table,
+     .config_size = sizeof(cn_gateway_api_config_t),
+     .open = gateway_api_open,
+     .traffic_of = k8s_traffic,
+     .close = k8s_close},
+    {.name = "istio",
+     .traffic = true,
+     .table = &cn_istio_config_table,
+     .config_size = sizeof(cn_istio_config_t),
+     .open = istio_open,
+     .traffic_of = k8s_traffic,
+     .close = k8s_close},
     {.name = "prometheus",
      .metrics = true,
      .table = &cn_prometheus_config_table,

@@ -72,7 +72,7 @@ expect_ok
 sed -e 's/^ *//' -e 's/  */ /g' "$TMP/out" >"$TMP/page.txt"
 grep -qx "CANARY(1) User Commands CANARY(1)" "$TMP/page.txt" || die "no CANARY(1) header"
 grep -qF "$version" "$TMP/page.txt" || die "the page does not name $version"
-commands=$("$P/bin/canary" --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
+commands=$("$P/bin/canary" --help | sed -n 's/^  \([a-z][a-z0-9-]*\) .*/\1/p')
 [ "$(echo "$commands" | wc -w)" -ge 8 ] || die "canary --help lists only: $commands"
 for c in $commands; do
     "$P/bin/canary" "$c" --help >"$TMP/help" || die "canary $c --help failed"
