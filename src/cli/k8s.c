@@ -135,8 +135,14 @@ static void print_manifests(FILE *o, const char *ns, const char *name,
             "            %s: %s\n"
             "            namespace: %s\n"
             "            rule: 0\n"
-            "        # No metrics source here: the steps below are walked unmeasured.\n"
-            "        # Use prometheus: {...} to judge the canary (docs/SCALE.md).\n"
+            "        # No metrics source here: the steps below set the weights\n"
+            "        # unmeasured, and the rollout waits in its first warmup for a\n"
+            "        # canary request it cannot see (canary rollout promote ID goes\n"
+            "        # on). To judge the canary from Prometheus (docs/SCALE.md):\n"
+            "        #   metrics:\n"
+            "        #     prometheus:\n"
+            "        #       url: http://prometheus.monitoring:9090\n"
+            "        #       selector: '{namespace=\"%s\",version=\"%%s\"}'\n"
             "        metrics: {none: {}}\n"
             "    strategy:\n"
             "      steps:\n"
@@ -147,7 +153,7 @@ static void print_manifests(FILE *o, const char *ns, const char *name,
             "        - set_weight: 50\n"
             "        - pause: {duration: 10m}\n",
             route, route, istio ? "istio" : "gateway_api",
-            istio ? "virtual_service" : "httproute", route, ns);
+            istio ? "virtual_service" : "httproute", route, ns, ns);
 
     fprintf(o, "---\n"
                "# One replica: one controller owns the weights (Recreate: never two).\n"

@@ -524,9 +524,15 @@ static void describe_drift(const cn_k8s_engine_t *e, const cn_k8s_plan_t *p, cha
 static int write_weights(cn_k8s_engine_t *e, const cn_generation_t *g, bool repairing,
                          uint16_t *effective_bp, char *err, size_t errlen)
 {
-    char last_rv[128] = "";
-    char last_reject[400] = "";
-    for (uint32_t attempt = 0;; attempt++) {
+    /* A 409 or 422 to the last PATCH, judged after the next read: a 409 is
+     * a conflict whatever the object; a 422 is one only if the object
+     * changed since (our test of resourceVersion failed), else the server
+     * refused the patch itself (its schema, a webhook) and retrying the
+     * same patch would not help. */
+    char refused[400] = "", refused_rv[128] = "";
+    bool refused_409 = false;
+    uint32_t conflicts = 0;
+    for (;;) {
         json_t *obj = NULL;
         int rc = get_object(e, &obj, err, errlen);
         if (rc)
@@ -536,12 +542,22 @@ static int write_weights(cn_k8s_engine_t *e, const cn_generation_t *g, bool repa
         json_decref(obj);
         if (rc)
             return rc;
-        /* A 422 whose object did not change since is no conflict: the
-         * server refused the patch itself. */
-        if (last_reject[0] && strcmp(last_rv, plan.resource_version) == 0) {
-            cn_k8s_plan_dispose(&plan);
-            return cn_fail(err, errlen, CN_EIO, "%s: PATCH %s answered %s", e->what,
-                           e->path, last_reject);
+        if (refused[0]) {
+            if (!refused_409 && strcmp(refused_rv, plan.resource_version) == 0) {
+                cn_k8s_plan_dispose(&plan);
+                return cn_fail(err, errlen, CN_EIO, "%s: PATCH %s answered %s", e->what,
+                               e->path, refused);
+            }
+            conflicts++;
+            e->n_conflicts++;
+            if (conflicts > e->cfg.conflict_retries) {
+                cn_k8s_plan_dispose(&plan);
+                return cn_fail(err, errlen, CN_ECONFLICT,
+                               "%s: the object kept changing under us (%" PRIu32
+                               " conflict%s; last: %s)",
+                               e->what, conflicts, conflicts == 1 ? "" : "s", refused);
+            }
+            refused[0] = '\0';
         }
         *effective_bp = plan.effective_bp;
         if (!plan.patch) {
@@ -559,7 +575,7 @@ static int write_weights(cn_k8s_engine_t *e, const cn_generation_t *g, bool repa
             e->n_repairs++;
         }
         char *body = json_dumps(plan.patch, JSON_COMPACT);
-        snprintf(last_rv, sizeof last_rv, "%s", plan.resource_version);
+        snprintf(refused_rv, sizeof refused_rv, "%s", plan.resource_version);
         cn_k8s_plan_dispose(&plan);
         long status = 0;
         json_t *answer = NULL;
@@ -569,29 +585,18 @@ static int write_weights(cn_k8s_engine_t *e, const cn_generation_t *g, bool repa
         free(body);
         if (rc)
             return cn_fail(err, errlen, rc, "%s: %s", e->what, why);
-        if (status == 200) {
-            json_decref(answer);
-            e->n_patches++;
-            return 0;
-        }
         char st[400];
         cn_k8s_status_text(status, answer, st, sizeof st);
         json_decref(answer);
+        if (status == 200) {
+            e->n_patches++;
+            return 0;
+        }
         if (status != 409 && status != 422)
             return cn_fail(err, errlen, CN_EIO, "%s: PATCH %s answered %s", e->what,
                            e->path, st);
-        e->n_conflicts++;
-        if (attempt >= e->cfg.conflict_retries)
-            return cn_fail(err, errlen, CN_ECONFLICT,
-                           "%s: the object kept changing under us (%" PRIu32
-                           " conflicts; last: %s)",
-                           e->what, attempt + 1, st);
-        /* 409 is a conflict whatever the object; a 422 is one only if the
-         * object changed (checked after the next read). */
-        if (status == 422)
-            snprintf(last_reject, sizeof last_reject, "%s", st);
-        else
-            last_reject[0] = '\0';
+        snprintf(refused, sizeof refused, "%s", st);
+        refused_409 = status == 409;
     }
 }
 

@@ -21,6 +21,13 @@
  *                             requests arrived after T, and
  *                             "requests_after_exact": false if some of them
  *                             may be older than the last 65536 remembered
+ *   GET  /metrics             its own Prometheus exposition, as a model
+ *                             server's client library would write it:
+ *                             model_requests_total, model_request_errors_total
+ *                             (status >= 500) and the histogram
+ *                             model_request_duration_milliseconds of each answered
+ *                             model request's delay (the time it held the
+ *                             answer), all labelled model="NAME"
  *   POST /admin/reset-stats   zeroes the counters above
  *   POST /admin/health        body {"healthy":false} or {"healthy":true}:
  *                             from now on /healthz answers 503 or 200
@@ -169,6 +176,26 @@ typedef struct stats_s {
 
 static options_t opt;
 static stats_t stats;
+
+/* GET /metrics: the model's own counters and latency histogram (ms). */
+static const double duration_le_ms[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000};
+#define N_DURATION_LE (sizeof duration_le_ms / sizeof duration_le_ms[0])
+static struct {
+    uint64_t requests, errors;
+    uint64_t le[N_DURATION_LE + 1]; /* per bucket (not cumulative); last: +Inf */
+    double sum_ms;
+} own;
+
+static void own_record(unsigned status, uint64_t delay_ms)
+{
+    own.requests++;
+    own.errors += status >= 500;
+    size_t b = 0;
+    while (b < N_DURATION_LE && (double)delay_ms > duration_le_ms[b])
+        b++;
+    own.le[b]++;
+    own.sum_ms += (double)delay_ms;
+}
 static uint64_t arrival_ring[ARRIVAL_RING_SIZE]; /* [(n - 1) % size]: nth */
 static uv_loop_t *loop;
 static uv_tcp_t server;
@@ -738,6 +765,43 @@ static void answer_stats(conn_t *c, bool head_only, bool close)
     render(c, 200, "application/json", body->data, body->len, head_only, close);
 }
 
+/* GET /metrics: the Prometheus text of the model's own measurements. */
+static void answer_metrics(conn_t *c, bool head_only, bool close)
+{
+    buf_t *body = &body_scratch;
+    body->len = 0;
+    buf_printf(body,
+               "# HELP model_requests_total Model requests answered.\n"
+               "# TYPE model_requests_total counter\n"
+               "model_requests_total{model=\"%s\"} %" PRIu64 "\n"
+               "# HELP model_request_errors_total Model requests answered >= 500.\n"
+               "# TYPE model_request_errors_total counter\n"
+               "model_request_errors_total{model=\"%s\"} %" PRIu64 "\n"
+               "# HELP model_request_duration_milliseconds How long the model held an "
+               "answer.\n"
+               "# TYPE model_request_duration_milliseconds histogram\n",
+               opt.name, own.requests, opt.name, own.errors);
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= N_DURATION_LE; b++) {
+        cum += own.le[b];
+        char le[32];
+        if (b < N_DURATION_LE)
+            snprintf(le, sizeof le, "%g", duration_le_ms[b]);
+        else
+            snprintf(le, sizeof le, "+Inf");
+        buf_printf(body,
+                   "model_request_duration_milliseconds_bucket{model=\"%s\",le=\"%s\"} "
+                   "%" PRIu64 "\n",
+                   opt.name, le, cum);
+    }
+    buf_printf(body,
+               "model_request_duration_milliseconds_sum{model=\"%s\"} %.17g\n"
+               "model_request_duration_milliseconds_count{model=\"%s\"} %" PRIu64 "\n",
+               opt.name, own.sum_ms, opt.name, own.requests);
+    render(c, 200, "text/plain; version=0.0.4", body->data, body->len, head_only,
+           close);
+}
+
 /* POST /admin/health: {"healthy": BOOL} switches what /healthz answers.
  * Anything else is a 400 and changes nothing. */
 static void answer_set_health(conn_t *c, bool close)
@@ -790,6 +854,12 @@ static int on_message_complete(http_parser *p)
         else
             answer_stats(c, head_only, close);
         emit(c, 0, close);
+    } else if (path_is(c, "/metrics")) {
+        if (!get)
+            render(c, 405, "text/plain", "use GET\n", 8, head_only, close);
+        else
+            answer_metrics(c, head_only, close);
+        emit(c, 0, close);
     } else if (path_is(c, "/admin/health")) {
         if (p->method != HTTP_POST)
             render(c, 405, "text/plain", "use POST\n", 9, head_only, close);
@@ -840,6 +910,7 @@ static int on_message_complete(http_parser *p)
             render(c, status, content_type, body_scratch.data, body_scratch.len,
                    head_only, close);
             uint64_t delay = opt.delay_ms + c->extra_delay_ms;
+            own_record(status, delay);
             emit(c, delay ? uv_now(loop) + delay : 0, close);
         }
     }
@@ -947,38 +1018,39 @@ static void on_signal(uv_signal_t *handle, int signum)
 
 static void usage(FILE *out)
 {
-    fputs("usage: model-server [options]\n"
-          "  --listen HOST:PORT    address to listen on (port 0: any free port);\n"
-          "                        prints \"listening on HOST:PORT\" (default "
-          "127.0.0.1:0)\n"
-          "  --name NAME           model name, in X-Served-By and the body "
-          "(default model)\n"
-          "  --prediction X        the score in every response (default 0.5)\n"
-          "  --echo KEY            kserve-v2: the score is the request body's number\n"
-          "                        at top-level KEY (else --prediction)\n"
-          "  --format F            kserve-v2 (default), tf-serving or text\n"
-          "  --delay-ms N          answer each model request N ms after it "
-          "arrives\n"
-          "                        (plus X-Delay-Ms of the request, for\n"
-          "                        latencies that differ by segment)\n"
-          "  --fail-rate P         answer 500 with probability P\n"
-          "  --status N            answer every model request with status N\n"
-          "  --drop                reset the connection on a model request, "
-          "unanswered\n"
-          "  --stall               read model requests, never answer them\n"
-          "  --crash               exit (status 3) on the first model request,\n"
-          "                        unanswered, after printing its arrival:\n"
-          "                        \"crashed on a model request at NS\"\n"
-          "  --unhealthy           GET /healthz answers 503 (until POST "
-          "/admin/health\n"
-          "                        {\"healthy\":true})\n"
-          "  --pad-bytes N         add a \"pad\" member of N bytes to every "
-          "model answer\n"
-          "  --seed N              seed of --fail-rate's generator (default: "
-          "time)\n"
-          "Own paths: GET /healthz, GET /stats, POST /admin/reset-stats,\n"
-          "POST /admin/health {\"healthy\":BOOL}.\n",
-          out);
+    fputs(
+        "usage: model-server [options]\n"
+        "  --listen HOST:PORT    address to listen on (port 0: any free port);\n"
+        "                        prints \"listening on HOST:PORT\" (default "
+        "127.0.0.1:0)\n"
+        "  --name NAME           model name, in X-Served-By and the body "
+        "(default model)\n"
+        "  --prediction X        the score in every response (default 0.5)\n"
+        "  --echo KEY            kserve-v2: the score is the request body's number\n"
+        "                        at top-level KEY (else --prediction)\n"
+        "  --format F            kserve-v2 (default), tf-serving or text\n"
+        "  --delay-ms N          answer each model request N ms after it "
+        "arrives\n"
+        "                        (plus X-Delay-Ms of the request, for\n"
+        "                        latencies that differ by segment)\n"
+        "  --fail-rate P         answer 500 with probability P\n"
+        "  --status N            answer every model request with status N\n"
+        "  --drop                reset the connection on a model request, "
+        "unanswered\n"
+        "  --stall               read model requests, never answer them\n"
+        "  --crash               exit (status 3) on the first model request,\n"
+        "                        unanswered, after printing its arrival:\n"
+        "                        \"crashed on a model request at NS\"\n"
+        "  --unhealthy           GET /healthz answers 503 (until POST "
+        "/admin/health\n"
+        "                        {\"healthy\":true})\n"
+        "  --pad-bytes N         add a \"pad\" member of N bytes to every "
+        "model answer\n"
+        "  --seed N              seed of --fail-rate's generator (default: "
+        "time)\n"
+        "Own paths: GET /healthz, GET /stats, GET /metrics, POST /admin/reset-stats,\n"
+        "POST /admin/health {\"healthy\":BOOL}.\n",
+        out);
 }
 
 static uint64_t parse_uint(const char *flag, const char *text, uint64_t max)

@@ -117,7 +117,7 @@ int test_http_get(int port, const char *path, char *out, size_t outlen)
     return strncmp(out, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
 }
 
-void test_prom_start(test_prom_t *p, int exporter_port)
+void test_prom_start(test_prom_t *p, const char *targets)
 {
     if (access("/usr/bin/prometheus", X_OK) != 0)
         cr_skip_test("Debian's prometheus is not installed (scripts/deps.sh --test)");
@@ -134,8 +134,8 @@ void test_prom_start(test_prom_t *p, int exporter_port)
             "rule_files: ['%s']\n"
             "scrape_configs:\n"
             "  - job_name: model\n"
-            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n",
-            rules, exporter_port);
+            "    static_configs: [{targets: [%s]}]\n",
+            rules, targets);
     fclose(f);
     /* a free port can be taken before Prometheus binds it: try a few */
     for (int attempt = 0; attempt < 5; attempt++) {

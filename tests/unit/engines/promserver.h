@@ -34,9 +34,10 @@ typedef struct test_prom_s {
     char dir[64];
 } test_prom_t;
 
-/* Start Prometheus scraping 127.0.0.1:exporter_port every second; skips
- * the test when /usr/bin/prometheus is absent; waits until it is ready. */
-void test_prom_start(test_prom_t *p, int exporter_port);
+/* Start Prometheus scraping every second the targets (a YAML flow list's
+ * items: "'127.0.0.1:1', '127.0.0.1:2'") as job "model"; skips the test
+ * when /usr/bin/prometheus is absent; waits until it is ready. */
+void test_prom_start(test_prom_t *p, const char *targets);
 void test_prom_stop(test_prom_t *p);
 
 /* GET path from the Prometheus (or any 127.0.0.1 port); 0 on a 200. */

@@ -284,7 +284,9 @@ Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
     set_expo(EXPO_BEFORE);
     test_exporter_start(&e, render_expo, NULL);
     test_prom_t prom;
-    test_prom_start(&prom, e.port);
+    char target[32];
+    snprintf(target, sizeof target, "'127.0.0.1:%d'", e.port);
+    test_prom_start(&prom, target);
     const char *v1eu =
         "canary_requests_total%7Bversion%3D%22v1%22%2Csegment%3D%22eu%22%7D";
     test_prom_wait_value(&prom, v1eu, "100");

@@ -10,7 +10,10 @@
  * per-request latencies (a reservoir), Prometheus gives buckets
  * (canary serve's: 0.5, 1, 2.5, 5, 10, 25, 50, 100 ms ...): the counts
  * must agree exactly, the verdicts must agree, and the differences in the
- * statistics are the binning's (both rows are printed).
+ * statistics are the binning's (both rows are printed). The last test
+ * has Prometheus scrape the model servers' own /metrics instead (their
+ * names, a histogram in ms: the source's selector, metric names and
+ * latency_unit configured for them).
  */
 #include "promserver.h"
 #include "api/exposition.h"
@@ -70,11 +73,14 @@ static char *render_router(void *ctx)
     return cn_prom_take(&w, NULL);
 }
 
-static void start_all(const char *const *canary_args)
+/* Model servers named after their versions (their own metrics carry
+ * model="v1" / "v2"), the router, and Prometheus scraping the router's
+ * exposition or, with model_metrics, the model servers' own. */
+static void start_all(const char *const *canary_args, bool model_metrics)
 {
     signal(SIGPIPE, SIG_IGN);
-    test_backend_start(&stable_b, "stable", NULL);
-    test_backend_start(&canary_b, "canary", canary_args);
+    test_backend_start(&stable_b, "v1", NULL);
+    test_backend_start(&canary_b, "v2", canary_args);
     cn_router_config_init(&cfg);
     cfg_ready = true;
     char err[300];
@@ -99,8 +105,16 @@ static void start_all(const char *const *canary_args)
     cr_assert_eq(cn_router_config_validate(&cfg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(cn_router_new(&cfg, &router, err, sizeof err), 0, "%s", err);
     cr_assert_eq(cn_router_start(router, err, sizeof err), 0, "%s", err);
-    test_exporter_start(&exporter, render_router, NULL);
-    test_prom_start(&prom, exporter.port);
+    char targets[160];
+    if (model_metrics) {
+        /* the model servers' own /metrics, not the router's */
+        snprintf(targets, sizeof targets, "'%s', '%s'", stable_b.address,
+                 canary_b.address);
+    } else {
+        test_exporter_start(&exporter, render_router, NULL);
+        snprintf(targets, sizeof targets, "'127.0.0.1:%d'", exporter.port);
+    }
+    test_prom_start(&prom, targets);
     prom_up = true;
     test_prom_wait_value(&prom, "up", "1");
 }
@@ -166,10 +180,24 @@ static void log_row(const char *source, const cn_judge_result_t *r)
 }
 
 /* Run one window and compare; returns the common verdict. */
-static cn_verdict_t same_window(void)
+static cn_verdict_t same_window(bool model_metrics)
 {
     cn_prometheus_config_t pc;
     cn_prometheus_config_init(&pc);
+    if (model_metrics) {
+        /* a model server's own names, in ms */
+        free(pc.selector);
+        pc.selector = strdup("{job=\"model\",model=\"%s\"}");
+        free(pc.requests);
+        pc.requests = strdup("model_requests_total");
+        for (size_t i = 0; i < pc.errors.count; i++)
+            free(pc.errors.items[i]);
+        pc.errors.count = 1;
+        pc.errors.items[0] = strdup("model_request_errors_total");
+        free(pc.latency);
+        pc.latency = strdup("model_request_duration_milliseconds");
+        pc.latency_unit_s = 0.001;
+    }
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", prom.port);
     pc.url = strdup(url);
@@ -194,10 +222,14 @@ static cn_verdict_t same_window(void)
              (unsigned long long)requests_of(own, CN_ROLE_STABLE));
     snprintf(v2, sizeof v2, "%llu",
              (unsigned long long)requests_of(own, CN_ROLE_CANARY));
-    test_prom_wait_value(&prom, "sum(canary_requests_total%7Bversion%3D%22v1%22%7D)",
-                         v1);
-    test_prom_wait_value(&prom, "sum(canary_requests_total%7Bversion%3D%22v2%22%7D)",
-                         v2);
+    const char *q1 = model_metrics
+                         ? "sum(model_requests_total%7Bmodel%3D%22v1%22%7D)"
+                         : "sum(canary_requests_total%7Bversion%3D%22v1%22%7D)";
+    const char *q2 = model_metrics
+                         ? "sum(model_requests_total%7Bmodel%3D%22v2%22%7D)"
+                         : "sum(canary_requests_total%7Bversion%3D%22v2%22%7D)";
+    test_prom_wait_value(&prom, q1, v1);
+    test_prom_wait_value(&prom, q2, v2);
 
     cn_metrics_window_t w = {.kind = CN_WINDOW_GENERATION, .generation = g.number};
     cn_router_snapshot_t *ps;
@@ -242,13 +274,20 @@ static cn_verdict_t same_window(void)
 
 Test(prometheus_router, an_identical_canary_passes_from_both_sources)
 {
-    start_all(NULL);
-    cr_assert_eq(same_window(), CN_VERDICT_PASS);
+    start_all(NULL, false);
+    cr_assert_eq(same_window(false), CN_VERDICT_PASS);
 }
 
 Test(prometheus_router, a_canary_60_ms_slower_fails_from_both_sources)
 {
     const char *slow[] = {"--delay-ms", "60", NULL};
-    start_all(slow);
-    cr_assert_eq(same_window(), CN_VERDICT_FAIL);
+    start_all(slow, false);
+    cr_assert_eq(same_window(false), CN_VERDICT_FAIL);
+}
+
+Test(prometheus_router, from_the_model_servers_own_histograms_in_ms_the_same_verdicts)
+{
+    const char *slow[] = {"--delay-ms", "60", NULL};
+    start_all(slow, true);
+    cr_assert_eq(same_window(true), CN_VERDICT_FAIL);
 }
