@@ -57,11 +57,11 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all install uninstall deps test check lint format-check include-check flags-check unit integration \
-        demo demo-serve bench bench-router bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
+        demo demo-serve bench bench-router bench-haproxy bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
         sim-rollout sim-sequential sim-anytime bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/canary.1 $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
-     $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/idle-conns \
+     $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/haproxy-driver $(BUILD)/idle-conns \
      $(BUILD)/example-model-server
 
 # Rebuilt from scratch (`ar r` would keep the objects of deleted sources),
@@ -133,6 +133,11 @@ sim-anytime: $(BUILD)/anytime-sim
 # A real HTTP model server for the tests and benchmarks (libuv): answers
 # KServe v2 JSON, can be told to fail, stall or slow down.
 $(BUILD)/model-server: $(BUILD)/obj/tests/backend/model_server.o $(BUILD)/libcanary.a
+	$(LINK)
+
+# Drives the HAProxy traffic engine directly (apply, renew) for
+# tests/integration/test_haproxy_engine.sh and make bench-haproxy.
+$(BUILD)/haproxy-driver: $(BUILD)/obj/tests/backend/haproxy_driver.o $(BUILD)/libcanary.a
 	$(LINK)
 
 # The demo's model server (examples/model-server/): serves one exported
@@ -212,9 +217,9 @@ unit: $(BUILD)/test-unit $(BUILD)/model-server
 	$(BUILD)/test-unit --jobs 2
 
 integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/rollout-sim $(BUILD)/seq-sim \
-             $(BUILD)/model-server $(BUILD)/example-model-server
+             $(BUILD)/model-server $(BUILD)/example-model-server $(BUILD)/haproxy-driver
 	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim ROLLOUT_SIM=$(BUILD)/rollout-sim \
-	  SEQ_SIM=$(BUILD)/seq-sim \
+	  SEQ_SIM=$(BUILD)/seq-sim HAPROXY_DRIVER=$(BUILD)/haproxy-driver \
 	  MODEL_SERVER=$(BUILD)/model-server EXAMPLE_MODEL_SERVER=$(BUILD)/example-model-server \
 	  tests/integration/run.sh
 
@@ -271,6 +276,12 @@ bench-router:
 	scripts/deps.sh --build --demo --bench-router
 	$(MAKE) all
 	bench/router.sh $(BUILD)
+
+# The rollback time through HAProxy (bench/haproxy.sh): the HAProxy engine
+# driven directly under wrk load; writes its section of docs/BENCHMARKS.md.
+bench-haproxy: $(BUILD)/canary $(BUILD)/model-server $(BUILD)/haproxy-driver
+	scripts/deps.sh --build --bench-haproxy
+	bench/haproxy.sh $(BUILD)
 
 # The grid of bench-router at 1 to 16 workers (at most nproc), proxies and
 # load on separate halves of the CPUs; writes docs/BENCHMARKS-scaling.md.

@@ -14,11 +14,15 @@
 #                                   chromium (test_report.sh, test_dashboard.sh),
 #                                   groff-base (test_install.sh renders canary(1)),
 #                                   openssl and python3-yaml (the fake Kubernetes
-#                                   API server over HTTPS, test_k8s.sh)
+#                                   API server over HTTPS, test_k8s.sh),
+#                                   haproxy and socat (test_haproxy*.sh drive a
+#                                   real HAProxy through its admin socket)
 #                                   (make test; the default)
 #   scripts/deps.sh --fuzz          clang and libFuzzer (make fuzz, fuzz-smoke)
 #   scripts/deps.sh --bench         scipy, for make bench
 #   scripts/deps.sh --bench-router  HAProxy, NGINX, wrk, python3 (make bench-router)
+#   scripts/deps.sh --bench-haproxy HAProxy, socat, wrk, curl, jq, python3
+#                                   (make bench-haproxy)
 #   scripts/deps.sh --golden        scipy, statsmodels and R (tools/golden.py)
 # Several options may be given.
 #
@@ -44,16 +48,17 @@ for opt in "$@"; do
     --test)
         pkgs="$pkgs $build libcriterion-dev clang-format curl jq wrk sqlite3 bash coreutils python3 tmux chromium
               openssl python3-yaml
-              python3-numpy python3-sklearn groff-base prometheus"
+              python3-numpy python3-sklearn groff-base prometheus haproxy socat"
         want_promtool=1
         ;;
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
     --bench) pkgs="$pkgs python3 python3-numpy python3-scipy" ;;
     --bench-router) pkgs="$pkgs haproxy nginx wrk procps python3" ;;
+    --bench-haproxy) pkgs="$pkgs haproxy socat wrk curl jq python3" ;;
     --golden) pkgs="$pkgs python3 python3-numpy python3-scipy python3-statsmodels python3-sklearn r-base-core" ;;
     *)
         echo "deps.sh: unknown option '$opt' (expected --build, --demo, --test, --fuzz," \
-            "--bench, --bench-router or --golden)" >&2
+            "--bench, --bench-router, --bench-haproxy or --golden)" >&2
         exit 2
         ;;
     esac

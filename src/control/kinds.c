@@ -8,6 +8,7 @@
  */
 #include "control/kinds.h"
 #include "engines/gateway_api.h"
+#include "engines/haproxy.h"
 #include "engines/istio.h"
 #include "engines/prometheus.h"
 #include "router/router.h"
@@ -119,6 +120,23 @@ static void prometheus_close(void *engine)
     cn_prometheus_free(engine);
 }
 
+/* ------------------------------------------------------------ haproxy */
+
+static int haproxy_open(const void *cfg, void **engine, char *err, size_t errlen)
+{
+    return cn_haproxy_new(cfg, (cn_haproxy_t **)engine, err, errlen);
+}
+
+static cn_traffic_engine_t *haproxy_traffic(void *engine)
+{
+    return cn_haproxy_traffic(engine);
+}
+
+static void haproxy_close(void *engine)
+{
+    cn_haproxy_free(engine);
+}
+
 /* ------------------------------------------------------------ the table */
 
 static const cn_control_kind_t kinds[] = {
@@ -150,6 +168,13 @@ static const cn_control_kind_t kinds[] = {
      .open = prometheus_open,
      .metrics_of = prometheus_metrics,
      .close = prometheus_close},
+    {.name = "haproxy",
+     .traffic = true,
+     .table = &cn_haproxy_config_table,
+     .config_size = sizeof(cn_haproxy_config_t),
+     .open = haproxy_open,
+     .traffic_of = haproxy_traffic,
+     .close = haproxy_close},
 };
 
 const cn_control_kind_t *cn_control_kind(const char *name, size_t len)
