@@ -1986,13 +1986,17 @@ static void tick_work(cn_controller_t *c, void *arg)
     p99.level = t->level;
     for (int r = 0; r < 2; r++)
         p99.has[r] = cn_triggers_p99_interval(lat[r], t->level, &p99.lo[r], &p99.hi[r]);
-    bool healthy = has_canary_up(s);
+    /* A source without health checks (Prometheus: no upstreams) counts a
+     * canary that answered as up; one that measures nothing (`none`)
+     * waits for neither. */
+    bool answered = cr > 0 || s->unmeasured;
+    bool healthy = has_canary_up(s) || (s->nupstreams == 0 && answered);
     cn_rollout_event_t ev;
     if (healthy && !d->m.healthy) {
         event_init(&ev, CN_ROLLOUT_EV_CANARY_HEALTHY, "controller", "health check");
         run_event(d, &ev, NULL, err, sizeof err);
     }
-    if (cr > 0 && !d->m.first_request_ms && running(d)) {
+    if (answered && !d->m.first_request_ms && running(d)) {
         event_init(&ev, CN_ROLLOUT_EV_FIRST_REQUEST, "controller", "");
         run_event(d, &ev, NULL, err, sizeof err);
     }
