@@ -57,12 +57,12 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 
 .PHONY: all install uninstall deps test check lint format-check include-check flags-check unit integration \
-        demo demo-serve bench bench-router bench-haproxy bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
+        demo demo-serve bench bench-remote bench-router bench-haproxy bench-router-scaling bench-rollout bench-snapshot golden clean format fuzz fuzz-smoke \
         sim-rollout sim-sequential sim-anytime bench-sequential
 
 all: $(BUILD)/canary $(BUILD)/canary.1 $(BUILD)/libcanary.a $(BUILD)/bench-stats $(BUILD)/judge-sim \
      $(BUILD)/rollout-sim $(BUILD)/seq-sim $(BUILD)/model-server $(BUILD)/haproxy-driver $(BUILD)/idle-conns \
-     $(BUILD)/example-model-server
+     $(BUILD)/example-model-server $(BUILD)/remote-drive
 
 # Rebuilt from scratch (`ar r` would keep the objects of deleted sources),
 # also when a source is only removed: the list of sources is a prerequisite,
@@ -129,6 +129,11 @@ $(BUILD)/anytime-sim: $(BUILD)/obj/tests/sim/anytime_sim.o $(BUILD)/libcanary.a
 
 sim-anytime: $(BUILD)/anytime-sim
 	$(BUILD)/anytime-sim --reps 1000
+
+# The remote engine from the command line (tests/integration/test_remote.sh,
+# bench/remote.sh).
+$(BUILD)/remote-drive: $(BUILD)/obj/tests/backend/remote_drive.o $(BUILD)/libcanary.a
+	$(LINK)
 
 # A real HTTP model server for the tests and benchmarks (libuv): answers
 # KServe v2 JSON, can be told to fail, stall or slow down.
@@ -217,9 +222,10 @@ unit: $(BUILD)/test-unit $(BUILD)/model-server
 	$(BUILD)/test-unit --jobs 2
 
 integration: $(BUILD)/canary $(BUILD)/judge-sim $(BUILD)/rollout-sim $(BUILD)/seq-sim \
-             $(BUILD)/model-server $(BUILD)/example-model-server $(BUILD)/haproxy-driver
+             $(BUILD)/model-server $(BUILD)/example-model-server $(BUILD)/haproxy-driver \
+             $(BUILD)/remote-drive
 	CANARY=$(BUILD)/canary JUDGE_SIM=$(BUILD)/judge-sim ROLLOUT_SIM=$(BUILD)/rollout-sim \
-	  SEQ_SIM=$(BUILD)/seq-sim HAPROXY_DRIVER=$(BUILD)/haproxy-driver \
+	  SEQ_SIM=$(BUILD)/seq-sim HAPROXY_DRIVER=$(BUILD)/haproxy-driver REMOTE_DRIVE=$(BUILD)/remote-drive \
 	  MODEL_SERVER=$(BUILD)/model-server EXAMPLE_MODEL_SERVER=$(BUILD)/example-model-server \
 	  tests/integration/run.sh
 
@@ -276,6 +282,12 @@ bench-haproxy: $(BUILD)/canary $(BUILD)/model-server $(BUILD)/haproxy-driver
 
 # The grid of bench-router at 1 to 16 workers (at most nproc), proxies and
 # load on separate halves of the CPUs; writes docs/BENCHMARKS-scaling.md.
+# Three canary serve replicas under the remote engine, under wrk load: the
+# rollback's cut-off at the canary backends and the lease's fallback when
+# the controller is killed (docs/BENCHMARKS.md, "Several replicas").
+bench-remote: $(BUILD)/canary $(BUILD)/remote-drive $(BUILD)/model-server
+	bench/remote.sh $(BUILD)
+
 bench-router-scaling:
 	scripts/deps.sh --build --demo --bench-router
 	$(MAKE) all

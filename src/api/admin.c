@@ -397,6 +397,7 @@ static void close_all(cn_admin_t *a)
     a->server = NULL;
     uv_close((uv_handle_t *)&a->stop_async, NULL);
     cn_admin__series_stop(a->series);
+    cn_admin__lease_stop(a->lease);
     maybe_close_answers(a);
 }
 
@@ -475,6 +476,7 @@ int cn_admin_new(const char *listen_addr, const char *token, const cn_admin_ops_
     uv_async_init(&a->loop, &a->stop_async, on_stop);
     uv_async_init(&a->loop, &a->answer_async, on_answers);
     a->stop_async.data = a->answer_async.data = a;
+    a->lease = cn_admin__lease_new(a);
     cn_admin__add_builtin_routes(a);
     a->series = cn_admin__series_new(a);
 
@@ -600,6 +602,8 @@ int cn_admin_run(cn_admin_t *a)
     a->loop_thread_set = true;
     if (!a->stopping)
         cn_admin__series_start(a->series);
+    if (!a->stopping)
+        cn_admin__lease_start(a->lease);
     uv_run(&a->loop, UV_RUN_DEFAULT);
     return 0;
 }
@@ -624,6 +628,7 @@ void cn_admin_free(cn_admin_t *a)
         free(a->owned[i]);
     cn_registry_free(a->registry);
     cn_admin__series_free(a->series);
+    cn_admin__lease_free(a->lease);
     free(a->token);
     free(a->models);
     free(a);

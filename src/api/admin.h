@@ -15,6 +15,10 @@
  *   GET /v1/series            each arm's requests, errors and latency
  *                             quantiles per second (res_series.c)
  *   GET /v1/events            Server-Sent Events for the dashboard
+ *   PUT /v1/generation        a controller applies a whole generation
+ *   POST /v1/lease            a controller renews its lease
+ *   GET /v1/snapshot          the step's measurements, binary, for a
+ *                             controller (res_remote.c, engines/wire.h)
  *   GET /, /ui/NAME           the dashboard's files                  no auth
  *
  * The bodies are written and read by the pure codecs of api/codec.h, which
@@ -224,6 +228,11 @@ int cn_admin_add_model(cn_admin_t *a, const char *model, cn_controller_t *contro
  * them (borrowed; NULL: the resource answers 503). Before cn_admin_run. */
 struct cn_feedback_s;
 void cn_admin_set_feedback(cn_admin_t *a, struct cn_feedback_s *fb);
+
+/* The fail-safe lease (serve.lease, in ms; 0: none): a canary weight
+ * above 0 drops to 0 when no controller has applied a generation or
+ * renewed the lease for this long (res_remote.c). Before cn_admin_run. */
+void cn_admin_set_lease(cn_admin_t *a, uint64_t lease_ms);
 
 /* The bound address, e.g. "127.0.0.1:41234" or "[::1]:8081". Borrowed,
  * valid until cn_admin_free. */

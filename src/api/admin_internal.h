@@ -21,6 +21,7 @@
 
 typedef struct cn_admin__stream_s cn_admin__stream_t;
 typedef struct cn_admin__series_s cn_admin__series_t;
+typedef struct cn_admin__lease_s cn_admin__lease_t;
 
 #define CN_ADMIN_JSON_TYPE "application/json"
 #define CN_ADMIN_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -97,6 +98,7 @@ struct cn_admin_s {
     cn_admin__stream_t *streams; /* open event streams (admin.c); loop thread */
     unsigned nstreams;
     cn_admin__series_t *series; /* the sampler and its ring (series.c) */
+    cn_admin__lease_t *lease;   /* the controller's lease (res_remote.c) */
     bool stopping;              /* handles are being closed */
     bool answer_closed;
 };
@@ -233,5 +235,20 @@ void cn_admin__feedback_routes(cn_admin_t *a);
 void cn_admin__series_routes(cn_admin_t *a);
 void cn_admin__events_routes(cn_admin_t *a);
 void cn_admin__ui_routes(cn_admin_t *a);
+void cn_admin__remote_routes(cn_admin_t *a);
+
+/* The controller's lease (res_remote.c): created by cn_admin_new, its
+ * timer started by cn_admin_run when serve.lease is set, closed with the
+ * server. */
+cn_admin__lease_t *cn_admin__lease_new(cn_admin_t *a);
+void cn_admin__lease_start(cn_admin__lease_t *l);
+void cn_admin__lease_stop(cn_admin__lease_t *l);
+void cn_admin__lease_free(cn_admin__lease_t *l);
+/* The lease's families for /metrics (none when no lease is configured and
+ * no controller has spoken). 0 or the writer's error. Any thread. */
+int cn_admin__lease_exposition(cn_admin_t *a, cn_prom_writer_t *w);
+/* While a controller holds a live lease: answer req 409 naming it and
+ * return true; else false (req untouched). Loop thread. */
+bool cn_admin__managed_refuse(cn_admin_request_t *req);
 
 #endif

@@ -58,6 +58,15 @@ void cn_admin__submit_to(cn_admin_request_t *req, cn_controller_t *controller,
     }
 }
 
+/* Only the canary weight, to 0: the way out, taken even from a replica a
+ * controller manages. */
+static bool weight_zero_only(const cn_controller_change_t *c)
+{
+    return c->has_canary_weight && c->traffic.canary_weight_bp == 0 && !c->has_shadow &&
+           !c->has_mode && !c->has_force && !c->promote &&
+           !c->has_set[CN_ROLE_STABLE] && !c->has_set[CN_ROLE_CANARY];
+}
+
 void cn_admin__generation_resource(cn_admin_request_t *req, cn_admin__parse_fn parse,
                                    cn_admin__render_fn render)
 {
@@ -69,6 +78,8 @@ void cn_admin__generation_resource(cn_admin_request_t *req, cn_admin__parse_fn p
         cn_controller_change_init(&change, who);
         if (parse(msg->body, msg->body_len, &change, err, sizeof err))
             cn_admin__respond_error(req, 400, "%s", err);
+        else if (!weight_zero_only(&change) && cn_admin__managed_refuse(req))
+            ; /* answered: a controller drives this replica */
         else
             cn_admin__submit(req, &change, render);
         cn_controller_change_dispose(&change);

@@ -73,6 +73,8 @@ static void scrape_work(cn_admin_request_t *req, void *arg)
     }
     if (!rc && a->feedback)
         rc = feedback_exposition(a->feedback, &w);
+    if (!rc)
+        rc = cn_admin__lease_exposition(a, &w);
     if (!rc && a->ops.more_metrics)
         rc = a->ops.more_metrics(a->ops.more_ctx, &w);
     if (rc) {

@@ -699,6 +699,13 @@ static void submit_op(cn_admin_request_t *req, cn_controller_op_t *op,
     char who[CN_ROLLOUT_ACTOR_MAX];
     cn_admin__who(req, who, sizeof who);
     snprintf(op->actor, sizeof op->actor, "%s", who);
+    /* a replica a controller manages takes no rollout command of its own
+     * but an abort (the way out) */
+    if (op->kind != CN_CONTROLLER_OP_ABORT && cn_admin__managed_refuse(req)) {
+        if (pre)
+            cn_admin_response_dispose(pre);
+        return;
+    }
     if (!a->nmodels) {
         submit_to(req, a->controller, op, ok_status, pre);
         return;

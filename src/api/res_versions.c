@@ -45,6 +45,8 @@ static void handle_promote(cn_admin_request_t *req)
                                 "or {}");
         return;
     }
+    if (cn_admin__managed_refuse(req))
+        return;
     char who[CN_CONTROLLER_WHO_MAX + 1];
     cn_admin__who(req, who, sizeof who);
     cn_controller_change_t change;

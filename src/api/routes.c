@@ -365,6 +365,7 @@ void cn_admin__add_builtin_routes(cn_admin_t *a)
     cn_admin__series_routes(a);
     cn_admin__events_routes(a);
     cn_admin__ui_routes(a);
+    cn_admin__remote_routes(a);
 }
 
 /* ------------------------------------------------------------ accessors */

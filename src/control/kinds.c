@@ -11,6 +11,7 @@
 #include "engines/haproxy.h"
 #include "engines/istio.h"
 #include "engines/prometheus.h"
+#include "engines/remote.h"
 #include "router/router.h"
 #include "util/error.h"
 
@@ -137,6 +138,28 @@ static void haproxy_close(void *engine)
     cn_haproxy_free(engine);
 }
 
+/* ------------------------------------------------------------ remote */
+
+static int remote_open(const void *cfg, void **engine, char *err, size_t errlen)
+{
+    return cn_remote_new(cfg, (cn_remote_t **)engine, err, errlen);
+}
+
+static cn_traffic_engine_t *remote_traffic(void *engine)
+{
+    return &((cn_remote_t *)engine)->traffic;
+}
+
+static cn_metrics_source_t *remote_metrics(void *engine)
+{
+    return &((cn_remote_t *)engine)->metrics;
+}
+
+static void remote_close(void *engine)
+{
+    cn_remote_free(engine);
+}
+
 /* ------------------------------------------------------------ the table */
 
 static const cn_control_kind_t kinds[] = {
@@ -175,6 +198,14 @@ static const cn_control_kind_t kinds[] = {
      .open = haproxy_open,
      .traffic_of = haproxy_traffic,
      .close = haproxy_close},
+    {.name = "remote",
+     .traffic = true,
+     .table = &cn_remote_config_table,
+     .config_size = sizeof(cn_remote_config_t),
+     .open = remote_open,
+     .traffic_of = remote_traffic,
+     .metrics_of = remote_metrics,
+     .close = remote_close},
 };
 
 const cn_control_kind_t *cn_control_kind(const char *name, size_t len)

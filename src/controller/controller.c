@@ -54,6 +54,8 @@ static void change_copy(cn_controller_change_t *dst, const cn_controller_change_
     dst->traffic = src->traffic;
     dst->promote = src->promote;
     dst->override = src->override;
+    dst->remote_generation = src->remote_generation;
+    dst->remote_takeover = src->remote_takeover;
     for (int r = 0; r < CN_ROLE_COUNT; r++) {
         dst->has_set[r] = src->has_set[r];
         if (src->has_set[r])
@@ -233,6 +235,11 @@ static void work_cb(uv_work_t *w)
     pthread_mutex_lock(&c->mu);
     cn_generation_copy(&c->current, &cmd->next_gen);
     c->step = applied.step;
+    if (cmd->change.remote_generation) {
+        c->remote_generation = cmd->change.remote_generation;
+        c->remote_local = cmd->next_gen.number;
+        c->remote_step = applied.step;
+    }
     pthread_mutex_unlock(&c->mu);
     if (c->driver)
         cn_driver__changed(c->driver, &cmd->change, &cmd->next_gen);
@@ -313,7 +320,21 @@ static void take_next(cn_controller_t *c)
                 cmd->sets_changed ||
                 !cn_version_set_equal(&cmd->next_gen.sets[r], &c->current.sets[r]);
         int rc = 0;
-        if (cmd->change.promote && c->current.sets[CN_ROLE_CANARY].count == 0) {
+        /* A remote generation opens a step even when it changes nothing;
+         * the one applied last again is a repeat (remote_generation is
+         * written by a command's work, which never overlaps this: no lock
+         * to read it). A takeover starts the numbers over. */
+        uint64_t rg = cmd->change.remote_generation;
+        bool remote_new =
+            rg && (rg != c->remote_generation || cmd->change.remote_takeover);
+        if (rg && rg < c->remote_generation && !cmd->change.remote_takeover) {
+            snprintf(res->error, sizeof res->error,
+                     "generation %llu is older than generation %llu, applied "
+                     "already: a late copy of an older decision",
+                     (unsigned long long)rg, (unsigned long long)c->remote_generation);
+            rc = CN_ECONFLICT;
+        }
+        if (!rc && cmd->change.promote && c->current.sets[CN_ROLE_CANARY].count == 0) {
             snprintf(res->error, sizeof res->error,
                      "promote: the canary set has no addresses; nothing to promote");
             rc = CN_EINVAL;
@@ -324,7 +345,7 @@ static void take_next(cn_controller_t *c)
         if (!rc && c->driver && (cmd->traffic_changed || cmd->sets_changed))
             rc = cn_driver__check_change(c->driver, &cmd->change, &cmd->next_gen,
                                          res->error, sizeof res->error);
-        if (rc || (!cmd->traffic_changed && !cmd->sets_changed)) {
+        if (rc || (!remote_new && !cmd->traffic_changed && !cmd->sets_changed)) {
             res->rc = rc;
             cn_generation_copy(&res->generation, &c->current);
             res->step = c->step;
@@ -367,7 +388,8 @@ void cn_controller__engine_tick(cn_controller_t *c)
         cn_generation_copy(&g, &c->current);
         pthread_mutex_unlock(&c->mu);
         cn_traffic_applied_t applied;
-        int rc = cn_controller__publish(c, &g, "start", true, &applied, err, sizeof err);
+        int rc =
+            cn_controller__publish(c, &g, "start", true, &applied, err, sizeof err);
         cn_generation_dispose(&g);
         if (rc && rc != CN_EIO) {
             if (c->renew_failing != rc)
@@ -384,8 +406,9 @@ void cn_controller__engine_tick(cn_controller_t *c)
     }
     int rc = c->engine->renew ? c->engine->renew(c->engine, err, sizeof err) : 0;
     if (rc != c->renew_failing)
-        fprintf(c->log, rc ? "canary: engine %s: renew failed: %s\n"
-                           : "canary: engine %s: renew works again%s\n",
+        fprintf(c->log,
+                rc ? "canary: engine %s: renew failed: %s\n"
+                   : "canary: engine %s: renew works again%s\n",
                 c->engine->name, rc ? err : "");
     c->renew_failing = rc;
 }
@@ -413,8 +436,9 @@ int cn_controller_new(const cn_controller_config_t *cfg, cn_controller_t **out,
 {
     *out = NULL;
     if (!cfg || !cfg->initial || (!cfg->router && (!cfg->engine || !cfg->metrics))) {
-        snprintf(err, errlen, "controller: an initial generation and a router (or a "
-                              "traffic engine and a metrics source) are required");
+        snprintf(err, errlen,
+                 "controller: an initial generation and a router (or a "
+                 "traffic engine and a metrics source) are required");
         return CN_EINVAL;
     }
     char verr[512];
@@ -555,6 +579,17 @@ int cn_controller_submit(cn_controller_t *c, const cn_controller_change_t *chang
         free(cmd);
     }
     return rc;
+}
+
+void cn_controller_remote(cn_controller_t *c, uint64_t *remote, uint64_t *local,
+                          cn_step_t *step)
+{
+    pthread_mutex_lock(&c->mu);
+    *remote = c->remote_generation;
+    *local = c->remote_local;
+    if (step)
+        *step = c->remote_step;
+    pthread_mutex_unlock(&c->mu);
 }
 
 void cn_controller_current(cn_controller_t *c, cn_generation_t *out, cn_step_t *step)

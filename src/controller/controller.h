@@ -99,6 +99,20 @@ typedef struct cn_controller_change_s {
      * rollout (the operator's way out is never refused).
      */
     bool override;
+    /*
+     * A whole generation from a controller that drives this one from afar
+     * (a `canary serve` replica under `canary control`, PUT
+     * /v1/generation): its number there, >= 1. The change sets every
+     * traffic field and both sets. It is published even if it changes
+     * nothing (the remote generation opens a measurement step of its
+     * own), and the number of the last one applied again changes nothing
+     * (idempotent: changed false). A number below the last one applied is
+     * refused (CN_ECONFLICT: a late copy of an older decision) unless
+     * remote_takeover (a new controller, whose numbers start over).
+     * 0: a local change.
+     */
+    uint64_t remote_generation;
+    bool remote_takeover;
     char who[CN_CONTROLLER_WHO_MAX + 1]; /* "admin 127.0.0.1", "start" */
 } cn_controller_change_t;
 
@@ -191,6 +205,14 @@ void cn_controller_stop(cn_controller_t *c);
 
 /* Stop if needed and free. NULL is a no-op. */
 void cn_controller_free(cn_controller_t *c);
+
+/*
+ * The last remote generation applied (cn_controller_change_t's
+ * remote_generation; 0: none since start) and what it opened here: the
+ * local generation and its step. Any thread.
+ */
+void cn_controller_remote(cn_controller_t *c, uint64_t *remote, uint64_t *local,
+                          cn_step_t *step);
 
 /* ------------------------------------------------------------ rollouts */
 

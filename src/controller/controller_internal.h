@@ -63,6 +63,9 @@ struct cn_controller_s {
     cn_generation_t current;
     cn_step_t step;
     cn_controller_live_t live; /* the driver's view, for readers */
+    /* the last remote generation applied and what it opened here */
+    uint64_t remote_generation, remote_local;
+    cn_step_t remote_step;
 
     cmd_t *busy;         /* the command in flight; loop thread only */
     bool closed;         /* wake is closed; loop thread only */

@@ -6,6 +6,7 @@
 #include "server/config.h"
 #include "registry/registry.h"
 #include "util/error.h"
+#include "util/units.h"
 #include "util/yaml.h"
 
 #include <libfyaml.h>
@@ -44,6 +45,19 @@ static const cn_config_key_t own_keys[] = {
      .help = "file holding the admin API token; default $CANARY_TOKEN",
      .offset = offsetof(cn_server_own_config_t, token_file),
      .width = sizeof(char *)},
+    {.key = "lease",
+     .flag = "lease",
+     .type = CN_CONFIG_DURATION,
+     .lo = 0,
+     .hi = CN_UNITS_HOUR_MS,
+     .default_text = "0s",
+     .help = "the fail-safe lease when a controller drives this replica "
+             "(canary control's remote engine): a canary weight above 0 drops to 0 "
+             "by itself after this long without word from the controller (an "
+             "apply or a lease renewal), counted from start too; 0: the lease the "
+             "controller announces (its remote engine's lease, default 10s)",
+     .offset = offsetof(cn_server_own_config_t, lease_ms),
+     .width = sizeof(uint64_t)},
 };
 
 static const cn_config_table_t own_table = {

@@ -24,8 +24,9 @@
 
 /* The server's own keys. */
 typedef struct cn_server_own_config_s {
-    char *model;      /* NULL: the only registered model, if any */
-    char *token_file; /* NULL: the token comes from CANARY_TOKEN */
+    char *model;       /* NULL: the only registered model, if any */
+    char *token_file;  /* NULL: the token comes from CANARY_TOKEN */
+    uint64_t lease_ms; /* the controller's fail-safe lease; 0: none */
 } cn_server_own_config_t;
 
 typedef struct cn_server_config_s {

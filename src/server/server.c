@@ -401,6 +401,7 @@ int cn_server_run(cn_server_config_t *scfg)
     }
     cn_admin_set_store(admin, store);
     cn_admin_set_feedback(admin, feedback);
+    cn_admin_set_lease(admin, scfg->own.lease_ms);
     cn_admin_set_rollouts(admin, model[0] ? model : NULL,
                           scfg->has_strategy ? &scfg->strategy : NULL);
 

@@ -340,14 +340,17 @@ static const char migrate_v5[] =
     "    shadow_bp INTEGER NOT NULL CHECK (shadow_bp BETWEEN 0 AND 10000),\n"
     "    force_enabled INTEGER NOT NULL CHECK (force_enabled IN (0, 1)),\n"
     "    stable_version TEXT NOT NULL,\n"
-    "    stable_addresses TEXT NOT NULL CHECK (json_type(stable_addresses) = 'array'),\n"
+    "    stable_addresses TEXT NOT NULL CHECK (json_type(stable_addresses) = "
+    "'array'),\n"
     "    canary_version TEXT NOT NULL,\n"
-    "    canary_addresses TEXT NOT NULL CHECK (json_type(canary_addresses) = 'array'),\n"
+    "    canary_addresses TEXT NOT NULL CHECK (json_type(canary_addresses) = "
+    "'array'),\n"
     "    time_unix_ms INTEGER NOT NULL,\n"
     "    who TEXT NOT NULL\n"
     ");\n";
 
-static const char *const migrations[] = {migrate_v2, migrate_v3, migrate_v4, migrate_v5};
+static const char *const migrations[] = {migrate_v2, migrate_v3, migrate_v4,
+                                         migrate_v5};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == CN_STORE_SCHEMA_VERSION - 1,
                "one migration per schema version after the first");

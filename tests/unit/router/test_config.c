@@ -169,7 +169,7 @@ Test(serve_config_defaults, the_table_is_consistent)
             }
         }
     }
-    cr_assert_eq(total, 45, "every key of the brief is in one of the tables");
+    cr_assert_eq(total, 46, "every key of the brief is in one of the tables");
     const char *const *sw = cn_router_config_switches();
     cr_assert_str_eq(sw[0], "no-retry");
     cr_assert_null(sw[1]);
@@ -706,7 +706,7 @@ Test(serve_config_docs, every_key_and_flag_is_in_the_example)
             }
         }
     }
-    cr_assert_eq(n, 45);
+    cr_assert_eq(n, 46);
     /* The check itself can fail. */
     cr_assert(!documented(text, "traffic.listen"));
     cr_assert(!documented(text, "limits.canary_weight"));
@@ -736,12 +736,12 @@ static const struct bad_case bad_cases[] = {
     {"- a\n- b\n", CN_EINVAL,
      "c.yaml:1: the config must be a mapping of keys (listen, workers, stable, canary, "
      "traffic, measure, health, limits, admin, state, model, token_file, "
-     "notifications, feedback), got a list"},
+     "lease, notifications, feedback), got a list"},
     /* unknown keys */
     {"listen: :80\nwrokers: 2\n", CN_EINVAL,
      "c.yaml:2: key 'wrokers': unknown key (expected one of listen, workers, stable, "
      "canary, traffic, measure, health, limits, admin, state, model, token_file, "
-     "notifications, feedback)"},
+     "lease, notifications, feedback)"},
     {"traffic:\n  mode: random\n  weight: 5\n", CN_EINVAL,
      "c.yaml:3: key 'traffic.weight': unknown key (expected one of canary_weight, "
      "mode, shadow_percent, force_header, force_enabled, sticky_header, "
@@ -760,7 +760,7 @@ static const struct bad_case bad_cases[] = {
     {"traffic.mode: random\n", CN_EINVAL,
      "c.yaml:1: key 'traffic.mode': unknown key (expected one of listen, workers, "
      "stable, canary, traffic, measure, health, limits, admin, state, model, "
-     "token_file, notifications, feedback)"},
+     "token_file, lease, notifications, feedback)"},
     {"[a]: 1\n", CN_EINVAL, "c.yaml:1: keys must be plain strings, got a list"},
     {"health:\n  ? [a]\n  : 1\n", CN_EINVAL,
      "c.yaml:2: key 'health': keys must be plain strings, got a list"},
@@ -843,7 +843,7 @@ static const struct bad_case bad_cases[] = {
     {"serve: 3\n", CN_EINVAL,
      "c.yaml:1: key 'serve': must be a mapping of keys (listen, workers, stable, "
      "canary, traffic, measure, health, limits, admin, state, model, token_file, "
-     "notifications, feedback), got "
+     "lease, notifications, feedback), got "
      "'3'"},
     {"workers: \"4\"\n", CN_EINVAL,
      "c.yaml:1: key 'workers': must be an integer in [0, 256], got the string '4'"},
