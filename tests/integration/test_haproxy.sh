@@ -49,7 +49,7 @@ strategy:
     - set_weight: 10
     - pause: {duration: 4s}
     - set_weight: 50
-    - pause: {duration: 8s}
+    - pause: {}                 # until a person's promote: nothing is timed
 EOF
 start_bg control "$CANARY" control --config "$TMP/control.yaml"
 control_PID=$LAST_PID
