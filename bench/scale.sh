@@ -35,6 +35,7 @@ CANARY=$BUILD/canary
 OUT=$BUILD/bench-scale
 rm -rf "$OUT"
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd) # absolute: HAProxy takes a socket path only so
 TOKEN=bench-scale-$$-0123456789abcdef
 export CANARY_TOKEN="$TOKEN"
 PIDS=""
