@@ -268,6 +268,15 @@ sim-sequential: $(BUILD)/seq-sim
 bench-sequential: $(BUILD)/seq-sim
 	$(BUILD)/seq-sim --bench
 
+# One canary control driving 100 concurrent rollouts through HAProxy, measured
+# from Prometheus (docs/BENCHMARKS.md, "One controller, 100 rollouts").
+# (its own .PHONY line: the list above is where merges meet)
+.PHONY: bench-scale
+bench-scale:
+	scripts/deps.sh --build --bench-router --test
+	$(MAKE) all
+	bench/scale.sh $(BUILD)
+
 # The data plane next to HAProxy and NGINX, with wrk; writes docs/BENCHMARKS.md.
 bench-router:
 	scripts/deps.sh --build --demo --bench-router

@@ -29,6 +29,7 @@ export HAPROXY_DRIVER="$BUILD/haproxy-driver"
 . tests/integration/haproxy_lib.sh
 
 log() { echo "bench-haproxy: $*" >&2; }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 start_model s1
 start_model s2
@@ -39,7 +40,7 @@ start_haproxy
 start_driver "drain_timeout: 5s"
 ST="$s1_ADDR,$s2_ADDR,$s3_ADDR"
 drv_ok apply 1 0 v1 "$ST" v2 -
-traffic_to "127.0.0.1:$HAP_PORT" $((BENCH_ROUNDS * 2 + 30)) "$BENCH_CONNS"
+traffic_to "127.0.0.1:$HAP_PORT" $((BENCH_ROUNDS * 10 + 60)) "$BENCH_CONNS" # killed at the end
 sleep 1
 
 : >"$TMP/rounds"
@@ -53,7 +54,7 @@ while [ $r -lt "$BENCH_ROUNDS" ]; do
     i=0
     while [ "$(requests "$c1_ADDR")" -le "$before" ]; do
         i=$((i + 1))
-        [ $i -lt 100 ] || die "round $r: the canary gets no requests"
+        [ $i -lt 300 ] || die "round $r: the canary gets no requests"
         sleep 0.01
     done
     sleep 0.3
@@ -92,7 +93,7 @@ section="$TMP/section.md"
 {
     echo "Written by \`make bench-haproxy\` (bench/haproxy.sh; its header says what it"
     echo "measures). Measured $(date -u +%Y-%m-%d) on $cpu ($(nproc) CPUs), HAProxy $hv"
-    echo "(Debian), load average $(cut -d' ' -f1-3 /proc/loadavg) before the run;"
+    echo "(Debian), load average $load_before (1/5/15 min) before the run;"
     echo "$BENCH_ROUNDS rollbacks from a 10% canary (1 canary and 3 stable model"
     echo "servers) under wrk with $BENCH_CONNS connections through HAProxy."
     echo
@@ -101,8 +102,11 @@ section="$TMP/section.md"
     echo "| rollback: apply start to the canary's last request (ms) | $rb |"
     echo "| the whole apply (ms) | $ap |"
     echo
-    echo "Canary requests that arrived after an apply started, over all rounds: $late"
-    echo "(requests HAProxy had already sent to the canary when the weight changed)."
+    echo "A round whose last canary request arrived before the apply started counts"
+    echo "0 ms. Canary requests that arrived after an apply started, over all rounds:"
+    echo "$late (requests HAProxy had already sent to the canary when the weight"
+    echo "changed). The machine is shared: with a load average above its CPU count,"
+    echo "the apply's commands wait for CPU, which the p90 and the max show."
     echo "The rollback's first command is \`set weight\` 0 on each canary server the"
     echo "engine knows, before it reads the backend; the rest of the apply (read,"
     echo "drain, verify, delete the idle server, write the state file) follows."

@@ -45,6 +45,7 @@ static int none_read(cn_metrics_source_t *self, const cn_metrics_window_t *w,
     cn_router_snapshot_t *s = cn_xcalloc(1, sizeof *s);
     s->what = mask;
     s->generation = w->kind == CN_WINDOW_GENERATION ? w->generation : 0;
+    s->unmeasured = true;
     *out = s;
     return 0;
 }

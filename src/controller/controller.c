@@ -373,11 +373,11 @@ static void on_wake(uv_async_t *h)
     take_next(h->data);
 }
 
-void cn_controller__engine_tick(cn_controller_t *c)
+int cn_controller__engine_tick(cn_controller_t *c, char *err, size_t errlen)
 {
+    err[0] = '\0';
     if (!c->remote_engine)
-        return;
-    char err[384] = "";
+        return 0;
     if (!c->synced) {
         /* The stored generation again, under the next number: the engine
          * (replicas, HAProxy, a route) runs what the state says, and its
@@ -398,25 +398,27 @@ void cn_controller__engine_tick(cn_controller_t *c)
                         "applied: %s (trying again every tick)\n",
                         c->engine->name, err);
             c->renew_failing = rc;
-            return;
+            return rc;
         }
         c->synced = true;
         c->renew_failing = 0;
-        return;
+        return 0;
     }
-    int rc = c->engine->renew ? c->engine->renew(c->engine, err, sizeof err) : 0;
+    int rc = c->engine->renew ? c->engine->renew(c->engine, err, errlen) : 0;
     if (rc != c->renew_failing)
         fprintf(c->log,
                 rc ? "canary: engine %s: renew failed: %s\n"
                    : "canary: engine %s: renew works again%s\n",
                 c->engine->name, rc ? err : "");
     c->renew_failing = rc;
+    return rc;
 }
 
 static void initial_work(cn_controller_t *c, void *arg)
 {
     (void)arg;
-    cn_controller__engine_tick(c);
+    char err[384];
+    cn_controller__engine_tick(c, err, sizeof err);
 }
 
 static void thread_main(void *arg)

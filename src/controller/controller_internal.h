@@ -80,8 +80,9 @@ struct cn_controller_s {
 };
 
 /* The engine's heartbeat, and the first apply until it took (remote
- * engines only; a tick's work, on the thread pool). */
-void cn_controller__engine_tick(cn_controller_t *c);
+ * engines only; a tick's work, on the thread pool): 0, or the failure's
+ * code with its words in err. */
+int cn_controller__engine_tick(cn_controller_t *c, char *err, size_t errlen);
 
 /* Queue a job (any thread). 0, or CN_ETOOBIG / CN_EINVAL (stopping): then
  * neither function runs and arg is the caller's. */

@@ -1893,7 +1893,13 @@ static void tick_work(cn_controller_t *c, void *arg)
 {
     (void)arg;
     cn_driver_t *d = c->driver;
-    cn_controller__engine_tick(c);
+    char eerr[384];
+    if (cn_controller__engine_tick(c, eerr, sizeof eerr) && running(d) &&
+        d->m.state != CN_ROLLOUT_PAUSED && d->m.state != CN_ROLLOUT_ROLLING_BACK &&
+        d->m.weight_bp > 0 && !d->traffic_failed[0])
+        /* an engine that cannot be reached (a replica down) holds the
+         * rollout: its steps must not be walked unjudged */
+        snprintf(d->traffic_failed, sizeof d->traffic_failed, "%.300s", eerr);
     if (!running(d))
         return;
     if (d->traffic_failed[0]) {
@@ -1902,8 +1908,8 @@ static void tick_work(cn_controller_t *c, void *arg)
          * applies the step's traffic again). */
         char reason[CN_ROLLOUT_REASON_MAX], perr[384];
         snprintf(reason, sizeof reason,
-                 "the traffic engine (%.20s) did not take the step's traffic: %.150s; "
-                 "resume once it is reachable",
+                 "held: the traffic engine (%.20s) failed: %.120s; nothing is "
+                 "judged or promoted until a person resumes",
                  c->engine->name, d->traffic_failed);
         d->traffic_failed[0] = '\0';
         cn_rollout_event_t ev;
@@ -1980,13 +1986,17 @@ static void tick_work(cn_controller_t *c, void *arg)
     p99.level = t->level;
     for (int r = 0; r < 2; r++)
         p99.has[r] = cn_triggers_p99_interval(lat[r], t->level, &p99.lo[r], &p99.hi[r]);
-    bool healthy = has_canary_up(s);
+    /* A source without health checks (Prometheus: no upstreams) counts a
+     * canary that answered as up; one that measures nothing (`none`)
+     * waits for neither. */
+    bool answered = cr > 0 || s->unmeasured;
+    bool healthy = has_canary_up(s) || (s->nupstreams == 0 && answered);
     cn_rollout_event_t ev;
     if (healthy && !d->m.healthy) {
         event_init(&ev, CN_ROLLOUT_EV_CANARY_HEALTHY, "controller", "health check");
         run_event(d, &ev, NULL, err, sizeof err);
     }
-    if (cr > 0 && !d->m.first_request_ms && running(d)) {
+    if (answered && !d->m.first_request_ms && running(d)) {
         event_init(&ev, CN_ROLLOUT_EV_FIRST_REQUEST, "controller", "");
         run_event(d, &ev, NULL, err, sizeof err);
     }

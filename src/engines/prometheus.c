@@ -484,6 +484,7 @@ static int prom_read(cn_metrics_source_t *self, const cn_metrics_window_t *windo
         q[nq++] = (spec_t){p->cfg.latency, "_bucket", FILL_LATENCY};
     if (mask & CN_ROUTER_SNAP_COUNTERS)
         q[nq++] = (spec_t){p->cfg.requests, "", FILL_CUMULATIVE};
+    bool seen[2] = {false, false};
     for (int role = 0; role < 2 && !rc; role++) {
         const char *version = g.version[role];
         for (size_t k = 0; k < nq && !rc; k++) {
@@ -506,6 +507,8 @@ static int prom_read(cn_metrics_source_t *self, const cn_metrics_window_t *windo
                 break;
             fill(&b, (cn_role_t)role, version, q[k].what, &res, born_after,
                  p->cfg.latency_unit_s * 1e6);
+            if (cumulative && res.n)
+                seen[role] = true;
             cn_prometheus_result_dispose(&res);
         }
     }
@@ -526,6 +529,18 @@ static int prom_read(cn_metrics_source_t *self, const cn_metrics_window_t *windo
         g.version[0] = g.version[1] = NULL;
         s->cells = b.cells;
         s->ncells = b.n;
+        /* Health, as far as Prometheus can tell: a version is up while its
+         * requests counter has fresh series (a failed scrape marks them
+         * stale at once), one entry per version named by its label. */
+        if (mask & CN_ROUTER_SNAP_COUNTERS) {
+            s->upstreams = cn_xcalloc(2, sizeof *s->upstreams);
+            for (int role = 0; role < 2; role++)
+                s->upstreams[s->nupstreams++] = (cn_router_upstream_state_t){
+                    .address = cn_xstrdup(s->version_name[role]),
+                    .role = (cn_role_t)role,
+                    .up = seen[role],
+                    .checked = seen[role]};
+        }
         b.cells = NULL;
         b.n = 0;
         *out = s;

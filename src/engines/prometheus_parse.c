@@ -115,6 +115,15 @@ static char *label_dup(json_t *metric, const char *name)
     return s;
 }
 
+/* One line: jansson's "near '...'" and Prometheus's messages may hold
+ * control characters. */
+static void one_line(char *err)
+{
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+}
+
 void cn_prometheus_result_dispose(cn_prometheus_result_t *r)
 {
     if (!r)
@@ -138,6 +147,7 @@ int cn_prometheus_parse(const char *body, size_t len, const char *segment_label,
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         snprintf(err, errlen, "the answer is not JSON: %.120s", jerr.text);
+        one_line(err);
         return CN_EPARSE;
     }
     int rc = CN_EPARSE;
@@ -194,8 +204,10 @@ int cn_prometheus_parse(const char *body, size_t len, const char *segment_label,
     }
     rc = 0;
 out:
-    if (rc)
+    if (rc) {
         cn_prometheus_result_dispose(out);
+        one_line(err);
+    }
     json_decref(root);
     return rc;
 }

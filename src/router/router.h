@@ -206,6 +206,10 @@ typedef struct cn_router_snapshot_s {
                                               not asked for) */
     const double *prediction_bounds;       /* borrowed from config */
     size_t n_prediction_bounds;
+    /* Set by a metrics source that measures nothing (canary control's
+     * `none`): a rollout's warmup does not wait for a first canary
+     * request or a health check it will never see. */
+    bool unmeasured;
 } cn_router_snapshot_t;
 
 typedef struct cn_router_lookup_s {

@@ -36,7 +36,8 @@ int cn_store__scoped_write(cn_store_t *s, const cn_generation_t *g, char *const 
     int64_t saved = 0;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
-        s->db, "SELECT generation FROM model_generations WHERE model = ?1", -1, &st, NULL);
+        s->db, "SELECT generation FROM model_generations WHERE model = ?1", -1, &st,
+        NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, s->scope, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) {
@@ -50,10 +51,11 @@ int cn_store__scoped_write(cn_store_t *s, const cn_generation_t *g, char *const 
     if (rc != SQLITE_OK)
         return cn_store__fail_db(s->path, s->db, err, errlen, what);
     if (g->number == 0 || (int64_t)g->number <= saved)
-        return cn_store__failf(s->path, err, errlen, CN_EINVAL,
-                               "model '%s': refusing to save generation %llu: "
-                               "generation %lld is saved already, and numbers only grow",
-                               s->scope, (unsigned long long)g->number, (long long)saved);
+        return cn_store__failf(
+            s->path, err, errlen, CN_EINVAL,
+            "model '%s': refusing to save generation %llu: "
+            "generation %lld is saved already, and numbers only grow",
+            s->scope, (unsigned long long)g->number, (long long)saved);
     rc = sqlite3_prepare_v2(
         s->db,
         "INSERT OR REPLACE INTO model_generations (model, generation, "
@@ -132,8 +134,8 @@ int cn_store__scoped_read(cn_store_t *s, cn_generation_t *g, bool *found, char *
         cn_version_set_init(&sets[r], NULL);
     for (int r = 0; r < CN_ROLE_COUNT && !rc; r++) {
         char where[128];
-        snprintf(where, sizeof where, "table model_generations, model '%s', %s", s->scope,
-                 cn_role_name((cn_role_t)r));
+        snprintf(where, sizeof where, "table model_generations, model '%s', %s",
+                 s->scope, cn_role_name((cn_role_t)r));
         rc = cn_store__read_set(s, sqlite3_column_text(st, 5 + 2 * r),
                                 (const char *)sqlite3_column_text(st, 6 + 2 * r),
                                 &sets[r], where, err, errlen);

@@ -15,7 +15,7 @@
 
 /* A row's columns (weight, mode, shadow, force) into *t, checked. */
 int cn_store__row_traffic(cn_store_t *s, sqlite3_stmt *st, int first, cn_traffic_t *t,
-                       char *err, size_t errlen)
+                          char *err, size_t errlen)
 {
     int64_t weight = sqlite3_column_int64(st, first);
     const unsigned char *mode = sqlite3_column_text(st, first + 1);

@@ -14,14 +14,17 @@ free_port() {
 }
 
 # haproxy_config: writes $TMP/haproxy.cfg (frontend on $HAP_PORT, backend
-# `models`, admin socket $HAP_SOCK, the server-state file) and sets those
+# `models`, admin sockets $HAP_SOCK and 127.0.0.1:$HAP_TCP, the
+# server-state file) and sets those
 HAP_SOCK="$TMP/haproxy.sock"
 HAP_STATE="$TMP/haproxy.state"
 haproxy_config() {
     HAP_PORT=$(free_port)
+    HAP_TCP=$(free_port) # a second admin socket, over TCP
     cat >"$TMP/haproxy.cfg" <<EOF
 global
     stats socket $HAP_SOCK level admin
+    stats socket ipv4@127.0.0.1:$HAP_TCP level admin
     server-state-file $HAP_STATE
 defaults
     mode http

@@ -147,9 +147,29 @@ echo "apply 1 0 v1 $s1_ADDR v2 -" | "$HAPROXY_DRIVER" "$TMP/bad.yaml" >"$TMP/out
 [ ! -s "$TMP/out.err" ] || die "driver stderr: $(head -c 400 "$TMP/out.err")"
 grep -q "^error: haproxy socket '.*nosuch.sock': connect: No such file or directory$" \
     "$TMP/out" || die "no socket: $(cat "$TMP/out")"
+# an admin socket that accepts and never answers: the timeout, named
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+c = s.accept(); time.sleep(30)' "$TMP/mute.sock" &
+PIDS="$PIDS $!"
+i=0
+until [ -S "$TMP/mute.sock" ]; do i=$((i + 1)); [ $i -lt 100 ] || die "no mute socket"; sleep 0.05; done
+printf 'haproxy:\n  socket: %s\n  backend: models\n  timeout: 300ms\n' "$TMP/mute.sock" >"$TMP/bad.yaml"
+echo "apply 1 0 v1 $s1_ADDR v2 -" | "$HAPROXY_DRIVER" "$TMP/bad.yaml" >"$TMP/out" 2>"$TMP/out.err"
+grep -qx "error: haproxy: 'show servers state models': no whole answer within 300 ms" "$TMP/out" ||
+    die "mute socket: $(cat "$TMP/out" "$TMP/out.err")"
 printf 'haproxy:\n  socket: x\n  backend: models\n' >"$TMP/bad.yaml"
 run "$HAPROXY_DRIVER" "$TMP/bad.yaml"
 expect_error 65 "bad.yaml:2: key 'haproxy.socket': must be the admin socket"
+
+echo "the TCP admin socket drives the same backend"
+printf 'haproxy:\n  socket: 127.0.0.1:%s\n  backend: models\n' "$HAP_TCP" >"$TMP/tcp.yaml"
+printf 'apply 6 0 v2 %s v2 -\nrenew\n' "$c1_ADDR" | "$HAPROXY_DRIVER" "$TMP/tcp.yaml" >"$TMP/out" \
+    2>"$TMP/out.err"
+[ "$(sed -n 1p "$TMP/out" | cut -d' ' -f1-3)" = "applied 6 effective_bp=0" ] &&
+    [ "$(sed -n 2p "$TMP/out" | cut -d' ' -f1-2)" = "renewed reapplied=0" ] ||
+    die "over TCP: $(cat "$TMP/out" "$TMP/out.err")"
 
 echo "the state file holds the backend's servers"
 grep -q " models .* cn-stable-v2-0 " "$HAP_STATE" || die "state file: $(cat "$HAP_STATE")"

@@ -175,13 +175,9 @@ YAML
     run "$CANARY" model tag fraud v2 production-candidate
     expect_ok
     # The first step's weights are on the object. With no metrics source
-    # the canary's first request never shows, and the rollout waits in
-    # warmup: the operator finishes that step by hand (rollout promote),
-    # the pauses and 50% then run on their own.
+    # (`none`) nothing waits for a canary request: the warmup, the pauses
+    # and 50% run on their own, up to the promotion.
     wait_weights "$5" "$6"
-    wait_state 1 warmup
-    run "$CANARY" rollout promote 1 --reason "no metrics source"
-    expect_ok
     wait_state 1 promoted
     run "$CANARY" rollout status 1 --json
     json_eq '[.state, .version, .baseline]' '["promoted","v2","v1"]'

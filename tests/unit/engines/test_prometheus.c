@@ -344,6 +344,10 @@ Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
     cr_assert_not_null(c = cell(s, CN_ROLE_CANARY, "us"));
     cr_assert_eq(c->step_requests, 7, "a series born in the window counts from 0");
     cr_assert_eq(c->n_step_latency_bins, 0);
+    /* health as Prometheus sees it: both versions have fresh series */
+    cr_assert_eq(s->nupstreams, 2);
+    cr_assert(s->upstreams[CN_ROLE_CANARY].up && s->upstreams[CN_ROLE_CANARY].checked);
+    cr_assert_str_eq(s->upstreams[CN_ROLE_CANARY].address, "v2");
     m->release(m, s);
 
     /* The trigger's read (counters and histograms): no buckets asked. */
@@ -363,6 +367,8 @@ Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
                          err, sizeof err),
                  0, "%s", err);
     cr_assert_null(cell(s, CN_ROLE_CANARY, "eu"));
+    cr_assert(!s->upstreams[CN_ROLE_CANARY].up, "no series of v9: not up");
+    cr_assert(s->upstreams[CN_ROLE_STABLE].up);
     cn_judge_config_t jc;
     test_judge_config(&jc, 5, 0.01);
     cn_judge_result_t res;

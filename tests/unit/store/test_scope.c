@@ -20,8 +20,8 @@ static void gen(cn_generation_t *g, uint64_t number, uint16_t weight_bp,
 {
     cn_generation_init(g);
     g->number = number;
-    g->traffic = (cn_traffic_t){.canary_weight_bp = weight_bp,
-                                .mode = CN_TRAFFIC_MODE_RANDOM};
+    g->traffic =
+        (cn_traffic_t){.canary_weight_bp = weight_bp, .mode = CN_TRAFFIC_MODE_RANDOM};
     const char *labels[] = {stable, canary}, *addrs[] = {stable_addr, canary_addr};
     for (int r = 0; r < CN_ROLE_COUNT; r++) {
         cn_version_set_dispose(&g->sets[r]);
@@ -47,9 +47,11 @@ Test(store_scope, two_models_keep_their_own_generations_through_a_reopen)
     cn_generation_t ga, gb;
     gen(&ga, 7, 500, "v1", "127.0.0.1:9001", "v2", "127.0.0.1:9002");
     gen(&gb, 3, 2500, "c1", "127.0.0.1:9101", "c2", "127.0.0.1:9102");
-    cr_assert_eq(cn_store_save_generation(a, &ga, "test", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cn_store_save_generation(a, &ga, "test", err, sizeof err), 0, "%s",
+                 err);
     /* b's numbers are its own: 3 after a's 7 is fine */
-    cr_assert_eq(cn_store_save_generation(b, &gb, "test", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cn_store_save_generation(b, &gb, "test", err, sizeof err), 0, "%s",
+                 err);
     cn_store_close(a);
     cn_store_close(b);
     /* the file's one generation was not touched */
