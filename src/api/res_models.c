@@ -336,6 +336,10 @@ static void handle_version(cn_admin_request_t *req)
 
 static void handle_tag(cn_admin_request_t *req)
 {
+    /* a tag moves traffic or starts a rollout: on a replica a controller
+     * manages, the controller's registry holds the tags */
+    if (cn_admin__managed_refuse(req))
+        return;
     const cn_http_message_t *msg = cn_admin_request_message(req);
     models_job_t *job = job_new(msg->method == HTTP_DELETE ? OP_UNTAG : OP_TAG);
     char tag[64];
