@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -427,13 +428,22 @@ static int dump_state(cn_haproxy_t *h, char *err, size_t errlen)
     int rc = command(h, "show servers state", CN_HAPROXY_EXPECT_STATE, err, errlen);
     if (rc)
         return rc;
+    /* A temporary file of its own: the engines of several models may
+     * write one global state file at the same time; the last rename
+     * wins, whole. */
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", h->cfg.state_file);
-    FILE *f = fopen(tmp, "w");
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", h->cfg.state_file);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
     bool ok = f && fwrite(h->answer.data, 1, h->answer.len, f) == h->answer.len;
     ok = f && fclose(f) == 0 && ok;
+    /* mkstemp makes it 0600: HAProxy (another user) must read it */
+    ok = ok && chmod(tmp, 0644) == 0;
     if (!ok || rename(tmp, h->cfg.state_file) != 0) {
-        unlink(tmp);
+        if (fd >= 0)
+            unlink(tmp);
         char q[CN_TEXT_QUOTE_BUF(160)];
         return cn_fail(
             err, errlen, CN_EIO, "haproxy: state_file '%s': cannot write it",

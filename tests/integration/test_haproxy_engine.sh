@@ -173,5 +173,7 @@ printf 'apply 6 0 v2 %s v2 -\nrenew\n' "$c1_ADDR" | "$HAPROXY_DRIVER" "$TMP/tcp.
 
 echo "the state file holds the backend's servers"
 grep -q " models .* cn-stable-v2-0 " "$HAP_STATE" || die "state file: $(cat "$HAP_STATE")"
+[ "$(stat -c %a "$HAP_STATE")" = 644 ] || die "state file mode $(stat -c %a "$HAP_STATE")"
+[ -z "$(ls "$HAP_STATE".* 2>/dev/null)" ] || die "temporary files left: $(ls "$HAP_STATE".*)"
 stop_driver
 echo "PASS test_haproxy_engine.sh"
