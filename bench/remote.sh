@@ -110,7 +110,8 @@ wrk.method = "POST"
 wrk.body = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-secs=$((BENCH_ROUNDS * 2 + BENCH_LEASE_ROUNDS * (BENCH_LEASE / 1000 + 5) + 20))
+# generous: the load runs until the end (the report stops it)
+secs=$((BENCH_ROUNDS * 5 + BENCH_LEASE_ROUNDS * (BENCH_LEASE / 1000 + 8) + 60))
 i=0
 for p in $REPLICAS; do
     i=$((i + 1))
@@ -144,7 +145,8 @@ while [ $round -le "$BENCH_ROUNDS" ]; do
 done
 
 # ---- 2. lease -------------------------------------------------------------
-printf 'round\tlease_ms\tkill_ns\treplica\tlast_canary_ns\tfallback_ms\n' >"$OUT/lease.tsv"
+printf 'round\tlease_ms\tkill_ns\treplica\tlast_canary_ns\tfallback_ms\tcanary_in_hold\n' \
+    >"$OUT/lease.tsv"
 round=1
 while [ $round -le "$BENCH_LEASE_ROUNDS" ]; do
     g=$((g + 1))
@@ -153,7 +155,10 @@ while [ $round -le "$BENCH_LEASE_ROUNDS" ]; do
         --stable "v1=$STABLE" --canary "v2=$canary_list" apply "$g" 5000 hold \
         >"$OUT/hold.out" 2>"$OUT/hold.err" &
     hold=$!
-    sleep 1
+    sleep 0.5
+    before=""
+    for c in $CANARIES; do before="$before $(stat_of "$c" requests)"; done
+    sleep 0.5
     grep -q "^applied $g " "$OUT/hold.out" || die "lease round $round: $(cat "$OUT/hold.out")"
     tk=$(date +%s%N)
     kill -9 $hold
@@ -163,8 +168,9 @@ while [ $round -le "$BENCH_LEASE_ROUNDS" ]; do
     for c in $CANARIES; do
         r=$((r + 1))
         l=$(stat_of "$c" last_request_unix_ns)
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' $round "$BENCH_LEASE" "$tk" $r "$l" \
-            $(((l - tk) / 1000000)) >>"$OUT/lease.tsv"
+        b=$(echo $before | cut -d' ' -f$r)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $round "$BENCH_LEASE" "$tk" $r "$l" \
+            $(((l - tk) / 1000000)) $(($(stat_of "$c" requests) - b)) >>"$OUT/lease.tsv"
     done
     # the next round's controller takes over from this one only once the
     # lease has run out, which it has
@@ -172,11 +178,16 @@ while [ $round -le "$BENCH_LEASE_ROUNDS" ]; do
 done
 
 # ---- report ---------------------------------------------------------------
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+for p in $PIDS; do kill -INT "$p" 2>/dev/null || true; done
+sleep 1
 for w in 1 2 3; do
     grep -E '^Requests/sec' "$OUT/wrk$w.out" 2>/dev/null || true
 done >"$OUT/wrk.txt" || true
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-echo "Machine: $cpu, $(nproc) CPUs; 3 replicas (--workers 1), wrk -t1 -c$BENCH_CONNECTIONS on each."
+rps=$(awk '{s += $2} END {printf "%.0f", s}' "$OUT/wrk.txt")
+echo "Machine: $cpu, $(nproc) CPUs, load average at the end $load; 3 replicas"
+echo "(--workers 1), wrk -t1 -c$BENCH_CONNECTIONS on each: $rps requests/s in all."
 echo
 echo "| rollback | median | p90 | max | of |"
 echo "|---|---|---|---|---|"
@@ -193,7 +204,7 @@ awk -F'\t' 'NR > 1 { c[NR - 1] = $5; a[NR - 1] = $3; n = NR - 1 }
             q(a, n, 0.5) / 1000, q(a, n, 0.9) / 1000, q(a, n, 1) / 1000, n
     }' "$OUT/rollback.tsv"
 echo
-echo "| lease fallback (lease $BENCH_LEASE ms) | round | slowest replica: last canary arrival after SIGKILL (ms) |"
+echo "| lease $BENCH_LEASE ms, renewed every $((BENCH_LEASE / 4)) ms | slowest replica: last canary arrival after SIGKILL (ms) | canary requests from 0.5 s before SIGKILL on (all replicas) |"
 echo "|---|---|---|"
-awk -F'\t' 'NR > 1 { if (!($1 in m) || $6 > m[$1]) m[$1] = $6 }
-    END { for (r in m) printf "| | %s | %d |\n", r, m[r] }' "$OUT/lease.tsv" | sort -t'|' -k3n
+awk -F'\t' 'NR > 1 { if (!($1 in m) || $6 > m[$1]) m[$1] = $6; n[$1] += $7 }
+    END { for (r in m) printf "| round %s | %d | %d |\n", r, m[r], n[r] }' "$OUT/lease.tsv" | sort
