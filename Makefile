@@ -187,14 +187,15 @@ $(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c src/api/ui.h
 deps:
 	@scripts/deps.sh --test
 
-# The checks and the unit tests plain, then the whole suite (unit and
-# integration) under ASan + UBSan; then a short, fixed-length fuzz run over
-# every parser. The integration tests run once, sanitized: the plain run
-# checked nothing the sanitized one does not, and whole rollouts on real
-# processes take minutes (`make check` runs them plain).
+# The checks and the optimised build (-O2 -Werror finds what -O1 does not,
+# such as truncated formats), then the whole suite (unit and integration)
+# under ASan + UBSan; then a short, fixed-length fuzz run over every
+# parser. The tests run once, sanitized: a plain run checks nothing the
+# sanitized one does not, and the suite takes minutes (`make check` runs
+# it plain).
 test:
 	scripts/deps.sh --test
-	$(MAKE) lint unit
+	$(MAKE) lint all $(BUILD)/test-unit
 	$(MAKE) SAN=1 unit integration
 	$(MAKE) fuzz-smoke
 

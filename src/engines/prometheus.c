@@ -470,8 +470,11 @@ static int prom_read(cn_metrics_source_t *self, const cn_metrics_window_t *windo
         q_start = end_ms - span / st * st;
     snprintf(range, sizeof range, "&start=%.3f&end=%.3f&step=%.3f",
              (double)q_start / 1000.0, (double)q_end / 1000.0, (double)st / 1000.0);
+    /* a series whose first point is after the range's first was born in
+     * the window */
+    double born_after = (double)q_start / 1000.0 + (double)st / 2000.0;
     snprintf(instant, sizeof instant, "&time=%.3f", (double)end_ms / 1000.0);
-    double born_after = (double)start_ms / 1000.0 + (double)p->cfg.step_ms / 2000.0;
+
     /* per version: requests and each errors series over the window; the
      * buckets when the judge's samples are asked for; the cumulative
      * requests counter at the window's end when counters are */

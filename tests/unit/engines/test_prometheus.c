@@ -173,6 +173,24 @@ Test(prometheus, the_shipped_recording_rules_pass_promtool)
               "promtool check rules contrib/prometheus/canary-rules.yml failed");
 }
 
+Test(prometheus, every_config_key_is_in_the_docs_table)
+{
+    FILE *f = fopen("docs/SCALE.md", "rb");
+    cr_assert_not_null(f, "run from the repository root");
+    static char text[262144];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *section = strstr(text, "## Prometheus as the metrics source");
+    cr_assert_not_null(section);
+    for (size_t i = 0; i < cn_prometheus_config_table.n_keys; i++) {
+        char want[80];
+        snprintf(want, sizeof want, "| `%s` |", cn_prometheus_config_table.keys[i].key);
+        cr_expect_not_null(strstr(section, want), "key '%s' is not in SCALE.md's table",
+                           cn_prometheus_config_table.keys[i].key);
+    }
+}
+
 /* ----------------------------------------- a real Prometheus server */
 
 /* The exposition the test serves, in canary serve's names. */
@@ -295,7 +313,8 @@ Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
     make_source(&prom, &src, 0);
     cn_metrics_source_t *m = cn_prometheus_metrics(src);
     /* the step opens now, after Prometheus has the "before" values */
-    open_generation(m, 7, "v1", "v2", cn_clock_unix_ms());
+    int64_t opened_ms = cn_clock_unix_ms();
+    open_generation(m, 7, "v1", "v2", opened_ms);
     test_prom_sleep_ms(1100);
     set_expo(EXPO_AFTER);
     test_prom_wait_value(&prom, v1eu, "150");
@@ -348,6 +367,17 @@ Test(prometheus, reads_a_window_from_a_real_prometheus_as_counts_and_bins,
     cr_assert_eq(s->nupstreams, 2);
     cr_assert(s->upstreams[CN_ROLE_CANARY].up && s->upstreams[CN_ROLE_CANARY].checked);
     cr_assert_str_eq(s->upstreams[CN_ROLE_CANARY].address, "v2");
+    m->release(m, s);
+
+    /* A time window [opened, now): the same counts (its points end at
+     * `to` and start up to a step late, before the change here). */
+    cn_metrics_window_t tw = {.kind = CN_WINDOW_TIME,
+                              .from_unix_ms = opened_ms,
+                              .to_unix_ms = cn_clock_unix_ms()};
+    cr_assert_eq(m->read(m, &tw, CN_ROUTER_SNAP_COUNTERS, &s, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(cell(s, CN_ROLE_STABLE, "eu")->step_requests, 50);
+    cr_assert_eq(cell(s, CN_ROLE_CANARY, "us")->step_requests, 7);
     m->release(m, s);
 
     /* The trigger's read (counters and histograms): no buckets asked. */
