@@ -1986,9 +1986,9 @@ static void tick_work(cn_controller_t *c, void *arg)
     p99.level = t->level;
     for (int r = 0; r < 2; r++)
         p99.has[r] = cn_triggers_p99_interval(lat[r], t->level, &p99.lo[r], &p99.hi[r]);
-    /* A source without health checks (Prometheus: no upstreams) counts a
-     * canary that answered as up; one that measures nothing (`none`)
-     * waits for neither. */
+    /* A source without health checks (no upstreams in its snapshot)
+     * counts a canary that answered as up; one that measures nothing
+     * (`none`) waits for neither. */
     bool answered = cr > 0 || s->unmeasured;
     bool healthy = has_canary_up(s) || (s->nupstreams == 0 && answered);
     cn_rollout_event_t ev;
