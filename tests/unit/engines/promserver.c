@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,9 @@ void test_prom_start(test_prom_t *p, const char *targets)
         p->pid = fork();
         cr_assert_geq(p->pid, 0);
         if (p->pid == 0) {
+            /* dies with the test: a failed assertion ends the test's
+             * process before its stop, and Prometheus must not outlive it */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             int null = open("/dev/null", O_WRONLY);
             dup2(null, 1);
             dup2(null, 2);
