@@ -75,10 +75,7 @@ static int initial_generation(model_t *m, char *err, size_t errlen)
             .addresses = (const char *const *)st->addresses.items,
             .n_addresses = st->addresses.count,
         };
-        rc = cn_registry_register(m->registry, &spec, "start", NULL, serr, sizeof serr);
-        if (!rc)
-            rc = cn_registry_tag(m->registry, name, st->version, "stable", "start",
-                                 NULL, serr, sizeof serr);
+        rc = cn_registry_first_stable(m->registry, &spec, "start", serr, sizeof serr);
         if (!rc) {
             fprintf(stderr,
                     "canary: model '%s' registered with its first version '%s' "

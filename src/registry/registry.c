@@ -462,3 +462,13 @@ int cn_registry_roll_back(cn_registry_t *reg, cn_store_rollout_t *r,
     cn_store_rollout_also_t also = {.tags = &op, .n_tags = 1};
     return update(reg, r, state, entry, &also, err, errlen);
 }
+
+int cn_registry_first_stable(cn_registry_t *reg, const cn_registry_version_spec_t *spec,
+                             const char *who, char *err, size_t errlen)
+{
+    int rc = cn_registry_register(reg, spec, who, NULL, err, errlen);
+    if (!rc)
+        rc = cn_registry_tag(reg, spec->model, spec->version, "stable", who, NULL, err,
+                             errlen);
+    return rc;
+}

@@ -126,6 +126,15 @@ int cn_registry_register(cn_registry_t *reg, const cn_registry_version_spec_t *s
 int cn_registry_add_model(cn_registry_t *reg, const char *name, const char *who,
                           char *err, size_t errlen);
 
+/*
+ * A model's first version, as a start-up fills an empty registry (canary
+ * serve's --stable, canary control's models[].stable): spec registered
+ * (its model created if new) and tagged stable, by `who`. Two
+ * transactions; 0, or the first call's error with its line in err.
+ */
+int cn_registry_first_stable(cn_registry_t *reg, const cn_registry_version_spec_t *spec,
+                             const char *who, char *err, size_t errlen);
+
 /* --------------------------------------------------------------- tags */
 
 /* What a tag change did and what the controller must do about it. */

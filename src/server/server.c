@@ -232,10 +232,7 @@ static int registry_generation(cn_registry_t *reg, const char *model,
             .addresses = (const char *const *)st->addresses,
             .n_addresses = st->count,
         };
-        rc = cn_registry_register(reg, &spec, "start", NULL, serr, sizeof serr);
-        if (!rc)
-            rc = cn_registry_tag(reg, model, st->version, "stable", "start", NULL, serr,
-                                 sizeof serr);
+        rc = cn_registry_first_stable(reg, &spec, "start", serr, sizeof serr);
         if (rc) {
             snprintf(err, errlen,
                      "model '%s': the config's stable set cannot be "

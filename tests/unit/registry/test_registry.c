@@ -592,3 +592,26 @@ Test(registry, registrations_and_tags_from_several_threads_keep_the_rules)
     }
     close_registry(&f);
 }
+
+Test(registry, a_first_stable_version_is_registered_and_tagged_and_a_bad_one_named)
+{
+    struct fixture f = open_registry();
+    const char *addrs[] = {"127.0.0.1:9001"};
+    cn_registry_version_spec_t spec = {
+        .model = "fraud", .version = "v1", .addresses = addrs, .n_addresses = 1};
+    cr_assert_eq(cn_registry_first_stable(f.reg, &spec, "start", err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(tag_of(&f, "fraud", "v1"), CN_STORE_TAG_STABLE);
+    /* again: registered already, named, and stable stays */
+    cr_assert_eq(cn_registry_first_stable(f.reg, &spec, "start", err, sizeof err),
+                 CN_EINVAL);
+    cr_assert(strstr(err, "registered already"), "%s", err);
+    const char *bad[] = {"no-port"};
+    cn_registry_version_spec_t b = {
+        .model = "fraud", .version = "v2", .addresses = bad, .n_addresses = 1};
+    cr_assert_eq(cn_registry_first_stable(f.reg, &b, "start", err, sizeof err),
+                 CN_EINVAL);
+    cr_assert(strstr(err, "addresses[0]"), "%s", err);
+    cr_assert_eq(tag_of(&f, "fraud", "v1"), CN_STORE_TAG_STABLE);
+    close_registry(&f);
+}
